@@ -1,0 +1,146 @@
+"""Turn mcptrace on inside the current process, once, without ever taking the program down.
+
+Usage (done for you by ``mcptrace run`` and by ``opentelemetry-instrument`` through the
+``mcptrace`` configurator)::
+
+    from mcptrace.activation import activate, current_settings
+    activate()
+    current_settings().sensor      # what the instrumentors read
+
+Bad settings are reported as one line each on stderr and switch off only the part they
+belong to.  ``TRACEPARENT``/``TRACESTATE`` inherited from an instrumented parent become this
+process's ambient context, so a child's telemetry continues the parent's trace.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from opentelemetry import context as otel_context
+from opentelemetry.propagate import extract
+
+from mcptrace.config import (
+    SIGNALS,
+    SPOOL_EXPORTER,
+    Settings,
+    check_spool_writable,
+    load_settings_lenient,
+)
+from mcptrace.export.providers import ExporterError, Telemetry, build_telemetry
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+_telemetry: Telemetry | None = None
+_parent_context: otel_context.Context | None = None
+
+
+def report(message: str) -> None:
+    """The single way mcptrace tells the user something at runtime: one line on stderr."""
+    try:
+        sys.stderr.write(message.rstrip("\n") + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def current_settings() -> Settings:
+    """The settings of this process (loaded leniently on first use)."""
+    global _settings
+    if _settings is None:
+        settings, errors = load_settings_lenient()
+        for error in errors:
+            report(str(error))
+        _settings = settings
+    return _settings
+
+
+def parent_context() -> otel_context.Context | None:
+    """The context an instrumented parent process passed in TRACEPARENT, if any."""
+    return _parent_context
+
+
+def telemetry() -> Telemetry | None:
+    return _telemetry
+
+
+def default_service_name(argv: list[str] | None = None) -> str:
+    args = sys.argv if argv is None else argv
+    if not args or not args[0] or args[0] == "-c":
+        return "python"
+    if args[0] == "-m" and len(args) > 1:
+        return args[1]
+    name = os.path.basename(args[0])
+    return name.removesuffix(".py") or "python"
+
+
+def _spool_in_use(settings: Settings) -> bool:
+    return any(
+        name in (SPOOL_EXPORTER, "otlp")
+        for signal in SIGNALS
+        for name in settings.exporter_for(signal)
+    )
+
+
+def _install_sigterm_flush(active: Telemetry) -> None:
+    """On SIGTERM, flush like a normal exit, then die of SIGTERM as the parent expects."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # the program (or its runtime) handles SIGTERM itself; atexit still flushes
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        try:
+            active.shutdown()
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _adopt_parent_context() -> None:
+    global _parent_context
+    carrier = {
+        key.lower(): os.environ[key] for key in ("TRACEPARENT", "TRACESTATE") if key in os.environ
+    }
+    if "traceparent" not in carrier:
+        return
+    _parent_context = extract(carrier)
+    otel_context.attach(_parent_context)
+
+
+def activate() -> Telemetry | None:
+    """Configure providers and exporters from the settings; idempotent, never raises."""
+    global _telemetry
+    with _lock:
+        if _telemetry is not None:
+            return _telemetry
+        try:
+            settings = current_settings()
+            if not settings.part_enabled("all"):
+                return None
+            if settings.part_enabled("export") and _spool_in_use(settings):
+                try:
+                    check_spool_writable(settings.spool_dir)
+                except ValueError as exc:
+                    report(f"{exc} (telemetry that needs the spool is dropped)")
+            try:
+                active = build_telemetry(settings, default_service_name())
+            except ExporterError as exc:
+                report(str(exc))
+                active = build_telemetry(
+                    Settings(**{**settings.__dict__, "disabled_parts": {"export"}}),
+                    default_service_name(),
+                )
+            active.install()
+            _install_sigterm_flush(active)
+            _adopt_parent_context()
+            _telemetry = active
+            return active
+        except Exception as exc:  # never take the program down
+            report(f"mcptrace: telemetry disabled, setup failed ({exc!r})")
+            return None

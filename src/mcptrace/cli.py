@@ -1,0 +1,223 @@
+"""The ``mcptrace`` command: run, replay, doctor.
+
+Usage::
+
+    mcptrace run [--spool DIR] [--endpoint URL] ... -- python server.py
+    mcptrace replay [SPOOL] [--endpoint URL]
+    mcptrace doctor
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mcptrace import __version__
+from mcptrace.config import (
+    SIGNALS,
+    SPOOL_EXPORTER,
+    ConfigError,
+    Settings,
+    check_spool_writable,
+    load_settings,
+)
+
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 127
+
+# option dest -> (environment variable, value for a flag)
+_RUN_OPTIONS: dict[str, str] = {
+    "config": "MCPTRACE_CONFIG",
+    "spool": "MCPTRACE_SPOOL_DIR",
+    "service_name": "OTEL_SERVICE_NAME",
+    "endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "protocol": "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "sensor": "MCPTRACE_SENSOR",
+    "policy": "MCPTRACE_POLICY",
+    "max_events_per_span": "MCPTRACE_MAX_EVENTS_PER_SPAN",
+    "capture_arguments": "MCPTRACE_CAPTURE_ARGUMENTS",
+}
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    sys.stderr.write(message.rstrip("\n") + "\n")
+    return code
+
+
+def _add_settings_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="mcptrace.toml to read settings from")
+    parser.add_argument("--spool", metavar="DIR", help="spool directory (MCPTRACE_SPOOL_DIR)")
+    parser.add_argument("--service-name", metavar="NAME", help="service.name (OTEL_SERVICE_NAME)")
+    parser.add_argument(
+        "--endpoint", metavar="URL", help="OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)"
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=["grpc", "http/protobuf"],
+        help="OTLP protocol (OTEL_EXPORTER_OTLP_PROTOCOL)",
+    )
+
+
+def _settings_environment(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    for dest, name in _RUN_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is None or value is False:
+            continue
+        env[name] = "true" if value is True else str(value)
+    return env
+
+
+def _check_exporters(settings: Settings) -> None:
+    from importlib.metadata import entry_points
+
+    for signal in SIGNALS:
+        for name in settings.exporter_for(signal):
+            if name in ("otlp", SPOOL_EXPORTER, "console"):
+                continue
+            if not list(entry_points(group=f"opentelemetry_{signal}_exporter", name=name)):
+                raise ConfigError(
+                    f"OTEL_{signal.upper()}_EXPORTER",
+                    f"no exporter named {name!r} is installed",
+                    f"use otlp, {SPOOL_EXPORTER}, console or none",
+                    "export",
+                )
+
+
+def _validated_settings(env: dict[str, str], config: str | None) -> Settings:
+    settings = load_settings(env, Path(config) if config else None)
+    _check_exporters(settings)
+    uses_spool = any(
+        name in ("otlp", SPOOL_EXPORTER) for s in SIGNALS for name in settings.exporter_for(s)
+    )
+    if settings.enabled and uses_spool:
+        check_spool_writable(settings.spool_dir)
+    return settings
+
+
+def _borrowable_paths() -> str:
+    """Where this interpreter finds mcptrace and its dependencies (for foreign interpreters)."""
+    import mcptrace
+
+    roots = [str(Path(mcptrace.__file__).resolve().parent.parent)]
+    roots += [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    return os.pathsep.join(dict.fromkeys(roots))
+
+
+def child_environment(env: dict[str, str]) -> dict[str, str]:
+    from mcptrace._bootstrap import BOOTSTRAP_DIR
+
+    child = dict(env)
+    python_path = [p for p in child.get("PYTHONPATH", "").split(os.pathsep) if p]
+    child["PYTHONPATH"] = os.pathsep.join(
+        [BOOTSTRAP_DIR, *(p for p in python_path if p != BOOTSTRAP_DIR)]
+    )
+    child["OTEL_PYTHON_DISTRO"] = "mcptrace"
+    child["OTEL_PYTHON_CONFIGURATOR"] = "mcptrace"
+    child["MCPTRACE_HOME"] = _borrowable_paths()
+    child["MCPTRACE_CACHE_TAG"] = sys.implementation.cache_tag or ""
+    return child
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    command: list[str] = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        return _fail("mcptrace run: no command given; usage: mcptrace run [OPTIONS] -- COMMAND ...")
+    env = _settings_environment(args)
+    try:
+        _validated_settings(env, args.config)
+    except ConfigError as exc:
+        return _fail(f"{exc} (the command was not started)")
+    executable = shutil.which(command[0], path=env.get("PATH"))
+    if executable is None:
+        return _fail(f"mcptrace run: command not found: {command[0]}", EXIT_NOT_FOUND)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # exec: the command *is* this process, so signals and the exit status need no relaying.
+    try:
+        os.execve(executable, command, child_environment(env))
+    except OSError as exc:
+        return _fail(f"mcptrace run: cannot execute {executable}: {exc.strerror}", 126)
+    return 0  # pragma: no cover - execve does not return
+
+
+def _progress(text: str) -> None:
+    sys.stderr.write(f"replay: {text}\n")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from mcptrace.export.replay import Destination, ReplayError, replay
+
+    env = _settings_environment(args)
+    try:
+        settings = load_settings(env, Path(args.config) if args.config else None)
+        spool = Path(args.spool_dir) if args.spool_dir else settings.spool_dir
+        destination = Destination.from_settings(settings, args.endpoint, args.protocol, env)
+        report = replay(spool, destination, progress=_progress)
+    except (ConfigError, ReplayError) as exc:
+        return _fail(str(exc), 1)
+    sys.stderr.write(report.summary() + "\n")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from mcptrace.doctor import diagnose
+
+    env = _settings_environment(args)
+    lines, ok = diagnose(env, Path(args.config) if args.config else None)
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcptrace",
+        description="OpenTelemetry for MCP servers: what every tool call actually did.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcptrace {__version__}")
+    commands = parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run a command with mcptrace active",
+        usage="mcptrace run [OPTIONS] -- COMMAND [ARGS...]",
+    )
+    _add_settings_options(run)
+    run.add_argument("--sensor", metavar="CATEGORIES", help="MCPTRACE_SENSOR, e.g. file,network")
+    run.add_argument("--policy", metavar="FILE", help="policy file (MCPTRACE_POLICY)")
+    run.add_argument("--max-events-per-span", metavar="N", help="MCPTRACE_MAX_EVENTS_PER_SPAN")
+    run.add_argument(
+        "--capture-arguments",
+        action="store_true",
+        default=None,
+        help="record tool arguments and results, redacted (MCPTRACE_CAPTURE_ARGUMENTS)",
+    )
+    run.add_argument("command", nargs=argparse.REMAINDER, help="the command to run")
+    run.set_defaults(handler=cmd_run)
+
+    replay = commands.add_parser("replay", help="send the spool to an OTLP endpoint, once")
+    replay.add_argument("spool_dir", nargs="?", metavar="SPOOL", help="spool directory")
+    _add_settings_options(replay)
+    replay.set_defaults(handler=cmd_replay, spool=None)
+
+    doctor = commands.add_parser("doctor", help="show settings and check where telemetry goes")
+    _add_settings_options(doctor)
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,364 @@
+"""One Settings object from ``MCPTRACE_*`` / ``OTEL_*`` variables and an optional TOML file.
+
+Usage::
+
+    settings = load_settings()                 # raises ConfigError on the first bad value
+    settings, errors = load_settings_lenient() # never raises; broken parts come back disabled
+    print(settings.spool_dir, settings.exporter_for("traces"))
+
+Precedence: environment (``mcptrace run`` options are written there) over the TOML file
+(``MCPTRACE_CONFIG`` or ``--config``) over defaults.  TOML keys are the environment names
+lower-cased without the ``MCPTRACE_`` prefix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+Signal = Literal["traces", "logs", "metrics"]
+SIGNALS: tuple[Signal, ...] = ("traces", "logs", "metrics")
+
+SENSOR_CATEGORIES = frozenset({"file", "network", "process", "code", "native", "import"})
+SPOOL_EXPORTER = "mcptrace_spool"
+PROTOCOLS = ("grpc", "http/protobuf")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class ConfigError(ValueError):
+    """A setting the user can fix; ``str()`` is the one line shown to them."""
+
+    def __init__(self, setting: str, problem: str, fix: str, part: str) -> None:
+        self.setting = setting
+        self.part = part
+        super().__init__(f"mcptrace: {setting}: {problem}; {fix}")
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(base) / "mcptrace"
+
+
+@dataclass(frozen=True)
+class Settings:
+    spool_dir: Path = field(default_factory=lambda: default_state_dir() / "spool")
+    spool_max_file_bytes: int = 64 * 1024 * 1024
+    capture_arguments: bool = False
+    capture_max_bytes: int = 4096
+    redact_keys: tuple[str, ...] = ()
+    sensor: frozenset[str] = SENSOR_CATEGORIES
+    policy: Path | None = None
+    max_events_per_span: int = 32
+    provenance_cache: Path | None = None
+    enabled: bool = True
+    # OTel side (standard variables, validated here so errors are one clear line)
+    service_name: str | None = None
+    protocol: str = "http/protobuf"
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    exporters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # parts switched off by lenient loading because their setting was bad
+    disabled_parts: frozenset[str] = frozenset()
+
+    def endpoint_for(self, signal: Signal) -> str | None:
+        return self.endpoints.get(signal) or self.endpoints.get("all")
+
+    def exporter_for(self, signal: Signal) -> tuple[str, ...]:
+        """Exporter names for a signal; defaults to OTLP with an endpoint, else the spool."""
+        if "export" in self.disabled_parts or not self.enabled:
+            return ()
+        chosen = self.exporters.get(signal)
+        if chosen is not None:
+            return chosen
+        return ("otlp",) if self.endpoint_for(signal) else (SPOOL_EXPORTER,)
+
+    def hash_cache_path(self) -> Path:
+        return self.provenance_cache or default_state_dir() / "hash-cache.sqlite3"
+
+    def part_enabled(self, part: str) -> bool:
+        return self.enabled and part not in self.disabled_parts
+
+
+def _parse_bool(setting: str, raw: object, part: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(setting, f"{raw!r} is not a boolean", "use true or false", part)
+
+
+def _int_parser(minimum: int) -> Callable[[str, object, str], int]:
+    def parse(setting: str, raw: object, part: str) -> int:
+        if isinstance(raw, bool):
+            raise ConfigError(setting, f"{raw!r} is not an integer", "use a whole number", part)
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise ConfigError(
+                setting, f"{raw!r} is not an integer", f"use a whole number >= {minimum}", part
+            ) from None
+        if value < minimum:
+            raise ConfigError(setting, f"{value} is too small", f"use a number >= {minimum}", part)
+        return value
+
+    return parse
+
+
+def _parse_path(setting: str, raw: object, part: str) -> Path:
+    text = str(raw).strip()
+    if not text:
+        raise ConfigError(setting, "is empty", "give a directory path or unset it", part)
+    return Path(os.path.expandvars(os.path.expanduser(text)))
+
+
+def _parse_existing_file(setting: str, raw: object, part: str) -> Path:
+    path = _parse_path(setting, raw, part)
+    if not path.is_file():
+        raise ConfigError(setting, f"file {str(path)!r} does not exist", "fix the path", part)
+    return path
+
+
+def _parse_csv(raw: object) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _parse_sensor(setting: str, raw: object, part: str) -> frozenset[str]:
+    names = {name.lower() for name in _parse_csv(raw)}
+    if names in ({"all"}, set()) and str(raw).strip().lower() != "none" and names:
+        return SENSOR_CATEGORIES
+    if names == {"none"} or not names:
+        return frozenset()
+    unknown = sorted(names - SENSOR_CATEGORIES)
+    if unknown:
+        raise ConfigError(
+            setting,
+            f"unknown categor{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}",
+            "use a comma list of " + ", ".join(sorted(SENSOR_CATEGORIES)) + " (or all / none)",
+            part,
+        )
+    return frozenset(names)
+
+
+def _parse_redact_keys(setting: str, raw: object, part: str) -> tuple[str, ...]:
+    return tuple(key.lower() for key in _parse_csv(raw))
+
+
+def _parse_str(setting: str, raw: object, part: str) -> str:
+    return str(raw)
+
+
+@dataclass(frozen=True)
+class _Option:
+    attribute: str
+    parse: Callable[[str, object, str], Any]
+    part: str
+    description: str
+
+
+# The public settings: environment name -> how to read it.  TOML keys are derived.
+OPTIONS: dict[str, _Option] = {
+    "MCPTRACE_SPOOL_DIR": _Option("spool_dir", _parse_path, "export", "spool directory"),
+    "MCPTRACE_SPOOL_MAX_FILE_BYTES": _Option(
+        "spool_max_file_bytes", _int_parser(4096), "export", "rotate spool files at this size"
+    ),
+    "MCPTRACE_CAPTURE_ARGUMENTS": _Option(
+        "capture_arguments", _parse_bool, "capture", "record tool arguments/results (redacted)"
+    ),
+    "MCPTRACE_CAPTURE_MAX_BYTES": _Option(
+        "capture_max_bytes", _int_parser(16), "capture", "truncate captured arguments/results"
+    ),
+    "MCPTRACE_REDACT_KEYS": _Option(
+        "redact_keys", _parse_redact_keys, "capture", "extra key names to redact"
+    ),
+    "MCPTRACE_SENSOR": _Option("sensor", _parse_sensor, "sensor", "sensor categories"),
+    "MCPTRACE_POLICY": _Option("policy", _parse_existing_file, "policy", "policy file"),
+    "MCPTRACE_MAX_EVENTS_PER_SPAN": _Option(
+        "max_events_per_span", _int_parser(0), "sensor", "detailed events per span per category"
+    ),
+    "MCPTRACE_HASH_CACHE": _Option(
+        "provenance_cache", _parse_path, "import", "module hash cache file"
+    ),
+    "MCPTRACE_ENABLED": _Option("enabled", _parse_bool, "all", "turn mcptrace off entirely"),
+}
+TOML_KEYS = {name.removeprefix("MCPTRACE_").lower(): name for name in OPTIONS}
+
+
+def _validate_endpoint(setting: str, raw: str) -> str:
+    url = urlsplit(raw.strip())
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(
+            setting,
+            f"{raw!r} is not an http(s) URL",
+            "use e.g. http://127.0.0.1:4318 (http/protobuf) or http://127.0.0.1:4317 (grpc)",
+            "export",
+        )
+    try:
+        url.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(
+            setting, f"{raw!r} has a malformed port", "fix the port", "export"
+        ) from None
+    return raw.strip()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            table: dict[str, Any] = tomllib.load(handle)
+            return table
+    except FileNotFoundError:
+        raise ConfigError(
+            "MCPTRACE_CONFIG", f"file {str(path)!r} does not exist", "fix the path", "all"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            "MCPTRACE_CONFIG", f"{path} is not valid TOML ({exc})", "fix the file", "all"
+        ) from None
+
+
+def _collect(
+    env: Mapping[str, str], config_path: Path | None
+) -> tuple[Settings, list[ConfigError]]:
+    """Build Settings, collecting every error instead of stopping at the first."""
+    errors: list[ConfigError] = []
+    values: dict[str, Any] = {}
+    disabled: set[str] = set()
+
+    raw_by_name: dict[str, tuple[str, object]] = {}
+    config_file = config_path or (
+        Path(env["MCPTRACE_CONFIG"]) if env.get("MCPTRACE_CONFIG") else None
+    )
+    if config_file is not None:
+        try:
+            table = _read_toml(config_file)
+        except ConfigError as exc:
+            errors.append(exc)
+            table = {}
+        for key, value in table.items():
+            name = TOML_KEYS.get(key)
+            if name is None:
+                errors.append(
+                    ConfigError(
+                        f"{config_file}: {key}",
+                        "unknown key",
+                        "known keys: " + ", ".join(sorted(TOML_KEYS)),
+                        "none",
+                    )
+                )
+                continue
+            raw_by_name[name] = (f"{config_file}: {key}", value)
+    for name in OPTIONS:
+        if name in env:
+            raw_by_name[name] = (name, env[name])
+
+    for name, (label, raw) in raw_by_name.items():
+        option = OPTIONS[name]
+        try:
+            values[option.attribute] = option.parse(label, raw, option.part)
+        except ConfigError as exc:
+            errors.append(exc)
+            disabled.add(option.part)
+
+    values.update(_otel_values(env, errors, disabled))
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        values["enabled"] = False
+    settings = Settings(**values, disabled_parts=frozenset(disabled))
+    return settings, errors
+
+
+def _otel_values(
+    env: Mapping[str, str], errors: list[ConfigError], disabled: set[str]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if env.get("OTEL_SERVICE_NAME"):
+        values["service_name"] = env["OTEL_SERVICE_NAME"]
+    protocol = env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").strip() or "http/protobuf"
+    if protocol not in PROTOCOLS:
+        errors.append(
+            ConfigError(
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+                f"{protocol!r} is not supported",
+                "use grpc or http/protobuf",
+                "export",
+            )
+        )
+        disabled.add("export")
+    values["protocol"] = protocol
+    endpoints: dict[str, str] = {}
+    for signal, name in [("all", "OTEL_EXPORTER_OTLP_ENDPOINT")] + [
+        (s, f"OTEL_EXPORTER_OTLP_{s.upper()}_ENDPOINT") for s in SIGNALS
+    ]:
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            endpoints[signal] = _validate_endpoint(name, raw)
+        except ConfigError as exc:
+            errors.append(exc)
+            disabled.add("export")
+    values["endpoints"] = endpoints
+    exporters: dict[str, tuple[str, ...]] = {}
+    for signal in SIGNALS:
+        name = f"OTEL_{signal.upper()}_EXPORTER"
+        if name in env:
+            chosen = tuple(n for n in _parse_csv(env[name]) if n != "none")
+            exporters[signal] = tuple(SPOOL_EXPORTER if n == "spool" else n for n in chosen)
+    values["exporters"] = exporters
+    return values
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, config_path: Path | None = None
+) -> Settings:
+    """Strict: the first bad value raises ConfigError (used by the CLI before a command starts)."""
+    settings, errors = _collect(os.environ if env is None else env, config_path)
+    if errors:
+        raise errors[0]
+    return settings
+
+
+def load_settings_lenient(
+    env: Mapping[str, str] | None = None, config_path: Path | None = None
+) -> tuple[Settings, list[ConfigError]]:
+    """For a program that is already running: never raises, disables only the broken parts."""
+    settings, errors = _collect(os.environ if env is None else env, config_path)
+    if any(error.part == "all" for error in errors):
+        settings = dataclasses.replace(settings, disabled_parts=settings.disabled_parts | {"all"})
+    return settings, errors
+
+
+def check_spool_writable(spool_dir: Path) -> None:
+    """Create the spool directory (0700) and prove a file can be written there."""
+    try:
+        spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = spool_dir / f".write-test-{os.getpid()}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"ok")
+        finally:
+            os.close(fd)
+            probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            "MCPTRACE_SPOOL_DIR",
+            f"{spool_dir} is not writable ({exc.strerror or exc})",
+            "choose a writable directory with --spool or MCPTRACE_SPOOL_DIR",
+            "export",
+        ) from None

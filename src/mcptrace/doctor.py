@@ -1,0 +1,113 @@
+"""``mcptrace doctor``: effective settings, where telemetry goes, and whether that works.
+
+Usage::
+
+    lines, ok = diagnose(dict(os.environ))
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from mcptrace import __version__
+from mcptrace.config import (
+    SIGNALS,
+    SPOOL_EXPORTER,
+    ConfigError,
+    check_spool_writable,
+    load_settings,
+)
+
+_PACKAGES = (
+    "mcp",
+    "fastmcp",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
+    "opentelemetry-exporter-otlp-proto-http",
+    "opentelemetry-exporter-otlp-proto-grpc",
+    "opentelemetry-instrumentation",
+    "wrapt",
+    "protobuf",
+)
+
+
+def _installed(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def probe_endpoint(url: str, protocol: str, timeout: float = 3.0) -> str | None:
+    """None when the endpoint accepts an (empty) OTLP export, else what went wrong."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme == "https" else 4317 if protocol == "grpc" else 4318)
+    if protocol == "grpc":
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return None
+        except OSError as exc:
+            return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
+    request = urllib.request.Request(
+        url.rstrip("/") + "/v1/traces",
+        data=b"",
+        headers={"Content-Type": "application/x-protobuf"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            return None
+    except urllib.error.HTTPError as exc:
+        return f"answered HTTP {exc.code} ({exc.reason})"
+    except (urllib.error.URLError, OSError) as exc:
+        return f"unreachable ({getattr(exc, 'reason', exc)})"
+
+
+def diagnose(env: dict[str, str], config: Path | None = None) -> tuple[list[str], bool]:
+    lines = [f"mcptrace {__version__} on Python {sys.version.split()[0]} ({sys.executable})"]
+    try:
+        settings = load_settings(env, config)
+    except ConfigError as exc:
+        return [*lines, f"settings: ERROR {exc}"], False
+    ok = True
+    lines.append("settings:")
+    for name, value in sorted(vars(settings).items()):
+        if name == "disabled_parts":
+            continue
+        shown = ",".join(sorted(value)) if isinstance(value, frozenset) else value
+        lines.append(f"  {name} = {shown}")
+    lines.append("destinations:")
+    for signal in SIGNALS:
+        names = settings.exporter_for(signal)
+        targets = []
+        for name in names:
+            if name == "otlp":
+                targets.append(
+                    f"OTLP {settings.protocol} {settings.endpoint_for(signal)} "
+                    f"(failed batches -> spool {settings.spool_dir})"
+                )
+            elif name == SPOOL_EXPORTER:
+                targets.append(f"spool {settings.spool_dir}")
+            else:
+                targets.append(name)
+        lines.append(f"  {signal}: {'; '.join(targets) or 'off'}")
+    for endpoint in sorted(set(settings.endpoints.values())):
+        problem = probe_endpoint(endpoint, settings.protocol)
+        lines.append(f"endpoint {endpoint}: {'OK' if problem is None else 'PROBLEM ' + problem}")
+        ok = ok and problem is None
+    try:
+        check_spool_writable(settings.spool_dir)
+        lines.append(f"spool {settings.spool_dir}: writable")
+    except ConfigError as exc:
+        lines.append(f"spool: PROBLEM {exc}")
+        ok = False
+    lines.append("installed:")
+    lines.extend(f"  {name} {_installed(name)}" for name in _PACKAGES)
+    return lines, ok

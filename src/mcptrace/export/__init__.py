@@ -1,0 +1,1 @@
+"""Export: OTel providers, the OTLP/JSON spool, OTLP-with-spool failover, and replay."""

@@ -1,0 +1,156 @@
+"""OTLP/JSON lines: the encoding the Collector's file exporter writes and ``otlpjsonfile`` reads.
+
+One ``Export*ServiceRequest`` per line, produced by the opentelemetry-proto encoders and
+protobuf's JSON mapping, with the OTLP/JSON deviations from plain proto3 JSON applied:
+trace and span ids are hex (not base64), enums are integers, 64-bit integers are strings.
+
+Usage::
+
+    for line in encode_lines("traces", spans, max_bytes=1 << 20):
+        spool.write(line)
+    request = decode_line("traces", line)  # protobuf message, e.g. for replay
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.metrics.export import MetricsData
+
+from mcptrace.config import Signal
+
+_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
+REQUEST_TYPES: dict[str, type[Message]] = {
+    "traces": ExportTraceServiceRequest,
+    "logs": ExportLogsServiceRequest,
+    "metrics": ExportMetricsServiceRequest,
+}
+# The top-level repeated field of each request, used to split oversized batches.
+_TOP_FIELD = {"traces": "resourceSpans", "logs": "resourceLogs", "metrics": "resourceMetrics"}
+_LEAF_FIELD = {"traces": "spans", "logs": "logRecords", "metrics": "metrics"}
+_SCOPE_FIELD = {"traces": "scopeSpans", "logs": "scopeLogs", "metrics": "scopeMetrics"}
+
+
+def _ids(node: Any, convert: Any) -> Any:
+    """Rewrite id fields in place throughout a JSON tree (spans, links, logs, exemplars)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _ID_KEYS and isinstance(value, str):
+                node[key] = convert(value)
+            else:
+                _ids(value, convert)
+    elif isinstance(node, list):
+        for item in node:
+            _ids(item, convert)
+    return node
+
+
+def _b64_to_hex(value: str) -> str:
+    return base64.b64decode(value).hex()
+
+
+def _hex_to_b64(value: str) -> str:
+    return base64.b64encode(bytes.fromhex(value)).decode("ascii")
+
+
+def message_to_json(message: Message) -> dict[str, Any]:
+    tree = json_format.MessageToDict(message, use_integers_for_enums=True)
+    return _ids(tree, _b64_to_hex)  # type: ignore[no-any-return]
+
+
+def encode_request(signal: Signal, items: Any) -> Message:
+    if signal == "traces":
+        return encode_spans(items)
+    if signal == "logs":
+        return encode_logs(items)
+    return encode_metrics(items)
+
+
+def _dump(tree: dict[str, Any]) -> str:
+    return json.dumps(tree, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def _split(signal: Signal, tree: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Halve a request by its leaf items, keeping resource and scope; None if indivisible."""
+    leaves: list[tuple[dict[str, Any], dict[str, Any], Any]] = []
+    for resource in tree.get(_TOP_FIELD[signal], []):
+        for scope in resource.get(_SCOPE_FIELD[signal], []):
+            leaves.extend((resource, scope, leaf) for leaf in scope.get(_LEAF_FIELD[signal], []))
+    if len(leaves) < 2:
+        return None
+    middle = len(leaves) // 2
+    return [_rebuild(signal, part) for part in (leaves[:middle], leaves[middle:])]
+
+
+def _rebuild(
+    signal: Signal, leaves: Sequence[tuple[dict[str, Any], dict[str, Any], Any]]
+) -> dict[str, Any]:
+    resources: dict[int, dict[str, Any]] = {}
+    scopes: dict[int, dict[str, Any]] = {}
+    for resource, scope, leaf in leaves:
+        new_resource = resources.get(id(resource))
+        if new_resource is None:
+            new_resource = {k: v for k, v in resource.items() if k != _SCOPE_FIELD[signal]}
+            new_resource[_SCOPE_FIELD[signal]] = []
+            resources[id(resource)] = new_resource
+        new_scope = scopes.get(id(scope))
+        if new_scope is None:
+            new_scope = {k: v for k, v in scope.items() if k != _LEAF_FIELD[signal]}
+            new_scope[_LEAF_FIELD[signal]] = []
+            scopes[id(scope)] = new_scope
+            new_resource[_SCOPE_FIELD[signal]].append(new_scope)
+        new_scope[_LEAF_FIELD[signal]].append(leaf)
+    return {_TOP_FIELD[signal]: list(resources.values())}
+
+
+def tree_to_lines(signal: Signal, tree: dict[str, Any], max_bytes: int) -> Iterator[str]:
+    """Serialize, splitting the batch until every line fits in ``max_bytes``.
+
+    A single item larger than the limit is written whole: losing it would be worse than a
+    long line (the shipped collector config raises ``max_log_size`` accordingly).
+    """
+    line = _dump(tree)
+    if len(line) <= max_bytes or (halves := _split(signal, tree)) is None:
+        yield line
+        return
+    for half in halves:
+        yield from tree_to_lines(signal, half, max_bytes)
+
+
+def encode_lines(signal: Signal, items: Any, max_bytes: int) -> Iterator[str]:
+    if signal == "metrics" and isinstance(items, MetricsData) and not items.resource_metrics:
+        return
+    tree = message_to_json(encode_request(signal, items))
+    if not tree:
+        return
+    yield from tree_to_lines(signal, tree, max_bytes)
+
+
+def decode_line(signal: Signal, line: str | bytes) -> Message:
+    """Parse one spool line back into its protobuf request (hex ids accepted)."""
+    tree = _ids(json.loads(line), _hex_to_b64)
+    message = REQUEST_TYPES[signal]()
+    json_format.ParseDict(tree, message, ignore_unknown_fields=True)
+    return message
+
+
+def count_items(signal: Signal, tree: dict[str, Any]) -> int:
+    """Number of spans / log records / metric data points in a decoded line."""
+    total = 0
+    for resource in tree.get(_TOP_FIELD[signal], []):
+        for scope in resource.get(_SCOPE_FIELD[signal], []):
+            total += len(scope.get(_LEAF_FIELD[signal], []))
+    return total
