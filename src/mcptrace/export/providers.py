@@ -40,6 +40,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 from mcptrace import __version__
 from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
+from mcptrace.export.enrich import EnrichingSpanProcessor
 from mcptrace.export.failover import (
     FailoverLogExporter,
     FailoverMetricExporter,
@@ -150,10 +151,16 @@ def build_telemetry(settings: Settings, default_service_name: str | None = None)
     ]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     tracer_provider = TracerProvider(resource=resource)
-    for span_exporter in chosen["traces"]:
-        tracer_provider.add_span_processor(
-            BatchSpanProcessor(span_exporter, meter_provider=meter_provider)
+    # One processor in front of the exporters, so enrichers (MCP attributes, the sensor's
+    # events) are merged into each span before any exporter sees it.
+    tracer_provider.add_span_processor(
+        EnrichingSpanProcessor(
+            [
+                BatchSpanProcessor(span_exporter, meter_provider=meter_provider)
+                for span_exporter in chosen["traces"]
+            ]
         )
+    )
     logger_provider = LoggerProvider(resource=resource)
     for log_exporter in chosen["logs"]:
         logger_provider.add_log_record_processor(
