@@ -1,0 +1,209 @@
+"""Read a spool back as flat records, streaming (bounded memory however big the spool).
+
+Usage::
+
+    for span in iter_spans(spool_dir):
+        print(span.name, span.attributes.get("gen_ai.tool.name"), len(span.events))
+    for record in iter_logs(spool_dir):
+        print(record.event_name, record.trace_id)
+
+Malformed lines (a crash mid-write of an older version, a hand-edited file) are skipped and
+counted in ``ReadStats``; they never stop the read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcptrace.config import Signal
+
+
+def any_value(value: dict[str, Any]) -> Any:
+    """Python value of an OTLP/JSON AnyValue."""
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "arrayValue" in value:
+        return [any_value(item) for item in value["arrayValue"].get("values", [])]
+    if "kvlistValue" in value:
+        return attributes_of(value["kvlistValue"].get("values", []))
+    if "bytesValue" in value:
+        return value["bytesValue"]
+    return None
+
+
+def attributes_of(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {item["key"]: any_value(item.get("value", {})) for item in items}
+
+
+@dataclass
+class ReadStats:
+    lines: int = 0
+    malformed: int = 0
+    files: int = 0
+
+
+@dataclass
+class SpanEventRecord:
+    name: str
+    time_unix_nano: int
+    attributes: dict[str, Any]
+
+
+@dataclass
+class SpanRecord:
+    name: str
+    kind: int
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    start_unix_nano: int
+    end_unix_nano: int
+    attributes: dict[str, Any]
+    events: list[SpanEventRecord]
+    links: list[dict[str, Any]]
+    status_code: int
+    status_message: str
+    scope: str
+    resource: dict[str, Any]
+    file: str = ""
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.end_unix_nano - self.start_unix_nano) / 1e6
+
+
+@dataclass
+class LogRecordEntry:
+    event_name: str
+    time_unix_nano: int
+    severity_number: int
+    severity_text: str
+    body: Any
+    attributes: dict[str, Any]
+    trace_id: str
+    span_id: str
+    scope: str
+    resource: dict[str, Any]
+
+
+@dataclass
+class MetricPoint:
+    name: str
+    kind: str
+    attributes: dict[str, Any]
+    data: dict[str, Any]
+    resource: dict[str, Any] = field(default_factory=dict)
+
+
+def spool_files(spool_dir: Path, signal: Signal) -> list[Path]:
+    return sorted(Path(spool_dir).glob(f"{signal}-*.jsonl"))
+
+
+def iter_requests(
+    spool_dir: Path, signal: Signal, stats: ReadStats | None = None
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    counts = stats or ReadStats()
+    for path in spool_files(spool_dir, signal):
+        counts.files += 1
+        with path.open("rb") as handle:
+            for raw in handle:
+                if not raw.endswith(b"\n"):
+                    break  # being written right now
+                counts.lines += 1
+                try:
+                    tree = json.loads(raw)
+                except ValueError:
+                    counts.malformed += 1
+                    continue
+                if isinstance(tree, dict):
+                    yield path, tree
+                else:
+                    counts.malformed += 1
+
+
+def iter_spans(spool_dir: Path, stats: ReadStats | None = None) -> Iterator[SpanRecord]:
+    for path, tree in iter_requests(spool_dir, "traces", stats):
+        for resource_spans in tree.get("resourceSpans", []):
+            resource = attributes_of(resource_spans.get("resource", {}).get("attributes", []))
+            for scope_spans in resource_spans.get("scopeSpans", []):
+                scope = scope_spans.get("scope", {}).get("name", "")
+                for span in scope_spans.get("spans", []):
+                    status = span.get("status", {})
+                    yield SpanRecord(
+                        name=span.get("name", ""),
+                        kind=int(span.get("kind", 0)),
+                        trace_id=span.get("traceId", ""),
+                        span_id=span.get("spanId", ""),
+                        parent_span_id=span.get("parentSpanId", ""),
+                        start_unix_nano=int(span.get("startTimeUnixNano", 0)),
+                        end_unix_nano=int(span.get("endTimeUnixNano", 0)),
+                        attributes=attributes_of(span.get("attributes", [])),
+                        events=[
+                            SpanEventRecord(
+                                event.get("name", ""),
+                                int(event.get("timeUnixNano", 0)),
+                                attributes_of(event.get("attributes", [])),
+                            )
+                            for event in span.get("events", [])
+                        ],
+                        links=span.get("links", []),
+                        status_code=int(status.get("code", 0)),
+                        status_message=status.get("message", ""),
+                        scope=scope,
+                        resource=resource,
+                        file=path.name,
+                    )
+
+
+def iter_logs(spool_dir: Path, stats: ReadStats | None = None) -> Iterator[LogRecordEntry]:
+    for _path, tree in iter_requests(spool_dir, "logs", stats):
+        for resource_logs in tree.get("resourceLogs", []):
+            resource = attributes_of(resource_logs.get("resource", {}).get("attributes", []))
+            for scope_logs in resource_logs.get("scopeLogs", []):
+                scope = scope_logs.get("scope", {}).get("name", "")
+                for record in scope_logs.get("logRecords", []):
+                    attributes = attributes_of(record.get("attributes", []))
+                    yield LogRecordEntry(
+                        event_name=record.get("eventName") or attributes.get("event.name", ""),
+                        time_unix_nano=int(record.get("timeUnixNano", 0)),
+                        severity_number=int(record.get("severityNumber", 0)),
+                        severity_text=record.get("severityText", ""),
+                        body=any_value(record["body"]) if "body" in record else None,
+                        attributes=attributes,
+                        trace_id=record.get("traceId", ""),
+                        span_id=record.get("spanId", ""),
+                        scope=scope,
+                        resource=resource,
+                    )
+
+
+_METRIC_KINDS = ("sum", "gauge", "histogram", "exponentialHistogram", "summary")
+
+
+def iter_metric_points(spool_dir: Path, stats: ReadStats | None = None) -> Iterator[MetricPoint]:
+    for _path, tree in iter_requests(spool_dir, "metrics", stats):
+        for resource_metrics in tree.get("resourceMetrics", []):
+            resource = attributes_of(resource_metrics.get("resource", {}).get("attributes", []))
+            for scope_metrics in resource_metrics.get("scopeMetrics", []):
+                for metric in scope_metrics.get("metrics", []):
+                    for kind in _METRIC_KINDS:
+                        if kind not in metric:
+                            continue
+                        for point in metric[kind].get("dataPoints", []):
+                            yield MetricPoint(
+                                name=metric.get("name", ""),
+                                kind=kind,
+                                attributes=attributes_of(point.get("attributes", [])),
+                                data=point,
+                                resource=resource,
+                            )

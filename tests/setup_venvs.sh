@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Create the test environments under .venvs/ (idempotent; re-run after dependency changes).
+#   main    Python 3.11, newest mcp 2.x  (lint, type check, every test)
+#   mcp1    Python 3.11, newest mcp 1.x  (MCP and sensor tests; interop peer of main)
+#   fastmcp Python 3.11, fastmcp 4.x     (fastmcp tests)
+#   py310 py312 py313                    (sensor tests: audit events differ per version)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENVS=${MCPTRACE_VENVS:-.venvs}
+# fastmcp 4.1.3+ needs a certifi newer than the package index offers here; 4.1.2 installs.
+FASTMCP_PIN=${FASTMCP_PIN:-fastmcp==4.1.2}
+
+find_python() {  # python3.X on PATH, or pyenv's copy when the shim refuses
+    local v=$1 candidate
+    for candidate in "python$v" /root/.pyenv/versions/"$v".*/bin/"python$v" /usr/bin/"python$v" /usr/local/bin/"python$v"; do
+        if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys' >/dev/null 2>&1; then
+            command -v "$candidate"; return 0
+        fi
+    done
+    return 1
+}
+
+make_venv() {  # name python-version extra-requirements...
+    local name=$1 version=$2; shift 2
+    local dir="$VENVS/$name" stamp
+    stamp=$(cat pyproject.toml tests/setup_venvs.sh | sha256sum | cut -c1-16)-"$*"
+    if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then return 0; fi
+    local python
+    if ! python=$(find_python "$version"); then
+        echo "setup_venvs: python$version not found; skipping $name" >&2; return 0
+    fi
+    rm -rf "$dir"
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" "$@" 2>&1 | grep -v '^WARNING: Location' || true
+    "$dir/bin/python" -c 'import mcptrace, mcp' >/dev/null
+    echo "$stamp" > "$dir/.stamp"
+    echo "setup_venvs: $name ready ($("$dir/bin/python" --version), mcp $("$dir/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))'))"
+}
+
+only=${1:-all}
+want() { [ "$only" = all ] || [ "$only" = "$1" ]; }
+want main && make_venv main 3.11 "mcp>=2,<3"
+want mcp1 && make_venv mcp1 3.11 "mcp>=1.20,<2"
+want fastmcp && make_venv fastmcp 3.11 "$FASTMCP_PIN"
+want py310 && make_venv py310 3.10 "mcp>=2,<3"
+want py312 && make_venv py312 3.12 "mcp>=2,<3"
+want py313 && make_venv py313 3.13 "mcp>=2,<3"
+exit 0

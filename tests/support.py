@@ -1,0 +1,79 @@
+"""Shared helpers for tests: clean environments, running commands under mcptrace, spool reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mcptrace.export.spool_reader import (
+    LogRecordEntry,
+    MetricPoint,
+    SpanRecord,
+    iter_logs,
+    iter_metric_points,
+    iter_spans,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+PYTHON = sys.executable
+SPAN_KIND_INTERNAL, SPAN_KIND_SERVER, SPAN_KIND_CLIENT = 1, 2, 3
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without any OTEL_* / MCPTRACE_* / TRACEPARENT leaking in."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OTEL_", "MCPTRACE_")) and key not in ("TRACEPARENT", "TRACESTATE")
+    }
+    env.pop("PYTHONPATH", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def mcptrace_cmd(*args: str) -> list[str]:
+    return [PYTHON, "-m", "mcptrace.cli", *args]
+
+
+def run_under_mcptrace(
+    command: Sequence[str],
+    spool: Path,
+    *options: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """``mcptrace run --spool SPOOL OPTIONS -- COMMAND`` and wait for it."""
+    result = subprocess.run(
+        mcptrace_cmd("run", "--spool", str(spool), *options, "--", *command),
+        env=env if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def spans(spool: Path) -> list[SpanRecord]:
+    return list(iter_spans(spool))
+
+
+def logs(spool: Path) -> list[LogRecordEntry]:
+    return list(iter_logs(spool))
+
+
+def metric_points(spool: Path) -> list[MetricPoint]:
+    return list(iter_metric_points(spool))
+
+
+def example_client(*args: str) -> list[str]:
+    return [PYTHON, str(EXAMPLES / "client.py"), *args]
