@@ -67,12 +67,17 @@ def telemetry() -> Telemetry | None:
     return _telemetry
 
 
-def default_service_name(argv: list[str] | None = None) -> str:
+def default_service_name(argv: list[str] | None = None, orig_argv: list[str] | None = None) -> str:
+    """The script, module or console-script name; at start-up ``sys.argv`` is still raw."""
     args = sys.argv if argv is None else argv
+    original = getattr(sys, "orig_argv", []) if orig_argv is None else orig_argv
+    if args and args[0] == "-m":
+        # during sitecustomize, argv is ['-m', ...]; the module name is only in orig_argv
+        if "-m" in original[1:-1]:
+            return str(original[original.index("-m", 1) + 1])
+        return "python"
     if not args or not args[0] or args[0] == "-c":
         return "python"
-    if args[0] == "-m" and len(args) > 1:
-        return args[1]
     name = os.path.basename(args[0])
     return name.removesuffix(".py") or "python"
 

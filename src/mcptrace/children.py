@@ -4,19 +4,21 @@ Usage::
 
     ChildProcessInstrumentor().instrument()
 
-* Every process spawned while a span is current gets ``TRACEPARENT``/``TRACESTATE`` of that
-  span in its environment (``subprocess.Popen`` and ``os.posix_spawn[p]``), so an
-  instrumented child continues the trace.
-* mcp's ``stdio_client`` gives the server it spawns only HOME, PATH, USER, ...; the
-  environment it builds is extended with ``PYTHONPATH``, ``OTEL_*`` and ``MCPTRACE_*`` so
-  the server is instrumented too (mcp 1.x and 2.x).
+For every process spawned through ``subprocess.Popen`` (which asyncio, anyio and mcp's
+``stdio_client`` use) or ``os.posix_spawn[p]``:
+
+* while a span is current, the child gets ``TRACEPARENT``/``TRACESTATE`` of that span, so an
+  instrumented child continues the trace;
+* when the caller passes an explicit environment (mcp's ``stdio_client`` passes only HOME,
+  PATH, USER, ...), the instrumentation settings (``OTEL_*``, ``MCPTRACE_*`` and the
+  start-up hook's ``PYTHONPATH`` entry) are added to it, so a Python child is instrumented
+  like its parent.  Values the caller set explicitly win.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -27,7 +29,11 @@ from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.propagate import inject
 
 _FORWARDED_PREFIXES = ("OTEL_", "MCPTRACE_")
-_FORWARDED_NAMES = ("PYTHONPATH",)
+# PYTHONPATH entries whose sitecustomize starts instrumentation (ours, opentelemetry-instrument's)
+_BOOTSTRAP_SUFFIXES = (
+    os.path.join("mcptrace", "_bootstrap"),
+    os.path.join("opentelemetry", "instrumentation", "auto_instrumentation"),
+)
 _POPEN_ENV_INDEX = 10  # Popen(args, bufsize, executable, stdin, stdout, stderr, preexec_fn,
 # close_fds, shell, cwd, env, ...)
 
@@ -35,11 +41,15 @@ _POPEN_ENV_INDEX = 10  # Popen(args, bufsize, executable, stdin, stdout, stderr,
 def instrumentation_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables a child needs to run instrumented like this process."""
     source = os.environ if environ is None else environ
-    return {
-        key: value
-        for key, value in source.items()
-        if key in _FORWARDED_NAMES or key.startswith(_FORWARDED_PREFIXES)
-    }
+    forwarded = {key: value for key, value in source.items() if key.startswith(_FORWARDED_PREFIXES)}
+    bootstrap = [
+        entry
+        for entry in source.get("PYTHONPATH", "").split(os.pathsep)
+        if entry.rstrip(os.sep).endswith(_BOOTSTRAP_SUFFIXES)
+    ]
+    if bootstrap:
+        forwarded["PYTHONPATH"] = os.pathsep.join(bootstrap)
+    return forwarded
 
 
 def trace_environment() -> dict[str, str]:
@@ -53,11 +63,19 @@ def trace_environment() -> dict[str, str]:
     }
 
 
-def _with_trace(env: Mapping[str, str] | None) -> dict[str, str] | None:
+def child_environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The environment to give a child instead of ``env``; None to leave it unchanged."""
     extra = trace_environment()
-    if not extra:
-        return None
-    merged = dict(os.environ if env is None else env)
+    if env is None:
+        return {**os.environ, **extra} if extra else None
+    merged = dict(env)
+    for key, value in instrumentation_environment().items():
+        if key == "PYTHONPATH":
+            theirs = [p for p in merged.get(key, "").split(os.pathsep) if p]
+            ours = [p for p in value.split(os.pathsep) if p not in theirs]
+            merged[key] = os.pathsep.join(ours + theirs)
+        else:
+            merged.setdefault(key, value)
     merged.update(extra)
     return merged
 
@@ -67,11 +85,11 @@ def _popen_init(
 ) -> Any:
     try:
         if len(args) > _POPEN_ENV_INDEX:
-            env = _with_trace(args[_POPEN_ENV_INDEX])
+            env = child_environment(args[_POPEN_ENV_INDEX])
             if env is not None:
                 args = (*args[:_POPEN_ENV_INDEX], env, *args[_POPEN_ENV_INDEX + 1 :])
         else:
-            env = _with_trace(kwargs.get("env"))
+            env = child_environment(kwargs.get("env"))
             if env is not None:
                 kwargs["env"] = env
     except Exception:  # never stop the program from spawning
@@ -84,11 +102,11 @@ def _posix_spawn(
 ) -> Any:
     try:
         if len(args) >= 3:
-            env = _with_trace(args[2])
+            env = child_environment(args[2])
             if env is not None:
                 args = (args[0], args[1], env, *args[3:])
         elif "env" in kwargs:
-            env = _with_trace(kwargs["env"])
+            env = child_environment(kwargs["env"])
             if env is not None:
                 kwargs["env"] = env
     except Exception:
@@ -96,55 +114,20 @@ def _posix_spawn(
     return wrapped(*args, **kwargs)
 
 
-def _default_environment(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    env = wrapped(*args, **kwargs)
-    try:
-        return {**env, **instrumentation_environment()}
-    except Exception:
-        return env
-
-
-def _patch_mcp_stdio(module: Any) -> None:
-    current = getattr(module, "get_default_environment", None)
-    if current is not None and not isinstance(current, wrapt.FunctionWrapper):
-        wrapt.wrap_function_wrapper(module, "get_default_environment", _default_environment)
-
-
-def _on_mcp_stdio_import(module: Any) -> None:
-    if ChildProcessInstrumentor._active:
-        _patch_mcp_stdio(module)
-
-
 class ChildProcessInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Trace context into every child; instrumentation settings into MCP stdio servers."""
-
-    _mcp_hook_registered = False
-    _active = False
+    """Trace context and instrumentation settings into every child process."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return []
 
     def _instrument(self, **kwargs: Any) -> None:
-        ChildProcessInstrumentor._active = True
         wrapt.wrap_function_wrapper(subprocess, "Popen.__init__", _popen_init)
         for name in ("posix_spawn", "posix_spawnp"):
             if hasattr(os, name):
                 wrapt.wrap_function_wrapper(os, name, _posix_spawn)
-        # Lazily: a program that never imports mcp's stdio client pays nothing for it.
-        if not ChildProcessInstrumentor._mcp_hook_registered:
-            ChildProcessInstrumentor._mcp_hook_registered = True
-            wrapt.register_post_import_hook(_on_mcp_stdio_import, "mcp.client.stdio")
-        elif "mcp.client.stdio" in sys.modules:
-            _patch_mcp_stdio(sys.modules["mcp.client.stdio"])
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        ChildProcessInstrumentor._active = False
         unwrap(subprocess.Popen, "__init__")
         for name in ("posix_spawn", "posix_spawnp"):
             if hasattr(os, name):
                 unwrap(os, name)
-        stdio = sys.modules.get("mcp.client.stdio")
-        if stdio is not None:
-            unwrap(stdio, "get_default_environment")

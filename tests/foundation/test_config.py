@@ -1,0 +1,170 @@
+"""Settings: every bad value is one clear line naming the setting; good values take effect."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from support import PYTHON, clean_env, mcptrace_cmd
+
+from mcptrace.config import (
+    SENSOR_CATEGORIES,
+    ConfigError,
+    load_settings,
+    load_settings_lenient,
+)
+
+BAD_VALUES = [
+    ({"MCPTRACE_MAX_EVENTS_PER_SPAN": "lots"}, "MCPTRACE_MAX_EVENTS_PER_SPAN"),
+    ({"MCPTRACE_MAX_EVENTS_PER_SPAN": "-1"}, "MCPTRACE_MAX_EVENTS_PER_SPAN"),
+    ({"MCPTRACE_SENSOR": "file,telepathy"}, "MCPTRACE_SENSOR"),
+    ({"MCPTRACE_CAPTURE_ARGUMENTS": "perhaps"}, "MCPTRACE_CAPTURE_ARGUMENTS"),
+    ({"MCPTRACE_POLICY": "/nonexistent/policy.toml"}, "MCPTRACE_POLICY"),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:99999"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://x"}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+]
+
+
+@pytest.mark.parametrize(("env", "setting"), BAD_VALUES)
+def test_bad_value_is_one_line_naming_the_setting(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"mcptrace: {setting}")
+
+
+@pytest.mark.parametrize(("env", "setting"), BAD_VALUES)
+def test_run_refuses_to_start_on_bad_value(
+    env: dict[str, str], setting: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    result = subprocess.run(
+        mcptrace_cmd(
+            "run",
+            "--spool",
+            str(tmp_path / "spool"),
+            "--",
+            PYTHON,
+            "-c",
+            f"open({str(marker)!r}, 'w')",
+        ),
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert setting in lines[0]
+    assert not marker.exists()
+    assert result.stdout == ""
+
+
+def test_unwritable_spool_dir_stops_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = subprocess.run(
+        mcptrace_cmd("run", "--spool", str(blocker / "spool"), "--", PYTHON, "-c", "pass"),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "MCPTRACE_SPOOL_DIR" in result.stderr
+    assert "not writable" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_toml_file_is_read_and_env_wins(tmp_path: Path) -> None:
+    config = tmp_path / "mcptrace.toml"
+    config.write_text(
+        'spool_dir = "/srv/spool"\nsensor = ["file", "network"]\nmax_events_per_span = 7\n'
+        "capture_arguments = true\n"
+    )
+    settings = load_settings({"MCPTRACE_CONFIG": str(config), "MCPTRACE_MAX_EVENTS_PER_SPAN": "9"})
+    assert settings.spool_dir == Path("/srv/spool")
+    assert settings.sensor == frozenset({"file", "network"})
+    assert settings.capture_arguments is True
+    assert settings.max_events_per_span == 9  # environment over file
+
+
+def test_toml_unknown_key_and_bad_type(tmp_path: Path) -> None:
+    config = tmp_path / "mcptrace.toml"
+    config.write_text('spool_directory = "/x"\n')
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_settings({}, config)
+    config.write_text('max_events_per_span = "many"\n')
+    with pytest.raises(ConfigError, match="max_events_per_span"):
+        load_settings({}, config)
+    config.write_text("spool_dir = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({}, config)
+
+
+def test_run_rejects_bad_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "mcptrace.toml"
+    config.write_text("sensor = 'files'\n")
+    result = subprocess.run(
+        mcptrace_cmd("run", "--config", str(config), "--", PYTHON, "-c", "pass"),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "sensor" in result.stderr and "unknown category" in result.stderr
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings.sensor == SENSOR_CATEGORIES
+    assert settings.max_events_per_span == 32
+    assert settings.capture_arguments is False
+    assert settings.exporter_for("traces") == ("mcptrace_spool",)
+    assert str(settings.spool_dir).endswith("mcptrace/spool")
+    with_endpoint = load_settings({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+    assert with_endpoint.exporter_for("logs") == ("otlp",)
+    assert load_settings({"MCPTRACE_SENSOR": "none"}).sensor == frozenset()
+
+
+def test_lenient_disables_only_the_broken_part() -> None:
+    settings, errors = load_settings_lenient({"MCPTRACE_SENSOR": "bogus"})
+    assert len(errors) == 1
+    assert not settings.part_enabled("sensor")
+    assert settings.part_enabled("export")
+    assert settings.exporter_for("traces") == ("mcptrace_spool",)
+    settings, errors = load_settings_lenient({"OTEL_EXPORTER_OTLP_ENDPOINT": "nope"})
+    assert settings.exporter_for("traces") == ()
+    assert settings.part_enabled("sensor")
+
+
+def test_running_program_keeps_running_with_bad_setting(tmp_path: Path) -> None:
+    """Under opentelemetry-instrument a bad value is logged, the program is not stopped."""
+    spool = tmp_path / "spool"
+    script = (
+        "from opentelemetry import trace\n"
+        "with trace.get_tracer('t').start_as_current_span('still-traced'): pass\n"
+        "print('program output')\n"
+    )
+    result = subprocess.run(
+        [str(Path(PYTHON).with_name("opentelemetry-instrument")), PYTHON, "-c", script],
+        env=clean_env(
+            MCPTRACE_SPOOL_DIR=str(spool),
+            MCPTRACE_SENSOR="file,bogus",
+            OTEL_PYTHON_DISTRO="mcptrace",
+            OTEL_PYTHON_CONFIGURATOR="mcptrace",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "program output\n"
+    assert "mcptrace: MCPTRACE_SENSOR" in result.stderr
+    assert any(path.name.startswith("traces-") for path in spool.iterdir())
