@@ -159,11 +159,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
         settings = load_settings(env, Path(args.config) if args.config else None)
         spool = Path(args.spool_dir) if args.spool_dir else settings.spool_dir
         destination = Destination.from_settings(settings, args.endpoint, args.protocol, env)
-        report = replay(spool, destination, progress=_progress)
+        stop = _StopFlag()
+        report = replay(spool, destination, progress=_progress, should_stop=stop.is_set)
     except (ConfigError, ReplayError) as exc:
         return _fail(str(exc), 1)
     sys.stderr.write(report.summary() + "\n")
-    return 0
+    return 130 if report.interrupted else 0
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM ask replay to stop after the line in flight, keeping its progress."""
+
+    def __init__(self) -> None:
+        import signal
+
+        self._set = False
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

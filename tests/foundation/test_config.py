@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import PYTHON, clean_env, mcptrace_cmd
 
 from mcptrace.config import (
     SENSOR_CATEGORIES,
@@ -14,6 +13,7 @@ from mcptrace.config import (
     load_settings,
     load_settings_lenient,
 )
+from support import PYTHON, clean_env, mcptrace_cmd
 
 BAD_VALUES = [
     ({"MCPTRACE_MAX_EVENTS_PER_SPAN": "lots"}, "MCPTRACE_MAX_EVENTS_PER_SPAN"),

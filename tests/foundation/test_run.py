@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support import (
     PYTHON,
     SPAN_KIND_CLIENT,

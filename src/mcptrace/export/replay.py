@@ -191,6 +191,7 @@ class ReplayReport:
     sent_items: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 0))
     skipped_malformed: int = 0
     already_sent_bytes: int = 0
+    interrupted: bool = False
 
     def summary(self) -> str:
         parts = [
@@ -199,6 +200,8 @@ class ReplayReport:
         text = f"replayed {', '.join(parts)} to {self.destination}"
         if self.skipped_malformed:
             text += f"; skipped {self.skipped_malformed} malformed line(s)"
+        if self.interrupted:
+            text += "; interrupted, run replay again to send the rest"
         return text
 
 
@@ -267,7 +270,13 @@ def replay(
     spool_dir: Path,
     destination: Destination,
     progress: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> ReplayReport:
+    """Deliver every complete line not yet delivered to ``destination``.
+
+    ``should_stop`` is checked between lines (SIGTERM/SIGINT in the CLI): progress up to the
+    last delivered line is saved and the next run continues from there.
+    """
     if not spool_dir.is_dir():
         raise ReplayError(f"mcptrace replay: spool directory {spool_dir} does not exist")
     state_dir = spool_dir / ".replay"
@@ -284,6 +293,9 @@ def replay(
         for signal, path in work:
             offset = state.offsets.get(path.name, 0)
             for end, line in _complete_lines(path, offset):
+                if should_stop():
+                    report.interrupted = True
+                    return report
                 try:
                     tree = json.loads(line)
                     request = decode_line(signal, line)

@@ -1,0 +1,159 @@
+"""The spool format (OTLP/JSON lines), file handling, and behaviour on a full disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from mcptrace.export.otlp_json import decode_line, encode_request
+from mcptrace.export.spool import MAX_LINE_BYTES, SpoolSpanExporter
+from support import PYTHON, clean_env, mcptrace_cmd
+
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+
+def make_spans(count: int, payload: int = 10) -> list:  # type: ignore[type-arg]
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("spool-test", "1.2.3")
+    with tracer.start_as_current_span("root"):
+        for index in range(count):
+            with tracer.start_as_current_span(f"child-{index}") as span:
+                span.set_attribute("payload", "x" * payload)
+                span.set_attribute("number", 2**40 + index)
+                span.add_event("an-event", {"n": index})
+    return list(memory.get_finished_spans())
+
+
+def lines_of(directory: Path) -> Iterator[str]:
+    for path in sorted(directory.glob("traces-*.jsonl")):
+        yield from path.read_text().splitlines()
+
+
+def test_lines_are_otlp_json(tmp_path: Path) -> None:
+    exporter = SpoolSpanExporter(tmp_path, 1 << 20)
+    spans = make_spans(3)
+    assert exporter.export(spans).name == "SUCCESS"
+    (line,) = list(lines_of(tmp_path))
+    tree = json.loads(line)
+    scope_spans = tree["resourceSpans"][0]["scopeSpans"][0]
+    assert scope_spans["scope"] == {"name": "spool-test", "version": "1.2.3"}
+    exported = scope_spans["spans"]
+    assert len(exported) == 4
+    for span in exported:
+        assert HEX32.match(span["traceId"]) and HEX16.match(span["spanId"])
+        assert isinstance(span["kind"], int)  # enums as integers
+        assert isinstance(span["startTimeUnixNano"], str)  # 64-bit integers as strings
+    child = next(s for s in exported if s["name"] == "child-0")
+    assert HEX16.match(child["parentSpanId"])
+    number = next(a for a in child["attributes"] if a["key"] == "number")
+    assert number["value"] == {"intValue": str(2**40)}
+    # lossless: the line decodes to exactly the request the OTLP exporter would send
+    assert decode_line("traces", line) == encode_request("traces", spans)
+    expected = json_format.MessageToDict(encode_request("traces", spans))
+    assert len(expected["resourceSpans"][0]["scopeSpans"][0]["spans"]) == 4
+
+
+def test_files_are_private_and_rotate_by_size(tmp_path: Path) -> None:
+    exporter = SpoolSpanExporter(tmp_path, max_file_bytes=8000)
+    for _ in range(10):
+        exporter.export(make_spans(5))
+    files = sorted(tmp_path.glob("traces-*.jsonl"))
+    assert len(files) > 1
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.stat().st_size <= 8000 or len(path.read_text().splitlines()) == 1
+    assert (
+        sum(
+            len(json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"])
+            for line in lines_of(tmp_path)
+        )
+        == 60
+    )
+
+
+def test_big_batches_are_split_below_one_mebibyte(tmp_path: Path) -> None:
+    exporter = SpoolSpanExporter(tmp_path, 64 << 20)
+    spans = make_spans(40, payload=100_000)  # ~4 MB in one batch
+    exporter.export(spans)
+    lines = list(lines_of(tmp_path))
+    assert len(lines) > 1
+    assert all(len(line.encode()) + 1 <= MAX_LINE_BYTES + 1 for line in lines)
+    names = [
+        span["name"]
+        for line in lines
+        for rs in json.loads(line)["resourceSpans"]
+        for ss in rs["scopeSpans"]
+        for span in ss["spans"]
+    ]
+    assert sorted(names) == sorted(span.name for span in spans)
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / f"tiny-{uuid.uuid4().hex[:8]}"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_full_disk_costs_telemetry_not_the_program(tiny_filesystem: Path) -> None:
+    script = (
+        "from opentelemetry import trace\n"
+        "tracer = trace.get_tracer('t')\n"
+        "for index in range(3000):\n"
+        "    with tracer.start_as_current_span('work') as span:\n"
+        "        span.set_attribute('payload', 'y' * 200)\n"
+        "print('finished', flush=True)\n"
+    )
+    result = subprocess.run(
+        mcptrace_cmd("run", "--spool", str(tiny_filesystem), "--", PYTHON, "-c", script),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "finished\n"
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("mcptrace:")]
+    assert len(warnings) == 1 and "cannot write the traces spool" in warnings[0]
+    # what was written is whole lines only: every line parses
+    for path in tiny_filesystem.glob("traces-*.jsonl"):
+        for line in path.read_text().splitlines():
+            json.loads(line)
+
+
+def test_forked_child_writes_its_own_file(tmp_path: Path) -> None:
+    exporter = SpoolSpanExporter(tmp_path, 1 << 20)
+    exporter.export(make_spans(1))
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 0 if exporter.export(make_spans(1)).name == "SUCCESS" else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    files = sorted(tmp_path.glob("traces-*.jsonl"))
+    assert len(files) == 2
+    assert {path.name.split("-")[2] for path in files} == {str(os.getpid()), str(pid)}
