@@ -78,7 +78,7 @@ def test_user_sitecustomize_keeps_working(spool: Path, tmp_path: Path) -> None:
         spool,
         env=clean_env(PYTHONPATH=str(user_dir)),
     )
-    first, mark, pid = result.stdout.split()[-3:]
+    mark, pid = result.stdout.split()[-2:]
     assert result.stdout.startswith("exact stdout\n") and mark == "42"
     # (the mcptrace CLI is itself Python, so with this PYTHONPATH it runs it too)
     assert f"user sitecustomize ran in {pid}\n" in result.stderr
