@@ -1,0 +1,1 @@
+"""mcptrace's benchmark suite: ``python -m benchmarks [--json] [--smoke] [SCENARIO ...]``."""

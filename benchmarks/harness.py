@@ -1,0 +1,106 @@
+"""Alternating A/B measurement: uninstrumented vs instrumented, same run, ratios only.
+
+Each scenario gives a baseline and an instrumented callable returning seconds (or another
+cost).  Rounds alternate A B A B ... (the order flips every round so drift hits both), and
+the result is the median of the per-round ratios with its min-max: on a shared, noisy
+machine ratios from the same run are what can be compared, absolute times are not.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Measure = Callable[[], float]
+
+
+@dataclass
+class Result:
+    scenario: str
+    unit: str
+    baseline: list[float] = field(default_factory=list)
+    instrumented: list[float] = field(default_factory=list)
+    target: float | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [i / b for b, i in zip(self.baseline, self.instrumented, strict=True) if b > 0]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios) if self.ratios else float("nan")
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.ratio <= self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            ratio=self.ratio,
+            ratio_min=min(self.ratios, default=float("nan")),
+            ratio_max=max(self.ratios, default=float("nan")),
+            baseline_median=statistics.median(self.baseline) if self.baseline else None,
+            instrumented_median=statistics.median(self.instrumented) if self.instrumented else None,
+            met=self.met,
+        )
+        return data
+
+
+def alternate(
+    scenario: str,
+    baseline: Measure,
+    instrumented: Measure,
+    rounds: int,
+    unit: str = "s",
+    target: float | None = None,
+    note: str = "",
+) -> Result:
+    result = Result(scenario, unit, target=target, note=note)
+    for index in range(rounds):
+        order = [("a", baseline), ("b", instrumented)]
+        if index % 2:
+            order.reverse()
+        for label, measure in order:
+            value = measure()
+            (result.baseline if label == "a" else result.instrumented).append(value)
+    return result
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in handle if "model name" in line), ""
+            )
+    except OSError:
+        cpu = platform.processor()
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "platform": platform.platform(),
+    }
+
+
+def format_result(result: Result) -> str:
+    ratios = result.ratios
+    if not ratios:
+        return f"{result.scenario:<44} no data"
+    verdict = "" if result.met is None else ("  target met" if result.met else "  TARGET MISSED")
+    target = f" (target ≤ ×{result.target:.2f})" if result.target else ""
+    base = statistics.median(result.baseline)
+    inst = statistics.median(result.instrumented)
+    scale, unit = (1e3, "ms") if result.unit == "s" else (1.0, result.unit)
+    return (
+        f"{result.scenario:<44} ×{result.ratio:.3f} [{min(ratios):.3f}–{max(ratios):.3f}]"
+        f"  {base * scale:.2f} → {inst * scale:.2f} {unit}{target}{verdict}"
+    )

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: environments, lint, type check, tests per environment.
+#   bash tests/run.sh            everything
+# Each pytest run writes JUnit XML to .ci-artifacts/; the last line totals all runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+V=${MCPTRACE_VENVS:-.venvs}
+ART=.ci-artifacts
+mkdir -p "$ART"
+rm -f "$ART"/junit-*.xml
+status=0
+
+bash tests/setup_venvs.sh || exit 1
+
+step() { echo; echo "=== $*"; }
+run() { "$@" || status=1; }
+have() { [ -x "$V/$1/bin/python" ]; }
+
+step "lint and types"
+run "$V/main/bin/ruff" check .
+run "$V/main/bin/ruff" format --check .
+run "$V/main/bin/mypy" src
+
+suite() {  # name venv peer-venv pytest-args...
+    local name=$1 venv=$2 peer=$3; shift 3
+    if ! have "$venv"; then echo "no $venv environment: cannot run $name" >&2; status=1; return; fi
+    step "$name ($("$V/$venv/bin/python" --version 2>&1), mcp $("$V/$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))'))"
+    local peer_python=""
+    have "$peer" && peer_python=$(cd "$V/$peer/bin" && pwd)/python
+    MCPTRACE_TEST_PEER_PYTHON=$peer_python \
+        run "$V/$venv/bin/python" -m pytest -q -p no:cacheprovider \
+        --junitxml="$ART/junit-$name.xml" "$@"
+}
+
+suite main main mcp1 tests
+suite mcp1 mcp1 main tests/mcp tests/sensor
+suite fastmcp fastmcp mcp1 tests/mcp -k fastmcp
+for v in py310 py312 py313; do
+    suite "sensor-$v" "$v" mcp1 tests/sensor
+done
+
+step "benchmark harness (smoke)"
+run "$V/main/bin/python" -m benchmarks --smoke --json "$ART/benchmarks-smoke.json"
+
+"$V/main/bin/python" - "$ART" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+totals = dict(tests=0, failures=0, errors=0, skipped=0)
+for path in glob.glob(f"{sys.argv[1]}/junit-*.xml"):
+    root = ET.parse(path).getroot()
+    for suite in root.iter("testsuite"):
+        for key in totals:
+            totals[key] += int(suite.get(key, 0))
+failed = totals["failures"] + totals["errors"]
+passed = totals["tests"] - failed - totals["skipped"]
+print()
+print(f"{passed} passed, {failed} failed, {totals['skipped']} skipped")
+PY
+exit $status
