@@ -51,3 +51,80 @@ def is_mcp_server_span(kind: SpanKind, attributes: Any, scope_name: str | None) 
     if attributes and MCP_METHOD_NAME in attributes:
         return True
     return scope_name in (SDK_SCOPE, MCPTRACE_SCOPE)
+
+
+SCOPE_VERSION = "0.1.0"
+FASTMCP_SCOPE = "fastmcp"  # the standalone fastmcp package's tracer
+MCP_SPAN_SCOPES = frozenset({SDK_SCOPE, MCPTRACE_SCOPE, FASTMCP_SCOPE})
+
+# mcptrace's own attributes on MCP spans and log records
+MCPTRACE_SESSION_SIDE = "mcptrace.mcp.side"  # client | server
+MCPTRACE_SERVER_NAME = "mcptrace.mcp.server.name"
+MCPTRACE_SERVER_VERSION = "mcptrace.mcp.server.version"
+MCPTRACE_INSTRUCTIONS_LENGTH = "mcptrace.mcp.server.instructions_length"
+MCPTRACE_COMPONENT_KIND = (
+    "mcptrace.mcp.component.kind"  # tool | resource | resource_template | prompt
+)
+MCPTRACE_COMPONENT_NAME = "mcptrace.mcp.component.name"
+MCPTRACE_COMPONENT_DESCRIPTION = "mcptrace.mcp.component.description"
+MCPTRACE_COMPONENT_URI = "mcptrace.mcp.component.uri"
+MCPTRACE_COMPONENT_SCHEMA_SHA256 = "mcptrace.mcp.component.input_schema.sha256"
+MCPTRACE_CONNECT_COMMAND = "mcptrace.mcp.connect.command"
+MCPTRACE_CONNECT_URL = "mcptrace.mcp.connect.url"
+MCPTRACE_SESSION_DURATION = "mcptrace.mcp.session.duration_s"
+URL_FULL = "url.full"
+PROCESS_EXECUTABLE_PATH = "process.executable.path"
+PROCESS_COMMAND_ARGS = "process.command_args"
+
+# log record event names (OTel `event.name`)
+EVENT_SERVER_START = "mcptrace.mcp.server.start"
+EVENT_COMPONENT_REGISTERED = "mcptrace.mcp.component.registered"
+EVENT_SESSION_START = "mcptrace.mcp.session.start"
+EVENT_SESSION_END = "mcptrace.mcp.session.end"
+EVENT_CLIENT_CONNECT = "mcptrace.mcp.client.connect"
+
+# method names that carry a target or need special attributes
+TOOLS_CALL = "tools/call"
+PROMPTS_GET = "prompts/get"
+INITIALIZE = "initialize"
+RESOURCE_METHODS = frozenset(
+    {
+        "resources/read",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "notifications/resources/updated",
+    }
+)
+
+
+def span_name(method: str, params: Any) -> str:
+    """``{mcp.method.name} {target}``: the tool or prompt name; resource URIs stay out."""
+    if method in (TOOLS_CALL, PROMPTS_GET) and params:
+        target = params.get("name")
+        if isinstance(target, str):
+            return f"{method} {target}"
+    return method
+
+
+def message_attributes(method: str, request_id: Any, params: Any) -> dict[str, Any]:
+    """The per-message attributes both sides share (from the wire method and params dict)."""
+    attributes: dict[str, Any] = {MCP_METHOD_NAME: method}
+    if request_id is not None:
+        attributes[JSONRPC_REQUEST_ID] = str(request_id)
+    if params:
+        if method == TOOLS_CALL:
+            attributes[GEN_AI_OPERATION_NAME] = EXECUTE_TOOL
+            name = params.get("name")
+            if isinstance(name, str):
+                attributes[GEN_AI_TOOL_NAME] = name
+        elif method == PROMPTS_GET:
+            name = params.get("name")
+            if isinstance(name, str):
+                attributes[GEN_AI_PROMPT_NAME] = name
+        elif method in RESOURCE_METHODS:
+            uri = params.get("uri")
+            if uri is not None:
+                attributes[MCP_RESOURCE_URI] = str(uri)
+    elif method == TOOLS_CALL:
+        attributes[GEN_AI_OPERATION_NAME] = EXECUTE_TOOL
+    return attributes

@@ -1,0 +1,180 @@
+"""A server's inventory as log records: what it is and which tools, resources and prompts it
+offers, so what a server exposed is auditable later.
+
+Usage::
+
+    announce_server(mcp_server)   # FastMCP (mcp 1.x) / MCPServer (mcp 2.x), once per instance
+
+Input schemas are recorded as a SHA-256 of their canonical JSON: a changed schema is visible
+without storing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from mcptrace.mcp.events import emit_event
+from mcptrace.mcp.semconv import (
+    EVENT_COMPONENT_REGISTERED,
+    EVENT_SERVER_START,
+    MCPTRACE_COMPONENT_DESCRIPTION,
+    MCPTRACE_COMPONENT_KIND,
+    MCPTRACE_COMPONENT_NAME,
+    MCPTRACE_COMPONENT_SCHEMA_SHA256,
+    MCPTRACE_COMPONENT_URI,
+    MCPTRACE_INSTRUCTIONS_LENGTH,
+    MCPTRACE_SERVER_NAME,
+    MCPTRACE_SERVER_VERSION,
+)
+
+_announced: set[int] = set()
+_DESCRIPTION_MAX = 1024
+
+
+def schema_sha256(schema: Any) -> str | None:
+    if schema is None:
+        return None
+    try:
+        text = json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def component_attributes(
+    kind: str,
+    name: Any,
+    description: Any = None,
+    uri: Any = None,
+    input_schema: Any = None,
+    server_name: str | None = None,
+) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        MCPTRACE_COMPONENT_KIND: kind,
+        MCPTRACE_COMPONENT_NAME: str(name) if name is not None else None,
+        MCPTRACE_COMPONENT_DESCRIPTION: (
+            str(description)[:_DESCRIPTION_MAX] if description else None
+        ),
+        MCPTRACE_COMPONENT_URI: str(uri) if uri is not None else None,
+        MCPTRACE_COMPONENT_SCHEMA_SHA256: schema_sha256(input_schema),
+        MCPTRACE_SERVER_NAME: server_name,
+    }
+    return attributes
+
+
+def announce_components(components: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    for attributes in components:
+        emit_event(
+            EVENT_COMPONENT_REGISTERED,
+            attributes,
+            body=f"{attributes.get(MCPTRACE_COMPONENT_KIND)} registered",
+        )
+        count += 1
+    return count
+
+
+def _prompt_schema(prompt: Any) -> Any:
+    arguments = getattr(prompt, "arguments", None) or []
+    plain = []
+    for argument in arguments:
+        dump = getattr(argument, "model_dump", None)
+        plain.append(dump(mode="json") if callable(dump) else str(argument))
+    return plain
+
+
+def sdk_server_components(server: Any, server_name: str | None) -> list[dict[str, Any]]:
+    """Components of an mcp FastMCP (1.x) / MCPServer (2.x) from its managers."""
+    found: list[dict[str, Any]] = []
+    tools = getattr(server, "_tool_manager", None)
+    for tool in tools.list_tools() if tools is not None else []:
+        found.append(
+            component_attributes(
+                "tool",
+                tool.name,
+                getattr(tool, "description", None),
+                input_schema=getattr(tool, "parameters", None),
+                server_name=server_name,
+            )
+        )
+    resources = getattr(server, "_resource_manager", None)
+    if resources is not None:
+        for resource in resources.list_resources():
+            found.append(
+                component_attributes(
+                    "resource",
+                    getattr(resource, "name", None) or str(resource.uri),
+                    getattr(resource, "description", None),
+                    uri=resource.uri,
+                    server_name=server_name,
+                )
+            )
+        for template in resources.list_templates():
+            found.append(
+                component_attributes(
+                    "resource_template",
+                    getattr(template, "name", None),
+                    getattr(template, "description", None),
+                    uri=getattr(template, "uri_template", None),
+                    input_schema=getattr(template, "parameters", None),
+                    server_name=server_name,
+                )
+            )
+    prompts = getattr(server, "_prompt_manager", None)
+    for prompt in prompts.list_prompts() if prompts is not None else []:
+        found.append(
+            component_attributes(
+                "prompt",
+                prompt.name,
+                getattr(prompt, "description", None),
+                input_schema=_prompt_schema(prompt),
+                server_name=server_name,
+            )
+        )
+    return found
+
+
+def server_identity(server: Any) -> tuple[str | None, str | None, str | None]:
+    lowlevel = getattr(server, "_mcp_server", None) or getattr(server, "_lowlevel_server", None)
+    name = getattr(server, "name", None) or getattr(lowlevel, "name", None)
+    version = getattr(lowlevel, "version", None) or getattr(server, "version", None)
+    instructions = getattr(server, "instructions", None)
+    if instructions is None:
+        instructions = getattr(lowlevel, "instructions", None)
+    return (
+        str(name) if name is not None else None,
+        str(version) if version is not None else None,
+        instructions if isinstance(instructions, str) else None,
+    )
+
+
+def announce_server_start(
+    name: str | None, version: str | None, instructions: str | None, components: int | None
+) -> None:
+    emit_event(
+        EVENT_SERVER_START,
+        {
+            MCPTRACE_SERVER_NAME: name,
+            MCPTRACE_SERVER_VERSION: version,
+            MCPTRACE_INSTRUCTIONS_LENGTH: len(instructions) if instructions else 0,
+            "mcptrace.mcp.server.components": components,
+        },
+        body="MCP server start",
+    )
+
+
+def announce_server(server: Any) -> None:
+    """Server start plus one record per component; once per server instance, never raises."""
+    try:
+        if id(server) in _announced:
+            return
+        _announced.add(id(server))
+        name, version, instructions = server_identity(server)
+        components = sdk_server_components(server, name)
+        announce_server_start(name, version, instructions, len(components))
+        announce_components(components)
+    except Exception:
+        pass

@@ -1,0 +1,122 @@
+"""The four MCP duration histograms (seconds), derived from MCP spans as they end.
+
+Usage::
+
+    register_enricher(OperationMetrics())       # every MCP CLIENT/SERVER span -> one point
+    record_session(SERVER, seconds, attributes)  # called by sessions.py when a session ends
+
+Deriving operation durations from the spans keeps one source of truth for both mcp majors
+(mcptrace's 1.x spans, mcp 2.x's own, fastmcp's) and costs one histogram record per span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.context import Context
+from opentelemetry.metrics import Histogram
+from opentelemetry.sdk.trace import ReadableSpan, Span
+from opentelemetry.trace import SpanKind
+
+from mcptrace.export.enrich import Additions
+from mcptrace.mcp.semconv import (
+    ERROR_TYPE,
+    GEN_AI_PROMPT_NAME,
+    GEN_AI_TOOL_NAME,
+    MCP_CLIENT_OPERATION_DURATION,
+    MCP_CLIENT_SESSION_DURATION,
+    MCP_METHOD_NAME,
+    MCP_PROTOCOL_VERSION,
+    MCP_SERVER_OPERATION_DURATION,
+    MCP_SERVER_SESSION_DURATION,
+    MCP_SPAN_SCOPES,
+    MCPTRACE_SCOPE,
+    NETWORK_TRANSPORT,
+    SCOPE_VERSION,
+)
+
+# Semconv's advisory buckets for MCP durations.
+BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+OPERATION_ATTRIBUTES = (
+    MCP_METHOD_NAME,
+    GEN_AI_TOOL_NAME,
+    GEN_AI_PROMPT_NAME,
+    ERROR_TYPE,
+    MCP_PROTOCOL_VERSION,
+    NETWORK_TRANSPORT,
+)
+SESSION_ATTRIBUTES = (ERROR_TYPE, MCP_PROTOCOL_VERSION, NETWORK_TRANSPORT)
+
+
+class _Histograms:
+    """Created on first use so the meter comes from the provider activation installed."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Histogram] = {}
+
+    def get(self, name: str, description: str) -> Histogram:
+        histogram = self._made.get(name)
+        if histogram is None:
+            meter = metrics.get_meter(MCPTRACE_SCOPE, SCOPE_VERSION)
+            try:
+                histogram = meter.create_histogram(
+                    name,
+                    unit="s",
+                    description=description,
+                    explicit_bucket_boundaries_advisory=list(BUCKETS),
+                )
+            except TypeError:  # an older API without bucket advice
+                histogram = meter.create_histogram(name, unit="s", description=description)
+            self._made[name] = histogram
+        return histogram
+
+
+_histograms = _Histograms()
+
+
+def _pick(attributes: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: attributes[name] for name in names if name in attributes}
+
+
+def record_operation(kind: SpanKind, seconds: float, attributes: Mapping[str, Any]) -> None:
+    if kind is SpanKind.CLIENT:
+        name, description = MCP_CLIENT_OPERATION_DURATION, "Duration of MCP requests, client side"
+    else:
+        name, description = MCP_SERVER_OPERATION_DURATION, "Duration of MCP requests, server side"
+    _histograms.get(name, description).record(seconds, _pick(attributes, OPERATION_ATTRIBUTES))
+
+
+def record_session(client_side: bool, seconds: float, attributes: Mapping[str, Any]) -> None:
+    try:
+        if client_side:
+            name, description = MCP_CLIENT_SESSION_DURATION, "Duration of MCP sessions, client side"
+        else:
+            name, description = MCP_SERVER_SESSION_DURATION, "Duration of MCP sessions, server side"
+        _histograms.get(name, description).record(seconds, _pick(attributes, SESSION_ATTRIBUTES))
+    except Exception:
+        pass
+
+
+def is_mcp_span(span: ReadableSpan) -> bool:
+    if span.kind not in (SpanKind.CLIENT, SpanKind.SERVER):
+        return False
+    attributes = span.attributes
+    if not attributes or MCP_METHOD_NAME not in attributes:
+        return False
+    scope = span.instrumentation_scope
+    return scope is not None and scope.name in MCP_SPAN_SCOPES
+
+
+class OperationMetrics:
+    """Span enricher that adds nothing to spans: it records their duration."""
+
+    def on_start(self, span: Span, parent_context: Context | None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> Additions | None:
+        if not is_mcp_span(span) or span.start_time is None or span.end_time is None:
+            return None
+        record_operation(span.kind, (span.end_time - span.start_time) / 1e9, span.attributes or {})
+        return None

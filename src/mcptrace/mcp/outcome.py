@@ -1,0 +1,63 @@
+"""How a message ended, written onto its span the way semconv asks (both mcp majors).
+
+Usage::
+
+    record_rpc_error(span, -32602, "Unknown resource")   # error.type + rpc.response.status_code
+    record_exception(span, exc)                          # error.type = exception type
+    record_tool_result(span, result)                     # tool_error for isError results
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.trace import Span, StatusCode
+
+from mcptrace.mcp.capture import capture_enabled, to_captured_json
+from mcptrace.mcp.semconv import (
+    ERROR_TYPE,
+    GEN_AI_TOOL_CALL_ARGUMENTS,
+    GEN_AI_TOOL_CALL_RESULT,
+    RPC_RESPONSE_STATUS_CODE,
+    TOOL_ERROR,
+)
+
+
+def record_rpc_error(span: Span, code: Any, message: str | None) -> None:
+    text = str(code)
+    span.set_attributes({ERROR_TYPE: text, RPC_RESPONSE_STATUS_CODE: text})
+    span.set_status(StatusCode.ERROR, message)
+
+
+def record_exception(span: Span, error: BaseException) -> None:
+    data = getattr(error, "error", None)  # McpError / MCPError carry the wire ErrorData
+    code = getattr(data, "code", None)
+    if code is not None:
+        record_rpc_error(span, code, getattr(data, "message", None))
+        return
+    span.set_attribute(ERROR_TYPE, type(error).__qualname__)
+    span.record_exception(error)
+    span.set_status(StatusCode.ERROR, str(error))
+
+
+def tool_result_is_error(result: Any) -> bool:
+    if isinstance(result, Mapping):
+        return result.get("isError") is True
+    root = getattr(result, "root", result)  # 1.x ServerResult wraps the result
+    return getattr(root, "isError", None) is True or getattr(root, "is_error", None) is True
+
+
+def record_tool_result(span: Span, result: Any) -> None:
+    """tool_error for an isError result; the (redacted) result when capture is on."""
+    if tool_result_is_error(result):
+        span.set_attribute(ERROR_TYPE, TOOL_ERROR)
+        span.set_status(StatusCode.ERROR)
+    if capture_enabled():
+        root = getattr(result, "root", result)
+        span.set_attribute(GEN_AI_TOOL_CALL_RESULT, to_captured_json(root))
+
+
+def capture_arguments(span: Span, arguments: Any) -> None:
+    if capture_enabled():
+        span.set_attribute(GEN_AI_TOOL_CALL_ARGUMENTS, to_captured_json(arguments or {}))

@@ -1,0 +1,63 @@
+"""W3C trace context and baggage in ``params._meta`` (SEP-414), as plain dicts.
+
+Usage::
+
+    meta = dict(params.get("_meta") or {}); inject_meta(meta)     # sending side
+    parent = extract_meta(params.get("_meta"))                     # receiving side
+
+The receiving side parents its span to the extracted context and links the ambient one
+(e.g. an HTTP server span): one HTTP request may carry several MCP messages, so the MCP
+context, not the transport's, is the parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.propagate import extract, inject
+from opentelemetry.trace import Link
+
+TRACEPARENT = "traceparent"
+
+
+def inject_meta(meta: MutableMapping[str, Any], context: Context | None = None) -> None:
+    """Write traceparent / tracestate / baggage of ``context`` (default: current) into meta."""
+    try:
+        inject(meta, context=context)
+    except Exception:
+        pass
+
+
+def extract_meta(meta: Any) -> Context | None:
+    """The context carried by a ``_meta`` mapping (or pydantic Meta), None when it has none."""
+    if meta is None:
+        return None
+    try:
+        if not isinstance(meta, Mapping):
+            extra = getattr(meta, "model_extra", None)
+            meta = extra if isinstance(extra, Mapping) else None
+            if meta is None:
+                return None
+        if TRACEPARENT not in meta:
+            return None
+        context = extract(meta)
+    except Exception:
+        return None
+    if not trace.get_current_span(context).get_span_context().is_valid:
+        return None
+    return context
+
+
+def ambient_links(parent: Context | None) -> list[Link] | None:
+    """A link to the ambient span (HTTP request, ...) when the MCP parent differs from it."""
+    if parent is None:
+        return None
+    ambient = trace.get_current_span().get_span_context()
+    if not ambient.is_valid:
+        return None
+    if ambient.span_id == trace.get_current_span(parent).get_span_context().span_id:
+        return None
+    return [Link(ambient)]

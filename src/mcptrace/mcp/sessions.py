@@ -1,0 +1,169 @@
+"""MCP sessions on either side: identity, transport, lifecycle log records, duration metric.
+
+Usage::
+
+    info = SessionInfo.start(client_side=True, transport=TRANSPORT_PIPE)
+    span.set_attributes(info.span_attributes())   # per message: one cached dict
+    info.end(error=None)                          # log record + mcp.*.session.duration
+
+``mcp.session.id`` is the ``Mcp-Session-Id`` of streamable HTTP (the same on both sides) or
+the SSE session id; stdio has no protocol session id, so each side mints a UUID that stays
+stable for the session (client and server ids then differ).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcptrace.mcp.events import emit_event
+from mcptrace.mcp.metrics import record_session
+from mcptrace.mcp.semconv import (
+    CLIENT_ADDRESS,
+    CLIENT_PORT,
+    ERROR_TYPE,
+    EVENT_CLIENT_CONNECT,
+    EVENT_SESSION_END,
+    EVENT_SESSION_START,
+    MCP_PROTOCOL_VERSION,
+    MCP_SESSION_ID,
+    MCPTRACE_SESSION_DURATION,
+    MCPTRACE_SESSION_SIDE,
+    NETWORK_TRANSPORT,
+    SERVER_ADDRESS,
+    SERVER_PORT,
+    TRANSPORT_PIPE,
+)
+
+
+@dataclass
+class SessionInfo:
+    client_side: bool
+    transport: str = TRANSPORT_PIPE
+    session_id: str | None = None
+    protocol_version: str | None = None
+    server_address: str | None = None
+    server_port: int | None = None
+    # resolves the protocol session id later (streamable HTTP assigns it on initialize)
+    session_id_source: Callable[[], str | None] | None = None
+    started_ns: int = field(default_factory=time.monotonic_ns)
+    ended: bool = False
+    announced: bool = False
+    _attributes: dict[str, Any] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def side(self) -> str:
+        return "client" if self.client_side else "server"
+
+    def _resolve_session_id(self) -> None:
+        if self.session_id_source is not None:
+            try:
+                found = self.session_id_source()
+            except Exception:
+                found = None
+            if found:
+                self.session_id = found
+                self.session_id_source = None
+                self._attributes = None
+
+    def set_session_id(self, session_id: str | None) -> None:
+        if session_id and session_id != self.session_id:
+            self.session_id = session_id
+            self.session_id_source = None
+            self._attributes = None
+
+    def set_protocol_version(self, version: str | None) -> None:
+        if version and version != self.protocol_version:
+            self.protocol_version = version
+            self._attributes = None
+
+    def span_attributes(self) -> dict[str, Any]:
+        """Session-wide span attributes (cached; rebuilt only when something changed)."""
+        if self.session_id_source is not None:
+            self._resolve_session_id()
+        attributes = self._attributes
+        if attributes is None:
+            attributes = {NETWORK_TRANSPORT: self.transport}
+            if self.session_id:
+                attributes[MCP_SESSION_ID] = self.session_id
+            if self.protocol_version:
+                attributes[MCP_PROTOCOL_VERSION] = self.protocol_version
+            if self.client_side:
+                if self.server_address:
+                    attributes[SERVER_ADDRESS] = self.server_address
+                if self.server_port is not None:
+                    attributes[SERVER_PORT] = self.server_port
+            self._attributes = attributes
+        return attributes
+
+    def log_attributes(self) -> dict[str, Any]:
+        attributes = dict(self.span_attributes())
+        attributes[MCPTRACE_SESSION_SIDE] = self.side
+        return attributes
+
+    def announce(self) -> None:
+        """Session start: a stdio session gets its UUID now; one log record."""
+        with self._lock:
+            if self.announced:
+                return
+            self.announced = True
+        self._attributes = None
+        if self.session_id is None and self.session_id_source is None:
+            self.session_id = str(uuid.uuid4())
+        emit_event(
+            EVENT_SESSION_START, self.log_attributes(), body=f"MCP {self.side} session start"
+        )
+
+    def end(self, error: BaseException | None = None) -> None:
+        with self._lock:
+            if self.ended:
+                return
+            self.ended = True
+        try:
+            seconds = (time.monotonic_ns() - self.started_ns) / 1e9
+            attributes = self.log_attributes()
+            if error is not None:
+                attributes[ERROR_TYPE] = type(error).__qualname__
+            record_session(self.client_side, seconds, attributes)
+            attributes[MCPTRACE_SESSION_DURATION] = seconds
+            emit_event(EVENT_SESSION_END, attributes, body=f"MCP {self.side} session end")
+        except Exception:
+            pass
+
+
+def peer_attributes_from_request(request: Any) -> dict[str, Any]:
+    """``client.address``/``client.port`` of a Starlette request (HTTP transports), if any."""
+    client = getattr(request, "client", None)
+    if client is None:
+        return {}
+    attributes: dict[str, Any] = {}
+    host = getattr(client, "host", None)
+    port = getattr(client, "port", None)
+    if host:
+        attributes[CLIENT_ADDRESS] = host
+    if isinstance(port, int):
+        attributes[CLIENT_PORT] = port
+    return attributes
+
+
+def http_session_id_from_request(request: Any) -> str | None:
+    """The streamable-HTTP ``Mcp-Session-Id`` header, or the SSE ``session_id`` query value."""
+    try:
+        headers = request.headers
+        found = headers.get("mcp-session-id")
+        if found:
+            return str(found)
+        query = request.query_params
+        sse_id = query.get("session_id")
+        return str(sse_id) if sse_id else None
+    except Exception:
+        return None
+
+
+def announce_client_connect(attributes: dict[str, Any]) -> None:
+    emit_event(EVENT_CLIENT_CONNECT, attributes, body="MCP client connect")

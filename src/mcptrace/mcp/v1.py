@@ -1,0 +1,451 @@
+"""mcp 1.x: mcptrace creates the spans and carries the context in ``params._meta``.
+
+Usage (the instrumentor applies these lazily, when ``mcp`` is imported)::
+
+    for module, name, wrapper in V1_PATCHES:
+        wrapt.wrap_function_wrapper(module, name, wrapper)
+
+Sending side (``BaseSession.send_request`` / ``send_notification``, both directions): a
+CLIENT span, its context injected into a copy of the request's ``_meta``.  Handling side: a
+SERVER span parented to the extracted context, current while the handler runs (the sensor
+attributes the tool's file and network activity to it), the ambient span linked.
+Outcomes (error responses, ``isError`` results) are read where the response is sent.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import typing
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
+
+from mcptrace.mcp.inventory import announce_server
+from mcptrace.mcp.outcome import (
+    capture_arguments,
+    record_exception,
+    record_rpc_error,
+    record_tool_result,
+)
+from mcptrace.mcp.propagation import ambient_links, extract_meta, inject_meta
+from mcptrace.mcp.semconv import (
+    INITIALIZE,
+    MCP_PROTOCOL_VERSION,
+    MCPTRACE_SCOPE,
+    SCOPE_VERSION,
+    TOOLS_CALL,
+    TRANSPORT_TCP,
+    message_attributes,
+    span_name,
+)
+from mcptrace.mcp.sessions import (
+    SessionInfo,
+    announce_client_connect,
+    http_session_id_from_request,
+    peer_attributes_from_request,
+)
+from mcptrace.mcp.transports import take_client_transport
+
+_tracer = trace.get_tracer(MCPTRACE_SCOPE, SCOPE_VERSION)
+_SESSION_ATTRIBUTE = "_mcptrace_session"
+_SPAN_ATTRIBUTE = "_mcptrace_span"
+# The streamable-HTTP session id of the ServerSession about to be created in this task.
+_HTTP_SESSION_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "mcptrace_http_session_id", default=None
+)
+
+
+def session_of(session: Any) -> SessionInfo | None:
+    return getattr(session, _SESSION_ATTRIBUTE, None)
+
+
+def _target_params(params: Any) -> dict[str, Any] | None:
+    """The few params fields the attributes need, without dumping the model."""
+    if params is None:
+        return None
+    found: dict[str, Any] = {}
+    name = getattr(params, "name", None)
+    if name is not None:
+        found["name"] = name
+    uri = getattr(params, "uri", None)
+    if uri is not None:
+        found["uri"] = uri
+    return found
+
+
+def _params_class(model_class: type[Any]) -> type[Any] | None:
+    annotation = model_class.model_fields["params"].annotation
+    for candidate in typing.get_args(annotation) or (annotation,):
+        if isinstance(candidate, type) and hasattr(candidate, "model_fields"):
+            return candidate
+    return None
+
+
+def _meta_class(params_class: type[Any]) -> type[Any] | None:
+    annotation = params_class.model_fields["meta"].annotation
+    for candidate in typing.get_args(annotation) or (annotation,):
+        if isinstance(candidate, type) and hasattr(candidate, "model_fields"):
+            return candidate
+    return None
+
+
+def with_trace_meta(message: Any) -> Any:
+    """A copy of a ClientRequest/ServerRequest/...Notification carrying the current context
+    in ``params._meta`` (the caller's object is left untouched)."""
+    carrier: dict[str, Any] = {}
+    inject_meta(carrier)
+    if not carrier:
+        return message
+    inner = message.root
+    params = inner.params
+    if params is None:
+        params_class = _params_class(type(inner))
+        if params_class is None:
+            return message
+        new_params = params_class.model_validate({"_meta": carrier})
+    else:
+        meta = params.meta
+        existing = meta.model_dump(by_alias=True, exclude_none=True) if meta is not None else {}
+        meta_class = _meta_class(type(params))
+        if meta_class is None:
+            return message
+        new_params = params.model_copy(update={"meta": meta_class(**{**existing, **carrier})})
+    return type(message)(inner.model_copy(update={"params": new_params}))
+
+
+# ---------------------------------------------------------------- sessions
+def wrap_client_session_init(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    result = wrapped(*args, **kwargs)
+    try:
+        read_stream = args[0] if args else kwargs.get("read_stream")
+        tag = take_client_transport(read_stream)
+        info = SessionInfo(client_side=True)
+        if tag is not None:
+            info.transport = tag.transport
+            info.server_address = tag.server_address
+            info.server_port = tag.server_port
+            info.session_id_source = tag.session_id_source
+            if tag.connect_attributes:
+                announce_client_connect(dict(tag.connect_attributes))
+        setattr(instance, _SESSION_ATTRIBUTE, info)
+    except Exception:
+        pass
+    return result
+
+
+def wrap_server_session_init(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    result = wrapped(*args, **kwargs)
+    try:
+        http_id = _HTTP_SESSION_ID.get()
+        info = SessionInfo(client_side=False, session_id=http_id)
+        if http_id:
+            info.transport = TRANSPORT_TCP
+        setattr(instance, _SESSION_ATTRIBUTE, info)
+    except Exception:
+        pass
+    return result
+
+
+async def wrap_session_aenter(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    result = await wrapped(*args, **kwargs)
+    info = session_of(instance)
+    if info is not None and not info.client_side and info.transport != TRANSPORT_TCP:
+        # stdio servers know their transport at once; HTTP ones announce on the first message
+        info.announce()
+    elif info is not None and info.client_side:
+        info.announce()
+    return result
+
+
+async def wrap_session_aexit(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        info = session_of(instance)
+        if info is not None:
+            error = args[1] if len(args) > 1 and isinstance(args[1], Exception) else None
+            info.end(error)
+
+
+def wrap_http_transport_connect(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    try:
+        _HTTP_SESSION_ID.set(getattr(instance, "mcp_session_id", None))
+    except Exception:
+        pass
+    return wrapped(*args, **kwargs)
+
+
+def _note_transport(info: SessionInfo, metadata: Any) -> dict[str, Any] | None:
+    """Per-message peer attributes of an HTTP request; switches the session to tcp."""
+    request = getattr(metadata, "request_context", None)
+    if request is None:
+        return None
+    if info.transport != TRANSPORT_TCP:
+        info.transport = TRANSPORT_TCP
+        info.set_session_id(http_session_id_from_request(request))
+        info._attributes = None
+    elif info.session_id is None:
+        info.set_session_id(http_session_id_from_request(request))
+    if not info.announced:
+        info.announce()
+    return peer_attributes_from_request(request)
+
+
+# ---------------------------------------------------------------- sending side
+async def wrap_send_request(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    try:
+        request = args[0] if args else kwargs["request"]
+        inner = request.root
+        method: str = inner.method
+        params = _target_params(inner.params)
+        attributes = message_attributes(method, getattr(instance, "_request_id", None), params)
+        info = session_of(instance)
+        if info is not None:
+            attributes.update(info.span_attributes())
+    except Exception:
+        return await wrapped(*args, **kwargs)
+    with _tracer.start_as_current_span(
+        span_name(method, params),
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            if method == TOOLS_CALL:
+                capture_arguments(span, getattr(inner.params, "arguments", None))
+            request = with_trace_meta(request)
+            args = (request, *args[1:]) if args else args
+            if not args:
+                kwargs["request"] = request
+        except Exception:
+            pass
+        try:
+            result = await wrapped(*args, **kwargs)
+        except Exception as error:
+            record_exception(span, error)
+            raise
+        try:
+            if method == TOOLS_CALL:
+                record_tool_result(span, result)
+            elif method == INITIALIZE and info is not None:
+                version = getattr(result, "protocolVersion", None)
+                info.set_protocol_version(version)
+                if version:
+                    span.set_attribute(MCP_PROTOCOL_VERSION, str(version))
+        except Exception:
+            pass
+        return result
+
+
+async def wrap_send_notification(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    try:
+        notification = args[0] if args else kwargs["notification"]
+        inner = notification.root
+        method: str = inner.method
+        attributes = message_attributes(method, None, _target_params(inner.params))
+        info = session_of(instance)
+        if info is not None:
+            attributes.update(info.span_attributes())
+    except Exception:
+        return await wrapped(*args, **kwargs)
+    with _tracer.start_as_current_span(method, kind=SpanKind.CLIENT, attributes=attributes):
+        try:
+            notification = with_trace_meta(notification)
+            if args:
+                args = (notification, *args[1:])
+            else:
+                kwargs["notification"] = notification
+        except Exception:
+            pass
+        return await wrapped(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- handling side
+@contextmanager
+def _server_span(
+    session: Any, method: str, request_id: Any, params: Any, meta: Any, metadata: Any
+) -> Iterator[Span]:
+    """A SERVER span parented to the context in ``_meta``, current for the handler; the
+    extracted context (with its baggage) is attached first so the handler sees the baggage."""
+    target = _target_params(params)
+    attributes = message_attributes(method, request_id, target)
+    info = session_of(session)
+    if info is not None:
+        peer = _note_transport(info, metadata)
+        attributes.update(info.span_attributes())
+        if peer:
+            attributes.update(peer)
+    parent = extract_meta(meta)
+    links = ambient_links(parent)
+    token = otel_context.attach(parent) if parent is not None else None
+    try:
+        with _tracer.start_as_current_span(
+            span_name(method, target),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            links=links,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            yield span
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+async def _handle_with_span(
+    wrapped: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    session: Any,
+    message: Any,
+    responder: Any,
+) -> Any:
+    try:
+        if responder is not None:
+            inner = responder.request.root
+            meta = responder.request_meta
+            request_id = responder.request_id
+            metadata = responder.message_metadata
+        else:
+            inner = message.root
+            params = getattr(inner, "params", None)
+            meta = getattr(params, "meta", None)
+            request_id = None
+            metadata = None
+        span_context = _server_span(session, inner.method, request_id, inner.params, meta, metadata)
+        span = span_context.__enter__()
+    except Exception:
+        return await wrapped(*args, **kwargs)
+    try:
+        if responder is not None:
+            setattr(responder, _SPAN_ATTRIBUTE, span)
+            if inner.method == TOOLS_CALL:
+                capture_arguments(span, getattr(inner.params, "arguments", None))
+        result = await wrapped(*args, **kwargs)
+    except BaseException as error:
+        if isinstance(error, Exception):
+            record_exception(span, error)
+        span_context.__exit__(type(error), error, error.__traceback__)
+        raise
+    span_context.__exit__(None, None, None)
+    return result
+
+
+async def wrap_handle_message(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``Server._handle_message(message, session, ...)``: every request except initialize."""
+    message: Any = args[0] if args else kwargs.get("message")
+    session: Any = args[1] if len(args) > 1 else kwargs.get("session")
+    if hasattr(message, "request_meta") and hasattr(message, "respond"):
+        return await _handle_with_span(wrapped, args, kwargs, session, None, message)
+    if hasattr(message, "root") and hasattr(message.root, "method"):
+        return await _handle_with_span(wrapped, args, kwargs, session, message, None)
+    return await wrapped(*args, **kwargs)
+
+
+async def wrap_server_received_request(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``ServerSession._received_request``: ``initialize`` is answered right here."""
+    responder = args[0] if args else kwargs.get("responder")
+    method = getattr(getattr(getattr(responder, "request", None), "root", None), "method", None)
+    if method != INITIALIZE:
+        return await wrapped(*args, **kwargs)
+    return await _handle_with_span(wrapped, args, kwargs, instance, None, responder)
+
+
+async def wrap_client_received_request(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``ClientSession._received_request``: sampling, elicitation, roots, ping from a server."""
+    responder = args[0] if args else kwargs.get("responder")
+    return await _handle_with_span(wrapped, args, kwargs, instance, None, responder)
+
+
+async def wrap_client_received_notification(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    notification = args[0] if args else kwargs.get("notification")
+    return await _handle_with_span(wrapped, args, kwargs, instance, notification, None)
+
+
+async def wrap_respond(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    span: Span | None = getattr(instance, _SPAN_ATTRIBUTE, None)
+    if span is not None:
+        try:
+            response: Any = args[0] if args else kwargs.get("response")
+            code = getattr(response, "code", None)
+            if code is not None and hasattr(response, "message"):
+                record_rpc_error(span, code, response.message)
+            else:
+                root = getattr(response, "root", response)
+                method = instance.request.root.method
+                if method == TOOLS_CALL:
+                    record_tool_result(span, root)
+                elif method == INITIALIZE:
+                    version = getattr(root, "protocolVersion", None)
+                    info = session_of(instance._session)
+                    if info is not None and version:
+                        info.set_protocol_version(str(version))
+                        span.set_attribute(MCP_PROTOCOL_VERSION, str(version))
+        except Exception:
+            pass
+    return await wrapped(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- server inventory
+async def wrap_server_run(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    announce_server(instance)
+    return await wrapped(*args, **kwargs)
+
+
+V1_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
+    ("mcp.shared.session", "BaseSession.send_request", wrap_send_request),
+    ("mcp.shared.session", "BaseSession.send_notification", wrap_send_notification),
+    ("mcp.shared.session", "BaseSession.__aenter__", wrap_session_aenter),
+    ("mcp.shared.session", "BaseSession.__aexit__", wrap_session_aexit),
+    ("mcp.shared.session", "RequestResponder.respond", wrap_respond),
+    ("mcp.client.session", "ClientSession.__init__", wrap_client_session_init),
+    ("mcp.client.session", "ClientSession._received_request", wrap_client_received_request),
+    (
+        "mcp.client.session",
+        "ClientSession._received_notification",
+        wrap_client_received_notification,
+    ),
+    ("mcp.server.session", "ServerSession.__init__", wrap_server_session_init),
+    ("mcp.server.session", "ServerSession._received_request", wrap_server_received_request),
+    ("mcp.server.lowlevel.server", "Server._handle_message", wrap_handle_message),
+    (
+        "mcp.server.streamable_http",
+        "StreamableHTTPServerTransport.connect",
+        wrap_http_transport_connect,
+    ),
+    ("mcp.server.fastmcp.server", "FastMCP.run_stdio_async", wrap_server_run),
+    ("mcp.server.fastmcp.server", "FastMCP.run_streamable_http_async", wrap_server_run),
+    ("mcp.server.fastmcp.server", "FastMCP.run_sse_async", wrap_server_run),
+)
