@@ -1,0 +1,51 @@
+"""``mcptrace doctor`` says where telemetry goes and whether that works."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from receivers import OtelTap, closed_port
+from support import clean_env, mcptrace_cmd
+
+
+def doctor(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        mcptrace_cmd("doctor", *args),
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_default_destination_is_the_spool(spool: Path) -> None:
+    result = doctor("--spool", str(spool))
+    assert result.returncode == 0, result.stdout
+    assert f"traces: spool {spool}" in result.stdout
+    assert f"spool {spool}: writable" in result.stdout
+    assert "  mcp " in result.stdout and "opentelemetry-sdk" in result.stdout
+
+
+def test_reachable_endpoint(spool: Path, tmp_path: Path) -> None:
+    with OtelTap(tmp_path) as tap:
+        result = doctor("--spool", str(spool), "--endpoint", tap.endpoint)
+    assert result.returncode == 0, result.stdout
+    assert f"endpoint {tap.endpoint}: OK" in result.stdout
+    assert f"traces: OTLP http/protobuf {tap.endpoint}" in result.stdout
+
+
+def test_unreachable_endpoint_and_unwritable_spool(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    dead = f"http://127.0.0.1:{closed_port()}"
+    result = doctor("--spool", str(blocker / "spool"), "--endpoint", dead)
+    assert result.returncode == 1
+    assert f"endpoint {dead}: PROBLEM unreachable" in result.stdout
+    assert "spool: PROBLEM" in result.stdout
+
+
+def test_bad_setting_is_reported(spool: Path) -> None:
+    result = doctor("--spool", str(spool), MCPTRACE_SENSOR="nonsense")
+    assert result.returncode == 1
+    assert "settings: ERROR mcptrace: MCPTRACE_SENSOR" in result.stdout
