@@ -12,6 +12,13 @@ status=0
 
 bash tests/setup_venvs.sh || exit 1
 
+# headless Chromium renders the HTML report in tests/view (Debian's package, as root)
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing chromium for the HTML report test"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+        || echo "could not install chromium; the HTML rendering test will be skipped" >&2
+fi
+
 step() { echo; echo "=== $*"; }
 run() { "$@" || status=1; }
 have() { [ -x "$V/$1/bin/python" ]; }
