@@ -162,8 +162,6 @@ async def wrap_session_aenter(
     if info is not None and not info.client_side and info.transport != TRANSPORT_TCP:
         # stdio servers know their transport at once; HTTP ones announce on the first message
         info.announce()
-    elif info is not None and info.client_side:
-        info.announce()
     return result
 
 
@@ -241,6 +239,9 @@ async def wrap_send_request(
         except Exception as error:
             record_exception(span, error)
             raise
+        finally:
+            if method == INITIALIZE and info is not None and info.client_side:
+                info.announce()  # after the answer: HTTP session ids are assigned by then
         try:
             if method == TOOLS_CALL:
                 record_tool_result(span, result)

@@ -173,6 +173,9 @@ async def wrap_send_raw_request(
         _OUTBOUND.reset(token)
         if outbound.request_id is not None:
             _open_requests.pop((outbound.dispatcher_key, outbound.request_id), None)
+        if method == INITIALIZE and outbound.session is not None:
+            # announced once initialize answered: HTTP session ids are assigned by then
+            outbound.session.announce()
     return result
 
 
@@ -346,16 +349,6 @@ def wrap_client_session_init(
     return result
 
 
-async def wrap_client_session_aenter(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    result = await wrapped(*args, **kwargs)
-    info: SessionInfo | None = getattr(instance, _SESSION_ATTRIBUTE, None)
-    if info is not None:
-        info.announce()
-    return result
-
-
 async def wrap_client_session_aexit(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -440,7 +433,6 @@ V2_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
     ("mcp.server.runner", "ServerRunner._on_notify", wrap_runner_on_notify),
     ("mcp.server.runner", "ServerRunner._serialize", wrap_runner_serialize),
     ("mcp.client.session", "ClientSession.__init__", wrap_client_session_init),
-    ("mcp.client.session", "ClientSession.__aenter__", wrap_client_session_aenter),
     ("mcp.client.session", "ClientSession.__aexit__", wrap_client_session_aexit),
     ("mcp.client.session", "ClientSession._on_request", wrap_client_on_request),
     ("mcp.client.session", "ClientSession._on_notify", wrap_client_on_notify),
