@@ -1,0 +1,163 @@
+"""Which span an audit event belongs to.
+
+Usage::
+
+    registry = SpanRegistry()
+    registry.span_started(span, parent_context)   # from the enricher, for every span
+    state, how = registry.attribute()              # inside the hook: (SpanState, "context")
+    registry.span_ended(span_id)
+
+Rules (DESIGN.md, "Runtime sensor"):
+
+1. The current span, if it is one of ours and recording: ``context``.
+2. No such span (a plain ``threading.Thread``, an executor, asyncio's resolver thread): if
+   exactly one MCP server request is in flight, that request, ``inferred``.
+3. Else, in a child process started with ``TRACEPARENT``, its process span, ``inferred``.
+4. Else, before the first MCP request, the start-up bucket (summarised), ``none``.
+5. Else the unattributed bucket: log records only, ``none``.
+
+Each span's counters live on its nearest enclosing MCP SERVER span (``root``), or on its
+outermost tracked ancestor when there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+from opentelemetry.sdk.trace import Span
+from opentelemetry.trace import SpanContext, get_current_span
+from opentelemetry.trace.propagation import _SPAN_KEY
+
+from mcptrace.mcp.semconv import is_mcp_server_span
+from mcptrace.sensor import events as ev
+
+try:
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as SUPPRESS_KEY
+except ImportError:  # pragma: no cover - older API
+    SUPPRESS_KEY = otel_context.create_key("suppress_instrumentation")
+
+
+def _context_getter() -> Callable[[], Context]:
+    """The fastest way to read the current OTel context (a ContextVar read when possible)."""
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    if isinstance(runtime, ContextVarsRuntimeContext) and variable is not None:
+        return variable.get  # type: ignore[no-any-return]
+    return otel_context.get_current
+
+
+class SpanState:
+    """What the sensor keeps for one live span (or a bucket standing in for none)."""
+
+    __slots__ = (
+        "counts",
+        "dropped",
+        "events",
+        "is_mcp",
+        "kept",
+        "key",
+        "label",
+        "root",
+        "span_context",
+    )
+
+    def __init__(self, span_context: SpanContext | None, is_mcp: bool = False, label: str = ""):
+        self.span_context = span_context
+        self.is_mcp = is_mcp
+        self.label = label
+        self.root: SpanState = self
+        self.key: object = None  # the live span object, the hot path's lookup key
+        self.kept: dict[str, int] = {}  # events seen on this span, per category (for caps)
+        self.events: list[Any] = []  # records that become span events
+        self.counts: dict[str, int] = {}  # on a root: events per category in its subtree
+        self.dropped = 0  # on a root: events that became neither span event nor log record
+
+    def reset(self) -> None:
+        self.kept.clear()
+        self.events.clear()
+        self.counts.clear()
+        self.dropped = 0
+
+
+Attribution = tuple[SpanState, str]
+
+
+class SpanRegistry:
+    def __init__(self) -> None:
+        self.by_span: dict[object, SpanState] = {}
+        self.by_id: dict[int, SpanState] = {}
+        self.in_flight: dict[int, SpanState] = {}
+        self.process: SpanState | None = None
+        self.startup = SpanState(None, label="startup")
+        self.unattributed = SpanState(None, label="unattributed")
+        self.requests_seen = False
+        self.on_first_request: Callable[[], None] | None = None
+        self._current_context = _context_getter()
+
+    # --- span lifecycle (called from the enricher, off the hot path)
+
+    def span_started(self, span: Span, parent_context: Context | None) -> SpanState:
+        span_context = span.get_span_context()
+        scope = span.instrumentation_scope
+        is_mcp = is_mcp_server_span(span.kind, span.attributes, scope.name if scope else None)
+        state = SpanState(span_context, is_mcp)
+        parent = get_current_span(parent_context).get_span_context()
+        parent_state = self.by_id.get(parent.span_id) if parent.is_valid else None
+        if not is_mcp and parent_state is not None:
+            state.root = parent_state.root
+        state.key = span
+        self.by_span[span] = state
+        self.by_id[span_context.span_id] = state
+        if is_mcp:
+            self.in_flight[span_context.span_id] = state
+            if not self.requests_seen:
+                self.requests_seen = True
+                if self.on_first_request is not None:
+                    self.on_first_request()
+        return state
+
+    def span_ended(self, span_id: int) -> SpanState | None:
+        state = self.by_id.pop(span_id, None)
+        if state is None:
+            return None
+        self.in_flight.pop(span_id, None)
+        self.by_span.pop(state.key, None)
+        state.key = None
+        return state
+
+    # --- the attribution step (hot path)
+
+    def attribute(self) -> Attribution | None:
+        """(state, how) for the current thread, or None for telemetry's own work."""
+        context = self._current_context()
+        if context.get(SUPPRESS_KEY):  # the SDK or an instrumentation exporting
+            return None
+        span = context.get(_SPAN_KEY)
+        if span is not None:
+            state = self.by_span.get(span)
+            if state is not None:
+                return state, ev.CONTEXT
+        in_flight = self.in_flight
+        if len(in_flight) == 1:
+            try:
+                return next(iter(in_flight.values())), ev.INFERRED
+            except (StopIteration, RuntimeError):  # it ended meanwhile
+                pass
+        if self.process is not None:
+            return self.process, ev.INFERRED
+        if not self.requests_seen:
+            return self.startup, ev.NONE
+        return self.unattributed, ev.NONE
+
+    def reset(self) -> None:
+        """After fork: the parent's spans are not ours to end."""
+        self.by_span.clear()
+        self.by_id.clear()
+        self.in_flight.clear()
+        self.process = None
+        self.startup.reset()
+        self.unattributed.reset()

@@ -1,0 +1,219 @@
+"""Bounded buffers for the sensor's records, and their conversion to OTel data.
+
+Usage::
+
+    recorder = Recorder(span_events_per_category=32)
+    recorder.record(observation, state, "context", thread_id)   # in the hook: tuples only
+    additions = recorder.span_additions(state)                   # at span end (enricher)
+    recorder.pump.flush()                                        # log records, off the hot path
+
+Per span and category, the first ``span_events_per_category`` events become span events and
+the first ``LOG_RECORDS_FACTOR`` times that many become log records; every event is counted
+on the span's root (``mcptrace.events.<category>.count``) and those that became no log record
+are counted in ``mcptrace.events.dropped``.  The queue to the log thread is bounded too, so
+memory stays flat whatever the tool does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry._logs import Logger, SeverityNumber, get_logger
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Event
+from opentelemetry.trace import NonRecordingSpan, SpanContext
+from opentelemetry.util.types import AttributeValue
+
+from mcptrace import _guard
+from mcptrace.export.enrich import Additions
+from mcptrace.sensor import events as ev
+from mcptrace.sensor.attribution import SpanState
+from mcptrace.sensor.events import Observation
+from mcptrace.sensor.modules import describe_module, module_name_for
+
+Record = tuple[int, Observation, str, int]  # (time_ns, observation, attribution, thread id)
+LOG_RECORDS_FACTOR = 8
+QUEUE_LIMIT = 8192
+SUMMARY_WINDOW_SECONDS = 10.0
+SENSOR_CATEGORY = "sensor"
+_time_ns = time.time_ns
+
+
+def record_attributes(record: Record) -> dict[str, AttributeValue]:
+    """The attributes of a span event / log record (module details resolved here)."""
+    _, observation, how, thread_id = record
+    attributes = dict(observation.attributes)
+    if observation.name == ev.MODULE_IMPORT:
+        path = str(attributes.get(ev.FILE_PATH, ""))
+        if ev.MODULE_NAME not in attributes:
+            name = module_name_for(path)
+            if name is not None:
+                attributes[ev.MODULE_NAME] = name
+        attributes.update(describe_module(path))
+    attributes[ev.ATTRIBUTION] = how
+    attributes[ev.AUDIT_EVENT] = observation.audit_event
+    attributes[ev.THREAD_ID] = thread_id
+    return attributes
+
+
+def counter_attributes(state: SpanState) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {
+        ev.count_attribute(category): count for category, count in state.counts.items()
+    }
+    if attributes:
+        attributes[ev.EVENTS_DROPPED] = state.dropped
+    return attributes
+
+
+class Recorder:
+    def __init__(self, span_events_per_category: int = 32) -> None:
+        self.span_cap = span_events_per_category
+        self.log_cap = span_events_per_category * LOG_RECORDS_FACTOR
+        self.pending: deque[tuple[Record, SpanContext | None]] = deque()
+        self.pump = LogPump(self)
+
+    # --- hot path: plain tuples and integer counters, no OTel call, no lock
+    # (each counter update is a few bytecodes with no call in between, so the GIL does not
+    # switch threads in the middle of it)
+
+    def record(self, observation: Observation, state: SpanState, how: str, thread_id: int) -> None:
+        category = observation.category
+        root = state.root
+        root.counts[category] = root.counts.get(category, 0) + 1
+        seen = state.kept.get(category, 0) + 1
+        state.kept[category] = seen
+        span_context = state.span_context
+        if span_context is None and category == ev.IMPORT:
+            return  # start-up and unattributed imports: a count in the summary
+        log_cap = self.log_cap if span_context is not None else self.span_cap
+        if seen > log_cap or len(self.pending) >= QUEUE_LIMIT:
+            root.dropped += 1
+            return
+        record: Record = (_time_ns(), observation, how, thread_id)
+        if seen <= self.span_cap and span_context is not None:
+            state.events.append(record)
+        self.pending.append((record, span_context))
+
+    # --- conversions (off the hot path)
+
+    def span_additions(self, state: SpanState) -> Additions | None:
+        """Span events for the records kept on ``state``, counters if it is a root."""
+        additions = Additions()
+        for record in state.events:
+            additions.events.append(
+                Event(record[1].name, record_attributes(record), timestamp=record[0])
+            )
+        state.events.clear()
+        if state.root is state:
+            additions.attributes.update(counter_attributes(state))
+        if not additions.events and not additions.attributes:
+            return None
+        return additions
+
+    def summarize(self, bucket: SpanState, phase: str) -> None:
+        """One log record with the counts of a bucket (start-up, unattributed); resets it."""
+        if not bucket.counts:
+            return
+        attributes = counter_attributes(bucket)
+        attributes[ev.SENSOR_PHASE] = phase
+        attributes[ev.ATTRIBUTION] = ev.NONE
+        observation = Observation(ev.SENSOR_SUMMARY, SENSOR_CATEGORY, attributes, "")
+        bucket.reset()
+        self.pending.append(((_time_ns(), observation, ev.NONE, threading.get_ident()), None))
+
+    def reset_after_fork(self) -> None:
+        self.pending = deque()
+        self.pump = LogPump(self)
+
+
+class LogPump:
+    """Turns pending records into OTel log records on a background thread (or on flush)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.stopped = False
+        self.on_tick: list[Any] = []  # callables run on each wake-up (bucket summaries)
+        self._logger: Logger | None = None
+        self._contexts: dict[SpanContext, Context] = {}
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(
+                target=self._run, name="mcptrace-sensor-logs", daemon=True
+            )
+            self.thread.start()
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.wake.set()
+
+    def _run(self) -> None:
+        _guard.PAUSED.add(threading.get_ident())  # nothing this thread does is the tool's
+        while not self.stopped:
+            self.wake.wait(1.0)
+            self.wake.clear()
+            for tick in self.on_tick:
+                try:
+                    tick()
+                except Exception:
+                    pass
+            self.flush()
+
+    def flush(self) -> None:
+        """Emit everything pending now, in the calling thread."""
+        with self.lock, _guard.sensor_paused():
+            pending = self.recorder.pending
+            while pending:
+                try:
+                    record, span_context = pending.popleft()
+                except IndexError:
+                    break
+                try:
+                    self._emit(record, span_context)
+                except Exception:
+                    pass
+
+    def _context_for(self, span_context: SpanContext | None) -> Context | None:
+        if span_context is None:
+            return None
+        context = self._contexts.get(span_context)
+        if context is None:
+            if len(self._contexts) > 256:
+                self._contexts.clear()
+            context = trace.set_span_in_context(NonRecordingSpan(span_context), Context())
+            self._contexts[span_context] = context
+        return context
+
+    def _emit(self, record: Record, span_context: SpanContext | None) -> None:
+        if self._logger is None:
+            self._logger = get_logger("mcptrace.sensor")
+        observation = record[1]
+        severity = (
+            SeverityNumber.INFO
+            if observation.category == SENSOR_CATEGORY
+            else ev.severity_of(observation.category)
+        )
+        attributes = (
+            dict(observation.attributes)
+            if observation.name == ev.SENSOR_SUMMARY
+            else record_attributes(record)
+        )
+        self._logger.emit(
+            timestamp=record[0],
+            observed_timestamp=_time_ns(),
+            context=self._context_for(span_context) or Context(),
+            severity_number=severity,
+            severity_text="WARN" if severity is SeverityNumber.WARN else "INFO",
+            attributes=attributes,
+            event_name=observation.name,
+        )

@@ -1,0 +1,620 @@
+"""Audit event (name, args) → Observation (contract event name, category, attributes).
+
+Usage::
+
+    translator = TRANSLATORS["open"]
+    translator.translate(("/etc/passwd", "r", os.O_RDONLY))
+    # Observation("mcptrace.file.open", "file", {"file.path": "/etc/passwd", ...}, "open")
+
+Each translator reads only the primitives it needs from the live arguments and keeps no
+reference to them (sockets, code objects, large bytes).  A translator returns ``None`` for
+an event that is not the tool's doing: the importer reading its own module files, the
+second audit event of one spawn, the ``exec`` half of ``exec(source)``.
+
+CPython differences handled here (3.10–3.13): ``subprocess.Popen`` is followed by
+``os.posix_spawn`` for the same spawn (common on 3.13); ``sys.monitoring.register_callback``
+exists from 3.12; ``nntplib``/``telnetlib`` events only up to 3.12.  Events a version does
+not raise simply never arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket as _socket_module
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from mcptrace.sensor import events as ev
+from mcptrace.sensor.events import Observation
+from mcptrace.sensor.redact import redact_argv, redact_command_line, strip_url
+
+Args = tuple[Any, ...]
+Attrs = dict[str, AttributeValue]
+
+_O_ACCMODE = getattr(os, "O_ACCMODE", 3)
+_O_APPEND = os.O_APPEND
+_O_EXCL_CREAT = os.O_EXCL | os.O_CREAT
+_O_WRONLY, _O_RDWR = os.O_WRONLY, os.O_RDWR
+_SOCK_TYPE = _socket_module.socket.type.__get__
+_TRANSPORTS = {_socket_module.SOCK_STREAM: "tcp", _socket_module.SOCK_DGRAM: "udp"}
+_getframe = sys._getframe
+_get_ident = threading.get_ident
+_IMPORTER_FILES = ("<frozen importlib._bootstrap", "<frozen importlib._bootstrap_external>")
+_OWN_FILES: frozenset[str] = frozenset()  # filled in by hook.py (our frames to skip)
+
+
+def register_own_files(*paths: str) -> None:
+    """Frames from these files are the sensor's; ``from_importer`` looks past them."""
+    global _OWN_FILES
+    _OWN_FILES = _OWN_FILES | {__file__, *paths}
+
+
+def from_importer() -> bool:
+    """True when the audited call came from importlib's own frozen code."""
+    frame = _getframe(1)
+    own = _OWN_FILES or {__file__}
+    while frame is not None and frame.f_code.co_filename in own:
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame is not None and frame.f_code.co_filename.startswith(_IMPORTER_FILES)
+
+
+# ---------------------------------------------------------------- small value helpers
+
+
+def fs_path(value: Any) -> str | None:
+    """An absolute path string, or None for a file descriptor / something unreadable."""
+    if type(value) is str:
+        path = value
+    elif isinstance(value, int):
+        return None
+    elif isinstance(value, bytes):
+        path = os.fsdecode(value)
+    else:
+        try:
+            path = os.fsdecode(os.fspath(value))
+        except TypeError:
+            return None
+    return path if path.startswith("/") else os.path.abspath(path)
+
+
+def text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return os.fsdecode(bytes(value))
+    try:
+        return os.fsdecode(os.fspath(value))
+    except TypeError:
+        return str(value)
+
+
+def argv_of(args: Any) -> list[str]:
+    if args is None:
+        return []
+    if isinstance(args, (str, bytes, os.PathLike)):
+        return [text(args)]
+    try:
+        return [text(arg) for arg in args]
+    except TypeError:
+        return [str(args)]
+
+
+def access_of(flags: int) -> str:
+    """read / write / read_write / create / append, from open(2) flags."""
+    if flags & _O_APPEND:
+        return ev.APPEND
+    if flags & _O_EXCL_CREAT == _O_EXCL_CREAT:
+        return ev.CREATE
+    mode = flags & _O_ACCMODE
+    if mode == _O_RDWR:
+        return ev.READ_WRITE
+    if mode == _O_WRONLY:
+        return ev.WRITE
+    return ev.READ
+
+
+def endpoint(address: Any) -> Attrs:
+    """server.address / server.port / network.type of a socket address."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host = address[0]
+        return {
+            ev.SERVER_ADDRESS: text(host) if host is not None else "",
+            ev.SERVER_PORT: int(address[1]) if isinstance(address[1], int) else 0,
+            ev.NETWORK_TYPE: "ipv6" if len(address) == 4 else "ipv4",
+        }
+    if isinstance(address, (str, bytes)):
+        return {ev.SERVER_ADDRESS: text(address)}
+    return {}
+
+
+def transport(sock: Any, address: Any) -> str:
+    if isinstance(address, (str, bytes)):
+        return "unix"
+    try:
+        return _TRANSPORTS.get(_SOCK_TYPE(sock) & 0xF, "unknown")
+    except (TypeError, AttributeError):
+        return "unknown"
+
+
+def short_hash(source: Any) -> tuple[str, int] | None:
+    if isinstance(source, str):
+        data = source.encode("utf-8", "surrogatepass")
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        return None
+    return hashlib.sha256(data).hexdigest()[:16], len(data)
+
+
+# ---------------------------------------------------------------- translators
+
+
+@dataclass(frozen=True)
+class Translator:
+    """How one audit event becomes an Observation; ``categories`` it can produce."""
+
+    audit_event: str
+    categories: frozenset[str]
+    translate: Callable[[Args], Observation | None]
+
+
+TRANSLATORS: dict[str, Translator] = {}
+
+
+def translator(
+    *audit_events: str, categories: Iterable[str]
+) -> Callable[
+    [Callable[[str, Args], Observation | None]], Callable[[str, Args], Observation | None]
+]:
+    def register(
+        function: Callable[[str, Args], Observation | None],
+    ) -> Callable[[str, Args], Observation | None]:
+        for name in audit_events:
+
+            def bound(args: Args, _name: str = name) -> Observation | None:
+                return function(_name, args)
+
+            TRANSLATORS[name] = Translator(name, frozenset(categories), bound)
+        return function
+
+    return register
+
+
+# --- file
+
+
+@translator("open", categories=[ev.FILE])
+def _open(event: str, args: Args) -> Observation | None:
+    path = fs_path(args[0])
+    if path is None:  # os.fdopen(fd): no new file is reached
+        return None
+    flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+    return Observation(
+        ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: path, ev.FILE_ACCESS: access_of(flags)}, event
+    )
+
+
+def is_importer_open(args: Args) -> bool:
+    """The importer reading a module file: cheap suffix test first, a frame look for ``.py``."""
+    path = args[0]
+    if type(path) is not str or (len(args) > 2 and args[2] & _O_ACCMODE):
+        return False
+    if path.endswith(".pyc"):
+        return True
+    return path.endswith(".py") and from_importer()
+
+
+@translator("os.remove", "os.rmdir", "shutil.rmtree", categories=[ev.FILE])
+def _delete(event: str, args: Args) -> Observation | None:
+    path = fs_path(args[0])
+    if path is None:
+        return None
+    attrs: Attrs = {ev.FILE_PATH: path}
+    if event == "shutil.rmtree":
+        attrs[ev.FILE_RECURSIVE] = True
+    return Observation(ev.FILE_DELETE, ev.FILE, attrs, event)
+
+
+def _two_paths(name: str, event: str, args: Args) -> Observation | None:
+    source, target = fs_path(args[0]), fs_path(args[1])
+    if source is None or target is None:
+        return None
+    return Observation(name, ev.FILE, {ev.FILE_PATH: source, ev.FILE_TARGET_PATH: target}, event)
+
+
+@translator("os.rename", categories=[ev.FILE])  # also os.replace
+def _rename(event: str, args: Args) -> Observation | None:
+    return _two_paths(ev.FILE_RENAME, event, args)
+
+
+@translator("shutil.copyfile", "shutil.copytree", categories=[ev.FILE])
+def _copy(event: str, args: Args) -> Observation | None:
+    return _two_paths(ev.FILE_COPY, event, args)
+
+
+@translator("os.chmod", categories=[ev.FILE])
+def _chmod(event: str, args: Args) -> Observation | None:
+    attrs: Attrs = {ev.FILE_MODE: f"{int(args[1]) & 0o7777:04o}"}
+    path = fs_path(args[0])
+    if path is not None:
+        attrs[ev.FILE_PATH] = path
+    return Observation(ev.FILE_CHMOD, ev.FILE, attrs, event)
+
+
+@translator("os.chown", "shutil.chown", categories=[ev.FILE])
+def _chown(event: str, args: Args) -> Observation | None:
+    attrs: Attrs = {}
+    path = fs_path(args[0])
+    if path is not None:
+        attrs[ev.FILE_PATH] = path
+    for key, value in ((ev.FILE_OWNER_ID, args[1]), (ev.FILE_GROUP_ID, args[2])):
+        if value is not None and value != -1:
+            attrs[key] = str(value)
+    return Observation(ev.FILE_CHOWN, ev.FILE, attrs, event)
+
+
+@translator("os.mkdir", categories=[ev.FILE])
+def _mkdir(event: str, args: Args) -> Observation | None:
+    path = fs_path(args[0])
+    if path is None:
+        return None
+    return Observation(
+        ev.FILE_MKDIR, ev.FILE, {ev.FILE_PATH: path, ev.FILE_MODE: f"{int(args[1]):04o}"}, event
+    )
+
+
+@translator("os.link", "os.symlink", categories=[ev.FILE])
+def _link(event: str, args: Args) -> Observation | None:
+    target, link = fs_path(args[0]), fs_path(args[1])
+    if link is None:
+        return None
+    symbolic = event == "os.symlink"
+    attrs: Attrs = {ev.FILE_PATH: link, ev.FILE_LINK_TYPE: "symbolic" if symbolic else "hard"}
+    if symbolic:  # a symlink's target is stored as written, relative or not
+        attrs[ev.FILE_SYMLINK_TARGET] = text(args[0])
+    elif target is not None:
+        attrs[ev.FILE_TARGET_PATH] = target
+    return Observation(ev.FILE_LINK, ev.FILE, attrs, event)
+
+
+@translator("os.listdir", "os.scandir", categories=[ev.FILE])
+def _listdir(event: str, args: Args) -> Observation | None:
+    raw = args[0] if args and args[0] is not None else "."
+    path = fs_path(raw)
+    if path is None or from_importer():  # the importer refreshing its path cache
+        return None
+    return Observation(ev.FILE_LISTDIR, ev.FILE, {ev.FILE_PATH: path}, event)
+
+
+# --- network
+
+
+@translator("socket.connect", categories=[ev.NETWORK])
+def _connect(event: str, args: Args) -> Observation | None:
+    attrs = endpoint(args[1])
+    attrs[ev.NETWORK_TRANSPORT] = transport(args[0], args[1])
+    return Observation(ev.NETWORK_CONNECT, ev.NETWORK, attrs, event)
+
+
+@translator("socket.bind", categories=[ev.NETWORK])
+def _bind(event: str, args: Args) -> Observation | None:
+    attrs = endpoint(args[1])
+    attrs[ev.NETWORK_TRANSPORT] = transport(args[0], args[1])
+    return Observation(ev.NETWORK_BIND, ev.NETWORK, attrs, event)
+
+
+@translator("socket.sendto", "socket.sendmsg", categories=[ev.NETWORK])
+def _send(event: str, args: Args) -> Observation | None:
+    address = args[1]
+    if address is None:  # a connected sendmsg: the peer is the connected address
+        try:
+            address = args[0].getpeername()
+        except (OSError, AttributeError):
+            address = None
+    attrs = endpoint(address)
+    attrs[ev.NETWORK_TRANSPORT] = transport(args[0], address)
+    return Observation(ev.NETWORK_SEND, ev.NETWORK, attrs, event)
+
+
+@translator(
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+    "socket.gethostbyaddr",
+    "socket.getnameinfo",
+    categories=[ev.NETWORK],
+)
+def _resolve(event: str, args: Args) -> Observation | None:
+    first = args[0]
+    attrs: Attrs = {}
+    if event == "socket.getnameinfo" and isinstance(first, tuple):
+        attrs = endpoint(first)
+    elif first is not None:
+        attrs[ev.SERVER_ADDRESS] = text(first)
+    if event == "socket.getaddrinfo" and len(args) > 1 and args[1] is not None:
+        try:
+            attrs[ev.SERVER_PORT] = int(args[1])
+        except (TypeError, ValueError):
+            pass  # a service name such as "http"
+    return Observation(ev.NETWORK_RESOLVE, ev.NETWORK, attrs, event)
+
+
+_PROTOCOLS = {
+    "http.client.connect": "http",
+    "ftplib.connect": "ftp",
+    "smtplib.connect": "smtp",
+    "imaplib.open": "imap",
+    "poplib.connect": "pop3",
+    "nntplib.connect": "nntp",  # <= 3.12
+    "telnetlib.Telnet.open": "telnet",  # <= 3.12
+}
+
+
+@translator(*_PROTOCOLS, categories=[ev.NETWORK])
+def _protocol_connect(event: str, args: Args) -> Observation | None:
+    attrs: Attrs = {
+        ev.SERVER_ADDRESS: text(args[1]),
+        ev.NETWORK_TRANSPORT: "tcp",
+        ev.NETWORK_PROTOCOL_NAME: _PROTOCOLS[event],
+    }
+    if isinstance(args[2], int):
+        attrs[ev.SERVER_PORT] = args[2]
+    return Observation(ev.NETWORK_CONNECT, ev.NETWORK, attrs, event)
+
+
+@translator("urllib.Request", categories=[ev.NETWORK])
+def _urllib(event: str, args: Args) -> Observation | None:
+    url, data, _headers, method = args[0], args[1], args[2], args[3]
+    attrs: Attrs = {
+        ev.URL_FULL: strip_url(text(url)),
+        ev.HTTP_REQUEST_METHOD: method or ("POST" if data is not None else "GET"),
+    }
+    return Observation(ev.NETWORK_REQUEST, ev.NETWORK, attrs, event)
+
+
+# --- process
+
+# One spawn may raise two audit events (subprocess.Popen then os.posix_spawn on 3.13,
+# pty.spawn then os.forkpty): remember the first per thread and swallow its echo.
+_spawn_echo: dict[int, str] = {}
+
+
+def _remember_spawn(executable: str) -> None:
+    if len(_spawn_echo) > 1024:
+        _spawn_echo.clear()
+    _spawn_echo[_get_ident()] = os.path.basename(executable)
+
+
+def _is_echo(executable: str | None) -> bool:
+    expected = _spawn_echo.pop(_get_ident(), None)
+    return expected is not None and (executable is None or os.path.basename(executable) == expected)
+
+
+def _spawn(event: str, executable: Any, argv: Any, extra: Attrs | None = None) -> Observation:
+    arguments = argv_of(argv)
+    path = text(executable) if executable is not None else (arguments[0] if arguments else "")
+    attrs: Attrs = {
+        ev.PROCESS_EXECUTABLE_PATH: path,
+        ev.PROCESS_COMMAND_ARGS: redact_argv(arguments),
+    }
+    if extra:
+        attrs.update(extra)
+    return Observation(ev.PROCESS_SPAWN, ev.PROCESS, attrs, event)
+
+
+@translator("subprocess.Popen", categories=[ev.PROCESS])
+def _popen(event: str, args: Args) -> Observation | None:
+    executable, argv, cwd, env = args[0], args[1], args[2], args[3]
+    extra: Attrs = {ev.PROCESS_ENV_OVERRIDE: env is not None}
+    if cwd is not None:
+        extra[ev.PROCESS_WORKING_DIRECTORY] = text(cwd)
+    observation = _spawn(event, executable, argv, extra)
+    _remember_spawn(str(observation.attributes[ev.PROCESS_EXECUTABLE_PATH]))
+    return observation
+
+
+@translator("os.posix_spawn", categories=[ev.PROCESS])  # also posix_spawnp
+def _posix_spawn(event: str, args: Args) -> Observation | None:
+    if _is_echo(text(args[0])):
+        return None
+    return _spawn(event, args[0], args[1], {ev.PROCESS_ENV_OVERRIDE: args[2] is not None})
+
+
+@translator("os.system", categories=[ev.PROCESS])
+def _system(event: str, args: Args) -> Observation | None:
+    command = redact_command_line(text(args[0]))
+    return Observation(
+        ev.PROCESS_SPAWN,
+        ev.PROCESS,
+        {
+            ev.PROCESS_EXECUTABLE_PATH: "/bin/sh",
+            ev.PROCESS_COMMAND_ARGS: ["/bin/sh", "-c", command],
+            ev.PROCESS_SHELL: True,
+        },
+        event,
+    )
+
+
+@translator("pty.spawn", categories=[ev.PROCESS])
+def _pty_spawn(event: str, args: Args) -> Observation | None:
+    arguments = argv_of(args[0])
+    _spawn_echo[_get_ident()] = "<fork>"
+    return _spawn(event, None, arguments)
+
+
+@translator("os.exec", categories=[ev.PROCESS])
+def _exec(event: str, args: Args) -> Observation | None:
+    observation = _spawn(event, args[0], args[1], {ev.PROCESS_ENV_OVERRIDE: args[2] is not None})
+    return observation._replace(name=ev.PROCESS_EXEC)
+
+
+@translator("os.fork", "os.forkpty", categories=[ev.PROCESS])
+def _fork(event: str, args: Args) -> Observation | None:
+    if _spawn_echo.get(_get_ident()) == "<fork>":
+        del _spawn_echo[_get_ident()]
+        return None
+    return Observation(ev.PROCESS_FORK, ev.PROCESS, {ev.PROCESS_PID: os.getpid()}, event)
+
+
+@translator("os.kill", "os.killpg", categories=[ev.PROCESS])
+def _kill(event: str, args: Args) -> Observation | None:
+    return Observation(
+        ev.PROCESS_KILL,
+        ev.PROCESS,
+        {
+            ev.KILL_TARGET: int(args[0]),
+            ev.KILL_SIGNAL: int(args[1]),
+            ev.KILL_GROUP: event == "os.killpg",
+        },
+        event,
+    )
+
+
+@translator("os.putenv", "os.unsetenv", categories=[ev.PROCESS])
+def _putenv(event: str, args: Args) -> Observation | None:
+    return Observation(ev.PROCESS_PUTENV, ev.PROCESS, {ev.ENV_KEY: text(args[0])}, event)
+
+
+# --- code
+
+# exec("src") raises compile(src) then exec(code): the compile carries the source, so the
+# exec that follows on the same thread for the same filename is the same action.
+_last_compile: dict[int, str] = {}
+
+
+@translator("compile", categories=[ev.CODE])
+def _compile(event: str, args: Args) -> Observation | None:
+    source, filename = args[0], args[1]
+    if source is None:  # the interpreter running a script file
+        return None
+    name = text(filename) if filename is not None else "<unknown>"
+    if name.endswith(".py") and isinstance(source, bytes) and from_importer():
+        return None
+    attrs: Attrs = {ev.CODE_OPERATION: "compile", ev.CODE_FILENAME: name}
+    digest = short_hash(source)
+    if digest is None:
+        attrs[ev.CODE_SOURCE_TYPE] = type(source).__name__
+    else:
+        attrs[ev.CODE_SHA256], attrs[ev.CODE_SIZE] = digest
+    if len(_last_compile) > 1024:
+        _last_compile.clear()
+    _last_compile[_get_ident()] = name
+    return Observation(ev.CODE_EXEC, ev.CODE, attrs, event)
+
+
+@translator("exec", categories=[ev.CODE, ev.IMPORT])
+def _exec_code(event: str, args: Args) -> Observation | None:
+    code = args[0]
+    filename = getattr(code, "co_filename", "")
+    if _last_compile.pop(_get_ident(), None) == filename:
+        return None  # the exec half of exec(source): the compile event was recorded
+    if getattr(code, "co_name", "") == "<module>" and (
+        from_importer() or (filename.startswith("/") and filename.endswith(".py"))
+    ):  # a module body: imported, or run as __main__ (python FILE / -m)
+        if filename.startswith("<"):  # frozen modules: no file
+            return None
+        return Observation(ev.MODULE_IMPORT, ev.IMPORT, {ev.FILE_PATH: filename}, event)
+    attrs: Attrs = {
+        ev.CODE_OPERATION: "exec",
+        ev.CODE_FILENAME: filename,
+        ev.CODE_FUNCTION_NAME: getattr(code, "co_qualname", getattr(code, "co_name", "")),
+    }
+    co_code = getattr(code, "co_code", None)
+    if isinstance(co_code, bytes):
+        attrs[ev.CODE_SIZE] = len(co_code)
+    return Observation(ev.CODE_EXEC, ev.CODE, attrs, event)
+
+
+@translator("import", categories=[ev.IMPORT])
+def _import(event: str, args: Args) -> Observation | None:
+    if len(args) < 2 or args[1] is None:  # only C extensions carry their file
+        return None
+    return Observation(
+        ev.MODULE_IMPORT,
+        ev.IMPORT,
+        {ev.MODULE_NAME: text(args[0]), ev.FILE_PATH: text(args[1])},
+        event,
+    )
+
+
+@translator("marshal.loads", "marshal.load", categories=[ev.CODE])
+def _marshal(event: str, args: Args) -> Observation | None:
+    if from_importer():
+        return None
+    attrs: Attrs = {ev.DESERIALIZE_FORMAT: "marshal"}
+    if args and isinstance(args[0], (bytes, bytearray)):
+        attrs[ev.DESERIALIZE_SIZE] = len(args[0])
+    return Observation(ev.CODE_DESERIALIZE, ev.CODE, attrs, event)
+
+
+@translator("pickle.find_class", categories=[ev.CODE])
+def _pickle(event: str, args: Args) -> Observation | None:
+    return Observation(
+        ev.CODE_DESERIALIZE,
+        ev.CODE,
+        {
+            ev.DESERIALIZE_FORMAT: "pickle",
+            ev.DESERIALIZE_GLOBAL: f"{text(args[0])}.{text(args[1])}",
+        },
+        event,
+    )
+
+
+# --- native
+
+
+@translator("ctypes.dlopen", categories=[ev.NATIVE])
+def _dlopen(event: str, args: Args) -> Observation | None:
+    if not args or args[0] is None:  # the process itself, opened by `import ctypes`
+        return None
+    return Observation(
+        ev.NATIVE_LOAD, ev.NATIVE, {ev.FILE_PATH: text(args[0]), ev.NATIVE_LOADER: "ctypes"}, event
+    )
+
+
+@translator("sqlite3.load_extension", categories=[ev.NATIVE])
+def _sqlite_extension(event: str, args: Args) -> Observation | None:
+    return Observation(
+        ev.NATIVE_LOAD, ev.NATIVE, {ev.FILE_PATH: text(args[1]), ev.NATIVE_LOADER: "sqlite3"}, event
+    )
+
+
+# --- tamper: someone else watching or steering the interpreter
+
+
+@translator(
+    "sys.addaudithook",
+    "sys.settrace",
+    "sys.setprofile",
+    "sys.monitoring.register_callback",  # 3.12+
+    "sys._current_frames",
+    "sys._current_exceptions",
+    "setopencodehook",
+    categories=[ev.TAMPER],
+)
+def _tamper(event: str, args: Args) -> Observation | None:
+    return Observation(ev.SENSOR_TAMPER, ev.TAMPER, {}, event)
+
+
+# Raised when __main__ starts running, after site/sitecustomize (where mcptrace starts).
+MAIN_STARTS = frozenset(
+    {"cpython.run_command", "cpython.run_file", "cpython.run_module", "cpython.run_stdin"}
+)
+
+
+def interesting_events(categories: Iterable[str]) -> frozenset[str]:
+    """The audit events the hook must look at for these categories (tamper always)."""
+    wanted = {*categories, ev.TAMPER}
+    return MAIN_STARTS | frozenset(
+        name for name, entry in TRANSLATORS.items() if entry.categories & wanted
+    )
+
+
+def reset_after_fork() -> None:
+    _spawn_echo.clear()
+    _last_compile.clear()
