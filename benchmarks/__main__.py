@@ -12,11 +12,12 @@ import json
 import sys
 from collections.abc import Callable
 
-from benchmarks import startup
+from benchmarks import roundtrip, startup
 from benchmarks.harness import Result, format_result, machine
 
-SCENARIOS: dict[str, Callable[[int], list[Result]]] = {
+SCENARIOS: dict[str, Callable[[int, bool], list[Result]]] = {
     "startup": startup.run,
+    "roundtrip": roundtrip.run,
 }
 
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {info['cpus']} CPU(s), {info['cpu']}, Python {info['python']}")
     results: list[Result] = []
     for name in args.names or list(SCENARIOS):
-        for result in SCENARIOS[name](rounds):
+        for result in SCENARIOS[name](rounds, args.smoke):
             print(format_result(result), flush=True)
             results.append(result)
     if args.json:

@@ -39,7 +39,7 @@ def _instrumented_command(code: str) -> list[str]:
     return [sys.executable, "-m", "mcptrace.cli", "run", "--", sys.executable, "-c", code]
 
 
-def run(rounds: int) -> list[Result]:
+def run(rounds: int, smoke: bool = False) -> list[Result]:
     spool = Path(tempfile.mkdtemp(prefix="mcptrace-bench-"))
     env = _env(MCPTRACE_SPOOL_DIR=str(spool), MCPTRACE_HASH_CACHE=str(spool / "cache.sqlite3"))
     results = []

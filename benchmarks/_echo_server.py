@@ -1,0 +1,39 @@
+"""Benchmark server: an echo tool and a file-heavy tool (stdio, or HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+from _compat import FastMCP, run_server
+
+server = FastMCP("bench")
+
+
+@server.tool()
+def echo(text: str) -> str:
+    return text
+
+
+@server.tool()
+def open_files(count: int) -> int:
+    for _ in range(count):
+        with open(os.devnull, "rb"):
+            pass
+    return count
+
+
+@server.tool()
+def connect_loopback(count: int) -> int:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        for _ in range(count):
+            with socket.create_connection(("127.0.0.1", port)):
+                listener.accept()[0].close()
+    return count
+
+
+if __name__ == "__main__":
+    run_server(server, sys.argv)
