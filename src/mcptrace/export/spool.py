@@ -27,7 +27,6 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from mcptrace import _guard
 from mcptrace.config import Signal, load_settings_lenient
-from mcptrace.export.otlp_json import encode_lines
 
 MAX_LINE_BYTES = 1024 * 1024 - 1  # a line, newline included, stays under 1 MiB
 
@@ -136,6 +135,10 @@ class _SpoolExporterBase:
         )
 
     def _write(self, items: Any) -> bool:
+        # protobuf and the OTLP encoders load on the first export (a background thread),
+        # not during the program's start-up
+        from mcptrace.export.otlp_json import encode_lines
+
         with _guard.sensor_paused():
             lines = list(encode_lines(self.signal, items, MAX_LINE_BYTES))
         return self.writer.write(lines)
