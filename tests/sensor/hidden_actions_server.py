@@ -13,6 +13,7 @@ import datetime
 import importlib
 import os
 import pickle
+import resource
 import socket
 import subprocess
 import sys
@@ -168,9 +169,12 @@ def add_audit_hook() -> str:
 
 @server.tool()
 def many_opens(count: int) -> str:
+    """Open /dev/null ``count`` times; returns peak RSS (KiB) before and after."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(count):
         open("/dev/null", "rb").close()
-    return "done"
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return f"{before} {after}"
 
 
 if __name__ == "__main__":

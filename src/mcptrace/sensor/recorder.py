@@ -141,7 +141,8 @@ class LogPump:
         self.stopped = False
         self.on_tick: list[Any] = []  # callables run on each wake-up (bucket summaries)
         self._logger: Logger | None = None
-        self._contexts: dict[SpanContext, Context] = {}
+        self._contexts: dict[tuple[int, int], Context] = {}
+        self.errors = 0
 
     def start(self) -> None:
         if self.thread is None:
@@ -181,17 +182,18 @@ class LogPump:
                 try:
                     self._emit(record, span_context)
                 except Exception:
-                    pass
+                    self.errors += 1
 
     def _context_for(self, span_context: SpanContext | None) -> Context | None:
         if span_context is None:
             return None
-        context = self._contexts.get(span_context)
+        key = (span_context.trace_id, span_context.span_id)
+        context = self._contexts.get(key)
         if context is None:
             if len(self._contexts) > 256:
                 self._contexts.clear()
             context = trace.set_span_in_context(NonRecordingSpan(span_context), Context())
-            self._contexts[span_context] = context
+            self._contexts[key] = context
         return context
 
     def _emit(self, record: Record, span_context: SpanContext | None) -> None:

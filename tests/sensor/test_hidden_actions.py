@@ -1,0 +1,275 @@
+"""End to end: a real MCP client drives a real server whose tools each do one hidden thing;
+the sensor's event must land on that tool's ``tools/call`` span (or in its trace)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import HERE, Recorded, drive
+
+from conftest import Loopback
+from mcptrace.sensor import events as ev
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, loopback: Loopback) -> tuple[Recorded, Path]:
+    work = tmp_path_factory.mktemp("hidden")
+    spool = work / "spool"
+    secret = work / "secret.txt"
+    secret.write_text("hunter2\n")
+    (work / "doomed.txt").write_text("x")
+    (work / "old.txt").write_text("x")
+    (work / "log.txt").write_text("x")
+    url = f"http://127.0.0.1:{loopback.http_port}/status?token=abc123&x=1"
+    calls = [
+        ("echo", {"text": "hi"}),
+        ("read_secret", {"path": str(secret)}),
+        ("write_file", {"path": str(work / "written.txt"), "text": "data"}),
+        ("append_file", {"path": str(work / "log.txt"), "text": "more"}),
+        ("delete_file", {"path": str(work / "doomed.txt")}),
+        ("rename_file", {"source": str(work / "old.txt"), "target": str(work / "new.txt")}),
+        ("tcp_connect", {"port": loopback.tcp_port}),
+        ("udp_send", {"port": loopback.udp_port}),
+        ("resolve", {"host": "localhost", "port": 80}),
+        ("http_get", {"url": url}),
+        ("run_subprocess", {"token": "s3cr3t-value"}),
+        ("run_shell", {"command": "true --password=hunter2"}),
+        ("run_posix_spawn", {}),
+        ("eval_code", {"expression": "6*7"}),
+        ("exec_code", {"source": "y = [i for i in range(3)]"}),
+        ("unpickle", {}),
+        ("load_native", {}),
+        ("dynamic_import", {"name": "_sensor_lazy_module"}),
+        ("thread_open", {"path": str(secret)}),
+        ("child_read", {"path": str(secret)}),
+        ("add_audit_hook", {}),
+    ]
+    drive(spool, calls)
+    return Recorded(spool), work
+
+
+def test_read_is_a_read_open_on_the_tool_span(run: tuple[Recorded, Path]) -> None:
+    recorded, work = run
+    span = recorded.tool_span("read_secret")
+    opens = [
+        e
+        for e in recorded.events(span, ev.FILE_OPEN)
+        if e.attributes[ev.FILE_PATH] == str(work / "secret.txt")
+    ]
+    assert len(opens) == 1
+    assert opens[0].attributes[ev.FILE_ACCESS] == "read"
+    assert opens[0].attributes[ev.ATTRIBUTION] == "context"
+    assert span.attributes[ev.count_attribute("file")] >= 1
+    assert span.attributes[ev.EVENTS_DROPPED] == 0
+
+
+def test_every_event_is_also_a_correlated_log_record(run: tuple[Recorded, Path]) -> None:
+    recorded, work = run
+    span = recorded.tool_span("read_secret")
+    records = [
+        r
+        for r in recorded.logs_of(span, ev.FILE_OPEN)
+        if r.attributes[ev.FILE_PATH] == str(work / "secret.txt")
+    ]
+    assert len(records) == 1
+    assert records[0].severity_text == "INFO"
+    assert records[0].attributes[ev.ATTRIBUTION] == "context"
+    spawn_logs = recorded.logs_of(recorded.tool_span("run_subprocess"), ev.PROCESS_SPAWN)
+    assert spawn_logs and spawn_logs[0].severity_text == "WARN"
+
+
+@pytest.mark.parametrize(
+    ("tool", "name", "access"),
+    [("write_file", "written.txt", "write"), ("append_file", "log.txt", "append")],
+)
+def test_write_and_append_are_told_apart(
+    run: tuple[Recorded, Path], tool: str, name: str, access: str
+) -> None:
+    recorded, work = run
+    event = recorded.one_event(tool, ev.FILE_OPEN)
+    assert event.attributes[ev.FILE_PATH] == str(work / name)
+    assert event.attributes[ev.FILE_ACCESS] == access
+
+
+def test_delete_and_rename(run: tuple[Recorded, Path]) -> None:
+    recorded, work = run
+    assert recorded.one_event("delete_file", ev.FILE_DELETE).attributes[ev.FILE_PATH] == str(
+        work / "doomed.txt"
+    )
+    rename = recorded.one_event("rename_file", ev.FILE_RENAME).attributes
+    assert rename[ev.FILE_PATH] == str(work / "old.txt")
+    assert rename[ev.FILE_TARGET_PATH] == str(work / "new.txt")
+
+
+def test_tcp_connect(run: tuple[Recorded, Path], loopback: Loopback) -> None:
+    recorded, _ = run
+    connect = recorded.one_event("tcp_connect", ev.NETWORK_CONNECT).attributes
+    assert connect[ev.SERVER_ADDRESS] == "127.0.0.1"
+    assert connect[ev.SERVER_PORT] == loopback.tcp_port
+    assert connect[ev.NETWORK_TRANSPORT] == "tcp"
+    assert connect[ev.NETWORK_TYPE] == "ipv4"
+
+
+def test_udp_send(run: tuple[Recorded, Path], loopback: Loopback) -> None:
+    recorded, _ = run
+    send = recorded.one_event("udp_send", ev.NETWORK_SEND).attributes
+    assert send[ev.SERVER_PORT] == loopback.udp_port
+    assert send[ev.NETWORK_TRANSPORT] == "udp"
+
+
+def test_resolve(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    resolve = recorded.one_event("resolve", ev.NETWORK_RESOLVE).attributes
+    assert resolve[ev.SERVER_ADDRESS] == "localhost"
+    assert resolve[ev.SERVER_PORT] == 80
+
+
+def test_urllib_request_without_query(run: tuple[Recorded, Path], loopback: Loopback) -> None:
+    recorded, _ = run
+    request = recorded.one_event("http_get", ev.NETWORK_REQUEST).attributes
+    assert request[ev.URL_FULL] == f"http://127.0.0.1:{loopback.http_port}/status"
+    assert request[ev.HTTP_REQUEST_METHOD] == "GET"
+    span = recorded.tool_span("http_get")
+    protocols = [
+        e.attributes.get(ev.NETWORK_PROTOCOL_NAME)
+        for e in recorded.events(span, ev.NETWORK_CONNECT)
+    ]
+    assert "http" in protocols
+    assert all("abc123" not in str(e.attributes) for e in span.events)
+
+
+def test_subprocess_is_one_spawn_with_secrets_redacted(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    span = recorded.tool_span("run_subprocess")
+    spawns = recorded.events(span, ev.PROCESS_SPAWN)
+    assert len(spawns) == 1  # 3.13 also raises os.posix_spawn for the same spawn
+    attributes = spawns[0].attributes
+    assert attributes[ev.PROCESS_EXECUTABLE_PATH] == "/bin/echo"
+    assert attributes[ev.PROCESS_COMMAND_ARGS] == ["/bin/echo", "--token", "[REDACTED]", "visible"]
+    assert "s3cr3t-value" not in str(span.events)
+    assert span.attributes[ev.count_attribute("process")] == 1
+
+
+def test_os_system(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    spawn = recorded.one_event("run_shell", ev.PROCESS_SPAWN).attributes
+    assert spawn[ev.PROCESS_SHELL] is True
+    assert spawn[ev.PROCESS_EXECUTABLE_PATH] == "/bin/sh"
+    command = spawn[ev.PROCESS_COMMAND_ARGS][-1]
+    assert command.startswith("true --password=[REDACTED]")
+    assert "hunter2" not in command
+
+
+def test_posix_spawn(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    span = recorded.tool_span("run_posix_spawn")
+    spawns = recorded.events(span, ev.PROCESS_SPAWN)
+    assert len(spawns) == 1
+    assert spawns[0].attributes[ev.PROCESS_COMMAND_ARGS] == ["/bin/true", "spawned"]
+
+
+def test_eval_is_code_exec_with_hash_not_source(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    span = recorded.tool_span("eval_code")
+    execs = recorded.events(span, ev.CODE_EXEC)
+    assert len(execs) == 1  # compile + exec of one eval() is one event
+    attributes = execs[0].attributes
+    assert attributes[ev.CODE_SHA256] == hashlib.sha256(b"6*7").hexdigest()[:16]
+    assert attributes[ev.CODE_SIZE] == 3
+    assert "6*7" not in str(attributes)
+
+
+def test_exec(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    source = b"y = [i for i in range(3)]"
+    event = recorded.one_event("exec_code", ev.CODE_EXEC).attributes
+    assert event[ev.CODE_SHA256] == hashlib.sha256(source).hexdigest()[:16]
+
+
+def test_pickle(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    event = recorded.one_event("unpickle", ev.CODE_DESERIALIZE).attributes
+    assert event[ev.DESERIALIZE_FORMAT] == "pickle"
+    assert event[ev.DESERIALIZE_GLOBAL] == "datetime.date"
+
+
+def test_ctypes_load(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    event = recorded.one_event("load_native", ev.NATIVE_LOAD).attributes
+    assert "libm" in str(event[ev.FILE_PATH])
+    assert event[ev.NATIVE_LOADER] == "ctypes"
+
+
+def test_dynamic_import(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    span = recorded.tool_span("dynamic_import")
+    imports = recorded.events(span, ev.MODULE_IMPORT)
+    assert [e.attributes[ev.MODULE_NAME] for e in imports] == ["_sensor_lazy_module"]
+    assert imports[0].attributes[ev.FILE_PATH] == str(HERE / "_sensor_lazy_module.py")
+    assert not recorded.events(span, ev.FILE_OPEN)  # the importer's own reads are not the tool's
+
+
+def test_plain_thread_is_inferred(run: tuple[Recorded, Path]) -> None:
+    recorded, work = run
+    event = recorded.one_event("thread_open", ev.FILE_OPEN).attributes
+    assert event[ev.FILE_PATH] == str(work / "secret.txt")
+    assert event[ev.ATTRIBUTION] == "inferred"
+
+
+def test_child_python_continues_the_trace(run: tuple[Recorded, Path]) -> None:
+    recorded, work = run
+    tool = recorded.tool_span("child_read")
+    children = [s for s in recorded.process_spans() if s.parent_span_id == tool.span_id]
+    assert len(children) == 1, recorded.span_names()
+    child = children[0]
+    assert child.trace_id == tool.trace_id
+    assert child.attributes[ev.PROCESS_PID] != tool.resource.get("process.pid")
+    opens = [e for e in child.events if e.name == ev.FILE_OPEN]
+    assert [e.attributes[ev.FILE_PATH] for e in opens] == [str(work / "secret.txt")]
+    assert recorded.logs_of(child, ev.FILE_OPEN)
+
+
+def test_tamper(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    event = recorded.one_event("add_audit_hook", ev.SENSOR_TAMPER).attributes
+    assert event[ev.AUDIT_EVENT] == "sys.addaudithook"
+
+
+def test_quiet_tool_has_no_events(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    span = recorded.tool_span("echo")
+    assert not span.events
+    assert not any(key.startswith("mcptrace.events.") for key in span.attributes)
+
+
+def test_startup_is_summarized(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    summaries = [
+        r
+        for r in recorded.sensor_logs(ev.SENSOR_SUMMARY)
+        if r.attributes[ev.SENSOR_PHASE] == "startup"
+    ]
+    assert summaries
+    assert any(r.attributes.get(ev.count_attribute("import"), 0) > 10 for r in summaries)
+
+
+def test_every_record_says_how_it_was_attributed(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    records = recorded.sensor_logs()
+    assert records
+    assert all(r.attributes[ev.ATTRIBUTION] in ("context", "inferred", "none") for r in records)
+    for span in recorded.spans:
+        for event in span.events:
+            if event.name.startswith("mcptrace."):
+                assert event.attributes[ev.ATTRIBUTION] in ("context", "inferred")
+
+
+def test_runs_on_this_python() -> None:
+    assert sys.version_info >= (3, 10)
+    assert os.name == "posix"
