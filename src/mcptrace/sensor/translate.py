@@ -192,12 +192,17 @@ def translator(
 @translator("open", categories=[ev.FILE])
 def _open(event: str, args: Args) -> Observation | None:
     path = fs_path(args[0])
-    if path is None:  # os.fdopen(fd): no new file is reached
+    if path is None or is_bytecode_write(path):  # os.fdopen(fd): no new file is reached
         return None
     flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
     return Observation(
         ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: path, ev.FILE_ACCESS: access_of(flags)}, event
     )
+
+
+def is_bytecode_write(path: str) -> bool:
+    """The importer caching bytecode (``__pycache__`` mkdir, temp .pyc write, rename)."""
+    return "__pycache__" in path and from_importer()
 
 
 def is_importer_open(args: Args) -> bool:
@@ -223,7 +228,7 @@ def _delete(event: str, args: Args) -> Observation | None:
 
 def _two_paths(name: str, event: str, args: Args) -> Observation | None:
     source, target = fs_path(args[0]), fs_path(args[1])
-    if source is None or target is None:
+    if source is None or target is None or is_bytecode_write(target):
         return None
     return Observation(name, ev.FILE, {ev.FILE_PATH: source, ev.FILE_TARGET_PATH: target}, event)
 
@@ -262,7 +267,7 @@ def _chown(event: str, args: Args) -> Observation | None:
 @translator("os.mkdir", categories=[ev.FILE])
 def _mkdir(event: str, args: Args) -> Observation | None:
     path = fs_path(args[0])
-    if path is None:
+    if path is None or is_bytecode_write(path):
         return None
     return Observation(
         ev.FILE_MKDIR, ev.FILE, {ev.FILE_PATH: path, ev.FILE_MODE: f"{int(args[1]):04o}"}, event
