@@ -5,6 +5,7 @@ Usage::
     mcptrace run [--spool DIR] [--endpoint URL] ... -- python server.py
     mcptrace replay [SPOOL] [--endpoint URL]
     mcptrace doctor
+    mcptrace view [SPOOL] [--tool GLOB] [--json | --html OUT.html] [--follow]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mcptrace.config import (
     Settings,
     check_spool_writable,
     load_settings,
+    load_settings_lenient,
 )
 
 EXIT_USAGE = 2
@@ -193,6 +195,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    from mcptrace.view.command import run as run_view
+
+    if args.spool_dir:
+        spool = Path(args.spool_dir)
+    else:
+        # lenient: a bad value elsewhere in the settings must not hide the spool
+        spool = load_settings_lenient(dict(os.environ))[0].spool_dir
+    return run_view(args, spool)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcptrace",
@@ -227,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="show settings and check where telemetry goes")
     _add_settings_options(doctor)
     doctor.set_defaults(handler=cmd_doctor)
+
+    from mcptrace.view.command import add_arguments as add_view_arguments
+
+    view = commands.add_parser("view", help="show sessions, tool calls and what each call did")
+    add_view_arguments(view)
+    view.set_defaults(handler=cmd_view)
     return parser
 
 
