@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcptrace.export.spool_reader import (
     LogRecordEntry,
@@ -206,8 +207,7 @@ def describe(event_name: str, category: str, attrs: dict[str, Any]) -> tuple[str
             )
             return action, f"{rule}: {subject}" if subject else rule, True
         case _:
-            detail = _text(attrs.get("mcptrace.audit.event")) or verb
-            return verb, detail, True
+            return "detected", _text(attrs.get("mcptrace.audit.event")) or verb, True
 
 
 class Activity:
@@ -669,8 +669,10 @@ def summarize(sessions: list[Session], outside: list[Outside]) -> Summary:
         summary.dropped += activity.dropped
         for detail in activity.details.values():
             match detail.category, detail.action:
-                case "network", "connect" | "send" | "resolve" | "request":
-                    hosts[detail.target] = None
+                case "network", "connect" | "send":
+                    hosts[detail.target.rsplit("/", 1)[0]] = None
+                case "network", "request":
+                    hosts[urlsplit(detail.target).netloc or detail.target] = None
                 case "file", action if action in WRITE_ACCESS or action in ("delete", "rename"):
                     files[detail.target] = None
                 case "process", "spawn" | "exec":

@@ -93,6 +93,10 @@ class Style:
         return "…" if self.unicode else "..."
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def clock(ns: int) -> str:
     moment = datetime.fromtimestamp(ns / 1e9, timezone.utc)
     return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
@@ -121,7 +125,7 @@ def session_header(session: Session, style: Style) -> list[str]:
     if session.transport:
         facts.append(session.transport)
     facts.append(f"{stamp(session.start_ns)} → {clock(session.end_ns)}")
-    count = f"{len(session.calls)} request{'s' if len(session.calls) != 1 else ''}"
+    count = _plural(len(session.calls), "request")
     errors = session.errors
     facts.append(count + (f", {errors} failed" if errors else ""))
     return [
@@ -159,7 +163,7 @@ def activity_lines(
         lines.append(style.paint("error".ljust(8), "red") + " " + error)
     for detail in activity.details_in(wanted):
         label = style.paint(detail.category.ljust(8), CATEGORY_COLOUR[detail.category])
-        action = detail.action.ljust(9)
+        action = detail.action.ljust(11)
         target = detail.target or "-"
         if detail.flagged:
             target = style.paint(target, "yellow")
@@ -221,7 +225,7 @@ def summary_lines(summary: Summary, style: Style) -> list[str]:
     rate = f"{summary.error_rate:.0%}"
     p95 = duration(summary.p95_duration_ms) if summary.p95_duration_ms is not None else "-"
     head = (
-        f"{summary.requests} requests, {summary.tool_calls} tool calls, "
+        f"{_plural(summary.requests, 'request')}, {_plural(summary.tool_calls, 'tool call')}, "
         f"{summary.tool_errors} failed ({rate}), p95 {p95}"
     )
     facts = [
