@@ -137,6 +137,9 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return
         fastmcp = importlib.import_module("mcptrace.mcp.fastmcp")
         self._hook(list(fastmcp.FASTMCP_PATCHES))
+        if mcp_major() == 2:
+            fastmcp.install_dedupe()
+            self._fastmcp_dedupe = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._active = False
@@ -146,6 +149,9 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             except Exception:
                 pass
         self._applied.clear()
+        if getattr(self, "_fastmcp_dedupe", False):
+            importlib.import_module("mcptrace.mcp.fastmcp").uninstall_dedupe()
+            self._fastmcp_dedupe = False
         for enricher in self._enrichers:
             unregister_enricher(enricher)
         self._enrichers.clear()

@@ -18,7 +18,9 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagate import extract, inject
-from opentelemetry.trace import Link
+from opentelemetry.trace import Link, SpanContext
+
+from mcptrace.activation import parent_context
 
 TRACEPARENT = "traceparent"
 
@@ -51,12 +53,27 @@ def extract_meta(meta: Any) -> Context | None:
     return context
 
 
+def ambient_span() -> SpanContext | None:
+    """The current span (e.g. an HTTP server span), unless it is only the context this
+    process inherited from its parent in TRACEPARENT (that one is no transport span)."""
+    ambient = trace.get_current_span().get_span_context()
+    if not ambient.is_valid:
+        return None
+    inherited = parent_context()
+    if (
+        inherited is not None
+        and trace.get_current_span(inherited).get_span_context().span_id == ambient.span_id
+    ):
+        return None
+    return ambient
+
+
 def ambient_links(parent: Context | None) -> list[Link] | None:
     """A link to the ambient span (HTTP request, ...) when the MCP parent differs from it."""
     if parent is None:
         return None
-    ambient = trace.get_current_span().get_span_context()
-    if not ambient.is_valid:
+    ambient = ambient_span()
+    if ambient is None:
         return None
     if ambient.span_id == trace.get_current_span(parent).get_span_context().span_id:
         return None

@@ -40,7 +40,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind
 from mcptrace.export.enrich import Additions
 from mcptrace.mcp.inventory import announce_server
 from mcptrace.mcp.outcome import capture_arguments, record_exception, record_tool_result
-from mcptrace.mcp.propagation import extract_meta, inject_meta
+from mcptrace.mcp.propagation import ambient_span, extract_meta, inject_meta
 from mcptrace.mcp.semconv import (
     FASTMCP_SCOPE,
     INITIALIZE,
@@ -48,6 +48,7 @@ from mcptrace.mcp.semconv import (
     MCP_METHOD_NAME,
     MCP_PROTOCOL_VERSION,
     MCPTRACE_SCOPE,
+    NETWORK_TRANSPORT,
     SCOPE_VERSION,
     SDK_SCOPE,
     TOOLS_CALL,
@@ -156,6 +157,22 @@ class SdkSpanEnricher:
 SDK_SPAN_ENRICHER = SdkSpanEnricher()
 
 
+def adopt_client_span(span: Any, request_id: Any) -> None:
+    """An existing CLIENT span (fastmcp's) stands for the request being sent: enrich it as
+    the SDK's would be, and watch its response."""
+    outbound = _OUTBOUND.get()
+    if outbound is None or outbound.span is not None:
+        return
+    attributes = message_attributes(outbound.method, None, outbound.params)
+    if outbound.session is not None:
+        attributes.update(outbound.session.span_attributes())
+    span.set_attributes(attributes)
+    outbound.span = span
+    if request_id is not None:
+        outbound.request_id = str(request_id)
+        _open_requests[(outbound.dispatcher_key, outbound.request_id)] = outbound
+
+
 # ---------------------------------------------------------------- sending side
 async def wrap_send_raw_request(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -173,8 +190,9 @@ async def wrap_send_raw_request(
         _OUTBOUND.reset(token)
         if outbound.request_id is not None:
             _open_requests.pop((outbound.dispatcher_key, outbound.request_id), None)
-        if method == INITIALIZE and outbound.session is not None:
-            # announced once initialize answered: HTTP session ids are assigned by then
+        if outbound.session is not None and not outbound.session.announced:
+            # announced once the first request (initialize, or server/discover on
+            # 2026-07-28) is answered: HTTP session ids are assigned by then
             outbound.session.announce()
     return result
 
@@ -271,8 +289,9 @@ def _inbound(runner: Any, dctx: Any, method: str, params: Any) -> _Inbound:
             info.announce()
         elif info.protocol_version != getattr(connection, "protocol_version", None):
             info.set_protocol_version(getattr(connection, "protocol_version", None))
-    ambient = trace.get_current_span().get_span_context()
-    return _Inbound(info, method, params, peer, ambient if ambient.is_valid else None)
+    if info is None:  # no loop session (2026-07-28 per-request connections): transport only
+        peer = {**(peer or {}), NETWORK_TRANSPORT: TRANSPORT_TCP if request else TRANSPORT_PIPE}
+    return _Inbound(info, method, params, peer, ambient_span())
 
 
 async def _handle_server_message(
@@ -373,8 +392,8 @@ async def _client_handles(
         if info is not None:
             attributes.update(info.span_attributes())
         parent = extract_meta((params or {}).get("_meta")) if params else None
-        ambient = trace.get_current_span().get_span_context()
-        links = [Link(ambient)] if parent is not None and ambient.is_valid else None
+        ambient = ambient_span()
+        links = [Link(ambient)] if parent is not None and ambient is not None else None
         attached = otel_context.attach(parent) if parent is not None else None
     except Exception:
         return await wrapped(*args, **kwargs)
