@@ -1,0 +1,197 @@
+"""Persistent hash cache: one SQLite file shared by every mcptrace process of the user.
+
+Usage::
+
+    cache = HashCache(Path("~/.local/state/mcptrace/hash-cache.sqlite3").expanduser())
+    facts = cache.get(key)                 # FileFacts stored for exactly this FileKey, or None
+    cache.put_many([(key, facts), ...])    # one short write transaction
+    cache.state                            # "ok", "rebuilt", "unavailable"
+
+A row is used only when every part of the stat key (real path, device, inode, size,
+mtime_ns, ctime_ns) is unchanged, so an edited file always misses.  WAL mode and a busy
+timeout let several servers starting at once read and write it; a file that is not a
+database (or is damaged) is moved aside as ``<name>.corrupt-<time>-<pid>`` and rebuilt.  The
+cache only ever saves work: when it cannot be opened or written, hashing goes on without it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from mcptrace._guard import sensor_paused
+from mcptrace.provenance.hashing import FileKey
+
+BUSY_TIMEOUT_MS = 5000
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    distribution TEXT NOT NULL,
+    version TEXT NOT NULL,
+    record_path TEXT NOT NULL,
+    record_key TEXT NOT NULL,
+    verification TEXT NOT NULL
+)
+"""
+
+
+class FileFacts(NamedTuple):
+    """What is known about one file's bytes: its hash and how it compares with RECORD."""
+
+    sha256: str
+    distribution: str
+    version: str
+    record_path: str  # the RECORD consulted ("" when no distribution owns the file)
+    record_key: str  # that RECORD's stat key when consulted: a reinstall invalidates the row
+    verification: str
+
+
+class HashCache:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.state = "unopened"
+        self.errors = 0
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    # --- opening, and rebuilding a file that is not a usable database
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():  # created private: it records what the user runs
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        connection = sqlite3.connect(
+            str(self.path),
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("BEGIN IMMEDIATE")
+                if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    connection.execute("DROP TABLE IF EXISTS files")
+                    connection.execute(_SCHEMA)
+                    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                connection.execute("COMMIT")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("SELECT 1 FROM files LIMIT 1").fetchall()
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _move_aside(self) -> None:
+        """Rename the broken file (and its WAL/shm) out of the way; a racing process may win."""
+        stamp = f"corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            try:
+                source.rename(f"{self.path}.{stamp}{suffix}")
+            except OSError:
+                pass
+
+    def _open(self) -> sqlite3.Connection | None:
+        if self._connection is not None or self.state == "unavailable":
+            return self._connection
+        for attempt in range(2):
+            try:
+                self._connection = self._connect()
+                if self.state == "unopened":
+                    self.state = "ok"
+                return self._connection
+            except sqlite3.OperationalError:  # locked past the timeout, unwritable, ...
+                break
+            except sqlite3.DatabaseError:  # not a database, or damaged
+                if attempt == 0:
+                    self._move_aside()
+                    self.state = "rebuilt"
+            except OSError:
+                break
+        self.errors += 1
+        self.state = "unavailable"
+        return None
+
+    def _broken(self, error: sqlite3.DatabaseError) -> None:
+        """A damaged database found while in use: set it aside, start afresh next time."""
+        self.errors += 1
+        if isinstance(error, sqlite3.OperationalError):
+            return  # busy or read-only: keep the file, skip this operation
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except sqlite3.Error:
+                pass
+            self._connection = None
+        self._move_aside()
+        self.state = "rebuilt"
+
+    # --- rows
+
+    def get(self, key: FileKey) -> FileFacts | None:
+        with self._lock, sensor_paused():
+            connection = self._open()
+            if connection is None:
+                return None
+            try:
+                row = connection.execute(
+                    "SELECT sha256, distribution, version, record_path, record_key, verification"
+                    " FROM files WHERE path = ? AND dev = ? AND ino = ? AND size = ?"
+                    " AND mtime_ns = ? AND ctime_ns = ?",
+                    key,
+                ).fetchone()
+            except sqlite3.DatabaseError as error:
+                self._broken(error)
+                return None
+            return None if row is None else FileFacts(*row)
+
+    def put_many(self, rows: list[tuple[FileKey, FileFacts]]) -> bool:
+        if not rows:
+            return True
+        with self._lock, sensor_paused():
+            connection = self._open()
+            if connection is None:
+                return False
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    connection.executemany(
+                        "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        [(*key, *facts) for key, facts in rows],
+                    )
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as error:
+                self._broken(error)
+                return False
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                try:
+                    self._connection.close()
+                except sqlite3.Error:
+                    pass
+                self._connection = None
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: never touch the parent's connection; open a new one on demand."""
+        self._connection = None
+        self._lock = threading.Lock()

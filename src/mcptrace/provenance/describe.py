@@ -1,0 +1,210 @@
+"""The provenance of one module file: sha256, owning distribution, verification.
+
+Usage::
+
+    provenance = ModuleProvenance(HashCache(path))   # or ModuleProvenance(None): no cache
+    facts = provenance.facts_of("/venv/.../anyio/__init__.py")
+    provenance.describe(path)      # the attributes of an mcptrace.module.import event
+    provenance.persist()           # write new cache rows (one transaction, off the hot path)
+
+A file is hashed once per process and, through the persistent cache, once per change: the
+cache row is keyed by the file's stat key and also remembers the RECORD it was checked
+against, so a reinstall (new RECORD) re-verifies without re-hashing an unchanged file.
+Rows for files changed in the last ``RACY_WINDOW_NS`` are not persisted: a second edit in
+the same timestamp tick could leave every key field unchanged (git's "racy clean" problem).
+
+For a source module the importer may have run the cached ``.pyc`` instead of the ``.py``;
+when the ``.pyc`` header says it is valid for the source, the event also names that file
+and its own hash (``mcptrace.module.bytecode.*``).  RECORD has no hash for ``.pyc`` files,
+so its verification is ``unrecorded``: ``verification`` speaks for the source file only.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import os
+import threading
+import time
+from typing import NamedTuple
+
+from opentelemetry.util.types import AttributeValue
+
+from mcptrace._guard import sensor_paused
+from mcptrace.provenance import names
+from mcptrace.provenance.cache import FileFacts, HashCache
+from mcptrace.provenance.hashing import FileKey, hash_file, stat_key
+from mcptrace.provenance.record import Owner, RecordIndex, stat_signature
+
+RACY_WINDOW_NS = 2_000_000_000
+_PYC_HEADER = 16
+
+
+class Described(NamedTuple):
+    path: str
+    source: FileFacts
+    bytecode_path: str
+    bytecode: FileFacts | None
+
+
+def verification_of(owner: Owner | None, sha256_hex: str, path: str) -> str:
+    if owner is None or not owner.algorithm or not owner.expected:
+        return names.UNRECORDED
+    if owner.algorithm == "sha256":
+        actual = bytes.fromhex(sha256_hex)
+    else:  # RECORD may use any hashlib algorithm at least as strong; rare, so read again
+        other = hash_file(path, owner.algorithm) if owner.algorithm in _ALGORITHMS else None
+        if other is None:
+            return names.UNRECORDED
+        actual = bytes.fromhex(other.sha256)
+    recorded = base64.urlsafe_b64encode(actual).rstrip(b"=").decode()
+    return names.VERIFIED if recorded == owner.expected.rstrip("=") else names.MISMATCH
+
+
+_ALGORITHMS = frozenset({"sha224", "sha256", "sha384", "sha512", "sha3_256", "blake2b"})
+
+
+def bytecode_in_use(source: str, key: FileKey) -> str | None:
+    """The cached .pyc the importer accepts for ``source`` without reading it, if any."""
+    try:
+        cached = importlib.util.cache_from_source(source)
+    except (NotImplementedError, ValueError):
+        return None
+    try:
+        with open(cached, "rb") as handle:
+            header = handle.read(_PYC_HEADER)
+    except OSError:
+        return None
+    if len(header) < _PYC_HEADER or header[:4] != importlib.util.MAGIC_NUMBER:
+        return None
+    flags = int.from_bytes(header[4:8], "little")
+    if flags == 0:  # timestamp pyc: valid when the source's mtime and size match
+        mtime = int.from_bytes(header[8:12], "little")
+        size = int.from_bytes(header[12:16], "little")
+        valid = mtime == (key.mtime_ns // 1_000_000_000) & 0xFFFFFFFF and size == (
+            key.size & 0xFFFFFFFF
+        )
+        return cached if valid else None
+    if flags & 0b01:  # hash-based (PEP 552): checked against the source, or not at all
+        import _imp
+
+        check = flags & 0b10 and _imp.check_hash_based_pycs != "never"
+        if not check and _imp.check_hash_based_pycs != "always":
+            return cached
+        try:
+            with open(source, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        return cached if importlib.util.source_hash(data) == header[8:16] else None
+    return None
+
+
+class ModuleProvenance:
+    def __init__(self, cache: HashCache | None, records: RecordIndex | None = None) -> None:
+        self.cache = cache
+        self.records = records or RecordIndex()
+        self.lock = threading.RLock()
+        self.memory: dict[FileKey, FileFacts] = {}
+        self.unsaved: list[tuple[FileKey, FileFacts]] = []
+        self.hashed = 0  # files read and hashed by this process (the cache's misses)
+        self.cache_hits = 0
+        self._record_keys: dict[str, str] = {}
+
+    def _record_unchanged(self, facts: FileFacts) -> bool:
+        if not facts.record_path:
+            return True
+        current = self._record_keys.get(facts.record_path)
+        if current is None:
+            current = self._record_keys[facts.record_path] = stat_signature(facts.record_path)
+        return current == facts.record_key
+
+    def facts_of(self, path: str) -> FileFacts | None:
+        """Hash and verification of the file at ``path``; None if it is no readable file."""
+        with self.lock, sensor_paused():
+            key = stat_key(path)
+            if key is None:
+                return None
+            facts = self.memory.get(key)
+            if facts is not None:
+                return facts
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None and self._record_unchanged(cached):
+                self.cache_hits += 1
+                self.memory[key] = cached
+                return cached
+            if cached is not None:  # same bytes, reinstalled distribution: verify again
+                sha256 = cached.sha256
+            else:
+                digest = hash_file(path)
+                if digest is None:
+                    return None
+                self.hashed += 1
+                key, sha256 = digest.key, digest.sha256
+            owner = self.records.owner_of(path)
+            facts = FileFacts(
+                sha256,
+                owner.distribution if owner else "",
+                owner.version if owner else "",
+                owner.record_path if owner else "",
+                owner.record_key if owner else "",
+                verification_of(owner, sha256, path),
+            )
+            self.memory[key] = facts
+            if time.time_ns() - max(key.mtime_ns, key.ctime_ns) > RACY_WINDOW_NS:
+                self.unsaved.append((key, facts))
+            return facts
+
+    def describe_file(self, path: str) -> Described | None:
+        with self.lock, sensor_paused():
+            source = self.facts_of(path)
+            if source is None:
+                return None
+            bytecode_path, bytecode = "", None
+            if path.endswith(".py"):
+                key = stat_key(path)
+                pyc = bytecode_in_use(path, key) if key is not None else None
+                if pyc is not None:
+                    bytecode = self.facts_of(pyc)
+                    bytecode_path = pyc if bytecode is not None else ""
+            return Described(path, source, bytecode_path, bytecode)
+
+    def describe(self, path: str) -> dict[str, AttributeValue]:
+        """The provenance attributes of an ``mcptrace.module.import`` event for ``path``."""
+        described = self.describe_file(path)
+        if described is None:
+            return {}
+        return attributes_of(described)  # new cache rows are written by the inventory thread
+
+    def persist(self) -> None:
+        with self.lock:
+            rows, self.unsaved = self.unsaved, []
+        if rows and self.cache is not None:
+            self.cache.put_many(rows)
+
+    def reset_after_fork(self) -> None:
+        self.lock = threading.RLock()
+        if self.cache is not None:
+            self.cache.forget_after_fork()
+
+
+def attributes_of(described: Described) -> dict[str, AttributeValue]:
+    source = described.source
+    attributes: dict[str, AttributeValue] = {
+        names.MODULE_SHA256: source.sha256,
+        names.MODULE_DISTRIBUTION: source.distribution,
+        names.MODULE_VERSION: source.version,
+        names.MODULE_VERIFICATION: source.verification,
+    }
+    if described.bytecode is not None:
+        attributes[names.BYTECODE_PATH] = described.bytecode_path
+        attributes[names.BYTECODE_SHA256] = described.bytecode.sha256
+        attributes[names.BYTECODE_VERIFICATION] = described.bytecode.verification
+    return attributes
+
+
+def module_path(raw: object) -> str | None:
+    """An absolute file path from a module's ``__file__`` (None for frozen, zip members...)."""
+    if not isinstance(raw, str) or not raw or raw.startswith("<"):
+        return None
+    return os.path.abspath(raw)

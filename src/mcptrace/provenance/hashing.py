@@ -1,0 +1,95 @@
+"""SHA-256 of a file from the bytes on disk, with the stat key that identifies those bytes.
+
+Usage::
+
+    digest = hash_file("/venv/lib/python3.11/site-packages/anyio/__init__.py")
+    digest.sha256, digest.key        # hex digest; (realpath, dev, ino, size, mtime_ns, ctime_ns)
+
+The file is read through one descriptor and ``fstat``-ed before and after: if it changed
+while being read, it is read again, so a digest always belongs to the key it is stored
+under.  Reads happen with the sensor paused: the hasher's reads are not the tool's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from typing import NamedTuple
+
+from mcptrace._guard import sensor_paused
+
+CHUNK = 1 << 20
+ATTEMPTS = 3
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+class FileKey(NamedTuple):
+    """What must be unchanged for a stored digest to still describe the file.
+
+    ctime is in the key because user space cannot set it: ``touch -d`` can restore an
+    edited file's mtime, never its ctime.
+    """
+
+    path: str
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+class Digest(NamedTuple):
+    key: FileKey
+    sha256: str
+
+
+def key_of(real_path: str, status: os.stat_result) -> FileKey:
+    return FileKey(
+        real_path,
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+    )
+
+
+def stat_key(path: str) -> FileKey | None:
+    """The key of the regular file at ``path`` (symlinks resolved), None if there is none."""
+    with sensor_paused():
+        real = os.path.realpath(path)
+        try:
+            status = os.stat(real)
+        except (OSError, ValueError):
+            return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return key_of(real, status)
+
+
+def hash_file(path: str, algorithm: str = "sha256") -> Digest | None:
+    """Digest of the file's bytes (hex), or None if it cannot be read consistently."""
+    with sensor_paused():
+        real = os.path.realpath(path)
+        for _ in range(ATTEMPTS):
+            try:
+                descriptor = os.open(real, _OPEN_FLAGS)
+            except (OSError, ValueError):
+                return None
+            try:
+                before = os.fstat(descriptor)
+                if not stat.S_ISREG(before.st_mode):
+                    return None
+                digest = hashlib.new(algorithm)
+                while chunk := os.read(descriptor, CHUNK):
+                    digest.update(chunk)
+                after = os.fstat(descriptor)
+            except OSError:
+                return None
+            finally:
+                os.close(descriptor)
+            key = key_of(real, before)
+            if key == key_of(real, after):
+                return Digest(key, digest.hexdigest())
+        return None  # rewritten while we read it, every time

@@ -1,0 +1,202 @@
+"""Which installed distribution owns a file, and the hash its RECORD lists for it — lazily.
+
+Usage::
+
+    index = RecordIndex()
+    owner = index.owner_of("/venv/lib/python3.11/site-packages/anyio/_core/_fileio.py")
+    owner.distribution, owner.version, owner.algorithm, owner.expected   # "anyio", "4.6.0", ...
+
+Nothing is read at start-up.  For a file, the directory it was imported from (the longest
+``sys.path`` entry containing it, else the nearest ``site-packages`` above it) is listed
+once for ``*.dist-info``; the candidate distributions are tried in order — the one whose
+normalized name equals the file's top-level name, those whose ``top_level.txt`` lists it,
+then the others — and each RECORD is parsed at most once per process.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+from mcptrace._guard import sensor_paused
+
+_NORMALIZE = re.compile(r"[-_.]+")
+_SITE_DIR_NAMES = ("site-packages", "dist-packages")
+
+
+def normalize(name: str) -> str:
+    return _NORMALIZE.sub("_", name).lower()
+
+
+class Owner(NamedTuple):
+    distribution: str
+    version: str
+    record_path: str
+    record_key: str
+    algorithm: str  # "" when RECORD lists the file without a hash (.pyc, RECORD itself)
+    expected: str  # urlsafe base64 without padding, as RECORD writes it
+
+
+class _Distribution(NamedTuple):
+    name: str
+    version: str
+    record_path: str
+    record_key: str
+
+
+def stat_signature(path: str) -> str:
+    """A file's stat key as text ("" when missing): a changed RECORD invalidates cached rows."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return ""
+    return (
+        f"{status.st_dev}:{status.st_ino}:{status.st_size}"
+        f":{status.st_mtime_ns}:{status.st_ctime_ns}"
+    )
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _metadata_name_version(dist_info: str) -> tuple[str, str]:
+    """Name and Version from METADATA's headers (fallback: the dist-info directory's name)."""
+    stem = os.path.basename(dist_info).removesuffix(".dist-info")
+    fallback_name, _, fallback_version = stem.rpartition("-")
+    name, version = "", ""
+    text = _read_text(os.path.join(dist_info, "METADATA")) or ""
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the body (long description) follows the first blank line
+        key, _, value = line.partition(":")
+        if key == "Name" and not name:
+            name = value.strip()
+        elif key == "Version" and not version:
+            version = value.strip()
+    return name or fallback_name or stem, version or fallback_version
+
+
+class _SiteDirectory:
+    """The dist-info directories of one import root, and which of them have been parsed."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.by_name: dict[str, list[str]] = {}
+        self.unparsed: list[str] = []
+        self.top_level: dict[str, list[str]] | None = None
+        try:
+            names = os.listdir(root)
+        except OSError:
+            names = []
+        for name in sorted(names):
+            if name.endswith(".dist-info"):
+                path = os.path.join(root, name)
+                stem = name.removesuffix(".dist-info").rpartition("-")[0] or name
+                self.by_name.setdefault(normalize(stem), []).append(path)
+                self.unparsed.append(path)
+
+    def candidates(self, top: str) -> Iterable[str]:
+        yield from self.by_name.get(normalize(top), [])
+        if self.top_level is None:
+            self.top_level = {}
+            for dist_info in self.unparsed:
+                for line in (_read_text(os.path.join(dist_info, "top_level.txt")) or "").split():
+                    self.top_level.setdefault(line.strip(), []).append(dist_info)
+        yield from self.top_level.get(top, [])
+        yield from list(self.unparsed)
+
+
+class RecordIndex:
+    def __init__(self, search_path: Callable[[], list[str]] = lambda: sys.path) -> None:
+        self._search_path = search_path
+        self._roots_for: tuple[str, ...] = ()
+        self._roots: list[str] = []
+        self._sites: dict[str, _SiteDirectory] = {}
+        self._files: dict[str, tuple[_Distribution, str, str]] = {}
+        self.parsed_records = 0
+
+    def _import_roots(self) -> list[str]:
+        """sys.path as absolute directories, longest first (recomputed when sys.path changes)."""
+        current = tuple(entry for entry in self._search_path() if isinstance(entry, str))
+        if current != self._roots_for:
+            roots: set[str] = set()
+            for entry in current:
+                absolute = os.path.abspath(entry or os.curdir)
+                roots.add(absolute)
+                roots.add(os.path.realpath(absolute))
+            self._roots = sorted(roots, key=len, reverse=True)
+            self._roots_for = current
+        return self._roots
+
+    def _root_of(self, path: str) -> str | None:
+        for root in self._import_roots():
+            if path.startswith(root + os.sep):
+                return root
+        parent = os.path.dirname(path)  # loaded by a finder from outside sys.path
+        while parent and parent != os.path.dirname(parent):
+            if os.path.basename(parent) in _SITE_DIR_NAMES:
+                return parent
+            parent = os.path.dirname(parent)
+        return None
+
+    def _parse(self, site: _SiteDirectory, dist_info: str) -> None:
+        if dist_info not in site.unparsed:
+            return
+        site.unparsed.remove(dist_info)
+        record_path = os.path.join(dist_info, "RECORD")
+        text = _read_text(record_path)
+        if text is None:
+            return
+        name, version = _metadata_name_version(dist_info)
+        distribution = _Distribution(name, version, record_path, stat_signature(record_path))
+        self.parsed_records += 1
+        for row in csv.reader(text.splitlines()):
+            if not row or not row[0]:
+                continue
+            digest = row[1] if len(row) > 1 else ""
+            algorithm, _, expected = digest.partition("=")
+            full = os.path.normpath(os.path.join(site.root, row[0]))
+            self._files.setdefault(full, (distribution, algorithm, expected))
+
+    def _lookup(self, path: str) -> Owner | None:
+        found = self._files.get(path)
+        if found is None:
+            return None
+        distribution, algorithm, expected = found
+        return Owner(*distribution, algorithm, expected)
+
+    def owner_of(self, path: str) -> Owner | None:
+        """The distribution whose RECORD lists ``path``, or None (stdlib, editable, stray)."""
+        with sensor_paused():
+            for candidate in dict.fromkeys(
+                (os.path.normpath(os.path.abspath(path)), os.path.realpath(path))
+            ):
+                owner = self._lookup(candidate)
+                if owner is not None:
+                    return owner
+                root = self._root_of(candidate)
+                if root is None:
+                    continue
+                site = self._sites.get(root)
+                if site is None:
+                    site = self._sites[root] = _SiteDirectory(root)
+                relative = os.path.relpath(candidate, root)
+                parts = relative.split(os.sep)
+                if parts[0] == "__pycache__" and len(parts) > 1:  # bytecode of a top module
+                    parts = parts[1:]
+                top = parts[0].split(".", 1)[0]
+                for dist_info in site.candidates(top):
+                    self._parse(site, dist_info)
+                    owner = self._lookup(candidate)
+                    if owner is not None:
+                        return owner
+            return None
