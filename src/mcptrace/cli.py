@@ -206,6 +206,28 @@ def cmd_view(args: argparse.Namespace) -> int:
     return run_view(args, spool)
 
 
+def cmd_inventory(args: argparse.Namespace) -> int:
+    import json
+
+    from mcptrace.provenance.inventory import read_inventory, render_text, to_cyclonedx, to_json
+
+    try:
+        settings = load_settings(_settings_environment(args), None)
+    except ConfigError as exc:
+        return _fail(str(exc), 1)
+    spool = Path(args.spool_dir) if args.spool_dir else settings.spool_dir
+    if not spool.is_dir():
+        return _fail(f"mcptrace inventory: no spool at {spool}; pass the spool directory", 1)
+    inventory = read_inventory(spool)
+    if args.cyclonedx:
+        sys.stdout.write(json.dumps(to_cyclonedx(inventory), indent=2) + "\n")
+    elif args.json:
+        sys.stdout.write(json.dumps(to_json(inventory), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(inventory) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcptrace",
@@ -240,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="show settings and check where telemetry goes")
     _add_settings_options(doctor)
     doctor.set_defaults(handler=cmd_doctor)
+
+    inventory = commands.add_parser(
+        "inventory", help="modules and distributions that ran, with hashes and verification"
+    )
+    inventory.add_argument("spool_dir", nargs="?", metavar="SPOOL", help="spool directory")
+    formats = inventory.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="machine-readable JSON")
+    formats.add_argument("--cyclonedx", action="store_true", help="CycloneDX 1.5 JSON BOM")
+    inventory.set_defaults(handler=cmd_inventory)
 
     from mcptrace.view.command import add_arguments as add_view_arguments
 

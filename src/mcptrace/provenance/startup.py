@@ -69,9 +69,7 @@ class ModuleInventory:
 
     def start(self) -> None:
         self.stop_event.clear()
-        self.thread = threading.Thread(
-            target=self._run, name="mcptrace-provenance", daemon=True
-        )
+        self.thread = threading.Thread(target=self._run, name="mcptrace-provenance", daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
