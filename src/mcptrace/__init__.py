@@ -5,6 +5,22 @@ server.py``).  Telemetry goes to OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is se
 OTLP/JSON-lines spool under ``~/.local/state/mcptrace/spool``; ``mcptrace view`` reads it.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mcptrace.policy.violation import PolicyViolation
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["PolicyViolation", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazily: importing mcptrace (the CLI does) must not load the OTel SDK
+    if name == "PolicyViolation":
+        from mcptrace.policy.violation import PolicyViolation
+
+        return PolicyViolation
+    raise AttributeError(f"module 'mcptrace' has no attribute {name!r}")

@@ -12,6 +12,10 @@ lets out into the program (the operation fails with a PermissionError inside the
             raise PolicyViolation("egress to 203.0.113.7 denied")
 
     set_decider(my_policy)
+
+``lock_decider(policy, on_refused)`` installs a policy for the rest of the process: a later
+``set_decider`` (say, from tool code trying ``set_decider(None)``) raises ``DeciderLocked``
+and calls ``on_refused`` so the attempt is reported.
 """
 
 from __future__ import annotations
@@ -26,16 +30,45 @@ class PolicyDenial(PermissionError):
     """A deliberate denial; the hook re-raises it, and only it."""
 
 
+class DeciderLocked(PolicyDenial):
+    """``set_decider`` was called after a policy was locked in."""
+
+
 Decider = Callable[[Observation, Attribution], None]
 
-_decider: Decider | None = None
+# One slot the hook reads directly: no call at all while no policy is installed.
+POLICY: list[Decider | None] = [None]
+
+
+_on_refused: list[Callable[[], None] | None] = [None]  # set once a policy is locked in
 
 
 def set_decider(decider: Decider | None) -> None:
-    global _decider
-    _decider = decider
+    on_refused = _on_refused[0]
+    if on_refused is not None:
+        on_refused()
+        raise DeciderLocked("mcptrace: the policy is locked in for this process")
+    POLICY[0] = decider
+
+
+def lock_decider(decider: Decider, on_refused: Callable[[], None]) -> None:
+    """Install ``decider`` for good; later ``set_decider`` calls are refused and reported.
+
+    Only the lock holder (the same ``on_refused``) may lock again: that is how the policy
+    restores itself if someone rebinds ``POLICY[0]`` behind its back.
+    """
+    holder = _on_refused[0]
+    if holder is not None and holder is not on_refused:
+        raise DeciderLocked("mcptrace: a policy is already locked in for this process")
+    POLICY[0], _on_refused[0] = decider, on_refused
+
+
+def current_decider() -> tuple[Decider | None, Callable[[], None] | None]:
+    """(the installed decider, the lock holder's callback) as the hook sees them."""
+    return POLICY[0], _on_refused[0]
 
 
 def decide(observation: Observation, attribution: Attribution) -> None:
-    if _decider is not None:
-        _decider(observation, attribution)
+    decider = POLICY[0]
+    if decider is not None:
+        decider(observation, attribution)

@@ -1,0 +1,196 @@
+"""OpenTelemetry instrumentor for the policy (entry point ``mcptrace_policy``).
+
+Usage::
+
+    from mcptrace.policy.instrumentor import PolicyInstrumentor
+    PolicyInstrumentor().instrument()    # `mcptrace run --policy FILE` / MCPTRACE_POLICY do this
+
+The policy file comes from ``MCPTRACE_POLICY`` (keyword ``policy_path`` overrides it).  Once
+installed the policy is locked for the life of the process: ``uninstrument()`` and
+``set_decider()`` cannot remove it (a refused attempt is a ``mcptrace.sensor.tamper`` event).
+
+A policy file that does not load is reported on one line; then
+
+* if it asks for enforcement anywhere (``mode = "enforce"``), mcptrace fails closed: every
+  file, network, process, code and native action inside tool calls is blocked, as rule
+  ``policy-invalid.<category>``, so the tools fail loudly while the server keeps serving;
+* otherwise (an observe-only policy) it fails open: no policy, the program runs as without.
+
+``mcptrace run --policy FILE`` checks the file first and refuses to start with a broken one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import threading
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from mcptrace import _guard
+from mcptrace.activation import current_settings, report
+from mcptrace.policy import model as m
+from mcptrace.policy.engine import NetworkRule, PolicyEngine
+from mcptrace.policy.loader import PolicyFileError, load_policy, looks_enforcing
+from mcptrace.policy.record import ViolationRecorder
+from mcptrace.policy.tool_errors import surface_violations
+from mcptrace.sensor import decide as decide_module
+from mcptrace.sensor import events as ev
+from mcptrace.sensor.events import Observation
+from mcptrace.sensor.hook import installed
+
+FLUSH_INTERVAL_SECONDS = 0.5
+FAIL_CLOSED_RULE_PREFIX = "policy-invalid"
+TAMPER_TARGET = "mcptrace.tamper.target"
+
+
+def fail_closed_policy(source: str) -> m.Policy:
+    return m.Policy(mode=m.ENFORCE, defaults=dict.fromkeys(m.CATEGORIES, m.DENY), source=source)
+
+
+class ActivePolicy:
+    """The locked-in policy of this process: engine, violation log thread, self-check."""
+
+    def __init__(self, engine: PolicyEngine, violations: ViolationRecorder) -> None:
+        self.engine = engine
+        self.violations = violations
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        decide_module.lock_decider(self.engine, self.on_refused)
+        self.thread = threading.Thread(target=self._run, name="mcptrace-policy-logs", daemon=True)
+        self.thread.start()
+        atexit.register(self.at_exit)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self.after_fork_in_child)
+
+    def on_refused(self) -> None:
+        """Someone called set_decider() while the policy is locked in: tamper event."""
+        report("mcptrace: refused to replace or remove the locked-in policy (set_decider)")
+        self._tamper("set_decider")
+
+    def verify(self) -> None:
+        """Restore the policy if the seam's slots were rebound behind its back."""
+        if decide_module.current_decider() == (self.engine, self.on_refused):
+            return
+        decide_module._on_refused[0] = None  # only the lock holder gets here
+        decide_module.lock_decider(self.engine, self.on_refused)
+        report("mcptrace: the policy was switched off behind its back; it is back in force")
+        self._tamper("decider_rebound")
+
+    def _tamper(self, what: str) -> None:
+        sensor = installed()
+        if sensor is None:
+            return
+        attribution = sensor.registry.attribute()
+        if attribution is None:
+            return
+        observation = Observation(ev.SENSOR_TAMPER, ev.TAMPER, {TAMPER_TARGET: what}, what)
+        sensor.recorder.record(observation, attribution[0], attribution[1], threading.get_ident())
+
+    def _run(self) -> None:
+        _guard.PAUSED.add(threading.get_ident())  # nothing this thread does is the tool's
+        while not self.stopped.wait(FLUSH_INTERVAL_SECONDS):
+            try:
+                self.verify()
+            except Exception:
+                pass
+            self.violations.flush()
+
+    def at_exit(self) -> None:
+        self.stopped.set()
+        self.violations.flush()
+
+    def after_fork_in_child(self) -> None:
+        self.violations.reset_after_fork()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="mcptrace-policy-logs", daemon=True)
+        self.thread.start()
+
+
+_active: ActivePolicy | None = None
+
+
+def active_policy() -> ActivePolicy | None:
+    return _active
+
+
+def _remember_addresses(engine: PolicyEngine) -> Callable[..., Any]:
+    def getaddrinfo(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        results = wrapped(*args, **kwargs)
+        try:
+            host = args[0] if args else kwargs.get("host")
+            if isinstance(host, bytes):
+                host = host.decode("idna")
+            if isinstance(host, str):
+                engine.remember_resolution(host, [str(item[4][0]) for item in results])
+        except Exception:
+            pass
+        return results
+
+    return getaddrinfo
+
+
+def build_engine(path: Path, span_cap: int) -> tuple[PolicyEngine, ViolationRecorder] | None:
+    """The engine for the policy at ``path``, fail-closed or None (fail-open) if it is bad."""
+    violations = ViolationRecorder(span_cap)
+    try:
+        policy = load_policy(path)
+        return PolicyEngine(policy, violations.record), violations
+    except PolicyFileError as exc:
+        first = exc.problems[0]
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        if looks_enforcing(path):
+            report(
+                f"mcptrace: MCPTRACE_POLICY: {first}{more}; the policy asks for enforcement, so "
+                "every file, network, process, code and native action inside tool calls is "
+                f"blocked until it is fixed (check it with: mcptrace policy check {path})"
+            )
+            engine = PolicyEngine(
+                fail_closed_policy(str(path)), violations.record, FAIL_CLOSED_RULE_PREFIX
+            )
+            return engine, violations
+        report(f"mcptrace: MCPTRACE_POLICY: {first}{more}; running without the policy")
+        return None
+
+
+class PolicyInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Allow/deny rules over the sensor's observations; observe or enforce."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return []
+
+    def _instrument(self, **kwargs: Any) -> None:
+        global _active
+        if _active is not None:
+            return
+        settings = current_settings()
+        path = kwargs.get("policy_path", settings.policy)
+        if path is None or not settings.part_enabled("policy"):
+            return
+        if not settings.part_enabled("sensor") or not settings.sensor:
+            report("mcptrace: MCPTRACE_POLICY is set but the sensor is off; no policy applies")
+            return
+        built = build_engine(Path(path), settings.max_events_per_span)
+        if built is None:
+            return
+        engine, violations = built
+        _active = ActivePolicy(engine, violations)
+        _active.start()
+        surface_violations()
+        if any(isinstance(rule, NetworkRule) and rule.hosts for rule in engine.rules[m.NETWORK]):
+            wrapt.wrap_function_wrapper(socket, "getaddrinfo", _remember_addresses(engine))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        # Deliberately not a mirror of _instrument: a locked-in policy stays in force, so
+        # nothing inside the program can switch it off through this API.
+        if _active is not None:
+            report("mcptrace: the policy is locked in for this process; uninstrument ignored")

@@ -1,0 +1,219 @@
+"""Compiled matchers: glob → one regex, addresses → ``ipaddress`` networks, ports → ranges.
+
+Everything here is built once when a policy is loaded; matching does no I/O except
+``PathResolver``, which resolves each distinct path once (bounded cache, see below).
+
+Usage::
+
+    matcher = compile_globs(["~/.ssh/**", "*.pem"], expand=expand_path)
+    matcher("/home/me/.ssh/id_ed25519")    # True
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Iterable
+
+from mcptrace.policy.model import ADDRESS_KEYWORDS
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def glob_to_regex(pattern: str) -> str:
+    """A glob as a regex body: ``*``/``?`` stay within one path segment, ``**`` crosses them.
+
+    ``dir/**`` also matches ``dir`` itself; a leading ``**/`` matches any directory prefix.
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        char = pattern[i]
+        if pattern.startswith("/**", i) and i + 3 == n:
+            out.append("(?:/.*)?")
+            i += 3
+        elif pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif char == "*":
+            out.append("[^/]*")
+            i += 1
+        elif char == "?":
+            out.append("[^/]")
+            i += 1
+        elif char == "[":
+            end = pattern.find("]", i + 2 if pattern.startswith("[!", i) else i + 1)
+            if end < 0:
+                out.append(re.escape(char))
+                i += 1
+                continue
+            body = pattern[i + 1 : end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(char))
+            i += 1
+    return "".join(out)
+
+
+def literal_prefix(pattern: str) -> str:
+    """The directories of ``pattern`` before its first glob character."""
+    cut = next((i for i, char in enumerate(pattern) if char in _GLOB_CHARS), len(pattern))
+    if cut == len(pattern):
+        return pattern
+    return pattern[: pattern.rfind("/", 0, cut) + 1].rstrip("/") or "/"
+
+
+def path_pattern_variants(pattern: str) -> list[str]:
+    """``pattern`` and, if its literal directories go through a symlink, the resolved form.
+
+    Resolved once, when the policy is compiled, so a rule on ``~/.ssh/**`` also holds when
+    ``~/.ssh`` is a symlink to ``/data/ssh``.
+    """
+    if not pattern.startswith("/"):
+        return [pattern]
+    prefix = literal_prefix(pattern)
+    resolved = os.path.realpath(prefix)
+    variants = [pattern]
+    if resolved != prefix:
+        variants.append(resolved.rstrip("/") + pattern[len(prefix.rstrip("/")) :])
+    return variants
+
+
+def compile_path_globs(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One regex for absolute-path globs; a pattern without ``/`` matches the file name."""
+    bodies: list[str] = []
+    for pattern in patterns:
+        for variant in path_pattern_variants(pattern):
+            body = glob_to_regex(variant)
+            bodies.append(body if "/" in variant else "(?:.*/)?" + body)
+    return re.compile("(?:" + "|".join(bodies) + ")\\Z", re.DOTALL)
+
+
+def compile_name_globs(patterns: Iterable[str], ignore_case: bool = False) -> re.Pattern[str]:
+    """One regex for name globs (tool names, host names, pickle globals): ``*`` is anything."""
+    bodies = [glob_to_regex(pattern).replace("[^/]", ".") for pattern in patterns]
+    return re.compile("(?:" + "|".join(bodies) + ")\\Z", re.IGNORECASE if ignore_case else 0)
+
+
+def executable_matcher(patterns: Iterable[str]) -> re.Pattern[str]:
+    """Executable globs: with a ``/`` they match the full path, without one the file name."""
+    return compile_path_globs(patterns)
+
+
+# ---------------------------------------------------------------- paths of events
+
+
+class PathResolver:
+    """Lexical normalisation, then symlink resolution once per distinct path.
+
+    ``os.path.realpath`` is I/O (an ``lstat`` per component), so each path is resolved the
+    first time it is seen and remembered (at most ``limit`` paths; the cache is emptied when
+    full).  The guarantee: a path is judged by where its symlinks pointed the first time this
+    process used it.  A symlink swapped afterwards, or between the check and the open, is not
+    followed again: audit-hook enforcement is not a sandbox.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self.cache: dict[str, str] = {}
+        self.realpath: Callable[[str], str] = os.path.realpath
+
+    def __call__(self, path: str) -> str:
+        resolved = self.cache.get(path)
+        if resolved is None:
+            try:
+                resolved = self.realpath(os.path.normpath(path))
+            except (OSError, ValueError):
+                resolved = os.path.normpath(path)
+            if len(self.cache) >= self.limit:
+                self.cache.clear()
+            self.cache[path] = resolved
+        return resolved
+
+
+# ---------------------------------------------------------------- network
+
+_PRIVATE: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(cidr)
+    for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def parse_address(text: str) -> IPAddress | None:
+    """An IP address (IPv4-mapped IPv6 as IPv4, zone index dropped), or None for a name."""
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _keyword_test(keyword: str) -> Callable[[IPAddress], bool]:
+    match keyword:
+        case "loopback":
+            return lambda address: address.is_loopback
+        case "private":
+            return lambda address: any(address in network for network in _PRIVATE)
+        case "link_local":
+            return lambda address: address.is_link_local
+        case "multicast":
+            return lambda address: address.is_multicast
+        case _:  # any
+            return lambda address: True
+
+
+class AddressMatcher:
+    """IPs, CIDRs and keywords (``loopback``, ``private``, ``link_local``, ``multicast``,
+    ``any``, ``unix`` for AF_UNIX socket paths)."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.networks: list[Network] = []
+        self.tests: list[Callable[[IPAddress], bool]] = []
+        self.keywords: set[str] = set()
+        for entry in entries:
+            if entry in ADDRESS_KEYWORDS:
+                self.keywords.add(entry)
+                if entry != "unix":
+                    self.tests.append(_keyword_test(entry))
+            else:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+
+    def __call__(self, address: str) -> bool:
+        parsed = parse_address(address)
+        if parsed is None:
+            if address.startswith(("/", "\0")) or address == "":
+                return "unix" in self.keywords and address != ""
+            # a name: only "localhost" is known without resolving it
+            return "loopback" in self.keywords and address.lower() in _LOOPBACK_NAMES
+        if any(parsed in network for network in self.networks):
+            return True
+        return any(test(parsed) for test in self.tests)
+
+
+def validate_address(entry: str) -> str | None:
+    """None if ``entry`` is a keyword, IP or CIDR; else what is wrong with it."""
+    if entry in ADDRESS_KEYWORDS:
+        return None
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError as exc:
+        keywords = ", ".join(ADDRESS_KEYWORDS)
+        return f"{entry!r} is not an IP address, a CIDR or one of {keywords} ({exc})"
+    return None
+
+
+def port_in(port: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(low <= port <= high for low, high in ranges)

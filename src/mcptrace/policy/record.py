@@ -1,0 +1,115 @@
+"""Violations as ``mcptrace.policy.violation`` span events and WARN log records.
+
+Usage::
+
+    violations = ViolationRecorder(span_events_per_category=32)
+    violations.record(observation, verdict, blocked, state, how)   # in the hook: tuples only
+    violations.flush()      # on the sensor's log thread (each tick) and at exit
+
+The span event goes through the sensor's own path: the record is appended to the span
+state's events, which become span events when the span ends (``Recorder.span_additions``),
+and the violation is counted in ``mcptrace.events.policy.count`` on the request span.  The
+log record (WARN, in the span's context) is emitted off the hot path, like the sensor's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from opentelemetry import trace
+from opentelemetry._logs import Logger, SeverityNumber, get_logger
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext
+from opentelemetry.util.types import AttributeValue
+
+from mcptrace import _guard
+from mcptrace.policy import model as m
+from mcptrace.policy.engine import Verdict
+from mcptrace.sensor.attribution import SpanState
+from mcptrace.sensor.events import Observation
+from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, QUEUE_LIMIT, Record, record_attributes
+
+LOGGER_NAME = "mcptrace.policy"
+_time_ns = time.time_ns
+
+
+def violation_observation(observation: Observation, verdict: Verdict, blocked: bool) -> Observation:
+    attributes: dict[str, AttributeValue] = dict(observation.attributes)
+    attributes[m.POLICY_RULE] = verdict.rule
+    attributes[m.POLICY_ACTION] = m.BLOCKED if blocked and verdict.enforce else m.OBSERVED
+    attributes[m.POLICY_MODE] = m.ENFORCE if verdict.enforce else m.OBSERVE
+    attributes[m.POLICY_CATEGORY] = verdict.category
+    attributes[m.POLICY_EVENT] = observation.name
+    attributes[m.POLICY_SUBJECT] = verdict.subject
+    return Observation(
+        m.POLICY_VIOLATION, m.POLICY_CATEGORY_NAME, attributes, observation.audit_event
+    )
+
+
+class ViolationRecorder:
+    def __init__(self, span_events_per_category: int = 32) -> None:
+        self.span_cap = span_events_per_category
+        self.log_cap = span_events_per_category * LOG_RECORDS_FACTOR
+        self.pending: deque[tuple[Record, SpanContext | None]] = deque()
+        self.lock = threading.Lock()
+        self._logger: Logger | None = None
+        self.errors = 0
+
+    # --- hot path (inside the hook): plain tuples and counters
+
+    def record(
+        self, observation: Observation, verdict: Verdict, blocked: bool, state: SpanState, how: str
+    ) -> None:
+        category = m.POLICY_CATEGORY_NAME
+        root = state.root
+        root.counts[category] = root.counts.get(category, 0) + 1
+        seen = state.kept.get(category, 0) + 1
+        state.kept[category] = seen
+        if seen > self.log_cap or len(self.pending) >= QUEUE_LIMIT:
+            root.dropped += 1
+            return
+        record: Record = (
+            _time_ns(),
+            violation_observation(observation, verdict, blocked),
+            how,
+            threading.get_ident(),
+        )
+        if seen <= self.span_cap and state.span_context is not None:
+            state.events.append(record)
+        self.pending.append((record, state.span_context))
+
+    # --- off the hot path
+
+    def flush(self) -> None:
+        with self.lock, _guard.sensor_paused():
+            while self.pending:
+                try:
+                    record, span_context = self.pending.popleft()
+                except IndexError:
+                    break
+                try:
+                    self._emit(record, span_context)
+                except Exception:
+                    self.errors += 1
+
+    def reset_after_fork(self) -> None:
+        self.pending = deque()
+        self.lock = threading.Lock()
+
+    def _emit(self, record: Record, span_context: SpanContext | None) -> None:
+        if self._logger is None:
+            self._logger = get_logger(LOGGER_NAME)
+        context = Context()
+        if span_context is not None:
+            context = trace.set_span_in_context(NonRecordingSpan(span_context), Context())
+        self._logger.emit(
+            timestamp=record[0],
+            observed_timestamp=_time_ns(),
+            context=context,
+            severity_number=SeverityNumber.WARN,
+            severity_text="WARN",
+            attributes=record_attributes(record),
+            event_name=m.POLICY_VIOLATION,
+        )
