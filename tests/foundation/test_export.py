@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from mcptrace.export.spool_reader import iter_logs, iter_metric_points
 from receivers import OtelTap, closed_port
@@ -20,6 +21,10 @@ ALL_SIGNALS = (
     "        get_logger('l').emit(event_name='test.event', attributes={{'index': index}})\n"
     "metrics.get_meter('m').create_counter('test.counter').add({count})\n"
 )
+
+
+def received_test_events(tap: OtelTap) -> list[dict[str, Any]]:
+    return [log for log in tap.logs() if log.get("eventName") == "test.event"]
 
 
 def replay(spool: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
@@ -54,13 +59,14 @@ def test_spool_replays_to_a_real_receiver_once(spool: Path, tmp_path: Path) -> N
 def test_all_three_signals_round_trip(spool: Path, tmp_path: Path) -> None:
     run_under_mcptrace([PYTHON, "-c", ALL_SIGNALS.format(count=5)], spool)
     assert len(spans(spool)) == 5
-    assert len(list(iter_logs(spool))) == 5
+    assert len([r for r in iter_logs(spool) if r.event_name == "test.event"]) == 5
     assert [p.data["asInt"] for p in iter_metric_points(spool) if p.name == "test.counter"] == ["5"]
     with OtelTap(tmp_path) as tap:
         assert replay(spool, tap.endpoint).returncode == 0
-        tap.wait_for(lambda t: len(t.spans()) == 5 and len(t.logs()) == 5 and t.metrics())
-        logs = tap.logs()
-    assert {log["eventName"] for log in logs} == {"test.event"}
+        tap.wait_for(
+            lambda t: len(t.spans()) == 5 and len(received_test_events(t)) == 5 and t.metrics()
+        )
+        logs = received_test_events(tap)
     assert all(len(log["traceId"]) == 32 and len(log["spanId"]) == 16 for log in logs)
 
 
@@ -92,7 +98,9 @@ def test_live_export_to_receiver_leaves_spool_empty(spool: Path, tmp_path: Path)
             tap.endpoint,
             env=clean_env(OTEL_EXPORTER_OTLP_COMPRESSION="none"),
         )
-        tap.wait_for(lambda t: len(t.spans()) == 3 and len(t.logs()) == 3 and t.metrics())
+        tap.wait_for(
+            lambda t: len(t.spans()) == 3 and len(received_test_events(t)) == 3 and t.metrics()
+        )
     assert spans(spool) == []
 
 

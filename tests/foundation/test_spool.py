@@ -138,7 +138,7 @@ def test_full_disk_costs_telemetry_not_the_program(tiny_filesystem: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert result.stdout == "finished\n"
     warnings = [line for line in result.stderr.splitlines() if line.startswith("mcptrace:")]
-    assert len(warnings) == 1 and "cannot write the traces spool" in warnings[0]
+    assert len(warnings) == 1 and "cannot write the spool" in warnings[0]
     # what was written is whole lines only: every line parses
     for path in tiny_filesystem.glob("traces-*.jsonl"):
         for line in path.read_text().splitlines():

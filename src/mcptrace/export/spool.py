@@ -31,9 +31,13 @@ from mcptrace.config import Signal, load_settings_lenient
 MAX_LINE_BYTES = 1024 * 1024 - 1  # a line, newline included, stays under 1 MiB
 
 
+_warned_directories: set[Path] = set()
+
+
 def _warn_once(writer: SpoolWriter, message: str) -> None:
-    if not writer.warned:
-        writer.warned = True
+    """One line per spool directory and process, however many signals and batches fail."""
+    if writer.directory not in _warned_directories:
+        _warned_directories.add(writer.directory)
         sys.stderr.write(f"mcptrace: {message}\n")
 
 
@@ -45,7 +49,6 @@ class SpoolWriter:
         self.signal = signal
         self.max_file_bytes = max_file_bytes
         self.dropped_lines = 0
-        self.warned = False
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._size = 0
@@ -86,7 +89,7 @@ class SpoolWriter:
                     self.dropped_lines += 1
                     _warn_once(
                         self,
-                        f"cannot write the {self.signal} spool in {self.directory} "
+                        f"cannot write the spool in {self.directory} "
                         f"({exc.strerror or exc}); telemetry is being dropped, the program "
                         "continues",
                     )
