@@ -41,6 +41,10 @@ except ImportError:  # pragma: no cover - older API
     SUPPRESS_KEY = otel_context.create_key("suppress_instrumentation")
 
 
+SPAN_KEY: str = _SPAN_KEY
+__all__ = ["SPAN_KEY", "SUPPRESS_KEY", "Attribution", "SpanRegistry", "SpanState"]
+
+
 def _context_getter() -> Callable[[], Context]:
     """The fastest way to read the current OTel context (a ContextVar read when possible)."""
     runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
@@ -96,7 +100,7 @@ class SpanRegistry:
         self.unattributed = SpanState(None, label="unattributed")
         self.requests_seen = False
         self.on_first_request: Callable[[], None] | None = None
-        self._current_context = _context_getter()
+        self.current_context = _context_getter()
 
     # --- span lifecycle (called from the enricher, off the hot path)
 
@@ -133,14 +137,18 @@ class SpanRegistry:
 
     def attribute(self) -> Attribution | None:
         """(state, how) for the current thread, or None for telemetry's own work."""
-        context = self._current_context()
+        context = self.current_context()
         if context.get(SUPPRESS_KEY):  # the SDK or an instrumentation exporting
             return None
-        span = context.get(_SPAN_KEY)
+        span = context.get(SPAN_KEY)
         if span is not None:
             state = self.by_span.get(span)
             if state is not None:
                 return state, ev.CONTEXT
+        return self.attribute_without_span()
+
+    def attribute_without_span(self) -> Attribution:
+        """Rules 2-5: no span of ours in the context."""
         in_flight = self.in_flight
         if len(in_flight) == 1:
             try:

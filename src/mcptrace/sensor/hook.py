@@ -1,15 +1,17 @@
 """The audit hook (PEP 578): a short pipeline of small steps, the cheapest first.
 
     1. reject      event not in the frozen set of interesting names → return (most events)
-    1b. importer   the importer reading its own module files (.pyc opens) → return
+    1b. importer   the importer reading a module's bytecode (.pyc, read-only) → return
     2. guard       sensor off, interpreter finalizing, or this thread is mcptrace's own
                    (exporter, spool writer, the sensor itself: ``_guard.PAUSED``) → return;
                    otherwise the thread is marked busy, so nothing below can recurse.
                    Started from site/sitecustomize, the sensor stays off until __main__
                    starts (``cpython.run_*``): mcptrace's own start-up is not the program's
-    3. translate   audit args → Observation (plain data) or None
-    4. attribute   → (SpanState, "context" | "inferred" | "none"), or None for telemetry's own
-                   work (the SDK's suppress-instrumentation flag)
+    3. attribute   → (SpanState, "context" | "inferred" | "none"), or None for telemetry's own
+                   work (the SDK's suppress-instrumentation flag).  Attribution comes before
+                   translation so that a span already past its cap for the event's category
+                   only counts the event (a tool opening a million files pays ~the guard)
+    4. translate   audit args → Observation (plain data) or None
     5. decide      the policy seam (sensor/decide.py): may raise PolicyDenial
     6. record      bounded per-span buffers and counters (sensor/recorder.py)
 
@@ -25,24 +27,23 @@ Usage::
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from mcptrace import _guard
-from mcptrace.sensor import decide as decide_module
 from mcptrace.sensor import events as ev
 from mcptrace.sensor import translate as translate_module
-from mcptrace.sensor.attribution import SpanRegistry
-from mcptrace.sensor.decide import PolicyDenial
+from mcptrace.sensor.attribution import SPAN_KEY, SUPPRESS_KEY, SpanRegistry
+from mcptrace.sensor.decide import POLICY, PolicyDenial
 from mcptrace.sensor.events import Observation
 from mcptrace.sensor.recorder import Recorder
 from mcptrace.sensor.translate import (
     MAIN_STARTS,
     TRANSLATORS,
     interesting_events,
-    is_importer_open,
 )
 
 AuditHook = Callable[[str, tuple[Any, ...]], None]
@@ -63,44 +64,79 @@ class Sensor:
 
 
 def translate(event: str, args: tuple[Any, ...]) -> Observation | None:
-    return TRANSLATORS[event].translate(args)
+    """Step 3 alone (for tests and tools); the hook calls the translator directly."""
+    return TRANSLATORS[event].translate(event, args)
 
 
 def make_hook(sensor: Sensor) -> AuditHook:
-    interesting = sensor.interesting  # immutable, captured: the first test is a set lookup
+    # Everything the hook touches is captured here: local lookups only on the hot path.
+    interesting = sensor.interesting  # immutable: the first test is one set lookup
     categories = sensor.categories
     paused = _guard.PAUSED
     get_ident = threading.get_ident
     is_finalizing = sys.is_finalizing
     registry = sensor.registry
-    recorder = sensor.recorder
-    decide = decide_module.decide
+    attribute_without_span = registry.attribute_without_span
+    current_context = registry.current_context
+    by_span = registry.by_span
+    span_key, suppress_key = SPAN_KEY, SUPPRESS_KEY
+    context_how = ev.CONTEXT
+    record = sensor.recorder.record
+    saturated_at = sensor.recorder.log_cap
+    translators = {name: entry.translate for name, entry in TRANSLATORS.items()}
+    only_category = {name: entry.only_category for name, entry in TRANSLATORS.items()}
+    policy = POLICY
+    access_mode = os.O_ACCMODE if hasattr(os, "O_ACCMODE") else 3
+    main_starts = MAIN_STARTS
+    exec_event = ev.PROCESS_EXEC
 
     def mcptrace_audit_hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in interesting:  # 1. reject
             return
-        if event == "open" and is_importer_open(args):  # 1b. the importer's own reads
+        if (  # 1b. the importer reading a module's bytecode
+            event == "open"
+            and type(path := args[0]) is str
+            and path[-4:] == ".pyc"
+            and not args[2] & access_mode
+        ):
             return
         thread_id = get_ident()  # 2. guard
         if thread_id in paused or not sensor.active or is_finalizing():
-            if sensor.bootstrapping and event in MAIN_STARTS:
+            if sensor.bootstrapping and event in main_starts:
                 sensor.bootstrapping = False
                 sensor.active = True
             return
-        if event in MAIN_STARTS:
+        if event in main_starts:
             return
         paused.add(thread_id)
         try:
-            observation = translate(event, args)  # 3.
-            if observation is None or observation.category not in categories:
+            # 3. attribute (SpanRegistry.attribute, its common case inlined)
+            context = current_context()
+            if context.get(suppress_key):  # the SDK or an instrumentation exporting
                 return
-            attribution = registry.attribute()  # 4.
-            if attribution is None:
+            span = context.get(span_key)
+            state = by_span.get(span) if span is not None else None
+            attribution = (state, context_how) if state is not None else attribute_without_span()
+            state = attribution[0]
+            category = only_category[event]
+            if (  # a span past its log cap for this category only counts: skip translation
+                category is not None
+                and state.kept.get(category, 0) >= saturated_at
+                and policy[0] is None
+            ):
+                root = state.root  # Recorder.count_only, inlined
+                root.counts[category] += 1
+                root.dropped += 1
                 return
-            decide(observation, attribution)  # 5.
-            recorder.record(observation, attribution[0], attribution[1], thread_id)  # 6.
-            if observation.name == ev.PROCESS_EXEC and sensor.on_exec is not None:
-                sensor.on_exec()
+            observation = translators[event](event, args)  # 4. translate
+            if observation is None or observation[1] not in categories:
+                return
+            decider = policy[0]  # 5. decide (the policy seam)
+            if decider is not None:
+                decider(observation, attribution)
+            record(observation, state, attribution[1], thread_id)  # 6. record
+            if observation[0] == exec_event and sensor.on_exec is not None:
+                sensor.on_exec()  # the image is about to be replaced: flush now
         except PolicyDenial:
             raise
         except (KeyboardInterrupt, SystemExit):

@@ -80,8 +80,15 @@ class Recorder:
     # (each counter update is a few bytecodes with no call in between, so the GIL does not
     # switch threads in the middle of it)
 
+    def count_only(self, state: SpanState, category: str) -> None:
+        """A span past its cap: the event is counted (and dropped), nothing more."""
+        state.kept[category] += 1
+        root = state.root
+        root.counts[category] = root.counts.get(category, 0) + 1
+        root.dropped += 1
+
     def record(self, observation: Observation, state: SpanState, how: str, thread_id: int) -> None:
-        category = observation.category
+        category = observation[1]
         root = state.root
         root.counts[category] = root.counts.get(category, 0) + 1
         seen = state.kept.get(category, 0) + 1

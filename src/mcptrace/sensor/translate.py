@@ -155,13 +155,25 @@ def short_hash(source: Any) -> tuple[str, int] | None:
 # ---------------------------------------------------------------- translators
 
 
+TranslateFunction = Callable[[str, Args], "Observation | None"]
+
+
 @dataclass(frozen=True)
 class Translator:
-    """How one audit event becomes an Observation; ``categories`` it can produce."""
+    """How one audit event becomes an Observation; ``categories`` it can produce.
+
+    ``translate(event, args)`` takes the audit event name too, so one function can serve
+    several events without a wrapper call on the hot path.
+    """
 
     audit_event: str
     categories: frozenset[str]
-    translate: Callable[[Args], Observation | None]
+    translate: TranslateFunction
+
+    @property
+    def only_category(self) -> str | None:
+        """The category every observation of this event has, if there is exactly one."""
+        return next(iter(self.categories)) if len(self.categories) == 1 else None
 
 
 TRANSLATORS: dict[str, Translator] = {}
@@ -172,15 +184,9 @@ def translator(
 ) -> Callable[
     [Callable[[str, Args], Observation | None]], Callable[[str, Args], Observation | None]
 ]:
-    def register(
-        function: Callable[[str, Args], Observation | None],
-    ) -> Callable[[str, Args], Observation | None]:
+    def register(function: TranslateFunction) -> TranslateFunction:
         for name in audit_events:
-
-            def bound(args: Args, _name: str = name) -> Observation | None:
-                return function(_name, args)
-
-            TRANSLATORS[name] = Translator(name, frozenset(categories), bound)
+            TRANSLATORS[name] = Translator(name, frozenset(categories), function)
         return function
 
     return register
@@ -189,14 +195,26 @@ def translator(
 # --- file
 
 
+_ACCESS: dict[int, str] = {}
+_new = tuple.__new__  # builds an Observation without NamedTuple's Python-level __new__
+
+
 @translator("open", categories=[ev.FILE])
 def _open(event: str, args: Args) -> Observation | None:
-    path = fs_path(args[0])
-    if path is None or is_bytecode_write(path):  # os.fdopen(fd): no new file is reached
-        return None
-    flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-    return Observation(
-        ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: path, ev.FILE_ACCESS: access_of(flags)}, event
+    # The hottest translator: the common case (an absolute str path) is inlined.
+    path = args[0]
+    if type(path) is not str or path[:1] != "/":
+        path = fs_path(path)
+        if path is None:  # os.fdopen(fd): no new file is reached
+            return None
+    flags = args[2] if len(args) > 2 and type(args[2]) is int else 0
+    if ("__pycache__" in path or path[-3:] == ".py") and from_importer():
+        return None  # module source reads, bytecode cache writes
+    access = _ACCESS.get(flags)
+    if access is None:
+        access = _ACCESS[flags] = access_of(flags)
+    return _new(
+        Observation, (ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: path, ev.FILE_ACCESS: access}, event)
     )
 
 
@@ -205,14 +223,14 @@ def is_bytecode_write(path: str) -> bool:
     return "__pycache__" in path and from_importer()
 
 
-def is_importer_open(args: Args) -> bool:
-    """The importer reading a module file: cheap suffix test first, a frame look for ``.py``."""
+def is_module_cache_read(args: Args) -> bool:
+    """The importer reading a ``.pyc`` (read-only): cheap enough for the rejection step."""
     path = args[0]
-    if type(path) is not str or (len(args) > 2 and args[2] & _O_ACCMODE):
-        return False
-    if path.endswith(".pyc"):
-        return True
-    return path.endswith(".py") and from_importer()
+    return (
+        type(path) is str
+        and path[-4:] == ".pyc"
+        and not (len(args) > 2 and type(args[2]) is int and args[2] & _O_ACCMODE)
+    )
 
 
 @translator("os.remove", "os.rmdir", "shutil.rmtree", categories=[ev.FILE])

@@ -1,0 +1,216 @@
+"""Runtime sensor overhead, as ratios measured in one run.
+
+    python benchmarks/bench_sensor.py [--json] [--quick]
+
+* per event: a rejected hot event (``id()`` → ``builtins.id``) and a recorded event
+  (``sys.audit("open", ...)`` inside a span, translated, attributed, counted) against no
+  hook, in fresh interpreters (an audit hook cannot be removed), ns added per event;
+* a tool doing 20,000 file opens and an echo round trip, driven by a real MCP client over
+  stdio: plain (no mcptrace) vs ``mcptrace run`` with the sensor off vs on.
+
+Variants alternate in A/B rounds (at least 5, 3 with --quick); each figure is the median
+over rounds with min–max.  Targets: rejection ≤ 0.35 µs/event, file-heavy tool ≤ ×1.20
+(sensor vs plain), echo round trip with the sensor on ≤ ×1.05 (vs the sensor off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SERVER = HERE / "_echo_server.py"
+
+# ------------------------------------------------------------------ per-event (child side)
+
+
+def _micro(variant: str, events: int) -> dict[str, float]:
+    if variant == "sensor":
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+
+        from mcptrace.export.enrich import EnrichingSpanProcessor, register_enricher
+        from mcptrace.sensor.hook import Sensor, install
+        from mcptrace.sensor.lifecycle import SensorEnricher
+
+        sensor = Sensor({"file", "network", "process", "code", "native", "import"})
+        register_enricher(SensorEnricher(sensor))
+        provider = TracerProvider()
+        provider.add_span_processor(EnrichingSpanProcessor([]))
+        install(sensor)
+        span = provider.get_tracer("bench").start_span("tool")
+        token = trace.use_span(span, end_on_exit=False)
+        token.__enter__()
+    value = object()
+    best_id = best_audit = float("inf")
+    audit = sys.audit
+    for _ in range(5):
+        start = time.thread_time_ns()
+        for _ in range(events):
+            id(value)
+        best_id = min(best_id, (time.thread_time_ns() - start) / events)
+        start = time.thread_time_ns()
+        for _ in range(events):
+            audit("open", "/nonexistent/bench", "r", 0)
+        best_audit = min(best_audit, (time.thread_time_ns() - start) / events)
+    return {"id_ns": best_id, "audit_ns": best_audit}
+
+
+# ------------------------------------------------------------------ MCP round trips (client)
+
+
+async def _drive(calls: int, opens: int) -> dict[str, float]:
+    from mcp.client.stdio import stdio_client
+
+    from mcp import ClientSession, StdioServerParameters
+
+    params = StdioServerParameters(command=sys.executable, args=[str(SERVER)])
+    async with stdio_client(params) as streams, ClientSession(streams[0], streams[1]) as session:
+        await session.initialize()
+        for _ in range(20):  # warm up
+            await session.call_tool("echo", {"text": "warm"})
+        await session.call_tool("open_files", {"count": 100})
+        echo: list[float] = []
+        for index in range(calls):
+            start = time.perf_counter()
+            await session.call_tool("echo", {"text": f"hello {index}"})
+            echo.append(time.perf_counter() - start)
+        heavy: list[float] = []
+        for _ in range(3):
+            start = time.perf_counter()
+            await session.call_tool("open_files", {"count": opens})
+            heavy.append(time.perf_counter() - start)
+    return {"echo_s": statistics.median(echo), "heavy_s": min(heavy)}
+
+
+# ------------------------------------------------------------------ orchestration (parent)
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "MCPTRACE_")) and k not in ("TRACEPARENT", "PYTHONPATH")
+    }
+    env.update(extra)
+    return env
+
+
+def _run_json(command: list[str], env: dict[str, str]) -> dict[str, float]:
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        raise SystemExit(f"benchmark child failed: {command}\n{result.stderr[-2000:]}")
+    values: dict[str, float] = json.loads(lines[-1])
+    return values
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    rounds = 3 if quick else 5
+    events = 100_000 if quick else 300_000
+    calls, opens = (100, 20_000) if quick else (300, 20_000)
+    me = str(Path(__file__).resolve())
+    rejection: list[float] = []
+    recording: list[float] = []
+    for index in range(rounds):
+        order = ["none", "sensor"] if index % 2 == 0 else ["sensor", "none"]
+        got = {
+            variant: _run_json(
+                [sys.executable, me, "--child-micro", variant, str(events)], _clean_env()
+            )
+            for variant in order
+        }
+        rejection.append(got["sensor"]["id_ns"] - got["none"]["id_ns"])
+        recording.append(got["sensor"]["audit_ns"] - got["none"]["audit_ns"])
+    heavy_ratio: list[float] = []
+    echo_ratio: list[float] = []
+    echo_vs_plain: list[float] = []
+    with tempfile.TemporaryDirectory() as spool:
+        variants = {
+            "plain": ([sys.executable, me, "--child-drive", str(calls), str(opens)], {}),
+            "sensor_off": (
+                [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--",
+                 sys.executable, me, "--child-drive", str(calls), str(opens)],
+                {"MCPTRACE_SENSOR": "none"},
+            ),
+            "sensor_on": (
+                [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--",
+                 sys.executable, me, "--child-drive", str(calls), str(opens)],
+                {},
+            ),
+        }  # fmt: skip
+        names = list(variants)
+        for index in range(rounds):
+            order = names[index % 3 :] + names[: index % 3]
+            got = {}
+            for name in order:
+                command, extra = variants[name]
+                got[name] = _run_json(command, _clean_env(**extra))
+            heavy_ratio.append(got["sensor_on"]["heavy_s"] / got["plain"]["heavy_s"])
+            echo_ratio.append(got["sensor_on"]["echo_s"] / got["sensor_off"]["echo_s"])
+            echo_vs_plain.append(got["sensor_on"]["echo_s"] / got["plain"]["echo_s"])
+    return {
+        "python": sys.version.split()[0],
+        "rounds": rounds,
+        "rejected_event_ns_added": _spread(rejection),
+        "recorded_event_ns_added": _spread(recording),
+        "file_heavy_tool_ratio_sensor_vs_plain": _spread(heavy_ratio),
+        "echo_round_trip_ratio_sensor_on_vs_off": _spread(echo_ratio),
+        "echo_round_trip_ratio_sensor_on_vs_plain": _spread(echo_vs_plain),
+        "targets": {
+            "rejected_event_ns_added": 350,
+            "file_heavy_tool_ratio_sensor_vs_plain": 1.20,
+            "echo_round_trip_ratio_sensor_on_vs_off": 1.05,
+        },
+    }
+
+
+def _report(results: dict[str, Any]) -> str:
+    lines = [f"sensor benchmark, Python {results['python']}, {results['rounds']} A/B rounds"]
+    for key, target in results["targets"].items():
+        figure = results[key]
+        unit = " ns" if key.endswith("_ns_added") else "x"
+        verdict = "ok" if figure["median"] <= target else "OVER TARGET"
+        lines.append(
+            f"  {key}: median {figure['median']:.3g}{unit} "
+            f"(min {figure['min']:.3g}, max {figure['max']:.3g}; target <= {target}) {verdict}"
+        )
+    for key in ("recorded_event_ns_added", "echo_round_trip_ratio_sensor_on_vs_plain"):
+        figure = results[key]
+        lines.append(
+            f"  {key}: median {figure['median']:.3g} (min {figure['min']:.3g}, "
+            f"max {figure['max']:.3g})"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-micro":
+        print(json.dumps(_micro(sys.argv[2], int(sys.argv[3]))))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-drive":
+        print(json.dumps(asyncio.run(_drive(int(sys.argv[2]), int(sys.argv[3])))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and events")
+    args = parser.parse_args()
+    results = measure(args.quick)
+    print(json.dumps(results, indent=2) if args.json else _report(results))
+
+
+if __name__ == "__main__":
+    main()
