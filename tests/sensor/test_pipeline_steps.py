@@ -1,0 +1,122 @@
+"""Each pipeline step alone: translation, redaction, caps and counters (no hook installed)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from opentelemetry.trace import SpanContext, TraceFlags
+
+from mcptrace.sensor import events as ev
+from mcptrace.sensor.attribution import SpanState
+from mcptrace.sensor.hook import translate
+from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, Recorder
+from mcptrace.sensor.redact import redact_argv, redact_command_line, strip_url
+from mcptrace.sensor.translate import access_of, interesting_events
+
+
+def test_access_modes_from_open_flags() -> None:
+    assert access_of(os.O_RDONLY) == "read"
+    assert access_of(os.O_WRONLY | os.O_CREAT | os.O_TRUNC) == "write"
+    assert access_of(os.O_RDWR) == "read_write"
+    assert access_of(os.O_WRONLY | os.O_CREAT | os.O_EXCL) == "create"
+    assert access_of(os.O_WRONLY | os.O_APPEND | os.O_CREAT) == "append"
+
+
+def test_open_translation_makes_relative_paths_absolute() -> None:
+    observation = translate("open", ("notes.txt", "r", os.O_RDONLY))
+    assert observation is not None
+    assert observation.name == ev.FILE_OPEN
+    assert observation.attributes[ev.FILE_PATH] == os.path.join(os.getcwd(), "notes.txt")
+    assert translate("open", (3, "r", os.O_RDONLY)) is None  # an fd reaches no new file
+
+
+def test_connect_translation() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        observation = translate("socket.connect", (sock, ("127.0.0.1", 53)))
+    assert observation is not None
+    assert observation.attributes == {
+        ev.SERVER_ADDRESS: "127.0.0.1",
+        ev.SERVER_PORT: 53,
+        ev.NETWORK_TYPE: "ipv4",
+        ev.NETWORK_TRANSPORT: "udp",
+    }
+
+
+def test_popen_then_posix_spawn_is_one_spawn() -> None:
+    first = translate("subprocess.Popen", ("/bin/sh", ["/bin/sh", "-c", "true"], None, None))
+    echo = translate("os.posix_spawn", ("/bin/sh", ["/bin/sh", "-c", "true"], None))
+    later = translate("os.posix_spawn", ("/bin/true", ["/bin/true"], None))
+    assert first is not None and first.name == ev.PROCESS_SPAWN
+    assert echo is None
+    assert later is not None
+
+
+def test_putenv_keeps_the_key_only() -> None:
+    observation = translate("os.putenv", (b"API_TOKEN", b"secret-value"))
+    assert observation is not None
+    assert observation.attributes == {ev.ENV_KEY: "API_TOKEN"}
+
+
+def test_categories_select_events() -> None:
+    network_only = interesting_events({"network"})
+    assert "socket.connect" in network_only
+    assert "open" not in network_only
+    assert "sys.addaudithook" in network_only  # tamper is always watched
+    assert "builtins.id" not in interesting_events(ev.CATEGORIES)
+
+
+def test_redaction() -> None:
+    assert redact_argv(["tool", "--password", "p", "--api-key=k", "ghp_" + "a" * 36, "ok"]) == [
+        "tool",
+        "--password",
+        "[REDACTED]",
+        "--api-key=[REDACTED]",
+        "[REDACTED]",
+        "ok",
+    ]
+    assert redact_argv(["git", "clone", "https://user:pw@example.com/r"]) == [
+        "git",
+        "clone",
+        "https://example.com/r",
+    ]
+    assert "hunter2" not in redact_command_line("curl -u x --token hunter2 http://h/")
+    assert (
+        strip_url("https://user:pw@example.com:8443/p?q=secret#f") == "https://example.com:8443/p"
+    )
+
+
+def _span_state() -> SpanState:
+    return SpanState(SpanContext(1, 2, False, TraceFlags(1)), is_mcp=True)
+
+
+def test_caps_counters_and_drops() -> None:
+    recorder = Recorder(span_events_per_category=2)
+    state = _span_state()
+    observation = ev.Observation(ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: "/x"}, "open")
+    total = 2 * LOG_RECORDS_FACTOR + 5
+    for _ in range(total):
+        recorder.record(observation, state, ev.CONTEXT, 1)
+    assert len(state.events) == 2
+    assert len(recorder.pending) == 2 * LOG_RECORDS_FACTOR
+    assert state.counts == {ev.FILE: total}
+    assert state.dropped == 5
+    additions = recorder.span_additions(state)
+    assert additions is not None
+    assert [event.name for event in additions.events] == [ev.FILE_OPEN, ev.FILE_OPEN]
+    assert additions.attributes[ev.count_attribute(ev.FILE)] == total
+    assert additions.attributes[ev.EVENTS_DROPPED] == 5
+    assert additions.events[0].attributes[ev.ATTRIBUTION] == ev.CONTEXT
+
+
+def test_child_span_counts_on_its_mcp_root() -> None:
+    recorder = Recorder()
+    root = _span_state()
+    child = SpanState(SpanContext(1, 3, False, TraceFlags(1)))
+    child.root = root
+    observation = ev.Observation(ev.NETWORK_CONNECT, ev.NETWORK, {}, "socket.connect")
+    recorder.record(observation, child, ev.CONTEXT, 1)
+    assert len(child.events) == 1 and not root.events
+    assert root.counts == {ev.NETWORK: 1}
+    child_additions = recorder.span_additions(child)
+    assert child_additions is not None and not child_additions.attributes
