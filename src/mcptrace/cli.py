@@ -93,6 +93,9 @@ def _check_exporters(settings: Settings) -> None:
 def _validated_settings(env: dict[str, str], config: str | None) -> Settings:
     settings = load_settings(env, Path(config) if config else None)
     _check_exporters(settings)
+    from mcptrace.policy.cli import validate_policy_setting
+
+    validate_policy_setting(settings)
     uses_spool = any(
         name in ("otlp", SPOOL_EXPORTER) for s in SIGNALS for name in settings.exporter_for(s)
     )
@@ -277,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     view = commands.add_parser("view", help="show sessions, tool calls and what each call did")
     add_view_arguments(view)
     view.set_defaults(handler=cmd_view)
+    from mcptrace.policy.cli import add_policy_commands
+
+    add_policy_commands(commands)
     return parser
 
 

@@ -27,6 +27,7 @@ from mcptrace.policy.matchers import (
     compile_name_globs,
     compile_path_globs,
     executable_matcher,
+    parse_address,
     port_in,
 )
 from mcptrace.policy.violation import PolicyViolation
@@ -386,12 +387,13 @@ class PolicyEngine:
 
     def _network(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:
         attributes = observation.attributes
+        operation = _NETWORK_EVENTS[observation.name]
+        address = str(attributes.get(ev.SERVER_ADDRESS, ""))
+        if operation == "resolve" and parse_address(address) is not None:
+            return []  # "resolving" an IP literal asks nobody anything; the connect is judged
         port = attributes.get(ev.SERVER_PORT)
         return self._network_verdict(
-            _NETWORK_EVENTS[observation.name],
-            str(attributes.get(ev.SERVER_ADDRESS, "")),
-            port if isinstance(port, int) else None,
-            tool,
+            operation, address, port if isinstance(port, int) else None, tool
         )
 
     def _request(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:

@@ -26,7 +26,7 @@ from opentelemetry.util.types import AttributeValue
 
 from mcptrace import _guard
 from mcptrace.policy import model as m
-from mcptrace.policy.engine import Verdict
+from mcptrace.policy.engine import Verdict, tool_name_of
 from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.events import Observation
 from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, QUEUE_LIMIT, Record, record_attributes
@@ -35,8 +35,12 @@ LOGGER_NAME = "mcptrace.policy"
 _time_ns = time.time_ns
 
 
-def violation_observation(observation: Observation, verdict: Verdict, blocked: bool) -> Observation:
+def violation_observation(
+    observation: Observation, verdict: Verdict, blocked: bool, tool: str | None = None
+) -> Observation:
     attributes: dict[str, AttributeValue] = dict(observation.attributes)
+    if tool is not None:
+        attributes[m.POLICY_TOOL] = tool
     attributes[m.POLICY_RULE] = verdict.rule
     attributes[m.POLICY_ACTION] = m.BLOCKED if blocked and verdict.enforce else m.OBSERVED
     attributes[m.POLICY_MODE] = m.ENFORCE if verdict.enforce else m.OBSERVE
@@ -72,7 +76,7 @@ class ViolationRecorder:
             return
         record: Record = (
             _time_ns(),
-            violation_observation(observation, verdict, blocked),
+            violation_observation(observation, verdict, blocked, tool_name_of(state)),
             how,
             threading.get_ident(),
         )
