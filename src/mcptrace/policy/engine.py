@@ -92,7 +92,10 @@ class NetworkRule(CompiledRule):
     def selects(self, operation: str, address: str, port: int | None, names: Iterable[str]) -> bool:
         if operation not in self.operations:
             return False
-        if self.ports and (port is None or not port_in(port, self.ports)):
+        if self.ports and not (
+            (port is None and operation == "resolve")  # a name lookup without a port
+            or (port is not None and port_in(port, self.ports))
+        ):
             return False
         if self.hosts is None and self.addresses is None:
             return True
