@@ -19,11 +19,11 @@ import tempfile
 from contextlib import AsyncExitStack
 from typing import Any
 
-from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _compat import McpError, tool_is_error  # noqa: E402
+from _compat import McpError, tool_is_error
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

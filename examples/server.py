@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _compat import Context, FastMCP, run_server  # noqa: E402
+from _compat import Context, FastMCP, run_server
 
 server = FastMCP("mcptrace-example")
 
