@@ -159,7 +159,10 @@ def test_colours_on_a_terminal_unless_no_color(recorded_spool: Path) -> None:
 def test_json_schema(recorded_spool: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(view(capsys, str(recorded_spool), "--json"))
     assert data["schema"] == "mcptrace.view/1"
-    assert set(data) == {"schema", "spool", "read", "filters", "summary", "sessions", "outside"}
+    assert set(data) == {
+        "schema", "spool", "read", "limit", "filters", "summary", "sessions", "outside",
+    }  # fmt: skip
+    assert data["limit"] == 1000
     assert data["read"]["malformed"] == 0 and data["read"]["spans"] == 18
     summary = data["summary"]
     assert set(summary) == {
@@ -180,7 +183,7 @@ def test_json_schema(recorded_spool: Path, capsys: pytest.CaptureFixture[str]) -
     first, lone = data["sessions"]
     assert set(first) == {
         "key", "session_ids", "services", "transport", "start", "end", "requests", "errors",
-        "calls",
+        "requests_not_shown", "calls",
     }  # fmt: skip
     assert first["services"] == ["agent", "files-server"] and first["transport"] == "pipe"
     assert lone["session_ids"] == ["5e55e000-0000-4000-8000-000000000003"]

@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from mcptrace.view.model import CATEGORIES, Call, Filters, build_model, parse_since
+from mcptrace.view.model import (
+    CATEGORIES,
+    DEFAULT_LIMIT,
+    Call,
+    Filters,
+    build_model,
+    parse_since,
+)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -31,7 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--trace", metavar="ID", help="only the trace with this id (or prefix)")
     parser.add_argument(
-        "--limit", type=int, default=0, metavar="N", help="at most N requests per session"
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"show the N most recent requests in detail (default {DEFAULT_LIMIT}; 0: all); "
+        "totals and the summary always cover every request",
     )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="JSON (schema mcptrace.view/1)")
@@ -85,7 +97,7 @@ def run(args: argparse.Namespace, spool: Path, out: TextIO | None = None) -> int
     try:
         if args.follow:
             return _follow(spool, filters, args, stream, style, wanted)
-        model = build_model(spool, filters)
+        model = build_model(spool, filters, args.limit)
         if args.json:
             from mcptrace.view.jsonout import model_dict
 
@@ -100,12 +112,12 @@ def run(args: argparse.Namespace, spool: Path, out: TextIO | None = None) -> int
             except OSError as exc:
                 sys.stderr.write(f"mcptrace view: cannot write {target}: {exc.strerror or exc}\n")
                 return EXIT_ERROR
-            requests = sum(len(s.calls) for s in model.sessions)
+            requests = sum(s.requests for s in model.sessions)
             sys.stderr.write(f"mcptrace view: wrote {target} ({requests} requests)\n")
         else:
             from mcptrace.view.terminal import render_tree
 
-            for line in render_tree(model, style, wanted, args.limit):
+            for line in render_tree(model, style, wanted):
                 _write(stream, line)
     except BrokenPipeError:  # `mcptrace view | head`
         sys.stderr.close()

@@ -147,7 +147,7 @@ class FollowState:
                 self.first_seen.setdefault(id(call), now_ns)
         aggregator = self.aggregator
         for span_id, (_service, activity) in list(aggregator.orphans.items()):
-            call = aggregator._enclosing_call(span_id)
+            call = aggregator.enclosing_call(span_id)
             if call is not None:
                 call.activity.merge(activity)
                 del aggregator.orphans[span_id]
@@ -171,15 +171,13 @@ class FollowState:
         )
 
     def _forget(self, call: Call) -> None:
-        aggregator = self.aggregator
         self.first_seen.pop(id(call), None)
-        for side in (call.client, call.server):
-            if side is not None:
-                aggregator.calls.pop(side.span_id, None)
-                self._remember(side.span_id)
-        for parent_id in [k for k, v in aggregator.awaiting_client.items() if v is call]:
-            del aggregator.awaiting_client[parent_id]
-            self._remember(parent_id)
+        self.aggregator.forget(call)
+        for span_id in (call.client and call.client.span_id, call.server and call.server.span_id):
+            if span_id:
+                self._remember(span_id)
+        if call.client is None and call.parent_id:
+            self._remember(call.parent_id)
 
     def _remember(self, span_id: str) -> None:
         self.printed[span_id] = None

@@ -130,7 +130,7 @@ def timeline_svg(session: Session, calls: list[Call], session_index: int) -> str
         label = call.tool or call.method
         if width > 6.5 * len(label) + 8:
             out.append(f'<text class="label" x="{x0 + 4:.1f}" y="{y + 12}">{escape(label)}</text>')
-        for time_ns, category, label in call.activity.marks:
+        for time_ns, category, label in call.activity.labelled_marks():
             mx = min(max(scale.x(time_ns), x0 + 2), x0 + width - 2)
             out.append(
                 f'<circle class="mark cat-{category}" data-category="{category}" '
@@ -146,7 +146,7 @@ def report_data(model: Model, filters: Filters) -> dict[str, Any]:
     data = model_dict(model, filters)
     for session, session_data in zip(model.sessions, data["sessions"], strict=True):
         shown = session.calls[-MAX_CALLS_PER_SESSION:]
-        session_data["calls_omitted"] = len(session.calls) - len(shown)
+        session_data["requests_not_shown"] = session.requests - len(shown)
         session_data["calls"] = [_call_with_marks(c) for c in shown]
     return data
 
@@ -155,7 +155,7 @@ def _call_with_marks(call: Call) -> dict[str, Any]:
     data = call_dict(call)
     data["marks"] = [
         {"offset_ms": round((t - call.start_ns) / 1e6, 3), "category": c, "label": label}
-        for t, c, label in call.activity.marks
+        for t, c, label in call.activity.labelled_marks()
     ]
     return data
 
@@ -177,10 +177,10 @@ def render_report(model: Model, filters: Filters) -> str:
                 " → ".join(s or "?" for s in session.services),
                 session.transport or "",
                 f"{iso(session.start_ns)} → {iso(session.end_ns)}",
-                f"{len(session.calls)} requests, {session.errors} failed",
+                f"{session.requests} requests, {session.errors} failed",
             ]
         )
-        omitted = len(session.calls) - len(calls)
+        omitted = session.requests - len(calls)
         note = (
             f'<p class="note">showing the {len(calls)} most recent requests; '
             f"{omitted} earlier ones are in the summary only</p>"

@@ -6,6 +6,7 @@ The schema is a contract for scripts; fields are only ever added within version 
       "schema": "mcptrace.view/1",
       "spool": "/path/to/spool",
       "read": {"files": int, "lines": int, "malformed": int, "spans": int},
+      "limit": int,                  # most recent requests shown in detail; 0 = all
       "filters": {"tool": str|null, "categories": [str], "since": ISO|null, "trace": str|null},
       "summary": {
         "requests": int, "tool_calls": int, "tool_errors": int, "error_rate": float,
@@ -19,6 +20,7 @@ The schema is a contract for scripts; fields are only ever added within version 
       "sessions": [{
         "key": str, "session_ids": [str], "services": [str], "transport": str|null,
         "start": ISO, "end": ISO, "requests": int, "errors": int,
+        "requests_not_shown": int,   # beyond --limit (the most recent requests are shown)
         "calls": [CALL]
       }],
       "outside": [{"service": str, "activity": ACTIVITY}]
@@ -79,8 +81,9 @@ def session_dict(session: Session, categories: Iterable[str] = CATEGORIES) -> di
         "transport": session.transport,
         "start": iso(session.start_ns),
         "end": iso(session.end_ns),
-        "requests": len(session.calls),
+        "requests": session.requests,
         "errors": session.errors,
+        "requests_not_shown": session.not_shown,
         "calls": [call_dict(c, wanted) for c in session.calls],
     }
 
@@ -96,6 +99,7 @@ def model_dict(model: Model, filters: Filters) -> dict[str, Any]:
             "malformed": model.stats.malformed,
             "spans": model.spans_read,
         },
+        "limit": model.limit,
         "filters": {
             "tool": filters.tool,
             "categories": sorted(filters.categories),

@@ -17,10 +17,12 @@ from __future__ import annotations
 import fnmatch
 import re
 import shlex
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from sys import intern
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,11 +65,20 @@ A_TRANSPORT = "network.transport"
 A_DROPPED = "mcptrace.events.dropped"
 
 
+_CATEGORY_CACHE: dict[str, str | None] = {}
+
+
 def category_of(event_name: str) -> str | None:
-    for prefix, category in CATEGORY_OF_PREFIX.items():
-        if event_name.startswith(prefix):
-            return category
-    return None
+    try:
+        return _CATEGORY_CACHE[event_name]
+    except KeyError:
+        pass
+    category = next(
+        (c for prefix, c in CATEGORY_OF_PREFIX.items() if event_name.startswith(prefix)), None
+    )
+    if len(_CATEGORY_CACHE) < 1024:
+        _CATEGORY_CACHE[event_name] = category
+    return category
 
 
 @dataclass
@@ -219,8 +230,8 @@ class Activity:
         self.counts: dict[str, int] = {}
         self.dropped = 0
         self.details: dict[tuple[str, str, str], Detail] = {}
-        self.omitted: dict[str, int] = {}
-        self.marks: list[tuple[int, str, str]] = []
+        self.omitted: dict[str, int] = {}  # empty dicts cost 64 bytes; fine
+        self.marks: list[tuple[int, tuple[str, str, str]]] = []
 
     def add_event(self, event_name: str, time_ns: int, attrs: dict[str, Any]) -> None:
         category = category_of(event_name)
@@ -228,19 +239,30 @@ class Activity:
             return
         self.counts[category] = self.counts.get(category, 0) + 1
         action, target, flagged = describe(event_name, category, attrs)
-        key = (category, action, target)
+        key = (category, intern(action), intern(target))
         detail = self.details.get(key)
         if detail is None:
             if sum(1 for k in self.details if k[0] == category) >= MAX_ITEMS:
                 self.omitted[category] = self.omitted.get(category, 0) + 1
-                return self._mark(time_ns, category, action, target)
-            detail = self.details[key] = Detail(category, action, target, flagged)
-        detail.count += 1
-        self._mark(time_ns, category, action, target)
-
-    def _mark(self, time_ns: int, category: str, action: str, target: str) -> None:
+            else:
+                detail = self.details[key] = Detail(*key, flagged=flagged)
+        if detail is not None:
+            detail.count += 1
         if len(self.marks) < MAX_MARKS:
-            self.marks.append((time_ns, category, f"{action} {target}".strip()))
+            self.marks.append((time_ns, key))
+
+    def labelled_marks(self) -> Iterator[tuple[int, str, str]]:
+        """(time, category, "action target") of the first MAX_MARKS events."""
+        for time_ns, (category, action, target) in self.marks:
+            yield time_ns, category, f"{action} {target}".strip()
+
+    def add_span(self, span: SpanRecord) -> None:
+        """A span's events, then the sensor's counters for what it counted but did not keep."""
+        before = dict(self.counts)
+        for event in span.events:
+            self.add_event(event.name, event.time_unix_nano, event.attributes)
+        seen = {c: n - before.get(c, 0) for c, n in self.counts.items()}
+        self.add_span_counters(span.attributes, seen)
 
     def add_span_counters(self, attrs: dict[str, Any], seen: dict[str, int]) -> None:
         """The sensor's own per-span totals include events it counted but did not detail."""
@@ -296,8 +318,8 @@ class Side:
     def __init__(self, span: SpanRecord) -> None:
         self.span_id = span.span_id
         session = span.attributes.get(A_SESSION)
-        self.session_id = session if isinstance(session, str) else ""
-        self.service = str(span.resource.get("service.name", ""))
+        self.session_id = intern(session) if isinstance(session, str) else ""
+        self.service = intern(str(span.resource.get("service.name", "")))
         self.start_ns = span.start_unix_nano
         self.end_ns = span.end_unix_nano
 
@@ -324,6 +346,7 @@ class Call:
         "error_type",
         "method",
         "name",
+        "parent_id",
         "request_id",
         "server",
         "tool",
@@ -334,16 +357,17 @@ class Call:
     def __init__(self, span: SpanRecord) -> None:
         attrs = span.attributes
         self.trace_id = span.trace_id
-        self.method = str(attrs.get(A_METHOD, ""))
+        self.method = intern(str(attrs.get(A_METHOD, "")))
         tool = attrs.get(A_TOOL)
-        self.tool: str | None = tool if isinstance(tool, str) else None
+        self.tool: str | None = intern(tool) if isinstance(tool, str) else None
         uri = attrs.get("mcp.resource.uri")
         # span names leave resource URIs out (cardinality); a reader of one trace wants them
-        self.name = f"{span.name} {uri}" if uri and span.name == self.method else span.name
+        self.name = intern(f"{span.name} {uri}" if uri and span.name == self.method else span.name)
+        self.parent_id = ""
         request_id = attrs.get(A_REQUEST_ID)
         self.request_id: str | None = None if request_id is None else str(request_id)
         transport = attrs.get(A_TRANSPORT)
-        self.transport: str | None = transport if isinstance(transport, str) else None
+        self.transport: str | None = intern(transport) if isinstance(transport, str) else None
         self.error_type: str | None = None
         self.error_message = ""
         self.client: Side | None = None
@@ -357,6 +381,7 @@ class Call:
             self.client = side
         else:
             self.server = side
+            self.parent_id = span.parent_span_id
         error_type = span.attributes.get(A_ERROR_TYPE)
         if error_type is not None or span.status_code == STATUS_ERROR:
             self.error_type = self.error_type or (str(error_type) if error_type else "error")
@@ -392,10 +417,61 @@ class Call:
     def is_notification(self) -> bool:
         return self.method.startswith("notifications/")
 
+    @property
+    def join_id(self) -> str:
+        """The client span id: what the other half of this request is found by."""
+        return self.client.span_id if self.client else self.parent_id
+
 
 def iso(ns: int) -> str:
     moment = datetime.fromtimestamp(ns / 1e9, timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def session_key(side: Side) -> str:
+    """Requests group by MCP session id; without one, by the service that reported them."""
+    return f"session:{side.session_id}" if side.session_id else f"service:{side.service}"
+
+
+class SessionTotals:
+    """Everything a session header says, for every request (shown in detail or not)."""
+
+    __slots__ = ("end_ns", "errors", "requests", "services", "session_ids", "start_ns", "transport")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors = 0
+        self.start_ns = 0
+        self.end_ns = 0
+        self.services: list[str] = []
+        self.session_ids: list[str] = []
+        self.transport: str | None = None
+
+    def add_side(self, side: Side) -> None:
+        if side.session_id and side.session_id not in self.session_ids:
+            self.session_ids.append(side.session_id)
+        if side.service not in self.services:
+            self.services.append(side.service)
+
+    def add_call(self, call: Call) -> None:
+        self.requests += 1
+        self.errors += call.failed
+        self.start_ns = min(self.start_ns or call.start_ns, call.start_ns)
+        self.end_ns = max(self.end_ns, call.end_ns)
+        self.transport = self.transport or call.transport
+        for side in (call.client, call.server):
+            if side is not None:
+                self.add_side(side)
+
+    def merge(self, other: SessionTotals) -> None:
+        self.requests += other.requests
+        self.errors += other.errors
+        starts = [t for t in (self.start_ns, other.start_ns) if t]
+        self.start_ns = min(starts) if starts else 0
+        self.end_ns = max(self.end_ns, other.end_ns)
+        self.transport = self.transport or other.transport
+        self.services += [s for s in other.services if s not in self.services]
+        self.session_ids += [s for s in other.session_ids if s not in self.session_ids]
 
 
 @dataclass
@@ -403,23 +479,16 @@ class Session:
     key: str
     session_ids: list[str]
     services: list[str]
-    calls: list[Call]
+    calls: list[Call]  # the most recent ones, at most the model's limit in all sessions
+    requests: int
+    errors: int
+    start_ns: int
+    end_ns: int
+    transport: str | None
 
     @property
-    def start_ns(self) -> int:
-        return min(c.start_ns for c in self.calls)
-
-    @property
-    def end_ns(self) -> int:
-        return max(c.end_ns for c in self.calls)
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for c in self.calls if c.failed)
-
-    @property
-    def transport(self) -> str | None:
-        return next((c.transport for c in self.calls if c.transport), None)
+    def not_shown(self) -> int:
+        return self.requests - len(self.calls)
 
 
 @dataclass
@@ -471,13 +540,103 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def p95(values: list[float]) -> float | None:
+def p95(values: Iterable[float]) -> float | None:
     """Nearest-rank 95th percentile."""
-    if not values:
-        return None
     ordered = sorted(values)
+    if not ordered:
+        return None
     rank = max(0, -(-95 * len(ordered) // 100) - 1)
     return ordered[rank]
+
+
+class _ToolTotals:
+    __slots__ = ("calls", "durations", "errors")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.errors = 0
+        self.durations = array("d")
+
+
+class SummaryBuilder:
+    """Accumulates the summary request by request; its memory is 8 bytes per tool call."""
+
+    def __init__(self) -> None:
+        self.summary = Summary()
+        self.durations = array("d")
+        self.tools: dict[str, _ToolTotals] = {}
+        self.hosts: dict[str, None] = {}
+        self.files: dict[str, None] = {}
+        self.processes: dict[str, None] = {}
+        self.mismatches: dict[str, None] = {}
+        self.violations: dict[tuple[str, str], int] = {}
+
+    def add_call(self, call: Call) -> None:
+        self.summary.requests += 1
+        if call.is_tool_call:
+            self.summary.tool_calls += 1
+            self.summary.tool_errors += call.failed
+            self.durations.append(call.duration_ms)
+            tool = self.tools.setdefault(call.tool or "?", _ToolTotals())
+            tool.calls += 1
+            tool.errors += call.failed
+            tool.durations.append(call.duration_ms)
+        self.add_activity(call.activity)
+
+    def add_late_error(self, call_was_tool: bool, tool: str | None) -> None:
+        """The other half of a request already counted turned out to have failed."""
+        if call_was_tool:
+            self.summary.tool_errors += 1
+            self.tools.setdefault(tool or "?", _ToolTotals()).errors += 1
+
+    @staticmethod
+    def _note(into: dict[str, None], item: str) -> None:
+        if len(into) < MAX_SUMMARY_ITEMS:
+            into[item] = None
+
+    def add_activity(self, activity: Activity) -> None:
+        events = self.summary.events
+        for category, count in activity.counts.items():
+            events[category] = events.get(category, 0) + count
+        self.summary.dropped += activity.dropped
+        for detail in activity.details.values():
+            match detail.category, detail.action:
+                case "network", "connect" | "send":
+                    self._note(self.hosts, detail.target.rsplit("/", 1)[0])
+                case "network", "request":
+                    self._note(self.hosts, urlsplit(detail.target).netloc or detail.target)
+                case "file", action if action in WRITE_ACCESS or action in ("delete", "rename"):
+                    self._note(self.files, detail.target)
+                case "process", "spawn" | "exec":
+                    self._note(self.processes, detail.target)
+                case "import", "mismatch":
+                    self._note(self.mismatches, detail.target)
+                case "policy", action:
+                    key = (detail.target.split(": ", 1)[0], action)
+                    self.violations[key] = self.violations.get(key, 0) + detail.count
+
+    def build(self) -> Summary:
+        summary = self.summary
+        summary.events = {c: summary.events[c] for c in CATEGORIES if summary.events.get(c)}
+        summary.p95_duration_ms = p95(self.durations)
+        summary.tools = [
+            {
+                "name": name,
+                "calls": totals.calls,
+                "errors": totals.errors,
+                "p95_duration_ms": _round(p95(totals.durations)),
+            }
+            for name, totals in sorted(self.tools.items())
+        ]
+        summary.hosts_contacted = sorted(self.hosts)
+        summary.files_written = sorted(self.files)
+        summary.processes_spawned = sorted(self.processes)
+        summary.module_mismatches = sorted(self.mismatches)
+        summary.violations = [
+            {"rule": rule, "action": action, "count": count}
+            for (rule, action), count in sorted(self.violations.items())
+        ]
+        return summary
 
 
 @dataclass
@@ -488,6 +647,7 @@ class Model:
     summary: Summary
     stats: ReadStats
     spans_read: int
+    limit: int = 0
 
 
 class _UnionFind:
@@ -508,48 +668,75 @@ class _UnionFind:
             self.parent[max(root_a, root_b)] = min(root_a, root_b)
 
 
-def session_key(side: Side) -> str:
-    return f"session:{side.session_id}" if side.session_id else f"service:{side.service}"
+# a folded request, by the int of its client span id: (session key, counted, failed, tool)
+_Folded = tuple[str, bool, bool, "str | None"]
+MAX_ORPHANS = 10_000
+MAX_WAITING = 10_000
 
 
 class Aggregator:
-    """Feed spans (and log records) in any order; read calls out when done or as they settle."""
+    """Feed spans (and log records) in any order; read the model out at the end.
 
-    def __init__(self, filters: Filters | None = None) -> None:
+    With ``limit`` > 0 only the ``limit`` most recent requests are kept in detail: older ones
+    are folded into per-session totals and the summary as the spool streams by, leaving a
+    few dozen bytes each (to recognise their other half if it comes later). Memory is then
+    bounded by ``limit``, not by the size of the spool.
+    """
+
+    def __init__(self, filters: Filters | None = None, limit: int = 0) -> None:
         self.filters = filters or Filters()
+        self.limit = limit
         self.calls: dict[str, Call] = {}  # by span id of either side
         self.awaiting_client: dict[str, Call] = {}  # server-only calls, by their parent id
-        self.parent_of: dict[str, str] = {}  # non-MCP spans: span id -> parent span id
+        self.live = 0  # distinct calls held in detail
+        self._next_fold = 2 * limit
+        self.folded: dict[int, _Folded] = {}
+        self.parent_of: dict[int, int] = {}  # non-MCP spans: span id -> parent span id
         self.orphans: dict[str, tuple[str, Activity]] = {}  # non-MCP spans with events
         self.outside: dict[str, Activity] = {}
+        self.totals: dict[str, SessionTotals] = {}
+        self.groups = _UnionFind()
+        self.summary = SummaryBuilder()
         self.spans_read = 0
+
+    # -- spans in
 
     def add_span(self, span: SpanRecord) -> Call | None:
         """Fold one span in; returns the call it created or completed, if any."""
         self.spans_read += 1
         if not self.filters.keeps_span(span):
             return None
-        activity = self._activity_of(span)
         if A_METHOD not in span.attributes:
-            if span.parent_span_id:
-                self.parent_of[span.span_id] = span.parent_span_id
-            if activity is not None:
-                self.orphans[span.span_id] = (str(span.resource.get("service.name", "")), activity)
+            self._add_other_span(span)
+            return None
+        join_id = span.span_id if span.kind == SPAN_KIND_CLIENT else span.parent_span_id
+        folded = self.folded.pop(_int(join_id), None) if join_id and self.folded else None
+        if folded is not None:
+            self._late_half(span, folded)
             return None
         call = self._join(span)
         self.calls[span.span_id] = call
-        if activity is not None:
-            call.activity.merge(activity)
+        if span.events or A_DROPPED in span.attributes:
+            call.activity.add_span(span)
+        if self.limit and self.live > self._next_fold:
+            self._fold_oldest()
+            self._next_fold = max(2 * self.limit, self.live + max(self.limit, self.live // 2))
         return call
 
-    def _activity_of(self, span: SpanRecord) -> Activity | None:
-        if not span.events and not any(k.startswith("mcptrace.events.") for k in span.attributes):
-            return None
+    def _add_other_span(self, span: SpanRecord) -> None:
+        if span.parent_span_id:
+            self.parent_of[_int(span.span_id)] = _int(span.parent_span_id)
+        if not span.events:
+            return
         activity = Activity()
-        for event in span.events:
-            activity.add_event(event.name, event.time_unix_nano, event.attributes)
-        activity.add_span_counters(span.attributes, dict(activity.counts))
-        return activity if activity.total or activity.dropped else None
+        activity.add_span(span)
+        if activity.total or activity.dropped:
+            self.orphans[span.span_id] = (
+                intern(str(span.resource.get("service.name", ""))),
+                activity,
+            )
+            if len(self.orphans) > MAX_ORPHANS:
+                self._settle_orphans(final=False)
 
     def _join(self, span: SpanRecord) -> Call:
         if span.kind == SPAN_KIND_CLIENT:
@@ -557,6 +744,7 @@ class Aggregator:
             if waiting is not None and waiting.client is None:
                 waiting.add_side(span)
                 return waiting
+            self.live += 1
             return Call(span)
         parent = self.calls.get(span.parent_span_id) if span.parent_span_id else None
         if (
@@ -568,6 +756,7 @@ class Aggregator:
         ):
             parent.add_side(span)
             return parent
+        self.live += 1
         call = Call(span)
         if span.parent_span_id:
             self.awaiting_client[span.parent_span_id] = call
@@ -583,25 +772,7 @@ class Aggregator:
         activity = self.outside.setdefault(service, Activity())
         activity.add_event(record.event_name, record.time_unix_nano, record.attributes)
 
-    def _settle_orphans(self) -> None:
-        for span_id, (service, activity) in self.orphans.items():
-            call = self._enclosing_call(span_id)
-            if call is not None:
-                call.activity.merge(activity)
-            elif not self.filters.narrows_calls:
-                self.outside.setdefault(service, Activity()).merge(activity)
-        self.orphans.clear()
-
-    def _enclosing_call(self, span_id: str) -> Call | None:
-        seen = 0
-        current: str | None = span_id
-        while current is not None and seen < 256:
-            call = self.calls.get(current)
-            if call is not None:
-                return call
-            current = self.parent_of.get(current)
-            seen += 1
-        return None
+    # -- folding old requests into totals
 
     def unique_calls(self) -> Iterator[Call]:
         seen: set[int] = set()
@@ -610,103 +781,164 @@ class Aggregator:
                 seen.add(id(call))
                 yield call
 
-    def finish(self, spool: Path, stats: ReadStats) -> Model:
-        self._settle_orphans()
-        groups = _UnionFind()
-        kept: list[Call] = []
-        for call in self.unique_calls():
-            if call.is_notification or not self.filters.keeps_call(call):
-                continue
-            kept.append(call)
-            keys = [session_key(s) for s in (call.client, call.server) if s]
-            for key in keys[1:]:
-                groups.union(keys[0], key)
-            groups.find(keys[0])
-        by_group: dict[str, Session] = {}
-        for call in sorted(kept, key=lambda c: (c.start_ns, c.trace_id)):
-            root = groups.find(session_key(call.main))
-            session = by_group.get(root)
-            if session is None:
-                session = by_group[root] = Session(root, [], [], [])
-            session.calls.append(call)
-            for side in (call.client, call.server):
-                if side is None:
+    def forget(self, call: Call) -> None:
+        """Drop a call from the live indexes (it was folded, or printed by --follow)."""
+        for side in (call.client, call.server):
+            if side is not None:
+                self.calls.pop(side.span_id, None)
+        if call.client is None and call.parent_id:
+            self.awaiting_client.pop(call.parent_id, None)
+        self.live -= 1
+
+    def _counts(self, call: Call) -> bool:
+        return not call.is_notification and self.filters.keeps_call(call)
+
+    def _account(self, call: Call) -> None:
+        """Count a request in its session's totals and in the summary."""
+        keys = [session_key(side) for side in (call.client, call.server) if side is not None]
+        for key in keys[1:]:
+            self.groups.union(keys[0], key)
+        totals = self.totals.get(keys[0])
+        if totals is None:
+            totals = self.totals[keys[0]] = SessionTotals()
+            self.groups.find(keys[0])
+        totals.add_call(call)
+        self.summary.add_call(call)
+
+    def _fold_oldest(self) -> None:
+        """Fold the oldest requests beyond ``limit`` into the totals.
+
+        A request still waiting for its other half stays in detail unless too many wait
+        (the client's and the server's files are read one after the other): folded early,
+        its totals use the half that was seen (the server's duration, say).
+        """
+        self._settle_orphans(final=False)
+        calls = sorted(self.unique_calls(), key=lambda c: c.start_ns)
+        excess = len(calls) - self.limit
+        waiting = [c for c in calls if c.client is None or c.server is None]
+        patience = max(MAX_WAITING, 20 * self.limit)
+        spare_waiting = max(0, len(waiting) - patience)
+        for call in calls:
+            if excess <= 0:
+                break
+            complete = call.client is not None and call.server is not None
+            if not complete and call.join_id:
+                if spare_waiting <= 0:
                     continue
-                if side.session_id and side.session_id not in session.session_ids:
-                    session.session_ids.append(side.session_id)
-                if side.service not in session.services:
-                    session.services.append(side.service)
-        sessions = sorted(by_group.values(), key=lambda s: (s.start_ns, s.key))
-        outside = [Outside(service, a) for service, a in sorted(self.outside.items()) if a.total]
-        summary = summarize(sessions, outside)
-        return Model(spool, sessions, outside, summary, stats, self.spans_read)
+                spare_waiting -= 1
+            excess -= 1
+            counted = self._counts(call)
+            if counted:
+                self._account(call)
+            self.forget(call)
+            if not complete and call.join_id:
+                key = session_key(call.main)
+                self.folded[_int(call.join_id)] = (key, counted, call.failed, call.tool)
 
+    def _late_half(self, span: SpanRecord, folded: _Folded) -> None:
+        key, counted, failed, tool = folded
+        side = Side(span)
+        if not counted:
+            return
+        self.groups.union(key, session_key(side))
+        totals = self.totals.setdefault(session_key(side), SessionTotals())
+        totals.add_side(side)
+        activity = Activity()
+        activity.add_span(span)
+        self.summary.add_activity(activity)
+        if not failed and (A_ERROR_TYPE in span.attributes or span.status_code == STATUS_ERROR):
+            self.totals[key].errors += 1
+            self.summary.add_late_error(str(span.attributes.get(A_METHOD)) == "tools/call", tool)
 
-def summarize(sessions: list[Session], outside: list[Outside]) -> Summary:
-    summary = Summary()
-    durations: list[float] = []
-    per_tool: dict[str, tuple[int, int, list[float]]] = {}
-    hosts: dict[str, None] = {}
-    files: dict[str, None] = {}
-    processes: dict[str, None] = {}
-    mismatches: dict[str, None] = {}
-    violations: dict[tuple[str, str], int] = {}
-    activities = [c.activity for s in sessions for c in s.calls] + [o.activity for o in outside]
-    for session in sessions:
-        for call in session.calls:
-            summary.requests += 1
-            if not call.is_tool_call:
+    # -- runtime events on spans below the MCP span
+
+    def _settle_orphans(self, final: bool) -> None:
+        for span_id, (service, activity) in list(self.orphans.items()):
+            call = self.enclosing_call(span_id)
+            if call is not None:
+                call.activity.merge(activity)
+            elif final or len(self.orphans) > MAX_ORPHANS:
+                if not self.filters.narrows_calls:
+                    self.outside.setdefault(service, Activity()).merge(activity)
+            else:
                 continue
-            summary.tool_calls += 1
-            summary.tool_errors += call.failed
-            durations.append(call.duration_ms)
-            calls, errors, tool_durations = per_tool.setdefault(call.tool or "?", (0, 0, []))
-            tool_durations.append(call.duration_ms)
-            per_tool[call.tool or "?"] = (calls + 1, errors + call.failed, tool_durations)
-    for activity in activities:
-        for category, count in activity.counts.items():
-            summary.events[category] = summary.events.get(category, 0) + count
-        summary.dropped += activity.dropped
-        for detail in activity.details.values():
-            match detail.category, detail.action:
-                case "network", "connect" | "send":
-                    hosts[detail.target.rsplit("/", 1)[0]] = None
-                case "network", "request":
-                    hosts[urlsplit(detail.target).netloc or detail.target] = None
-                case "file", action if action in WRITE_ACCESS or action in ("delete", "rename"):
-                    files[detail.target] = None
-                case "process", "spawn" | "exec":
-                    processes[detail.target] = None
-                case "import", "mismatch":
-                    mismatches[detail.target] = None
-                case "policy", action:
-                    key = (detail.target.split(": ", 1)[0], action)
-                    violations[key] = violations.get(key, 0) + detail.count
-    summary.events = {c: summary.events[c] for c in CATEGORIES if summary.events.get(c)}
-    summary.p95_duration_ms = p95(durations)
-    summary.tools = [
-        {
-            "name": name,
-            "calls": calls,
-            "errors": errors,
-            "p95_duration_ms": _round(p95(values)),
-        }
-        for name, (calls, errors, values) in sorted(per_tool.items())
-    ]
-    summary.hosts_contacted = sorted(hosts)[:MAX_SUMMARY_ITEMS]
-    summary.files_written = sorted(files)[:MAX_SUMMARY_ITEMS]
-    summary.processes_spawned = sorted(processes)[:MAX_SUMMARY_ITEMS]
-    summary.module_mismatches = sorted(mismatches)[:MAX_SUMMARY_ITEMS]
-    summary.violations = [
-        {"rule": rule, "action": action, "count": count}
-        for (rule, action), count in sorted(violations.items())
-    ]
-    return summary
+            del self.orphans[span_id]
+
+    def enclosing_call(self, span_id: str) -> Call | None:
+        current = span_id
+        for _depth in range(256):
+            call = self.calls.get(current)
+            if call is not None:
+                return call
+            parent = self.parent_of.get(_int(current))
+            if parent is None:
+                return None
+            current = f"{parent:016x}"
+        return None
+
+    # -- model out
+
+    def finish(self, spool: Path, stats: ReadStats) -> Model:
+        self._settle_orphans(final=True)
+        kept = sorted(
+            (c for c in self.unique_calls() if self._counts(c)),
+            key=lambda c: (c.start_ns, c.trace_id),
+        )
+        for call in kept:
+            self._account(call)
+        if self.limit:
+            kept = kept[-self.limit :]
+        merged: dict[str, SessionTotals] = {}
+        for key, totals in self.totals.items():
+            root = self.groups.find(key)
+            if root in merged:
+                merged[root].merge(totals)
+            else:
+                merged[root] = totals
+        shown: dict[str, list[Call]] = {}
+        for call in kept:
+            shown.setdefault(self.groups.find(session_key(call.main)), []).append(call)
+        sessions = [
+            Session(
+                key=root,
+                session_ids=totals.session_ids,
+                services=totals.services,
+                calls=shown.get(root, []),
+                requests=totals.requests,
+                errors=totals.errors,
+                start_ns=totals.start_ns,
+                end_ns=totals.end_ns,
+                transport=totals.transport,
+            )
+            for root, totals in merged.items()
+            if totals.requests
+        ]
+        sessions.sort(key=lambda s: (s.start_ns, s.key))
+        outside = [Outside(service, a) for service, a in sorted(self.outside.items()) if a.total]
+        for item in outside:
+            self.summary.add_activity(item.activity)
+        return Model(
+            spool, sessions, outside, self.summary.build(), stats, self.spans_read, self.limit
+        )
 
 
-def build_model(spool: Path, filters: Filters | None = None) -> Model:
-    """Read the whole spool (streaming) into sessions → calls → activity."""
-    aggregator = Aggregator(filters)
+def _int(span_id: str) -> int:
+    try:
+        return int(span_id, 16)
+    except ValueError:
+        return hash(span_id)
+
+
+DEFAULT_LIMIT = 1000
+
+
+def build_model(spool: Path, filters: Filters | None = None, limit: int = DEFAULT_LIMIT) -> Model:
+    """Read the whole spool (streaming) into sessions → calls → activity.
+
+    Only the ``limit`` most recent requests are kept in detail (0: all of them, and memory
+    grows with the spool); totals and the summary always cover every request.
+    """
+    aggregator = Aggregator(filters, limit)
     stats = ReadStats()
     for span in iter_spans(spool, stats):
         aggregator.add_span(span)

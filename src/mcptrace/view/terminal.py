@@ -125,7 +125,7 @@ def session_header(session: Session, style: Style) -> list[str]:
     if session.transport:
         facts.append(session.transport)
     facts.append(f"{stamp(session.start_ns)} → {clock(session.end_ns)}")
-    count = _plural(len(session.calls), "request")
+    count = _plural(session.requests, "request")
     errors = session.errors
     facts.append(count + (f", {errors} failed" if errors else ""))
     return [
@@ -200,15 +200,16 @@ def render_session(
     wanted = tuple(categories)
     yield from session_header(session, style)
     calls = session.calls
-    omitted = 0
-    if limit and len(calls) > limit:
-        omitted = len(calls) - limit
-        calls = calls[-limit:]
-    name_width = min(40, max(len(c.name) for c in calls))
-    if omitted:
-        yield style.branch + style.paint(
-            f"{style.ellipsis} {omitted} earlier requests not shown (--limit {limit})", "dim"
+    if session.not_shown:
+        branch = style.last if not calls else style.branch
+        yield branch + style.paint(
+            f"{style.ellipsis} {_plural(session.not_shown, 'earlier request')} not shown "
+            f"(--limit {limit}; 0 shows all)",
+            "dim",
         )
+    if not calls:
+        return
+    name_width = min(40, max(len(c.name) for c in calls))
     for index, call in enumerate(calls):
         last = index == len(calls) - 1
         yield (style.last if last else style.branch) + call_line(call, style, name_width)
@@ -242,7 +243,7 @@ def summary_lines(summary: Summary, style: Style) -> list[str]:
 
 
 def render_tree(
-    model: Model, style: Style, categories: Iterable[str] = CATEGORIES, limit: int = 0
+    model: Model, style: Style, categories: Iterable[str] = CATEGORIES
 ) -> Iterator[str]:
     wanted = tuple(categories)
     if not model.sessions and not model.outside:
@@ -251,7 +252,7 @@ def render_tree(
         )
         return
     for session in model.sessions:
-        yield from render_session(session, style, wanted, limit)
+        yield from render_session(session, style, wanted, model.limit)
         yield ""
     for outside in model.outside:
         lines = activity_lines(outside.activity, style, wanted)
