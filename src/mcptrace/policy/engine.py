@@ -186,6 +186,19 @@ def tool_name_of(state: SpanState) -> str | None:
     return name if isinstance(name, str) else None
 
 
+class KnownTool(NamedTuple):
+    """Where an observation was made, when judged outside the hook (``policy test``)."""
+
+    tool: str | None
+
+
+Where = SpanState | KnownTool  # the live span state (hook) or a known tool name (replay)
+
+
+def tool_in(where: Where) -> str | None:
+    return where.tool if type(where) is KnownTool else tool_name_of(where)  # type: ignore[arg-type]
+
+
 class PolicyEngine:
     """Compiled rules per category; ``__call__`` is the sensor's decider."""
 
@@ -216,9 +229,7 @@ class PolicyEngine:
             for category in m.CATEGORIES
             if self.rules[category] or self.defaults[category] is not None
         )
-        self.judges: dict[
-            str, Callable[[Observation, Callable[[], str | None]], list[Verdict]]
-        ] = {}
+        self.judges: dict[str, Callable[[Observation, Where], list[Verdict]]] = {}
         handlers = {
             ev.FILE_OPEN: self._file_open,
             ev.FILE_LISTDIR: self._file_read,
@@ -250,7 +261,7 @@ class PolicyEngine:
         state, how = attribution
         if self.tool_calls_only and not state.root.is_mcp:
             return
-        verdicts = judge(observation, lambda: tool_name_of(state))
+        verdicts = judge(observation, state)
         if not verdicts:
             return
         blocked = any(verdict.enforce for verdict in verdicts)
@@ -264,7 +275,7 @@ class PolicyEngine:
     def evaluate(self, observation: Observation, tool: str | None) -> list[Verdict]:
         """The verdicts for one observation made inside ``tool`` (no recording, no raising)."""
         judge = self.judges.get(observation.name)
-        return judge(observation, lambda: tool) if judge is not None else []
+        return judge(observation, KnownTool(tool)) if judge is not None else []
 
     def remember_resolution(self, host: str, addresses: Iterable[str]) -> None:
         """Host-name rules also hold for the IPs a name resolved to (getaddrinfo results)."""
@@ -285,7 +296,7 @@ class PolicyEngine:
         self,
         category: str,
         candidates: Iterable[CompiledRule],
-        tool: Callable[[], str | None],
+        where: Where,
         subject: str,
     ) -> Verdict | None:
         name: str | None = None
@@ -293,16 +304,14 @@ class PolicyEngine:
         for rule in candidates:
             if rule.tools is not None:
                 if not looked_up:
-                    name, looked_up = tool(), True
+                    name, looked_up = tool_in(where), True
                 if not rule.applies_in(name):
                     continue
             return None if rule.allow else Verdict(rule.id, category, subject, rule.enforce)
         default = self.defaults[category]
         return None if default is None else Verdict(default.id, category, subject, default.enforce)
 
-    def _path_verdict(
-        self, category: str, path: str, tool: Callable[[], str | None]
-    ) -> Verdict | None:
+    def _path_verdict(self, category: str, path: str, where: Where) -> Verdict | None:
         if category not in self.active:
             return None
         key = (category, path)
@@ -317,57 +326,55 @@ class PolicyEngine:
             if len(self._path_candidates) >= CACHE_LIMIT:
                 self._path_candidates.clear()
             cached = self._path_candidates[key] = (resolved, rules)
-        return self._decide(category, cached[1], tool, cached[0])
+        if not cached[1] and self.defaults[category] is None:
+            return None  # the common case: no rule selects this path
+        return self._decide(category, cached[1], where, cached[0])
 
-    def _file_open(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:
+    def _file_open(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes
         path = str(attributes.get(ev.FILE_PATH, ""))
         access = attributes.get(ev.FILE_ACCESS, ev.READ)
         verdicts = []
         if access in _READ_ACCESS:
-            verdict = self._path_verdict(m.FILE_READ, path, tool)
+            verdict = self._path_verdict(m.FILE_READ, path, where)
             if verdict is not None:
                 verdicts.append(verdict)
         if access in _WRITE_ACCESS:
-            verdict = self._path_verdict(m.FILE_WRITE, path, tool)
+            verdict = self._path_verdict(m.FILE_WRITE, path, where)
             if verdict is not None:
                 verdicts.append(verdict)
         return verdicts
 
-    def _file_read(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:
+    def _file_read(self, observation: Observation, where: Where) -> list[Verdict]:
         verdict = self._path_verdict(
-            m.FILE_READ, str(observation.attributes.get(ev.FILE_PATH, "")), tool
+            m.FILE_READ, str(observation.attributes.get(ev.FILE_PATH, "")), where
         )
         return [verdict] if verdict is not None else []
 
-    def _file_write(
-        self, observation: Observation, tool: Callable[[], str | None]
-    ) -> list[Verdict]:
+    def _file_write(self, observation: Observation, where: Where) -> list[Verdict]:
         verdict = self._path_verdict(
-            m.FILE_WRITE, str(observation.attributes.get(ev.FILE_PATH, "")), tool
+            m.FILE_WRITE, str(observation.attributes.get(ev.FILE_PATH, "")), where
         )
         return [verdict] if verdict is not None else []
 
-    def _file_rename(
-        self, observation: Observation, tool: Callable[[], str | None]
-    ) -> list[Verdict]:
+    def _file_rename(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes
         verdicts = [
-            self._path_verdict(m.FILE_WRITE, str(attributes.get(key, "")), tool)
+            self._path_verdict(m.FILE_WRITE, str(attributes.get(key, "")), where)
             for key in (ev.FILE_PATH, ev.FILE_TARGET_PATH)
         ]
         return [verdict for verdict in verdicts if verdict is not None]
 
-    def _file_copy(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:
+    def _file_copy(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes
         verdicts = [
-            self._path_verdict(m.FILE_READ, str(attributes.get(ev.FILE_PATH, "")), tool),
-            self._path_verdict(m.FILE_WRITE, str(attributes.get(ev.FILE_TARGET_PATH, "")), tool),
+            self._path_verdict(m.FILE_READ, str(attributes.get(ev.FILE_PATH, "")), where),
+            self._path_verdict(m.FILE_WRITE, str(attributes.get(ev.FILE_TARGET_PATH, "")), where),
         ]
         return [verdict for verdict in verdicts if verdict is not None]
 
     def _network_verdict(
-        self, operation: str, address: str, port: int | None, tool: Callable[[], str | None]
+        self, operation: str, address: str, port: int | None, where: Where
     ) -> list[Verdict]:
         key = (operation, address, port)
         candidates = self._network_candidates.get(key)
@@ -385,10 +392,10 @@ class PolicyEngine:
         if not candidates and operation == "bind":
             return []  # bind is judged only by rules that name it, never by the default
         subject = f"{address}:{port}" if port is not None else address
-        verdict = self._decide(m.NETWORK, candidates, tool, f"{operation} {subject}")
+        verdict = self._decide(m.NETWORK, candidates, where, f"{operation} {subject}")
         return [verdict] if verdict is not None else []
 
-    def _network(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:
+    def _network(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes
         operation = _NETWORK_EVENTS[observation.name]
         address = str(attributes.get(ev.SERVER_ADDRESS, ""))
@@ -396,18 +403,18 @@ class PolicyEngine:
             return []  # "resolving" an IP literal asks nobody anything; the connect is judged
         port = attributes.get(ev.SERVER_PORT)
         return self._network_verdict(
-            operation, address, port if isinstance(port, int) else None, tool
+            operation, address, port if isinstance(port, int) else None, where
         )
 
-    def _request(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:
+    def _request(self, observation: Observation, where: Where) -> list[Verdict]:
         url = urlsplit(str(observation.attributes.get(ev.URL_FULL, "")))
         try:
             port = url.port or {"http": 80, "https": 443}.get(url.scheme)
         except ValueError:
             port = None
-        return self._network_verdict("request", url.hostname or "", port, tool)
+        return self._network_verdict("request", url.hostname or "", port, where)
 
-    def _process(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:
+    def _process(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes
         executable = str(attributes.get(ev.PROCESS_EXECUTABLE_PATH, ""))
         arguments = attributes.get(ev.PROCESS_COMMAND_ARGS, ())
@@ -424,10 +431,10 @@ class PolicyEngine:
             if isinstance(rule, ProcessRule)
             and (rule.selects(executable, command_line) or rule.selects(normalized, command_line))
         ]
-        verdict = self._decide(m.PROCESS, candidates, tool, command_line or executable)
+        verdict = self._decide(m.PROCESS, candidates, where, command_line or executable)
         return [verdict] if verdict is not None else []
 
-    def _code(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:
+    def _code(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes
         if observation.name == ev.CODE_DESERIALIZE:
             operation = str(attributes.get(ev.DESERIALIZE_FORMAT, "pickle"))
@@ -442,10 +449,10 @@ class PolicyEngine:
             for rule in self.rules[m.CODE]
             if isinstance(rule, CodeRule) and rule.selects(operation, pickled)
         ]
-        verdict = self._decide(m.CODE, candidates, tool, subject)
+        verdict = self._decide(m.CODE, candidates, where, subject)
         return [verdict] if verdict is not None else []
 
-    def _native(self, observation: Observation, tool: Callable[[], str | None]) -> list[Verdict]:
+    def _native(self, observation: Observation, where: Where) -> list[Verdict]:
         library = str(observation.attributes.get(ev.FILE_PATH, ""))
         resolved = self.resolve(library) if library.startswith("/") else library
         candidates = [
@@ -454,5 +461,5 @@ class PolicyEngine:
             if isinstance(rule, PathRule)
             and (rule.paths.match(library) or rule.paths.match(resolved))
         ]
-        verdict = self._decide(m.NATIVE, candidates, tool, library)
+        verdict = self._decide(m.NATIVE, candidates, where, library)
         return [verdict] if verdict is not None else []

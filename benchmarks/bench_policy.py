@@ -1,0 +1,188 @@
+"""Policy overhead, as ratios against the sensor without a policy, measured in one run.
+
+    python benchmarks/bench_policy.py [--json] [--quick]
+
+* decider cost per observation (ns added over a no-op decider, CPU time), in process: an
+  event no rule touches, a file open judged
+  against 50 rules (a path seen before: cache hit), and a tool-scoped process spawn;
+* a tool doing 20,000 file opens and an echo round trip, driven by a real MCP client over
+  stdio: ``mcptrace run`` with the sensor and no policy vs the same with a 50-rule policy
+  (observe mode; its file rules judge every open, none matches /dev/null).
+
+Variants alternate in fresh subprocesses for at least 5 rounds (also with --quick, which
+makes fewer calls); each figure is the median over rounds with min–max.  Targets: file-heavy
+tool ≤ ×1.10 and echo round trip ≤ ×1.03 (policy vs no policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DRIVER = HERE / "bench_sensor.py"  # its --child-drive runs _echo_server.py over stdio
+
+
+def policy_text(rules: int = 50) -> str:
+    """A realistic policy of ``rules`` rules over every category, none matching /dev/null."""
+    out = ['[policy]\nmode = "observe"\n\n[defaults]\nprocess = "allow"\n']
+    templates = [
+        ('category = "file_read"', 'paths = ["~/.ssh/**", "/etc/shadow", "*.pem", "**/.env{i}"]'),
+        ('category = "file_write"', 'paths = ["/usr/**", "/etc/**", "~/.config/app{i}/**"]'),
+        ('category = "network"', 'addresses = ["10.{i}.0.0/16"]\nports = [443, "8000-8100"]'),
+        ('category = "network"\naction = "allow"', 'hosts = ["api{i}.example.com"]'),
+        ('category = "process"', 'executables = ["curl{i}", "/usr/bin/wget"]'),
+        ('category = "process"\ntools = ["vcs_{i}_*"]', 'executables = ["git"]'),
+        ('category = "code"', 'operations = ["pickle"]\nglobals = ["os{i}.*"]'),
+        ('category = "native"', 'paths = ["**/libevil{i}.so*"]'),
+    ]
+    for index in range(rules):
+        head, body = templates[index % len(templates)]
+        out.append(f'[[rule]]\nid = "rule-{index}"\n{head}\n{body.format(i=index)}\n')
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ decider cost (in process)
+
+
+def micro(calls: int) -> dict[str, float]:
+    from opentelemetry.trace import SpanContext
+
+    from mcptrace.policy.engine import PolicyEngine
+    from mcptrace.policy.loader import parse_policy
+    from mcptrace.sensor import events as ev
+    from mcptrace.sensor.attribution import SpanState
+    from mcptrace.sensor.events import Observation
+
+    engine = PolicyEngine(parse_policy(policy_text(), "bench.toml"))
+    state = SpanState(SpanContext(1, 2, False), is_mcp=True)
+    attribution = (state, ev.CONTEXT)
+    cases = {
+        "untouched_ns": Observation(ev.MODULE_IMPORT, ev.IMPORT, {ev.FILE_PATH: "/x.py"}, "exec"),
+        "file_open_ns": Observation(
+            ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: os.devnull, ev.FILE_ACCESS: ev.READ}, "open"
+        ),
+        "process_spawn_ns": Observation(
+            ev.PROCESS_SPAWN,
+            ev.PROCESS,
+            {ev.PROCESS_EXECUTABLE_PATH: "/bin/echo", ev.PROCESS_COMMAND_ARGS: ["echo", "hi"]},
+            "subprocess.Popen",
+        ),
+    }
+
+    def no_policy(observation: Observation, attribution: Any) -> None:
+        return None
+
+    def best_ns(decider: Any, observation: Observation) -> float:
+        decider(observation, attribution)  # warm the caches
+        best = float("inf")
+        for _ in range(5):
+            start = time.thread_time_ns()  # CPU time: robust on a busy machine
+            for _ in range(calls):
+                decider(observation, attribution)
+            best = min(best, (time.thread_time_ns() - start) / calls)
+        return best
+
+    results: dict[str, float] = {}
+    for key, observation in cases.items():
+        results[key] = best_ns(engine, observation) - best_ns(no_policy, observation)
+    return results
+
+
+# ------------------------------------------------------------------ orchestration
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "MCPTRACE_")) and k not in ("TRACEPARENT", "PYTHONPATH")
+    }
+    env.update(extra)
+    return env
+
+
+def _run_json(command: list[str], env: dict[str, str]) -> dict[str, float]:
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        raise SystemExit(f"benchmark child failed: {command}\n{result.stderr[-2000:]}")
+    values: dict[str, float] = json.loads(lines[-1])
+    return values
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    rounds = 5
+    calls, opens = (100, 20_000) if quick else (300, 20_000)
+    decider = micro(20_000 if quick else 200_000)
+    heavy: list[float] = []
+    echo: list[float] = []
+    with tempfile.TemporaryDirectory() as work:
+        policy = Path(work) / "policy.toml"
+        policy.write_text(policy_text(), encoding="utf-8")
+        spool = str(Path(work) / "spool")
+        drive = [sys.executable, str(DRIVER), "--child-drive", str(calls), str(opens)]
+        run = [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool]
+        variants = {
+            "sensor": [*run, "--", *drive],
+            "policy": [*run, "--policy", str(policy), "--", *drive],
+        }
+        for index in range(rounds):
+            order = ["sensor", "policy"] if index % 2 == 0 else ["policy", "sensor"]
+            got = {name: _run_json(variants[name], _clean_env()) for name in order}
+            heavy.append(got["policy"]["heavy_s"] / got["sensor"]["heavy_s"])
+            echo.append(got["policy"]["echo_s"] / got["sensor"]["echo_s"])
+    return {
+        "python": sys.version.split()[0],
+        "rounds": rounds,
+        "rules": 50,
+        "decider_ns": decider,
+        "file_heavy_tool_ratio_policy_vs_sensor": _spread(heavy),
+        "echo_round_trip_ratio_policy_vs_sensor": _spread(echo),
+        "targets": {
+            "file_heavy_tool_ratio_policy_vs_sensor": 1.10,
+            "echo_round_trip_ratio_policy_vs_sensor": 1.03,
+        },
+    }
+
+
+def _report(results: dict[str, Any]) -> str:
+    lines = [
+        f"policy benchmark, Python {results['python']}, {results['rules']} rules, "
+        f"{results['rounds']} alternating rounds",
+        "  decider ns added per observation: "
+        + ", ".join(f"{key} {value:.0f}" for key, value in results["decider_ns"].items()),
+    ]
+    for key, target in results["targets"].items():
+        figure = results[key]
+        verdict = "ok" if figure["median"] <= target else "OVER TARGET"
+        lines.append(
+            f"  {key}: median {figure['median']:.3f}x (min {figure['min']:.3f}, "
+            f"max {figure['max']:.3f}; target <= {target}) {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--quick", action="store_true", help="fewer calls per round")
+    args = parser.parse_args()
+    results = measure(args.quick)
+    print(json.dumps(results, indent=2) if args.json else _report(results))
+
+
+if __name__ == "__main__":
+    main()
