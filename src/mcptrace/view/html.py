@@ -26,8 +26,8 @@ from mcptrace.view.terminal import clock, duration
 
 MAX_CALLS_PER_SESSION = 2000  # the most recent ones; the summary still covers all
 WIDTH = 1100
-LANE_HEIGHT = 22
-BAR_HEIGHT = 16
+LANE_HEIGHT = 28
+BAR_HEIGHT = 22
 MAX_LANES = 10
 AXIS_HEIGHT = 22
 
@@ -129,12 +129,12 @@ def timeline_svg(session: Session, calls: list[Call], session_index: int) -> str
         )
         label = call.tool or call.method
         if width > 6.5 * len(label) + 8:
-            out.append(f'<text class="label" x="{x0 + 4:.1f}" y="{y + 12}">{escape(label)}</text>')
+            out.append(f'<text class="label" x="{x0 + 4:.1f}" y="{y + 10}">{escape(label)}</text>')
         for time_ns, category, label in call.activity.labelled_marks():
             mx = min(max(scale.x(time_ns), x0 + 2), x0 + width - 2)
             out.append(
                 f'<circle class="mark cat-{category}" data-category="{category}" '
-                f'cx="{mx:.1f}" cy="{y + BAR_HEIGHT - 1}" r="3.2" '
+                f'cx="{mx:.1f}" cy="{y + BAR_HEIGHT - 5}" r="3.6" '
                 f'fill="{CATEGORY_COLOURS[category]}"><title>{escape(label)}</title></circle>'
             )
         out.append("</g>")
@@ -177,7 +177,8 @@ def render_report(model: Model, filters: Filters) -> str:
                 " → ".join(s or "?" for s in session.services),
                 session.transport or "",
                 f"{iso(session.start_ns)} → {iso(session.end_ns)}",
-                f"{session.requests} requests, {session.errors} failed",
+                f"{session.requests} request{'' if session.requests == 1 else 's'}, "
+                f"{session.errors} failed",
             ]
         )
         omitted = session.requests - len(calls)
@@ -241,7 +242,7 @@ svg.timeline{display:block;overflow:visible}
 .call:hover .bar{stroke:#0f172a;stroke-width:1}.call.selected .bar{stroke:#0f172a;stroke-width:2}
 .call.dimmed{opacity:.15}.mark{stroke:#fff;stroke-width:.8;pointer-events:none}
 .mark.hidden{display:none}
-.label{font-size:11px;fill:#0f172a;pointer-events:none}
+.label{font-size:10px;fill:#0f172a;pointer-events:none}
 .axis{font-size:10px;fill:var(--muted)}.tick{stroke:var(--line)}.gap{fill:var(--muted)}
 table{width:100%;border-collapse:collapse;background:#fff;border:1px solid var(--line);
 font-size:13px}
@@ -367,6 +368,15 @@ function applyFilters() {
   document.querySelectorAll('circle.mark').forEach(m =>
     m.classList.toggle('hidden', !cats.includes(m.dataset.category)));
   $('#shown').textContent = `${shown} of ${calls.length} requests`;
+}
+// a link can carry filters: report.html#q=fetch&errors=1&cat=network,file
+const wanted = new URLSearchParams(location.hash.slice(1));
+if (wanted.has('q')) $('#search').value = wanted.get('q');
+if (wanted.get('errors') === '1') $('#errors-only').checked = true;
+if (wanted.has('cat')) {
+  const cats = wanted.get('cat').split(',');
+  document.querySelectorAll('.cat input')
+    .forEach(i => i.checked = cats.includes(i.dataset.category));
 }
 $('#search').addEventListener('input', applyFilters);
 $('#errors-only').addEventListener('change', applyFilters);
