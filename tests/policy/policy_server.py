@@ -56,6 +56,13 @@ def connect(port: int) -> str:
 
 
 @server.tool()
+def connect_host(host: str, port: int) -> str:
+    with socket.create_connection((host, port), timeout=5):
+        pass
+    return "connected"
+
+
+@server.tool()
 def spawn(word: str) -> str:
     completed = subprocess.run(["/bin/echo", word], capture_output=True, text=True, check=True)
     return completed.stdout.strip()

@@ -237,3 +237,43 @@ paths = ["{secret.parent}/**"]
     recorded = Recorded(spool)
     tamper = recorded.events("remove_policy", "mcptrace.sensor.tamper")
     assert tamper and tamper[0].attributes["mcptrace.tamper.target"] == "set_decider"
+
+
+def test_egress_allow_list_by_host_name(tmp_path: Path, spool: Path) -> None:
+    """A host-name rule also covers the addresses that name resolved to, nothing else."""
+    sock = listener()
+    try:
+        port = sock.getsockname()[1]
+        policy = write_policy(
+            tmp_path,
+            """
+[policy]
+mode = "enforce"
+
+[defaults]
+network = "deny"
+
+[[rule]]
+id = "only-localhost-by-name"
+category = "network"
+action = "allow"
+hosts = ["localhost"]
+""",
+        )
+        results, _ = drive(
+            spool,
+            policy,
+            [
+                ("connect", {"port": port}),  # 127.0.0.1, never resolved from an allowed name
+                ("connect_host", {"host": "localhost", "port": port}),
+                ("connect_host", {"host": "nonexistent.invalid", "port": port}),
+            ],
+        )
+        time.sleep(0.2)
+        assert pending_connections(sock) == 1  # only the allowed one arrived
+    finally:
+        sock.close()
+    assert results[0]["error"] and "default.network" in results[0]["text"]
+    assert results[1] == {"tool": "connect_host", "error": False, "text": "connected"}
+    assert results[2]["error"] and "default.network" in results[2]["text"]
+    assert "resolve nonexistent.invalid" in results[2]["text"]

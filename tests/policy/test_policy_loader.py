@@ -109,3 +109,11 @@ def test_check_policy_reads_the_file(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe")
     assert check_policy(path)[0].endswith("not UTF-8 text (invalid start byte)")
     assert "cannot read" in check_policy(tmp_path / "missing.toml")[0]
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.name)
+def test_example_policies_are_valid(path: Path) -> None:
+    assert check_policy(path) == []

@@ -67,7 +67,7 @@ _CATEGORY_KEYS: dict[str, tuple[str, ...]] = {
 _POLICY_KEYS = ("mode", "applies_to", "name", "description")
 _TOP_KEYS = ("policy", "defaults", "rule")
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
-_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+_VARIABLE = re.compile(r"\$(?:\{(\w+)(?::-([^}]*))?\}|(\w+))")
 _HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]")
 _KEY = re.compile(r"\s*([A-Za-z0-9_\-]+)\s*=")
 _DECODER_POSITION = re.compile(r"line (\d+), column (\d+)")
@@ -150,13 +150,21 @@ def _suggest(word: str, choices: tuple[str, ...]) -> str:
 
 
 def expand_path(pattern: str) -> tuple[str, str | None]:
-    """``~`` and ``$VAR``/``${VAR}`` expanded; (result, error or None)."""
-    missing = [a or b for a, b in _VARIABLE.findall(pattern) if (a or b) not in os.environ]
+    """``~``, ``$VAR``, ``${VAR}`` and ``${VAR:-default}`` expanded; (result, error or None)."""
+    missing: list[str] = []
+
+    def value(found: re.Match[str]) -> str:
+        name, default = found.group(1) or found.group(3), found.group(2)
+        if name in os.environ and (os.environ[name] or default is None):
+            return os.environ[name]
+        if default is not None:
+            return default
+        missing.append(name)
+        return found.group(0)
+
+    expanded = os.path.expanduser(_VARIABLE.sub(value, pattern))
     if missing:
-        return pattern, f"environment variable {missing[0]} is not set"
-    expanded = os.path.expanduser(
-        _VARIABLE.sub(lambda found: os.environ[found.group(1) or found.group(2)], pattern)
-    )
+        return pattern, f"environment variable {missing[0]} is not set (or use ${{VAR:-default}})"
     if expanded.startswith("/"):
         expanded = os.path.normpath(expanded) + ("/**" if expanded.endswith("/**") else "")
         expanded = expanded.replace("/**/**", "/**")
