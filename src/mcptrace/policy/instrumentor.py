@@ -61,6 +61,7 @@ class ActivePolicy:
         self.violations = violations
         self.stopped = threading.Event()
         self.thread: threading.Thread | None = None
+        self.refusals = 0  # set_decider attempts (reported on stderr once, each as an event)
 
     def start(self) -> None:
         decide_module.lock_decider(self.engine, self.on_refused)
@@ -72,7 +73,9 @@ class ActivePolicy:
 
     def on_refused(self) -> None:
         """Someone called set_decider() while the policy is locked in: tamper event."""
-        report("mcptrace: refused to replace or remove the locked-in policy (set_decider)")
+        if not self.refusals:
+            report("mcptrace: refused to replace or remove the locked-in policy (set_decider)")
+        self.refusals += 1
         self._tamper("set_decider")
 
     def verify(self) -> None:

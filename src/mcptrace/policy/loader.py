@@ -410,18 +410,19 @@ def parse_policy(text: str, source: str = "<policy>") -> m.Policy:
             problems.add("each rule must be a table: [[rule]]", "rule", number)
             continue
         rule = _RuleReader(table, number, problems).read()
-        if rule is None:
-            continue
-        if rule.id in seen:
+        rule_id = table.get("id")
+        if isinstance(rule_id, str) and rule_id in seen:
             problems.add(
-                f"rule id {rule.id!r} is used twice (first at line {seen[rule.id]})",
+                f"rule id {rule_id!r} is used twice (first at line {seen[rule_id]})",
                 "rule",
                 number,
                 "id",
             )
             continue
-        seen[rule.id] = rule.line
-        rules.append(rule)
+        if isinstance(rule_id, str):
+            seen[rule_id] = problems.index.line_of("rule", number)
+        if rule is not None:
+            rules.append(rule)
     if problems.items:
         raise PolicyFileError(sorted(problems.items, key=_line_number))
     return m.Policy(mode, applies_to, defaults, tuple(rules), source)
