@@ -102,10 +102,15 @@ def _wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 3
     raise AssertionError("server did not listen in time")
 
 
-def run_http_pair(spool: Path, calls: str = "all", env: dict[str, str] | None = None) -> PairRun:
+def run_http_pair(
+    spool: Path, calls: str = "all", env: dict[str, str] | None = None, transport: str = "http"
+) -> PairRun:
+    """streamable HTTP (``http``) or SSE (``sse``) on 127.0.0.1 with a free port."""
     port = free_port()
     server = subprocess.Popen(
-        mcptrace_cmd("run", "--spool", str(spool), "--", sys.executable, SERVER, "http", str(port)),
+        mcptrace_cmd(
+            "run", "--spool", str(spool), "--", sys.executable, SERVER, transport, str(port)
+        ),
         env=clean_env(**(env or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -114,7 +119,7 @@ def run_http_pair(spool: Path, calls: str = "all", env: dict[str, str] | None = 
     try:
         _wait_for_port(port, server)
         done = run_under_mcptrace(
-            [sys.executable, CLIENT, "--http", f"http://127.0.0.1:{port}/mcp", "--calls", calls],
+            [sys.executable, CLIENT, *_endpoint(transport, port), "--calls", calls],
             spool,
             env=clean_env(**(env or {})),
         )
@@ -130,10 +135,16 @@ def run_http_pair(spool: Path, calls: str = "all", env: dict[str, str] | None = 
         spans(spool),
         logs(spool),
         metric_points(spool),
-        "http",
+        transport,
         done.stderr,
         {"port": port},
     )
+
+
+def _endpoint(transport: str, port: int) -> list[str]:
+    if transport == "sse":
+        return ["--sse", f"http://127.0.0.1:{port}/sse"]
+    return ["--http", f"http://127.0.0.1:{port}/mcp"]
 
 
 def peer_python() -> str | None:

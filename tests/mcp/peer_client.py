@@ -32,7 +32,9 @@ async def list_roots(*args: Any) -> types.ListRootsResult:
     return types.ListRootsResult(roots=[types.Root(uri="file:///tmp/root-a")])  # type: ignore[arg-type]
 
 
-async def run(server_python: str, http: str | None, calls: list[str]) -> dict[str, Any]:
+async def run(
+    server_python: str, http: str | None, calls: list[str], sse: str | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     progress: list[float] = []
 
@@ -40,7 +42,11 @@ async def run(server_python: str, http: str | None, calls: list[str]) -> dict[st
         progress.append(value)
 
     async with AsyncExitStack() as stack:
-        if http:
+        if sse:
+            from mcp.client.sse import sse_client
+
+            streams = await stack.enter_async_context(sse_client(sse))
+        elif http:
             from mcp.client.streamable_http import streamable_http_client
 
             streams = await stack.enter_async_context(streamable_http_client(http))
@@ -84,6 +90,10 @@ async def run(server_python: str, http: str | None, calls: list[str]) -> dict[st
                     out["prompt"] = prompt.messages[0].content.text  # type: ignore[union-attr]
                     await session.send_ping()
                     await session.send_roots_list_changed()
+                    # fire-and-forget: over HTTP the POST may still be in flight; a request
+                    # after it (and a short grace) lets the server see it before we close
+                    await session.list_prompts()
+                    await asyncio.sleep(0.2)
                 if "login" in calls:
                     result = await session.call_tool(
                         "login",
@@ -105,9 +115,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--server-python", default=sys.executable)
     parser.add_argument("--http")
+    parser.add_argument("--sse")
     parser.add_argument("--calls", default="all")
     args = parser.parse_args()
-    result = asyncio.run(run(args.server_python, args.http, args.calls.split(",")))
+    result = asyncio.run(run(args.server_python, args.http, args.calls.split(","), args.sse))
     print("RESULT " + json.dumps(result))
 
 

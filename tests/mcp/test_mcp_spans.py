@@ -1,4 +1,4 @@
-"""Real client/server pairs (subprocesses) over stdio and streamable HTTP: span names, kinds,
+"""Real client/server pairs (subprocesses) over stdio, streamable HTTP and SSE: span names, kinds,
 attributes, status and parent/child links. Runs unchanged on mcp 1.x and 2.x."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ STATUS_UNSET, STATUS_ERROR = 0, 2
 TOOLS = ("echo", "boom", "soft_error", "no_such_tool", "whoami", "ask_roots", "countdown")
 
 
-@pytest.fixture(scope="module", params=["stdio", "http"])
+@pytest.fixture(scope="module", params=["stdio", "http", "sse"])
 def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> PairRun:
     spool: Path = tmp_path_factory.mktemp(f"spool-{request.param}")
     if request.param == "stdio":
         return run_stdio_pair(spool)
-    return run_http_pair(spool)
+    return run_http_pair(spool, transport=request.param)
 
 
 def assert_child(child_span, parent_span) -> None:  # type: ignore[no-untyped-def]
@@ -59,12 +59,13 @@ def test_tools_call_attributes(pair: PairRun) -> None:
         assert "error.type" not in attributes
         assert span.status_code == STATUS_UNSET
         assert "gen_ai.tool.call.arguments" not in attributes  # capture is opt-in
-    if pair.transport == "http":
+    if pair.transport != "stdio":
         port = pair.extra["port"]
         assert client.attributes["server.address"] == "127.0.0.1"
         assert client.attributes["server.port"] == port
         assert server.attributes["client.address"] == "127.0.0.1"
         assert isinstance(server.attributes["client.port"], int)
+    if pair.transport == "http":
         # the Mcp-Session-Id is the same on both sides
         assert client.attributes["mcp.session.id"] == server.attributes["mcp.session.id"]
     # the session id is stable for the whole session, in each process

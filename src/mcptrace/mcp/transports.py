@@ -42,6 +42,7 @@ class ClientTransport:
     server_port: int | None = None
     connect_attributes: dict[str, Any] | None = None
     session_id_source: Callable[[], str | None] | None = None
+    sse: bool = False  # the SSE client does not expose its session id: a UUID is minted
 
 
 # id(read stream) -> transport, while the transport context is open
@@ -122,7 +123,7 @@ class _TaggedTransportContext(wrapt.ObjectProxy):  # type: ignore[type-arg]
             tag = self._self_tag
             if len(streams) > 2 and callable(streams[2]):  # mcp 1.x: get_session_id callback
                 tag.session_id_source = streams[2]
-            elif tag.transport == TRANSPORT_TCP:
+            elif tag.transport == TRANSPORT_TCP and not tag.sse:
                 write_key = id(streams[1])
 
                 def from_transport() -> str | None:
@@ -175,6 +176,18 @@ def wrap_http_client(
         return context
 
 
+def wrap_sse_client(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    context = wrapped(*args, **kwargs)
+    try:
+        tag = _http_transport(_argument(args, kwargs, 0, "url"))
+        tag.sse = True
+        return _TaggedTransportContext(context, tag)
+    except Exception:
+        return context
+
+
 def wrap_post_writer(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -193,5 +206,5 @@ CLIENT_TRANSPORT_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
     ("mcp.client.streamable_http", "streamable_http_client", wrap_http_client),
     ("mcp.client.streamable_http", "streamablehttp_client", wrap_http_client),
     ("mcp.client.streamable_http", "StreamableHTTPTransport.post_writer", wrap_post_writer),
-    ("mcp.client.sse", "sse_client", wrap_http_client),
+    ("mcp.client.sse", "sse_client", wrap_sse_client),
 )
