@@ -27,6 +27,7 @@ from mcptrace._guard import sensor_paused
 from mcptrace.provenance.hashing import FileKey
 
 BUSY_TIMEOUT_MS = 5000
+_CHUNK = 500  # bound parameters per query (SQLite's limit is 999 on old builds)
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -158,6 +159,32 @@ class HashCache:
                 self._broken(error)
                 return None
             return None if row is None else FileFacts(*row)
+
+    def get_many(self, keys: list[FileKey]) -> dict[FileKey, FileFacts]:
+        """The rows for many keys in a few queries (a start-up walk looks up hundreds)."""
+        found: dict[FileKey, FileFacts] = {}
+        wanted = {key.path: key for key in keys}
+        paths = list(wanted)
+        with self._lock, sensor_paused():
+            connection = self._open()
+            if connection is None:
+                return found
+            try:
+                for start in range(0, len(paths), _CHUNK):
+                    chunk = paths[start : start + _CHUNK]
+                    rows = connection.execute(
+                        "SELECT path, dev, ino, size, mtime_ns, ctime_ns, sha256, distribution,"
+                        " version, record_path, record_key, verification FROM files"
+                        f" WHERE path IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                    for row in rows:
+                        key = FileKey(*row[:6])
+                        if wanted.get(key.path) == key:  # every part of the key must match
+                            found[key] = FileFacts(*row[6:])
+            except sqlite3.DatabaseError as error:
+                self._broken(error)
+            return found
 
     def put_many(self, rows: list[tuple[FileKey, FileFacts]]) -> bool:
         if not rows:

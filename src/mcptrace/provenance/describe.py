@@ -64,40 +64,43 @@ def verification_of(owner: Owner | None, sha256_hex: str, path: str) -> str:
 _ALGORITHMS = frozenset({"sha224", "sha256", "sha384", "sha512", "sha3_256", "blake2b"})
 
 
-def bytecode_in_use(source: str, key: FileKey) -> str | None:
-    """The cached .pyc the importer accepts for ``source`` without reading it, if any."""
+def bytecode_candidate(source: str) -> str | None:
+    """Where the importer looks for the cached bytecode of ``source``."""
     try:
-        cached = importlib.util.cache_from_source(source)
+        return importlib.util.cache_from_source(source)
     except (NotImplementedError, ValueError):
         return None
+
+
+def bytecode_accepted(cached: str, source: str, key: FileKey) -> bool:
+    """Whether the importer runs ``cached`` for ``source`` (without reading the source)."""
     try:
         with open(cached, "rb") as handle:
             header = handle.read(_PYC_HEADER)
     except OSError:
-        return None
+        return False
     if len(header) < _PYC_HEADER or header[:4] != importlib.util.MAGIC_NUMBER:
-        return None
+        return False
     flags = int.from_bytes(header[4:8], "little")
     if flags == 0:  # timestamp pyc: valid when the source's mtime and size match
         mtime = int.from_bytes(header[8:12], "little")
         size = int.from_bytes(header[12:16], "little")
-        valid = mtime == (key.mtime_ns // 1_000_000_000) & 0xFFFFFFFF and size == (
+        return mtime == (key.mtime_ns // 1_000_000_000) & 0xFFFFFFFF and size == (
             key.size & 0xFFFFFFFF
         )
-        return cached if valid else None
     if flags & 0b01:  # hash-based (PEP 552): checked against the source, or not at all
         import _imp
 
         check = flags & 0b10 and _imp.check_hash_based_pycs != "never"
         if not check and _imp.check_hash_based_pycs != "always":
-            return cached
+            return True
         try:
             with open(source, "rb") as handle:
                 data = handle.read()
         except OSError:
-            return None
-        return cached if importlib.util.source_hash(data) == header[8:16] else None
-    return None
+            return False
+        return importlib.util.source_hash(data) == header[8:16]
+    return False
 
 
 class ModuleProvenance:
@@ -107,6 +110,7 @@ class ModuleProvenance:
         self.lock = threading.RLock()
         self.memory: dict[FileKey, FileFacts] = {}
         self.unsaved: list[tuple[FileKey, FileFacts]] = []
+        self.prefetched: dict[FileKey, FileFacts] = {}
         self.hashed = 0  # files read and hashed by this process (the cache's misses)
         self.cache_hits = 0
         self._record_keys: dict[str, str] = {}
@@ -123,51 +127,75 @@ class ModuleProvenance:
         """Hash and verification of the file at ``path``; None if it is no readable file."""
         with self.lock, sensor_paused():
             key = stat_key(path)
-            if key is None:
-                return None
-            facts = self.memory.get(key)
-            if facts is not None:
-                return facts
-            cached = self.cache.get(key) if self.cache is not None else None
-            if cached is not None and self._record_unchanged(cached):
-                self.cache_hits += 1
-                self.memory[key] = cached
-                return cached
-            if cached is not None:  # same bytes, reinstalled distribution: verify again
-                sha256 = cached.sha256
-            else:
-                digest = hash_file(path)
-                if digest is None:
-                    return None
-                self.hashed += 1
-                key, sha256 = digest.key, digest.sha256
-            owner = self.records.owner_of(path)
-            facts = FileFacts(
-                sha256,
-                owner.distribution if owner else "",
-                owner.version if owner else "",
-                owner.record_path if owner else "",
-                owner.record_key if owner else "",
-                verification_of(owner, sha256, path),
-            )
-            self.memory[key] = facts
-            if time.time_ns() - max(key.mtime_ns, key.ctime_ns) > RACY_WINDOW_NS:
-                self.unsaved.append((key, facts))
+            return None if key is None else self._facts(path, key)
+
+    def _facts(self, path: str, key: FileKey) -> FileFacts | None:
+        facts = self.memory.get(key)
+        if facts is not None:
             return facts
+        cached = self.prefetched.pop(key, None)
+        if cached is None and self.cache is not None:
+            cached = self.cache.get(key)
+        if cached is not None and self._record_unchanged(cached):
+            self.cache_hits += 1
+            self.memory[key] = cached
+            return cached
+        if cached is not None:  # same bytes, reinstalled distribution: verify again
+            sha256 = cached.sha256
+        else:
+            digest = hash_file(path)
+            if digest is None:
+                return None
+            self.hashed += 1
+            key, sha256 = digest.key, digest.sha256
+        owner = self.records.owner_of(path)
+        facts = FileFacts(
+            sha256,
+            owner.distribution if owner else "",
+            owner.version if owner else "",
+            owner.record_path if owner else "",
+            owner.record_key if owner else "",
+            verification_of(owner, sha256, path),
+        )
+        self.memory[key] = facts
+        if time.time_ns() - max(key.mtime_ns, key.ctime_ns) > RACY_WINDOW_NS:
+            self.unsaved.append((key, facts))
+        return facts
+
+    def _described(
+        self, path: str, key: FileKey, pyc: str | None, pyc_key: FileKey | None
+    ) -> Described | None:
+        source = self._facts(path, key)
+        if source is None:
+            return None
+        if pyc is None or pyc_key is None or not bytecode_accepted(pyc, path, key):
+            return Described(path, source, "", None)
+        bytecode = self._facts(pyc, pyc_key)
+        return Described(path, source, pyc if bytecode is not None else "", bytecode)
 
     def describe_file(self, path: str) -> Described | None:
         with self.lock, sensor_paused():
-            source = self.facts_of(path)
-            if source is None:
+            key = stat_key(path)
+            if key is None:
                 return None
-            bytecode_path, bytecode = "", None
-            if path.endswith(".py"):
-                key = stat_key(path)
-                pyc = bytecode_in_use(path, key) if key is not None else None
-                if pyc is not None:
-                    bytecode = self.facts_of(pyc)
-                    bytecode_path = pyc if bytecode is not None else ""
-            return Described(path, source, bytecode_path, bytecode)
+            pyc = bytecode_candidate(path) if path.endswith(".py") else None
+            return self._described(path, key, pyc, stat_key(pyc) if pyc else None)
+
+    def describe_many(self, paths: list[str]) -> list[Described | None]:
+        """``describe_file`` for many files, with one cache query per few hundred files."""
+        with self.lock, sensor_paused():
+            keys = [stat_key(path) for path in paths]
+            pycs = [bytecode_candidate(p) if p.endswith(".py") else None for p in paths]
+            pyc_keys = [stat_key(pyc) if pyc else None for pyc in pycs]
+            wanted = [k for k in (*keys, *pyc_keys) if k is not None and k not in self.memory]
+            if wanted and self.cache is not None:
+                self.prefetched.update(self.cache.get_many(wanted))
+            described = [
+                None if key is None else self._described(path, key, pyc, pyc_key)
+                for path, key, pyc, pyc_key in zip(paths, keys, pycs, pyc_keys, strict=True)
+            ]
+            self.prefetched.clear()
+            return described
 
     def describe(self, path: str) -> dict[str, AttributeValue]:
         """The provenance attributes of an ``mcptrace.module.import`` event for ``path``."""

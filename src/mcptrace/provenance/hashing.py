@@ -55,14 +55,38 @@ def key_of(real_path: str, status: os.stat_result) -> FileKey:
     )
 
 
+_real_directories: dict[str, str] = {}
+
+
+def real_path(path: str, status: os.stat_result | None = None) -> str:
+    """``os.path.realpath`` with one ``lstat`` instead of one per path component.
+
+    Directories are resolved once per process; only a file that is itself a symlink needs
+    the full resolution.
+    """
+    if status is not None and stat.S_ISLNK(status.st_mode):
+        return os.path.realpath(path)
+    directory, name = os.path.split(path)
+    real_directory = _real_directories.get(directory)
+    if real_directory is None:
+        real_directory = _real_directories[directory] = os.path.realpath(directory)
+    return os.path.join(real_directory, name)
+
+
 def stat_key(path: str) -> FileKey | None:
-    """The key of the regular file at ``path`` (symlinks resolved), None if there is none."""
-    with sensor_paused():
-        real = os.path.realpath(path)
-        try:
+    """The key of the regular file at ``path`` (symlinks resolved), None if there is none.
+
+    Callers reading many files pause the sensor once around the loop (see describe.py).
+    """
+    if not os.path.isabs(path):
+        path = os.path.abspath(path)
+    try:
+        status = os.lstat(path)
+        real = real_path(path, status)
+        if stat.S_ISLNK(status.st_mode):
             status = os.stat(real)
-        except (OSError, ValueError):
-            return None
+    except (OSError, ValueError):
+        return None
     if not stat.S_ISREG(status.st_mode):
         return None
     return key_of(real, status)
@@ -71,7 +95,12 @@ def stat_key(path: str) -> FileKey | None:
 def hash_file(path: str, algorithm: str = "sha256") -> Digest | None:
     """Digest of the file's bytes (hex), or None if it cannot be read consistently."""
     with sensor_paused():
-        real = os.path.realpath(path)
+        if not os.path.isabs(path):
+            path = os.path.abspath(path)
+        try:
+            real = real_path(path, os.lstat(path))
+        except (OSError, ValueError):
+            return None
         for _ in range(ATTEMPTS):
             try:
                 descriptor = os.open(real, _OPEN_FLAGS)

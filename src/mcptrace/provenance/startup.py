@@ -29,7 +29,7 @@ from opentelemetry.util.types import AttributeValue
 
 from mcptrace import _guard
 from mcptrace.provenance import names
-from mcptrace.provenance.describe import ModuleProvenance, attributes_of, module_path
+from mcptrace.provenance.describe import Described, ModuleProvenance, attributes_of, module_path
 
 LOGGER_NAME = "mcptrace.provenance"
 SETTLE_INTERVAL = 1.0
@@ -37,6 +37,7 @@ SETTLE_WALKS = 2
 STARTUP_LIMIT = 30.0
 LATE_INTERVAL = 30.0
 EXIT_BUDGET_SECONDS = 5.0
+BATCH = 400  # files per cache query and per deadline check
 MAX_MODULES = 20_000  # per process: a plugin loader gone wild must not grow memory forever
 
 
@@ -112,37 +113,44 @@ class ModuleInventory:
 
     def walk(self, deadline: float | None = None) -> int:
         """Describe and log every module not seen yet; returns how many were new."""
-        new = 0
+        found: list[tuple[str, str]] = []
         for name, module in list(sys.modules.items()):
             if name in self.seen_names:
                 continue
-            if len(self.seen_names) >= MAX_MODULES or (
-                deadline is not None and time.monotonic() > deadline
-            ):
+            if len(self.seen_names) >= MAX_MODULES:
                 self.skipped += 1
                 continue
             self.seen_names.add(name)
             path = _module_file(module)
-            if path is None or path in self.reported:
+            if path is not None and path not in self.reported:
+                self.reported.add(path)
+                found.append((name, path))
+        new = 0
+        for start in range(0, len(found), BATCH):
+            batch = found[start : start + BATCH]
+            if deadline is not None and time.monotonic() > deadline:
+                self.skipped += len(batch)
                 continue
             try:
-                described = self.provenance.describe_file(path)
+                described = self.provenance.describe_many([path for _, path in batch])
             except Exception:
-                described = None
-            if described is None:
                 continue
-            self.reported.add(path)
-            new += 1
-            attributes = attributes_of(described)
-            attributes[names.MODULE_NAME] = name
-            attributes[names.FILE_PATH] = path
-            attributes[names.ATTRIBUTION] = names.NONE
-            attributes[names.MODULE_PHASE] = "runtime" if self.summarized else "startup"
-            if not self.summarized:
-                self._count(described.source.verification, attributes, path)
-            self._emit(names.MODULE_IMPORT, attributes, described.source.verification)
+            for (name, path), one in zip(batch, described, strict=True):
+                if one is not None:
+                    new += 1
+                    self._report(name, path, one)
         self.provenance.persist()
         return new
+
+    def _report(self, name: str, path: str, described: Described) -> None:
+        attributes = attributes_of(described)
+        attributes[names.MODULE_NAME] = name
+        attributes[names.FILE_PATH] = path
+        attributes[names.ATTRIBUTION] = names.NONE
+        attributes[names.MODULE_PHASE] = "runtime" if self.summarized else "startup"
+        if not self.summarized:
+            self._count(described.source.verification, attributes, path)
+        self._emit(names.MODULE_IMPORT, attributes, described.source.verification)
 
     def _count(self, verification: str, attributes: dict[str, AttributeValue], path: str) -> None:
         self.startup_counts[verification] = self.startup_counts.get(verification, 0) + 1
