@@ -108,7 +108,6 @@ def make_hook(sensor: Sensor) -> AuditHook:
             return
         if event in main_starts:
             return
-        paused.add(thread_id)
         try:
             # 3. attribute (SpanRegistry.attribute, its common case inlined)
             context = current_context()
@@ -116,8 +115,9 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 return
             span = context.get(span_key)
             state = by_span.get(span) if span is not None else None
-            attribution = (state, context_how) if state is not None else attribute_without_span()
-            state = attribution[0]
+            how = context_how
+            if state is None:
+                state, how = attribute_without_span()
             category = only_category[event]
             if (  # a span past its log cap for this category only counts: skip translation
                 category is not None
@@ -128,13 +128,18 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 root.counts[category] += 1
                 root.dropped += 1
                 return
+        except Exception:  # nothing above calls out: no re-entrancy guard needed yet
+            sensor.errors += 1
+            return
+        paused.add(thread_id)  # from here on, our own activity is not recorded
+        try:
             observation = translators[event](event, args)  # 4. translate
             if observation is None or observation[1] not in categories:
                 return
             decider = policy[0]  # 5. decide (the policy seam)
             if decider is not None:
-                decider(observation, attribution)
-            record(observation, state, attribution[1], thread_id)  # 6. record
+                decider(observation, (state, how))
+            record(observation, state, how, thread_id)  # 6. record
             if observation[0] == exec_event and sensor.on_exec is not None:
                 sensor.on_exec()  # the image is about to be replaced: flush now
         except PolicyDenial:
