@@ -4,6 +4,8 @@
 #   mcp1    Python 3.11, newest mcp 1.x  (MCP and sensor tests; interop peer of main)
 #   fastmcp Python 3.11, fastmcp 4.x     (fastmcp tests)
 #   py310 py312 py313                    (sensor tests: audit events differ per version)
+#   phoenix Python 3.11, real OTLP receivers only (arize-phoenix, rotel); no mcptrace in it:
+#           the receivers stage runs its tests in main and starts these as subprocesses
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENVS=${MCPTRACE_VENVS:-.venvs}
@@ -42,6 +44,22 @@ make_venv() {  # name python-version extra-requirements...
     echo "setup_venvs: $name ready ($("$dir/bin/python" --version), mcp $("$dir/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))'))"
 }
 
+make_tool_venv() {  # name python-version requirements...  (tools only: no mcptrace, no test deps)
+    local name=$1 version=$2; shift 2
+    local dir="$VENVS/$name" stamp="tools-$*" python
+    if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then return 0; fi
+    if ! python=$(find_python "$version"); then
+        echo "setup_venvs: python$version not found; skipping $name" >&2; return 0
+    fi
+    rm -rf "$dir"
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v '^WARNING: Location' || true
+    "$dir/bin/python" -c 'import phoenix, rotel' >/dev/null
+    echo "$stamp" > "$dir/.stamp"
+    echo "setup_venvs: $name ready ($*)"
+}
+
 only=${1:-all}
 want() { [ "$only" = all ] || [ "$only" = "$1" ]; }
 want main && make_venv main 3.11 "mcp>=2,<3"
@@ -50,4 +68,6 @@ want fastmcp && make_venv fastmcp 3.11 "$FASTMCP_PIN"
 want py310 && make_venv py310 3.10 "mcp>=2,<3"
 want py312 && make_venv py312 3.12 "mcp>=2,<3"
 want py313 && make_venv py313 3.13 "mcp>=2,<3"
+# receivers for tests/backends/test_receivers_*.py (~2 min, ~900 MB); rotel is a prerelease, pinned
+want phoenix && make_tool_venv phoenix 3.11 "arize-phoenix==20.26.1" "rotel==0.0.1a15"
 exit 0
