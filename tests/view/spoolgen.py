@@ -7,6 +7,7 @@ spool - and anything rendered from it - is the same on every run.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -455,25 +456,21 @@ def large_requests(count: int) -> Iterator[Request]:
                     mcptrace__module__verification="verified",
                 ),
             ],
-            error=("tool_error", "") if index % 17 == 0 else None,
+            error=("tool_error", "") if index % 20 == 0 else None,
             request_id=index + 1,
         )
 
 
-def write_large_spool(spool: Path, calls: int, batch: int = 500) -> None:
-    """``calls`` client+server pairs (2 × calls spans), batched like BatchSpanProcessor."""
-    client_exporter = SpoolSpanExporter(spool)
-    server_exporter = SpoolSpanExporter(spool)
+def _write_pairs(spool: Path, calls: int) -> None:
+    """``calls`` client+server pairs through the SDK and the spool exporters, in one batch."""
     client_spans = _Collect()
     server_spans = _Collect()
     client = TracerProvider(
-        resource=Resource.create({"service.name": "agent"}),
-        id_generator=CountingIds(0xC1),
+        resource=Resource.create({"service.name": "agent"}), id_generator=CountingIds(0xC1)
     )
     client.add_span_processor(SimpleSpanProcessor(client_spans))
     server = TracerProvider(
-        resource=Resource.create({"service.name": "files-server"}),
-        id_generator=CountingIds(0x5E),
+        resource=Resource.create({"service.name": "files-server"}), id_generator=CountingIds(0x5E)
     )
     server.add_span_processor(SimpleSpanProcessor(server_spans))
     client_tracer = client.get_tracer("mcptrace.mcp")
@@ -499,12 +496,52 @@ def write_large_spool(spool: Path, calls: int, batch: int = 500) -> None:
             )
         _finish(server_span, request, start + int(request.server_ms * MS))
         _finish(client_span, request, start + int(request.client_ms or 0) * MS)
-        if len(server_spans.spans) >= batch:
-            server_exporter.export(server_spans.spans)
-            client_exporter.export(client_spans.spans)
-            server_spans.spans.clear()
-            client_spans.spans.clear()
-    server_exporter.export(server_spans.spans)
-    client_exporter.export(client_spans.spans)
-    client_exporter.shutdown()
-    server_exporter.shutdown()
+    for name, spans in (("client", client_spans.spans), ("server", server_spans.spans)):
+        SpoolSpanExporter(spool / name).export(spans)
+
+
+def _shift_id(value: str, by: int) -> str:
+    # CountingIds: tag (2 hex digits), counter (6), fixed tail
+    return f"{value[:2]}{int(value[2:8], 16) + by:06x}{value[8:]}"
+
+
+def _shifted(tree: dict[str, Any], calls: int, step_ns: int) -> dict[str, Any]:
+    for resource_spans in tree["resourceSpans"]:
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if span.get(key):
+                        span[key] = _shift_id(span[key], calls)
+                for key in ("startTimeUnixNano", "endTimeUnixNano"):
+                    span[key] = str(int(span[key]) + step_ns)
+                for event in span.get("events", []):
+                    event["timeUnixNano"] = str(int(event["timeUnixNano"]) + step_ns)
+                for attribute in span["attributes"]:
+                    if attribute["key"] == "jsonrpc.request.id":
+                        value = attribute["value"]
+                        value["stringValue"] = str(int(value["stringValue"]) + calls)
+    return tree
+
+
+def write_large_spool(spool: Path, calls: int, batch: int = 500) -> None:
+    """``calls`` client+server pairs (2 × calls spans), one line per ``batch`` spans a side.
+
+    The first batch goes through the SDK and the spool exporter; the others are copies of
+    its lines with ids, timestamps and request ids shifted exactly as the id generator and
+    the clock would have advanced them (the SDK's encoder is too slow to run 10^5 times in
+    a test, and the format stays the exporter's own).
+    """
+    assert calls % batch == 0
+    seed = spool.parent / f"{spool.name}-seed"
+    _write_pairs(seed, batch)
+    spool.mkdir(parents=True, exist_ok=True)
+    for side in ("client", "server"):
+        (seed_file,) = (seed / side).glob("traces-*.jsonl")
+        (line,) = seed_file.read_text(encoding="utf-8").splitlines()
+        target = spool / f"traces-20260115T100000-{1 if side == 'client' else 2}-0001.jsonl"
+        with target.open("w", encoding="utf-8") as out:
+            for copy in range(calls // batch):
+                tree = json.loads(line)
+                if copy:
+                    tree = _shifted(tree, copy * batch, int(copy * batch * 3.0 * MS))
+                out.write(json.dumps(tree, separators=(",", ":")) + "\n")
