@@ -80,17 +80,17 @@ class Phoenix:
             if not cursor:
                 return found
 
-    def wait_for_spans(self, project: str, names: set[str], timeout: float = 60) -> list[Any]:
-        """Phoenix ingests asynchronously: poll until every name is there, then settle."""
+    def wait_for_spans(self, project: str, counts: dict[str, int], timeout: float = 60) -> Any:
+        """Phoenix ingests asynchronously: poll until each name has its count of spans."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             found = self.spans(project)
-            if names <= {span["name"] for span in found}:
-                time.sleep(1)
-                return self.spans(project)
+            names = [span["name"] for span in found]
+            if all(names.count(name) >= count for name, count in counts.items()):
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Phoenix project {project!r}: wanted {counts}, has {names}")
             time.sleep(0.3)
-        got = sorted({span["name"] for span in self.spans(project)})
-        raise AssertionError(f"Phoenix project {project!r} lacks {names}; has {got}")
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +190,11 @@ def event(span: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(found)
 
 
-SUSPICIOUS = {"tools/call summarize_notes", "tools/call fetch_weather", "tools/call format_code"}
+# client and server span of each call
+SUSPICIOUS = {
+    name: 2
+    for name in ("tools/call summarize_notes", "tools/call fetch_weather", "tools/call format_code")
+}
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
@@ -200,7 +204,7 @@ def test_suspicious_session_straight_to_phoenix(
     project = f"direct-{protocol.split('/')[0]}"
     port = phoenix.grpc_port if protocol == "grpc" else phoenix.http_port
     run_example("suspicious_client.py", spool, f"http://127.0.0.1:{port}", protocol, project)
-    found = phoenix.wait_for_spans(project, SUSPICIOUS | {"initialize"})
+    found = phoenix.wait_for_spans(project, SUSPICIOUS)
 
     _, summarize = client_and_server(found, "tools/call summarize_notes")
     assert summarize["attributes"]["gen_ai.tool.name"] == "summarize_notes"
@@ -286,7 +290,14 @@ def test_agent_trace_through_rotel_to_phoenix(
     project = f"rotel-{request.node.callspec.id}"
     run_example("agent_app.py", spool, rotel.endpoint(protocol), protocol, project)
     found = phoenix.wait_for_spans(
-        project, {"agent.run", "agent.plan", "tools/call word_count", "tools/call add"}
+        project,
+        {
+            "agent.run": 1,
+            "agent.plan": 1,
+            "agent.act": 2,
+            "tools/call word_count": 2,  # client and server
+            "tools/call add": 2,
+        },
     )
     run = one(found, name="agent.run")
     plan = one(found, name="agent.plan")
