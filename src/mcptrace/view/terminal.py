@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TextIO
 
-from mcptrace.view.model import CATEGORIES, Activity, Call, Model, Session, Summary
+from mcptrace.view.model import CATEGORIES, Activity, Call, Detail, Model, Session, Summary
 
 _RESET = "\x1b[0m"
 _CODES = {
@@ -29,6 +29,7 @@ _CODES = {
     "cyan": "36",
     "bold_red": "1;31",
 }
+OUTSIDE_LISTED = 10  # noteworthy lines listed for activity outside any request
 CATEGORY_COLOUR = {
     "file": "blue",
     "network": "cyan",
@@ -154,14 +155,28 @@ def call_line(call: Call, style: Style, name_width: int) -> str:
     return "  ".join(parts)
 
 
+def _noteworthy(detail: Detail) -> bool:
+    """Outside requests, start-up noise (imports, reads, compiles) is counted, not listed."""
+    return detail.flagged and detail.category != "code"
+
+
 def activity_lines(
-    activity: Activity, style: Style, categories: Iterable[str], error: str | None = None
+    activity: Activity,
+    style: Style,
+    categories: Iterable[str],
+    error: str | None = None,
+    only_noteworthy: bool = False,
 ) -> list[str]:
     wanted = tuple(categories)
     lines: list[str] = []
     if error:
         lines.append(style.paint("error".ljust(8), "red") + " " + error)
-    for detail in activity.details_in(wanted):
+    details = list(activity.details_in(wanted))
+    if only_noteworthy:
+        listed = [d for d in details if _noteworthy(d)][:OUTSIDE_LISTED]
+        not_listed = len(details) - len(listed)
+        details = listed
+    for detail in details:
         label = style.paint(detail.category.ljust(8), CATEGORY_COLOUR[detail.category])
         action = detail.action.ljust(11)
         target = detail.target or "-"
@@ -169,7 +184,19 @@ def activity_lines(
             target = style.paint(target, "yellow")
         count = f" {style.times}{detail.count}" if detail.count > 1 else ""
         lines.append(f"{label} {action} {target}{count}")
-    for category in wanted:
+    if only_noteworthy:
+        if not_listed or any(activity.omitted.values()):
+            lines.append(
+                style.paint(
+                    f"{style.ellipsis} start-up and background activity not listed "
+                    "(mcptrace view --json has it)",
+                    "dim",
+                )
+            )
+        wanted_omitted: tuple[str, ...] = ()
+    else:
+        wanted_omitted = wanted
+    for category in wanted_omitted:
         if activity.omitted.get(category):
             lines.append(
                 style.paint(
@@ -255,7 +282,7 @@ def render_tree(
         yield from render_session(session, style, wanted, model.limit)
         yield ""
     for outside in model.outside:
-        lines = activity_lines(outside.activity, style, wanted)
+        lines = activity_lines(outside.activity, style, wanted, only_noteworthy=True)
         if not lines:
             continue
         yield style.paint("outside any request", "bold") + style.paint(
