@@ -62,7 +62,7 @@ def micro(calls: int) -> dict[str, float]:
     from mcptrace.sensor.attribution import SpanState
     from mcptrace.sensor.events import Observation
 
-    engine = PolicyEngine(parse_policy(policy_text(), "bench.toml"))
+    decider = PolicyEngine(parse_policy(policy_text(), "bench.toml")).decider()
     state = SpanState(SpanContext(1, 2, False), is_mcp=True)
     attribution = (state, ev.CONTEXT)
     cases = {
@@ -93,7 +93,7 @@ def micro(calls: int) -> dict[str, float]:
 
     results: dict[str, float] = {}
     for key, observation in cases.items():
-        results[key] = best_ns(engine, observation) - best_ns(no_policy, observation)
+        results[key] = best_ns(decider, observation) - best_ns(no_policy, observation)
     return results
 
 
@@ -123,8 +123,8 @@ def _spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def measure(quick: bool) -> dict[str, Any]:
-    rounds = 5
+def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
+    rounds = max(rounds, 5)
     calls, opens = (100, 20_000) if quick else (300, 20_000)
     decider = micro(20_000 if quick else 200_000)
     heavy: list[float] = []
@@ -179,8 +179,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--quick", action="store_true", help="fewer calls per round")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (>= 5)")
     args = parser.parse_args()
-    results = measure(args.quick)
+    results = measure(args.quick, args.rounds)
     print(json.dumps(results, indent=2) if args.json else _report(results))
 
 

@@ -36,6 +36,7 @@ from mcptrace.sensor.attribution import Attribution, SpanState
 from mcptrace.sensor.events import Observation
 
 CACHE_LIMIT = 4096
+_NO_VERDICTS: list[Verdict] = []  # shared, never appended to
 
 
 class Verdict(NamedTuple):
@@ -251,19 +252,45 @@ class PolicyEngine:
         self._path_candidates: dict[tuple[str, str], tuple[str, tuple[CompiledRule, ...]]] = {}
         self._network_candidates: dict[tuple[str, str, int | None], tuple[CompiledRule, ...]] = {}
         self.resolved_names: dict[str, str] = {}  # IP -> the host name it was resolved from
+        self._opens_nobody_judges: set[tuple[object, object]] = set()
 
     # --- the decider (hot path)
+
+    def decider(self) -> Callable[[Observation, Attribution], None]:
+        """The function to install with ``lock_decider``: a closure over the compiled tables,
+        so an observation no rule touches costs one dict lookup and no attribute access."""
+        judges_get = self.judges.get
+        tool_calls_only = self.tool_calls_only
+        act = self._act
+
+        def policy_decider(observation: Observation, attribution: Attribution) -> None:
+            judge = judges_get(observation[0])
+            if judge is None:
+                return
+            state = attribution[0]
+            if tool_calls_only and not state.root.is_mcp:
+                return
+            verdicts = judge(observation, state)
+            if verdicts:
+                act(observation, verdicts, state, attribution[1])
+
+        return policy_decider
 
     def __call__(self, observation: Observation, attribution: Attribution) -> None:
         judge = self.judges.get(observation.name)
         if judge is None:
             return
-        state, how = attribution
+        state = attribution[0]
         if self.tool_calls_only and not state.root.is_mcp:
             return
         verdicts = judge(observation, state)
-        if not verdicts:
-            return
+        if verdicts:
+            self._act(observation, verdicts, state, attribution[1])
+
+    def _act(
+        self, observation: Observation, verdicts: list[Verdict], state: SpanState, how: str
+    ) -> None:
+        """Record every verdict; raise if any of them is enforced."""
         blocked = any(verdict.enforce for verdict in verdicts)
         if self.on_violation is not None:
             for verdict in verdicts:
@@ -331,9 +358,13 @@ class PolicyEngine:
         return self._decide(category, cached[1], where, cached[0])
 
     def _file_open(self, observation: Observation, where: Where) -> list[Verdict]:
-        attributes = observation.attributes
-        path = str(attributes.get(ev.FILE_PATH, ""))
+        attributes = observation[2]
+        path = attributes.get(ev.FILE_PATH, "")
         access = attributes.get(ev.FILE_ACCESS, ev.READ)
+        key = (path, access)
+        if key in self._opens_nobody_judges:  # the hot case: a path no rule selects
+            return _NO_VERDICTS
+        path = str(path)
         verdicts = []
         if access in _READ_ACCESS:
             verdict = self._path_verdict(m.FILE_READ, path, where)
@@ -343,7 +374,26 @@ class PolicyEngine:
             verdict = self._path_verdict(m.FILE_WRITE, path, where)
             if verdict is not None:
                 verdicts.append(verdict)
+        if not verdicts and self._selects_nothing(path, access):
+            if len(self._opens_nobody_judges) >= CACHE_LIMIT:
+                self._opens_nobody_judges.clear()
+            self._opens_nobody_judges.add(key)
         return verdicts
+
+    def _selects_nothing(self, path: str, access: object) -> bool:
+        """No rule selects ``path`` and no default denies: the answer holds for every tool."""
+        categories = []
+        if access in _READ_ACCESS:
+            categories.append(m.FILE_READ)
+        if access in _WRITE_ACCESS:
+            categories.append(m.FILE_WRITE)
+        for category in categories:
+            if category not in self.active:
+                continue
+            cached = self._path_candidates.get((category, path))
+            if cached is None or cached[1] or self.defaults[category] is not None:
+                return False
+        return True
 
     def _file_read(self, observation: Observation, where: Where) -> list[Verdict]:
         verdict = self._path_verdict(

@@ -58,13 +58,14 @@ class ActivePolicy:
 
     def __init__(self, engine: PolicyEngine, violations: ViolationRecorder) -> None:
         self.engine = engine
+        self.decider = engine.decider()
         self.violations = violations
         self.stopped = threading.Event()
         self.thread: threading.Thread | None = None
         self.refusals = 0  # set_decider attempts (reported on stderr once, each as an event)
 
     def start(self) -> None:
-        decide_module.lock_decider(self.engine, self.on_refused)
+        decide_module.lock_decider(self.decider, self.on_refused)
         self.thread = threading.Thread(target=self._run, name="mcptrace-policy-logs", daemon=True)
         self.thread.start()
         atexit.register(self.at_exit)
@@ -80,10 +81,10 @@ class ActivePolicy:
 
     def verify(self) -> None:
         """Restore the policy if the seam's slots were rebound behind its back."""
-        if decide_module.current_decider() == (self.engine, self.on_refused):
+        if decide_module.current_decider() == (self.decider, self.on_refused):
             return
         decide_module._on_refused[0] = None  # only the lock holder gets here
-        decide_module.lock_decider(self.engine, self.on_refused)
+        decide_module.lock_decider(self.decider, self.on_refused)
         report("mcptrace: the policy was switched off behind its back; it is back in force")
         self._tamper("decider_rebound")
 
