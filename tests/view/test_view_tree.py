@@ -224,3 +224,25 @@ def test_malformed_and_partial_lines_are_skipped(
     data = json.loads(view(capsys, str(spool), "--json"))
     assert data["read"]["malformed"] == 1
     assert data["summary"]["tool_calls"] == 5
+
+
+def test_an_empty_spool_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    assert view(capsys, str(spool)) == f"no MCP requests in {spool}\n"
+    data = json.loads(view(capsys, str(spool), "--json"))
+    assert data["sessions"] == [] and data["summary"]["requests"] == 0
+
+
+def test_a_closed_pipe_ends_quietly(recorded_spool: Path) -> None:
+    # `mcptrace view | head -1`: the reader goes away before the output is written
+    process = subprocess.Popen(
+        mcptrace_cmd("view", str(recorded_spool)),
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    assert process.stderr.read() == b""
+    assert process.wait(timeout=60) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -22,7 +23,10 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "spool_dir", nargs="?", metavar="SPOOL", help="spool directory (default: the settings')"
+        "spool_dir",
+        nargs="?",
+        metavar="SPOOL",
+        help="spool directory (default: MCPTRACE_SPOOL_DIR, else ~/.local/state/mcptrace/spool)",
     )
     parser.add_argument("--tool", metavar="GLOB", help="only tools/call of tools matching GLOB")
     parser.add_argument(
@@ -119,8 +123,10 @@ def run(args: argparse.Namespace, spool: Path, out: TextIO | None = None) -> int
 
             for line in render_tree(model, style, wanted):
                 _write(stream, line)
-    except BrokenPipeError:  # `mcptrace view | head`
-        sys.stderr.close()
+        stream.flush()  # here, not at exit, so a closed pipe is handled below
+    except BrokenPipeError:  # `mcptrace view | head`: the reader has seen enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not complain
         return EXIT_OK
     return EXIT_OK
 

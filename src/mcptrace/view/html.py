@@ -228,7 +228,8 @@ main{margin-right:380px;padding:16px 24px}
 #summary{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px}
 .card .value{font-size:22px;font-weight:600}.card .name{color:var(--muted);font-size:12px}
-.card ul{margin:4px 0 0;padding-left:16px;font-size:12px;max-height:90px;overflow:auto}
+.card ul{margin:4px 0 0;padding-left:16px;font-size:12px;max-height:90px;overflow:auto;
+overflow-wrap:anywhere}
 .controls{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin:16px 0}
 .controls input[type=search]{padding:6px 10px;border:1px solid var(--line);border-radius:6px;
 width:280px}
