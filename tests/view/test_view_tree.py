@@ -246,3 +246,40 @@ def test_a_closed_pipe_ends_quietly(recorded_spool: Path) -> None:
     process.stdout.close()
     assert process.stderr.read() == b""
     assert process.wait(timeout=60) == 0
+
+
+@pytest.mark.parametrize("limit", ["1", "2", "3"])
+def test_requests_beyond_the_limit_still_count_in_totals_and_summary(
+    recorded_spool: Path, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    everything = json.loads(view(capsys, str(recorded_spool), "--json", "--limit", "0"))
+    limited = json.loads(view(capsys, str(recorded_spool), "--json", "--limit", limit))
+    assert limited["summary"] == everything["summary"]
+    for full, part in zip(everything["sessions"], limited["sessions"], strict=True):
+        for key in ("session_ids", "services", "start", "end", "requests", "errors"):
+            assert part[key] == full[key], key
+    shown = [c for s in limited["sessions"] for c in s["calls"]]
+    assert len(shown) == int(limit)
+    # the most recent ones, both halves joined
+    assert shown == [c for s in everything["sessions"] for c in s["calls"]][-int(limit) :]
+
+
+def test_requests_folded_before_their_other_half_arrives(recorded_spool: Path) -> None:
+    """With no patience, requests are folded while waiting for their other half: when it
+    comes, its events, errors and session still count (durations are the half seen)."""
+    from mcptrace.view.jsonout import model_dict
+    from mcptrace.view.model import Filters, build_model
+
+    filters = Filters()
+    full = model_dict(build_model(recorded_spool, filters, limit=0), filters)
+    early = model_dict(build_model(recorded_spool, filters, limit=1, patience=0), filters)
+    exact = ("requests", "tool_calls", "tool_errors", "events", "dropped", "hosts_contacted",
+             "files_written", "processes_spawned", "module_mismatches", "violations")  # fmt: skip
+    for key in exact:
+        assert early["summary"][key] == full["summary"][key], key
+    assert [t["name"] for t in early["summary"]["tools"]] == [
+        t["name"] for t in full["summary"]["tools"]
+    ]
+    for whole, folded in zip(full["sessions"], early["sessions"], strict=True):
+        assert (folded["requests"], folded["errors"]) == (whole["requests"], whole["errors"])
+        assert sorted(folded["session_ids"]) == sorted(whole["session_ids"])

@@ -58,7 +58,6 @@ WRITE_ACCESS = frozenset({"write", "read_write", "create", "append"})
 A_METHOD = "mcp.method.name"
 A_SESSION = "mcp.session.id"
 A_TOOL = "gen_ai.tool.name"
-A_PROMPT = "gen_ai.prompt.name"
 A_REQUEST_ID = "jsonrpc.request.id"
 A_ERROR_TYPE = "error.type"
 A_TRANSPORT = "network.transport"
@@ -230,7 +229,7 @@ class Activity:
         self.counts: dict[str, int] = {}
         self.dropped = 0
         self.details: dict[tuple[str, str, str], Detail] = {}
-        self.omitted: dict[str, int] = {}  # empty dicts cost 64 bytes; fine
+        self.omitted: dict[str, int] = {}
         self.marks: list[tuple[int, tuple[str, str, str]]] = []
 
     def add_event(self, event_name: str, time_ns: int, attrs: dict[str, Any]) -> None:
@@ -683,9 +682,13 @@ class Aggregator:
     bounded by ``limit``, not by the size of the spool.
     """
 
-    def __init__(self, filters: Filters | None = None, limit: int = 0) -> None:
+    def __init__(
+        self, filters: Filters | None = None, limit: int = 0, patience: int | None = None
+    ) -> None:
         self.filters = filters or Filters()
         self.limit = limit
+        # how many requests may wait for their other half before they are folded anyway
+        self.patience = max(MAX_WAITING, 20 * limit) if patience is None else patience
         self.calls: dict[str, Call] = {}  # by span id of either side
         self.awaiting_client: dict[str, Call] = {}  # server-only calls, by their parent id
         self.live = 0  # distinct calls held in detail
@@ -816,8 +819,7 @@ class Aggregator:
         calls = sorted(self.unique_calls(), key=lambda c: c.start_ns)
         excess = len(calls) - self.limit
         waiting = [c for c in calls if c.client is None or c.server is None]
-        patience = max(MAX_WAITING, 20 * self.limit)
-        spare_waiting = max(0, len(waiting) - patience)
+        spare_waiting = max(0, len(waiting) - self.patience)
         for call in calls:
             if excess <= 0:
                 break
@@ -932,13 +934,18 @@ def _int(span_id: str) -> int:
 DEFAULT_LIMIT = 1000
 
 
-def build_model(spool: Path, filters: Filters | None = None, limit: int = DEFAULT_LIMIT) -> Model:
+def build_model(
+    spool: Path,
+    filters: Filters | None = None,
+    limit: int = DEFAULT_LIMIT,
+    patience: int | None = None,
+) -> Model:
     """Read the whole spool (streaming) into sessions → calls → activity.
 
     Only the ``limit`` most recent requests are kept in detail (0: all of them, and memory
     grows with the spool); totals and the summary always cover every request.
     """
-    aggregator = Aggregator(filters, limit)
+    aggregator = Aggregator(filters, limit, patience)
     stats = ReadStats()
     for span in iter_spans(spool, stats):
         aggregator.add_span(span)
