@@ -15,8 +15,8 @@ the same timestamp tick could leave every key field unchanged (git's "racy clean
 
 For a source module the importer may have run the cached ``.pyc`` instead of the ``.py``;
 when the ``.pyc`` header says it is valid for the source, the event also names that file
-and its own hash (``mcptrace.module.bytecode.*``).  RECORD has no hash for ``.pyc`` files,
-so its verification is ``unrecorded``: ``verification`` speaks for the source file only.
+and its own hash (``mcptrace.module.bytecode.path``, ``.sha256``).  RECORD has no hash for
+``.pyc`` files, so nothing verifies them: ``verification`` speaks for the source file only.
 """
 
 from __future__ import annotations
@@ -227,7 +227,6 @@ def attributes_of(described: Described) -> dict[str, AttributeValue]:
     if described.bytecode is not None:
         attributes[names.BYTECODE_PATH] = described.bytecode_path
         attributes[names.BYTECODE_SHA256] = described.bytecode.sha256
-        attributes[names.BYTECODE_VERIFICATION] = described.bytecode.verification
     return attributes
 
 

@@ -17,9 +17,8 @@ MODULE_VERIFICATION = "mcptrace.module.verification"
 # the .pyc the importer actually ran instead of file.path, when there is one
 BYTECODE_PATH = "mcptrace.module.bytecode.path"
 BYTECODE_SHA256 = "mcptrace.module.bytecode.sha256"
-BYTECODE_VERIFICATION = "mcptrace.module.bytecode.verification"
-# on the inventory log records: "startup" (before the summary) or "runtime" (later)
-MODULE_PHASE = "mcptrace.module.phase"
+# (no verification for it: RECORD lists .pyc files without a hash, so it would always be
+# "unrecorded"; every attribute costs on each of the hundreds of start-up records)
 
 # on mcptrace.module.summary
 SUMMARY_COUNT = "mcptrace.module.count"

@@ -15,7 +15,6 @@ then the others — and each RECORD is parsed at most once per process.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import sys
@@ -159,6 +158,7 @@ class RecordIndex:
         name, version = _metadata_name_version(dist_info)
         distribution = _Distribution(name, version, record_path, stat_signature(record_path))
         self.parsed_records += 1
+        import csv  # only needed on a cold cache
         for row in csv.reader(text.splitlines()):
             if not row or not row[0]:
                 continue

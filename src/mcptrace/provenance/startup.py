@@ -147,7 +147,6 @@ class ModuleInventory:
         attributes[names.MODULE_NAME] = name
         attributes[names.FILE_PATH] = path
         attributes[names.ATTRIBUTION] = names.NONE
-        attributes[names.MODULE_PHASE] = "runtime" if self.summarized else "startup"
         if not self.summarized:
             self._count(described.source.verification, attributes, path)
         self._emit(names.MODULE_IMPORT, attributes, described.source.verification)
