@@ -45,6 +45,14 @@ from mcptrace.sensor.events import Observation
 from mcptrace.sensor.hook import installed
 
 FLUSH_INTERVAL_SECONDS = 0.5
+SENSOR_CATEGORY_OF = {
+    m.FILE_READ: ev.FILE,
+    m.FILE_WRITE: ev.FILE,
+    m.NETWORK: ev.NETWORK,
+    m.PROCESS: ev.PROCESS,
+    m.CODE: ev.CODE,
+    m.NATIVE: ev.NATIVE,
+}
 FAIL_CLOSED_RULE_PREFIX = "policy-invalid"
 TAMPER_TARGET = "mcptrace.tamper.target"
 
@@ -187,6 +195,16 @@ class PolicyInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if built is None:
             return
         engine, violations = built
+        unseen = sorted(
+            category
+            for category in engine.active
+            if SENSOR_CATEGORY_OF[category] not in settings.sensor
+        )
+        if unseen:
+            report(
+                f"mcptrace: policy rules for {', '.join(unseen)} cannot apply: MCPTRACE_SENSOR "
+                "does not watch those categories"
+            )
         _active = ActivePolicy(engine, violations)
         _active.start()
         surface_violations()
