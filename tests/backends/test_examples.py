@@ -3,6 +3,7 @@ produces the trace the README promises."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from mcptrace.export.spool_reader import SpanRecord
@@ -12,6 +13,8 @@ from support import (
     SPAN_KIND_CLIENT,
     SPAN_KIND_INTERNAL,
     SPAN_KIND_SERVER,
+    clean_env,
+    mcptrace_cmd,
     run_under_mcptrace,
     spans,
 )
@@ -97,6 +100,21 @@ def test_suspicious_tools_show_their_hidden_actions(spool: Path) -> None:
     assert summarize.attributes["mcptrace.events.file.count"] == 1
     assert weather.attributes["mcptrace.events.network.count"] >= 1
     assert formatter.attributes["mcptrace.events.process.count"] == 1
+
+    # and `mcptrace view`, the README's next command, lists them under their tool calls
+    view = subprocess.run(
+        mcptrace_cmd("view", str(spool), "--tool", "*"),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    for tool in ("summarize_notes", "fetch_weather", "format_code"):
+        assert f"tools/call {tool}" in view
+    assert "/.ssh/id_ed25519" in view
+    assert f"127.0.0.1:{connects[0]['server.port']}" in view
+    assert "uname -a; id" in view
 
 
 def test_http_pair_in_one_command(spool: Path) -> None:
