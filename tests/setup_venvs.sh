@@ -55,7 +55,9 @@ make_tool_venv() {  # name python-version requirements...  (tools only: no mcptr
     "$python" -m venv "$dir"
     "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
     "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v '^WARNING: Location' || true
-    "$dir/bin/python" -c 'import phoenix, rotel' >/dev/null
+    if ! "$dir/bin/python" -c 'import phoenix, rotel' >/dev/null; then  # its tests then say so
+        echo "setup_venvs: $name could not be installed" >&2; rm -rf "$dir"; return 0
+    fi
     echo "$stamp" > "$dir/.stamp"
     echo "setup_venvs: $name ready ($*)"
 }
