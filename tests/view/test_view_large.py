@@ -86,3 +86,20 @@ def test_large_spool_renders_in_bounded_time_and_memory(large_spool: Path, tmp_p
     assert data["summary"]["events"] == {"file": CALLS, "network": CALLS, "import": CALLS}
     assert len(data["summary"]["hosts_contacted"]) == 50
     assert (tmp_path / "report.html").stat().st_size < 20 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_trace_filter_finds_one_request_in_a_large_spool(
+    large_spool: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mcptrace.cli import main
+
+    trace_id = f"{(0xC1 << 120) | (31_337 << 96) | 0x7ACE:032x}"  # the 31337th client trace
+    assert main(["view", str(large_spool), "--json", "--trace", trace_id[:10]]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (session,) = data["sessions"]
+    (call,) = session["calls"]
+    assert call["trace_id"] == trace_id and call["request_id"] == "31337"
+    assert call["client"] and call["server"]
+    assert call["activity"]["counts"] == {"file": 1, "network": 1, "import": 1}
+    assert data["summary"]["requests"] == 1

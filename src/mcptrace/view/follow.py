@@ -12,22 +12,14 @@ memory stays flat however long the server runs.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-from mcptrace.export.spool_reader import (
-    LogRecordEntry,
-    SpanEventRecord,
-    SpanRecord,
-    any_value,
-    attributes_of,
-    spool_files,
-)
+from mcptrace.export.spool_reader import LogRecordEntry, SpanRecord, spool_files
 from mcptrace.view.model import Aggregator, Call, Filters
+from mcptrace.view.records import logs_of, parse_line, spans_of
 
 REMEMBERED_SPANS = 10_000  # span ids of printed requests, to recognise a late other half
 
@@ -58,74 +50,11 @@ class SpoolTail:
         logs: list[LogRecordEntry] = []
         for path in spool_files(self.spool, "traces"):
             for line in self._new_lines(path):
-                spans.extend(spans_of(_tree(line), path.name))
+                spans.extend(spans_of(parse_line(line), path.name))
         for path in spool_files(self.spool, "logs"):
             for line in self._new_lines(path):
-                logs.extend(logs_of(_tree(line)))
+                logs.extend(logs_of(parse_line(line)))
         return spans, logs
-
-
-def _tree(line: bytes) -> dict[str, Any]:
-    try:
-        tree = json.loads(line)
-    except ValueError:
-        return {}
-    return tree if isinstance(tree, dict) else {}
-
-
-def spans_of(tree: dict[str, Any], file: str = "") -> Iterator[SpanRecord]:
-    """The spans of one ExportTraceServiceRequest in OTLP/JSON (as spool_reader reads them)."""
-    for resource_spans in tree.get("resourceSpans", []):
-        resource = attributes_of(resource_spans.get("resource", {}).get("attributes", []))
-        for scope_spans in resource_spans.get("scopeSpans", []):
-            scope = scope_spans.get("scope", {}).get("name", "")
-            for span in scope_spans.get("spans", []):
-                status = span.get("status", {})
-                yield SpanRecord(
-                    name=span.get("name", ""),
-                    kind=int(span.get("kind", 0)),
-                    trace_id=span.get("traceId", ""),
-                    span_id=span.get("spanId", ""),
-                    parent_span_id=span.get("parentSpanId", ""),
-                    start_unix_nano=int(span.get("startTimeUnixNano", 0)),
-                    end_unix_nano=int(span.get("endTimeUnixNano", 0)),
-                    attributes=attributes_of(span.get("attributes", [])),
-                    events=[
-                        SpanEventRecord(
-                            e.get("name", ""),
-                            int(e.get("timeUnixNano", 0)),
-                            attributes_of(e.get("attributes", [])),
-                        )
-                        for e in span.get("events", [])
-                    ],
-                    links=span.get("links", []),
-                    status_code=int(status.get("code", 0)),
-                    status_message=status.get("message", ""),
-                    scope=scope,
-                    resource=resource,
-                    file=file,
-                )
-
-
-def logs_of(tree: dict[str, Any]) -> Iterator[LogRecordEntry]:
-    for resource_logs in tree.get("resourceLogs", []):
-        resource = attributes_of(resource_logs.get("resource", {}).get("attributes", []))
-        for scope_logs in resource_logs.get("scopeLogs", []):
-            scope = scope_logs.get("scope", {}).get("name", "")
-            for record in scope_logs.get("logRecords", []):
-                attributes = attributes_of(record.get("attributes", []))
-                yield LogRecordEntry(
-                    event_name=record.get("eventName") or attributes.get("event.name", ""),
-                    time_unix_nano=int(record.get("timeUnixNano", 0)),
-                    severity_number=int(record.get("severityNumber", 0)),
-                    severity_text=record.get("severityText", ""),
-                    body=any_value(record["body"]) if "body" in record else None,
-                    attributes=attributes,
-                    trace_id=record.get("traceId", ""),
-                    span_id=record.get("spanId", ""),
-                    scope=scope,
-                    resource=resource,
-                )
 
 
 class FollowState:

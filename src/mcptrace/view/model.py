@@ -945,10 +945,15 @@ def build_model(
     Only the ``limit`` most recent requests are kept in detail (0: all of them, and memory
     grows with the spool); totals and the summary always cover every request.
     """
+    from mcptrace.view.records import iter_spans_mentioning
+
     aggregator = Aggregator(filters, limit, patience)
     stats = ReadStats()
-    for span in iter_spans(spool, stats):
+    trace = aggregator.filters.trace
+    spans = iter_spans_mentioning(spool, trace, stats) if trace else iter_spans(spool, stats)
+    for span in spans:
         aggregator.add_span(span)
-    for record in iter_logs(spool, stats):
-        aggregator.add_log(record)
+    if not aggregator.filters.narrows_calls:  # log records only add activity outside calls
+        for record in iter_logs(spool, stats):
+            aggregator.add_log(record)
     return aggregator.finish(spool, stats)
