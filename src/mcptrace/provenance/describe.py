@@ -111,6 +111,7 @@ class ModuleProvenance:
         self.memory: dict[FileKey, FileFacts] = {}
         self.unsaved: list[tuple[FileKey, FileFacts]] = []
         self.prefetched: dict[FileKey, FileFacts] = {}
+        self.batch = False
         self.hashed = 0  # files read and hashed by this process (the cache's misses)
         self.cache_hits = 0
         self._record_keys: dict[str, str] = {}
@@ -134,8 +135,8 @@ class ModuleProvenance:
         if facts is not None:
             return facts
         cached = self.prefetched.pop(key, None)
-        if cached is None and self.cache is not None:
-            cached = self.cache.get(key)
+        if cached is None and self.cache is not None and not self.batch:
+            cached = self.cache.get(key)  # (a batch asked for all its keys at once)
         if cached is not None and self._record_unchanged(cached):
             self.cache_hits += 1
             self.memory[key] = cached
@@ -190,12 +191,15 @@ class ModuleProvenance:
             wanted = [k for k in (*keys, *pyc_keys) if k is not None and k not in self.memory]
             if wanted and self.cache is not None:
                 self.prefetched.update(self.cache.get_many(wanted))
-            described = [
-                None if key is None else self._described(path, key, pyc, pyc_key)
-                for path, key, pyc, pyc_key in zip(paths, keys, pycs, pyc_keys, strict=True)
-            ]
-            self.prefetched.clear()
-            return described
+            self.batch = True
+            try:
+                return [
+                    None if key is None else self._described(path, key, pyc, pyc_key)
+                    for path, key, pyc, pyc_key in zip(paths, keys, pycs, pyc_keys, strict=True)
+                ]
+            finally:
+                self.batch = False
+                self.prefetched.clear()
 
     def describe(self, path: str) -> dict[str, AttributeValue]:
         """The provenance attributes of an ``mcptrace.module.import`` event for ``path``."""

@@ -9,8 +9,9 @@ Usage::
 Nothing is read at start-up.  For a file, the directory it was imported from (the longest
 ``sys.path`` entry containing it, else the nearest ``site-packages`` above it) is listed
 once for ``*.dist-info``; the candidate distributions are tried in order — the one whose
-normalized name equals the file's top-level name, those whose ``top_level.txt`` lists it,
-then the others — and each RECORD is parsed at most once per process.
+normalized name equals the file's top-level name, then those whose ``top_level.txt`` lists
+it — and each RECORD is parsed at most once per process.  Only a file none of them owns
+makes the other RECORDs be read, and just searched for its path until one mentions it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from mcptrace._guard import sensor_paused
+from mcptrace.provenance.hashing import real_path
 
 _NORMALIZE = re.compile(r"[-_.]+")
 _SITE_DIR_NAMES = ("site-packages", "dist-packages")
@@ -72,15 +74,18 @@ def _metadata_name_version(dist_info: str) -> tuple[str, str]:
     stem = os.path.basename(dist_info).removesuffix(".dist-info")
     fallback_name, _, fallback_version = stem.rpartition("-")
     name, version = "", ""
-    text = _read_text(os.path.join(dist_info, "METADATA")) or ""
-    for line in text.splitlines():
-        if not line.strip():
-            break  # the body (long description) follows the first blank line
-        key, _, value = line.partition(":")
-        if key == "Name" and not name:
-            name = value.strip()
-        elif key == "Version" and not version:
-            version = value.strip()
+    try:
+        with open(os.path.join(dist_info, "METADATA"), encoding="utf-8", errors="replace") as file:
+            for line in file:  # headers only: the long description follows the first blank line
+                if not line.strip() or (name and version):
+                    break
+                key, _, value = line.partition(":")
+                if key == "Name" and not name:
+                    name = value.strip()
+                elif key == "Version" and not version:
+                    version = value.strip()
+    except OSError:
+        pass
     return name or fallback_name or stem, version or fallback_version
 
 
@@ -104,6 +109,7 @@ class _SiteDirectory:
                 self.unparsed.append(path)
 
     def candidates(self, top: str) -> Iterable[str]:
+        """Likely owners first: same normalized name, then ``top_level.txt``."""
         yield from self.by_name.get(normalize(top), [])
         if self.top_level is None:
             self.top_level = {}
@@ -111,7 +117,6 @@ class _SiteDirectory:
                 for line in (_read_text(os.path.join(dist_info, "top_level.txt")) or "").split():
                     self.top_level.setdefault(line.strip(), []).append(dist_info)
         yield from self.top_level.get(top, [])
-        yield from list(self.unparsed)
 
 
 class RecordIndex:
@@ -147,18 +152,20 @@ class RecordIndex:
             parent = os.path.dirname(parent)
         return None
 
-    def _parse(self, site: _SiteDirectory, dist_info: str) -> None:
+    def _parse(self, site: _SiteDirectory, dist_info: str, text: str | None = None) -> None:
         if dist_info not in site.unparsed:
             return
         site.unparsed.remove(dist_info)
         record_path = os.path.join(dist_info, "RECORD")
-        text = _read_text(record_path)
+        if text is None:
+            text = _read_text(record_path)
         if text is None:
             return
         name, version = _metadata_name_version(dist_info)
         distribution = _Distribution(name, version, record_path, stat_signature(record_path))
         self.parsed_records += 1
         import csv  # only needed on a cold cache
+
         for row in csv.reader(text.splitlines()):
             if not row or not row[0]:
                 continue
@@ -166,6 +173,15 @@ class RecordIndex:
             algorithm, _, expected = digest.partition("=")
             full = os.path.normpath(os.path.join(site.root, row[0]))
             self._files.setdefault(full, (distribution, algorithm, expected))
+
+    def _search(self, site: _SiteDirectory, relative: str) -> None:
+        """Last resort: the RECORD that mentions the file at all (read, parsed if it does)."""
+        needle = relative.replace(os.sep, "/")
+        for dist_info in list(site.unparsed):
+            text = _read_text(os.path.join(dist_info, "RECORD"))
+            if text is not None and needle in text:
+                self._parse(site, dist_info, text)
+                return
 
     def _lookup(self, path: str) -> Owner | None:
         found = self._files.get(path)
@@ -177,9 +193,12 @@ class RecordIndex:
     def owner_of(self, path: str) -> Owner | None:
         """The distribution whose RECORD lists ``path``, or None (stdlib, editable, stray)."""
         with sensor_paused():
-            for candidate in dict.fromkeys(
-                (os.path.normpath(os.path.abspath(path)), os.path.realpath(path))
-            ):
+            absolute = os.path.normpath(os.path.abspath(path))
+            try:
+                real = real_path(absolute, os.lstat(absolute))
+            except OSError:
+                real = absolute
+            for candidate in dict.fromkeys((absolute, real)):
                 owner = self._lookup(candidate)
                 if owner is not None:
                     return owner
@@ -199,4 +218,8 @@ class RecordIndex:
                     owner = self._lookup(candidate)
                     if owner is not None:
                         return owner
+                self._search(site, relative)
+                owner = self._lookup(candidate)
+                if owner is not None:
+                    return owner
             return None
