@@ -121,3 +121,16 @@ def test_processes_starting_together_share_the_cache(site: Path, tmp_path: Path)
     run_python(CODE, tmp_path / "after", cache, site)
     changed = changed_since(tmp_path / "after", started - RACY_WINDOW_NS)
     assert summary(tmp_path / "after")[names.SUMMARY_HASHED] <= len(changed)
+
+
+def test_an_unusable_cache_location_costs_only_the_cache(site: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be\n")
+    spool = tmp_path / "spool"
+    run_python(CODE, spool, blocker / "cache.sqlite3", site)
+    facts = summary(spool)
+    assert facts[names.SUMMARY_CACHE_STATE] == "unavailable"
+    core = site / "provtest" / "core.py"
+    record = record_for(spool, core)
+    assert record.attributes[names.MODULE_SHA256] == sha256_of(core)
+    assert record.attributes[names.MODULE_VERIFICATION] == names.VERIFIED

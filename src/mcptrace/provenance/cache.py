@@ -143,8 +143,18 @@ class HashCache:
 
     # --- rows
 
-    def get(self, key: FileKey) -> FileFacts | None:
-        with self._lock, sensor_paused():
+    def get(self, key: FileKey, wait: bool = True) -> FileFacts | None:
+        """The row for exactly ``key``; with ``wait=False`` a busy cache is simply a miss
+        (a tool span ending must not wait behind another thread's write)."""
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
+            return self._get(key)
+        finally:
+            self._lock.release()
+
+    def _get(self, key: FileKey) -> FileFacts | None:
+        with sensor_paused():
             connection = self._open()
             if connection is None:
                 return None

@@ -136,7 +136,8 @@ class ModuleProvenance:
             return facts
         cached = self.prefetched.pop(key, None)
         if cached is None and self.cache is not None and not self.batch:
-            cached = self.cache.get(key)  # (a batch asked for all its keys at once)
+            # (a batch asked for all its keys at once; a span ending never waits on a write)
+            cached = self.cache.get(key, wait=False)
         if cached is not None and self._record_unchanged(cached):
             self.cache_hits += 1
             self.memory[key] = cached

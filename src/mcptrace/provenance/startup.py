@@ -37,7 +37,7 @@ SETTLE_WALKS = 2
 STARTUP_LIMIT = 30.0
 LATE_INTERVAL = 30.0
 EXIT_BUDGET_SECONDS = 5.0
-BATCH = 400  # files per cache query and per deadline check
+BATCH = 100  # files per cache query, per hold of the lock a span end may wait on
 MAX_MODULES = 20_000  # per process: a plugin loader gone wild must not grow memory forever
 
 
