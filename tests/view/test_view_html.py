@@ -154,3 +154,12 @@ def test_report_screenshot(report: Path, tmp_path: Path) -> None:
     )
     data = target.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
+
+
+def test_sessions_beyond_the_limit_keep_their_header(recorded_spool: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert main(["view", str(recorded_spool), "--html", str(out), "--limit", "1"]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.count('<section class="session"') == 2
+    assert page.count('<g class="call ') == 1
+    assert "older than the requests shown (--limit): they count in the summary only" in page

@@ -182,17 +182,22 @@ def render_report(model: Model, filters: Filters) -> str:
             ]
         )
         omitted = session.requests - len(calls)
-        note = (
-            f'<p class="note">showing the {len(calls)} most recent requests; '
-            f"{omitted} earlier ones are in the summary only</p>"
-            if omitted
-            else ""
-        )
+        note = ""
+        if omitted and calls:
+            note = (
+                f'<p class="note">showing the {len(calls)} most recent requests; '
+                f"{omitted} earlier ones count in the summary only</p>"
+            )
+        elif omitted:
+            note = (
+                '<p class="note">older than the requests shown (--limit): '
+                "they count in the summary only</p>"
+            )
         sections.append(
             f'<section class="session" data-session="{index}">'
             f"<h2>session <code>{escape(ids)}</code></h2>"
             f'<p class="facts">{escape(facts)}</p>{note}'
-            f"{timeline_svg(session, calls, index)}"
+            f"{timeline_svg(session, calls, index) if calls else ''}"
             '<p class="note">time axis compressed: order and overlap are exact, '
             "lengths grow with the logarithm of duration</p></section>"
         )
