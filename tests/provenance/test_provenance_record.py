@@ -1,0 +1,77 @@
+"""File → distribution mapping over a real pip install (in-process, no subprocess)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import zipfile
+from pathlib import Path
+
+from provenance_support import install_wheel, pip, sha256_of
+
+from mcptrace.provenance import names
+from mcptrace.provenance.cache import HashCache
+from mcptrace.provenance.describe import RACY_WINDOW_NS, ModuleProvenance
+from mcptrace.provenance.record import RecordIndex
+
+
+def _wheel_with_other_top_level(directory: Path) -> Path:
+    """Distribution ``Odd-Name`` whose import package is ``oddimport`` (no top_level.txt)."""
+    files = {
+        "oddimport/__init__.py": b"ODD = 1\n",
+        "Odd_Name-2.0.dist-info/METADATA": (
+            b"Metadata-Version: 2.1\nName: Odd-Name\nVersion: 2.0\n\n"
+        ),
+        "Odd_Name-2.0.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    wheel = directory / "Odd_Name-2.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        record = []
+        for path, data in files.items():
+            archive.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{path},sha256={digest.decode()},{len(data)}")
+        record.append("Odd_Name-2.0.dist-info/RECORD,,")
+        archive.writestr("Odd_Name-2.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+def test_owner_found_when_import_name_differs_from_distribution(tmp_path: Path) -> None:
+    site = install_wheel(tmp_path)
+    pip(
+        "install",
+        "--no-deps",
+        "--no-index",
+        "--target",
+        str(site),
+        str(_wheel_with_other_top_level(tmp_path)),
+    )
+    index = RecordIndex(lambda: [str(site)])
+    owner = index.owner_of(str(site / "oddimport" / "__init__.py"))
+    assert owner is not None
+    assert (owner.distribution, owner.version) == ("Odd-Name", "2.0")
+    assert owner.algorithm == "sha256"
+    provtest = index.owner_of(str(site / "provtest" / "core.py"))
+    assert provtest is not None and provtest.distribution == "provtest"
+    assert index.parsed_records == 2  # each RECORD once, none parsed needlessly
+    stray = site / "stray_module.py"
+    stray.write_text("STRAY = 1\n")
+    assert index.owner_of(str(stray)) is None
+
+
+def test_describe_in_process_and_cache_rows(tmp_path: Path) -> None:
+    site = install_wheel(tmp_path)
+    time.sleep(RACY_WINDOW_NS / 1e9 + 0.1)  # freshly written files are never cached
+    cache = HashCache(tmp_path / "cache.sqlite3")
+    provenance = ModuleProvenance(cache, RecordIndex(lambda: [str(site)]))
+    core = site / "provtest" / "core.py"
+    attributes = provenance.describe(str(core))
+    assert attributes[names.MODULE_SHA256] == sha256_of(core)
+    assert attributes[names.MODULE_VERIFICATION] == names.VERIFIED
+    assert provenance.hashed >= 1
+    again = ModuleProvenance(cache, RecordIndex(lambda: [str(site)]))
+    assert again.describe(str(core)) == attributes
+    assert again.hashed == 0 and again.cache_hits >= 1
