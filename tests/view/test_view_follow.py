@@ -130,3 +130,30 @@ def test_follow_json_writes_one_request_per_line(tmp_path: Path) -> None:
         assert not any("skip_me" in seen for seen in follower.quiet_for(1.0))
     finally:
         assert follower.interrupt() == 0
+
+
+def test_follow_joins_the_client_half_arriving_after_the_server_half(
+    recorded_spool: Path, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    files = {}
+    for path in sorted(recorded_spool.glob("traces-*.jsonl")):
+        text = path.read_text(encoding="utf-8")
+        files["client" if '"stringValue":"agent"' in text else "server"] = (path.name, text)
+    follower = Follower(spool)
+    try:
+        append(spool / files["server"][0], files["server"][1])
+        time.sleep(0.5)  # the client process exports a moment later
+        append(spool / files["client"][0], files["client"][1])
+        line = follower.wait_for("tools/call fetch_url")
+        follower.wait_for("resources/read")
+        assert "client ⇄ server 131.0 ms" in line and "140.0 ms" in line
+        assert "session c0ffee00" in line
+        # a server span with no parent cannot expect a client half: printed at once
+        (lone,) = [seen for seen in follower.seen if "10:00:05.000" in seen]
+        assert "server span only" in lone
+    finally:
+        assert follower.interrupt() == 0
+    printed = [line for line in follower.seen if "trace " in line]
+    assert len(printed) == 8  # each request once, notifications left out
