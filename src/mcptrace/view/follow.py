@@ -80,8 +80,11 @@ class FollowState:
             if call is not None:
                 call.activity.merge(activity)
                 del aggregator.orphans[span_id]
+        # long runs: links and events of spans whose request is long printed are let go
         if len(aggregator.orphans) > REMEMBERED_SPANS:
             aggregator.orphans.clear()
+        if len(aggregator.parent_of) > 10 * REMEMBERED_SPANS:
+            aggregator.parent_of.clear()
 
     def settled(self, now_ns: int, flush: bool = False) -> list[Call]:
         ready: list[Call] = []
