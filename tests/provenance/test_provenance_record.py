@@ -72,6 +72,7 @@ def test_describe_in_process_and_cache_rows(tmp_path: Path) -> None:
     assert attributes[names.MODULE_SHA256] == sha256_of(core)
     assert attributes[names.MODULE_VERIFICATION] == names.VERIFIED
     assert provenance.hashed >= 1
+    provenance.persist()  # (the inventory thread does this in a live process)
     again = ModuleProvenance(cache, RecordIndex(lambda: [str(site)]))
     assert again.describe(str(core)) == attributes
     assert again.hashed == 0 and again.cache_hits >= 1
