@@ -12,12 +12,13 @@ import json
 import sys
 from collections.abc import Callable
 
-from benchmarks import roundtrip, startup
+from benchmarks import export, roundtrip, startup
 from benchmarks.harness import Result, format_result, machine
 
 SCENARIOS: dict[str, Callable[[int, bool], list[Result]]] = {
     "startup": startup.run,
     "roundtrip": roundtrip.run,
+    "export": export.run,
 }
 
 

@@ -53,7 +53,9 @@ async def run(transport: str, calls: int, warmup: int, tool: str, argument: dict
 
             port = free_port()
             server_process = subprocess.Popen(
-                [sys.executable, SERVER, "http", str(port)], stderr=subprocess.DEVNULL
+                [sys.executable, SERVER, "http", str(port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             wait_for_port(port)
             streams = await stack.enter_async_context(
@@ -63,6 +65,8 @@ async def run(transport: str, calls: int, warmup: int, tool: str, argument: dict
         await session.initialize()
         for _ in range(warmup):
             await session.call_tool(tool, argument)
+        warm = await session.call_tool("peak_rss_kib", {})
+        warm_rss_kib = int(warm.content[0].text)  # type: ignore[union-attr]
         latencies = []
         started = time.perf_counter()
         for _ in range(calls):
@@ -70,6 +74,8 @@ async def run(transport: str, calls: int, warmup: int, tool: str, argument: dict
             await session.call_tool(tool, argument)
             latencies.append(time.perf_counter() - call_started)
         total = time.perf_counter() - started
+        rss = await session.call_tool("peak_rss_kib", {})
+        peak_rss_kib = int(rss.content[0].text)  # type: ignore[union-attr]
     if server_process is not None:
         server_process.terminate()
         server_process.wait(timeout=10)
@@ -78,6 +84,8 @@ async def run(transport: str, calls: int, warmup: int, tool: str, argument: dict
         "total": total,
         "median": latencies[len(latencies) // 2],
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "server_peak_rss_kib": peak_rss_kib,
+        "server_rss_growth_kib": peak_rss_kib - warm_rss_kib,
     }
 
 

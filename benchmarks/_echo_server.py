@@ -35,5 +35,13 @@ def connect_loopback(count: int) -> int:
     return count
 
 
+@server.tool()
+def peak_rss_kib() -> int:
+    """The server's peak resident set size so far (KiB on Linux)."""
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 if __name__ == "__main__":
     run_server(server, sys.argv)

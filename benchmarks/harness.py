@@ -27,10 +27,18 @@ class Result:
     target: float | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # "ratio": instrumented / baseline per round; "delta": instrumented - baseline (e.g. MiB);
+    # "value": a figure of mcptrace alone (e.g. spans/s), no baseline
+    compare: str = "ratio"
 
     @property
     def ratios(self) -> list[float]:
-        return [i / b for b, i in zip(self.baseline, self.instrumented, strict=True) if b > 0]
+        if self.compare == "value":
+            return list(self.instrumented)
+        pairs = zip(self.baseline, self.instrumented, strict=True)
+        if self.compare == "delta":
+            return [i - b for b, i in pairs]
+        return [i / b for b, i in pairs if b > 0]
 
     @property
     def ratio(self) -> float:
@@ -38,7 +46,11 @@ class Result:
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.ratio <= self.target
+        if self.target is None:
+            return None
+        if self.compare == "value":  # throughput: higher is better
+            return self.ratio >= self.target
+        return self.ratio <= self.target
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -61,8 +73,9 @@ def alternate(
     unit: str = "s",
     target: float | None = None,
     note: str = "",
+    compare: str = "ratio",
 ) -> Result:
-    result = Result(scenario, unit, target=target, note=note)
+    result = Result(scenario, unit, target=target, note=note, compare=compare)
     for index in range(rounds):
         order = [("a", baseline), ("b", instrumented)]
         if index % 2:
@@ -96,11 +109,21 @@ def format_result(result: Result) -> str:
     if not ratios:
         return f"{result.scenario:<44} no data"
     verdict = "" if result.met is None else ("  target met" if result.met else "  TARGET MISSED")
-    target = f" (target ≤ ×{result.target:.2f})" if result.target else ""
+    if result.compare == "value":
+        return (
+            f"{result.scenario:<46} {result.ratio:,.0f} {result.unit}"
+            f" [{min(ratios):,.0f}–{max(ratios):,.0f}]{verdict}"
+        )
     base = statistics.median(result.baseline)
     inst = statistics.median(result.instrumented)
     scale, unit = (1e3, "ms") if result.unit == "s" else (1.0, result.unit)
+    if result.compare == "delta":
+        target = f" (target ≤ +{result.target:g} {unit})" if result.target is not None else ""
+        figure = f"{result.ratio:+.1f} {unit} [{min(ratios):+.1f}–{max(ratios):+.1f}]"
+    else:
+        target = f" (target ≤ ×{result.target:.2f})" if result.target is not None else ""
+        figure = f"×{result.ratio:.3f} [{min(ratios):.3f}–{max(ratios):.3f}]"
     return (
-        f"{result.scenario:<44} ×{result.ratio:.3f} [{min(ratios):.3f}–{max(ratios):.3f}]"
-        f"  {base * scale:.2f} → {inst * scale:.2f} {unit}{target}{verdict}"
+        f"{result.scenario:<46} {figure}  {base * scale:.2f} → {inst * scale:.2f} {unit}"
+        f"{target}{verdict}"
     )
