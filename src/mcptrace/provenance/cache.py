@@ -96,8 +96,21 @@ class HashCache:
             raise
         return connection
 
-    def _move_aside(self) -> None:
-        """Rename the broken file (and its WAL/shm) out of the way; a racing process may win."""
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            status = os.stat(self.path)
+        except OSError:
+            return None
+        return status.st_dev, status.st_ino
+
+    def _move_aside(self, broken: tuple[int, int] | None) -> None:
+        """Rename the broken file (and its WAL/shm) out of the way.
+
+        Only if the file at the path is still the one found broken: another process that
+        hit the same damage may already have rebuilt it, and that one must stay.
+        """
+        if broken is None or self._identity() != broken:
+            return
         stamp = f"corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         for suffix in ("", "-wal", "-shm"):
             source = Path(f"{self.path}{suffix}")
@@ -110,6 +123,7 @@ class HashCache:
         if self._connection is not None or self.state == "unavailable":
             return self._connection
         for attempt in range(2):
+            identity = self._identity()
             try:
                 self._connection = self._connect()
                 if self.state == "unopened":
@@ -119,7 +133,7 @@ class HashCache:
                 break
             except sqlite3.DatabaseError:  # not a database, or damaged
                 if attempt == 0:
-                    self._move_aside()
+                    self._move_aside(identity)
                     self.state = "rebuilt"
             except OSError:
                 break
@@ -132,13 +146,14 @@ class HashCache:
         self.errors += 1
         if isinstance(error, sqlite3.OperationalError):
             return  # busy or read-only: keep the file, skip this operation
+        identity = self._identity()
         if self._connection is not None:
             try:
                 self._connection.close()
             except sqlite3.Error:
                 pass
             self._connection = None
-        self._move_aside()
+        self._move_aside(identity)
         self.state = "rebuilt"
 
     # --- rows
