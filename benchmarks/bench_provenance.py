@@ -11,6 +11,10 @@ Four variants, each a fresh interpreter running ``import mcp, pydantic, anyio, s
 * ``cold``         provenance on, an empty hash cache (every module file hashed);
 * ``warm``         provenance on, the cache filled by an earlier process.
 
+``--breakdown`` adds ``no-provenance/logs-off`` and ``warm/logs-off`` (``OTEL_LOGS_EXPORTER=
+none``): their ratio is provenance's own work (stat, cache, RECORD) without the cost of
+encoding hundreds of per-module log records into the spool.
+
 The cost is the child's CPU time (user + system, from ``os.wait4``): on this shared VM it is
 far less noisy than wall time, and provenance's background hashing thread counts too.  The
 instrumented processes get the environment ``mcptrace run`` would exec them with, so the
@@ -35,6 +39,7 @@ from typing import Any
 STACK = ("mcp", "pydantic", "anyio", "starlette")
 TARGETS = {"warm": 1.05, "cold": 1.15}
 VARIANTS = ("plain", "no-provenance", "cold", "warm")
+BREAKDOWN = ("no-provenance/logs-off", "warm/logs-off")
 SENSOR_WITHOUT_IMPORT = "file,network,process,code,native"
 
 
@@ -78,6 +83,8 @@ class Bench:
         self.cold_count = 0
 
     def env_for(self, variant: str) -> dict[str, str]:
+        if variant.endswith("/logs-off"):
+            return {**self.env_for(variant.removesuffix("/logs-off")), "OTEL_LOGS_EXPORTER": "none"}
         spool = self.work / f"spool-{variant}"
         if variant == "plain":
             return _base_env()
@@ -109,7 +116,7 @@ def summarize(samples: dict[str, list[float]]) -> dict[str, Any]:
         return [v / b for v, b in zip(samples[variant], samples[base], strict=True) if b > 0]
 
     result: dict[str, Any] = {"cpu_ms_median": {}, "vs_plain": {}, "vs_no_provenance": {}}
-    for variant in VARIANTS:
+    for variant in samples:
         result["cpu_ms_median"][variant] = round(statistics.median(samples[variant]) * 1000, 1)
     for variant in ("no-provenance", "cold", "warm"):
         values = ratios(variant, "plain")
@@ -126,6 +133,14 @@ def summarize(samples: dict[str, list[float]]) -> dict[str, Any]:
             "max": round(max(values), 3),
             "target": TARGETS[variant],
         }
+    if "warm/logs-off" in samples:
+        values = ratios("warm/logs-off", "no-provenance/logs-off")
+        result["vs_no_provenance"]["warm/logs-off"] = {
+            "median": round(statistics.median(values), 3),
+            "min": round(min(values), 3),
+            "max": round(max(values), 3),
+            "target": TARGETS["warm"],
+        }
     return result
 
 
@@ -134,13 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="3 rounds (a smoke run)")
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE", help="JSON output")
+    parser.add_argument("--breakdown", action="store_true", help="also measure with log export off")
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else max(5, args.rounds)
-    samples: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    variants = VARIANTS + (BREAKDOWN if args.breakdown else ())
+    samples: dict[str, list[float]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="mcptrace-bench-provenance-") as temp:
         bench = Bench(Path(temp))
         bench.prepare()
-        order = list(VARIANTS)
+        order = list(variants)
         for _ in range(rounds):
             random.shuffle(order)
             for variant in order:
@@ -156,13 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json != "-":
         print(f"{bench.code}  ({rounds} rounds, child CPU time, Python {result['python']})")
         for variant, ms in result["cpu_ms_median"].items():
-            print(f"  {variant:<14} {ms:8.1f} ms")
+            print(f"  {variant:<22} {ms:8.1f} ms")
         for label, key in (("uninstrumented", "vs_plain"), ("no provenance", "vs_no_provenance")):
             for variant, r in result[key].items():
                 target = r.get("target")
                 mark = "" if target is None else f"  target ≤ ×{target}"
                 print(
-                    f"  {variant:<14} vs {label:<15} ×{r['median']:.3f}"
+                    f"  {variant:<22} vs {label:<15} ×{r['median']:.3f}"
                     f" (min ×{r['min']:.3f}, max ×{r['max']:.3f}){mark}"
                 )
     return 0
