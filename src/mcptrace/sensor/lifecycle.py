@@ -63,9 +63,11 @@ class SensorEnricher:
         state = self.sensor.registry.span_ended(span.context.span_id)
         if state is None:
             return None
+        recorder = self.sensor.recorder
         with _guard.sensor_paused():  # module describers read files: not the tool's
-            additions = self.sensor.recorder.span_additions(state)
-        self.sensor.recorder.pump.notify()
+            additions = recorder.span_additions(state)
+        if recorder.pending:  # wake the log thread only for work: a wake-up per request
+            recorder.pump.notify()  # costs a GIL hand-off on the server's hot path
         return additions
 
 
