@@ -1,0 +1,126 @@
+"""Render a suite result file as the README's performance table.
+
+    python -m benchmarks --json benchmarks/results.json
+    python -m benchmarks.table benchmarks/results.json        # prints the markdown
+
+``tests/foundation/test_benchmarks.py`` checks that README.md contains exactly this output
+for the committed ``benchmarks/results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+START = "<!-- benchmarks:start -->"
+END = "<!-- benchmarks:end -->"
+
+_COMPONENT_LABELS = {
+    "rejected_event_ns_added": ("sensor: rejected hot audit event", " ns added"),
+    "recorded_event_ns_added": ("sensor: recorded audit event", " ns added"),
+    "file_heavy_tool_ratio_sensor_vs_plain": ("sensor: tool doing 20,000 opens vs plain", "×"),
+    "echo_round_trip_ratio_sensor_on_vs_off": ("sensor: echo round trip, sensor on vs off", "×"),
+    "echo_round_trip_ratio_sensor_on_vs_plain": ("sensor: echo round trip vs plain", "×"),
+    "file_heavy_tool_ratio_policy_vs_sensor": ("policy (50 rules): file-heavy tool", "×"),
+    "echo_round_trip_ratio_policy_vs_sensor": ("policy (50 rules): echo round trip", "×"),
+}
+
+
+def _figure(median: float, low: float, high: float, unit: str) -> str:
+    if unit == "×":
+        return f"×{median:.2f} ({low:.2f}–{high:.2f})"
+    if unit == "delta":
+        return f"{median:+.1f} MiB ({low:+.1f}–{high:+.1f})"
+    if unit == "rate":
+        return f"{median:,.0f} ({low:,.0f}–{high:,.0f})"
+    return f"{median:.0f}{unit} ({low:.0f}–{high:.0f})"
+
+
+def _verdict(met: bool | None) -> str:
+    return "–" if met is None else ("met" if met else "**missed**")
+
+
+def rows(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    out: list[tuple[str, str, str, str]] = []
+    for result in document.get("results", []):
+        compare = result.get("compare", "ratio")
+        unit = {"ratio": "×", "delta": "delta", "value": "rate"}[compare]
+        name = result["scenario"] + (f" ({result['unit']})" if compare == "value" else "")
+        target = result.get("target")
+        shown_target = (
+            "–"
+            if target is None
+            else (f"≤ +{target:g} MiB" if compare == "delta" else f"≤ ×{target:.2f}")
+        )
+        out.append(
+            (
+                name,
+                _figure(result["ratio"], result["ratio_min"], result["ratio_max"], unit),
+                shown_target,
+                _verdict(result.get("met")),
+            )
+        )
+    components = document.get("components", {})
+    for name in ("sensor", "policy"):
+        figures = components.get(name, {})
+        targets = figures.get("targets", {})
+        for key, (label, unit) in _COMPONENT_LABELS.items():
+            if key not in figures:
+                continue
+            figure = figures[key]
+            target = targets.get(key)
+            out.append(
+                (
+                    label,
+                    _figure(figure["median"], figure["min"], figure["max"], unit),
+                    "–" if target is None else f"≤ {target:g}{'' if unit == '×' else ' ns'}",
+                    _verdict(None if target is None else figure["median"] <= target),
+                )
+            )
+    provenance = components.get("provenance", {})
+    for variant, figure in provenance.get("vs_no_provenance", {}).items():
+        out.append(
+            (
+                f"provenance: start-up, {variant} hash cache, vs without provenance",
+                _figure(figure["median"], figure["min"], figure["max"], "×"),
+                f"≤ ×{figure['target']:.2f}",
+                _verdict(figure["median"] <= figure["target"]),
+            )
+        )
+    for variant, figure in provenance.get("vs_plain", {}).items():
+        out.append(
+            (
+                f"start-up to `import mcp, pydantic, …`: {variant} vs plain python",
+                _figure(figure["median"], figure["min"], figure["max"], "×"),
+                "–",
+                "–",
+            )
+        )
+    return out
+
+
+def render(document: dict[str, Any]) -> str:
+    info = document["machine"]
+    lines = [
+        START,
+        f"Measured with `python -m benchmarks --json benchmarks/results.json` "
+        f"({document['rounds']} rounds) on {info['cpus']} CPUs ({info['cpu']}), "
+        f"Python {info['python']}; median (min–max) of the per-round figures.",
+        "",
+        "| scenario | result | target | |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows(document)]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def main() -> int:
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        print(render(json.load(handle)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
