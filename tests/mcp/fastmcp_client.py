@@ -33,6 +33,8 @@ async def main() -> dict[str, Any]:
                     out["boom"] = type(exc).__name__
                 out["whoami"] = json.loads((await client.call_tool("whoami", {})).data)
                 out["greeting"] = (await client.read_resource("fm://greeting"))[0].text
+                out["unlock"] = (await client.call_tool("unlock", {})).data
+                out["secret"] = (await client.call_tool("secret", {})).data
     finally:
         otel_context.detach(token)
     return out

@@ -30,10 +30,34 @@ def whoami() -> str:
     return json.dumps({"span_id": f"{context.span_id:016x}", "baggage": dict(baggage.get_all())})
 
 
+@server.tool
+def unlock() -> str:
+    """Register the ``secret`` tool on the running server."""
+
+    def secret() -> str:
+        """Added after the server started."""
+        return "s3cret"
+
+    server.tool(secret)
+    return "unlocked"
+
+
 @server.resource("fm://greeting")
 def greeting() -> str:
     """A static resource."""
     return "hello"
+
+
+@server.resource("fm://item/{item_id}")
+def item(item_id: str) -> str:
+    """A resource template."""
+    return item_id
+
+
+@server.prompt
+def summarize(text: str) -> str:
+    """Ask for a summary."""
+    return f"Summarize: {text}"
 
 
 if __name__ == "__main__":

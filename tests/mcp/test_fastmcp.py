@@ -1,4 +1,5 @@
-"""fastmcp (standalone, 4.x on mcp 2.x): one CLIENT and one SERVER span per request, linked."""
+"""fastmcp (standalone, 4.x on mcp 2.x): one CLIENT and one SERVER span per request, linked;
+the server's inventory as log records."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from support import SPAN_KIND_CLIENT, SPAN_KIND_SERVER, clean_env, run_under_mcptrace, spans
+from support import (
+    SPAN_KIND_CLIENT,
+    SPAN_KIND_SERVER,
+    clean_env,
+    logs,
+    run_under_mcptrace,
+    spans,
+)
 
 pytest.importorskip("fastmcp", reason="fastmcp is not installed in this environment")
 
@@ -16,13 +24,18 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], list]:  # type: ignore[type-arg]
+def completed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], list, list]:  # type: ignore[type-arg]
     spool = tmp_path_factory.mktemp("spool-fastmcp")
     done = run_under_mcptrace(
         [sys.executable, str(HERE / "fastmcp_client.py")], spool, env=clean_env()
     )
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line[len("RESULT ") :]), spans(spool)
+    return json.loads(line[len("RESULT ") :]), spans(spool), logs(spool)
+
+
+@pytest.fixture(scope="module")
+def run(completed) -> tuple[dict[str, object], list]:  # type: ignore[no-untyped-def, type-arg]
+    return completed[0], completed[1]
 
 
 @pytest.mark.parametrize(
@@ -68,3 +81,50 @@ def test_no_sdk_send_spans_nested_in_fastmcp_client_spans(run) -> None:  # type:
         if span.kind == SPAN_KIND_CLIENT and parent is not None and parent.kind == SPAN_KIND_CLIENT:
             # only a different request (fastmcp's own tools/list validation) may nest
             assert parent.attributes["mcp.method.name"] != span.attributes["mcp.method.name"]
+
+
+def test_fastmcp_inventory_records(completed) -> None:  # type: ignore[no-untyped-def]
+    result, found, records = completed
+    assert result["unlock"] == "unlocked" and result["secret"] == "s3cret"
+    (start,) = [r for r in records if r.event_name == "mcptrace.mcp.server.start"]
+    assert start.attributes["mcptrace.mcp.server.name"] == "fastmcp-peer"
+    assert start.attributes["mcptrace.mcp.server.instructions_length"] == len("fastmcp test server")
+    registered = [r for r in records if r.event_name == "mcptrace.mcp.component.registered"]
+    kinds_names = [
+        (r.attributes["mcptrace.mcp.component.kind"], r.attributes["mcptrace.mcp.component.name"])
+        for r in registered
+    ]
+    # the components registered before start, by kind, then the one added while running
+    assert kinds_names == [
+        ("tool", "add"),
+        ("tool", "boom"),
+        ("tool", "whoami"),
+        ("tool", "unlock"),
+        ("resource", "greeting"),
+        ("resource_template", "item"),
+        ("prompt", "summarize"),
+        ("tool", "secret"),
+    ]
+    assert start.attributes["mcptrace.mcp.server.components"] == 7
+    assert all(r.time_unix_nano >= start.time_unix_nano for r in registered)
+    assert all(r.attributes["mcptrace.mcp.server.name"] == "fastmcp-peer" for r in registered)
+    by_name = {r.attributes["mcptrace.mcp.component.name"]: r.attributes for r in registered}
+    for tool in ("add", "boom", "whoami", "unlock", "secret"):
+        sha = by_name[tool]["mcptrace.mcp.component.input_schema.sha256"]
+        assert isinstance(sha, str) and len(sha) == 64, tool
+    assert (
+        by_name["add"]["mcptrace.mcp.component.input_schema.sha256"]
+        != (by_name["boom"]["mcptrace.mcp.component.input_schema.sha256"])
+    )
+    assert by_name["add"]["mcptrace.mcp.component.description"] == "Add two integers."
+    assert by_name["secret"]["mcptrace.mcp.component.description"] == (
+        "Added after the server started."
+    )
+    assert by_name["greeting"]["mcptrace.mcp.component.uri"] == "fm://greeting"
+    assert "mcptrace.mcp.component.input_schema.sha256" not in by_name["greeting"]
+    assert by_name["item"]["mcptrace.mcp.component.uri"] == "fm://item/{item_id}"
+    assert len(by_name["item"]["mcptrace.mcp.component.input_schema.sha256"]) == 64
+    assert len(by_name["summarize"]["mcptrace.mcp.component.input_schema.sha256"]) == 64
+    # the late registration is logged inside the request that made it
+    (unlock,) = [s for s in found if s.name == "tools/call unlock" and s.kind == SPAN_KIND_SERVER]
+    assert registered[-1].span_id == unlock.span_id

@@ -14,6 +14,11 @@ child) and writes the request id and JSON-RPC errors onto it.  A request fastmcp
 its own (e.g. the ``tools/list`` it issues to validate a call) keeps the SDK's span.
 Server side, fastmcp removes the SDK middleware and opens one SERVER span per request
 itself; mcptrace enriches it like the SDK's (see ``v2``).
+
+Inventory: when a server starts (``run_async``) mcptrace logs ``server.start`` and one
+``component.registered`` record per tool, resource, template and prompt registered on it
+(its ``LocalProvider``); a component added to a started server (``add_tool`` and the
+decorators all go through ``LocalProvider._add_component``) is logged when it is added.
 """
 
 from __future__ import annotations
@@ -21,15 +26,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
 from mcptrace.mcp import v2
-from mcptrace.mcp.inventory import announce_server_start, server_identity
+from mcptrace.mcp.inventory import (
+    announce_components,
+    announce_server_start,
+    fastmcp_component_attributes,
+    fastmcp_server_components,
+    server_identity,
+)
 from mcptrace.mcp.semconv import FASTMCP_SCOPE, JSONRPC_REQUEST_ID, MCP_METHOD_NAME
 
 _announced: set[int] = set()
+# LocalProvider of a started server -> that server's name (later additions are logged)
+_started_providers: WeakKeyDictionary[Any, str | None] = WeakKeyDictionary()
 _SDK_SPAN_HELPER = "otel_span"  # the dispatcher's module-level span helper
 
 
@@ -96,19 +110,50 @@ def uninstall_dedupe() -> None:
     _original_otel_span = None
 
 
+def _announce_fastmcp_server(server: Any) -> None:
+    if id(server) in _announced:
+        return
+    _announced.add(id(server))
+    name, version, instructions = server_identity(server)
+    components = fastmcp_server_components(server, name)
+    announce_server_start(name, version, instructions, len(components))
+    announce_components(components)
+    provider = getattr(server, "_local_provider", None)
+    if provider is not None:
+        _started_providers[provider] = name
+
+
 async def wrap_fastmcp_run_async(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     try:
-        if id(instance) not in _announced:
-            _announced.add(id(instance))
-            name, version, instructions = server_identity(instance)
-            announce_server_start(name, version, instructions, None)
+        _announce_fastmcp_server(instance)
     except Exception:
         pass
     return await wrapped(*args, **kwargs)
 
 
+def wrap_local_provider_add_component(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    added = wrapped(*args, **kwargs)
+    try:
+        if instance in _started_providers:
+            component = args[0] if args else kwargs.get("component")
+            if added is component:  # not an existing one kept (on_duplicate="ignore")
+                attributes = fastmcp_component_attributes(added, _started_providers[instance])
+                if attributes is not None:
+                    announce_components([attributes])
+    except Exception:
+        pass
+    return added
+
+
 FASTMCP_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
     ("fastmcp.server.server", "FastMCP.run_async", wrap_fastmcp_run_async),
+    (
+        "fastmcp.server.providers.local_provider.local_provider",
+        "LocalProvider._add_component",
+        wrap_local_provider_add_component,
+    ),
 )

@@ -4,6 +4,7 @@ offers, so what a server exposed is auditable later.
 Usage::
 
     announce_server(mcp_server)   # FastMCP (mcp 1.x) / MCPServer (mcp 2.x), once per instance
+    fastmcp_server_components(server, name)   # fastmcp 4: its local provider's components
 
 Input schemas are recorded as a SHA-256 of their canonical JSON: a changed schema is visible
 without storing it.
@@ -134,6 +135,57 @@ def sdk_server_components(server: Any, server_name: str | None) -> list[dict[str
                 server_name=server_name,
             )
         )
+    return found
+
+
+# fastmcp 4 keys its components "tool:NAME@VERSION", "resource:URI@", "template:URI@", ...
+_FASTMCP_KINDS = {
+    "tool": "tool",
+    "resource": "resource",
+    "template": "resource_template",
+    "prompt": "prompt",
+}
+_KIND_ORDER = {"tool": 0, "resource": 1, "resource_template": 2, "prompt": 3}
+
+
+def fastmcp_component_attributes(component: Any, server_name: str | None) -> dict[str, Any] | None:
+    """One fastmcp 4 component (Tool, Resource, ResourceTemplate, Prompt); None if another kind."""
+    key = getattr(component, "key", None)
+    kind = _FASTMCP_KINDS.get(key.split(":", 1)[0]) if isinstance(key, str) else None
+    if kind is None:
+        return None
+    name = getattr(component, "name", None)
+    description = getattr(component, "description", None)
+    if kind == "tool":
+        schema = getattr(component, "parameters", None)
+        return component_attributes(kind, name, description, None, schema, server_name)
+    if kind == "resource":
+        uri = getattr(component, "uri", None)
+        return component_attributes(kind, name or uri, description, uri, None, server_name)
+    if kind == "resource_template":
+        uri = getattr(component, "uri_template", None)
+        schema = getattr(component, "parameters", None)
+        return component_attributes(kind, name, description, uri, schema, server_name)
+    schema = _prompt_schema(component)
+    return component_attributes(kind, name, description, None, schema, server_name)
+
+
+def fastmcp_server_components(server: Any, server_name: str | None) -> list[dict[str, Any]]:
+    """Components registered on a fastmcp 4 server itself (its local provider), by kind.
+
+    Mounted servers and other providers are not listed: listing them is async and may call
+    out (a proxy), and their names depend on the mount's transforms.
+    """
+    provider = getattr(server, "_local_provider", None)
+    stored = getattr(provider, "_components", None)
+    if not isinstance(stored, dict):
+        return []
+    found = []
+    for component in list(stored.values()):
+        attributes = fastmcp_component_attributes(component, server_name)
+        if attributes is not None:
+            found.append(attributes)
+    found.sort(key=lambda a: _KIND_ORDER.get(a[MCPTRACE_COMPONENT_KIND], len(_KIND_ORDER)))
     return found
 
 
