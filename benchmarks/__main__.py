@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(format_result(result), flush=True)
                 results.append(result)
         else:
-            figures[name] = components.run(name, args.smoke)
+            figures[name] = components.run(name, args.smoke, rounds)
             for line in components.lines(name, figures[name]):
                 print(line, flush=True)
     print(f"suite took {time.monotonic() - started:.0f} s", flush=True)

@@ -17,9 +17,16 @@ SCRIPTS = {
 }
 
 
-def run(name: str, smoke: bool) -> dict[str, Any]:
+ROUNDS_OPTION = {"policy", "provenance"}  # the scripts that take --rounds
+
+
+def run(name: str, smoke: bool, rounds: int = 5) -> dict[str, Any]:
     script, *args = SCRIPTS[name]
-    command = [sys.executable, str(HERE / script), *args, *(["--quick"] if smoke else [])]
+    command = [sys.executable, str(HERE / script), *args]
+    if smoke:
+        command.append("--quick")
+    elif name in ROUNDS_OPTION:
+        command += ["--rounds", str(rounds)]
     output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=1800)
     figures: dict[str, Any] = json.loads(output.stdout[output.stdout.index("{") :])
     return figures

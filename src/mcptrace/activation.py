@@ -107,6 +107,13 @@ def _install_sigterm_flush(active: Telemetry) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
+def _pin_locations_for_children(settings: Settings) -> None:
+    """Children (e.g. a stdio server given only HOME/PATH/...) write to the same spool and
+    cache even when they would resolve a different default (no XDG_STATE_HOME there)."""
+    os.environ.setdefault("MCPTRACE_SPOOL_DIR", str(settings.spool_dir))
+    os.environ.setdefault("MCPTRACE_HASH_CACHE", str(settings.hash_cache_path()))
+
+
 def _adopt_parent_context() -> None:
     global _parent_context
     carrier = {
@@ -142,6 +149,7 @@ def activate() -> Telemetry | None:
                     default_service_name(),
                 )
             active.install()
+            _pin_locations_for_children(settings)
             _install_sigterm_flush(active)
             _adopt_parent_context()
             _telemetry = active
