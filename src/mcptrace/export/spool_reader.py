@@ -131,60 +131,70 @@ def iter_requests(
                     counts.malformed += 1
 
 
+def spans_in(tree: dict[str, Any], file: str = "") -> Iterator[SpanRecord]:
+    """The spans of one ExportTraceServiceRequest in OTLP/JSON."""
+    for resource_spans in tree.get("resourceSpans", []):
+        resource = attributes_of(resource_spans.get("resource", {}).get("attributes", []))
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            scope = scope_spans.get("scope", {}).get("name", "")
+            for span in scope_spans.get("spans", []):
+                status = span.get("status", {})
+                yield SpanRecord(
+                    name=span.get("name", ""),
+                    kind=int(span.get("kind", 0)),
+                    trace_id=span.get("traceId", ""),
+                    span_id=span.get("spanId", ""),
+                    parent_span_id=span.get("parentSpanId", ""),
+                    start_unix_nano=int(span.get("startTimeUnixNano", 0)),
+                    end_unix_nano=int(span.get("endTimeUnixNano", 0)),
+                    attributes=attributes_of(span.get("attributes", [])),
+                    events=[
+                        SpanEventRecord(
+                            event.get("name", ""),
+                            int(event.get("timeUnixNano", 0)),
+                            attributes_of(event.get("attributes", [])),
+                        )
+                        for event in span.get("events", [])
+                    ],
+                    links=span.get("links", []),
+                    status_code=int(status.get("code", 0)),
+                    status_message=status.get("message", ""),
+                    scope=scope,
+                    resource=resource,
+                    file=file,
+                )
+
+
+def logs_in(tree: dict[str, Any]) -> Iterator[LogRecordEntry]:
+    """The log records of one ExportLogsServiceRequest in OTLP/JSON."""
+    for resource_logs in tree.get("resourceLogs", []):
+        resource = attributes_of(resource_logs.get("resource", {}).get("attributes", []))
+        for scope_logs in resource_logs.get("scopeLogs", []):
+            scope = scope_logs.get("scope", {}).get("name", "")
+            for record in scope_logs.get("logRecords", []):
+                attributes = attributes_of(record.get("attributes", []))
+                yield LogRecordEntry(
+                    event_name=record.get("eventName") or attributes.get("event.name", ""),
+                    time_unix_nano=int(record.get("timeUnixNano", 0)),
+                    severity_number=int(record.get("severityNumber", 0)),
+                    severity_text=record.get("severityText", ""),
+                    body=any_value(record["body"]) if "body" in record else None,
+                    attributes=attributes,
+                    trace_id=record.get("traceId", ""),
+                    span_id=record.get("spanId", ""),
+                    scope=scope,
+                    resource=resource,
+                )
+
+
 def iter_spans(spool_dir: Path, stats: ReadStats | None = None) -> Iterator[SpanRecord]:
     for path, tree in iter_requests(spool_dir, "traces", stats):
-        for resource_spans in tree.get("resourceSpans", []):
-            resource = attributes_of(resource_spans.get("resource", {}).get("attributes", []))
-            for scope_spans in resource_spans.get("scopeSpans", []):
-                scope = scope_spans.get("scope", {}).get("name", "")
-                for span in scope_spans.get("spans", []):
-                    status = span.get("status", {})
-                    yield SpanRecord(
-                        name=span.get("name", ""),
-                        kind=int(span.get("kind", 0)),
-                        trace_id=span.get("traceId", ""),
-                        span_id=span.get("spanId", ""),
-                        parent_span_id=span.get("parentSpanId", ""),
-                        start_unix_nano=int(span.get("startTimeUnixNano", 0)),
-                        end_unix_nano=int(span.get("endTimeUnixNano", 0)),
-                        attributes=attributes_of(span.get("attributes", [])),
-                        events=[
-                            SpanEventRecord(
-                                event.get("name", ""),
-                                int(event.get("timeUnixNano", 0)),
-                                attributes_of(event.get("attributes", [])),
-                            )
-                            for event in span.get("events", [])
-                        ],
-                        links=span.get("links", []),
-                        status_code=int(status.get("code", 0)),
-                        status_message=status.get("message", ""),
-                        scope=scope,
-                        resource=resource,
-                        file=path.name,
-                    )
+        yield from spans_in(tree, path.name)
 
 
 def iter_logs(spool_dir: Path, stats: ReadStats | None = None) -> Iterator[LogRecordEntry]:
     for _path, tree in iter_requests(spool_dir, "logs", stats):
-        for resource_logs in tree.get("resourceLogs", []):
-            resource = attributes_of(resource_logs.get("resource", {}).get("attributes", []))
-            for scope_logs in resource_logs.get("scopeLogs", []):
-                scope = scope_logs.get("scope", {}).get("name", "")
-                for record in scope_logs.get("logRecords", []):
-                    attributes = attributes_of(record.get("attributes", []))
-                    yield LogRecordEntry(
-                        event_name=record.get("eventName") or attributes.get("event.name", ""),
-                        time_unix_nano=int(record.get("timeUnixNano", 0)),
-                        severity_number=int(record.get("severityNumber", 0)),
-                        severity_text=record.get("severityText", ""),
-                        body=any_value(record["body"]) if "body" in record else None,
-                        attributes=attributes,
-                        trace_id=record.get("traceId", ""),
-                        span_id=record.get("spanId", ""),
-                        scope=scope,
-                        resource=resource,
-                    )
+        yield from logs_in(tree)
 
 
 _METRIC_KINDS = ("sum", "gauge", "histogram", "exponentialHistogram", "summary")
