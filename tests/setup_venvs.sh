@@ -28,7 +28,7 @@ make_venv() {  # name python-version extra-requirements...
     # rebuild only when dependencies change; entry points just need a quick re-register
     stamp=$({ sed -n '/^dependencies/,/^\[project.scripts\]/p' pyproject.toml; cat tests/setup_venvs.sh; } | sha256sum | cut -c1-16)-"$*"
     if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
-        "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 | grep -v '^WARNING: Location' || true
+        flock "$VENVS/.install.lock" "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 | grep -v '^WARNING: Location' || true
         return 0
     fi
     local python
@@ -38,7 +38,10 @@ make_venv() {  # name python-version extra-requirements...
     rm -rf "$dir"
     "$python" -m venv "$dir"
     "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" "$@" 2>&1 | grep -v '^WARNING: Location' || true
+    # dependencies in parallel lanes; the editable install itself writes src/*.egg-info and
+    # build/ in this checkout, so one at a time
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS" "$@" 2>&1 | grep -v '^WARNING: Location' || true
+    flock "$VENVS/.install.lock" "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 | grep -v '^WARNING: Location' || true
     "$dir/bin/python" -c 'import mcptrace, mcp' >/dev/null
     echo "$stamp" > "$dir/.stamp"
     echo "setup_venvs: $name ready ($("$dir/bin/python" --version), mcp $("$dir/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))'))"
@@ -62,14 +65,38 @@ make_tool_venv() {  # name python-version requirements...  (tools only: no mcptr
     echo "setup_venvs: $name ready ($*)"
 }
 
+# mcptrace's dependencies and test extras, read from pyproject.toml
+mkdir -p "$VENVS"
+REQUIREMENTS="$VENVS/.requirements.txt"
+"$(find_python 3.11)" - > "$REQUIREMENTS" <<'PY'
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["test"]))
+PY
+
 only=${1:-all}
 want() { [ "$only" = all ] || [ "$only" = "$1" ]; }
-want main && make_venv main 3.11 "mcp>=2,<3"
-want mcp1 && make_venv mcp1 3.11 "mcp>=1.20,<2"
-want fastmcp && make_venv fastmcp 3.11 "$FASTMCP_PIN"
-want py310 && make_venv py310 3.10 "mcp>=2,<3"
-want py312 && make_venv py312 3.12 "mcp>=2,<3"
-want py313 && make_venv py313 3.13 "mcp>=2,<3"
-# receivers for tests/backends/test_receivers_*.py (~2 min, ~900 MB); rotel is a prerelease, pinned
-want phoenix && make_tool_venv phoenix 3.11 "arize-phoenix==20.26.1" "rotel==0.0.1a15"
-exit 0
+# two lanes at once: pip spends much of its time waiting on downloads and disk
+lane_one() {
+    want main && make_venv main 3.11 "mcp>=2,<3"
+    want mcp1 && make_venv mcp1 3.11 "mcp>=1.20,<2"
+    want py310 && make_venv py310 3.10 "mcp>=2,<3"
+    # receivers for tests/backends/test_receivers_*.py (~2 min, ~900 MB); rotel is a
+    # prerelease, pinned
+    want phoenix && make_tool_venv phoenix 3.11 "arize-phoenix==20.26.1" "rotel==0.0.1a15"
+    return 0
+}
+lane_two() {
+    want fastmcp && make_venv fastmcp 3.11 "$FASTMCP_PIN"
+    want py312 && make_venv py312 3.12 "mcp>=2,<3"
+    want py313 && make_venv py313 3.13 "mcp>=2,<3"
+    return 0
+}
+lane_one &
+one=$!
+lane_two &
+two=$!
+failed=0
+wait "$one" || failed=1
+wait "$two" || failed=1
+exit $failed
