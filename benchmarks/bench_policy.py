@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _child import clean_env, run_json, spread
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "bench_sensor.py"  # its --child-drive runs _echo_server.py over stdio
@@ -100,29 +100,6 @@ def micro(calls: int) -> dict[str, float]:
 # ------------------------------------------------------------------ orchestration
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "MCPTRACE_")) and k not in ("TRACEPARENT", "PYTHONPATH")
-    }
-    env.update(extra)
-    return env
-
-
-def _run_json(command: list[str], env: dict[str, str]) -> dict[str, float]:
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode != 0 or not lines:
-        raise SystemExit(f"benchmark child failed: {command}\n{result.stderr[-2000:]}")
-    values: dict[str, float] = json.loads(lines[-1])
-    return values
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
     rounds = max(rounds, 5)
     calls, opens = (100, 20_000) if quick else (300, 20_000)
@@ -141,7 +118,7 @@ def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
         }
         for index in range(rounds):
             order = ["sensor", "policy"] if index % 2 == 0 else ["policy", "sensor"]
-            got = {name: _run_json(variants[name], _clean_env()) for name in order}
+            got = {name: run_json(variants[name], clean_env()) for name in order}
             heavy.append(got["policy"]["heavy_s"] / got["sensor"]["heavy_s"])
             echo.append(got["policy"]["echo_s"] / got["sensor"]["echo_s"])
     return {
@@ -149,8 +126,8 @@ def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
         "rounds": rounds,
         "rules": 50,
         "decider_ns": decider,
-        "file_heavy_tool_ratio_policy_vs_sensor": _spread(heavy),
-        "echo_round_trip_ratio_policy_vs_sensor": _spread(echo),
+        "file_heavy_tool_ratio_policy_vs_sensor": spread(heavy),
+        "echo_round_trip_ratio_policy_vs_sensor": spread(echo),
         "targets": {
             "file_heavy_tool_ratio_policy_vs_sensor": 1.10,
             "echo_round_trip_ratio_policy_vs_sensor": 1.03,

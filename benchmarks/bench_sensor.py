@@ -18,14 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _child import clean_env, run_json, spread
 
 HERE = Path(__file__).resolve().parent
 SERVER = HERE / "_echo_server.py"
@@ -95,29 +95,6 @@ async def _drive(calls: int, opens: int) -> dict[str, float]:
 # ------------------------------------------------------------------ orchestration (parent)
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "MCPTRACE_")) and k not in ("TRACEPARENT", "PYTHONPATH")
-    }
-    env.update(extra)
-    return env
-
-
-def _run_json(command: list[str], env: dict[str, str]) -> dict[str, float]:
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode != 0 or not lines:
-        raise SystemExit(f"benchmark child failed: {command}\n{result.stderr[-2000:]}")
-    values: dict[str, float] = json.loads(lines[-1])
-    return values
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 def measure(quick: bool) -> dict[str, Any]:
     rounds = 3 if quick else 5
     events = 100_000 if quick else 300_000
@@ -128,8 +105,8 @@ def measure(quick: bool) -> dict[str, Any]:
     for index in range(rounds):
         order = ["none", "sensor"] if index % 2 == 0 else ["sensor", "none"]
         got = {
-            variant: _run_json(
-                [sys.executable, me, "--child-micro", variant, str(events)], _clean_env()
+            variant: run_json(
+                [sys.executable, me, "--child-micro", variant, str(events)], clean_env()
             )
             for variant in order
         }
@@ -158,18 +135,18 @@ def measure(quick: bool) -> dict[str, Any]:
             got = {}
             for name in order:
                 command, extra = variants[name]
-                got[name] = _run_json(command, _clean_env(**extra))
+                got[name] = run_json(command, clean_env(**extra))
             heavy_ratio.append(got["sensor_on"]["heavy_s"] / got["plain"]["heavy_s"])
             echo_ratio.append(got["sensor_on"]["echo_s"] / got["sensor_off"]["echo_s"])
             echo_vs_plain.append(got["sensor_on"]["echo_s"] / got["plain"]["echo_s"])
     return {
         "python": sys.version.split()[0],
         "rounds": rounds,
-        "rejected_event_ns_added": _spread(rejection),
-        "recorded_event_ns_added": _spread(recording),
-        "file_heavy_tool_ratio_sensor_vs_plain": _spread(heavy_ratio),
-        "echo_round_trip_ratio_sensor_on_vs_off": _spread(echo_ratio),
-        "echo_round_trip_ratio_sensor_on_vs_plain": _spread(echo_vs_plain),
+        "rejected_event_ns_added": spread(rejection),
+        "recorded_event_ns_added": spread(recording),
+        "file_heavy_tool_ratio_sensor_vs_plain": spread(heavy_ratio),
+        "echo_round_trip_ratio_sensor_on_vs_off": spread(echo_ratio),
+        "echo_round_trip_ratio_sensor_on_vs_plain": spread(echo_vs_plain),
         "targets": {
             "rejected_event_ns_added": 350,
             "file_heavy_tool_ratio_sensor_vs_plain": 1.20,
