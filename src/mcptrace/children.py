@@ -24,9 +24,9 @@ from typing import Any
 
 import wrapt
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.propagate import inject
+
+from mcptrace.instrumentor import Instrumentor, unwrap
 
 _FORWARDED_PREFIXES = ("OTEL_", "MCPTRACE_")
 # PYTHONPATH entries whose sitecustomize starts instrumentation (ours, opentelemetry-instrument's)
@@ -114,7 +114,7 @@ def _posix_spawn(
     return wrapped(*args, **kwargs)
 
 
-class ChildProcessInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class ChildProcessInstrumentor(Instrumentor):
     """Trace context and instrumentation settings into every child process."""
 
     def instrumentation_dependencies(self) -> Collection[str]:

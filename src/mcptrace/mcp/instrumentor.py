@@ -23,11 +23,10 @@ from types import ModuleType
 from typing import Any
 
 import wrapt
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
 
 from mcptrace.activation import report
 from mcptrace.export.enrich import register_enricher, unregister_enricher
+from mcptrace.instrumentor import Instrumentor, unwrap
 
 Patch = tuple[str, str, Callable[..., Any]]
 _SUPPORTED = "mcp >= 1.20, < 3"
@@ -53,11 +52,11 @@ def _resolve_owner(module: ModuleType, dotted: str) -> tuple[Any, str]:
     return owner, attribute
 
 
-class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class McpInstrumentor(Instrumentor):
     """Spans, context propagation, metrics, sessions and inventory for MCP."""
 
     def __init__(self) -> None:
-        if getattr(self, "_initialised", False):  # BaseInstrumentor is a singleton
+        if getattr(self, "_initialised", False):  # Instrumentor is a singleton
             return
         self._initialised = True
         self._active = False
@@ -106,7 +105,7 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         else:
             wrapt.register_post_import_hook(guarded, module_name)
 
-    # -- BaseInstrumentor ----------------------------------------------------------------
+    # -- Instrumentor --------------------------------------------------------------------
     def _instrument(self, **kwargs: Any) -> None:
         major = mcp_major()
         if major not in (1, 2):

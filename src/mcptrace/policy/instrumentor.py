@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import wrapt
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from mcptrace import _guard
 from mcptrace.activation import current_settings, report
+from mcptrace.instrumentor import Instrumentor
 from mcptrace.policy import model as m
 from mcptrace.policy.engine import NetworkRule, PolicyEngine
 from mcptrace.policy.loader import PolicyFileError, load_policy, looks_enforcing
@@ -174,7 +174,7 @@ def build_engine(path: Path, span_cap: int) -> tuple[PolicyEngine, ViolationReco
         return None
 
 
-class PolicyInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class PolicyInstrumentor(Instrumentor):
     """Allow/deny rules over the sensor's observations; observe or enforce."""
 
     def instrumentation_dependencies(self) -> Collection[str]:

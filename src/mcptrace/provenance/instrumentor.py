@@ -19,9 +19,8 @@ import os
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-
 from mcptrace.activation import current_settings
+from mcptrace.instrumentor import Instrumentor
 from mcptrace.provenance.cache import HashCache
 from mcptrace.provenance.describe import ModuleProvenance
 from mcptrace.provenance.startup import ModuleInventory
@@ -31,7 +30,7 @@ from mcptrace.sensor.modules import set_module_describer
 _inventory: ModuleInventory | None = None
 
 
-class ProvenanceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class ProvenanceInstrumentor(Instrumentor):
     """SHA-256 and RECORD verification of every module file that runs."""
 
     def instrumentation_dependencies(self) -> Collection[str]:

@@ -16,16 +16,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-
 from mcptrace.activation import current_settings
+from mcptrace.instrumentor import Instrumentor
 from mcptrace.sensor.hook import Sensor, installed
 from mcptrace.sensor.lifecycle import SensorLifecycle
 
 _lifecycle: SensorLifecycle | None = None
 
 
-class SensorInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class SensorInstrumentor(Instrumentor):
     """Audit-hook sensor: files, network, processes, code, native loads, imports."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
