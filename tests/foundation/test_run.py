@@ -201,3 +201,55 @@ def test_interpreter_without_mcptrace_borrows_it(spool: Path) -> None:
     result = run_under_mcptrace([foreign, "-c", TRACED], spool)
     assert result.stdout == "exact stdout\n"
     assert [span.name for span in spans(spool)] == ["work"]
+
+
+def _foreign_instrumentor(root: Path) -> None:
+    """A distribution on PYTHONPATH whose instrumentor entry point writes a marker file."""
+    (root / "foreign_instr.py").write_text(
+        "import os\n"
+        "class ForeignInstrumentor:\n"
+        "    def instrument(self, **kwargs):\n"
+        "        open(os.environ['FOREIGN_MARKER'], 'w').write(repr(sorted(kwargs)))\n"
+    )
+    dist_info = root / "foreign_instr-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: foreign-instr\nVersion: 1.0\n"
+    )
+    (dist_info / "entry_points.txt").write_text(
+        "[opentelemetry_instrumentor]\nforeign = foreign_instr:ForeignInstrumentor\n"
+    )
+
+
+LOADER_PROBE = (
+    "import sys\n"
+    "from opentelemetry import trace\n"
+    "with trace.get_tracer('test').start_as_current_span('work'):\n"
+    "    pass\n"
+    "loader = 'opentelemetry.instrumentation.auto_instrumentation' in sys.modules\n"
+    "sys.stderr.write(f'otel-loader={loader} packaging={\"packaging\" in sys.modules}\\n')\n"
+)
+
+
+def test_only_mcptrace_instrumentors_start_without_the_otel_loader(spool: Path) -> None:
+    result = run_under_mcptrace([PYTHON, "-c", LOADER_PROBE], spool)
+    assert "otel-loader=False packaging=False" in result.stderr
+    assert [span.name for span in spans(spool)] == ["work"]
+
+
+def test_another_instrumentor_goes_through_opentelemetry_loader(
+    spool: Path, tmp_path: Path
+) -> None:
+    _foreign_instrumentor(tmp_path)
+    marker = tmp_path / "instrumented"
+    env = clean_env(PYTHONPATH=str(tmp_path), FOREIGN_MARKER=str(marker))
+    result = run_under_mcptrace([PYTHON, "-c", LOADER_PROBE], spool, env=env)
+    assert "otel-loader=True" in result.stderr
+    assert marker.read_text() == "['skip_dep_check']"  # loaded the way OTel loads it
+    assert [span.name for span in spans(spool)] == ["work"]
+    # ... and disabling it brings back the lean start
+    marker.unlink()
+    env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "foreign"
+    result = run_under_mcptrace([PYTHON, "-c", LOADER_PROBE], spool, env=env)
+    assert "otel-loader=False" in result.stderr
+    assert not marker.exists()
