@@ -75,12 +75,12 @@ def _settings_environment(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _check_exporters(settings: Settings) -> None:
-    from importlib.metadata import entry_points
-
     for signal in SIGNALS:
         for name in settings.exporter_for(signal):
             if name in ("otlp", SPOOL_EXPORTER, "console"):
                 continue
+            from importlib.metadata import entry_points
+
             if not list(entry_points(group=f"opentelemetry_{signal}_exporter", name=name)):
                 raise ConfigError(
                     f"OTEL_{signal.upper()}_EXPORTER",
@@ -93,9 +93,10 @@ def _check_exporters(settings: Settings) -> None:
 def _validated_settings(env: dict[str, str], config: str | None) -> Settings:
     settings = load_settings(env, Path(config) if config else None)
     _check_exporters(settings)
-    from mcptrace.policy.cli import validate_policy_setting
+    if settings.policy is not None:
+        from mcptrace.policy.cli import validate_policy_setting
 
-    validate_policy_setting(settings)
+        validate_policy_setting(settings)
     uses_spool = any(
         name in ("otlp", SPOOL_EXPORTER) for s in SIGNALS for name in settings.exporter_for(s)
     )
@@ -231,7 +232,8 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or just one subcommand's (``mcptrace run`` starts faster)."""
     parser = argparse.ArgumentParser(
         prog="mcptrace",
         description="OpenTelemetry for MCP servers: what every tool call actually did.",
@@ -256,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command to run")
     run.set_defaults(handler=cmd_run)
+    if only == "run":
+        return parser
 
     replay = commands.add_parser("replay", help="send the spool to an OTLP endpoint, once")
     replay.add_argument("spool_dir", nargs="?", metavar="SPOOL", help="spool directory")
@@ -287,8 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=arguments[0] if arguments[:1] == ["run"] else None)
+    args = parser.parse_args(arguments)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 
