@@ -67,6 +67,20 @@ def rename_file(source: str, target: str) -> str:
 
 
 @server.tool()
+def truncate_file(path: str, size: int) -> str:
+    os.truncate(path, size)
+    with open(path, "r+b") as handle:  # and through a descriptor: os.ftruncate
+        os.ftruncate(handle.fileno(), 1)
+    return "done"
+
+
+@server.tool()
+def backdate_file(path: str, timestamp: int) -> str:
+    os.utime(path, (timestamp, timestamp))
+    return "done"
+
+
+@server.tool()
 def tcp_connect(port: int) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=5):
         pass

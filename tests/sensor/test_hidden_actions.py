@@ -16,6 +16,8 @@ from mcptrace.sensor import events as ev
 
 pytestmark = pytest.mark.slow
 
+BACKDATED = 946684800  # 2000-01-01T00:00:00Z
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, loopback: Loopback) -> tuple[Recorded, Path]:
@@ -26,6 +28,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, loopback: Loopback) -> tuple[R
     (work / "doomed.txt").write_text("x")
     (work / "old.txt").write_text("x")
     (work / "log.txt").write_text("x")
+    (work / "truncated.txt").write_text("0123456789")
+    (work / "stamped.txt").write_text("x")
     url = f"http://127.0.0.1:{loopback.http_port}/status?token=abc123&x=1"
     calls = [
         ("echo", {"text": "hi"}),
@@ -34,6 +38,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, loopback: Loopback) -> tuple[R
         ("append_file", {"path": str(work / "log.txt"), "text": "more"}),
         ("delete_file", {"path": str(work / "doomed.txt")}),
         ("rename_file", {"source": str(work / "old.txt"), "target": str(work / "new.txt")}),
+        ("truncate_file", {"path": str(work / "truncated.txt"), "size": 3}),
+        ("backdate_file", {"path": str(work / "stamped.txt"), "timestamp": BACKDATED}),
         ("tcp_connect", {"port": loopback.tcp_port}),
         ("udp_send", {"port": loopback.udp_port}),
         ("resolve", {"host": "localhost", "port": 80}),
@@ -105,6 +111,36 @@ def test_delete_and_rename(run: tuple[Recorded, Path]) -> None:
     rename = recorded.one_event("rename_file", ev.FILE_RENAME).attributes
     assert rename[ev.FILE_PATH] == str(work / "old.txt")
     assert rename[ev.FILE_TARGET_PATH] == str(work / "new.txt")
+
+
+def test_truncate_is_recorded_with_the_new_size(run: tuple[Recorded, Path]) -> None:
+    recorded, work = run
+    span = recorded.tool_span("truncate_file")
+    truncates = [e.attributes for e in recorded.events(span, ev.FILE_TRUNCATE)]
+    assert len(truncates) == 2
+    by_path, by_descriptor = truncates
+    assert by_path[ev.FILE_PATH] == str(work / "truncated.txt")
+    assert by_path[ev.FILE_SIZE] == 3
+    assert ev.FILE_PATH not in by_descriptor  # os.ftruncate: the open before it has the path
+    assert by_descriptor[ev.FILE_SIZE] == 1
+    assert (work / "truncated.txt").read_bytes() == b"0"
+    assert span.attributes[ev.count_attribute("file")] == 3  # two truncates and the open
+    (record,) = [
+        r
+        for r in recorded.logs_of(span, ev.FILE_TRUNCATE)
+        if r.attributes.get(ev.FILE_PATH) == str(work / "truncated.txt")
+    ]
+    assert record.severity_text == "INFO"
+
+
+def test_utime_records_the_timestamps_it_sets(run: tuple[Recorded, Path]) -> None:
+    recorded, work = run
+    event = recorded.one_event("backdate_file", ev.FILE_UTIME).attributes
+    assert event[ev.FILE_PATH] == str(work / "stamped.txt")
+    assert event[ev.FILE_MODIFIED] == "2000-01-01T00:00:00Z"
+    assert event[ev.FILE_ACCESSED] == "2000-01-01T00:00:00Z"
+    assert (work / "stamped.txt").stat().st_mtime == BACKDATED
+    assert recorded.logs_of(recorded.tool_span("backdate_file"), ev.FILE_UTIME)
 
 
 def test_tcp_connect(run: tuple[Recorded, Path], loopback: Loopback) -> None:

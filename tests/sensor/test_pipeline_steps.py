@@ -120,3 +120,26 @@ def test_child_span_counts_on_its_mcp_root() -> None:
     assert root.counts == {ev.NETWORK: 1}
     child_additions = recorder.span_additions(child)
     assert child_additions is not None and not child_additions.attributes
+
+
+def test_truncate_and_utime_translation() -> None:
+    truncate = translate("os.truncate", ("notes.txt", 0))
+    assert truncate is not None and truncate.name == ev.FILE_TRUNCATE
+    assert truncate.attributes == {
+        ev.FILE_PATH: os.path.join(os.getcwd(), "notes.txt"),
+        ev.FILE_SIZE: 0,
+    }
+    by_descriptor = translate("os.truncate", (3, 10))  # os.ftruncate
+    assert by_descriptor is not None and by_descriptor.attributes == {ev.FILE_SIZE: 10}
+    now = translate("os.utime", ("/tmp/f", None, None, -1))
+    assert now is not None and now.name == ev.FILE_UTIME
+    assert now.attributes == {ev.FILE_PATH: "/tmp/f"}  # no times: set to now
+    seconds = translate("os.utime", ("/tmp/f", (0, 1.5), None, -1))
+    assert seconds is not None
+    assert seconds.attributes[ev.FILE_ACCESSED] == "1970-01-01T00:00:00Z"
+    assert seconds.attributes[ev.FILE_MODIFIED] == "1970-01-01T00:00:01.500000Z"
+    nanoseconds = translate("os.utime", ("/tmp/f", None, (1, 2_000_001_000), -1))
+    assert nanoseconds is not None
+    assert nanoseconds.attributes[ev.FILE_MODIFIED] == "1970-01-01T00:00:02.000001Z"
+    absurd = translate("os.utime", ("/tmp/f", (1e300, 0), None, -1))
+    assert absurd is not None and ev.FILE_ACCESSED not in absurd.attributes

@@ -26,6 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
@@ -313,6 +314,46 @@ def _listdir(event: str, args: Args) -> Observation | None:
     if path is None or from_importer():  # the importer refreshing its path cache
         return None
     return Observation(ev.FILE_LISTDIR, ev.FILE, {ev.FILE_PATH: path}, event)
+
+
+@translator("os.truncate", categories=[ev.FILE])  # also os.ftruncate (an fd: no file.path)
+def _truncate(event: str, args: Args) -> Observation | None:
+    attrs: Attrs = {}
+    path = fs_path(args[0])
+    if path is not None:
+        attrs[ev.FILE_PATH] = path
+    if type(args[1]) is int:
+        attrs[ev.FILE_SIZE] = args[1]  # the length the file is cut (or extended) to
+    return Observation(ev.FILE_TRUNCATE, ev.FILE, attrs, event)
+
+
+def iso_time(value: Any, nanoseconds: bool) -> str | None:
+    """A utime timestamp (seconds, or integer nanoseconds) as ISO 8601 UTC."""
+    try:
+        if nanoseconds:
+            seconds, rest = divmod(int(value), 1_000_000_000)
+            stamp = datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=rest // 1000)
+        else:
+            stamp = datetime.fromtimestamp(float(value), timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+    return stamp.isoformat().replace("+00:00", "Z")
+
+
+@translator("os.utime", categories=[ev.FILE])
+def _utime(event: str, args: Args) -> Observation | None:
+    attrs: Attrs = {}
+    path = fs_path(args[0])
+    if path is not None:
+        attrs[ev.FILE_PATH] = path
+    # Explicit times are what matters (a back-dated mtime hides a change); none means "now".
+    times, nanoseconds = (args[1], False) if args[1] is not None else (args[2], True)
+    if isinstance(times, tuple) and len(times) == 2:
+        for key, value in zip((ev.FILE_ACCESSED, ev.FILE_MODIFIED), times, strict=True):
+            stamp = iso_time(value, nanoseconds)
+            if stamp is not None:
+                attrs[key] = stamp
+    return Observation(ev.FILE_UTIME, ev.FILE, attrs, event)
 
 
 # --- network
