@@ -150,6 +150,26 @@ def load_native() -> str:
     return name
 
 
+def _libm() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+
+
+@server.tool()
+def resolve_symbols(repeat: int) -> str:
+    """``cos`` looked up ``repeat`` times (each ``lib[name]`` is a dlsym), ``sin`` by
+    attribute, ``getpid`` in the process's own namespace (how libc is reached directly)."""
+    libm = _libm()
+    functions = [libm["cos"] for _ in range(repeat)]
+    functions.append(libm.sin)
+    return str(ctypes.CDLL(None).getpid())
+
+
+@server.tool()
+def resolve_cos_again() -> str:
+    libm = _libm()
+    return str(len([libm["cos"] for _ in range(3)]))
+
+
 @server.tool()
 def dynamic_import(name: str) -> str:
     module = importlib.import_module(name)

@@ -17,6 +17,7 @@ from mcptrace.sensor import events as ev
 pytestmark = pytest.mark.slow
 
 BACKDATED = 946684800  # 2000-01-01T00:00:00Z
+SYMBOL_REPEATS = 100  # more than the 32 span events a category gets per span
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, loopback: Loopback) -> tuple[R
         ("exec_code", {"source": "y = [i for i in range(3)]"}),
         ("unpickle", {}),
         ("load_native", {}),
+        ("resolve_symbols", {"repeat": SYMBOL_REPEATS}),
+        ("resolve_cos_again", {}),
         ("dynamic_import", {"name": "_sensor_lazy_module"}),
         ("thread_open", {"path": str(secret)}),
         ("child_read", {"path": str(secret)}),
@@ -240,6 +243,29 @@ def test_ctypes_load(run: tuple[Recorded, Path]) -> None:
     event = recorded.one_event("load_native", ev.NATIVE_LOAD).attributes
     assert "libm" in str(event[ev.FILE_PATH])
     assert event[ev.NATIVE_LOADER] == "ctypes"
+
+
+def test_native_symbol_lookups_are_recorded_once_per_span(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    span = recorded.tool_span("resolve_symbols")
+    load = recorded.one_event("resolve_symbols", ev.NATIVE_LOAD).attributes
+    lookups = [e.attributes for e in recorded.events(span, ev.NATIVE_SYMBOL)]
+    names = [(a.get(ev.FILE_PATH), a[ev.NATIVE_SYMBOL_NAME]) for a in lookups]
+    # cos looked up 100 times is one event; getpid has no library: CDLL(None), the process
+    assert names == [(load[ev.FILE_PATH], "cos"), (load[ev.FILE_PATH], "sin"), (None, "getpid")]
+    assert all(a[ev.AUDIT_EVENT] == "ctypes.dlsym" for a in lookups)
+    assert span.attributes[ev.count_attribute("native")] == 4  # the load and three symbols
+    assert span.attributes[ev.EVENTS_DROPPED] == 0
+    records = recorded.logs_of(span, ev.NATIVE_SYMBOL)
+    assert sorted(r.attributes[ev.NATIVE_SYMBOL_NAME] for r in records) == ["cos", "getpid", "sin"]
+    assert all(r.severity_text == "WARN" for r in records)
+
+
+def test_native_symbol_dedupe_is_per_span(run: tuple[Recorded, Path]) -> None:
+    recorded, _ = run
+    span = recorded.tool_span("resolve_cos_again")
+    lookups = recorded.events(span, ev.NATIVE_SYMBOL)
+    assert [e.attributes[ev.NATIVE_SYMBOL_NAME] for e in lookups] == ["cos"]
 
 
 def test_dynamic_import(run: tuple[Recorded, Path]) -> None:

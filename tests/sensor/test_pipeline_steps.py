@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import socket
 
 from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.util.types import AttributeValue
 
 from mcptrace.sensor import events as ev
 from mcptrace.sensor.attribution import SpanState
@@ -143,3 +146,48 @@ def test_truncate_and_utime_translation() -> None:
     assert nanoseconds.attributes[ev.FILE_MODIFIED] == "1970-01-01T00:00:02.000001Z"
     absurd = translate("os.utime", ("/tmp/f", (1e300, 0), None, -1))
     assert absurd is not None and ev.FILE_ACCESSED not in absurd.attributes
+
+
+def test_dlsym_translation_names_library_and_symbol() -> None:
+    libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    named = translate("ctypes.dlsym", (libm, "cos"))
+    assert named is not None and named.name == ev.NATIVE_SYMBOL and named.category == ev.NATIVE
+    assert named.attributes == {ev.FILE_PATH: libm._name, ev.NATIVE_SYMBOL_NAME: "cos"}
+    process = translate("ctypes.dlsym", (ctypes.pythonapi, "Py_IsInitialized"))
+    assert process is not None and process.attributes == {ev.NATIVE_SYMBOL_NAME: "Py_IsInitialized"}
+    by_handle = translate("ctypes.dlsym/handle", (libm._handle, "sin"))
+    assert by_handle is not None and by_handle.attributes == {ev.NATIVE_SYMBOL_NAME: "sin"}
+    assert "ctypes.dlsym" in interesting_events({ev.NATIVE})
+    assert "ctypes.dlsym" not in interesting_events({ev.FILE})
+
+
+def _symbol(library: str | None, name: str) -> ev.Observation:
+    attributes: dict[str, AttributeValue] = {ev.NATIVE_SYMBOL_NAME: name}
+    if library is not None:
+        attributes[ev.FILE_PATH] = library
+    return ev.Observation(ev.NATIVE_SYMBOL, ev.NATIVE, attributes, "ctypes.dlsym")
+
+
+def test_a_symbol_is_looked_up_once_per_span_and_library() -> None:
+    recorder = Recorder(span_events_per_category=2)
+    state, other = _span_state(), _span_state()
+    assert recorder.first_lookup(state, _symbol("libc.so.6", "open"))
+    assert not recorder.first_lookup(state, _symbol("libc.so.6", "open"))
+    assert recorder.first_lookup(state, _symbol(None, "open"))  # the process's namespace
+    assert recorder.first_lookup(state, _symbol("libc.so.6", "system"))
+    assert recorder.first_lookup(other, _symbol("libc.so.6", "open"))  # per span
+    state.reset()
+    assert recorder.first_lookup(state, _symbol("libc.so.6", "open"))
+
+
+def test_symbol_memory_is_bounded_by_the_log_cap() -> None:
+    recorder = Recorder(span_events_per_category=2)
+    state = _span_state()
+    for index in range(10 * recorder.log_cap):
+        observation = _symbol("libc.so.6", f"symbol_{index}")
+        if recorder.first_lookup(state, observation):
+            recorder.record(observation, state, ev.CONTEXT, 1)
+    assert state.symbols is not None and len(state.symbols) == recorder.log_cap
+    assert state.counts == {ev.NATIVE: 10 * recorder.log_cap}
+    # past the cap a repeat is no longer recognised: it is counted like any other event
+    assert recorder.first_lookup(state, _symbol("libc.so.6", "symbol_0"))

@@ -67,6 +67,7 @@ class SpanState:
         "label",
         "root",
         "span_context",
+        "symbols",
     )
 
     def __init__(self, span_context: SpanContext | None, is_mcp: bool = False, label: str = ""):
@@ -79,8 +80,10 @@ class SpanState:
         self.events: list[Any] = []  # records that become span events
         self.counts: dict[str, int] = {}  # on a root: events per category in its subtree
         self.dropped = 0  # on a root: events that became neither span event nor log record
+        self.symbols: set[tuple[object, object]] | None = None  # native symbols looked up
 
     def reset(self) -> None:
+        self.symbols = None
         self.kept.clear()
         self.events.clear()
         self.counts.clear()

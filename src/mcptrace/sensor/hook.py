@@ -13,7 +13,8 @@
                    only counts the event (a tool opening a million files pays ~the guard)
     4. translate   audit args → Observation (plain data) or None
     5. decide      the policy seam (sensor/decide.py): may raise PolicyDenial
-    6. record      bounded per-span buffers and counters (sensor/recorder.py)
+    6. record      bounded per-span buffers and counters (sensor/recorder.py); a native
+                   symbol already looked up in this span is skipped here, after the policy
 
 Nothing in the hook calls the OTel API.  Any error is counted and swallowed, except a
 deliberate ``PolicyDenial`` and KeyboardInterrupt/SystemExit.
@@ -82,6 +83,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
     span_key, suppress_key = SPAN_KEY, SUPPRESS_KEY
     context_how = ev.CONTEXT
     record = sensor.recorder.record
+    first_lookup = sensor.recorder.first_lookup
     saturated_at = sensor.recorder.log_cap
     translators = {name: entry.translate for name, entry in TRANSLATORS.items()}
     only_category = {name: entry.only_category for name, entry in TRANSLATORS.items()}
@@ -89,6 +91,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
     access_mode = os.O_ACCMODE if hasattr(os, "O_ACCMODE") else 3
     main_starts = MAIN_STARTS
     exec_event = ev.PROCESS_EXEC
+    symbol_event = ev.NATIVE_SYMBOL
 
     def mcptrace_audit_hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in interesting:  # 1. reject
@@ -139,8 +142,11 @@ def make_hook(sensor: Sensor) -> AuditHook:
             decider = policy[0]  # 5. decide (the policy seam)
             if decider is not None:
                 decider(observation, (state, how))
+            name = observation[0]
+            if name == symbol_event and not first_lookup(state, observation):
+                return  # the same native symbol again in this span (Recorder.first_lookup)
             record(observation, state, how, thread_id)  # 6. record
-            if observation[0] == exec_event and sensor.on_exec is not None:
+            if name == exec_event and sensor.on_exec is not None:
                 sensor.on_exec()  # the image is about to be replaced: flush now
         except PolicyDenial:
             raise

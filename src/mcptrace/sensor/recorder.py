@@ -87,6 +87,29 @@ class Recorder:
         root.counts[category] = root.counts.get(category, 0) + 1
         root.dropped += 1
 
+    def first_lookup(self, state: SpanState, observation: Observation) -> bool:
+        """False for a native symbol this span already looked up in the same library.
+
+        ctypes raises ``ctypes.dlsym`` on every ``lib["name"]``, ``in_dll`` and prototype
+        call, so a wrapper resolving its functions per call would fill the span's native
+        cap with copies and push a later library load out of the span events.  A repeat
+        says nothing new: it is neither recorded nor counted (the policy has already
+        judged it).  Past the log cap, lookups are only counted anyway, so the set holds
+        at most ``log_cap`` keys per span and goes with the span.
+        """
+        if state.kept.get(ev.NATIVE, 0) >= self.log_cap:
+            return True
+        attributes = observation[2]
+        key = (attributes.get(ev.FILE_PATH), attributes.get(ev.NATIVE_SYMBOL_NAME))
+        seen = state.symbols
+        if seen is None:
+            state.symbols = {key}
+            return True
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     def record(self, observation: Observation, state: SpanState, how: str, thread_id: int) -> None:
         category = observation[1]
         root = state.root

@@ -641,6 +641,36 @@ def _dlopen(event: str, args: Args) -> Observation | None:
     )
 
 
+def library_name(library: Any) -> str | None:
+    """The name a ctypes library was loaded by (``CDLL._name``); None for the process itself.
+
+    Read from the instance ``__dict__``: ``getattr`` on a CDLL falls back to ``__getattr__``,
+    which looks a symbol up (another ``ctypes.dlsym``).
+    """
+    try:
+        name = vars(library).get("_name")
+    except TypeError:
+        return None
+    return text(name) if name is not None else None
+
+
+@translator("ctypes.dlsym", "ctypes.dlsym/handle", categories=[ev.NATIVE])
+def _dlsym(event: str, args: Args) -> Observation | None:
+    # The only trace a libc call through ctypes leaves (the call itself raises nothing).
+    # ``lib.name`` raises it once per library object (ctypes caches the attribute), but
+    # ``lib["name"]``, ``in_dll`` and prototypes raise it on every lookup: the hook keeps
+    # one event per span, library and symbol (``Recorder.first_lookup``).
+    library, symbol = args[0], args[1]
+    attrs: Attrs = {
+        ev.NATIVE_SYMBOL_NAME: f"#{symbol}" if type(symbol) is int else text(symbol),
+    }
+    if event == "ctypes.dlsym":  # ctypes.dlsym/handle: a bare handle, no name to report
+        path = library_name(library)
+        if path is not None:  # None: CDLL(None), ctypes.pythonapi (the process's namespace)
+            attrs[ev.FILE_PATH] = path
+    return Observation(ev.NATIVE_SYMBOL, ev.NATIVE, attrs, event)
+
+
 @translator("sqlite3.load_extension", categories=[ev.NATIVE])
 def _sqlite_extension(event: str, args: Args) -> Observation | None:
     return Observation(
