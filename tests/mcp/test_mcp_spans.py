@@ -161,6 +161,12 @@ def test_operation_metrics(pair: PairRun) -> None:
         assert int(echo.data["count"]) == 1
         assert echo.attributes["network.transport"] in ("pipe", "tcp")
         assert echo.attributes["mcp.protocol.version"] == "2025-11-25"
+        # recorded off the request path, yet the exemplar still points at the call's span
+        span = (
+            pair.client("tools/call echo") if side == "client" else pair.server("tools/call echo")
+        )
+        exemplars = {(e["traceId"], e["spanId"]) for e in echo.data.get("exemplars", [])}
+        assert exemplars == {(span.trace_id, span.span_id)}
         boom = points[(f"mcp.{side}.operation.duration", "tools/call", "boom")]
         assert boom.attributes["error.type"] == "tool_error"
         session = [p for p in pair.metrics if p.name == f"mcp.{side}.session.duration"]

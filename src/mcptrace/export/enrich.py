@@ -6,9 +6,13 @@ the call ends, and mcp 2.x creates its own spans that we enrich rather than dupl
 start (still mutable) and end, and what they return is merged into the span the exporters
 receive.
 
+Sinks are processors that want the finished, enriched span but are no exporter (the MCP
+operation metrics, recorded from spans on a batch thread instead of on the request path).
+
 Usage::
 
     register_enricher(my_enricher)        # has on_start(span, parent_context) and on_end(span)
+    register_sink(BatchSpanProcessor(my_span_consumer))
     provider.add_span_processor(EnrichingSpanProcessor([BatchSpanProcessor(exporter)]))
 """
 
@@ -46,6 +50,7 @@ class SpanEnricher(Protocol):
 
 
 _enrichers: list[SpanEnricher] = []
+_sinks: list[SpanProcessor] = []
 _enrichers_lock = threading.Lock()
 
 
@@ -59,6 +64,21 @@ def unregister_enricher(enricher: SpanEnricher) -> None:
     with _enrichers_lock:
         if enricher in _enrichers:
             _enrichers.remove(enricher)
+
+
+def register_sink(processor: SpanProcessor) -> None:
+    with _enrichers_lock:
+        if processor not in _sinks:
+            _sinks.append(processor)
+
+
+def unregister_sink(processor: SpanProcessor) -> None:
+    """Stop feeding ``processor`` and flush it (it is not shut down: it may be re-added)."""
+    with _enrichers_lock:
+        if processor not in _sinks:
+            return
+        _sinks.remove(processor)
+    processor.force_flush()
 
 
 def apply(span: ReadableSpan, additions: Additions) -> ReadableSpan:
@@ -113,10 +133,14 @@ class EnrichingSpanProcessor(SpanProcessor):
         final = apply(span, combined) if combined is not None else span
         for processor in self.inner:
             processor.on_end(final)
+        for sink in _sinks:
+            sink.on_end(final)
 
     def shutdown(self) -> None:
-        for processor in self.inner:
+        # sinks first: what they record from spans (metrics) must be in before the other
+        # providers shut down after this one
+        for processor in [*_sinks, *self.inner]:
             processor.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return all(processor.force_flush(timeout_millis) for processor in self.inner)
+        return all([processor.force_flush(timeout_millis) for processor in [*_sinks, *self.inner]])

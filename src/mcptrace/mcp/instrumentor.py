@@ -25,7 +25,12 @@ from typing import Any
 import wrapt
 
 from mcptrace.activation import report
-from mcptrace.export.enrich import register_enricher, unregister_enricher
+from mcptrace.export.enrich import (
+    register_enricher,
+    register_sink,
+    unregister_enricher,
+    unregister_sink,
+)
 from mcptrace.instrumentor import Instrumentor, unwrap
 
 Patch = tuple[str, str, Callable[..., Any]]
@@ -62,6 +67,7 @@ class McpInstrumentor(Instrumentor):
         self._active = False
         self._applied: list[tuple[Any, str]] = []
         self._enrichers: list[Any] = []
+        self._metrics_sink: Any = None
         self._hooked: set[str] = set()
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -112,10 +118,13 @@ class McpInstrumentor(Instrumentor):
             report(f"mcptrace: mcp {major} is not supported ({_SUPPORTED}); MCP spans are off")
             return
         self._active = True
-        from mcptrace.mcp.metrics import OperationMetrics
+        from mcptrace.mcp.metrics import operation_metrics_sink
         from mcptrace.mcp.transports import CLIENT_TRANSPORT_PATCHES
 
-        self._enrichers = [OperationMetrics()]
+        if self._metrics_sink is None:
+            self._metrics_sink = operation_metrics_sink()
+        register_sink(self._metrics_sink)
+        self._enrichers = []
         patches: list[Patch] = list(CLIENT_TRANSPORT_PATCHES)
         if major == 1:
             from mcptrace.mcp.v1 import V1_PATCHES
@@ -154,3 +163,5 @@ class McpInstrumentor(Instrumentor):
         for enricher in self._enrichers:
             unregister_enricher(enricher)
         self._enrichers.clear()
+        if self._metrics_sink is not None:
+            unregister_sink(self._metrics_sink)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    register_enricher(OperationMetrics())       # every MCP CLIENT/SERVER span -> one point
+    register_sink(operation_metrics_sink())      # every MCP CLIENT/SERVER span -> one point
     record_session(SERVER, seconds, attributes)  # called by sessions.py when a session ends
 
 Deriving operation durations from the spans keeps one source of truth for both mcp majors
@@ -11,16 +11,16 @@ Deriving operation durations from the spans keeps one source of truth for both m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram
-from opentelemetry.sdk.trace import ReadableSpan, Span
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import NonRecordingSpan, SpanKind, set_span_in_context
 
-from mcptrace.export.enrich import Additions
 from mcptrace.mcp.semconv import (
     ERROR_TYPE,
     GEN_AI_PROMPT_NAME,
@@ -80,12 +80,16 @@ def _pick(attributes: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, An
     return {name: attributes[name] for name in names if name in attributes}
 
 
-def record_operation(kind: SpanKind, seconds: float, attributes: Mapping[str, Any]) -> None:
+def record_operation(
+    kind: SpanKind, seconds: float, attributes: Mapping[str, Any], context: Context | None = None
+) -> None:
     if kind is SpanKind.CLIENT:
         name, description = MCP_CLIENT_OPERATION_DURATION, "Duration of MCP requests, client side"
     else:
         name, description = MCP_SERVER_OPERATION_DURATION, "Duration of MCP requests, server side"
-    _histograms.get(name, description).record(seconds, _pick(attributes, OPERATION_ATTRIBUTES))
+    _histograms.get(name, description).record(
+        seconds, _pick(attributes, OPERATION_ATTRIBUTES), context=context
+    )
 
 
 def record_session(client_side: bool, seconds: float, attributes: Mapping[str, Any]) -> None:
@@ -109,14 +113,35 @@ def is_mcp_span(span: ReadableSpan) -> bool:
     return scope is not None and scope.name in MCP_SPAN_SCOPES
 
 
-class OperationMetrics:
-    """Span enricher that adds nothing to spans: it records their duration."""
+class OperationMetrics(SpanExporter):
+    """Records the operation duration of finished MCP spans.
 
-    def on_start(self, span: Span, parent_context: Context | None) -> None:
+    It sits behind a ``BatchSpanProcessor`` registered as a sink of the enriching processor
+    (``operation_metrics_sink``), so the histogram work happens in batches on that
+    processor's thread, not on the request path, and sees the span's final attributes.
+    Each measurement carries its span as context, so trace-based exemplars still link the
+    metric to the trace.
+    """
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        for span in spans:
+            try:
+                if not is_mcp_span(span) or span.start_time is None or span.end_time is None:
+                    continue
+                context = set_span_in_context(NonRecordingSpan(span.context))
+                record_operation(
+                    span.kind,
+                    (span.end_time - span.start_time) / 1e9,
+                    span.attributes or {},
+                    context,
+                )
+            except Exception:  # a metric must never cost the spans behind it
+                continue
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
         return None
 
-    def on_end(self, span: ReadableSpan) -> Additions | None:
-        if not is_mcp_span(span) or span.start_time is None or span.end_time is None:
-            return None
-        record_operation(span.kind, (span.end_time - span.start_time) / 1e9, span.attributes or {})
-        return None
+
+def operation_metrics_sink() -> BatchSpanProcessor:
+    return BatchSpanProcessor(OperationMetrics())
