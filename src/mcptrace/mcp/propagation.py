@@ -23,6 +23,7 @@ from opentelemetry.trace import Link, SpanContext
 from mcptrace.activation import parent_context
 
 TRACEPARENT = "traceparent"
+BAGGAGE = "baggage"
 
 
 def inject_meta(meta: MutableMapping[str, Any], context: Context | None = None) -> None:
@@ -51,6 +52,13 @@ def extract_meta(meta: Any) -> Context | None:
     if not trace.get_current_span(context).get_span_context().is_valid:
         return None
     return context
+
+
+def carries_baggage(meta: Any) -> bool:
+    """Whether a ``_meta`` mapping (or pydantic Meta) has a W3C baggage entry."""
+    if meta is not None and not isinstance(meta, Mapping):
+        meta = getattr(meta, "model_extra", None)
+    return isinstance(meta, Mapping) and BAGGAGE in meta
 
 
 def ambient_span() -> SpanContext | None:

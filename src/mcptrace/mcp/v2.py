@@ -40,7 +40,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind
 from mcptrace.export.enrich import Additions
 from mcptrace.mcp.inventory import announce_server
 from mcptrace.mcp.outcome import capture_arguments, record_exception, record_tool_result
-from mcptrace.mcp.propagation import ambient_span, extract_meta, inject_meta
+from mcptrace.mcp.propagation import ambient_span, carries_baggage, extract_meta, inject_meta
 from mcptrace.mcp.semconv import (
     FASTMCP_SCOPE,
     INITIALIZE,
@@ -300,9 +300,11 @@ async def _handle_server_message(
     try:
         dctx, method, params = args[0], args[1], args[2]
         inbound = _inbound(instance, dctx, method, params)
-        parent = extract_meta((params or {}).get("_meta")) if params else None
+        # The SDK parents its span to the context in _meta itself; it does not attach the
+        # baggage, so the extracted context is attached when there is baggage to carry.
+        meta = params.get("_meta") if params else None
+        parent = extract_meta(meta) if carries_baggage(meta) else None
         token = _INBOUND.set(inbound)
-        # attached so baggage from _meta reaches the handler (the SDK passes only the span)
         attached = otel_context.attach(parent) if parent is not None else None
     except Exception:
         return await wrapped(*args, **kwargs)
