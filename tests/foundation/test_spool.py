@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, format_span_id, format_trace_id
 
-from mcptrace.export.otlp_json import decode_line, encode_request
+from mcptrace.export.otlp_json import decode_line, encode_lines, encode_request
 from mcptrace.export.spool import MAX_LINE_BYTES, SpoolSpanExporter
 from support import PYTHON, clean_env, mcptrace_cmd
 
@@ -30,9 +35,10 @@ def make_spans(count: int, payload: int = 10) -> list:  # type: ignore[type-arg]
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("spool-test", "1.2.3")
-    with tracer.start_as_current_span("root"):
+    with tracer.start_as_current_span("root") as root:
+        link = Link(root.get_span_context())
         for index in range(count):
-            with tracer.start_as_current_span(f"child-{index}") as span:
+            with tracer.start_as_current_span(f"child-{index}", links=[link]) as span:
                 span.set_attribute("payload", "x" * payload)
                 span.set_attribute("number", 2**40 + index)
                 span.add_event("an-event", {"n": index})
@@ -60,12 +66,51 @@ def test_lines_are_otlp_json(tmp_path: Path) -> None:
         assert isinstance(span["startTimeUnixNano"], str)  # 64-bit integers as strings
     child = next(s for s in exported if s["name"] == "child-0")
     assert HEX16.match(child["parentSpanId"])
+    (link,) = child["links"]
+    assert (link["traceId"], link["spanId"]) == (child["traceId"], child["parentSpanId"])
     number = next(a for a in child["attributes"] if a["key"] == "number")
     assert number["value"] == {"intValue": str(2**40)}
     # lossless: the line decodes to exactly the request the OTLP exporter would send
     assert decode_line("traces", line) == encode_request("traces", spans)
     expected = json_format.MessageToDict(encode_request("traces", spans))
     assert len(expected["resourceSpans"][0]["scopeSpans"][0]["spans"]) == 4
+
+
+def test_log_and_exemplar_ids_are_hex_and_lossless() -> None:
+    logs = InMemoryLogRecordExporter()
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    reader = InMemoryMetricReader()
+    histogram = MeterProvider(metric_readers=[reader]).get_meter("m").create_histogram("h")
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("work") as span:
+        logger_provider.get_logger("l").emit(body="inside the span")
+        histogram.record(1.5)
+        ids = (format_trace_id(span.get_span_context().trace_id),
+               format_span_id(span.get_span_context().span_id))  # fmt: skip
+    logger_provider.force_flush()
+    for signal, items in (
+        ("logs", logs.get_finished_logs()),
+        ("metrics", reader.get_metrics_data()),
+    ):
+        (line,) = encode_lines(signal, items, MAX_LINE_BYTES)
+        tree = json.loads(line)
+        if signal == "logs":
+            found = [(r["traceId"], r["spanId"]) for r in leaves("logs", tree)]
+        else:
+            (metric,) = leaves("metrics", tree)
+            (point,) = metric["histogram"]["dataPoints"]
+            found = [(e["traceId"], e["spanId"]) for e in point["exemplars"]]
+        assert found == [ids]
+        assert decode_line(signal, line) == encode_request(signal, items)
+
+
+def leaves(signal: str, tree: dict) -> list:  # type: ignore[type-arg]
+    top, scope, leaf = {
+        "logs": ("resourceLogs", "scopeLogs", "logRecords"),
+        "metrics": ("resourceMetrics", "scopeMetrics", "metrics"),
+    }[signal]
+    return [item for r in tree[top] for s in r[scope] for item in s[leaf]]
 
 
 def test_files_are_private_and_rotate_by_size(tmp_path: Path) -> None:

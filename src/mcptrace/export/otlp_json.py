@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from google.protobuf import json_format
@@ -44,18 +44,35 @@ _LEAF_FIELD = {"traces": "spans", "logs": "logRecords", "metrics": "metrics"}
 _SCOPE_FIELD = {"traces": "scopeSpans", "logs": "scopeLogs", "metrics": "scopeMetrics"}
 
 
-def _ids(node: Any, convert: Any) -> Any:
-    """Rewrite id fields in place throughout a JSON tree (spans, links, logs, exemplars)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _ID_KEYS and isinstance(value, str):
-                node[key] = convert(value)
-            else:
-                _ids(value, convert)
-    elif isinstance(node, list):
-        for item in node:
-            _ids(item, convert)
-    return node
+def _convert(item: dict[str, Any], convert: Callable[[str], str]) -> None:
+    for key in _ID_KEYS:
+        value = item.get(key)
+        if isinstance(value, str):
+            item[key] = convert(value)
+
+
+def _leaves(signal: Signal, tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for resource in tree.get(_TOP_FIELD[signal], ()):
+        for scope in resource.get(_SCOPE_FIELD[signal], ()):
+            yield from scope.get(_LEAF_FIELD[signal], ())
+
+
+def _ids(signal: Signal, tree: dict[str, Any], convert: Callable[[str], str]) -> dict[str, Any]:
+    """Rewrite the id fields in place, visiting only where OTLP has ids (the rest of the
+    tree, mostly attributes, is never walked): spans and their links, log records, and
+    the exemplars of metric data points."""
+    for leaf in _leaves(signal, tree):
+        if signal == "metrics":
+            for data in leaf.values():
+                if isinstance(data, dict):
+                    for point in data.get("dataPoints", ()):
+                        for exemplar in point.get("exemplars", ()):
+                            _convert(exemplar, convert)
+            continue
+        _convert(leaf, convert)
+        for link in leaf.get("links", ()):
+            _convert(link, convert)
+    return tree
 
 
 def _b64_to_hex(value: str) -> str:
@@ -66,9 +83,9 @@ def _hex_to_b64(value: str) -> str:
     return base64.b64encode(bytes.fromhex(value)).decode("ascii")
 
 
-def message_to_json(message: Message) -> dict[str, Any]:
+def message_to_json(signal: Signal, message: Message) -> dict[str, Any]:
     tree = json_format.MessageToDict(message, use_integers_for_enums=True)
-    return _ids(tree, _b64_to_hex)  # type: ignore[no-any-return]
+    return _ids(signal, tree, _b64_to_hex)
 
 
 def encode_request(signal: Signal, items: Any) -> Message:
@@ -133,7 +150,7 @@ def tree_to_lines(signal: Signal, tree: dict[str, Any], max_bytes: int) -> Itera
 def encode_lines(signal: Signal, items: Any, max_bytes: int) -> Iterator[str]:
     if signal == "metrics" and isinstance(items, MetricsData) and not items.resource_metrics:
         return
-    tree = message_to_json(encode_request(signal, items))
+    tree = message_to_json(signal, encode_request(signal, items))
     if not tree:
         return
     yield from tree_to_lines(signal, tree, max_bytes)
@@ -141,7 +158,7 @@ def encode_lines(signal: Signal, items: Any, max_bytes: int) -> Iterator[str]:
 
 def decode_line(signal: Signal, line: str | bytes) -> Message:
     """Parse one spool line back into its protobuf request (hex ids accepted)."""
-    tree = _ids(json.loads(line), _hex_to_b64)
+    tree = _ids(signal, json.loads(line), _hex_to_b64)
     message = REQUEST_TYPES[signal]()
     json_format.ParseDict(tree, message, ignore_unknown_fields=True)
     return message
