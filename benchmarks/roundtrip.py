@@ -1,10 +1,11 @@
 """MCP round trips, client and server both instrumented vs both plain, in one run.
 
 Scenarios: echo over stdio and over streamable HTTP (≥ 1,000 calls per round, p99
-reported), the same with OTLP export to a real loopback receiver instead of the spool, a
+reported), echo over stdio with spans only (sensor and provenance off), the same with OTLP
+export to a real loopback receiver instead of the spool, a
 tool doing 20,000 file opens, a tool doing 2,000 loopback TCP connects, and the server's
 peak RSS after 10,000 calls.  Latencies are measured inside the client, so process start-up
-is excluded; spans, sensor and provenance are all on (the defaults).
+is excluded; spans, sensor and provenance are all on (the defaults) unless stated.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from pathlib import Path
 from benchmarks.harness import Result, alternate
 
 CLIENT = str(Path(__file__).with_name("_echo_client.py"))
+SPANS_ONLY = {
+    "MCPTRACE_SENSOR": "none",
+    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "mcptrace_provenance",
+}
 ECHO = '{"text": "hello"}'
 
 
@@ -37,7 +42,13 @@ class Runner:
     """Runs the benchmark client plain or under ``mcptrace run`` and keeps its figures."""
 
     def __init__(
-        self, transport: str, calls: int, tool: str, argument: str, options: list[str]
+        self,
+        transport: str,
+        calls: int,
+        tool: str,
+        argument: str,
+        options: list[str],
+        env: dict[str, str] | None = None,
     ) -> None:
         self.args = [
             "--transport", transport, "--calls", str(calls), "--tool", tool,
@@ -50,11 +61,13 @@ class Runner:
             MCPTRACE_HASH_CACHE=str(self.spool / "hash-cache.sqlite3"),
             OTEL_EXPORTER_OTLP_COMPRESSION="none",
         )
+        self.instrumented_env = {**self.env, **(env or {})}
         self.figures: dict[str, list[dict[str, float]]] = {"baseline": [], "instrumented": []}
 
     def _run(self, command: list[str], label: str) -> dict[str, float]:
+        env = self.instrumented_env if label == "instrumented" else self.env
         output = subprocess.run(
-            command, env=self.env, check=True, capture_output=True, text=True, timeout=1800
+            command, env=env, check=True, capture_output=True, text=True, timeout=1800
         ).stdout
         figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
         self.figures[label].append(figures)
@@ -84,8 +97,9 @@ def scenario(
     target: float | None = None,
     options: list[str] | None = None,
     note: str = "",
+    env: dict[str, str] | None = None,
 ) -> Result:
-    runner = Runner(transport, calls, tool, argument, options or [])
+    runner = Runner(transport, calls, tool, argument, options or [], env)
     result = alternate(
         name,
         lambda: runner.baseline()["total"],
@@ -158,6 +172,10 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
         scenario(
             "echo tools/call, stdio", rounds, "stdio", calls, target=1.05,
             note=f"{calls} calls per round, client and server instrumented",
+        ),
+        scenario(
+            "echo tools/call, stdio, spans only", rounds, "stdio", calls, target=1.05,
+            env=SPANS_ONLY, note="MCP spans and metrics; sensor and provenance off",
         ),
         scenario(
             "echo tools/call, streamable HTTP", rounds, "http", calls, target=1.05,
