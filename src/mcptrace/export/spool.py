@@ -29,6 +29,7 @@ from mcptrace import _guard
 from mcptrace.config import Signal, load_settings_lenient
 
 MAX_LINE_BYTES = 1024 * 1024 - 1  # a line, newline included, stays under 1 MiB
+ENCODE_CHUNK = 128  # items per request line: bounds the transient memory of an export
 
 
 _warned_directories: set[Path] = set()
@@ -143,7 +144,18 @@ class _SpoolExporterBase:
         from mcptrace.export.otlp_json import encode_lines
 
         with _guard.sensor_paused():
-            lines = list(encode_lines(self.signal, items, MAX_LINE_BYTES))
+            if isinstance(items, Sequence):
+                # Encoded a chunk at a time: the intermediate protobuf and JSON trees of a
+                # whole 512-item batch are megabytes, and they set the process's peak RSS.
+                lines = [
+                    line
+                    for start in range(0, len(items), ENCODE_CHUNK)
+                    for line in encode_lines(
+                        self.signal, items[start : start + ENCODE_CHUNK], MAX_LINE_BYTES
+                    )
+                ]
+            else:  # MetricsData: one collection
+                lines = list(encode_lines(self.signal, items, MAX_LINE_BYTES))
         return self.writer.write(lines)
 
 
