@@ -49,6 +49,18 @@ def write_file(path: str, text: str) -> str:
 
 
 @server.tool()
+def truncate_file(path: str) -> str:
+    os.truncate(path, 0)
+    return "truncated"
+
+
+@server.tool()
+def touch_file(path: str) -> str:
+    os.utime(path, (0, 0))
+    return "touched"
+
+
+@server.tool()
 def connect(port: int) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=5):
         pass

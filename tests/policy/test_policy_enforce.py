@@ -98,6 +98,39 @@ def test_enforce_blocks_inside_the_tool_and_the_server_keeps_serving(
     assert recorded.violations("connect")[0].attributes["server.port"] == port
 
 
+def test_truncate_and_utime_are_writes(tmp_path: Path, spool: Path) -> None:
+    secret = _secret(tmp_path)
+    before = secret.stat().st_mtime_ns
+    policy = write_policy(
+        tmp_path,
+        f"""
+[policy]
+mode = "enforce"
+[[rule]]
+id = "read-only-secrets"
+category = "file_write"
+paths = ["{secret.parent}/**"]
+""",
+    )
+    results, _ = drive(
+        spool,
+        policy,
+        [("truncate_file", {"path": str(secret)}), ("touch_file", {"path": str(secret)})],
+    )
+    errors = {r["tool"]: r["text"] for r in results if r["error"]}
+    assert set(errors) == {"truncate_file", "touch_file"}
+    assert all("read-only-secrets" in text for text in errors.values())
+    assert secret.read_text(encoding="utf-8") == "s3cr3t\n"
+    assert secret.stat().st_mtime_ns == before
+    recorded = Recorded(spool)
+    for tool, event in [
+        ("truncate_file", "mcptrace.file.truncate"),
+        ("touch_file", "mcptrace.file.utime"),
+    ]:
+        (violation,) = recorded.violations(tool)
+        assert violation.attributes["mcptrace.policy.event"] == event
+
+
 def test_observe_lets_the_same_actions_through_and_records_them(
     tmp_path: Path, spool: Path
 ) -> None:

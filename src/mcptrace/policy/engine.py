@@ -156,7 +156,15 @@ _RULE_TYPES: dict[str, type[CompiledRule]] = {
 }
 
 _FILE_WRITES = frozenset(
-    {ev.FILE_DELETE, ev.FILE_CHMOD, ev.FILE_CHOWN, ev.FILE_MKDIR, ev.FILE_LINK}
+    {
+        ev.FILE_DELETE,
+        ev.FILE_CHMOD,
+        ev.FILE_CHOWN,
+        ev.FILE_MKDIR,
+        ev.FILE_LINK,
+        ev.FILE_TRUNCATE,
+        ev.FILE_UTIME,
+    }
 )
 _NETWORK_EVENTS = {
     ev.NETWORK_CONNECT: "connect",
