@@ -53,6 +53,7 @@ def test_tools_call_attributes(pair: PairRun) -> None:
         assert attributes["gen_ai.tool.name"] == "echo"
         assert attributes["gen_ai.operation.name"] == "execute_tool"
         assert attributes["network.transport"] == transport
+        assert attributes.get("network.protocol.name") == (None if transport == "pipe" else "http")
         assert attributes["mcp.protocol.version"] == "2025-11-25"
         assert attributes["jsonrpc.request.id"] == client.attributes["jsonrpc.request.id"]
         assert attributes["mcp.session.id"]

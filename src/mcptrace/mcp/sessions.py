@@ -33,10 +33,13 @@ from mcptrace.mcp.semconv import (
     MCP_SESSION_ID,
     MCPTRACE_SESSION_DURATION,
     MCPTRACE_SESSION_SIDE,
+    NETWORK_PROTOCOL_NAME,
     NETWORK_TRANSPORT,
+    PROTOCOL_HTTP,
     SERVER_ADDRESS,
     SERVER_PORT,
     TRANSPORT_PIPE,
+    TRANSPORT_TCP,
 )
 
 
@@ -89,6 +92,8 @@ class SessionInfo:
         attributes = self._attributes
         if attributes is None:
             attributes = {NETWORK_TRANSPORT: self.transport}
+            if self.transport == TRANSPORT_TCP:
+                attributes[NETWORK_PROTOCOL_NAME] = PROTOCOL_HTTP
             if self.session_id:
                 attributes[MCP_SESSION_ID] = self.session_id
             if self.protocol_version:

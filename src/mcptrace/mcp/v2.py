@@ -48,7 +48,9 @@ from mcptrace.mcp.semconv import (
     MCP_METHOD_NAME,
     MCP_PROTOCOL_VERSION,
     MCPTRACE_SCOPE,
+    NETWORK_PROTOCOL_NAME,
     NETWORK_TRANSPORT,
+    PROTOCOL_HTTP,
     SCOPE_VERSION,
     SDK_SCOPE,
     TOOLS_CALL,
@@ -291,6 +293,8 @@ def _inbound(runner: Any, dctx: Any, method: str, params: Any) -> _Inbound:
             info.set_protocol_version(getattr(connection, "protocol_version", None))
     if info is None:  # no loop session (2026-07-28 per-request connections): transport only
         peer = {**(peer or {}), NETWORK_TRANSPORT: TRANSPORT_TCP if request else TRANSPORT_PIPE}
+        if request is not None:
+            peer[NETWORK_PROTOCOL_NAME] = PROTOCOL_HTTP
     return _Inbound(info, method, params, peer, ambient_span())
 
 
