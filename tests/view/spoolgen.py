@@ -524,7 +524,7 @@ def _shifted(tree: dict[str, Any], calls: int, step_ns: int) -> dict[str, Any]:
 
 
 def write_large_spool(spool: Path, calls: int, batch: int = 500) -> None:
-    """``calls`` client+server pairs (2 × calls spans), one line per ``batch`` spans a side.
+    """``calls`` client+server pairs (2 × calls spans), written ``batch`` spans a side at a time.
 
     The first batch goes through the SDK and the spool exporter; the others are copies of
     its lines with ids, timestamps and request ids shifted exactly as the id generator and
@@ -537,11 +537,13 @@ def write_large_spool(spool: Path, calls: int, batch: int = 500) -> None:
     spool.mkdir(parents=True, exist_ok=True)
     for side in ("client", "server"):
         (seed_file,) = (seed / side).glob("traces-*.jsonl")
-        (line,) = seed_file.read_text(encoding="utf-8").splitlines()
+        # the exporter writes a batch as a few request lines (it encodes in chunks)
+        lines = seed_file.read_text(encoding="utf-8").splitlines()
         target = spool / f"traces-20260115T100000-{1 if side == 'client' else 2}-0001.jsonl"
         with target.open("w", encoding="utf-8") as out:
             for copy in range(calls // batch):
-                tree = json.loads(line)
-                if copy:
-                    tree = _shifted(tree, copy * batch, int(copy * batch * 3.0 * MS))
-                out.write(json.dumps(tree, separators=(",", ":")) + "\n")
+                for line in lines:
+                    tree = json.loads(line)
+                    if copy:
+                        tree = _shifted(tree, copy * batch, int(copy * batch * 3.0 * MS))
+                    out.write(json.dumps(tree, separators=(",", ":")) + "\n")
