@@ -47,19 +47,15 @@ class Instrumentor:
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()
 
-    def instrument(self, **kwargs: Any) -> Any:
-        if self._is_instrumented_by_opentelemetry:
-            return None
-        self._instrument(**kwargs)
-        self._is_instrumented_by_opentelemetry = True
-        return None
-
-    def uninstrument(self, **kwargs: Any) -> Any:
+    def instrument(self, **kwargs: Any) -> None:
         if not self._is_instrumented_by_opentelemetry:
-            return None
-        self._uninstrument(**kwargs)
-        self._is_instrumented_by_opentelemetry = False
-        return None
+            self._instrument(**kwargs)
+            self._is_instrumented_by_opentelemetry = True
+
+    def uninstrument(self, **kwargs: Any) -> None:
+        if self._is_instrumented_by_opentelemetry:
+            self._uninstrument(**kwargs)
+            self._is_instrumented_by_opentelemetry = False
 
     def _instrument(self, **kwargs: Any) -> None:
         raise NotImplementedError

@@ -26,7 +26,6 @@ RPC_RESPONSE_STATUS_CODE = "rpc.response.status_code"
 NETWORK_TRANSPORT = "network.transport"
 NETWORK_PROTOCOL_NAME = "network.protocol.name"
 PROTOCOL_HTTP = "http"  # every MCP transport over TCP (streamable HTTP, SSE) is HTTP
-NETWORK_PROTOCOL_NAME = "network.protocol.name"
 NETWORK_PROTOCOL_VERSION = "network.protocol.version"
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
@@ -130,3 +129,10 @@ def message_attributes(method: str, request_id: Any, params: Any) -> dict[str, A
     elif method == TOOLS_CALL:
         attributes[GEN_AI_OPERATION_NAME] = EXECUTE_TOOL
     return attributes
+
+
+def transport_attributes(transport: str) -> dict[str, Any]:
+    """``network.transport``, and ``network.protocol.name`` for the HTTP transports."""
+    if transport == TRANSPORT_TCP:
+        return {NETWORK_TRANSPORT: transport, NETWORK_PROTOCOL_NAME: PROTOCOL_HTTP}
+    return {NETWORK_TRANSPORT: transport}

@@ -33,14 +33,12 @@ from mcptrace.mcp.semconv import (
     MCP_SESSION_ID,
     MCPTRACE_SESSION_DURATION,
     MCPTRACE_SESSION_SIDE,
-    NETWORK_PROTOCOL_NAME,
-    NETWORK_TRANSPORT,
-    PROTOCOL_HTTP,
     SERVER_ADDRESS,
     SERVER_PORT,
     TRANSPORT_PIPE,
-    TRANSPORT_TCP,
+    transport_attributes,
 )
+from mcptrace.mcp.transports import take_client_transport
 
 
 @dataclass
@@ -91,9 +89,7 @@ class SessionInfo:
             self._resolve_session_id()
         attributes = self._attributes
         if attributes is None:
-            attributes = {NETWORK_TRANSPORT: self.transport}
-            if self.transport == TRANSPORT_TCP:
-                attributes[NETWORK_PROTOCOL_NAME] = PROTOCOL_HTTP
+            attributes = transport_attributes(self.transport)
             if self.session_id:
                 attributes[MCP_SESSION_ID] = self.session_id
             if self.protocol_version:
@@ -168,6 +164,21 @@ def http_session_id_from_request(request: Any) -> str | None:
         return str(sse_id) if sse_id else None
     except Exception:
         return None
+
+
+def client_session(read_stream: Any) -> SessionInfo:
+    """A client session, with what its transport (tagged on ``read_stream``) told about the
+    server; the client's connect record is announced here, once per session."""
+    info = SessionInfo(client_side=True)
+    tag = take_client_transport(read_stream) if read_stream is not None else None
+    if tag is not None:
+        info.transport = tag.transport
+        info.server_address = tag.server_address
+        info.server_port = tag.server_port
+        info.session_id_source = tag.session_id_source
+        if tag.connect_attributes:
+            announce_client_connect(dict(tag.connect_attributes))
+    return info
 
 
 def announce_client_connect(attributes: dict[str, Any]) -> None:

@@ -44,11 +44,10 @@ from mcptrace.mcp.semconv import (
 )
 from mcptrace.mcp.sessions import (
     SessionInfo,
-    announce_client_connect,
+    client_session,
     http_session_id_from_request,
     peer_attributes_from_request,
 )
-from mcptrace.mcp.transports import take_client_transport
 
 _tracer = trace.get_tracer(MCPTRACE_SCOPE, SCOPE_VERSION)
 _SESSION_ATTRIBUTE = "_mcptrace_session"
@@ -123,16 +122,7 @@ def wrap_client_session_init(
 ) -> Any:
     result = wrapped(*args, **kwargs)
     try:
-        read_stream = args[0] if args else kwargs.get("read_stream")
-        tag = take_client_transport(read_stream)
-        info = SessionInfo(client_side=True)
-        if tag is not None:
-            info.transport = tag.transport
-            info.server_address = tag.server_address
-            info.server_port = tag.server_port
-            info.session_id_source = tag.session_id_source
-            if tag.connect_attributes:
-                announce_client_connect(dict(tag.connect_attributes))
+        info = client_session(args[0] if args else kwargs.get("read_stream"))
         setattr(instance, _SESSION_ATTRIBUTE, info)
     except Exception:
         pass

@@ -48,9 +48,6 @@ from mcptrace.mcp.semconv import (
     MCP_METHOD_NAME,
     MCP_PROTOCOL_VERSION,
     MCPTRACE_SCOPE,
-    NETWORK_PROTOCOL_NAME,
-    NETWORK_TRANSPORT,
-    PROTOCOL_HTTP,
     SCOPE_VERSION,
     SDK_SCOPE,
     TOOLS_CALL,
@@ -58,9 +55,9 @@ from mcptrace.mcp.semconv import (
     TRANSPORT_TCP,
     message_attributes,
     span_name,
+    transport_attributes,
 )
-from mcptrace.mcp.sessions import SessionInfo, announce_client_connect, peer_attributes_from_request
-from mcptrace.mcp.transports import take_client_transport
+from mcptrace.mcp.sessions import SessionInfo, client_session, peer_attributes_from_request
 
 _tracer = trace.get_tracer(MCPTRACE_SCOPE, SCOPE_VERSION)
 _SESSION_ATTRIBUTE = "_mcptrace_session"
@@ -292,9 +289,10 @@ def _inbound(runner: Any, dctx: Any, method: str, params: Any) -> _Inbound:
         elif info.protocol_version != getattr(connection, "protocol_version", None):
             info.set_protocol_version(getattr(connection, "protocol_version", None))
     if info is None:  # no loop session (2026-07-28 per-request connections): transport only
-        peer = {**(peer or {}), NETWORK_TRANSPORT: TRANSPORT_TCP if request else TRANSPORT_PIPE}
-        if request is not None:
-            peer[NETWORK_PROTOCOL_NAME] = PROTOCOL_HTTP
+        peer = {
+            **(peer or {}),
+            **transport_attributes(TRANSPORT_TCP if request else TRANSPORT_PIPE),
+        }
     return _Inbound(info, method, params, peer, ambient_span())
 
 
@@ -357,16 +355,7 @@ def wrap_client_session_init(
 ) -> Any:
     result = wrapped(*args, **kwargs)
     try:
-        read_stream = args[0] if args else kwargs.get("read_stream")
-        tag = take_client_transport(read_stream) if read_stream is not None else None
-        info = SessionInfo(client_side=True)
-        if tag is not None:
-            info.transport = tag.transport
-            info.server_address = tag.server_address
-            info.server_port = tag.server_port
-            info.session_id_source = tag.session_id_source
-            if tag.connect_attributes:
-                announce_client_connect(dict(tag.connect_attributes))
+        info = client_session(args[0] if args else kwargs.get("read_stream"))
         setattr(instance, _SESSION_ATTRIBUTE, info)
         _client_sessions[id(instance._dispatcher)] = info
     except Exception:
