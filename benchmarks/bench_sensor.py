@@ -6,7 +6,9 @@
   (``sys.audit("open", ...)`` inside a span, translated, attributed, counted) against no
   hook, in fresh interpreters (an audit hook cannot be removed), ns added per event;
 * a tool doing 20,000 file opens and an echo round trip, driven by a real MCP client over
-  stdio: plain (no mcptrace) vs ``mcptrace run`` with the sensor off vs on.
+  stdio: plain (no mcptrace) vs ``mcptrace run`` with the sensor off vs on;
+* the per-event costs and the file-heavy tool again with the pure-Python hook alone
+  (``MCPTRACE_NATIVE_HOOK=false``: what an install without a C compiler runs).
 
 Variants alternate in A/B rounds (at least 5, 3 with --quick); each figure is the median
 over rounds with min–max.  Targets: rejection ≤ 0.35 µs/event, file-heavy tool ≤ ×1.20
@@ -34,7 +36,7 @@ SERVER = HERE / "_echo_server.py"
 
 
 def _micro(variant: str, events: int) -> dict[str, float]:
-    if variant == "sensor":
+    if variant in ("sensor", "python_hook"):
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
 
@@ -42,7 +44,8 @@ def _micro(variant: str, events: int) -> dict[str, float]:
         from mcptrace.sensor.hook import Sensor, install
         from mcptrace.sensor.lifecycle import SensorEnricher
 
-        sensor = Sensor({"file", "network", "process", "code", "native", "import"})
+        categories = {"file", "network", "process", "code", "native", "import"}
+        sensor = Sensor(categories, native=variant == "sensor")
         register_enricher(SensorEnricher(sensor))
         provider = TracerProvider()
         provider.add_span_processor(EnrichingSpanProcessor([]))
@@ -102,8 +105,11 @@ def measure(quick: bool) -> dict[str, Any]:
     me = str(Path(__file__).resolve())
     rejection: list[float] = []
     recording: list[float] = []
+    rejection_python: list[float] = []
+    recording_python: list[float] = []
+    micro_variants = ["none", "sensor", "python_hook"]
     for index in range(rounds):
-        order = ["none", "sensor"] if index % 2 == 0 else ["sensor", "none"]
+        order = micro_variants[index % 3 :] + micro_variants[: index % 3]
         got = {
             variant: run_json(
                 [sys.executable, me, "--child-micro", variant, str(events)], clean_env()
@@ -112,7 +118,10 @@ def measure(quick: bool) -> dict[str, Any]:
         }
         rejection.append(got["sensor"]["id_ns"] - got["none"]["id_ns"])
         recording.append(got["sensor"]["audit_ns"] - got["none"]["audit_ns"])
+        rejection_python.append(got["python_hook"]["id_ns"] - got["none"]["id_ns"])
+        recording_python.append(got["python_hook"]["audit_ns"] - got["none"]["audit_ns"])
     heavy_ratio: list[float] = []
+    heavy_python: list[float] = []
     echo_ratio: list[float] = []
     echo_vs_plain: list[float] = []
     with tempfile.TemporaryDirectory() as spool:
@@ -128,15 +137,21 @@ def measure(quick: bool) -> dict[str, Any]:
                  sys.executable, me, "--child-drive", str(calls), str(opens)],
                 {},
             ),
+            "python_hook": (
+                [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--",
+                 sys.executable, me, "--child-drive", str(calls), str(opens)],
+                {"MCPTRACE_NATIVE_HOOK": "false"},
+            ),
         }  # fmt: skip
         names = list(variants)
         for index in range(rounds):
-            order = names[index % 3 :] + names[: index % 3]
+            order = names[index % len(names) :] + names[: index % len(names)]
             got = {}
             for name in order:
                 command, extra = variants[name]
                 got[name] = run_json(command, clean_env(**extra))
             heavy_ratio.append(got["sensor_on"]["heavy_s"] / got["plain"]["heavy_s"])
+            heavy_python.append(got["python_hook"]["heavy_s"] / got["plain"]["heavy_s"])
             echo_ratio.append(got["sensor_on"]["echo_s"] / got["sensor_off"]["echo_s"])
             echo_vs_plain.append(got["sensor_on"]["echo_s"] / got["plain"]["echo_s"])
     return {
@@ -145,6 +160,9 @@ def measure(quick: bool) -> dict[str, Any]:
         "rejected_event_ns_added": spread(rejection),
         "recorded_event_ns_added": spread(recording),
         "file_heavy_tool_ratio_sensor_vs_plain": spread(heavy_ratio),
+        "rejected_event_ns_added_python_hook": spread(rejection_python),
+        "recorded_event_ns_added_python_hook": spread(recording_python),
+        "file_heavy_tool_ratio_python_hook_vs_plain": spread(heavy_python),
         "echo_round_trip_ratio_sensor_on_vs_off": spread(echo_ratio),
         "echo_round_trip_ratio_sensor_on_vs_plain": spread(echo_vs_plain),
         "targets": {
@@ -165,7 +183,13 @@ def _report(results: dict[str, Any]) -> str:
             f"  {key}: median {figure['median']:.3g}{unit} "
             f"(min {figure['min']:.3g}, max {figure['max']:.3g}; target <= {target}) {verdict}"
         )
-    for key in ("recorded_event_ns_added", "echo_round_trip_ratio_sensor_on_vs_plain"):
+    for key in (
+        "recorded_event_ns_added",
+        "echo_round_trip_ratio_sensor_on_vs_plain",
+        "rejected_event_ns_added_python_hook",
+        "recorded_event_ns_added_python_hook",
+        "file_heavy_tool_ratio_python_hook_vs_plain",
+    ):
         figure = results[key]
         lines.append(
             f"  {key}: median {figure['median']:.3g} (min {figure['min']:.3g}, "

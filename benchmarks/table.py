@@ -20,6 +20,18 @@ _COMPONENT_LABELS = {
     "rejected_event_ns_added": ("sensor: rejected hot audit event", " ns added"),
     "recorded_event_ns_added": ("sensor: recorded audit event", " ns added"),
     "file_heavy_tool_ratio_sensor_vs_plain": ("sensor: tool doing 20,000 opens vs plain", "×"),
+    "rejected_event_ns_added_python_hook": (
+        "sensor, pure-Python hook: rejected hot audit event",
+        " ns added",
+    ),
+    "recorded_event_ns_added_python_hook": (
+        "sensor, pure-Python hook: recorded audit event",
+        " ns added",
+    ),
+    "file_heavy_tool_ratio_python_hook_vs_plain": (
+        "sensor, pure-Python hook: tool doing 20,000 opens vs plain",
+        "×",
+    ),
     "echo_round_trip_ratio_sensor_on_vs_off": ("sensor: echo round trip, sensor on vs off", "×"),
     "echo_round_trip_ratio_sensor_on_vs_plain": ("sensor: echo round trip vs plain", "×"),
     "file_heavy_tool_ratio_policy_vs_sensor": ("policy (50 rules): file-heavy tool", "×"),

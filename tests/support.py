@@ -24,12 +24,18 @@ SPAN_KIND_INTERNAL, SPAN_KIND_SERVER, SPAN_KIND_CLIENT = 1, 2, 3
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The test process's environment without any OTEL_* / MCPTRACE_* / TRACEPARENT leaking in."""
+    """The test process's environment without any OTEL_* / MCPTRACE_* / TRACEPARENT leaking in.
+
+    ``MCPTRACE_NATIVE_HOOK`` is the one exception: a CI stage sets it to run the sensor tests
+    on the pure-Python audit hook instead of the C one.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("OTEL_", "MCPTRACE_")) and key not in ("TRACEPARENT", "TRACESTATE")
     }
+    if "MCPTRACE_NATIVE_HOOK" in os.environ:
+        env["MCPTRACE_NATIVE_HOOK"] = os.environ["MCPTRACE_NATIVE_HOOK"]
     env.pop("PYTHONPATH", None)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)

@@ -63,6 +63,7 @@ class Settings:
     sensor: frozenset[str] = SENSOR_CATEGORIES
     policy: Path | None = None
     max_events_per_span: int = 32
+    native_hook: bool = True
     provenance_cache: Path | None = None
     enabled: bool = True
     # OTel side (standard variables, validated here so errors are one clear line)
@@ -191,6 +192,9 @@ OPTIONS: dict[str, _Option] = {
     "MCPTRACE_POLICY": _Option("policy", _parse_existing_file, "policy", "policy file"),
     "MCPTRACE_MAX_EVENTS_PER_SPAN": _Option(
         "max_events_per_span", _int_parser(0), "sensor", "detailed events per span per category"
+    ),
+    "MCPTRACE_NATIVE_HOOK": _Option(
+        "native_hook", _parse_bool, "sensor", "use the C audit hook when it is built"
     ),
     "MCPTRACE_HASH_CACHE": _Option(
         "provenance_cache", _parse_path, "import", "module hash cache file"

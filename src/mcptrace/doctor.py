@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 from pathlib import Path
 
 from mcptrace import __version__
@@ -108,6 +109,15 @@ def diagnose(env: dict[str, str], config: Path | None = None) -> tuple[list[str]
     except ConfigError as exc:
         lines.append(f"spool: PROBLEM {exc}")
         ok = False
+    lines.append(f"sensor audit hook: {_hook_kind(settings.native_hook)}")
     lines.append("installed:")
     lines.extend(f"  {name} {_installed(name)}" for name in _PACKAGES)
     return lines, ok
+
+
+def _hook_kind(native_wanted: bool) -> str:
+    if find_spec("mcptrace.sensor._fasthook") is None:
+        return "Python (the C accelerator was not built: no compiler at install time)"
+    if not native_wanted:
+        return "Python (MCPTRACE_NATIVE_HOOK=false)"
+    return "C accelerator in front of the Python hook"

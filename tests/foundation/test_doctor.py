@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from importlib.util import find_spec
 from pathlib import Path
 
 from receivers import OtelTap, closed_port
@@ -49,3 +50,14 @@ def test_bad_setting_is_reported(spool: Path) -> None:
     result = doctor("--spool", str(spool), MCPTRACE_SENSOR="nonsense")
     assert result.returncode == 1
     assert "settings: ERROR mcptrace: MCPTRACE_SENSOR" in result.stdout
+
+
+def test_doctor_says_which_audit_hook_runs(spool: Path) -> None:
+    built = find_spec("mcptrace.sensor._fasthook") is not None
+    default = doctor("--spool", str(spool)).stdout
+    python_only = doctor("--spool", str(spool), MCPTRACE_NATIVE_HOOK="false").stdout
+    if built:
+        assert "sensor audit hook: C accelerator in front of the Python hook" in default
+        assert "sensor audit hook: Python (MCPTRACE_NATIVE_HOOK=false)" in python_only
+    else:
+        assert "sensor audit hook: Python (the C accelerator was not built" in default

@@ -23,6 +23,7 @@ outermost tracked ancestor when there is none.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -45,13 +46,19 @@ SPAN_KEY: str = _SPAN_KEY
 __all__ = ["SPAN_KEY", "SUPPRESS_KEY", "Attribution", "SpanRegistry", "SpanState"]
 
 
-def _context_getter() -> Callable[[], Context]:
-    """The fastest way to read the current OTel context (a ContextVar read when possible)."""
+def context_variable() -> ContextVar[Context] | None:
+    """The ContextVar behind OTel's current context, if the runtime context is the default."""
     runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
     variable = getattr(runtime, "_current_context", None)
-    if isinstance(runtime, ContextVarsRuntimeContext) and variable is not None:
-        return variable.get  # type: ignore[no-any-return]
-    return otel_context.get_current
+    if isinstance(runtime, ContextVarsRuntimeContext) and isinstance(variable, ContextVar):
+        return variable
+    return None
+
+
+def _context_getter() -> Callable[[], Context]:
+    """The fastest way to read the current OTel context (a ContextVar read when possible)."""
+    variable = context_variable()
+    return variable.get if variable is not None else otel_context.get_current
 
 
 class SpanState:

@@ -37,7 +37,7 @@ from typing import Any
 from mcptrace import _guard
 from mcptrace.sensor import events as ev
 from mcptrace.sensor import translate as translate_module
-from mcptrace.sensor.attribution import SPAN_KEY, SUPPRESS_KEY, SpanRegistry
+from mcptrace.sensor.attribution import SPAN_KEY, SUPPRESS_KEY, SpanRegistry, context_variable
 from mcptrace.sensor.decide import POLICY, PolicyDenial
 from mcptrace.sensor.events import Observation
 from mcptrace.sensor.recorder import Recorder
@@ -53,7 +53,10 @@ AuditHook = Callable[[str, tuple[Any, ...]], None]
 class Sensor:
     """Everything the hook reads, in one object."""
 
-    def __init__(self, categories: Iterable[str], span_events_per_category: int = 32) -> None:
+    def __init__(
+        self, categories: Iterable[str], span_events_per_category: int = 32, native: bool = True
+    ) -> None:
+        self.native = native  # install the C hook (sensor/_fasthook.c) if it was built
         self.categories = frozenset(categories) | {ev.TAMPER}
         self.interesting = interesting_events(self.categories)
         self.registry = SpanRegistry()
@@ -98,9 +101,11 @@ def make_hook(sensor: Sensor) -> AuditHook:
             return
         if (  # 1b. the importer reading a module's bytecode
             event == "open"
+            and len(args) == 3
             and type(path := args[0]) is str
             and path[-4:] == ".pyc"
-            and not args[2] & access_mode
+            and type(flags := args[2]) is int
+            and not flags & access_mode
         ):
             return
         thread_id = get_ident()  # 2. guard
@@ -164,14 +169,57 @@ _installed: Sensor | None = None
 
 
 def install(sensor: Sensor) -> bool:
-    """Add the hook for ``sensor``; False if a hook is already installed in this process."""
+    """Add the hook for ``sensor``; False if a hook is already installed in this process.
+
+    With ``sensor.native`` and the C accelerator built, the C hook goes in front of the
+    Python one (steps 1 and the count-only case of 3, see _fasthook.c); ``sensor.native``
+    then stays True, else it becomes False.
+    """
     global _installed
     if _installed is not None:
         return False
     translate_module.register_own_files(__file__)
-    sys.addaudithook(make_hook(sensor))
+    hook = make_hook(sensor)
+    sensor.native = sensor.native and _install_native(sensor, hook)
+    if not sensor.native:
+        sys.addaudithook(hook)
     _installed = sensor
     return True
+
+
+def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
+    try:
+        from mcptrace.sensor import _fasthook
+    except ImportError:  # not built (no compiler at install time): the Python hook alone
+        return False
+    events = {
+        name: None if name in MAIN_STARTS else TRANSLATORS[name].only_category
+        for name in sensor.interesting
+    }
+    registry = sensor.registry
+    _fasthook.install(
+        events,
+        hook,
+        sensor,
+        _guard.PAUSED,
+        context_variable(),
+        SUPPRESS_KEY,
+        SPAN_KEY,
+        registry.by_span,
+        POLICY,
+        sensor.recorder.log_cap,
+    )
+    return True
+
+
+def native_counted() -> int:
+    """Events the C hook counted without calling Python (0 without the accelerator)."""
+    sensor = _installed
+    if sensor is None or not sensor.native:
+        return 0
+    from mcptrace.sensor import _fasthook
+
+    return int(_fasthook.fast_counted())
 
 
 def installed() -> Sensor | None:

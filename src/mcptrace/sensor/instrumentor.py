@@ -42,7 +42,9 @@ class SensorInstrumentor(Instrumentor):
         if not categories or installed() is not None:
             return
         sensor = Sensor(
-            categories, int(kwargs.get("max_events_per_span", settings.max_events_per_span))
+            categories,
+            int(kwargs.get("max_events_per_span", settings.max_events_per_span)),
+            native=bool(kwargs.get("native_hook", settings.native_hook)),
         )
         _lifecycle = SensorLifecycle(sensor)
         _lifecycle.start()

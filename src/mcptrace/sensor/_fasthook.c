@@ -1,0 +1,468 @@
+/*
+ * mcptrace.sensor._fasthook: the audit hook's two hottest steps in C (optional accelerator).
+ *
+ * The pure-Python hook (sensor/hook.py) stays the reference: this module only answers, without
+ * entering Python, the two questions that most audit events end at:
+ *
+ *   1. reject   is the event one the sensor looks at at all?  (a C hash table of the names;
+ *               most events -- builtins.id, object.__getattr__, sys._getframe -- end here),
+ *               and is it the importer reading a module's bytecode (.pyc, read-only)?
+ *   2. count    is the event's span already past its log cap for the event's category, with
+ *               no policy installed?  Then the Python hook would only count it
+ *               (root.counts[category] += 1; root.dropped += 1), and so does this.
+ *
+ * Everything else is handed to the Python hook unchanged (same event name, same args), which
+ * repeats its own checks.  The conditions of step 2 are exactly the Python hook's: sensor
+ * active, thread not paused, context not suppressed, a tracked span in the current OTel
+ * context.  When in doubt this code falls through to the Python hook, which is always right.
+ *
+ * Audit hooks added with PySys_AddAuditHook are process-wide and cannot be removed, so there
+ * is one hook state per process.  The hook ignores other (sub)interpreters and does nothing
+ * once the interpreter is finalizing, as the Python hook does.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef O_ACCMODE
+#define O_ACCMODE 3
+#endif
+
+#define TABLE_SIZE 512 /* power of two, at least 4x the number of interesting events */
+
+typedef struct {
+    char *name;          /* UTF-8 copy of the event name */
+    uint64_t hash;
+    PyObject *py_name;   /* the same name as a str, passed to the Python hook */
+    PyObject *category;  /* set when the event always has this one category: step 2 applies */
+} Entry;
+
+typedef struct {
+    int installed;
+    PyInterpreterState *interp;
+    Entry *entries;
+    Py_ssize_t count;
+    int table[TABLE_SIZE]; /* index into entries + 1; 0 = empty */
+    int open_index;        /* entries index of "open", or -1 */
+    PyObject *slow;        /* the Python hook: slow(event, args) */
+    PyObject *sensor;      /* .active */
+    PyObject *paused;      /* set of thread ids doing mcptrace's own work */
+    PyObject *context_var; /* OTel's ContextVar, or NULL (then step 2 is skipped) */
+    PyObject *suppress_key;
+    PyObject *span_key;
+    PyObject *by_span;     /* dict: live span object -> SpanState */
+    PyObject *policy;      /* list whose [0] is the policy decider or None */
+    long log_cap;
+    unsigned long long fast_counted; /* events step 2 counted (for tests and doctor) */
+} HookState;
+
+static HookState state;
+static PyObject *str_active, *str_kept, *str_root, *str_counts, *str_dropped;
+
+static uint64_t
+fnv1a(const char *text)
+{
+    uint64_t hash = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        hash ^= *p;
+        hash *= 1099511628211ULL;
+    }
+    return hash;
+}
+
+static int
+lookup(const char *event)
+{
+    uint64_t hash = fnv1a(event);
+    for (size_t slot = hash & (TABLE_SIZE - 1);; slot = (slot + 1) & (TABLE_SIZE - 1)) {
+        int index = state.table[slot];
+        if (index == 0) {
+            return -1;
+        }
+        Entry *entry = &state.entries[index - 1];
+        if (entry->hash == hash && strcmp(entry->name, event) == 0) {
+            return index - 1;
+        }
+    }
+}
+
+static int
+is_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
+/* The importer opening a module's bytecode read-only: open(path ending ".pyc", _, flags). */
+static int
+is_bytecode_read(PyObject *args)
+{
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 3) {
+        return 0;
+    }
+    PyObject *path = PyTuple_GET_ITEM(args, 0);
+    if (!PyUnicode_CheckExact(path)) {
+        return 0;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    if (length < 4) {
+        return 0;
+    }
+    int kind = PyUnicode_KIND(path);
+    const void *data = PyUnicode_DATA(path);
+    if (PyUnicode_READ(kind, data, length - 4) != '.' || PyUnicode_READ(kind, data, length - 3) != 'p'
+        || PyUnicode_READ(kind, data, length - 2) != 'y' || PyUnicode_READ(kind, data, length - 1) != 'c') {
+        return 0;
+    }
+    PyObject *flags = PyTuple_GET_ITEM(args, 2);
+    if (!PyLong_CheckExact(flags)) {
+        return 0;
+    }
+    long value = PyLong_AsLong(flags);
+    if (value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return (value & O_ACCMODE) == 0;
+}
+
+/* Adds one to an int attribute or dict item; -1 on error. */
+static int
+dict_increment(PyObject *dict, PyObject *key)
+{
+    PyObject *old = PyDict_GetItemWithError(dict, key); /* borrowed */
+    if (old == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    long value = 0;
+    if (old != NULL) {
+        value = PyLong_AsLong(old);
+        if (value == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    PyObject *updated = PyLong_FromLong(value + 1);
+    if (updated == NULL) {
+        return -1;
+    }
+    int result = PyDict_SetItem(dict, key, updated);
+    Py_DECREF(updated);
+    return result;
+}
+
+static int
+attribute_increment(PyObject *object, PyObject *name)
+{
+    PyObject *old = PyObject_GetAttr(object, name);
+    if (old == NULL) {
+        return -1;
+    }
+    long value = PyLong_AsLong(old);
+    Py_DECREF(old);
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    PyObject *updated = PyLong_FromLong(value + 1);
+    if (updated == NULL) {
+        return -1;
+    }
+    int result = PyObject_SetAttr(object, name, updated);
+    Py_DECREF(updated);
+    return result;
+}
+
+/* Step 2: 1 = counted (the Python hook would have done only that), 0 = not this case,
+   -1 = error (the caller clears it and lets the Python hook decide). */
+static int
+count_if_saturated(PyObject *category)
+{
+    if (PyList_GET_SIZE(state.policy) < 1 || PyList_GET_ITEM(state.policy, 0) != Py_None) {
+        return 0; /* a policy judges every event: the Python hook must see it */
+    }
+    PyObject *active = PyObject_GetAttr(state.sensor, str_active);
+    if (active == NULL) {
+        return -1;
+    }
+    int is_active = active == Py_True;
+    Py_DECREF(active);
+    if (!is_active) {
+        return 0;
+    }
+    PyObject *thread_id = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    if (thread_id == NULL) {
+        return -1;
+    }
+    int paused = PySet_Contains(state.paused, thread_id);
+    Py_DECREF(thread_id);
+    if (paused != 0) {
+        return paused < 0 ? -1 : 0;
+    }
+    PyObject *context = NULL;
+    if (PyContextVar_Get(state.context_var, NULL, &context) < 0) {
+        return -1;
+    }
+    if (context == NULL) {
+        return 0;
+    }
+    int result = 0;
+    PyObject *span_state = NULL, *kept = NULL, *root = NULL, *counts = NULL;
+    if (!PyDict_Check(context)) {
+        goto done;
+    }
+    PyObject *suppressed = PyDict_GetItemWithError(context, state.suppress_key);
+    if (suppressed != NULL || PyErr_Occurred()) {
+        result = suppressed != NULL ? 0 : -1; /* the Python hook returns at once */
+        goto done;
+    }
+    PyObject *span = PyDict_GetItemWithError(context, state.span_key);
+    if (span == NULL) {
+        result = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    span_state = PyDict_GetItemWithError(state.by_span, span);
+    if (span_state == NULL) {
+        result = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    Py_INCREF(span_state);
+    kept = PyObject_GetAttr(span_state, str_kept);
+    if (kept == NULL || !PyDict_Check(kept)) {
+        result = kept == NULL ? -1 : 0;
+        goto done;
+    }
+    PyObject *seen = PyDict_GetItemWithError(kept, category);
+    if (seen == NULL) {
+        result = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    long seen_count = PyLong_AsLong(seen);
+    if (seen_count == -1 && PyErr_Occurred()) {
+        result = -1;
+        goto done;
+    }
+    if (seen_count < state.log_cap) {
+        goto done;
+    }
+    root = PyObject_GetAttr(span_state, str_root);
+    if (root == NULL) {
+        result = -1;
+        goto done;
+    }
+    counts = PyObject_GetAttr(root, str_counts);
+    if (counts == NULL || !PyDict_Check(counts)) {
+        result = counts == NULL ? -1 : 0;
+        goto done;
+    }
+    if (dict_increment(counts, category) < 0 || attribute_increment(root, str_dropped) < 0) {
+        result = -1;
+        goto done;
+    }
+    state.fast_counted++;
+    result = 1;
+done:
+    Py_XDECREF(counts);
+    Py_XDECREF(root);
+    Py_XDECREF(kept);
+    Py_XDECREF(span_state);
+    Py_DECREF(context);
+    return result;
+}
+
+static int
+fast_audit_hook(const char *event, PyObject *args, void *user_data)
+{
+    (void)user_data;
+    int index = lookup(event); /* 1. reject */
+    if (index < 0) {
+        return 0;
+    }
+    PyThreadState *thread_state = PyThreadState_Get();
+    if (PyThreadState_GetInterpreter(thread_state) != state.interp || is_finalizing()) {
+        return 0;
+    }
+    if (index == state.open_index && is_bytecode_read(args)) {
+        return 0; /* 1b. the importer reading a module's bytecode */
+    }
+    Entry *entry = &state.entries[index];
+    if (entry->category != NULL && state.context_var != NULL) {
+        int counted = count_if_saturated(entry->category); /* 2. count only */
+        if (counted == 1) {
+            return 0;
+        }
+        if (counted < 0) {
+            PyErr_Clear();
+        }
+    }
+    /* As CPython does for Python hooks: no tracing or profiling inside the hook */
+#if PY_VERSION_HEX >= 0x030B0000
+    PyThreadState_EnterTracing(thread_state);
+#else
+    thread_state->tracing++;
+    thread_state->cframe->use_tracing = 0;
+#endif
+    PyObject *result = PyObject_CallFunctionObjArgs(state.slow, entry->py_name, args, NULL);
+#if PY_VERSION_HEX >= 0x030B0000
+    PyThreadState_LeaveTracing(thread_state);
+#else
+    thread_state->cframe->use_tracing = (thread_state->c_tracefunc || thread_state->c_profilefunc);
+    thread_state->tracing--;
+#endif
+    if (result == NULL) {
+        return -1; /* a policy denial (the Python hook swallows everything else) */
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+static int
+add_entry(Py_ssize_t index, PyObject *name, PyObject *category)
+{
+    const char *text = PyUnicode_AsUTF8(name);
+    if (text == NULL) {
+        return -1;
+    }
+    Entry *entry = &state.entries[index];
+    entry->name = PyMem_RawMalloc(strlen(text) + 1);
+    if (entry->name == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    strcpy(entry->name, text);
+    entry->hash = fnv1a(text);
+    Py_INCREF(name);
+    entry->py_name = name;
+    Py_XINCREF(category);
+    entry->category = category;
+    for (size_t slot = entry->hash & (TABLE_SIZE - 1);; slot = (slot + 1) & (TABLE_SIZE - 1)) {
+        if (state.table[slot] == 0) {
+            state.table[slot] = (int)index + 1;
+            break;
+        }
+    }
+    if (strcmp(text, "open") == 0) {
+        state.open_index = (int)index;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(install_doc,
+"install(events, slow, sensor, paused, context_var, suppress_key, span_key, by_span, policy,\n"
+"        log_cap)\n--\n\n"
+"Add the C audit hook (once per process).  ``events`` maps each interesting event name to\n"
+"the one category its observations always have, or None (then step 2 never applies).\n"
+"``context_var`` may be None: the hook then only rejects, and calls ``slow`` for the rest.");
+
+static PyObject *
+install(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "install() takes exactly 10 arguments");
+        return NULL;
+    }
+    if (state.installed) {
+        PyErr_SetString(PyExc_RuntimeError, "the mcptrace audit hook is already installed");
+        return NULL;
+    }
+    PyObject *events = args[0];
+    if (!PyDict_Check(events) || !PyCallable_Check(args[1]) || !PyAnySet_Check(args[3])
+        || !PyDict_Check(args[7]) || !PyList_Check(args[8])) {
+        PyErr_SetString(PyExc_TypeError, "install(): unexpected argument types");
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(events) * 4 > TABLE_SIZE) {
+        PyErr_SetString(PyExc_ValueError, "install(): too many events");
+        return NULL;
+    }
+    if (args[4] != Py_None && !PyContextVar_CheckExact(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "install(): context_var must be a ContextVar or None");
+        return NULL;
+    }
+    long log_cap = PyLong_AsLong(args[9]);
+    if (log_cap == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    state.entries = PyMem_RawCalloc((size_t)PyDict_GET_SIZE(events) + 1, sizeof(Entry));
+    if (state.entries == NULL) {
+        return PyErr_NoMemory();
+    }
+    state.open_index = -1;
+    Py_ssize_t position = 0, index = 0;
+    PyObject *name, *category;
+    while (PyDict_Next(events, &position, &name, &category)) {
+        if (!PyUnicode_Check(name) || (category != Py_None && !PyUnicode_Check(category))) {
+            PyErr_SetString(PyExc_TypeError, "install(): events must map str to str or None");
+            return NULL;
+        }
+        if (add_entry(index, name, category == Py_None ? NULL : category) < 0) {
+            return NULL;
+        }
+        index++;
+    }
+    state.count = index;
+    state.interp = PyInterpreterState_Get();
+    PyObject **slots[] = {&state.slow, &state.sensor, &state.paused, &state.context_var,
+                          &state.suppress_key, &state.span_key, &state.by_span, &state.policy};
+    int from[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+        PyObject *value = args[from[i]];
+        if (value == Py_None) {
+            *slots[i] = NULL;
+        } else {
+            Py_INCREF(value);
+            *slots[i] = value;
+        }
+    }
+    state.log_cap = log_cap;
+    state.installed = 1; /* before adding: the hook may run while it is being added */
+    if (PySys_AddAuditHook(fast_audit_hook, NULL) < 0) {
+        state.installed = 0;
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(fast_counted_doc,
+"fast_counted()\n--\n\nHow many events the C step 2 counted without calling the Python hook.");
+
+static PyObject *
+fast_counted(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong(state.fast_counted);
+}
+
+static PyMethodDef methods[] = {
+    {"install", (PyCFunction)(void (*)(void))install, METH_FASTCALL, install_doc},
+    {"fast_counted", fast_counted, METH_NOARGS, fast_counted_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "_fasthook",
+    .m_doc = "The sensor's audit hook, its hottest steps in C (see sensor/hook.py).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fasthook(void)
+{
+    str_active = PyUnicode_InternFromString("active");
+    str_kept = PyUnicode_InternFromString("kept");
+    str_root = PyUnicode_InternFromString("root");
+    str_counts = PyUnicode_InternFromString("counts");
+    str_dropped = PyUnicode_InternFromString("dropped");
+    if (!str_active || !str_kept || !str_root || !str_counts || !str_dropped) {
+        return NULL;
+    }
+    return PyModule_Create(&module_def);
+}
