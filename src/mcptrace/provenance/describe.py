@@ -145,12 +145,12 @@ class ModuleProvenance:
         if cached is not None:  # same bytes, reinstalled distribution: verify again
             sha256 = cached.sha256
         else:
-            digest = hash_file(path)
+            digest = hash_file(path, real=key.path)
             if digest is None:
                 return None
             self.hashed += 1
             key, sha256 = digest.key, digest.sha256
-        owner = self.records.owner_of(path)
+        owner = self.records.owner_of(path, real=key.path)
         facts = FileFacts(
             sha256,
             owner.distribution if owner else "",

@@ -92,15 +92,20 @@ def stat_key(path: str) -> FileKey | None:
     return key_of(real, status)
 
 
-def hash_file(path: str, algorithm: str = "sha256") -> Digest | None:
-    """Digest of the file's bytes (hex), or None if it cannot be read consistently."""
+def hash_file(path: str, algorithm: str = "sha256", real: str | None = None) -> Digest | None:
+    """Digest of the file's bytes (hex), or None if it cannot be read consistently.
+
+    ``real``: the file's resolved path when the caller already has it (``FileKey.path``),
+    which saves resolving it again.
+    """
     with sensor_paused():
-        if not os.path.isabs(path):
-            path = os.path.abspath(path)
-        try:
-            real = real_path(path, os.lstat(path))
-        except (OSError, ValueError):
-            return None
+        if real is None:
+            if not os.path.isabs(path):
+                path = os.path.abspath(path)
+            try:
+                real = real_path(path, os.lstat(path))
+            except (OSError, ValueError):
+                return None
         for _ in range(ATTEMPTS):
             try:
                 descriptor = os.open(real, _OPEN_FLAGS)

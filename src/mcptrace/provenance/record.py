@@ -190,14 +190,18 @@ class RecordIndex:
         distribution, algorithm, expected = found
         return Owner(*distribution, algorithm, expected)
 
-    def owner_of(self, path: str) -> Owner | None:
-        """The distribution whose RECORD lists ``path``, or None (stdlib, editable, stray)."""
+    def owner_of(self, path: str, real: str | None = None) -> Owner | None:
+        """The distribution whose RECORD lists ``path``, or None (stdlib, editable, stray).
+
+        ``real``: the file's resolved path when the caller already has it.
+        """
         with sensor_paused():
             absolute = os.path.normpath(os.path.abspath(path))
-            try:
-                real = real_path(absolute, os.lstat(absolute))
-            except OSError:
-                real = absolute
+            if real is None:
+                try:
+                    real = real_path(absolute, os.lstat(absolute))
+                except OSError:
+                    real = absolute
             for candidate in dict.fromkeys((absolute, real)):
                 owner = self._lookup(candidate)
                 if owner is not None:
