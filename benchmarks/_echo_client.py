@@ -1,6 +1,7 @@
 """Benchmark client: one session, warm-up, then timed tools/call round trips.
 
     python _echo_client.py --transport stdio|http --calls N [--tool echo|open_files|...]
+                           [--concurrency K]
 
 Prints one JSON object: per-call latencies summary (seconds).
 """
@@ -42,7 +43,9 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError("server did not start")
 
 
-async def run(transport: str, calls: int, warmup: int, tool: str, argument: dict) -> dict:  # type: ignore[type-arg]
+async def run(  # type: ignore[type-arg]
+    transport: str, calls: int, warmup: int, tool: str, argument: dict, concurrency: int = 1
+) -> dict:
     server_process = None
     async with AsyncExitStack() as stack:
         if transport == "stdio":
@@ -67,12 +70,18 @@ async def run(transport: str, calls: int, warmup: int, tool: str, argument: dict
             await session.call_tool(tool, argument)
         warm = await session.call_tool("peak_rss_kib", {})
         warm_rss_kib = int(warm.content[0].text)  # type: ignore[union-attr]
-        latencies = []
+        latencies: list[float] = []
+        remaining = [calls]
+
+        async def worker() -> None:  # `concurrency` of these keep that many calls in flight
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                call_started = time.perf_counter()
+                await session.call_tool(tool, argument)
+                latencies.append(time.perf_counter() - call_started)
+
         started = time.perf_counter()
-        for _ in range(calls):
-            call_started = time.perf_counter()
-            await session.call_tool(tool, argument)
-            latencies.append(time.perf_counter() - call_started)
+        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
         total = time.perf_counter() - started
         rss = await session.call_tool("peak_rss_kib", {})
         peak_rss_kib = int(rss.content[0].text)  # type: ignore[union-attr]
@@ -96,9 +105,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--tool", default="echo")
     parser.add_argument("--argument", default='{"text": "hello"}')
+    parser.add_argument("--concurrency", type=int, default=1, help="calls kept in flight")
     args = parser.parse_args()
     result = asyncio.run(
-        run(args.transport, args.calls, args.warmup, args.tool, json.loads(args.argument))
+        run(
+            args.transport,
+            args.calls,
+            args.warmup,
+            args.tool,
+            json.loads(args.argument),
+            args.concurrency,
+        )
     )
     sys.stdout.write(json.dumps(result) + "\n")
 
