@@ -4,6 +4,7 @@ embedded default, the spool."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,14 @@ def test_fresh_install_runs_the_example_into_the_spool(tmp_path: Path) -> None:
         timeout=900,
     )
     assert install.returncode == 0, install.stderr[-2000:]
+    if shutil.which("cc") or shutil.which("gcc"):  # the sensor's C hook was built and loads
+        native = subprocess.run(
+            [str(python), "-c", "import mcptrace.sensor._fasthook"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert native.returncode == 0, native.stderr
     state = tmp_path / "state"
     result = subprocess.run(
         [str(venv / "bin" / "mcptrace"), "run", "--", str(python), "examples/client.py"],
