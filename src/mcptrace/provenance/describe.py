@@ -38,6 +38,7 @@ from mcptrace.provenance.record import Owner, RecordIndex, stat_signature
 
 RACY_WINDOW_NS = 2_000_000_000
 _PYC_HEADER = 16
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 
 
 class Described(NamedTuple):
@@ -74,11 +75,16 @@ def bytecode_candidate(source: str) -> str | None:
 
 def bytecode_accepted(cached: str, source: str, key: FileKey) -> bool:
     """Whether the importer runs ``cached`` for ``source`` (without reading the source)."""
+    try:  # os.open: no buffer and no isatty check for 16 bytes (syscalls are dear here)
+        descriptor = os.open(cached, _READ_FLAGS)
+    except (OSError, ValueError):
+        return False
     try:
-        with open(cached, "rb") as handle:
-            header = handle.read(_PYC_HEADER)
+        header = os.read(descriptor, _PYC_HEADER)
     except OSError:
         return False
+    finally:
+        os.close(descriptor)
     if len(header) < _PYC_HEADER or header[:4] != importlib.util.MAGIC_NUMBER:
         return False
     flags = int.from_bytes(header[4:8], "little")

@@ -116,8 +116,10 @@ def hash_file(path: str, algorithm: str = "sha256", real: str | None = None) -> 
                 if not stat.S_ISREG(before.st_mode):
                     return None
                 digest = hashlib.new(algorithm)
-                while chunk := os.read(descriptor, CHUNK):
+                remaining = before.st_size  # no read past the end: the fstat after tells
+                while remaining > 0 and (chunk := os.read(descriptor, min(remaining, CHUNK))):
                     digest.update(chunk)
+                    remaining -= len(chunk)
                 after = os.fstat(descriptor)
             except OSError:
                 return None
