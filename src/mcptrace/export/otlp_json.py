@@ -83,8 +83,87 @@ def _hex_to_b64(value: str) -> str:
     return base64.b64encode(bytes.fromhex(value)).decode("ascii")
 
 
+class _KeyValueJson:
+    """protobuf's JSON mapping of attribute KeyValue messages, memoized by their wire bytes.
+
+    Most attributes of MCP spans and sensor records repeat from item to item (method,
+    transport, session, attribution, ...), and the JSON mapping walks two messages per
+    attribute in Python.  The first occurrence goes through ``MessageToDict`` like the rest
+    of the request; later identical KeyValues reuse that result.  Bounded: the memo starts
+    over past ``LIMIT`` entries.
+    """
+
+    LIMIT = 8192
+
+    def __init__(self) -> None:
+        self.memo: dict[bytes, dict[str, Any]] = {}
+
+    def take(self, attributes: Any) -> list[dict[str, Any]] | None:
+        """The JSON of every KeyValue in the repeated field, which is then emptied."""
+        if not attributes:
+            return None
+        memo = self.memo
+        out: list[dict[str, Any]] = []
+        for key_value in attributes:
+            wire = key_value.SerializeToString()
+            mapped = memo.get(wire)
+            if mapped is None:
+                mapped = json_format.MessageToDict(key_value, use_integers_for_enums=True)
+                if len(memo) >= self.LIMIT:
+                    memo.clear()
+                memo[wire] = mapped
+            out.append(mapped)
+        del attributes[:]
+        return out
+
+
+_KEY_VALUES = _KeyValueJson()
+
+
+def _lift_attributes(signal: Signal, message: Any) -> list[list[dict[str, Any]] | None]:
+    """Take the attributes of spans (and their events and links) or log records out of the
+    request, already mapped to JSON, in the order ``_splice_attributes`` puts them back."""
+    take = _KEY_VALUES.take
+    lifted: list[list[dict[str, Any]] | None] = []
+    if signal == "traces":
+        for resource in message.resource_spans:
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    lifted.append(take(span.attributes))
+                    lifted.extend(take(event.attributes) for event in span.events)
+                    lifted.extend(take(link.attributes) for link in span.links)
+    else:
+        for resource in message.resource_logs:
+            for scope in resource.scope_logs:
+                lifted.extend(take(record.attributes) for record in scope.log_records)
+    return lifted
+
+
+def _splice_attributes(
+    signal: Signal, tree: dict[str, Any], lifted: list[list[dict[str, Any]] | None]
+) -> None:
+    slots: list[dict[str, Any]] = []
+    for leaf in _leaves(signal, tree):
+        slots.append(leaf)
+        if signal == "traces":
+            slots.extend(leaf.get("events", ()))
+            slots.extend(leaf.get("links", ()))
+    if len(slots) != len(lifted):  # cannot happen: the tree mirrors the message
+        raise ValueError("attribute splice out of step with the request")
+    for slot, attributes in zip(slots, lifted, strict=True):
+        if attributes is not None:
+            slot["attributes"] = attributes
+
+
 def message_to_json(signal: Signal, message: Message) -> dict[str, Any]:
+    """protobuf's JSON mapping of a request, ids in hex.  Consumes a traces or logs
+    request: their item attributes are moved out (memoized mapping) and spliced back."""
+    if signal == "metrics":
+        tree = json_format.MessageToDict(message, use_integers_for_enums=True)
+        return _ids(signal, tree, _b64_to_hex)
+    lifted = _lift_attributes(signal, message)
     tree = json_format.MessageToDict(message, use_integers_for_enums=True)
+    _splice_attributes(signal, tree, lifted)
     return _ids(signal, tree, _b64_to_hex)
 
 
