@@ -92,11 +92,15 @@ def stat_key(path: str) -> FileKey | None:
     return key_of(real, status)
 
 
-def hash_file(path: str, algorithm: str = "sha256", real: str | None = None) -> Digest | None:
+def hash_file(
+    path: str, algorithm: str = "sha256", real: str | None = None, expected: FileKey | None = None
+) -> Digest | None:
     """Digest of the file's bytes (hex), or None if it cannot be read consistently.
 
     ``real``: the file's resolved path when the caller already has it (``FileKey.path``),
-    which saves resolving it again.
+    which saves resolving it again.  ``expected``: the key the caller just took with
+    ``stat_key``; the bytes are then checked against it after reading (one ``fstat`` less),
+    and a file that changed since is read again with its own before/after check.
     """
     with sensor_paused():
         if real is None:
@@ -112,11 +116,15 @@ def hash_file(path: str, algorithm: str = "sha256", real: str | None = None) -> 
             except (OSError, ValueError):
                 return None
             try:
-                before = os.fstat(descriptor)
-                if not stat.S_ISREG(before.st_mode):
-                    return None
+                if expected is None:
+                    before = os.fstat(descriptor)
+                    if not stat.S_ISREG(before.st_mode):
+                        return None
+                    key = key_of(real, before)
+                else:
+                    key = expected
                 digest = hashlib.new(algorithm)
-                remaining = before.st_size  # no read past the end: the fstat after tells
+                remaining = key.size  # no read past the end: the fstat after tells
                 while remaining > 0 and (chunk := os.read(descriptor, min(remaining, CHUNK))):
                     digest.update(chunk)
                     remaining -= len(chunk)
@@ -125,7 +133,7 @@ def hash_file(path: str, algorithm: str = "sha256", real: str | None = None) -> 
                 return None
             finally:
                 os.close(descriptor)
-            key = key_of(real, before)
             if key == key_of(real, after):
                 return Digest(key, digest.hexdigest())
+            expected = None  # changed since it was statted: check the next read on its own
         return None  # rewritten while we read it, every time

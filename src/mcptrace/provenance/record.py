@@ -166,12 +166,19 @@ class RecordIndex:
         self.parsed_records += 1
         import csv  # only needed on a cold cache
 
+        prefix = site.root + os.sep
+        plain = os.sep == "/"  # RECORD paths are "/"-separated: joined as they are here
         for row in csv.reader(text.splitlines()):
             if not row or not row[0]:
                 continue
             digest = row[1] if len(row) > 1 else ""
             algorithm, _, expected = digest.partition("=")
-            full = os.path.normpath(os.path.join(site.root, row[0]))
+            relative = row[0]
+            wrapped = f"/{relative}/"
+            if plain and "//" not in wrapped and "/./" not in wrapped and "/../" not in wrapped:
+                full = prefix + relative  # already normal: what normpath(join) would give
+            else:
+                full = os.path.normpath(os.path.join(site.root, relative))
             self._files.setdefault(full, (distribution, algorithm, expected))
 
     def _search(self, site: _SiteDirectory, relative: str) -> None:
@@ -212,6 +219,8 @@ class RecordIndex:
                 site = self._sites.get(root)
                 if site is None:
                     site = self._sites[root] = _SiteDirectory(root)
+                if not site.unparsed:  # every RECORD here is read (or there is none: stdlib)
+                    continue
                 relative = os.path.relpath(candidate, root)
                 parts = relative.split(os.sep)
                 if parts[0] == "__pycache__" and len(parts) > 1:  # bytecode of a top module
