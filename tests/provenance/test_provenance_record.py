@@ -13,6 +13,7 @@ from provenance_support import install_wheel, pip, sha256_of
 from mcptrace.provenance import names
 from mcptrace.provenance.cache import HashCache
 from mcptrace.provenance.describe import RACY_WINDOW_NS, ModuleProvenance
+from mcptrace.provenance.hashing import hash_file, stat_key
 from mcptrace.provenance.record import RecordIndex
 
 
@@ -76,3 +77,21 @@ def test_describe_in_process_and_cache_rows(tmp_path: Path) -> None:
     again = ModuleProvenance(cache, RecordIndex(lambda: [str(site)]))
     assert again.describe(str(core)) == attributes
     assert again.hashed == 0 and again.cache_hits >= 1
+
+
+def test_hash_checks_the_bytes_against_the_key_the_caller_took(tmp_path: Path) -> None:
+    """A file rewritten between ``stat_key`` and the read is hashed again, under its new key;
+    the digest always belongs to the key it is returned with."""
+    target = tmp_path / "module.py"
+    target.write_bytes(b"A = 1\n")
+    stale = stat_key(str(target))
+    assert stale is not None
+    fresh = hash_file(str(target), real=stale.path, expected=stale)
+    assert fresh is not None and fresh.key == stale
+    assert fresh.sha256 == hashlib.sha256(b"A = 1\n").hexdigest()
+    time.sleep(0.01)
+    target.write_bytes(b"A = 22\n")  # new size, mtime and ctime since the key was taken
+    changed = hash_file(str(target), real=stale.path, expected=stale)
+    assert changed is not None
+    assert changed.key != stale and changed.key == stat_key(str(target))
+    assert changed.sha256 == hashlib.sha256(b"A = 22\n").hexdigest()
