@@ -90,10 +90,11 @@ class _KeyValueJson:
     transport, session, attribution, ...), and the JSON mapping walks two messages per
     attribute in Python.  The first occurrence goes through ``MessageToDict`` like the rest
     of the request; later identical KeyValues reuse that result.  Bounded: the memo starts
-    over past ``LIMIT`` entries.
+    over past ``LIMIT`` entries (≈0.6 MiB; values that never repeat, such as request ids,
+    only cycle through it, and the repeating ones are back after one batch).
     """
 
-    LIMIT = 8192
+    LIMIT = 1024
 
     def __init__(self) -> None:
         self.memo: dict[bytes, dict[str, Any]] = {}
