@@ -196,7 +196,7 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
             )
         )  # fmt: skip
     results += [
-        scenario(  # 10 calls a round: 3 left single bursts of the shared VM decide the ratio
+        scenario(  # 10 calls a round: with 3, one burst of the shared VM decided the ratio
             f"tool doing {files:,} file opens", rounds, "stdio", 10, "open_files",
             json.dumps({"count": files}), target=1.20,
         ),
