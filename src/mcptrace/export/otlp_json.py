@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValueList
 from opentelemetry.sdk.metrics.export import MetricsData
 
 from mcptrace.config import Signal
@@ -88,10 +89,11 @@ class _KeyValueJson:
 
     Most attributes of MCP spans and sensor records repeat from item to item (method,
     transport, session, attribution, ...), and the JSON mapping walks two messages per
-    attribute in Python.  The first occurrence goes through ``MessageToDict`` like the rest
-    of the request; later identical KeyValues reuse that result.  Bounded: the memo starts
-    over past ``LIMIT`` entries (≈0.6 MiB; values that never repeat, such as request ids,
-    only cycle through it, and the repeating ones are back after one batch).
+    attribute in Python.  KeyValues not seen before are mapped in one ``MessageToDict`` call
+    per request (gathered into a ``KeyValueList``: a nested message maps exactly as it does
+    alone); later identical KeyValues reuse that result.  Bounded: the memo starts over past
+    ``LIMIT`` entries (≈0.6 MiB; values that never repeat, such as request ids or module
+    hashes, only cycle through it, and the repeating ones are back after one batch).
     """
 
     LIMIT = 1024
@@ -99,23 +101,43 @@ class _KeyValueJson:
     def __init__(self) -> None:
         self.memo: dict[bytes, dict[str, Any]] = {}
 
-    def take(self, attributes: Any) -> list[dict[str, Any]] | None:
-        """The JSON of every KeyValue in the repeated field, which is then emptied."""
-        if not attributes:
-            return None
+    def take(self, groups: list[Any]) -> list[list[dict[str, Any]] | None]:
+        """The JSON of every KeyValue of each repeated field in ``groups`` (None for an empty
+        one); the fields are emptied."""
         memo = self.memo
-        out: list[dict[str, Any]] = []
-        for key_value in attributes:
-            wire = key_value.SerializeToString()
-            mapped = memo.get(wire)
-            if mapped is None:
-                mapped = json_format.MessageToDict(key_value, use_integers_for_enums=True)
+        taken: list[list[dict[str, Any]] | None] = []
+        misses = KeyValueList()
+        miss_index: dict[bytes, int] = {}
+        holes: list[tuple[list[Any], int, int]] = []  # (list, position, index in misses)
+        for attributes in groups:
+            if not attributes:
+                taken.append(None)
+                continue
+            out: list[Any] = []
+            for key_value in attributes:
+                wire = key_value.SerializeToString()
+                mapped = memo.get(wire)
+                if mapped is None:
+                    index = miss_index.get(wire)
+                    if index is None:
+                        index = miss_index[wire] = len(miss_index)
+                        misses.values.append(key_value)  # a copy
+                    holes.append((out, len(out), index))
+                out.append(mapped)
+            del attributes[:]
+            taken.append(out)
+        if holes:
+            tree = json_format.MessageToDict(misses, use_integers_for_enums=True)
+            mapped_misses: list[dict[str, Any]] = tree.get("values", [])
+            for out, position, index in holes:
+                out[position] = mapped_misses[index]
+            if len(memo) + len(miss_index) > self.LIMIT:
+                memo.clear()
+            for wire, index in miss_index.items():
                 if len(memo) >= self.LIMIT:
-                    memo.clear()
-                memo[wire] = mapped
-            out.append(mapped)
-        del attributes[:]
-        return out
+                    break
+                memo[wire] = mapped_misses[index]
+        return taken
 
 
 _KEY_VALUES = _KeyValueJson()
@@ -124,20 +146,19 @@ _KEY_VALUES = _KeyValueJson()
 def _lift_attributes(signal: Signal, message: Any) -> list[list[dict[str, Any]] | None]:
     """Take the attributes of spans (and their events and links) or log records out of the
     request, already mapped to JSON, in the order ``_splice_attributes`` puts them back."""
-    take = _KEY_VALUES.take
-    lifted: list[list[dict[str, Any]] | None] = []
+    groups: list[Any] = []
     if signal == "traces":
         for resource in message.resource_spans:
             for scope in resource.scope_spans:
                 for span in scope.spans:
-                    lifted.append(take(span.attributes))
-                    lifted.extend(take(event.attributes) for event in span.events)
-                    lifted.extend(take(link.attributes) for link in span.links)
+                    groups.append(span.attributes)
+                    groups.extend(event.attributes for event in span.events)
+                    groups.extend(link.attributes for link in span.links)
     else:
         for resource in message.resource_logs:
             for scope in resource.scope_logs:
-                lifted.extend(take(record.attributes) for record in scope.log_records)
-    return lifted
+                groups.extend(record.attributes for record in scope.log_records)
+    return _KEY_VALUES.take(groups)
 
 
 def _splice_attributes(
