@@ -53,7 +53,7 @@ class Runner:
     ) -> None:
         self.args = [
             "--transport", transport, "--calls", str(calls), "--tool", tool,
-            "--argument", argument, "--warmup", str(min(50, calls)),
+            "--argument", argument, "--warmup", str(min(50, max(2, calls // 5))),
             "--concurrency", str(concurrency),
         ]  # fmt: skip
         self.options = options
