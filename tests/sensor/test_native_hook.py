@@ -40,7 +40,9 @@ def _probe(mode: str) -> dict[str, Any]:
 
 def test_ci_builds_the_accelerator() -> None:
     """CI installs with a compiler: the C hook must be there, or the sensor stages test less."""
-    if not os.environ.get("CI") or PYTHON_HOOK_STAGE:
+    if PYTHON_HOOK_STAGE:
+        pytest.skip("this stage runs the pure-Python hook (MCPTRACE_NATIVE_HOOK=false)")
+    if not os.environ.get("CI"):
         pytest.skip("only CI promises a compiler")
     assert BUILT, f"mcptrace.sensor._fasthook was not built for Python {sys.version.split()[0]}"
 
