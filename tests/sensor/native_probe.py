@@ -56,7 +56,7 @@ with trace.use_span(span, end_on_exit=False), tempfile.TemporaryDirectory() as w
         traced.append(getattr(getattr(frame, "f_code", None), "co_filename", ""))
 
     sys.settrace(tracer)  # type: ignore[arg-type]
-    open(plain, "rb").close()
+    os.putenv("MCPTRACE_PROBE", "1")  # a process event under its cap: the Python hook runs
     sys.settrace(None)
     report["traced_into_mcptrace"] = sorted({f for f in traced if "mcptrace" in f})
 

@@ -54,9 +54,9 @@ def test_native_and_python_hooks_count_the_same() -> None:
     for report in (native, python):
         assert report["errors"] == 0
         assert report["kept"] == report["log_cap"]
-        # flood + the file's creation + the .pyc write + one open under a tracer; the
-        # read-only .pyc open, the suppressed and the paused opens are not the tool's
-        assert report["file_count"] >= FLOOD + 3
+        # flood + the file's creation + the .pyc write; the read-only .pyc open, the
+        # suppressed and the paused opens are not the tool's
+        assert report["file_count"] >= FLOOD + 2
         assert report["dropped"] == report["file_count"] - report["log_cap"]
         assert report["traced_into_mcptrace"] == []  # no tracer sees the hook's own code
     assert native["file_count"] == python["file_count"]
