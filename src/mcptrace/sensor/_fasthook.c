@@ -44,7 +44,6 @@ typedef struct {
     int installed;
     PyInterpreterState *interp;
     Entry *entries;
-    Py_ssize_t count;
     int table[TABLE_SIZE]; /* index into entries + 1; 0 = empty */
     int open_index;        /* entries index of "open", or -1 */
     PyObject *slow;        /* the Python hook: slow(event, args) */
@@ -56,7 +55,7 @@ typedef struct {
     PyObject *by_span;     /* dict: live span object -> SpanState */
     PyObject *policy;      /* list whose [0] is the policy decider or None */
     long log_cap;
-    unsigned long long fast_counted; /* events step 2 counted (for tests and doctor) */
+    unsigned long long fast_counted; /* events step 2 counted (for tests) */
 } HookState;
 
 static HookState state;
@@ -132,7 +131,21 @@ is_bytecode_read(PyObject *args)
     return (value & O_ACCMODE) == 0;
 }
 
-/* Adds one to an int attribute or dict item; -1 on error. */
+/* A new reference to ``value + 1`` for an int (None counts as 0); NULL with an error set. */
+static PyObject *
+plus_one(PyObject *value)
+{
+    long current = 0;
+    if (value != NULL) {
+        current = PyLong_AsLong(value);
+        if (current == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    return PyLong_FromLong(current + 1);
+}
+
+/* dict[key] += 1 (from 0 when missing); -1 on error. */
 static int
 dict_increment(PyObject *dict, PyObject *key)
 {
@@ -140,14 +153,7 @@ dict_increment(PyObject *dict, PyObject *key)
     if (old == NULL && PyErr_Occurred()) {
         return -1;
     }
-    long value = 0;
-    if (old != NULL) {
-        value = PyLong_AsLong(old);
-        if (value == -1 && PyErr_Occurred()) {
-            return -1;
-        }
-    }
-    PyObject *updated = PyLong_FromLong(value + 1);
+    PyObject *updated = plus_one(old);
     if (updated == NULL) {
         return -1;
     }
@@ -156,6 +162,7 @@ dict_increment(PyObject *dict, PyObject *key)
     return result;
 }
 
+/* object.name += 1; -1 on error. */
 static int
 attribute_increment(PyObject *object, PyObject *name)
 {
@@ -163,12 +170,8 @@ attribute_increment(PyObject *object, PyObject *name)
     if (old == NULL) {
         return -1;
     }
-    long value = PyLong_AsLong(old);
+    PyObject *updated = plus_one(old);
     Py_DECREF(old);
-    if (value == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    PyObject *updated = PyLong_FromLong(value + 1);
     if (updated == NULL) {
         return -1;
     }
@@ -405,7 +408,6 @@ install(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         index++;
     }
-    state.count = index;
     state.interp = PyInterpreterState_Get();
     PyObject **slots[] = {&state.slow, &state.sensor, &state.paused, &state.context_var,
                           &state.suppress_key, &state.span_key, &state.by_span, &state.policy};

@@ -196,19 +196,21 @@ def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
         name: None if name in MAIN_STARTS else TRANSLATORS[name].only_category
         for name in sensor.interesting
     }
-    registry = sensor.registry
-    _fasthook.install(
-        events,
-        hook,
-        sensor,
-        _guard.PAUSED,
-        context_variable(),
-        SUPPRESS_KEY,
-        SPAN_KEY,
-        registry.by_span,
-        POLICY,
-        sensor.recorder.log_cap,
-    )
+    try:
+        _fasthook.install(
+            events,
+            hook,
+            sensor,
+            _guard.PAUSED,
+            context_variable(),
+            SUPPRESS_KEY,
+            SPAN_KEY,
+            sensor.registry.by_span,
+            POLICY,
+            sensor.recorder.log_cap,
+        )
+    except Exception:  # e.g. more event names than its table holds: the Python hook alone
+        return False
     return True
 
 
