@@ -151,7 +151,7 @@ class ModuleProvenance:
         if cached is not None:  # same bytes, reinstalled distribution: verify again
             sha256 = cached.sha256
         else:
-            digest = hash_file(path, real=key.path, expected=key)
+            digest = hash_file(path, expected=key)
             if digest is None:
                 return None
             self.hashed += 1

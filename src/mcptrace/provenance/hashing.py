@@ -93,16 +93,16 @@ def stat_key(path: str) -> FileKey | None:
 
 
 def hash_file(
-    path: str, algorithm: str = "sha256", real: str | None = None, expected: FileKey | None = None
+    path: str, algorithm: str = "sha256", expected: FileKey | None = None
 ) -> Digest | None:
     """Digest of the file's bytes (hex), or None if it cannot be read consistently.
 
-    ``real``: the file's resolved path when the caller already has it (``FileKey.path``),
-    which saves resolving it again.  ``expected``: the key the caller just took with
-    ``stat_key``; the bytes are then checked against it after reading (one ``fstat`` less),
-    and a file that changed since is read again with its own before/after check.
+    ``expected``: the key the caller just took with ``stat_key``; its resolved path is read
+    and the bytes are checked against it after reading (no second resolve, one ``fstat``
+    less), and a file that changed since is read again with its own before/after check.
     """
     with sensor_paused():
+        real = expected.path if expected is not None else None
         if real is None:
             if not os.path.isabs(path):
                 path = os.path.abspath(path)
