@@ -71,11 +71,12 @@ async def run(  # type: ignore[type-arg]
         warm = await session.call_tool("peak_rss_kib", {})
         warm_rss_kib = int(warm.content[0].text)  # type: ignore[union-attr]
         latencies: list[float] = []
-        remaining = [calls]
+        remaining = calls
 
         async def worker() -> None:  # `concurrency` of these keep that many calls in flight
-            while remaining[0] > 0:
-                remaining[0] -= 1
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
                 call_started = time.perf_counter()
                 await session.call_tool(tool, argument)
                 latencies.append(time.perf_counter() - call_started)
