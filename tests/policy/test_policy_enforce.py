@@ -40,6 +40,22 @@ def _secret(tmp_path: Path) -> Path:
     return secret
 
 
+def _enforce_on_secrets(tmp_path: Path, secret: Path, rule_id: str, category: str) -> Path:
+    """An enforcing policy with one deny rule over the secret's directory."""
+    return write_policy(
+        tmp_path,
+        f"""
+[policy]
+mode = "enforce"
+
+[[rule]]
+id = "{rule_id}"
+category = "{category}"
+paths = ["{secret.parent}/**"]
+""",
+    )
+
+
 def test_enforce_blocks_inside_the_tool_and_the_server_keeps_serving(
     tmp_path: Path, spool: Path
 ) -> None:
@@ -101,17 +117,7 @@ def test_enforce_blocks_inside_the_tool_and_the_server_keeps_serving(
 def test_truncate_and_utime_are_writes(tmp_path: Path, spool: Path) -> None:
     secret = _secret(tmp_path)
     before = secret.stat().st_mtime_ns
-    policy = write_policy(
-        tmp_path,
-        f"""
-[policy]
-mode = "enforce"
-[[rule]]
-id = "read-only-secrets"
-category = "file_write"
-paths = ["{secret.parent}/**"]
-""",
-    )
+    policy = _enforce_on_secrets(tmp_path, secret, "read-only-secrets", "file_write")
     results, _ = drive(
         spool,
         policy,
@@ -243,18 +249,7 @@ operations = ["compile"]
 
 def test_the_policy_cannot_be_switched_off_from_a_tool(tmp_path: Path, spool: Path) -> None:
     secret = _secret(tmp_path)
-    policy = write_policy(
-        tmp_path,
-        f"""
-[policy]
-mode = "enforce"
-
-[[rule]]
-id = "no-secrets"
-category = "file_read"
-paths = ["{secret.parent}/**"]
-""",
-    )
+    policy = _enforce_on_secrets(tmp_path, secret, "no-secrets", "file_read")
     results, _ = drive(
         spool,
         policy,
