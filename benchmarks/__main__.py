@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: list[Result] = []
     figures: dict[str, Any] = {}
+    durations: dict[str, float] = {}
     for name in args.names or NAMES:
+        begun = time.monotonic()
         if name in SCENARIOS:
             for result in SCENARIOS[name](rounds, args.smoke):
                 print(format_result(result), flush=True)
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             figures[name] = components.run(name, args.smoke, rounds)
             for line in components.lines(name, figures[name]):
                 print(line, flush=True)
+        durations[name] = round(time.monotonic() - begun, 1)
+        print(f"({name} took {durations[name]:.0f} s)", flush=True)
     print(f"suite took {time.monotonic() - started:.0f} s", flush=True)
     if args.json:
         document = {
@@ -60,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             "smoke": args.smoke,
             "results": [result.as_dict() for result in results],
             "components": figures,
+            "seconds": durations,
         }
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2)

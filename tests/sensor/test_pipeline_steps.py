@@ -13,7 +13,7 @@ from opentelemetry.util.types import AttributeValue
 from mcptrace.sensor import events as ev
 from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.hook import translate
-from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, Recorder
+from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, Recorder, record_attributes
 from mcptrace.sensor.redact import redact_argv, redact_command_line, strip_url
 from mcptrace.sensor.translate import access_of, interesting_events
 
@@ -96,9 +96,9 @@ def _span_state() -> SpanState:
 def test_caps_counters_and_drops() -> None:
     recorder = Recorder(span_events_per_category=2)
     state = _span_state()
-    observation = ev.Observation(ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: "/x"}, "open")
     total = 2 * LOG_RECORDS_FACTOR + 5
-    for _ in range(total):
+    for index in range(total):
+        observation = ev.Observation(ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: f"/x{index}"}, "open")
         recorder.record(observation, state, ev.CONTEXT, 1)
     assert len(state.events) == 2
     assert len(recorder.pending) == 2 * LOG_RECORDS_FACTOR
@@ -110,6 +110,56 @@ def test_caps_counters_and_drops() -> None:
     assert additions.attributes[ev.count_attribute(ev.FILE)] == total
     assert additions.attributes[ev.EVENTS_DROPPED] == 5
     assert additions.events[0].attributes[ev.ATTRIBUTION] == ev.CONTEXT
+
+
+def _open(path: str) -> ev.Observation:
+    attributes: dict[str, AttributeValue] = {ev.FILE_PATH: path, ev.FILE_ACCESS: "read"}
+    return ev.Observation(ev.FILE_OPEN, ev.FILE, attributes, "open")
+
+
+def test_identical_events_coalesce_into_one_record_until_it_is_emitted() -> None:
+    recorder = Recorder(span_events_per_category=2)
+    state = _span_state()
+    for _ in range(5):
+        recorder.record(_open("/a"), state, ev.CONTEXT, 1)
+    recorder.record(_open("/b"), state, ev.CONTEXT, 1)  # another path
+    recorder.record(_open("/a"), state, ev.CONTEXT, 2)  # another thread
+    recorder.record(_open("/a"), state, ev.INFERRED, 1)  # another attribution
+    unhashable = ev.Observation(ev.PROCESS_SPAWN, ev.PROCESS, {"argv": ["a"]}, "subprocess.Popen")
+    recorder.record(unhashable, state, ev.CONTEXT, 1)  # type: ignore[arg-type]
+    recorder.record(unhashable, state, ev.CONTEXT, 1)  # type: ignore[arg-type]
+    assert [record[0][4] for record in recorder.pending] == [4, 0, 0, 0, 0, 0]
+    assert state.counts == {ev.FILE: 8, ev.PROCESS: 2} and state.dropped == 0
+
+    first = recorder.pending[0][0]
+    recorder.seal(first)  # the log thread emits it: the next copy is a new record
+    recorder.record(_open("/a"), state, ev.CONTEXT, 1)
+    recorder.record(_open("/a"), state, ev.CONTEXT, 1)
+    assert len(recorder.pending) == 7 and recorder.pending[-1][0][4] == 1
+    assert record_attributes(first)[ev.EVENT_REPEATS] == 4
+    assert ev.EVENT_REPEATS not in record_attributes(recorder.pending[1][0])
+
+    additions = recorder.span_additions(state)  # span events: the first 2 records per category
+    assert additions is not None
+    assert [event.attributes.get(ev.FILE_PATH) for event in additions.events] == [
+        "/a", "/b", None, None
+    ]  # fmt: skip
+    repeats = [event.attributes.get(ev.EVENT_REPEATS) for event in additions.events]
+    assert repeats == [4, None, None, None]
+    last = recorder.pending[-1][0]
+    recorder.record(_open("/a"), state, ev.CONTEXT, 1)  # span ended: records are sealed
+    assert last[4] == 1 and len(recorder.pending) == 8
+
+
+def test_repeats_count_towards_the_caps() -> None:
+    recorder = Recorder(span_events_per_category=2)
+    state = _span_state()
+    total = 2 * LOG_RECORDS_FACTOR + 5
+    for _ in range(total):
+        recorder.record(_open("/a"), state, ev.CONTEXT, 1)
+    assert len(recorder.pending) == 1 and recorder.pending[0][0][4] == 2 * LOG_RECORDS_FACTOR - 1
+    assert state.counts == {ev.FILE: total} and state.dropped == 5
+    assert state.kept[ev.FILE] == total  # past the log cap: the C hook only counts from here
 
 
 def test_child_span_counts_on_its_mcp_root() -> None:

@@ -283,3 +283,16 @@ def test_requests_folded_before_their_other_half_arrives(recorded_spool: Path) -
     for whole, folded in zip(full["sessions"], early["sessions"], strict=True):
         assert (folded["requests"], folded["errors"]) == (whole["requests"], whole["errors"])
         assert sorted(folded["session_ids"]) == sorted(whole["session_ids"])
+
+
+def test_coalesced_repeats_count_as_the_events_they_stand_for() -> None:
+    from mcptrace.view.model import Activity
+
+    activity = Activity()
+    opened = {"file.path": "/etc/app.toml", "mcptrace.file.access": "read"}
+    activity.add_event("mcptrace.file.open", BASE_NS, {**opened, "mcptrace.event.repeats": 4})
+    activity.add_event("mcptrace.file.open", BASE_NS + 1, opened)
+    # the span's own counter (6 opens) agrees: nothing is added twice
+    activity.add_span_counters({"mcptrace.events.file.count": 6}, dict(activity.counts))
+    assert activity.counts == {"file": 6}
+    assert [(d.target, d.count) for d in activity.details_in(["file"])] == [("/etc/app.toml", 6)]

@@ -29,7 +29,13 @@ from mcptrace.policy import model as m
 from mcptrace.policy.engine import Verdict, tool_name_of
 from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.events import Observation
-from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, QUEUE_LIMIT, Record, record_attributes
+from mcptrace.sensor.recorder import (
+    LOG_RECORDS_FACTOR,
+    QUEUE_LIMIT,
+    TIME,
+    Record,
+    record_attributes,
+)
 
 LOGGER_NAME = "mcptrace.policy"
 _time_ns = time.time_ns
@@ -61,7 +67,7 @@ class ViolationRecorder:
         self._logger: Logger | None = None
         self.errors = 0
 
-    # --- hot path (inside the hook): plain tuples and counters
+    # --- hot path (inside the hook): plain lists and counters
 
     def record(
         self, observation: Observation, verdict: Verdict, blocked: bool, state: SpanState, how: str
@@ -74,12 +80,9 @@ class ViolationRecorder:
         if seen > self.log_cap or len(self.pending) >= QUEUE_LIMIT:
             root.dropped += 1
             return
-        record: Record = (
-            _time_ns(),
-            violation_observation(observation, verdict, blocked, tool_name_of(state)),
-            how,
-            threading.get_ident(),
-        )
+        violation = violation_observation(observation, verdict, blocked, tool_name_of(state))
+        # sealed from the start: each violation is its own record (none is coalesced)
+        record: Record = [_time_ns(), violation, how, threading.get_ident(), 0, True]
         if seen <= self.span_cap and state.span_context is not None:
             state.events.append(record)
         self.pending.append((record, state.span_context))
@@ -109,7 +112,7 @@ class ViolationRecorder:
         if span_context is not None:
             context = trace.set_span_in_context(NonRecordingSpan(span_context), Context())
         self._logger.emit(
-            timestamp=record[0],
+            timestamp=record[TIME],
             observed_timestamp=_time_ns(),
             context=context,
             severity_number=SeverityNumber.WARN,

@@ -72,7 +72,9 @@ class SpanState:
         "kept",
         "key",
         "label",
+        "recent",
         "root",
+        "shown",
         "span_context",
         "symbols",
     )
@@ -84,14 +86,18 @@ class SpanState:
         self.root: SpanState = self
         self.key: object = None  # the live span object, the hot path's lookup key
         self.kept: dict[str, int] = {}  # events seen on this span, per category (for caps)
+        self.shown: dict[str, int] = {}  # records that became span events, per category
         self.events: list[Any] = []  # records that become span events
         self.counts: dict[str, int] = {}  # on a root: events per category in its subtree
         self.dropped = 0  # on a root: events that became neither span event nor log record
         self.symbols: set[tuple[object, object]] | None = None  # native symbols looked up
+        self.recent: dict[tuple[object, ...], Any] = {}  # records open to repeats (recorder)
 
     def reset(self) -> None:
         self.symbols = None
+        self.recent.clear()
         self.kept.clear()
+        self.shown.clear()
         self.events.clear()
         self.counts.clear()
         self.dropped = 0

@@ -99,6 +99,7 @@ NATIVE_LOADER = "mcptrace.native.loader"
 NATIVE_SYMBOL_NAME = "mcptrace.native.symbol.name"
 MODULE_NAME = "mcptrace.module.name"
 EVENTS_DROPPED = "mcptrace.events.dropped"
+EVENT_REPEATS = "mcptrace.event.repeats"  # identical events coalesced into this one
 SENSOR_PHASE = "mcptrace.sensor.phase"
 
 

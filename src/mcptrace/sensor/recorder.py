@@ -12,6 +12,14 @@ the first ``LOG_RECORDS_FACTOR`` times that many become log records; every event
 on the span's root (``mcptrace.events.<category>.count``) and those that became no log record
 are counted in ``mcptrace.events.dropped``.  The queue to the log thread is bounded too, so
 memory stays flat whatever the tool does.
+
+An event identical to one this span already recorded (same name, audit event, attributes,
+attribution and thread) is coalesced into that record, which counts it in
+``mcptrace.event.repeats``, until the record is emitted as a log record; the next identical
+event then starts a new record.  A loop opening one file 20,000 times is one record that says
+so, not 256 copies, and the log and span event of a record carry the same count.  Repeats
+count towards the log cap, so a flood reaches the count-only state as before; the span-event
+cap counts records, so a file read once after many repeats of another still shows inline.
 """
 
 from __future__ import annotations
@@ -35,7 +43,10 @@ from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.events import Observation
 from mcptrace.sensor.modules import describe_module, module_name_for
 
-Record = tuple[int, Observation, str, int]  # (time_ns, observation, attribution, thread id)
+# [time_ns, observation, attribution, thread id, repeats, sealed]: a list, because repeats of
+# the same event are counted on it until the log thread emits it (seals it)
+Record = list[Any]
+TIME, OBSERVATION, HOW, THREAD, REPEATS, SEALED = range(6)
 LOG_RECORDS_FACTOR = 8
 QUEUE_LIMIT = 8192
 SUMMARY_WINDOW_SECONDS = 10.0
@@ -45,7 +56,7 @@ _time_ns = time.time_ns
 
 def record_attributes(record: Record) -> dict[str, AttributeValue]:
     """The attributes of a span event / log record (module details resolved here)."""
-    _, observation, how, thread_id = record
+    observation, how, thread_id = record[OBSERVATION], record[HOW], record[THREAD]
     attributes = dict(observation.attributes)
     if observation.name == ev.MODULE_IMPORT:
         path = str(attributes.get(ev.FILE_PATH, ""))
@@ -57,6 +68,8 @@ def record_attributes(record: Record) -> dict[str, AttributeValue]:
     attributes[ev.ATTRIBUTION] = how
     attributes[ev.AUDIT_EVENT] = observation.audit_event
     attributes[ev.THREAD_ID] = thread_id
+    if record[REPEATS]:
+        attributes[ev.EVENT_REPEATS] = record[REPEATS]
     return attributes
 
 
@@ -75,6 +88,8 @@ class Recorder:
         self.log_cap = span_events_per_category * LOG_RECORDS_FACTOR
         self.pending: deque[tuple[Record, SpanContext | None]] = deque()
         self.pump = LogPump(self)
+        # held only to count a repeat or to seal a record: no call and no audit event inside
+        self.repeat_lock = threading.Lock()
 
     # --- hot path: plain tuples and integer counters, no OTel call, no lock
     # (each counter update is a few bytecodes with no call in between, so the GIL does not
@@ -120,12 +135,32 @@ class Recorder:
         if span_context is None and category == ev.IMPORT:
             return  # start-up and unattributed imports: a count in the summary
         log_cap = self.log_cap if span_context is not None else self.span_cap
-        if seen > log_cap or len(self.pending) >= QUEUE_LIMIT:
+        if seen > log_cap:
             root.dropped += 1
             return
-        record: Record = (_time_ns(), observation, how, thread_id)
-        if seen <= self.span_cap and span_context is not None:
-            state.events.append(record)
+        try:
+            key = (observation[0], observation[3], how, thread_id, *observation[2].items())
+            hash(key)
+        except TypeError:  # an unhashable attribute value: recorded on its own
+            key = None
+        recent = state.recent
+        if key is not None:
+            with self.repeat_lock:
+                earlier = recent.get(key)
+                if earlier is not None and not earlier[SEALED]:
+                    earlier[REPEATS] += 1
+                    return
+        if len(self.pending) >= QUEUE_LIMIT:
+            root.dropped += 1
+            return
+        record: Record = [_time_ns(), observation, how, thread_id, 0, False]
+        if key is not None:
+            recent[key] = record
+        if span_context is not None:  # span events: the first records (not events) count
+            shown = state.shown.get(category, 0)
+            if shown < self.span_cap:
+                state.shown[category] = shown + 1
+                state.events.append(record)
         self.pending.append((record, span_context))
 
     # --- conversions (off the hot path)
@@ -133,9 +168,14 @@ class Recorder:
     def span_additions(self, state: SpanState) -> Additions | None:
         """Span events for the records kept on ``state``, counters if it is a root."""
         additions = Additions()
+        if state.recent:  # the span's records are complete: its log records say the same
+            with self.repeat_lock:
+                for record in state.recent.values():
+                    record[SEALED] = True
+            state.recent.clear()
         for record in state.events:
             additions.events.append(
-                Event(record[1].name, record_attributes(record), timestamp=record[0])
+                Event(record[OBSERVATION].name, record_attributes(record), timestamp=record[TIME])
             )
         state.events.clear()
         if state.root is state:
@@ -153,11 +193,18 @@ class Recorder:
         attributes[ev.ATTRIBUTION] = ev.NONE
         observation = Observation(ev.SENSOR_SUMMARY, SENSOR_CATEGORY, attributes, "")
         bucket.reset()
-        self.pending.append(((_time_ns(), observation, ev.NONE, threading.get_ident()), None))
+        record: Record = [_time_ns(), observation, ev.NONE, threading.get_ident(), 0, True]
+        self.pending.append((record, None))
 
     def reset_after_fork(self) -> None:
         self.pending = deque()
         self.pump = LogPump(self)
+        self.repeat_lock = threading.Lock()  # another thread may have held it at the fork
+
+    def seal(self, record: Record) -> None:
+        """No more repeats on ``record``: it is being emitted (the next copy is a new record)."""
+        with self.repeat_lock:
+            record[SEALED] = True
 
 
 class LogPump:
@@ -229,7 +276,8 @@ class LogPump:
     def _emit(self, record: Record, span_context: SpanContext | None) -> None:
         if self._logger is None:
             self._logger = get_logger("mcptrace.sensor")
-        observation = record[1]
+        self.recorder.seal(record)
+        observation = record[OBSERVATION]
         severity = (
             SeverityNumber.INFO
             if observation.category == SENSOR_CATEGORY
@@ -241,7 +289,7 @@ class LogPump:
             else record_attributes(record)
         )
         self._logger.emit(
-            timestamp=record[0],
+            timestamp=record[TIME],
             observed_timestamp=_time_ns(),
             context=self._context_for(span_context) or Context(),
             severity_number=severity,

@@ -64,6 +64,7 @@ A_REQUEST_ID = "jsonrpc.request.id"
 A_ERROR_TYPE = "error.type"
 A_TRANSPORT = "network.transport"
 A_DROPPED = "mcptrace.events.dropped"
+A_REPEATS = "mcptrace.event.repeats"
 
 
 _CATEGORY_CACHE: dict[str, str | None] = {}
@@ -238,7 +239,9 @@ class Activity:
         category = category_of(event_name)
         if category is None:
             return
-        self.counts[category] = self.counts.get(category, 0) + 1
+        repeats = attrs.get(A_REPEATS)  # identical events the sensor coalesced into this one
+        weight = 1 + repeats if isinstance(repeats, int) and repeats > 0 else 1
+        self.counts[category] = self.counts.get(category, 0) + weight
         action, target, flagged = describe(event_name, category, attrs)
         key = (category, intern(action), intern(target))
         detail = self.details.get(key)
@@ -248,7 +251,7 @@ class Activity:
             else:
                 detail = self.details[key] = Detail(*key, flagged=flagged)
         if detail is not None:
-            detail.count += 1
+            detail.count += weight
         if len(self.marks) < MAX_MARKS:
             self.marks.append((time_ns, key))
 
