@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import statistics
 import subprocess
+import tempfile
+import threading
+from typing import Any
+
+ROUND_TIMEOUT_SECONDS = 1800
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -29,5 +35,93 @@ def run_json(command: list[str], env: dict[str, str]) -> dict[str, float]:
     return values
 
 
+def flush_telemetry() -> bool:
+    """Export what the OTel SDK still holds (nothing to do in an uninstrumented process).
+
+    Benchmark rounds end with it, outside their timed part, as a process exit would: so a
+    kept-alive instrumented child exports nothing during the other variant's round.
+    """
+    from opentelemetry import _logs, trace
+
+    flushed = True
+    for provider in (trace.get_tracer_provider(), _logs.get_logger_provider()):
+        flush = getattr(provider, "force_flush", None)
+        if flush is not None:
+            flushed = bool(flush()) and flushed
+    return flushed
+
+
 def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+class ServedChild:
+    """A benchmark child kept alive across rounds: one JSON request line in, one JSON line out.
+
+    Scenarios alternate rounds between a plain and an instrumented child, each started once
+    (its start-up and warm-up are not timed).  The child prints one JSON line when it is ready
+    (``wait_ready``), then one per request; EOF on its stdin ends it (``close``).
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.command = command
+        # stderr to a file: a pipe nobody reads could fill up and stall the child
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in close())
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put("")  # EOF
+
+    def wait_ready(self) -> None:
+        """Wait for the child's ``{"ready": true}`` line: its start-up and warm-up are over.
+
+        Start every variant's child, then wait for all of them, so no round runs while
+        another variant is still starting or warming up next to it."""
+        self._reply()
+
+    def round(self, **request: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return self._reply()
+
+    def _reply(self) -> dict[str, Any]:
+        while True:  # one reply line per request; anything else on stdout is skipped
+            try:
+                line = self.lines.get(timeout=ROUND_TIMEOUT_SECONDS)
+            except queue.Empty:
+                line = ""
+            if not line:
+                self.process.kill()
+                self.stderr.seek(0)
+                raise RuntimeError(
+                    f"benchmark child failed: {self.command}\n{self.stderr.read()[-2000:]}"
+                )
+            if line.startswith("{"):
+                reply: dict[str, Any] = json.loads(line)
+                return reply
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.stderr.close()
+
+
+READY = json.dumps({"ready": True})  # what a served child prints once it is warm

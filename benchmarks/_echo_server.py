@@ -7,6 +7,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+import _child
 from _compat import FastMCP, run_server
 
 server = FastMCP("bench")
@@ -33,6 +34,12 @@ def connect_loopback(count: int) -> int:
             with socket.create_connection(("127.0.0.1", port)):
                 listener.accept()[0].close()
     return count
+
+
+@server.tool()
+def flush_telemetry() -> bool:
+    """The end of a benchmark round: export what the OTel SDK holds (plain: nothing)."""
+    return _child.flush_telemetry()
 
 
 @server.tool()

@@ -9,7 +9,7 @@
   stdio: ``mcptrace run`` with the sensor and no policy vs the same with a 50-rule policy
   (observe mode; its file rules judge every open, none matches /dev/null).
 
-Variants alternate in fresh subprocesses for at least 5 rounds (also with --quick, which
+Variants alternate between two kept-alive clients for at least 5 rounds (also with --quick, which
 makes fewer calls); each figure is the median over rounds with min–max.  Targets: file-heavy
 tool ≤ ×1.10 and echo round trip ≤ ×1.03 (policy vs no policy).
 """
@@ -25,10 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _child import clean_env, run_json, spread
+from _child import ServedChild, clean_env, spread
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "bench_sensor.py"  # its --child-drive runs _echo_server.py over stdio
+WARMUP_SECONDS = 5.0  # as bench_sensor's: start-up work settles before the first round
 
 
 def policy_text(rules: int = 50) -> str:
@@ -110,17 +111,24 @@ def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
         policy = Path(work) / "policy.toml"
         policy.write_text(policy_text(), encoding="utf-8")
         spool = str(Path(work) / "spool")
-        drive = [sys.executable, str(DRIVER), "--child-drive", str(calls), str(opens)]
+        warm = "0" if quick else str(WARMUP_SECONDS)
+        drive = [sys.executable, str(DRIVER), "--child-drive", str(calls), str(opens), warm]
         run = [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool]
-        variants = {
-            "sensor": [*run, "--", *drive],
-            "policy": [*run, "--policy", str(policy), "--", *drive],
+        children = {  # kept alive, rounds alternate between them (bench_sensor's driver)
+            "sensor": ServedChild([*run, "--", *drive], clean_env()),
+            "policy": ServedChild([*run, "--policy", str(policy), "--", *drive], clean_env()),
         }
-        for index in range(rounds):
-            order = ["sensor", "policy"] if index % 2 == 0 else ["policy", "sensor"]
-            got = {name: run_json(variants[name], clean_env()) for name in order}
-            heavy.append(got["policy"]["heavy_s"] / got["sensor"]["heavy_s"])
-            echo.append(got["policy"]["echo_s"] / got["sensor"]["echo_s"])
+        try:
+            for child in children.values():  # both started: no round runs beside a warm-up
+                child.wait_ready()
+            for index in range(rounds):
+                order = ["sensor", "policy"] if index % 2 == 0 else ["policy", "sensor"]
+                got = {name: children[name].round() for name in order}
+                heavy.append(got["policy"]["heavy_s"] / got["sensor"]["heavy_s"])
+                echo.append(got["policy"]["echo_s"] / got["sensor"]["echo_s"])
+        finally:
+            for child in children.values():
+                child.close()
     return {
         "python": sys.version.split()[0],
         "rounds": rounds,

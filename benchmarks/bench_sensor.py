@@ -6,7 +6,8 @@
   (``sys.audit("open", ...)`` inside a span, translated, attributed, counted) against no
   hook, in fresh interpreters (an audit hook cannot be removed), ns added per event;
 * a tool doing 20,000 file opens and an echo round trip, driven by a real MCP client over
-  stdio: plain (no mcptrace) vs ``mcptrace run`` with the sensor off vs on;
+  stdio: plain (no mcptrace) vs ``mcptrace run`` with the sensor off vs on (one client per
+  variant, kept alive across rounds, warmed up until start-up work has settled);
 * the per-event costs and the file-heavy tool again with the pure-Python hook alone
   (``MCPTRACE_NATIVE_HOOK=false``: what an install without a C compiler runs).
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -27,9 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _child import clean_env, run_json, spread
+from _child import READY, ServedChild, clean_env, flush_telemetry, run_json, spread
 
 HERE = Path(__file__).resolve().parent
+WARMUP_SECONDS = 5.0  # an instrumented process's start-up work settles first (roundtrip.py)
 SERVER = HERE / "_echo_server.py"
 
 # ------------------------------------------------------------------ per-event (child side)
@@ -71,7 +74,9 @@ def _micro(variant: str, events: int) -> dict[str, float]:
 # ------------------------------------------------------------------ MCP round trips (client)
 
 
-async def _drive(calls: int, opens: int) -> dict[str, float]:
+async def _drive(calls: int, opens: int, warmup_seconds: float) -> None:
+    """Serve rounds (``_child.ServedChild``): each runs ``calls`` echo calls and the
+    file-heavy tool 3 times, then flushes both sides' telemetry outside the timed part."""
     from mcp.client.stdio import stdio_client
 
     from mcp import ClientSession, StdioServerParameters
@@ -79,20 +84,32 @@ async def _drive(calls: int, opens: int) -> dict[str, float]:
     params = StdioServerParameters(command=sys.executable, args=[str(SERVER)])
     async with stdio_client(params) as streams, ClientSession(streams[0], streams[1]) as session:
         await session.initialize()
-        for _ in range(20):  # warm up
-            await session.call_tool("echo", {"text": "warm"})
+        warm_until = time.monotonic() + warmup_seconds  # start-up work settles (roundtrip.py)
         await session.call_tool("open_files", {"count": 100})
-        echo: list[float] = []
-        for index in range(calls):
-            start = time.perf_counter()
-            await session.call_tool("echo", {"text": f"hello {index}"})
-            echo.append(time.perf_counter() - start)
-        heavy: list[float] = []
-        for _ in range(3):
-            start = time.perf_counter()
-            await session.call_tool("open_files", {"count": opens})
-            heavy.append(time.perf_counter() - start)
-    return {"echo_s": statistics.median(echo), "heavy_s": min(heavy)}
+        for index in itertools.count():
+            if index >= 20 and time.monotonic() >= warm_until:
+                break
+            await session.call_tool("echo", {"text": "warm"})
+        await session.call_tool("flush_telemetry", {})
+        flush_telemetry()
+        sys.stdout.write(READY + "\n")
+        sys.stdout.flush()
+        while (await asyncio.to_thread(sys.stdin.readline)).strip():
+            echo: list[float] = []
+            for index in range(calls):
+                start = time.perf_counter()
+                await session.call_tool("echo", {"text": f"hello {index}"})
+                echo.append(time.perf_counter() - start)
+            heavy: list[float] = []
+            for _ in range(3):
+                start = time.perf_counter()
+                await session.call_tool("open_files", {"count": opens})
+                heavy.append(time.perf_counter() - start)
+            await session.call_tool("flush_telemetry", {})
+            flush_telemetry()
+            reply = {"echo_s": statistics.median(echo), "heavy_s": min(heavy)}
+            sys.stdout.write(json.dumps(reply) + "\n")
+            sys.stdout.flush()
 
 
 # ------------------------------------------------------------------ orchestration (parent)
@@ -125,35 +142,33 @@ def measure(quick: bool) -> dict[str, Any]:
     echo_ratio: list[float] = []
     echo_vs_plain: list[float] = []
     with tempfile.TemporaryDirectory() as spool:
+        warm = "0" if quick else str(WARMUP_SECONDS)
+        drive = [sys.executable, me, "--child-drive", str(calls), str(opens), warm]
+        run = [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--"]
         variants = {
-            "plain": ([sys.executable, me, "--child-drive", str(calls), str(opens)], {}),
-            "sensor_off": (
-                [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--",
-                 sys.executable, me, "--child-drive", str(calls), str(opens)],
-                {"MCPTRACE_SENSOR": "none"},
-            ),
-            "sensor_on": (
-                [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--",
-                 sys.executable, me, "--child-drive", str(calls), str(opens)],
-                {},
-            ),
-            "python_hook": (
-                [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--",
-                 sys.executable, me, "--child-drive", str(calls), str(opens)],
-                {"MCPTRACE_NATIVE_HOOK": "false"},
-            ),
-        }  # fmt: skip
-        names = list(variants)
-        for index in range(rounds):
-            order = names[index % len(names) :] + names[: index % len(names)]
-            got = {}
-            for name in order:
-                command, extra = variants[name]
-                got[name] = run_json(command, clean_env(**extra))
-            heavy_ratio.append(got["sensor_on"]["heavy_s"] / got["plain"]["heavy_s"])
-            heavy_python.append(got["python_hook"]["heavy_s"] / got["plain"]["heavy_s"])
-            echo_ratio.append(got["sensor_on"]["echo_s"] / got["sensor_off"]["echo_s"])
-            echo_vs_plain.append(got["sensor_on"]["echo_s"] / got["plain"]["echo_s"])
+            "plain": (drive, {}),
+            "sensor_off": ([*run, *drive], {"MCPTRACE_SENSOR": "none"}),
+            "sensor_on": ([*run, *drive], {}),
+            "python_hook": ([*run, *drive], {"MCPTRACE_NATIVE_HOOK": "false"}),
+        }
+        children = {
+            name: ServedChild(command, clean_env(**extra))
+            for name, (command, extra) in variants.items()
+        }
+        try:
+            for child in children.values():  # all started: no round runs beside a warm-up
+                child.wait_ready()
+            names = list(variants)
+            for index in range(rounds):
+                order = names[index % len(names) :] + names[: index % len(names)]
+                got = {name: children[name].round() for name in order}
+                heavy_ratio.append(got["sensor_on"]["heavy_s"] / got["plain"]["heavy_s"])
+                heavy_python.append(got["python_hook"]["heavy_s"] / got["plain"]["heavy_s"])
+                echo_ratio.append(got["sensor_on"]["echo_s"] / got["sensor_off"]["echo_s"])
+                echo_vs_plain.append(got["sensor_on"]["echo_s"] / got["plain"]["echo_s"])
+        finally:
+            for child in children.values():
+                child.close()
     return {
         "python": sys.version.split()[0],
         "rounds": rounds,
@@ -203,7 +218,7 @@ def main() -> None:
         print(json.dumps(_micro(sys.argv[2], int(sys.argv[3]))))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--child-drive":
-        print(json.dumps(asyncio.run(_drive(int(sys.argv[2]), int(sys.argv[3])))))
+        asyncio.run(_drive(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -4,8 +4,10 @@ Scenarios: echo over stdio and over streamable HTTP (≥ 1,000 calls per round, 
 reported), echo over stdio with spans only (sensor and provenance off), the same with OTLP
 export to a real loopback receiver instead of the spool, a
 tool doing 20,000 file opens, a tool doing 2,000 loopback TCP connects, and the server's
-peak RSS after 10,000 calls.  Latencies are measured inside the client, so process start-up
-is excluded; spans, sensor and provenance are all on (the defaults) unless stated.
+peak RSS after 10,000 calls (the stdio echo scenario's servers, once they have served that
+many).  Latencies are measured inside the client, so process start-up is excluded; spans,
+sensor and provenance are all on (the defaults) unless stated.  Each scenario keeps one plain
+and one instrumented client (each with its server) alive and alternates rounds between them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from benchmarks._child import ServedChild
 from benchmarks.harness import Result, alternate
 
 CLIENT = str(Path(__file__).with_name("_echo_client.py"))
@@ -29,6 +33,9 @@ SPANS_ONLY = {
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "mcptrace_provenance",
 }
 ECHO = '{"text": "hello"}'
+# long enough for an instrumented process's start-up work (the module inventory settles after
+# ~3 s of quiet walks, see provenance/startup.py): rounds measure the steady state
+WARMUP_SECONDS = 5.0
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -39,7 +46,11 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Runner:
-    """Runs the benchmark client plain or under ``mcptrace run`` and keeps its figures."""
+    """One plain and one instrumented benchmark client (``--serve``), alive for a scenario.
+
+    Each round is one request to one of them; both start on their first round (their
+    warm-up is not timed) and stop in ``close``.
+    """
 
     def __init__(
         self,
@@ -49,12 +60,12 @@ class Runner:
         argument: str,
         options: list[str],
         env: dict[str, str] | None = None,
-        concurrency: int = 1,
+        warmup_seconds: float = WARMUP_SECONDS,
     ) -> None:
         self.args = [
             "--transport", transport, "--calls", str(calls), "--tool", tool,
-            "--argument", argument, "--warmup", str(min(50, max(2, calls // 5))),
-            "--concurrency", str(concurrency),
+            "--argument", argument, "--warmup", str(min(50, max(2, calls // 5))), "--serve",
+            "--warmup-seconds", str(warmup_seconds),
         ]  # fmt: skip
         self.options = options
         self.spool = Path(tempfile.mkdtemp(prefix="mcptrace-bench-"))
@@ -65,31 +76,35 @@ class Runner:
         )
         self.instrumented_env = {**self.env, **(env or {})}
         self.figures: dict[str, list[dict[str, float]]] = {"baseline": [], "instrumented": []}
+        # both start now and warm up side by side
+        command = [sys.executable, CLIENT, *self.args]
+        run = [sys.executable, "-m", "mcptrace.cli", "run", *self.options, "--"]
+        self.children = {
+            "baseline": ServedChild(command, self.env),
+            "instrumented": ServedChild([*run, *command], self.instrumented_env),
+        }
+        try:
+            for child in self.children.values():  # no round runs beside the other's warm-up
+                child.wait_ready()
+        except BaseException:
+            self.close()
+            raise
 
-    def _run(self, command: list[str], label: str) -> dict[str, float]:
-        env = self.instrumented_env if label == "instrumented" else self.env
-        output = subprocess.run(
-            command, env=env, check=True, capture_output=True, text=True, timeout=1800
-        ).stdout
-        figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    def round(self, label: str, **request: int) -> dict[str, float]:
+        figures: dict[str, float] = self.children[label].round(**request)
         self.figures[label].append(figures)
         return figures
 
-    def baseline(self) -> dict[str, float]:
-        return self._run([sys.executable, CLIENT, *self.args], "baseline")
-
-    def instrumented(self) -> dict[str, float]:
-        command = [
-            sys.executable, "-m", "mcptrace.cli", "run", *self.options, "--",
-            sys.executable, CLIENT, *self.args,
-        ]  # fmt: skip
-        return self._run(command, "instrumented")
+    def close(self) -> None:
+        for child in self.children.values():
+            child.close()
+        self.children.clear()
 
     def p99(self) -> dict[str, list[float]]:
         return {label: [f["p99"] for f in runs] for label, runs in self.figures.items()}
 
 
-def scenario(
+def measure(
     name: str,
     rounds: int,
     transport: str,
@@ -100,45 +115,56 @@ def scenario(
     options: list[str] | None = None,
     note: str = "",
     env: dict[str, str] | None = None,
-) -> Result:
-    runner = Runner(transport, calls, tool, argument, options or [], env)
-    result = alternate(
-        name,
-        lambda: runner.baseline()["total"],
-        lambda: runner.instrumented()["total"],
-        rounds,
-        target=target,
-        note=note,
-    )
-    result.extra["p99_s"] = runner.p99()
-    return result
+    memory_after: int = 0,
+    warmup_seconds: float = WARMUP_SECONDS,
+) -> list[Result]:
+    """Alternating rounds of ``calls`` calls; with ``memory_after``, the servers' memory.
 
-
-def memory_scenarios(rounds: int, calls: int) -> list[Result]:
-    """Peak RSS of the server: its footprint, and its growth over ``calls`` calls.
-
-    The client keeps 8 calls in flight: the server then never waits on the client, which
-    halves the time of the suite's longest scenario; RSS is what is measured, not latency.
+    The memory figures come from the same two servers once they have served
+    ``memory_after`` calls in all (the remaining calls are run 8 in flight, untimed).
     """
-    runner = Runner("stdio", calls, "echo", ECHO, [], concurrency=8)
-    figures = {"baseline": runner.baseline, "instrumented": runner.instrumented}
-    footprint = alternate(
+    runner = Runner(transport, calls, tool, argument, options or [], env, warmup_seconds)
+    try:
+        result = alternate(
+            name,
+            lambda: runner.round("baseline")["total"],
+            lambda: runner.round("instrumented")["total"],
+            rounds,
+            target=target,
+            note=note,
+        )
+        result.extra["p99_s"] = runner.p99()
+        if not memory_after:
+            return [result]
+        memory = {}
+        for label in ("baseline", "instrumented"):
+            served = int(runner.figures[label][-1]["served"])
+            rest = {"calls": max(1, memory_after - served), "concurrency": 8}
+            memory[label] = runner.round(label, **rest)
+    finally:
+        runner.close()
+    return [result, *memory_results(memory, memory_after)]
+
+
+def memory_results(memory: dict[str, dict[str, float]], calls: int) -> list[Result]:
+    """Peak RSS of the server: its footprint, and its growth since the warm-up."""
+    footprint = Result(
         f"server peak RSS after {calls:,} calls",
-        lambda: figures["baseline"]()["server_peak_rss_kib"] / 1024,
-        lambda: figures["instrumented"]()["server_peak_rss_kib"] / 1024,
-        rounds,
-        unit="MiB",
+        "MiB",
+        baseline=[memory["baseline"]["server_peak_rss_kib"] / 1024],
+        instrumented=[memory["instrumented"]["server_peak_rss_kib"] / 1024],
+        target=5.0,
         compare="delta",
-        note="OTel SDK, exporters and mcptrace loaded in the server; 8 calls in flight",
+        note="OTel SDK, exporters and mcptrace loaded in the server; the echo scenario's servers",
     )
     growth = Result(
         f"server RSS growth during {calls:,} calls",
         "MiB",
-        baseline=[f["server_rss_growth_kib"] / 1024 for f in runner.figures["baseline"]],
-        instrumented=[f["server_rss_growth_kib"] / 1024 for f in runner.figures["instrumented"]],
+        baseline=[memory["baseline"]["server_rss_growth_kib"] / 1024],
+        instrumented=[memory["instrumented"]["server_rss_growth_kib"] / 1024],
         target=5.0,
         compare="delta",
-        note="what instrumentation accumulates per call (flat = no leak)",
+        note="what instrumentation accumulates per call after the warm-up (flat = no leak)",
     )
     return [footprint, growth]
 
@@ -174,37 +200,39 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
     calls = 20 if smoke else 1000
     files = 200 if smoke else 20_000
     connects = 20 if smoke else 2_000
+    warm = 0.0 if smoke else WARMUP_SECONDS
+
+    def scenario(*args: Any, **kwargs: Any) -> list[Result]:
+        return measure(*args, warmup_seconds=warm, **kwargs)
+
     results = [
-        scenario(
+        *scenario(
             "echo tools/call, stdio", rounds, "stdio", calls, target=1.05,
             note=f"{calls} calls per round, client and server instrumented",
+            memory_after=200 if smoke else 10_000,
         ),
-        scenario(
+        *scenario(
             "echo tools/call, stdio, spans only", rounds, "stdio", calls, target=1.05,
             env=SPANS_ONLY, note="MCP spans and metrics; sensor and provenance off",
         ),
-        scenario(
+        *scenario(
             "echo tools/call, streamable HTTP", rounds, "http", calls, target=1.05,
             note=f"{calls} calls per round",
         ),
     ]  # fmt: skip
     with loopback_receiver() as endpoint:
-        results.append(
-            scenario(
-                "echo tools/call, stdio, OTLP to a receiver", rounds, "stdio", calls // 2,
-                options=["--endpoint", endpoint], note="oteltap on 127.0.0.1 instead of the spool",
-            )
+        results += scenario(
+            "echo tools/call, stdio, OTLP to a receiver", rounds, "stdio", calls // 2,
+            options=["--endpoint", endpoint], note="oteltap on 127.0.0.1 instead of the spool",
         )  # fmt: skip
     results += [
-        scenario(  # 10 calls a round: with 3, one burst of the shared VM decided the ratio
+        *scenario(  # 10 calls a round: with 3, one burst of the shared VM decided the ratio
             f"tool doing {files:,} file opens", rounds, "stdio", 10, "open_files",
             json.dumps({"count": files}), target=1.20,
         ),
-        scenario(
+        *scenario(
             f"tool doing {connects:,} loopback connects", rounds, "stdio", 3,
             "connect_loopback", json.dumps({"count": connects}),
         ),
     ]  # fmt: skip
-    # 10,000 calls per run make this the longest scenario: 3 rounds keep the suite short
-    results += memory_scenarios(min(rounds, 3), 200 if smoke else 10_000)
     return results

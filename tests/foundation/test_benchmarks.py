@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 
+import pytest
+from benchmarks._child import ServedChild
 from benchmarks.harness import alternate
 from benchmarks.table import END, START, render
 
@@ -45,3 +48,29 @@ def test_readme_table_matches_the_committed_results() -> None:
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index(START) : readme.index(END) + len(END)]
     assert table == render(document)
+
+
+SERVED = """
+import json, sys
+print("noise before ready")
+print(json.dumps({"ready": True}), flush=True)
+for n, line in enumerate(sys.stdin):
+    request = json.loads(line)
+    if request.get("fail"):
+        sys.stderr.write("the child broke")
+        sys.exit(3)
+    print(json.dumps({"round": n, "calls": request.get("calls", 0)}), flush=True)
+"""
+
+
+def test_served_child_answers_rounds_and_reports_a_failure_with_its_stderr() -> None:
+    child = ServedChild([sys.executable, "-c", SERVED], {})
+    try:
+        child.wait_ready()
+        assert child.round(calls=5) == {"round": 0, "calls": 5}
+        assert child.round() == {"round": 1, "calls": 0}
+        with pytest.raises(RuntimeError, match="the child broke"):
+            child.round(fail=True)
+    finally:
+        child.close()
+    assert child.process.returncode is not None
