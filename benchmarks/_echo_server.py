@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 import _child
@@ -19,11 +20,16 @@ def echo(text: str) -> str:
 
 
 @server.tool()
-def open_files(count: int) -> int:
+def open_files(count: int) -> float:
+    """Open and close /dev/null ``count`` times; returns the CPU seconds this thread spent.
+
+    The audit hook runs in the thread that opens, so that figure is the sensor's cost to the
+    tool without the noise other processes on a shared machine add to wall time."""
+    started = time.thread_time()
     for _ in range(count):
         with open(os.devnull, "rb"):
             pass
-    return count
+    return time.thread_time() - started
 
 
 @server.tool()

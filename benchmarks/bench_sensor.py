@@ -7,13 +7,16 @@
   hook, in fresh interpreters (an audit hook cannot be removed), ns added per event;
 * a tool doing 20,000 file opens and an echo round trip, driven by a real MCP client over
   stdio: plain (no mcptrace) vs ``mcptrace run`` with the sensor off vs on (one client per
-  variant, kept alive across rounds, warmed up until start-up work has settled);
+  variant, kept alive across rounds, warmed up until start-up work has settled); the tool is
+  timed by the client (round trip) and by its own thread's CPU time (where the audit hook
+  runs); the variants take 15 short turns each (3 heavy calls, 60 echo calls), alternating;
 * the per-event costs and the file-heavy tool again with the pure-Python hook alone
   (``MCPTRACE_NATIVE_HOOK=false``: what an install without a C compiler runs).
 
-Variants alternate in A/B rounds (at least 5, 3 with --quick); each figure is the median
-over rounds with min–max.  Targets: rejection ≤ 0.35 µs/event, file-heavy tool ≤ ×1.20
-(sensor vs plain), echo round trip with the sensor on ≤ ×1.05 (vs the sensor off).
+The per-event variants alternate in A/B rounds (at least 5, 3 with --quick), the round trips
+in 15 turns; each figure is the median over rounds (turns) with min–max.  Targets: rejection
+≤ 0.35 µs/event, file-heavy tool ≤ ×1.20 (sensor vs plain), echo round trip with the sensor
+on ≤ ×1.05 (vs the sensor off).
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ from _child import READY, ServedChild, clean_env, flush_telemetry, run_json, spr
 
 HERE = Path(__file__).resolve().parent
 WARMUP_SECONDS = 5.0  # an instrumented process's start-up work settles first (roundtrip.py)
+HEAVY_CALLS = 5  # file-heavy calls per request by default; the fastest counts
+# The round trips alternate variants in short turns (3 heavy calls, the fastest counting, and
+# 60 echo calls each), so the VM's slow drifts hit all variants alike: each figure is the
+# median of the turns' ratios.
+ALTERNATIONS = 15
+TURN_CALLS = 60
 SERVER = HERE / "_echo_server.py"
 
 # ------------------------------------------------------------------ per-event (child side)
@@ -75,8 +84,10 @@ def _micro(variant: str, events: int) -> dict[str, float]:
 
 
 async def _drive(calls: int, opens: int, warmup_seconds: float) -> None:
-    """Serve rounds (``_child.ServedChild``): each runs ``calls`` echo calls and the
-    file-heavy tool 3 times, then flushes both sides' telemetry outside the timed part."""
+    """Serve requests (``_child.ServedChild``): ``{"echo": N, "heavy": K}`` runs N echo calls
+    and the file-heavy tool K times (defaults: ``calls`` and ``HEAVY_CALLS``), then flushes both
+    sides' telemetry outside the timed part and answers the median echo latency and the
+    fastest heavy call (client wall time, and the tool thread's CPU time)."""
     from mcp.client.stdio import stdio_client
 
     from mcp import ClientSession, StdioServerParameters
@@ -94,20 +105,27 @@ async def _drive(calls: int, opens: int, warmup_seconds: float) -> None:
         flush_telemetry()
         sys.stdout.write(READY + "\n")
         sys.stdout.flush()
-        while (await asyncio.to_thread(sys.stdin.readline)).strip():
+        while (line := await asyncio.to_thread(sys.stdin.readline)).strip():
+            request = json.loads(line)
             echo: list[float] = []
-            for index in range(calls):
+            for index in range(int(request.get("echo", calls))):
                 start = time.perf_counter()
                 await session.call_tool("echo", {"text": f"hello {index}"})
                 echo.append(time.perf_counter() - start)
             heavy: list[float] = []
-            for _ in range(3):
+            heavy_cpu: list[float] = []
+            for _ in range(int(request.get("heavy", HEAVY_CALLS))):
                 start = time.perf_counter()
-                await session.call_tool("open_files", {"count": opens})
+                result = await session.call_tool("open_files", {"count": opens})
                 heavy.append(time.perf_counter() - start)
+                heavy_cpu.append(float(result.content[0].text))  # type: ignore[union-attr]
             await session.call_tool("flush_telemetry", {})
             flush_telemetry()
-            reply = {"echo_s": statistics.median(echo), "heavy_s": min(heavy)}
+            reply = {
+                "echo_s": statistics.median(echo),
+                "heavy_s": min(heavy),
+                "heavy_cpu_s": min(heavy_cpu),
+            }
             sys.stdout.write(json.dumps(reply) + "\n")
             sys.stdout.flush()
 
@@ -137,8 +155,10 @@ def measure(quick: bool) -> dict[str, Any]:
         recording.append(got["sensor"]["audit_ns"] - got["none"]["audit_ns"])
         rejection_python.append(got["python_hook"]["id_ns"] - got["none"]["id_ns"])
         recording_python.append(got["python_hook"]["audit_ns"] - got["none"]["audit_ns"])
+    alternations, turn_calls = (3, 20) if quick else (ALTERNATIONS, TURN_CALLS)
     heavy_ratio: list[float] = []
     heavy_python: list[float] = []
+    heavy_cpu: list[float] = []
     echo_ratio: list[float] = []
     echo_vs_plain: list[float] = []
     with tempfile.TemporaryDirectory() as spool:
@@ -159,10 +179,11 @@ def measure(quick: bool) -> dict[str, Any]:
             for child in children.values():  # all started: no round runs beside a warm-up
                 child.wait_ready()
             names = list(variants)
-            for index in range(rounds):
+            for index in range(alternations):  # short turns: drift hits every variant alike
                 order = names[index % len(names) :] + names[: index % len(names)]
-                got = {name: children[name].round() for name in order}
+                got = {name: children[name].round(echo=turn_calls, heavy=3) for name in order}
                 heavy_ratio.append(got["sensor_on"]["heavy_s"] / got["plain"]["heavy_s"])
+                heavy_cpu.append(got["sensor_on"]["heavy_cpu_s"] / got["plain"]["heavy_cpu_s"])
                 heavy_python.append(got["python_hook"]["heavy_s"] / got["plain"]["heavy_s"])
                 echo_ratio.append(got["sensor_on"]["echo_s"] / got["sensor_off"]["echo_s"])
                 echo_vs_plain.append(got["sensor_on"]["echo_s"] / got["plain"]["echo_s"])
@@ -172,9 +193,11 @@ def measure(quick: bool) -> dict[str, Any]:
     return {
         "python": sys.version.split()[0],
         "rounds": rounds,
+        "alternations": alternations,
         "rejected_event_ns_added": spread(rejection),
         "recorded_event_ns_added": spread(recording),
         "file_heavy_tool_ratio_sensor_vs_plain": spread(heavy_ratio),
+        "file_heavy_tool_cpu_ratio_sensor_vs_plain": spread(heavy_cpu),
         "rejected_event_ns_added_python_hook": spread(rejection_python),
         "recorded_event_ns_added_python_hook": spread(recording_python),
         "file_heavy_tool_ratio_python_hook_vs_plain": spread(heavy_python),
@@ -200,6 +223,7 @@ def _report(results: dict[str, Any]) -> str:
         )
     for key in (
         "recorded_event_ns_added",
+        "file_heavy_tool_cpu_ratio_sensor_vs_plain",
         "echo_round_trip_ratio_sensor_on_vs_plain",
         "rejected_event_ns_added_python_hook",
         "recorded_event_ns_added_python_hook",

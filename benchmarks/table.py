@@ -20,6 +20,10 @@ _COMPONENT_LABELS = {
     "rejected_event_ns_added": ("sensor: rejected hot audit event", " ns added"),
     "recorded_event_ns_added": ("sensor: recorded audit event", " ns added"),
     "file_heavy_tool_ratio_sensor_vs_plain": ("sensor: tool doing 20,000 opens vs plain", "×"),
+    "file_heavy_tool_cpu_ratio_sensor_vs_plain": (
+        "sensor: tool doing 20,000 opens vs plain, the tool thread's CPU time",
+        "×",
+    ),
     "rejected_event_ns_added_python_hook": (
         "sensor, pure-Python hook: rejected hot audit event",
         " ns added",
