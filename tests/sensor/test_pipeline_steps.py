@@ -241,3 +241,35 @@ def test_symbol_memory_is_bounded_by_the_log_cap() -> None:
     assert state.counts == {ev.NATIVE: 10 * recorder.log_cap}
     # past the cap a repeat is no longer recognised: it is counted like any other event
     assert recorder.first_lookup(state, _symbol("libc.so.6", "symbol_0"))
+
+
+def test_concurrent_repeats_and_sealing_lose_no_event() -> None:
+    import threading
+
+    recorder = Recorder(span_events_per_category=10_000)  # no cap reached: nothing dropped
+    state = _span_state()
+    per_thread, threads = 5_000, 4
+    done = threading.Event()
+
+    def record(thread_id: int) -> None:
+        for index in range(per_thread):
+            recorder.record(_open(f"/f{index % 3}"), state, ev.INFERRED, thread_id)
+
+    def seal() -> None:  # the log thread emitting records meanwhile
+        while not done.is_set():
+            for entry in list(recorder.pending):
+                recorder.seal(entry[0])
+
+    sealer = threading.Thread(target=seal)
+    sealer.start()
+    workers = [threading.Thread(target=record, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    done.set()
+    sealer.join()
+    recorder.span_additions(state)
+    represented = sum(1 + entry[0][4] for entry in recorder.pending)
+    assert state.counts[ev.FILE] == per_thread * threads
+    assert represented + state.dropped == per_thread * threads  # a full queue drops, counted

@@ -88,7 +88,8 @@ class Recorder:
         self.log_cap = span_events_per_category * LOG_RECORDS_FACTOR
         self.pending: deque[tuple[Record, SpanContext | None]] = deque()
         self.pump = LogPump(self)
-        # held only to count a repeat or to seal a record: no call and no audit event inside
+        # held to look up, count, add or seal a record open to repeats: nothing inside it
+        # calls out or raises an audit event, so the hook cannot re-enter it
         self.repeat_lock = threading.Lock()
 
     # --- hot path: plain tuples and integer counters, no OTel call, no lock
@@ -144,18 +145,18 @@ class Recorder:
         except TypeError:  # an unhashable attribute value: recorded on its own
             key = None
         recent = state.recent
-        if key is not None:
-            with self.repeat_lock:
+        with self.repeat_lock:  # threads sharing a span (inferred) and span end: one at a time
+            if key is not None:
                 earlier = recent.get(key)
                 if earlier is not None and not earlier[SEALED]:
                     earlier[REPEATS] += 1
                     return
-        if len(self.pending) >= QUEUE_LIMIT:
-            root.dropped += 1
-            return
-        record: Record = [_time_ns(), observation, how, thread_id, 0, False]
-        if key is not None:
-            recent[key] = record
+            if len(self.pending) >= QUEUE_LIMIT:
+                root.dropped += 1
+                return
+            record: Record = [_time_ns(), observation, how, thread_id, 0, False]
+            if key is not None:
+                recent[key] = record
         if span_context is not None:  # span events: the first records (not events) count
             shown = state.shown.get(category, 0)
             if shown < self.span_cap:
@@ -172,7 +173,7 @@ class Recorder:
             with self.repeat_lock:
                 for record in state.recent.values():
                     record[SEALED] = True
-            state.recent.clear()
+                state.recent.clear()
         for record in state.events:
             additions.events.append(
                 Event(record[OBSERVATION].name, record_attributes(record), timestamp=record[TIME])
