@@ -67,6 +67,8 @@ with trace.use_span(span, end_on_exit=False), tempfile.TemporaryDirectory() as w
     thread.start()
     thread.join()
     root = state.root
+    if sensor.recorder.drain is not None:  # the C hook keeps its counts in C until drained
+        sensor.recorder.drain()
     report["file_count"] = root.counts.get(ev.FILE, 0)
     report["dropped"] = root.dropped
     report["kept"] = state.kept.get(ev.FILE, 0)

@@ -100,6 +100,7 @@ with trace.use_span(span):
     run = getattr(subinterpreters, "run_string", None) or subinterpreters.exec
     run(interpreter, "import os\\nfor _ in range(1000): open(os.devnull).close()\\n")
     subinterpreters.destroy(interpreter)
+    sensor.recorder.drain()  # the C hook keeps its counts in C until drained
     print(sensor.native, sensor.registry.by_span[span].root.counts["file"])
 """
     result = subprocess.run(
@@ -109,3 +110,55 @@ with trace.use_span(span):
         pytest.skip("no subinterpreter module in this Python")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "300"]
+
+
+MANY_SPANS = """
+import json, os, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from mcptrace.export.enrich import EnrichingSpanProcessor, register_enricher
+from mcptrace.sensor.hook import Sensor, install, native_counted
+from mcptrace.sensor.lifecycle import SensorEnricher
+sensor = Sensor({"file"}, native=sys.argv[1] == "native")
+register_enricher(SensorEnricher(sensor))
+provider = TracerProvider()
+provider.add_span_processor(EnrichingSpanProcessor([]))
+install(sensor)
+tracer = provider.get_tracer("probe")
+spans = [tracer.start_span(f"tool {n}") for n in range(int(sys.argv[2]))]
+for round in range(2):  # every span saturated, then flooded again: all in flight at once
+    for span in spans:
+        with trace.use_span(span):
+            for _ in range(300):
+                open(os.devnull, "rb").close()
+states = [sensor.registry.by_span[span] for span in spans]
+if sensor.recorder.drain is not None:
+    sensor.recorder.drain()
+print(json.dumps({
+    "native": sensor.native,
+    "counted": native_counted(),
+    "counts": sorted({state.counts["file"] for state in states}),
+    "dropped": sorted({state.dropped for state in states}),
+}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["native", "python"])
+def test_more_saturated_spans_than_the_c_table_holds_count_exactly(mode: str) -> None:
+    """The C hook keeps 32 (span, category) counts; a 33rd is counted on the objects at once."""
+    if mode == "native" and (not BUILT or PYTHON_HOOK_STAGE):
+        pytest.skip("the C accelerator is not built here")
+    result = subprocess.run(
+        [PYTHON, "-c", MANY_SPANS, mode, "40"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["native"] is (mode == "native")
+    assert report["counts"] == [600]  # every span, every open
+    assert report["dropped"] == [600 - 256]  # past the log cap of 8 x 32
+    if mode == "native":
+        assert report["counted"] == 40 * (600 - 256)  # all past the cap counted in C

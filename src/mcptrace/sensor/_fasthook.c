@@ -9,7 +9,10 @@
  *               and is it the importer reading a module's bytecode (.pyc, read-only)?
  *   2. count    is the event's span already past its log cap for the event's category, with
  *               no policy installed?  Then the Python hook would only count it
- *               (root.counts[category] += 1; root.dropped += 1), and so does this.
+ *               (root.counts[category] += 1; root.dropped += 1), and so does this: into a
+ *               small C table of (root, category) -> count, which drain() adds to those two
+ *               Python counters (the recorder drains before it reads them, at span end).  A
+ *               full table falls back to updating the Python objects at once.
  *
  * Everything else is handed to the Python hook unchanged (same event name, same args), which
  * repeats its own checks.  The conditions of step 2 are exactly the Python hook's: sensor
@@ -60,6 +63,17 @@ typedef struct {
 
 static HookState state;
 static PyObject *str_active, *str_kept, *str_root, *str_counts, *str_dropped;
+
+/* Step 2's counts not yet added to the Python objects: (root SpanState, category) -> count.
+   Entries hold strong references until drain(); only touched with the GIL held. */
+#define PENDING_SLOTS 32
+typedef struct {
+    PyObject *root;
+    PyObject *category;
+    long count;
+} Pending;
+static Pending pending[PENDING_SLOTS];
+static int last_pending; /* the slot the previous event used: floods hit it again */
 
 static uint64_t
 fnv1a(const char *text)
@@ -131,9 +145,9 @@ is_bytecode_read(PyObject *args)
     return (value & O_ACCMODE) == 0;
 }
 
-/* A new reference to ``value + 1`` for an int (None counts as 0); NULL with an error set. */
+/* A new reference to ``value + amount`` for an int (None counts as 0); NULL with an error set. */
 static PyObject *
-plus_one(PyObject *value)
+plus(PyObject *value, long amount)
 {
     long current = 0;
     if (value != NULL) {
@@ -142,18 +156,18 @@ plus_one(PyObject *value)
             return NULL;
         }
     }
-    return PyLong_FromLong(current + 1);
+    return PyLong_FromLong(current + amount);
 }
 
-/* dict[key] += 1 (from 0 when missing); -1 on error. */
+/* dict[key] += amount (from 0 when missing); -1 on error. */
 static int
-dict_increment(PyObject *dict, PyObject *key)
+dict_add(PyObject *dict, PyObject *key, long amount)
 {
     PyObject *old = PyDict_GetItemWithError(dict, key); /* borrowed */
     if (old == NULL && PyErr_Occurred()) {
         return -1;
     }
-    PyObject *updated = plus_one(old);
+    PyObject *updated = plus(old, amount);
     if (updated == NULL) {
         return -1;
     }
@@ -162,21 +176,97 @@ dict_increment(PyObject *dict, PyObject *key)
     return result;
 }
 
-/* object.name += 1; -1 on error. */
+/* object.name += amount; -1 on error. */
 static int
-attribute_increment(PyObject *object, PyObject *name)
+attribute_add(PyObject *object, PyObject *name, long amount)
 {
     PyObject *old = PyObject_GetAttr(object, name);
     if (old == NULL) {
         return -1;
     }
-    PyObject *updated = plus_one(old);
+    PyObject *updated = plus(old, amount);
     Py_DECREF(old);
     if (updated == NULL) {
         return -1;
     }
     int result = PyObject_SetAttr(object, name, updated);
     Py_DECREF(updated);
+    return result;
+}
+
+/* root.counts[category] += amount; root.dropped += amount (what count_only does). */
+static int
+add_to_root(PyObject *root, PyObject *category, long amount)
+{
+    PyObject *counts = PyObject_GetAttr(root, str_counts);
+    if (counts == NULL) {
+        return -1;
+    }
+    int result = -1;
+    if (!PyDict_Check(counts)) {
+        PyErr_SetString(PyExc_TypeError, "SpanState.counts is not a dict");
+    } else if (dict_add(counts, category, amount) == 0) {
+        result = attribute_add(root, str_dropped, amount);
+    }
+    Py_DECREF(counts);
+    return result;
+}
+
+/* One more event for (root, category) in the pending table; -1 when the table is full. */
+static int
+pend(PyObject *root, PyObject *category)
+{
+    Pending *entry = &pending[last_pending];
+    if (entry->root == root && entry->category == category) {
+        entry->count++;
+        return 0;
+    }
+    int free_slot = -1;
+    for (int slot = 0; slot < PENDING_SLOTS; slot++) {
+        entry = &pending[slot];
+        if (entry->root == root && entry->category == category) {
+            entry->count++;
+            last_pending = slot;
+            return 0;
+        }
+        if (entry->root == NULL && free_slot < 0) {
+            free_slot = slot;
+        }
+    }
+    if (free_slot < 0) {
+        return -1;
+    }
+    entry = &pending[free_slot];
+    Py_INCREF(root);
+    Py_INCREF(category);
+    entry->root = root;
+    entry->category = category;
+    entry->count = 1;
+    last_pending = free_slot;
+    return 0;
+}
+
+/* Add every pending count to its root's Python counters and empty the table; -1 if one
+   failed (the others are still added). */
+static int
+drain_pending(void)
+{
+    int result = 0;
+    for (int slot = 0; slot < PENDING_SLOTS; slot++) {
+        Pending entry = pending[slot];
+        if (entry.root == NULL) {
+            continue;
+        }
+        pending[slot].root = NULL; /* emptied first: nothing below can add to it meanwhile */
+        pending[slot].category = NULL;
+        pending[slot].count = 0;
+        if (add_to_root(entry.root, entry.category, entry.count) < 0) {
+            result = -1;
+            PyErr_Clear();
+        }
+        Py_DECREF(entry.root);
+        Py_DECREF(entry.category);
+    }
     return result;
 }
 
@@ -257,14 +347,16 @@ count_if_saturated(PyObject *category)
         result = -1;
         goto done;
     }
-    counts = PyObject_GetAttr(root, str_counts);
-    if (counts == NULL || !PyDict_Check(counts)) {
-        result = counts == NULL ? -1 : 0;
-        goto done;
-    }
-    if (dict_increment(counts, category) < 0 || attribute_increment(root, str_dropped) < 0) {
-        result = -1;
-        goto done;
+    if (pend(root, category) < 0) { /* the table is full: count on the objects at once */
+        counts = PyObject_GetAttr(root, str_counts);
+        if (counts == NULL || !PyDict_Check(counts)) {
+            result = counts == NULL ? -1 : 0;
+            goto done;
+        }
+        if (dict_add(counts, category, 1) < 0 || attribute_add(root, str_dropped, 1) < 0) {
+            result = -1;
+            goto done;
+        }
     }
     state.fast_counted++;
     result = 1;
@@ -441,9 +533,26 @@ fast_counted(PyObject *module, PyObject *unused)
     return PyLong_FromUnsignedLongLong(state.fast_counted);
 }
 
+PyDoc_STRVAR(drain_doc,
+"drain()\n--\n\nAdd the counts step 2 keeps in C to their SpanStates' ``counts`` and\n"
+"``dropped`` (read them only after this), and release those SpanStates.");
+
+static PyObject *
+drain(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    if (drain_pending() < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "a pending sensor count could not be added");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"install", (PyCFunction)(void (*)(void))install, METH_FASTCALL, install_doc},
     {"fast_counted", fast_counted, METH_NOARGS, fast_counted_doc},
+    {"drain", drain, METH_NOARGS, drain_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -211,6 +211,7 @@ def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
         )
     except Exception:  # e.g. more event names than its table holds: the Python hook alone
         return False
+    sensor.recorder.drain = _fasthook.drain
     return True
 
 

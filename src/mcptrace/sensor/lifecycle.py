@@ -178,6 +178,12 @@ class SensorLifecycle:
 
     def after_fork_in_child(self) -> None:
         _guard.PAUSED.intersection_update({threading.get_ident()})
+        drain = self.sensor.recorder.drain
+        if drain is not None:  # the C hook's counts belong to the parent's spans: let go
+            try:
+                drain()
+            except Exception:
+                pass
         self.sensor.registry.reset()
         self.sensor.recorder.reset_after_fork()
         self.sensor.recorder.pump.on_tick.append(self._rotate_unattributed)

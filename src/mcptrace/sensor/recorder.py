@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
@@ -88,6 +89,8 @@ class Recorder:
         self.log_cap = span_events_per_category * LOG_RECORDS_FACTOR
         self.pending: deque[tuple[Record, SpanContext | None]] = deque()
         self.pump = LogPump(self)
+        # the C hook's drain() (sensor/_fasthook.c): counts it keeps in C until a span ends
+        self.drain: Callable[[], None] | None = None
         # held to look up, count, add or seal a record open to repeats: nothing inside it
         # calls out or raises an audit event, so the hook cannot re-enter it
         self.repeat_lock = threading.Lock()
@@ -180,6 +183,8 @@ class Recorder:
             )
         state.events.clear()
         if state.root is state:
+            if self.drain is not None:
+                self.drain()  # the C hook's counts for this span (and others) into the objects
             additions.attributes.update(counter_attributes(state))
         if not additions.events and not additions.attributes:
             return None
