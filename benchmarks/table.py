@@ -116,13 +116,20 @@ def rows(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _turns(document: dict[str, Any]) -> int:
+    sensor = document.get("components", {}).get("sensor", {})
+    return int(sensor.get("alternations", document["rounds"]))
+
+
 def render(document: dict[str, Any]) -> str:
     info = document["machine"]
     lines = [
         START,
         f"Measured with `python -m benchmarks --json benchmarks/results.json` "
         f"({document['rounds']} rounds) on {info['cpus']} CPUs ({info['cpu']}), "
-        f"Python {info['python']}; median (min–max) of the per-round figures.",
+        f"Python {info['python']}; median (min–max) of the per-round figures (the sensor and "
+        f"policy round trips: of {_turns(document)} short alternating turns); the suite took "
+        f"{sum(document.get('seconds', {}).values()):.0f} s.",
         "",
         "| scenario | result | target | |",
         "|---|---|---|---|",
