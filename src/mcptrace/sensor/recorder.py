@@ -92,12 +92,13 @@ class Recorder:
         # the C hook's drain() (sensor/_fasthook.c): counts it keeps in C until a span ends
         self.drain: Callable[[], None] | None = None
         # held to look up, count, add or seal a record open to repeats: nothing inside it
-        # calls out or raises an audit event, so the hook cannot re-enter it
-        self.repeat_lock = threading.Lock()
+        # calls out or raises an audit event; re-entrant all the same, for a signal handler
+        # that runs between two of its bytecodes and ends a span in the same thread
+        self.repeat_lock = threading.RLock()
 
-    # --- hot path: plain tuples and integer counters, no OTel call, no lock
-    # (each counter update is a few bytecodes with no call in between, so the GIL does not
-    # switch threads in the middle of it)
+    # --- hot path: plain lists and integer counters, no OTel call; one lock, around the
+    # records open to repeats only (each counter update is a few bytecodes with no call in
+    # between, so the GIL does not switch threads in the middle of it)
 
     def count_only(self, state: SpanState, category: str) -> None:
         """A span past its cap: the event is counted (and dropped), nothing more."""
@@ -205,7 +206,7 @@ class Recorder:
     def reset_after_fork(self) -> None:
         self.pending = deque()
         self.pump = LogPump(self)
-        self.repeat_lock = threading.Lock()  # another thread may have held it at the fork
+        self.repeat_lock = threading.RLock()  # another thread may have held it at the fork
 
     def seal(self, record: Record) -> None:
         """No more repeats on ``record``: it is being emitted (the next copy is a new record)."""
