@@ -10,7 +10,8 @@
   (observe mode; its file rules judge every open, none matches /dev/null).
 
 Variants alternate between two kept-alive clients in 3 × rounds short turns (at least 15;
-3 heavy calls, the fastest counting, and 60 echo calls each, 20 with --quick); each figure is
+3 heavy calls, the fastest counting, and 60 echo calls each; --quick: 3 turns, 20 echo calls,
+2,000 opens: the harness, not the figures); each figure is
 the median of the turns' ratios with min–max.  Targets: file-heavy tool ≤ ×1.10 and echo
 round trip ≤ ×1.03 (policy vs no policy).
 """
@@ -104,8 +105,9 @@ def micro(calls: int) -> dict[str, float]:
 
 def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
     rounds = max(rounds, 5)
-    calls, opens = (100, 20_000) if quick else (300, 20_000)
+    calls, opens = (100, 2_000) if quick else (300, 20_000)
     turn_calls = 20 if quick else 60
+    turns = 3 if quick else 3 * rounds
     decider = micro(20_000 if quick else 200_000)
     heavy: list[float] = []
     echo: list[float] = []
@@ -123,7 +125,7 @@ def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
         try:
             for child in children.values():  # both started: no round runs beside a warm-up
                 child.wait_ready()
-            for index in range(3 * rounds):  # short turns, as bench_sensor's round trips
+            for index in range(turns):  # short turns, as bench_sensor's round trips
                 order = ["sensor", "policy"] if index % 2 == 0 else ["policy", "sensor"]
                 got = {name: children[name].round(echo=turn_calls, heavy=3) for name in order}
                 heavy.append(got["policy"]["heavy_s"] / got["sensor"]["heavy_s"])
@@ -134,7 +136,7 @@ def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
     return {
         "python": sys.version.split()[0],
         "rounds": rounds,
-        "alternations": 3 * rounds,
+        "alternations": turns,
         "rules": 50,
         "decider_ns": decider,
         "file_heavy_tool_ratio_policy_vs_sensor": spread(heavy),

@@ -136,7 +136,7 @@ async def _drive(calls: int, opens: int, warmup_seconds: float) -> None:
 def measure(quick: bool) -> dict[str, Any]:
     rounds = 3 if quick else 5
     events = 100_000 if quick else 300_000
-    calls, opens = (100, 20_000) if quick else (300, 20_000)
+    calls, opens = (100, 2_000) if quick else (300, 20_000)
     me = str(Path(__file__).resolve())
     rejection: list[float] = []
     recording: list[float] = []
