@@ -194,7 +194,7 @@ attribute_add(PyObject *object, PyObject *name, long amount)
     return result;
 }
 
-/* root.counts[category] += amount; root.dropped += amount (what count_only does). */
+/* root.counts[category] += amount; root.dropped += amount (the Python hook's count step) */
 static int
 add_to_root(PyObject *root, PyObject *category, long amount)
 {
@@ -304,7 +304,7 @@ count_if_saturated(PyObject *category)
         return 0;
     }
     int result = 0;
-    PyObject *span_state = NULL, *kept = NULL, *root = NULL, *counts = NULL;
+    PyObject *span_state = NULL, *kept = NULL, *root = NULL;
     if (!PyDict_Check(context)) {
         goto done;
     }
@@ -347,21 +347,14 @@ count_if_saturated(PyObject *category)
         result = -1;
         goto done;
     }
-    if (pend(root, category) < 0) { /* the table is full: count on the objects at once */
-        counts = PyObject_GetAttr(root, str_counts);
-        if (counts == NULL || !PyDict_Check(counts)) {
-            result = counts == NULL ? -1 : 0;
-            goto done;
-        }
-        if (dict_add(counts, category, 1) < 0 || attribute_add(root, str_dropped, 1) < 0) {
-            result = -1;
-            goto done;
-        }
+    /* the table full: count on the objects at once */
+    if (pend(root, category) < 0 && add_to_root(root, category, 1) < 0) {
+        result = -1;
+        goto done;
     }
     state.fast_counted++;
     result = 1;
 done:
-    Py_XDECREF(counts);
     Py_XDECREF(root);
     Py_XDECREF(kept);
     Py_XDECREF(span_state);

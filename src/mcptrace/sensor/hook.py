@@ -132,7 +132,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 and state.kept.get(category, 0) >= saturated_at
                 and policy[0] is None
             ):
-                root = state.root  # Recorder.count_only, inlined
+                root = state.root  # counted (and dropped), nothing more; the C hook too
                 root.counts[category] += 1
                 root.dropped += 1
                 return

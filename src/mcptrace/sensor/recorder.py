@@ -100,13 +100,6 @@ class Recorder:
     # records open to repeats only (each counter update is a few bytecodes with no call in
     # between, so the GIL does not switch threads in the middle of it)
 
-    def count_only(self, state: SpanState, category: str) -> None:
-        """A span past its cap: the event is counted (and dropped), nothing more."""
-        state.kept[category] += 1
-        root = state.root
-        root.counts[category] = root.counts.get(category, 0) + 1
-        root.dropped += 1
-
     def first_lookup(self, state: SpanState, observation: Observation) -> bool:
         """False for a native symbol this span already looked up in the same library.
 
@@ -143,18 +136,17 @@ class Recorder:
         if seen > log_cap:
             root.dropped += 1
             return
-        try:
-            key = (observation[0], observation[3], how, thread_id, *observation[2].items())
-            hash(key)
-        except TypeError:  # an unhashable attribute value: recorded on its own
-            key = None
+        key: tuple[object, ...] | None
+        key = (observation[0], observation[3], how, thread_id, *observation[2].items())
         recent = state.recent
         with self.repeat_lock:  # threads sharing a span (inferred) and span end: one at a time
-            if key is not None:
+            try:
                 earlier = recent.get(key)
-                if earlier is not None and not earlier[SEALED]:
-                    earlier[REPEATS] += 1
-                    return
+            except TypeError:  # an unhashable attribute value: recorded on its own
+                key = earlier = None
+            if earlier is not None and not earlier[SEALED]:
+                earlier[REPEATS] += 1
+                return
             if len(self.pending) >= QUEUE_LIMIT:
                 root.dropped += 1
                 return
