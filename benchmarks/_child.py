@@ -1,4 +1,5 @@
-"""Helpers shared by the component benchmark scripts (run as scripts: ``import _child``)."""
+"""Helpers shared by the benchmarks and their child processes (``import _child`` from a
+script in this directory, ``benchmarks._child`` from the suite)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import os
 import queue
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 from typing import Any
 
 ROUND_TIMEOUT_SECONDS = 1800
+# A kept-alive child warms up this long before its first round: long enough for an
+# instrumented process's start-up work (the module inventory settles after ~3 s of quiet
+# walks, see provenance/startup.py), so rounds measure the steady state.
+WARMUP_SECONDS = 5.0
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -125,3 +131,12 @@ class ServedChild:
 
 
 READY = json.dumps({"ready": True})  # what a served child prints once it is warm
+
+
+async def end_of_round(session: Any, reply: str) -> None:
+    """A served child's round (or warm-up) ends: both sides of its MCP session (``session``)
+    flush their telemetry, then ``reply`` goes to the harness as one line."""
+    await session.call_tool("flush_telemetry", {})
+    flush_telemetry()
+    sys.stdout.write(reply + "\n")
+    sys.stdout.flush()

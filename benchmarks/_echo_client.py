@@ -1,13 +1,12 @@
-"""Benchmark client: one session, warm-up, then timed tools/call round trips.
+"""Benchmark client, kept alive by the harness: one session, a warm-up, then timed rounds.
 
     python _echo_client.py --transport stdio|http --calls N [--tool echo|open_files|...]
-                           [--concurrency K] [--serve]
+                           [--warmup N] [--warmup-seconds S]
 
-Prints one JSON object: per-call latencies summary (seconds), the server's peak RSS.
-
-With ``--serve`` the process stays up after its warm-up and runs one round per line read
-from stdin (a JSON object, e.g. ``{"calls": 1000, "concurrency": 1}``, or ``{}`` for the
-command-line values), answering each with one JSON line; EOF ends it.  The harness keeps one
+After its warm-up it prints ``{"ready": true}``, then runs one round per line read from
+stdin (a JSON object, e.g. ``{"calls": 1000, "concurrency": 8}``; ``{}`` means ``--calls``
+calls, one in flight) and answers each with one JSON line: the round's latencies (seconds)
+and the server's peak RSS; EOF ends it.  The harness (``_child.ServedChild``) keeps one
 plain and one instrumented client alive and alternates rounds between them, so a scenario
 pays two start-ups instead of two per round.  ``--warmup-seconds`` makes the warm-up last
 long enough for an instrumented process's start-up work (the module inventory) to finish:
@@ -30,7 +29,7 @@ from contextlib import AsyncExitStack
 
 from mcp.client.stdio import stdio_client
 
-from _child import READY, flush_telemetry
+from _child import READY, end_of_round
 from mcp import ClientSession, StdioServerParameters
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -88,17 +87,9 @@ async def timed_calls(  # type: ignore[type-arg]
 
 
 async def run(  # type: ignore[type-arg]
-    transport: str,
-    calls: int,
-    warmup: int,
-    tool: str,
-    argument: dict,
-    concurrency: int = 1,
-    serve: bool = False,
-    warmup_seconds: float = 0.0,
-) -> dict:
+    transport: str, calls: int, warmup: int, tool: str, argument: dict, warmup_seconds: float
+) -> None:
     server_process = None
-    result: dict[str, float] = {}
     async with AsyncExitStack() as stack:
         if transport == "stdio":
             params = StdioServerParameters(command=sys.executable, args=[SERVER])
@@ -119,51 +110,36 @@ async def run(  # type: ignore[type-arg]
         session = await stack.enter_async_context(ClientSession(streams[0], streams[1]))
         await session.initialize()
         warm_until = time.monotonic() + warmup_seconds
-        done = 0
-        while done < warmup or time.monotonic() < warm_until:
+        served = 0
+        while served < warmup or time.monotonic() < warm_until:
             await session.call_tool(tool, argument)
-            done += 1
-        if serve:  # what the warm-up left to export is not the first round's
-            await session.call_tool("flush_telemetry", {})
-            flush_telemetry()
-            sys.stdout.write(READY + "\n")
-            sys.stdout.flush()
+            served += 1
+        await end_of_round(session, READY)  # what the warm-up left to export is not round 1's
         warm_rss_kib = await rss_kib(session)
-        while True:
-            if serve:
-                line = await asyncio.to_thread(sys.stdin.readline)
-                if not line.strip():
-                    break
-                request = json.loads(line)
-                calls = int(request.get("calls", calls))
-                concurrency = int(request.get("concurrency", concurrency))
-            result = await timed_calls(session, tool, argument, calls, concurrency)
-            done += calls
-            result["served"] = done  # tool calls so far, warm-up included
+        while (line := await asyncio.to_thread(sys.stdin.readline)).strip():
+            request = json.loads(line)
+            count = int(request.get("calls", calls))
+            result = await timed_calls(
+                session, tool, argument, count, int(request.get("concurrency", 1))
+            )
+            served += count
+            result["served"] = served  # calls of the benchmarked tool, warm-up included
             peak_rss_kib = await rss_kib(session)
             result["server_peak_rss_kib"] = peak_rss_kib
             result["server_rss_growth_kib"] = peak_rss_kib - warm_rss_kib
-            if not serve:
-                break
-            await session.call_tool("flush_telemetry", {})
-            flush_telemetry()
-            sys.stdout.write(json.dumps(result) + "\n")
-            sys.stdout.flush()
+            await end_of_round(session, json.dumps(result))
     if server_process is not None:
         server_process.terminate()
         server_process.wait(timeout=10)
-    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--calls", type=int, default=1000, help="calls per round by default")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--tool", default="echo")
     parser.add_argument("--argument", default='{"text": "hello"}')
-    parser.add_argument("--concurrency", type=int, default=1, help="calls kept in flight")
-    parser.add_argument("--serve", action="store_true", help="one round per stdin line")
     parser.add_argument(
         "--warmup-seconds",
         type=float,
@@ -171,20 +147,16 @@ def main() -> None:
         help="keep warming up this long (instrumented: until start-up's module walks settle)",
     )
     args = parser.parse_args()
-    result = asyncio.run(
+    asyncio.run(
         run(
             args.transport,
             args.calls,
             args.warmup,
             args.tool,
             json.loads(args.argument),
-            args.concurrency,
-            args.serve,
             args.warmup_seconds,
         )
     )
-    if not args.serve:
-        sys.stdout.write(json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

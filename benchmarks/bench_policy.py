@@ -27,11 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _child import ServedChild, clean_env, spread
+from _child import WARMUP_SECONDS, ServedChild, clean_env, spread
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "bench_sensor.py"  # its --child-drive runs _echo_server.py over stdio
-WARMUP_SECONDS = 5.0  # as bench_sensor's: start-up work settles before the first round
 
 
 def policy_text(rules: int = 50) -> str:
@@ -105,7 +104,7 @@ def micro(calls: int) -> dict[str, float]:
 
 def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
     rounds = max(rounds, 5)
-    calls, opens = (100, 2_000) if quick else (300, 20_000)
+    opens = 2_000 if quick else 20_000
     turn_calls = 20 if quick else 60
     turns = 3 if quick else 3 * rounds
     decider = micro(20_000 if quick else 200_000)
@@ -116,7 +115,7 @@ def measure(quick: bool, rounds: int = 5) -> dict[str, Any]:
         policy.write_text(policy_text(), encoding="utf-8")
         spool = str(Path(work) / "spool")
         warm = "0" if quick else str(WARMUP_SECONDS)
-        drive = [sys.executable, str(DRIVER), "--child-drive", str(calls), str(opens), warm]
+        drive = [sys.executable, str(DRIVER), "--child-drive", str(opens), warm]
         run = [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool]
         children = {  # kept alive, rounds alternate between them (bench_sensor's driver)
             "sensor": ServedChild([*run, "--", *drive], clean_env()),

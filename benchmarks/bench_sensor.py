@@ -32,11 +32,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _child import READY, ServedChild, clean_env, flush_telemetry, run_json, spread
+from _child import (
+    READY,
+    WARMUP_SECONDS,
+    ServedChild,
+    clean_env,
+    end_of_round,
+    run_json,
+    spread,
+)
 
 HERE = Path(__file__).resolve().parent
-WARMUP_SECONDS = 5.0  # an instrumented process's start-up work settles first (roundtrip.py)
-HEAVY_CALLS = 5  # file-heavy calls per request by default; the fastest counts
 # The round trips alternate variants in short turns (3 heavy calls, the fastest counting, and
 # 60 echo calls each), so the VM's slow drifts hit all variants alike: each figure is the
 # median of the turns' ratios.
@@ -83,11 +89,11 @@ def _micro(variant: str, events: int) -> dict[str, float]:
 # ------------------------------------------------------------------ MCP round trips (client)
 
 
-async def _drive(calls: int, opens: int, warmup_seconds: float) -> None:
+async def _drive(opens: int, warmup_seconds: float) -> None:
     """Serve requests (``_child.ServedChild``): ``{"echo": N, "heavy": K}`` runs N echo calls
-    and the file-heavy tool K times (defaults: ``calls`` and ``HEAVY_CALLS``), then flushes both
-    sides' telemetry outside the timed part and answers the median echo latency and the
-    fastest heavy call (client wall time, and the tool thread's CPU time)."""
+    and the file-heavy tool K times (``opens`` opens each), then flushes both sides' telemetry
+    outside the timed part and answers the median echo latency and the fastest heavy call
+    (client wall time, and the tool thread's CPU time)."""
     from mcp.client.stdio import stdio_client
 
     from mcp import ClientSession, StdioServerParameters
@@ -101,33 +107,27 @@ async def _drive(calls: int, opens: int, warmup_seconds: float) -> None:
             if index >= 20 and time.monotonic() >= warm_until:
                 break
             await session.call_tool("echo", {"text": "warm"})
-        await session.call_tool("flush_telemetry", {})
-        flush_telemetry()
-        sys.stdout.write(READY + "\n")
-        sys.stdout.flush()
+        await end_of_round(session, READY)
         while (line := await asyncio.to_thread(sys.stdin.readline)).strip():
             request = json.loads(line)
             echo: list[float] = []
-            for index in range(int(request.get("echo", calls))):
+            for index in range(int(request["echo"])):
                 start = time.perf_counter()
                 await session.call_tool("echo", {"text": f"hello {index}"})
                 echo.append(time.perf_counter() - start)
             heavy: list[float] = []
             heavy_cpu: list[float] = []
-            for _ in range(int(request.get("heavy", HEAVY_CALLS))):
+            for _ in range(int(request["heavy"])):
                 start = time.perf_counter()
                 result = await session.call_tool("open_files", {"count": opens})
                 heavy.append(time.perf_counter() - start)
                 heavy_cpu.append(float(result.content[0].text))  # type: ignore[union-attr]
-            await session.call_tool("flush_telemetry", {})
-            flush_telemetry()
             reply = {
                 "echo_s": statistics.median(echo),
                 "heavy_s": min(heavy),
                 "heavy_cpu_s": min(heavy_cpu),
             }
-            sys.stdout.write(json.dumps(reply) + "\n")
-            sys.stdout.flush()
+            await end_of_round(session, json.dumps(reply))
 
 
 # ------------------------------------------------------------------ orchestration (parent)
@@ -136,7 +136,7 @@ async def _drive(calls: int, opens: int, warmup_seconds: float) -> None:
 def measure(quick: bool) -> dict[str, Any]:
     rounds = 3 if quick else 5
     events = 100_000 if quick else 300_000
-    calls, opens = (100, 2_000) if quick else (300, 20_000)
+    opens = 2_000 if quick else 20_000
     me = str(Path(__file__).resolve())
     rejection: list[float] = []
     recording: list[float] = []
@@ -163,7 +163,7 @@ def measure(quick: bool) -> dict[str, Any]:
     echo_vs_plain: list[float] = []
     with tempfile.TemporaryDirectory() as spool:
         warm = "0" if quick else str(WARMUP_SECONDS)
-        drive = [sys.executable, me, "--child-drive", str(calls), str(opens), warm]
+        drive = [sys.executable, me, "--child-drive", str(opens), warm]
         run = [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--"]
         variants = {
             "plain": (drive, {}),
@@ -242,7 +242,7 @@ def main() -> None:
         print(json.dumps(_micro(sys.argv[2], int(sys.argv[3]))))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--child-drive":
-        asyncio.run(_drive(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
+        asyncio.run(_drive(int(sys.argv[2]), float(sys.argv[3])))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks._child import ServedChild
+from benchmarks._child import WARMUP_SECONDS, ServedChild
 from benchmarks.harness import Result, alternate
 
 CLIENT = str(Path(__file__).with_name("_echo_client.py"))
@@ -33,9 +33,6 @@ SPANS_ONLY = {
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "mcptrace_provenance",
 }
 ECHO = '{"text": "hello"}'
-# long enough for an instrumented process's start-up work (the module inventory settles after
-# ~3 s of quiet walks, see provenance/startup.py): rounds measure the steady state
-WARMUP_SECONDS = 5.0
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -46,10 +43,10 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Runner:
-    """One plain and one instrumented benchmark client (``--serve``), alive for a scenario.
+    """One plain and one instrumented benchmark client, alive for a scenario.
 
-    Each round is one request to one of them; both start on their first round (their
-    warm-up is not timed) and stop in ``close``.
+    Both start together and warm up side by side (not timed); each round is then one request
+    to one of them; ``close`` stops both.
     """
 
     def __init__(
@@ -64,7 +61,7 @@ class Runner:
     ) -> None:
         self.args = [
             "--transport", transport, "--calls", str(calls), "--tool", tool,
-            "--argument", argument, "--warmup", str(min(50, max(2, calls // 5))), "--serve",
+            "--argument", argument, "--warmup", str(min(50, max(2, calls // 5))),
             "--warmup-seconds", str(warmup_seconds),
         ]  # fmt: skip
         self.options = options
