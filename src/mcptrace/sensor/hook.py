@@ -85,7 +85,8 @@ def make_hook(sensor: Sensor) -> AuditHook:
     by_span = registry.by_span
     span_key, suppress_key = SPAN_KEY, SUPPRESS_KEY
     context_how = ev.CONTEXT
-    record = sensor.recorder.record
+    recorder = sensor.recorder  # its lock is read per use: after a fork it is a new one
+    record = recorder.record
     first_lookup = sensor.recorder.first_lookup
     saturated_at = sensor.recorder.log_cap
     translators = {name: entry.translate for name, entry in TRANSLATORS.items()}
@@ -133,8 +134,9 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 and policy[0] is None
             ):
                 root = state.root  # counted (and dropped), nothing more; the C hook too
-                root.counts[category] += 1
-                root.dropped += 1
+                with recorder.lock:
+                    root.counts[category] += 1
+                    root.dropped += 1
                 return
         except Exception:  # nothing above calls out: no re-entrancy guard needed yet
             sensor.errors += 1

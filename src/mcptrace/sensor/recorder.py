@@ -91,14 +91,14 @@ class Recorder:
         self.pump = LogPump(self)
         # the C hook's drain() (sensor/_fasthook.c): counts it keeps in C until a span ends
         self.drain: Callable[[], None] | None = None
-        # held to look up, count, add or seal a record open to repeats: nothing inside it
-        # calls out or raises an audit event; re-entrant all the same, for a signal handler
+        # held to count, and to look up, add or seal a record open to repeats: nothing inside
+        # it calls out or raises an audit event; re-entrant all the same, for a signal handler
         # that runs between two of its bytecodes and ends a span in the same thread
-        self.repeat_lock = threading.RLock()
+        self.lock = threading.RLock()
 
-    # --- hot path: plain lists and integer counters, no OTel call; one lock, around the
-    # records open to repeats only (each counter update is a few bytecodes with no call in
-    # between, so the GIL does not switch threads in the middle of it)
+    # --- hot path: plain lists and integer counters, no OTel call; one lock around the
+    # counters and the records open to repeats (a thread switch can fall between the read
+    # and the write of a counter, and threads share a span when attribution is inferred)
 
     def first_lookup(self, state: SpanState, observation: Observation) -> bool:
         """False for a native symbol this span already looked up in the same library.
@@ -126,20 +126,19 @@ class Recorder:
     def record(self, observation: Observation, state: SpanState, how: str, thread_id: int) -> None:
         category = observation[1]
         root = state.root
-        root.counts[category] = root.counts.get(category, 0) + 1
-        seen = state.kept.get(category, 0) + 1
-        state.kept[category] = seen
         span_context = state.span_context
-        if span_context is None and category == ev.IMPORT:
-            return  # start-up and unattributed imports: a count in the summary
-        log_cap = self.log_cap if span_context is not None else self.span_cap
-        if seen > log_cap:
-            root.dropped += 1
-            return
         key: tuple[object, ...] | None
         key = (observation[0], observation[3], how, thread_id, *observation[2].items())
-        recent = state.recent
-        with self.repeat_lock:  # threads sharing a span (inferred) and span end: one at a time
+        with self.lock:  # threads sharing a span (inferred), span end: counts lose nothing
+            root.counts[category] = root.counts.get(category, 0) + 1
+            seen = state.kept.get(category, 0) + 1
+            state.kept[category] = seen
+            if span_context is None and category == ev.IMPORT:
+                return  # start-up and unattributed imports: a count in the summary
+            if seen > (self.log_cap if span_context is not None else self.span_cap):
+                root.dropped += 1
+                return
+            recent = state.recent
             try:
                 earlier = recent.get(key)
             except TypeError:  # an unhashable attribute value: recorded on its own
@@ -153,11 +152,11 @@ class Recorder:
             record: Record = [_time_ns(), observation, how, thread_id, 0, False]
             if key is not None:
                 recent[key] = record
-        if span_context is not None:  # span events: the first records (not events) count
-            shown = state.shown.get(category, 0)
-            if shown < self.span_cap:
-                state.shown[category] = shown + 1
-                state.events.append(record)
+            if span_context is not None:  # span events: the first records (not events) count
+                shown = state.shown.get(category, 0)
+                if shown < self.span_cap:
+                    state.shown[category] = shown + 1
+                    state.events.append(record)
         self.pending.append((record, span_context))
 
     # --- conversions (off the hot path)
@@ -166,7 +165,7 @@ class Recorder:
         """Span events for the records kept on ``state``, counters if it is a root."""
         additions = Additions()
         if state.recent:  # the span's records are complete: its log records say the same
-            with self.repeat_lock:
+            with self.lock:
                 for record in state.recent.values():
                     record[SEALED] = True
                 state.recent.clear()
@@ -198,11 +197,11 @@ class Recorder:
     def reset_after_fork(self) -> None:
         self.pending = deque()
         self.pump = LogPump(self)
-        self.repeat_lock = threading.RLock()  # another thread may have held it at the fork
+        self.lock = threading.RLock()  # another thread may have held it at the fork
 
     def seal(self, record: Record) -> None:
         """No more repeats on ``record``: it is being emitted (the next copy is a new record)."""
-        with self.repeat_lock:
+        with self.lock:
             record[SEALED] = True
 
 
