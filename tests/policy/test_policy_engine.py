@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from mcptrace.policy import model as m
@@ -206,3 +207,38 @@ arguments = ["(^| )(-T|--upload-file|-d|--data)( |$)"]
     assert rules(judge, spawn("/usr/bin/curl", "-T", "f", "https://x")) == ["no-curl-upload"]
     assert rules(judge, spawn("/usr/bin/curl", "https://x")) == []
     assert os.path.basename("/usr/bin/curl") == "curl"
+
+
+def test_violations_from_threads_sharing_a_span_are_all_counted() -> None:
+    """A count is a read then a write: threads breaking rules in one span at once (attribution
+    inferred) and the sensor counting the same span must not lose counts."""
+    import threading
+
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    from mcptrace.policy.engine import Verdict
+    from mcptrace.policy.record import ViolationRecorder
+    from mcptrace.sensor.attribution import SpanState
+
+    violations = ViolationRecorder(span_events_per_category=2)  # most are counted, not kept
+    state = SpanState(SpanContext(1, 2, False, TraceFlags(1)), is_mcp=True)
+    verdict = Verdict("no-secrets", m.FILE_READ, "/secret", enforce=False)
+    per_thread, threads = 5_000, 4
+
+    def break_rules() -> None:
+        for _ in range(per_thread):
+            violations.record(opened("/secret"), verdict, False, state, ev.INFERRED)
+
+    workers = [threading.Thread(target=break_rules) for _ in range(threads)]
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(previous)
+    total = per_thread * threads
+    assert state.counts[m.POLICY_CATEGORY_NAME] == total
+    assert len(violations.pending) + state.dropped == total

@@ -29,6 +29,7 @@ from mcptrace.policy import model as m
 from mcptrace.policy.engine import Verdict, tool_name_of
 from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.events import Observation
+from mcptrace.sensor.hook import installed
 from mcptrace.sensor.recorder import (
     LOG_RECORDS_FACTOR,
     QUEUE_LIMIT,
@@ -58,14 +59,24 @@ def violation_observation(
     )
 
 
+_FALLBACK_LOCK = threading.RLock()  # no sensor installed (unit tests of the recorder alone)
+
+
 class ViolationRecorder:
     def __init__(self, span_events_per_category: int = 32) -> None:
         self.span_cap = span_events_per_category
         self.log_cap = span_events_per_category * LOG_RECORDS_FACTOR
         self.pending: deque[tuple[Record, SpanContext | None]] = deque()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one flush at a time
         self._logger: Logger | None = None
         self.errors = 0
+
+    @staticmethod
+    def _counts_lock() -> threading.RLock:
+        """The sensor recorder's lock: a span's counters are shared with it (``dropped``) and
+        between threads sharing the span, and a count is a read then a write."""
+        sensor = installed()
+        return sensor.recorder.lock if sensor is not None else _FALLBACK_LOCK
 
     # --- hot path (inside the hook): plain lists and counters
 
@@ -74,12 +85,13 @@ class ViolationRecorder:
     ) -> None:
         category = m.POLICY_CATEGORY_NAME
         root = state.root
-        root.counts[category] = root.counts.get(category, 0) + 1
-        seen = state.kept.get(category, 0) + 1
-        state.kept[category] = seen
-        if seen > self.log_cap or len(self.pending) >= QUEUE_LIMIT:
-            root.dropped += 1
-            return
+        with self._counts_lock():
+            root.counts[category] = root.counts.get(category, 0) + 1
+            seen = state.kept.get(category, 0) + 1
+            state.kept[category] = seen
+            if seen > self.log_cap or len(self.pending) >= QUEUE_LIMIT:
+                root.dropped += 1
+                return
         violation = violation_observation(observation, verdict, blocked, tool_name_of(state))
         # sealed from the start: each violation is its own record (none is coalesced)
         record: Record = [_time_ns(), violation, how, threading.get_ident(), 0, True]
