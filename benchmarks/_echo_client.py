@@ -29,6 +29,7 @@ from contextlib import AsyncExitStack
 
 from mcp.client.stdio import stdio_client
 
+import _bare_sdk
 from _child import READY, end_of_round
 from mcp import ClientSession, StdioServerParameters
 
@@ -87,19 +88,25 @@ async def timed_calls(  # type: ignore[type-arg]
 
 
 async def run(  # type: ignore[type-arg]
-    transport: str, calls: int, warmup: int, tool: str, argument: dict, warmup_seconds: float
+    transport: str,
+    calls: int,
+    warmup: int,
+    tool: str,
+    argument: dict,
+    warmup_seconds: float,
+    server_flags: list[str],
 ) -> None:
     server_process = None
     async with AsyncExitStack() as stack:
         if transport == "stdio":
-            params = StdioServerParameters(command=sys.executable, args=[SERVER])
+            params = StdioServerParameters(command=sys.executable, args=[SERVER, *server_flags])
             streams = await stack.enter_async_context(stdio_client(params))
         else:
             from mcp.client.streamable_http import streamable_http_client
 
             port = free_port()
             server_process = subprocess.Popen(
-                [sys.executable, SERVER, "http", str(port)],
+                [sys.executable, SERVER, "http", str(port), *server_flags],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -146,6 +153,7 @@ def main() -> None:
         default=0.0,
         help="keep warming up this long (instrumented: until start-up's module walks settle)",
     )
+    bare_sdk = _bare_sdk.take_flag(sys.argv, "bench-client")
     args = parser.parse_args()
     asyncio.run(
         run(
@@ -155,6 +163,7 @@ def main() -> None:
             args.tool,
             json.loads(args.argument),
             args.warmup_seconds,
+            [_bare_sdk.FLAG] if bare_sdk else [],
         )
     )
 

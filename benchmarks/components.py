@@ -36,14 +36,15 @@ def lines(name: str, figures: dict[str, Any]) -> list[str]:
     """Human-readable summary lines of one component's figures."""
     out: list[str] = []
     if name == "provenance":
+        for variant, figure in figures.get("vs_plain", {}).items():
+            target = f" (target ≤ ×{figure['target']})" if "target" in figure else ""
+            out.append(
+                f"start-up `import mcp, …`, {variant} vs plain python: ×{figure['median']:.3f}"
+                f" [{figure['min']:.3f}–{figure['max']:.3f}]{target}"
+            )
         for variant, figure in figures.get("vs_no_provenance", {}).items():
             out.append(
                 f"provenance start-up, {variant} cache vs no provenance: ×{figure['median']:.3f}"
-                f" [{figure['min']:.3f}–{figure['max']:.3f}] (target ≤ ×{figure['target']})"
-            )
-        for variant, figure in figures.get("vs_plain", {}).items():
-            out.append(
-                f"start-up `import mcp, …`, {variant} vs plain python: ×{figure['median']:.3f}"
                 f" [{figure['min']:.3f}–{figure['max']:.3f}]"
             )
         return out

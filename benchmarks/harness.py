@@ -65,6 +65,18 @@ class Result:
         return data
 
 
+def rotate(measures: dict[str, Measure], rounds: int) -> dict[str, list[float]]:
+    """Round-robin over the variants, ``rounds`` times: the starting variant moves by one
+    each round (with two variants: A B, B A, A B ...), so drift hits every variant alike."""
+    labels = list(measures)
+    samples: dict[str, list[float]] = {label: [] for label in labels}
+    for index in range(rounds):
+        shift = index % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            samples[label].append(measures[label]())
+    return samples
+
+
 def alternate(
     scenario: str,
     baseline: Measure,
@@ -75,15 +87,8 @@ def alternate(
     note: str = "",
     compare: str = "ratio",
 ) -> Result:
-    result = Result(scenario, unit, target=target, note=note, compare=compare)
-    for index in range(rounds):
-        order = [("a", baseline), ("b", instrumented)]
-        if index % 2:
-            order.reverse()
-        for label, measure in order:
-            value = measure()
-            (result.baseline if label == "a" else result.instrumented).append(value)
-    return result
+    samples = rotate({"a": baseline, "b": instrumented}, rounds)
+    return Result(scenario, unit, samples["a"], samples["b"], target, note, compare=compare)
 
 
 def machine() -> dict[str, Any]:

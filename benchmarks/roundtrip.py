@@ -13,6 +13,7 @@ and one instrumented client (each with its server) alive and alternates rounds b
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -20,14 +21,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks._child import WARMUP_SECONDS, ServedChild
-from benchmarks.harness import Result, alternate
+from benchmarks.harness import Result, rotate
 
 CLIENT = str(Path(__file__).with_name("_echo_client.py"))
+BARE_SDK_FLAG = "--bare-sdk"  # _bare_sdk.FLAG (that module is imported by the children)
 SPANS_ONLY = {
     "MCPTRACE_SENSOR": "none",
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "mcptrace_provenance",
@@ -43,10 +45,11 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Runner:
-    """One plain and one instrumented benchmark client, alive for a scenario.
+    """One plain and one instrumented benchmark client, alive for a scenario (and, with
+    ``floor``, a third: plain with only the OTel SDK installed, see ``_bare_sdk.py``).
 
-    Both start together and warm up side by side (not timed); each round is then one request
-    to one of them; ``close`` stops both.
+    All start together and warm up side by side (not timed); each round is then one request
+    to one of them; ``close`` stops them.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Runner:
         options: list[str],
         env: dict[str, str] | None = None,
         warmup_seconds: float = WARMUP_SECONDS,
+        floor: bool = False,
     ) -> None:
         self.args = [
             "--transport", transport, "--calls", str(calls), "--tool", tool,
@@ -72,14 +76,16 @@ class Runner:
             OTEL_EXPORTER_OTLP_COMPRESSION="none",
         )
         self.instrumented_env = {**self.env, **(env or {})}
-        self.figures: dict[str, list[dict[str, float]]] = {"baseline": [], "instrumented": []}
-        # both start now and warm up side by side
+        # all start now and warm up side by side
         command = [sys.executable, CLIENT, *self.args]
         run = [sys.executable, "-m", "mcptrace.cli", "run", *self.options, "--"]
         self.children = {
             "baseline": ServedChild(command, self.env),
             "instrumented": ServedChild([*run, *command], self.instrumented_env),
         }
+        if floor:
+            self.children["floor"] = ServedChild([*command, BARE_SDK_FLAG], self.env)
+        self.figures: dict[str, list[dict[str, float]]] = {label: [] for label in self.children}
         try:
             for child in self.children.values():  # no round runs beside the other's warm-up
                 child.wait_ready()
@@ -100,6 +106,13 @@ class Runner:
     def p99(self) -> dict[str, list[float]]:
         return {label: [f["p99"] for f in runs] for label, runs in self.figures.items()}
 
+    def measures(self) -> dict[str, Callable[[], float]]:
+        """One round's total time, per variant."""
+        return {label: functools.partial(self._total, label) for label in self.children}
+
+    def _total(self, label: str) -> float:
+        return self.round(label)["total"]
+
 
 def measure(
     name: str,
@@ -114,37 +127,53 @@ def measure(
     env: dict[str, str] | None = None,
     memory_after: int = 0,
     warmup_seconds: float = WARMUP_SECONDS,
+    floor: bool = False,
 ) -> list[Result]:
-    """Alternating rounds of ``calls`` calls; with ``memory_after``, the servers' memory.
+    """Rounds of ``calls`` calls, rotating over the variants; with ``memory_after``, the
+    servers' memory; with ``floor``, the same figures for the OTel SDK alone.
 
-    The memory figures come from the same two servers once they have served
-    ``memory_after`` calls in all (the remaining calls are run 8 in flight, untimed).
+    The memory figures come from the same servers once they have served ``memory_after``
+    calls in all (the remaining calls are run 8 in flight, untimed).
     """
-    runner = Runner(transport, calls, tool, argument, options or [], env, warmup_seconds)
+    runner = Runner(transport, calls, tool, argument, options or [], env, warmup_seconds, floor)
     try:
-        result = alternate(
-            name,
-            lambda: runner.round("baseline")["total"],
-            lambda: runner.round("instrumented")["total"],
-            rounds,
-            target=target,
-            note=note,
-        )
-        result.extra["p99_s"] = runner.p99()
-        if not memory_after:
-            return [result]
+        samples = rotate(runner.measures(), rounds)
+        p99 = runner.p99()
+        result = Result(name, "s", samples["baseline"], samples["instrumented"], target, note)
+        result.extra["p99_s"] = {label: p99[label] for label in ("baseline", "instrumented")}
+        results = [result]
+        if floor:
+            results.append(floor_result(name, samples, p99))
         memory = {}
-        for label in ("baseline", "instrumented"):
-            served = int(runner.figures[label][-1]["served"])
-            rest = {"calls": max(1, memory_after - served), "concurrency": 8}
-            memory[label] = runner.round(label, **rest)
+        if memory_after:
+            for label in runner.children:
+                served = int(runner.figures[label][-1]["served"])
+                rest = {"calls": max(1, memory_after - served), "concurrency": 8}
+                memory[label] = runner.round(label, **rest)
     finally:
         runner.close()
-    return [result, *memory_results(memory, memory_after)]
+    return [*results, *memory_results(memory, memory_after)] if memory else results
+
+
+def floor_result(name: str, samples: dict[str, list[float]], p99: dict[str, list[float]]) -> Result:
+    floor = Result(
+        f"{name}: the OTel SDK alone, no mcptrace (floor)",
+        "s",
+        samples["baseline"],
+        samples["floor"],
+        note="mcp 2.x's own spans made real by an SDK TracerProvider, batches encoded to "
+        "binary OTLP: what any OTel-based instrumentation of mcp 2.x costs at least",
+    )
+    floor.extra["p99_s"] = {"baseline": p99["baseline"], "floor": p99["floor"]}
+    floor.extra["mcptrace_vs_floor"] = [
+        i / f for i, f in zip(samples["instrumented"], samples["floor"], strict=True) if f > 0
+    ]
+    return floor
 
 
 def memory_results(memory: dict[str, dict[str, float]], calls: int) -> list[Result]:
-    """Peak RSS of the server: its footprint, and its growth since the warm-up."""
+    """Peak RSS of the server: its footprint, and its growth since the warm-up (and the
+    footprint of the OTel SDK alone, when the scenario ran the floor)."""
     footprint = Result(
         f"server peak RSS after {calls:,} calls",
         "MiB",
@@ -163,7 +192,20 @@ def memory_results(memory: dict[str, dict[str, float]], calls: int) -> list[Resu
         compare="delta",
         note="what instrumentation accumulates per call after the warm-up (flat = no leak)",
     )
-    return [footprint, growth]
+    results = [footprint, growth]
+    if "floor" in memory:
+        results.insert(
+            1,
+            Result(
+                f"server peak RSS after {calls:,} calls: the OTel SDK alone (floor)",
+                "MiB",
+                baseline=[memory["baseline"]["server_peak_rss_kib"] / 1024],
+                instrumented=[memory["floor"]["server_peak_rss_kib"] / 1024],
+                compare="delta",
+                note="the SDK's TracerProvider and the OTLP protobuf encoder, no mcptrace",
+            ),
+        )
+    return results
 
 
 @contextlib.contextmanager
@@ -206,7 +248,7 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
         *scenario(
             "echo tools/call, stdio", rounds, "stdio", calls, target=1.05,
             note=f"{calls} calls per round, client and server instrumented",
-            memory_after=200 if smoke else 10_000,
+            memory_after=200 if smoke else 10_000, floor=True,
         ),
         *scenario(
             "echo tools/call, stdio, spans only", rounds, "stdio", calls, target=1.05,
@@ -214,7 +256,7 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
         ),
         *scenario(
             "echo tools/call, streamable HTTP", rounds, "http", calls, target=1.05,
-            note=f"{calls} calls per round",
+            note=f"{calls} calls per round", floor=True,
         ),
     ]  # fmt: skip
     with loopback_receiver() as endpoint:

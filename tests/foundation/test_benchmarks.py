@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
-from benchmarks._child import ServedChild
-from benchmarks.harness import alternate
+from benchmarks._child import ServedChild, clean_env
+from benchmarks.harness import alternate, rotate
 from benchmarks.table import END, START, render
 
 from support import ROOT
@@ -74,3 +76,82 @@ def test_served_child_answers_rounds_and_reports_a_failure_with_its_stderr() -> 
     finally:
         child.close()
     assert child.process.returncode is not None
+
+
+def test_rotate_visits_every_variant_each_round_and_moves_the_start() -> None:
+    calls: list[str] = []
+
+    def measure(label: str) -> Callable[[], float]:
+        def run() -> float:
+            calls.append(label)
+            return float(len(calls))
+
+        return run
+
+    samples = rotate({name: measure(name) for name in "abc"}, rounds=4)
+    assert calls == list("abcbcacababc")
+    assert samples == {
+        "a": [1.0, 6.0, 8.0, 10.0],
+        "b": [2.0, 4.0, 9.0, 11.0],
+        "c": [3.0, 5.0, 7.0, 12.0],
+    }
+
+
+FLOOR = """
+import atexit, json, sys
+sys.path.insert(0, sys.argv[1])
+import _bare_sdk
+from opentelemetry import trace
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+logs = _bare_sdk.install_module_records("floor-test")
+with trace.get_tracer("mcp-python-sdk").start_as_current_span("MCP send tools/call echo") as span:
+    recording = span.is_recording()
+spans = trace.get_tracer_provider()._active_span_processor._span_processors[0].span_exporter
+modules = sum(isinstance(getattr(m, "__file__", None), str) for m in list(sys.modules.values()))
+atexit._run_exitfuncs()  # emits a record per module, shuts the providers down (flushing them)
+def parsed(exporter, request):
+    exporter.file.seek(0)
+    return request.FromString(exporter.file.read())
+
+traces = parsed(spans, ExportTraceServiceRequest)
+records = parsed(logs, ExportLogsServiceRequest)
+out = {
+    "recording": recording,
+    "modules": modules,
+    "spans": [
+        [span.name, [kv.key for kv in span.attributes]]
+        for resource in traces.resource_spans for scope in resource.scope_spans
+        for span in scope.spans
+    ],
+    "logs": [
+        [record.event_name, [kv.key for kv in record.attributes]]
+        for resource in records.resource_logs for scope in resource.scope_logs
+        for record in scope.log_records
+    ],
+}
+print(json.dumps(out))
+"""
+
+
+def test_the_floor_makes_sdk_spans_real_and_encodes_them_and_a_record_per_module() -> None:
+    """The benchmark's floor variant does the work it claims (see benchmarks/_bare_sdk.py)."""
+    result = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(ROOT / "benchmarks")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["recording"] is True
+    assert out["spans"] == [["MCP send tools/call echo", []]]
+    records = out["logs"]
+    assert len(records) >= out["modules"] > 50  # modules imported at exit count too
+    assert {name for name, _ in records} == {"mcptrace.module.import"}
+    assert all(
+        keys == ["mcptrace.module.name", "file.path", "mcptrace.module.sha256"]
+        for _, keys in records
+    )
