@@ -38,7 +38,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-FLAG = "--bare-sdk"
 STAND_IN_SHA256 = "0" * 64
 
 
@@ -105,12 +104,3 @@ def install_module_records(service_name: str) -> LogFileExporter:
 
     atexit.register(emit_module_records)
     return exporter
-
-
-def take_flag(argv: list[str], service_name: str) -> bool:
-    """Remove ``--bare-sdk`` from ``argv``; if it was there, install the round-trip floor."""
-    if FLAG not in argv:
-        return False
-    argv.remove(FLAG)
-    install(service_name)
-    return True

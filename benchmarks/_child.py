@@ -20,6 +20,22 @@ ROUND_TIMEOUT_SECONDS = 1800
 WARMUP_SECONDS = 5.0
 
 
+BARE_SDK_FLAG = "--bare-sdk"
+
+
+def take_bare_sdk_flag(argv: list[str], service_name: str) -> bool:
+    """Remove ``--bare-sdk`` from a child's ``argv``; if it was there, install the round-trip
+    floor (``_bare_sdk.install``).  Imported only then: a plain child must not even load the
+    SDK, or its memory and start-up would not be plain."""
+    if BARE_SDK_FLAG not in argv:
+        return False
+    argv.remove(BARE_SDK_FLAG)
+    import _bare_sdk  # the script's directory is on sys.path
+
+    _bare_sdk.install(service_name)
+    return True
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without mcptrace/OTel settings, so every variant starts alike."""
     env = {

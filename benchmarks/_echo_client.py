@@ -29,8 +29,7 @@ from contextlib import AsyncExitStack
 
 from mcp.client.stdio import stdio_client
 
-import _bare_sdk
-from _child import READY, end_of_round
+from _child import BARE_SDK_FLAG, READY, end_of_round, take_bare_sdk_flag
 from mcp import ClientSession, StdioServerParameters
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -153,7 +152,7 @@ def main() -> None:
         default=0.0,
         help="keep warming up this long (instrumented: until start-up's module walks settle)",
     )
-    bare_sdk = _bare_sdk.take_flag(sys.argv, "bench-client")
+    bare_sdk = take_bare_sdk_flag(sys.argv, "bench-client")
     args = parser.parse_args()
     asyncio.run(
         run(
@@ -163,7 +162,7 @@ def main() -> None:
             args.tool,
             json.loads(args.argument),
             args.warmup_seconds,
-            [_bare_sdk.FLAG] if bare_sdk else [],
+            [BARE_SDK_FLAG] if bare_sdk else [],
         )
     )
 

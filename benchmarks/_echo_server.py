@@ -8,7 +8,6 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
-import _bare_sdk
 import _child
 from _compat import FastMCP, run_server
 
@@ -58,5 +57,5 @@ def peak_rss_kib() -> int:
 
 
 if __name__ == "__main__":
-    _bare_sdk.take_flag(sys.argv, "bench-server")
+    _child.take_bare_sdk_flag(sys.argv, "bench-server")
     run_server(server, sys.argv)

@@ -25,11 +25,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks._child import WARMUP_SECONDS, ServedChild
+from benchmarks._child import BARE_SDK_FLAG, WARMUP_SECONDS, ServedChild
 from benchmarks.harness import Result, rotate
 
 CLIENT = str(Path(__file__).with_name("_echo_client.py"))
-BARE_SDK_FLAG = "--bare-sdk"  # _bare_sdk.FLAG (that module is imported by the children)
 SPANS_ONLY = {
     "MCPTRACE_SENSOR": "none",
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "mcptrace_provenance",

@@ -155,3 +155,27 @@ def test_the_floor_makes_sdk_spans_real_and_encodes_them_and_a_record_per_module
         keys == ["mcptrace.module.name", "file.path", "mcptrace.module.sha256"]
         for _, keys in records
     )
+
+
+PLAIN_IMPORTS = """
+import runpy, sys
+sys.path.insert(0, sys.argv[1])
+for script in ("_echo_client.py", "_echo_server.py"):
+    runpy.run_path(f"{sys.argv[1]}/{script}", run_name="not_main")
+loaded = [name for name in ("opentelemetry.sdk", "opentelemetry.exporter", "_bare_sdk")
+          if any(module == name or module.startswith(name + ".") for module in sys.modules)]
+print(",".join(loaded))
+"""
+
+
+def test_the_plain_children_load_no_sdk() -> None:
+    """The baseline must be plain: the floor's SDK loads only with ``--bare-sdk``."""
+    result = subprocess.run(
+        [sys.executable, "-c", PLAIN_IMPORTS, str(ROOT / "benchmarks")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
