@@ -255,7 +255,7 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
         ),
         *scenario(
             "echo tools/call, streamable HTTP", rounds, "http", calls, target=1.05,
-            note=f"{calls} calls per round", floor=True,
+            note=f"{calls} calls per round",  # no floor here: ≈50 s more of the suite
         ),
     ]  # fmt: skip
     with loopback_receiver() as endpoint:
