@@ -4,15 +4,16 @@
                            [--warmup N] [--warmup-seconds S]
 
 After its warm-up it prints ``{"ready": true}``, then runs one round per line read from
-stdin (a JSON object, e.g. ``{"calls": 1000, "concurrency": 8}``; ``{}`` means ``--calls``
-calls, one in flight) and answers each with one JSON line: the round's latencies (seconds)
-and the server's peak RSS; EOF ends it.  The harness (``_child.ServedChild``) keeps one
-plain and one instrumented client alive and alternates rounds between them, so a scenario
-pays two start-ups instead of two per round.  ``--warmup-seconds`` makes the warm-up last
-long enough for an instrumented process's start-up work (the module inventory) to finish:
-rounds measure the steady state, start-up has its own scenarios.  The warm-up and each round
-end with both sides flushing their telemetry (outside the timed part, as a process exit
-would), so nothing left over from one variant runs during the other's round.
+stdin (a JSON object, e.g. ``{"calls": 1000, "concurrency": 8}``, optionally with another
+``"argument"`` for the tool; ``{}`` means ``--calls`` calls, one in flight) and answers each
+with one JSON line: the round's latencies (seconds) and the server's peak RSS; EOF ends it.
+The harness (``_child.ServedChild``) keeps one plain and one instrumented client alive and
+alternates rounds between them, so a scenario pays two start-ups instead of two per round.
+``--warmup-seconds`` makes the warm-up last long enough for an instrumented process's
+start-up work (the module inventory) to finish: rounds measure the steady state, start-up has
+its own scenarios.  The warm-up and each round end with both sides flushing their telemetry
+(outside the timed part, as a process exit would), so nothing left over from one variant
+runs during the other's round.
 """
 
 from __future__ import annotations
@@ -125,8 +126,12 @@ async def run(  # type: ignore[type-arg]
         while (line := await asyncio.to_thread(sys.stdin.readline)).strip():
             request = json.loads(line)
             count = int(request.get("calls", calls))
-            result = await timed_calls(
-                session, tool, argument, count, int(request.get("concurrency", 1))
+            result = await timed_calls(  # a round may call the tool with another argument
+                session,
+                tool,
+                request.get("argument", argument),
+                count,
+                int(request.get("concurrency", 1)),
             )
             served += count
             result["served"] = served  # calls of the benchmarked tool, warm-up included
