@@ -5,7 +5,7 @@
 
 After its warm-up it prints ``{"ready": true}``, then runs one round per line read from
 stdin (a JSON object, e.g. ``{"calls": 1000, "concurrency": 8}``, optionally with another
-``"argument"`` for the tool; ``{}`` means ``--calls`` calls, one in flight) and answers each
+``"tool"`` or ``"argument"``; ``{}`` means ``--calls`` calls, one in flight) and answers each
 with one JSON line: the round's latencies (seconds) and the server's peak RSS; EOF ends it.
 The harness (``_child.ServedChild``) keeps one plain and one instrumented client alive and
 alternates rounds between them, so a scenario pays two start-ups instead of two per round.
@@ -126,9 +126,9 @@ async def run(  # type: ignore[type-arg]
         while (line := await asyncio.to_thread(sys.stdin.readline)).strip():
             request = json.loads(line)
             count = int(request.get("calls", calls))
-            result = await timed_calls(  # a round may call the tool with another argument
+            result = await timed_calls(  # a round may call another tool or argument
                 session,
-                tool,
+                request.get("tool", tool),
                 request.get("argument", argument),
                 count,
                 int(request.get("concurrency", 1)),

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ class Runner:
         env: dict[str, str] | None = None,
         warmup_seconds: float = WARMUP_SECONDS,
         floor: bool = False,
+        variants: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.args = [
             "--transport", transport, "--calls", str(calls), "--tool", tool,
@@ -82,6 +84,8 @@ class Runner:
             "baseline": ServedChild(command, self.env),
             "instrumented": ServedChild([*run, *command], self.instrumented_env),
         }
+        for label, overrides in (variants or {}).items():  # other instrumented settings
+            self.children[label] = ServedChild([*run, *command], {**self.env, **overrides})
         if floor:
             self.children["floor"] = ServedChild([*command, BARE_SDK_FLAG], self.env)
         self.figures: dict[str, list[dict[str, float]]] = {label: [] for label in self.children}
@@ -105,12 +109,24 @@ class Runner:
     def p99(self) -> dict[str, list[float]]:
         return {label: [f["p99"] for f in runs] for label, runs in self.figures.items()}
 
-    def measures(self) -> dict[str, Callable[[], float]]:
-        """One round's total time, per variant."""
-        return {label: functools.partial(self._total, label) for label in self.children}
+    def measures(
+        self, labels: list[str] | None = None, **request: Any
+    ) -> dict[str, Callable[[], float]]:
+        """One round's total time, per variant (all, or ``labels``)."""
+        chosen = labels or list(self.children)
+        return {label: functools.partial(self._total, label, request) for label in chosen}
 
-    def _total(self, label: str) -> float:
-        return self.round(label)["total"]
+    def _total(self, label: str, request: dict[str, Any]) -> float:
+        return self.round(label, **request)["total"]
+
+
+@dataclass
+class Also:
+    """Another tool for a scenario's clients: ``request`` is one round's (calls, tool...)."""
+
+    name: str
+    request: dict[str, Any]
+    target: float | None = None
 
 
 def measure(
@@ -128,23 +144,43 @@ def measure(
     warmup_seconds: float = WARMUP_SECONDS,
     floor: bool = False,
     flood: int = 0,
+    variants: dict[str, dict[str, str]] | None = None,
+    also: list[Also] | None = None,
 ) -> list[Result]:
     """Rounds of ``calls`` calls, rotating over the variants; with ``memory_after``, the
     servers' memory; with ``floor``, the same figures for the OTel SDK alone; with ``flood``
-    (``open_files`` only), the servers' memory growth under calls opening that many files.
+    (``open_files`` only), the servers' memory growth under calls opening that many files;
+    ``variants``, more instrumented clients with other settings (a row each, against the same
+    baseline rounds); ``also``, other tools run by the same baseline and instrumented clients
+    afterwards (a scenario each, without paying for another start-up and warm-up).
 
     The memory figures come from the same servers once they have served ``memory_after``
     calls in all (the remaining calls are run 8 in flight, untimed).
     """
-    runner = Runner(transport, calls, tool, argument, options or [], env, warmup_seconds, floor)
+    runner = Runner(
+        transport, calls, tool, argument, options or [], env, warmup_seconds, floor, variants
+    )
     try:
         samples = rotate(runner.measures(), rounds)
         p99 = runner.p99()
         result = Result(name, "s", samples["baseline"], samples["instrumented"], target, note)
         result.extra["p99_s"] = {label: p99[label] for label in ("baseline", "instrumented")}
         results = [result]
+        for label, overrides in (variants or {}).items():
+            settings = ", ".join(f"{key}={value}" for key, value in overrides.items())
+            variant = Result(
+                f"{name}, {label}", "s", samples["baseline"], samples[label], target, settings
+            )
+            variant.extra["p99_s"] = {"baseline": p99["baseline"], label: p99[label]}
+            results.append(variant)
         if floor:
             results.append(floor_result(name, samples, p99))
+        for other in also or []:
+            pair = runner.measures(["baseline", "instrumented"], **other.request)
+            runs = rotate(pair, rounds)
+            results.append(
+                Result(other.name, "s", runs["baseline"], runs["instrumented"], other.target)
+            )
         if flood:
             results.append(flood_result(runner, flood))
         memory = {}
@@ -274,10 +310,7 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
             "echo tools/call, stdio", rounds, "stdio", calls, target=1.05,
             note=f"{calls} calls per round, client and server instrumented",
             memory_after=200 if smoke else 10_000, floor=True,
-        ),
-        *scenario(
-            "echo tools/call, stdio, spans only", rounds, "stdio", calls, target=1.05,
-            env=SPANS_ONLY, note="MCP spans and metrics; sensor and provenance off",
+            variants={"spans only": SPANS_ONLY},
         ),
         *scenario(
             "echo tools/call, streamable HTTP", rounds, "http", calls, target=1.05,
@@ -289,14 +322,13 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
             "echo tools/call, stdio, OTLP to a receiver", rounds, "stdio", calls // 2,
             options=["--endpoint", endpoint], note="oteltap on 127.0.0.1 instead of the spool",
         )  # fmt: skip
-    results += [
-        *scenario(  # 10 calls a round: with 3, one burst of the shared VM decided the ratio
-            f"tool doing {files:,} file opens", rounds, "stdio", 10, "open_files",
-            json.dumps({"count": files}), target=1.20, flood=2_000 if smoke else 1_000_000,
-        ),
-        *scenario(
-            f"tool doing {connects:,} loopback connects", rounds, "stdio", 3,
-            "connect_loopback", json.dumps({"count": connects}),
-        ),
-    ]  # fmt: skip
+    connect = Also(
+        f"tool doing {connects:,} loopback connects",
+        {"calls": 3, "tool": "connect_loopback", "argument": {"count": connects}},
+    )
+    results += scenario(  # 10 calls a round: with 3, one burst of the shared VM decided the ratio
+        f"tool doing {files:,} file opens", rounds, "stdio", 10, "open_files",
+        json.dumps({"count": files}), target=1.20, flood=2_000 if smoke else 1_000_000,
+        also=[connect],
+    )  # fmt: skip
     return results
