@@ -1,13 +1,16 @@
 """MCP round trips, client and server both instrumented vs both plain, in one run.
 
 Scenarios: echo over stdio and over streamable HTTP (≥ 1,000 calls per round, p99
-reported), echo over stdio with spans only (sensor and provenance off), the same with OTLP
-export to a real loopback receiver instead of the spool, a
-tool doing 20,000 file opens, a tool doing 2,000 loopback TCP connects, and the server's
-peak RSS after 10,000 calls (the stdio echo scenario's servers, once they have served that
-many).  Latencies are measured inside the client, so process start-up is excluded; spans,
-sensor and provenance are all on (the defaults) unless stated.  Each scenario keeps one plain
-and one instrumented client (each with its server) alive and alternates rounds between them.
+reported), echo over stdio with spans only (sensor and provenance off) and with the OTel SDK
+alone (the floor, ``_bare_sdk.py``), echo with OTLP export to a real loopback receiver
+instead of the spool, a tool doing 20,000 file opens, a tool doing 2,000 loopback TCP
+connects, the server's peak RSS after 10,000 calls (the stdio echo scenario's servers, once
+they have served that many), and its growth over one call doing 10⁶ opens (the file-heavy
+scenario's servers).  Latencies are measured inside the client, so process start-up is
+excluded; spans, sensor and provenance are all on (the defaults) unless stated.  Each
+scenario keeps its clients (each with its server) alive and goes round-robin between them;
+spans only and the floor are extra clients of the stdio echo scenario, and the connects tool
+runs on the file-heavy scenario's clients.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Runner:
-    """One plain and one instrumented benchmark client, alive for a scenario (and, with
-    ``floor``, a third: plain with only the OTel SDK installed, see ``_bare_sdk.py``).
+    """One plain and one instrumented benchmark client, alive for a scenario; ``variants``
+    adds instrumented clients with other settings, and ``floor`` a plain one with only the
+    OTel SDK installed (``_bare_sdk.py``).
 
     All start together and warm up side by side (not timed); each round is then one request
     to one of them; ``close`` stops them.
