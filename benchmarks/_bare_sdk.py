@@ -28,7 +28,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     LogRecordExporter,
@@ -76,12 +76,11 @@ def install(service_name: str) -> SpanFileExporter:
     return exporter
 
 
-def install_module_records(service_name: str) -> LogFileExporter:
-    install(service_name)
+def install_module_records(service_name: str) -> tuple[SpanFileExporter, LogFileExporter]:
+    spans = install(service_name)
     provider = LoggerProvider(resource=Resource.create({"service.name": service_name}))
     exporter = LogFileExporter()
-    processor: LogRecordProcessor = BatchLogRecordProcessor(exporter)
-    provider.add_log_record_processor(processor)
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
 
     def emit_module_records() -> None:
         logger = provider.get_logger("floor")
@@ -103,4 +102,4 @@ def install_module_records(service_name: str) -> LogFileExporter:
             trace_provider.shutdown()
 
     atexit.register(emit_module_records)
-    return exporter
+    return spans, exporter

@@ -97,6 +97,20 @@ def test_rotate_visits_every_variant_each_round_and_moves_the_start() -> None:
     }
 
 
+def run_in_benchmarks(script: str) -> str:
+    """Run ``script`` in a plain interpreter, the benchmarks directory as ``sys.argv[1]``;
+    its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "benchmarks")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 FLOOR = """
 import atexit, json, sys
 sys.path.insert(0, sys.argv[1])
@@ -105,10 +119,9 @@ from opentelemetry import trace
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-logs = _bare_sdk.install_module_records("floor-test")
+spans, logs = _bare_sdk.install_module_records("floor-test")
 with trace.get_tracer("mcp-python-sdk").start_as_current_span("MCP send tools/call echo") as span:
     recording = span.is_recording()
-spans = trace.get_tracer_provider()._active_span_processor._span_processors[0].span_exporter
 modules = sum(isinstance(getattr(m, "__file__", None), str) for m in list(sys.modules.values()))
 atexit._run_exitfuncs()  # emits a record per module, shuts the providers down (flushing them)
 def parsed(exporter, request):
@@ -137,15 +150,7 @@ print(json.dumps(out))
 
 def test_the_floor_makes_sdk_spans_real_and_encodes_them_and_a_record_per_module() -> None:
     """The benchmark's floor variant does the work it claims (see benchmarks/_bare_sdk.py)."""
-    result = subprocess.run(
-        [sys.executable, "-c", FLOOR, str(ROOT / "benchmarks")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=clean_env(),
-    )
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
+    out = json.loads(run_in_benchmarks(FLOOR))
     assert out["recording"] is True
     assert out["spans"] == [["MCP send tools/call echo", []]]
     records = out["logs"]
@@ -170,12 +175,4 @@ print(",".join(loaded))
 
 def test_the_plain_children_load_no_sdk() -> None:
     """The baseline must be plain: the floor's SDK loads only with ``--bare-sdk``."""
-    result = subprocess.run(
-        [sys.executable, "-c", PLAIN_IMPORTS, str(ROOT / "benchmarks")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=clean_env(),
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert run_in_benchmarks(PLAIN_IMPORTS).strip() == ""
