@@ -159,3 +159,42 @@ def test_opentelemetry_instrument_produces_the_same_telemetry(spool: Path) -> No
     client = [s for s in found if s.kind == 3 and s.name.endswith("tools/call add")]
     assert len(server) == len(client) == 1
     assert server[0].parent_span_id == client[0].span_id
+
+
+def test_a_dead_collector_costs_one_timeout_for_all_three_signals(tmp_path: Path) -> None:
+    """The exporters of one collector share a circuit breaker: once spans fail to reach it,
+    logs and metrics go straight to the spool, so a process ending while the collector is
+    down flushes in one timeout (its parent may kill it after a few seconds)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from mcptrace.config import load_settings
+    from mcptrace.export.providers import build_telemetry
+
+    dead = f"http://127.0.0.1:{closed_port()}"
+    other = f"http://127.0.0.2:{closed_port()}/v1/metrics"
+    env = {
+        "MCPTRACE_SPOOL_DIR": str(tmp_path),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": dead,
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+    }
+    telemetry = build_telemetry(load_settings(env), "breaker-test")
+    traces, logs, metrics = (telemetry.exporters[s][0] for s in ("traces", "logs", "metrics"))
+    assert traces.breaker is logs.breaker is metrics.breaker
+    elsewhere = {**env, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": other}
+    separate = build_telemetry(load_settings(elsewhere), "breaker-test")
+    assert separate.exporters["metrics"][0].breaker is not separate.exporters["traces"][0].breaker
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    provider.get_tracer("t").start_span("s").end()
+    assert traces.export(memory.get_finished_spans()).name == "SUCCESS"  # spooled
+    assert traces.spooled_batches == 1 and not logs.breaker.allows()
+    started = time.monotonic()
+    assert logs.export([]).name == "SUCCESS"
+    assert time.monotonic() - started < 0.5  # the collector was not tried again
+    assert logs.spooled_batches == 1
+    telemetry.shutdown()
+    separate.shutdown()
