@@ -6,9 +6,7 @@ Usage::
 
 After a failure the primary is skipped for a cool-down (5 s doubling up to 60 s) so a dead
 collector costs one timeout, not one per batch; every skipped batch goes to the spool, from
-where ``mcptrace replay`` sends it later.  The exporters of the three signals share one
-breaker per collector (``breaker=``): a process ending while the collector is down pays one
-timeout, not three, before its parent's patience runs out.
+where ``mcptrace replay`` sends it later.
 """
 
 from __future__ import annotations
@@ -54,12 +52,10 @@ class CircuitBreaker:
 
 
 class _Failover(Generic[Exporter]):
-    def __init__(
-        self, primary: Exporter, fallback: Exporter, breaker: CircuitBreaker | None = None
-    ) -> None:
+    def __init__(self, primary: Exporter, fallback: Exporter) -> None:
         self.primary: Exporter = primary
         self.fallback: Exporter = fallback
-        self.breaker = breaker if breaker is not None else CircuitBreaker()
+        self.breaker = CircuitBreaker()
         self.spooled_batches = 0
 
     def _send(self, try_primary: Callable[[], bool], try_fallback: Callable[[], bool]) -> bool:
@@ -109,18 +105,13 @@ class FailoverLogExporter(_Failover[LogRecordExporter], LogRecordExporter):
 
 
 class FailoverMetricExporter(_Failover[MetricExporter], MetricExporter):
-    def __init__(
-        self,
-        primary: MetricExporter,
-        fallback: MetricExporter,
-        breaker: CircuitBreaker | None = None,
-    ) -> None:
+    def __init__(self, primary: MetricExporter, fallback: MetricExporter) -> None:
         MetricExporter.__init__(
             self,
             preferred_temporality=primary._preferred_temporality,
             preferred_aggregation=primary._preferred_aggregation,
         )
-        _Failover.__init__(self, primary, fallback, breaker)
+        _Failover.__init__(self, primary, fallback)
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any

@@ -18,7 +18,6 @@ import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
-from urllib.parse import urlsplit
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
@@ -43,7 +42,6 @@ from mcptrace import __version__
 from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
 from mcptrace.export.enrich import EnrichingSpanProcessor
 from mcptrace.export.failover import (
-    CircuitBreaker,
     FailoverLogExporter,
     FailoverMetricExporter,
     FailoverSpanExporter,
@@ -83,24 +81,13 @@ _FAILOVER = {
 }
 
 
-def build_exporter(
-    signal: Signal,
-    name: str,
-    settings: Settings,
-    breakers: dict[str, CircuitBreaker] | None = None,
-) -> Any:
-    """``breakers``: one circuit breaker per collector (host and port), shared by the OTLP
-    exporters built with the same dict."""
+def build_exporter(signal: Signal, name: str, settings: Settings) -> Any:
     spool = _SPOOL[signal]
     if name == SPOOL_EXPORTER:
         return spool(settings.spool_dir, settings.spool_max_file_bytes)
     if name == "otlp":
         fallback = spool(settings.spool_dir, settings.spool_max_file_bytes)
-        breaker = None
-        if breakers is not None:
-            collector = urlsplit(settings.endpoint_for(signal) or "").netloc
-            breaker = breakers.setdefault(collector, CircuitBreaker())
-        return _FAILOVER[signal](_otlp(signal, settings.protocol), fallback, breaker)
+        return _FAILOVER[signal](_otlp(signal, settings.protocol), fallback)
     if name == "console":
         console: dict[str, Any] = {
             "traces": ConsoleSpanExporter,
@@ -155,12 +142,8 @@ def build_resource(settings: Settings, default_service_name: str | None) -> Reso
 def build_telemetry(settings: Settings, default_service_name: str | None = None) -> Telemetry:
     """Providers for all three signals; an exporter that fails to build raises ExporterError."""
     resource = build_resource(settings, default_service_name)
-    breakers: dict[str, CircuitBreaker] = {}  # a collector that is down is down for all signals
     chosen: dict[str, list[Any]] = {
-        signal: [
-            build_exporter(signal, name, settings, breakers)
-            for name in settings.exporter_for(signal)
-        ]
+        signal: [build_exporter(signal, name, settings) for name in settings.exporter_for(signal)]
         for signal in ("traces", "logs", "metrics")
     }
     readers: list[MetricReader] = [
