@@ -10,7 +10,6 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from google.protobuf import json_format
@@ -23,8 +22,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, format_span_id, format_trace_id
 
-from mcptrace.export.otlp_json import decode_line, encode_lines, encode_request
+from mcptrace.export.otlp_json import decode_line, encode_lines
 from mcptrace.export.spool import MAX_LINE_BYTES, SpoolSpanExporter
+from otlp_oracle import encode_request
 from support import PYTHON, clean_env, mcptrace_cmd
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -203,55 +203,3 @@ def test_forked_child_writes_its_own_file(tmp_path: Path) -> None:
     files = sorted(tmp_path.glob("traces-*.jsonl"))
     assert len(files) == 2
     assert {path.name.split("-")[2] for path in files} == {str(os.getpid()), str(pid)}
-
-
-def test_memoized_attribute_mapping_equals_protobufs_json_mapping() -> None:
-    """Attributes are mapped once per distinct KeyValue and spliced back in place: every
-    line must equal protobuf's own mapping of the whole request (ids aside), also when the
-    same attributes come back in later batches, and for logs."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("memo")
-    logs = InMemoryLogRecordExporter()
-    logger_provider = LoggerProvider()
-    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    logger = logger_provider.get_logger("memo")
-    shared = {"mcp.method.name": "tools/call", "network.transport": "pipe", "ok": True}
-    with tracer.start_as_current_span("root") as root:
-        for index in range(6):
-            link = Link(root.get_span_context(), {"link.n": index % 2})
-            with tracer.start_as_current_span(f"call-{index}", links=[link]) as span:
-                span.set_attributes(shared)
-                span.set_attribute("jsonrpc.request.id", str(index))  # unique per span
-                span.set_attribute("ratio", 0.5 * index)
-                span.set_attribute("tags", ["a", "b", "ü"][: 1 + index % 3])
-                span.set_attribute("big", 2**62 + index)
-                if index % 2:
-                    span.add_event("mcptrace.file.open", {"file.path": "/tmp/x", "n": index})
-                    span.add_event("empty")
-                logger.emit(body=f"record {index}", attributes={**shared, "n": index % 2})
-    logger_provider.force_flush()
-    spans = list(memory.get_finished_spans())
-
-    def mapped(signal: str, items: Any) -> dict[str, Any]:
-        return json_format.MessageToDict(encode_request(signal, items), use_integers_for_enums=True)
-
-    for _ in range(2):  # the second round is served from the memo
-        for signal, items in (("traces", spans), ("logs", logs.get_finished_logs())):
-            (line,) = encode_lines(signal, items, MAX_LINE_BYTES)
-            assert decode_line(signal, line) == encode_request(signal, items)
-            assert _without_ids(json.loads(line)) == _without_ids(mapped(signal, items))
-
-
-def _without_ids(tree: Any) -> Any:
-    """The tree with trace/span ids dropped (hex in the spool, base64 in protobuf's JSON)."""
-    if isinstance(tree, dict):
-        return {
-            key: _without_ids(value)
-            for key, value in tree.items()
-            if key not in ("traceId", "spanId", "parentSpanId")
-        }
-    if isinstance(tree, list):
-        return [_without_ids(item) for item in tree]
-    return tree

@@ -1,8 +1,10 @@
 """OTLP/JSON lines: the encoding the Collector's file exporter writes and ``otlpjsonfile`` reads.
 
-One ``Export*ServiceRequest`` per line, produced by the opentelemetry-proto encoders and
-protobuf's JSON mapping, with the OTLP/JSON deviations from plain proto3 JSON applied:
-trace and span ids are hex (not base64), enums are integers, 64-bit integers are strings.
+One ``Export*ServiceRequest`` per line, as ``otlp_tree`` builds it from the SDK's items:
+protobuf's JSON mapping with the OTLP/JSON deviations from plain proto3 JSON (trace and
+span ids are hex, not base64; enums are integers; 64-bit integers are strings).  Writing
+needs no protobuf; reading a line back into a protobuf request (``decode_line``, for replay)
+loads it.
 
 Usage::
 
@@ -15,34 +17,20 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
-
-from google.protobuf import json_format
-from google.protobuf.message import Message
-from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
-from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValueList
-from opentelemetry.sdk.metrics.export import MetricsData
+from typing import TYPE_CHECKING, Any
 
 from mcptrace.config import Signal
+from mcptrace.export.otlp_tree import FIELDS, request_tree
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
-REQUEST_TYPES: dict[str, type[Message]] = {
-    "traces": ExportTraceServiceRequest,
-    "logs": ExportLogsServiceRequest,
-    "metrics": ExportMetricsServiceRequest,
-}
-# The top-level repeated field of each request, used to split oversized batches.
-_TOP_FIELD = {"traces": "resourceSpans", "logs": "resourceLogs", "metrics": "resourceMetrics"}
-_LEAF_FIELD = {"traces": "spans", "logs": "logRecords", "metrics": "metrics"}
-_SCOPE_FIELD = {"traces": "scopeSpans", "logs": "scopeLogs", "metrics": "scopeMetrics"}
+_TOP_FIELD = {signal: fields[0] for signal, fields in FIELDS.items()}
+_SCOPE_FIELD = {signal: fields[1] for signal, fields in FIELDS.items()}
+_LEAF_FIELD = {signal: fields[2] for signal, fields in FIELDS.items()}
 
 
 def _convert(item: dict[str, Any], convert: Callable[[str], str]) -> None:
@@ -76,129 +64,32 @@ def _ids(signal: Signal, tree: dict[str, Any], convert: Callable[[str], str]) ->
     return tree
 
 
-def _b64_to_hex(value: str) -> str:
-    return base64.b64decode(value).hex()
-
-
 def _hex_to_b64(value: str) -> str:
     return base64.b64encode(bytes.fromhex(value)).decode("ascii")
 
 
-class _KeyValueJson:
-    """protobuf's JSON mapping of attribute KeyValue messages, memoized by their wire bytes.
-
-    Most attributes of MCP spans and sensor records repeat from item to item (method,
-    transport, session, attribution, ...), and the JSON mapping walks two messages per
-    attribute in Python.  KeyValues not seen before are mapped in one ``MessageToDict`` call
-    per request (gathered into a ``KeyValueList``: a nested message maps exactly as it does
-    alone); later identical KeyValues reuse that result.  Bounded: the memo starts over past
-    ``LIMIT`` entries (≈0.6 MiB; values that never repeat, such as request ids or module
-    hashes, only cycle through it, and the repeating ones are back after one batch).
-    """
-
-    LIMIT = 1024
-
-    def __init__(self) -> None:
-        self.memo: dict[bytes, dict[str, Any]] = {}
-
-    def take(self, groups: list[Any]) -> list[list[dict[str, Any]] | None]:
-        """The JSON of every KeyValue of each repeated field in ``groups`` (None for an empty
-        one); the fields are emptied."""
-        memo = self.memo
-        taken: list[list[dict[str, Any]] | None] = []
-        misses = KeyValueList()
-        miss_index: dict[bytes, int] = {}
-        holes: list[tuple[list[Any], int, int]] = []  # (list, position, index in misses)
-        for attributes in groups:
-            if not attributes:
-                taken.append(None)
-                continue
-            out: list[Any] = []
-            for key_value in attributes:
-                wire = key_value.SerializeToString()
-                mapped = memo.get(wire)
-                if mapped is None:
-                    index = miss_index.get(wire)
-                    if index is None:
-                        index = miss_index[wire] = len(miss_index)
-                        misses.values.append(key_value)  # a copy
-                    holes.append((out, len(out), index))
-                out.append(mapped)
-            del attributes[:]
-            taken.append(out)
-        if holes:
-            tree = json_format.MessageToDict(misses, use_integers_for_enums=True)
-            mapped_misses: list[dict[str, Any]] = tree.get("values", [])
-            for out, position, index in holes:
-                out[position] = mapped_misses[index]
-            if len(memo) + len(miss_index) > self.LIMIT:
-                memo.clear()
-            for wire, index in miss_index.items():
-                if len(memo) >= self.LIMIT:
-                    break
-                memo[wire] = mapped_misses[index]
-        return taken
-
-
-_KEY_VALUES = _KeyValueJson()
-
-
-def _lift_attributes(signal: Signal, message: Any) -> list[list[dict[str, Any]] | None]:
-    """Take the attributes of spans (and their events and links) or log records out of the
-    request, already mapped to JSON, in the order ``_splice_attributes`` puts them back."""
-    groups: list[Any] = []
-    if signal == "traces":
-        for resource in message.resource_spans:
-            for scope in resource.scope_spans:
-                for span in scope.spans:
-                    groups.append(span.attributes)
-                    groups.extend(event.attributes for event in span.events)
-                    groups.extend(link.attributes for link in span.links)
-    else:
-        for resource in message.resource_logs:
-            for scope in resource.scope_logs:
-                groups.extend(record.attributes for record in scope.log_records)
-    return _KEY_VALUES.take(groups)
-
-
-def _splice_attributes(
-    signal: Signal, tree: dict[str, Any], lifted: list[list[dict[str, Any]] | None]
-) -> None:
-    slots: list[dict[str, Any]] = []
-    for leaf in _leaves(signal, tree):
-        slots.append(leaf)
-        if signal == "traces":
-            slots.extend(leaf.get("events", ()))
-            slots.extend(leaf.get("links", ()))
-    if len(slots) != len(lifted):  # cannot happen: the tree mirrors the message
-        raise ValueError("attribute splice out of step with the request")
-    for slot, attributes in zip(slots, lifted, strict=True):
-        if attributes is not None:
-            slot["attributes"] = attributes
-
-
-def message_to_json(signal: Signal, message: Message) -> dict[str, Any]:
-    """protobuf's JSON mapping of a request, ids in hex.  Consumes a traces or logs
-    request: their item attributes are moved out (memoized mapping) and spliced back."""
-    if signal == "metrics":
-        tree = json_format.MessageToDict(message, use_integers_for_enums=True)
-        return _ids(signal, tree, _b64_to_hex)
-    lifted = _lift_attributes(signal, message)
-    tree = json_format.MessageToDict(message, use_integers_for_enums=True)
-    _splice_attributes(signal, tree, lifted)
-    return _ids(signal, tree, _b64_to_hex)
-
-
-def encode_request(signal: Signal, items: Any) -> Message:
-    if signal == "traces":
-        return encode_spans(items)
-    if signal == "logs":
-        return encode_logs(items)
-    return encode_metrics(items)
-
-
 def _dump(tree: dict[str, Any]) -> str:
     return json.dumps(tree, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as os.fsdecode keeps it
+        return f"\\\\x{code - 0xDC00:02x}"
+    return f"\\\\u{code:04x}"
+
+
+def utf8(line: str) -> bytes:
+    """The line's UTF-8 bytes.  A lone surrogate (a file name that was not UTF-8, decoded
+    with surrogateescape) cannot be encoded: it is written as the text ``\\xff`` (or
+    ``\\udXXX``) instead of losing the whole line."""
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub(_escape_surrogate, line).encode("utf-8")
 
 
 def _split(signal: Signal, tree: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -249,18 +140,38 @@ def tree_to_lines(signal: Signal, tree: dict[str, Any], max_bytes: int) -> Itera
 
 
 def encode_lines(signal: Signal, items: Any, max_bytes: int) -> Iterator[str]:
-    if signal == "metrics" and isinstance(items, MetricsData) and not items.resource_metrics:
-        return
-    tree = message_to_json(signal, encode_request(signal, items))
+    tree = request_tree(signal, items)
     if not tree:
         return
     yield from tree_to_lines(signal, tree, max_bytes)
 
 
+def _request_type(signal: Signal) -> type[Message]:
+    if signal == "traces":
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        return ExportTraceServiceRequest
+    if signal == "logs":
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+            ExportLogsServiceRequest,
+        )
+
+        return ExportLogsServiceRequest
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    return ExportMetricsServiceRequest
+
+
 def decode_line(signal: Signal, line: str | bytes) -> Message:
     """Parse one spool line back into its protobuf request (hex ids accepted)."""
+    from google.protobuf import json_format
+
     tree = _ids(signal, json.loads(line), _hex_to_b64)
-    message = REQUEST_TYPES[signal]()
+    message = _request_type(signal)()
     json_format.ParseDict(tree, message, ignore_unknown_fields=True)
     return message
 

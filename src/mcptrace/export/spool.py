@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from mcptrace import _guard
 from mcptrace.config import Signal, load_settings_lenient
+from mcptrace.export.otlp_json import encode_lines, utf8
 
 MAX_LINE_BYTES = 1024 * 1024 - 1  # a line, newline included, stays under 1 MiB
 ENCODE_CHUNK = 128  # items per request line: bounds the transient memory of an export
@@ -83,7 +84,7 @@ class SpoolWriter:
             if self._pid != os.getpid():  # forked: never share the parent's file
                 self._fd, self._pid = None, os.getpid()
             for line in lines:
-                data = line.encode("utf-8")
+                data = utf8(line)
                 try:
                     self._write_line(data)
                 except OSError as exc:
@@ -139,10 +140,6 @@ class _SpoolExporterBase:
         )
 
     def _write(self, items: Any) -> bool:
-        # protobuf and the OTLP encoders load on the first export (a background thread),
-        # not during the program's start-up
-        from mcptrace.export.otlp_json import encode_lines
-
         with _guard.sensor_paused():
             if isinstance(items, Sequence):
                 # Encoded a chunk at a time: the intermediate protobuf and JSON trees of a

@@ -1,0 +1,223 @@
+"""The spool's protobuf-free OTLP/JSON encoder against protobuf's own mapping, field by field.
+
+Every kind of value the SDK lets through (each attribute type, empty and default values,
+NaN and infinities, 64-bit integers, nested log bodies), every optional part of a span
+(remote parents and trace state, events, links, each status and kind, dropped counts),
+log records in and out of spans, and each metric data type (sum, gauge, histogram with
+exemplars, exponential histogram, delta and cumulative) must encode to exactly the tree
+the OTLP exporters' encoders and ``MessageToDict`` produce.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, UpDownCounter
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
+
+from mcptrace.export.otlp_json import decode_line, encode_lines
+from mcptrace.export.otlp_tree import request_tree
+from mcptrace.export.spool import MAX_LINE_BYTES, SpoolSpanExporter
+from otlp_oracle import encode_request, reference_tree
+from support import PYTHON
+
+SCALARS: dict[str, Any] = {
+    "s": "text", "empty": "", "unicode": "ü/€/𝄞", "yes": True, "no": False,
+    "zero": 0, "negative": -7, "int64.max": 2**63 - 1, "int64.min": -(2**63),
+    "double": 1.5, "double.zero": 0.0, "integral": 2.0, "nan": math.nan,
+    "inf": math.inf, "-inf": -math.inf,
+}  # fmt: skip
+ARRAYS: dict[str, Any] = {
+    "strings": ["a", "", "b"], "ints": [1, 0, -1], "doubles": [0.5, math.inf],
+    "bools": [True, False], "none.empty": [],
+}  # fmt: skip
+RESOURCE = Resource({"service.name": "tree-test", "n": 3, "tags": ("x", "y")}, "https://s/1")
+OTHER_RESOURCE = Resource({"service.name": "other"})
+
+
+def assert_same(signal: str, items: Any) -> None:
+    assert request_tree(signal, items) == reference_tree(signal, items)
+    for line in encode_lines(signal, items, MAX_LINE_BYTES):
+        assert decode_line(signal, line) == encode_request(signal, items)
+
+
+def spans() -> list[Any]:
+    memory = InMemorySpanExporter()
+    limits = SpanLimits(max_span_attributes=40, max_events=2, max_links=1,
+                        max_event_attributes=2)  # fmt: skip
+    providers = [TracerProvider(resource=RESOURCE, span_limits=limits),
+                 TracerProvider(resource=OTHER_RESOURCE)]  # fmt: skip
+    for provider in providers:
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+    scoped = providers[0].get_tracer("scoped", "1.2.3", "https://schema/2", {"scope.attr": 1})
+    bare = providers[0].get_tracer("bare")
+    other = providers[1].get_tracer("other")
+    remote = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1),
+                         trace_state=TraceState([("vendor", "v1"), ("k", "2")]))  # fmt: skip
+    parent = trace.set_span_in_context(NonRecordingSpan(remote))
+    with scoped.start_as_current_span("root", kind=SpanKind.SERVER) as root:
+        root.set_attributes({**SCALARS, **ARRAYS})
+        root.add_event("no-attributes")
+        root.add_event("many", {"a": 1, "b": "2", "c": 3.0}, timestamp=1234)
+        root.add_event("dropped")  # over max_events
+        root.set_status(Status(StatusCode.ERROR, "went wrong"))
+        links = [Link(remote, {"link.n": 1}), Link(root.get_span_context())]
+        with bare.start_as_current_span("child", kind=SpanKind.CLIENT, links=links) as child:
+            child.set_status(Status(StatusCode.OK))
+        for kind in (SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.INTERNAL):
+            bare.start_span(f"kind-{kind.name}", kind=kind).end()
+    with scoped.start_as_current_span("remote child", context=parent):
+        pass
+    other.start_span("").end()  # no name, another resource
+    with bare.start_as_current_span("many attributes") as span:
+        span.set_attributes({f"k{n}": n for n in range(50)})  # over max_span_attributes
+    return list(memory.get_finished_spans())
+
+
+def test_spans_encode_as_protobuf_maps_them() -> None:
+    items = spans()
+    assert_same("traces", items)
+    tree = request_tree("traces", items)
+    assert len(tree["resourceSpans"]) == 2  # grouped by resource, then scope
+    (root,) = [s for r in tree["resourceSpans"] for sc in r["scopeSpans"] for s in sc["spans"]
+               if s.get("name") == "root"]  # fmt: skip
+    values = {a["key"]: a["value"] for a in root["attributes"]}
+    assert values["nan"] == {"doubleValue": "NaN"}
+    assert values["-inf"] == {"doubleValue": "-Infinity"}
+    assert values["int64.min"] == {"intValue": str(-(2**63))}
+    assert values["none.empty"] == {"arrayValue": {}}
+    assert json.loads(json.dumps(tree)) == tree  # plain JSON: no NaN literal, no bytes
+
+
+def test_spans_of_each_batch_shape() -> None:
+    items = spans()
+    for batch in ([], items[:1], items[::-1], items + items):
+        assert_same("traces", batch)
+
+
+def logs() -> list[Any]:
+    memory = InMemoryLogRecordExporter()
+    limits = LogRecordLimits(max_attributes=30)
+    provider = LoggerProvider(resource=RESOURCE, log_record_limits=limits)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
+    logger = provider.get_logger("log-scope", "0.1", "https://schema/3", {"scope.attr": "s"})
+    bare = provider.get_logger("bare")
+    nested = {"k": {"nested": [True, b"x"]}, "n": None}
+    bodies: list[Any] = [None, "text", "", 0, 2**40, -1.25, math.nan, True, b"\x00\xff",
+                         ["a", 1, [2.5, None]], nested]  # fmt: skip
+    for index, body in enumerate(bodies):
+        logger.emit(body=body, attributes={**SCALARS, "index": index})
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("inside"):
+        bare.emit(body="in a span", severity_number=SeverityNumber.WARN, severity_text="WARN",
+                  event_name="mcptrace.module.import", timestamp=5, observed_timestamp=6,
+                  attributes={"map": {"a": 1, "b": [1, 2]}, **ARRAYS})  # fmt: skip
+    bare.emit(body="many", attributes={f"k{n}": n for n in range(40)})  # over max_attributes
+    provider.force_flush()
+    return list(memory.get_finished_logs())
+
+
+@pytest.mark.filterwarnings("ignore:Log record attributes were dropped")
+def test_log_records_encode_as_protobuf_maps_them() -> None:
+    items = logs()
+    assert_same("logs", items)
+    for batch in (items[:1], items[::-1]):
+        assert_same("logs", batch)
+
+
+def metrics() -> list[Any]:
+    delta = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
+    readers = [InMemoryMetricReader(), InMemoryMetricReader(preferred_temporality=delta)]
+    view = View(instrument_name="exp.*", aggregation=ExponentialBucketHistogramAggregation())
+    views = [view, View(instrument_name="*")]
+    provider = MeterProvider(metric_readers=readers, resource=RESOURCE, views=views)
+    meter = provider.get_meter("meter", "2.0", schema_url="https://schema/4")
+    counter = meter.create_counter("requests", "1", "requests served")
+    floats = meter.create_up_down_counter("level")
+    histogram = meter.create_histogram("latency", "s")
+    exponential = meter.create_histogram("exp.sizes", "By")
+    gauge = meter.create_gauge("temperature")
+    meter.create_observable_gauge("observed", [lambda options: []])
+    assert isinstance(floats, UpDownCounter)
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("sampled"):  # exemplars carry this span's ids
+        for value in (1, 5, 0):
+            counter.add(value, {"route": "a"})
+            histogram.record(value * 0.25, {"route": "a"})
+            exponential.record(value * 3.5)
+        counter.add(2, {"route": "b", "ok": True})
+        floats.add(-2.5)
+        gauge.set(21.5, {"room": "x"})
+        gauge.set(3)
+    return [reader.get_metrics_data() for reader in readers]
+
+
+def test_metrics_encode_as_protobuf_maps_them() -> None:
+    for data in metrics():
+        assert data is not None
+        assert_same("metrics", data)
+        tree = request_tree("metrics", data)
+        data_types = {"sum", "gauge", "histogram", "exponentialHistogram"}
+        (scope,) = tree["resourceMetrics"][0]["scopeMetrics"]
+        assert {key for metric in scope["metrics"] for key in metric} >= data_types
+
+
+def test_a_non_utf8_file_name_is_kept_as_escaped_text(tmp_path: Path) -> None:
+    """A path decoded with surrogateescape cannot be UTF-8 encoded: protobuf's encoder drops
+    the attribute; the spool keeps it, the undecodable byte written as ``\\xff``."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("t").start_as_current_span("open") as span:
+        span.set_attribute("file.path", "/tmp/caf\udce9")
+        span.set_attribute("big", 2**64)  # outside int64: kept as text, not dropped
+    exporter = SpoolSpanExporter(tmp_path)
+    assert exporter.export(memory.get_finished_spans()).name == "SUCCESS"
+    (path,) = tmp_path.glob("traces-*.jsonl")
+    (span_tree,) = json.loads(path.read_bytes())["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    values = {a["key"]: a["value"] for a in span_tree["attributes"]}
+    assert values["file.path"] == {"stringValue": "/tmp/caf\\xe9"}
+    assert values["big"] == {"stringValue": str(2**64)}
+    decode_line("traces", path.read_bytes())  # and replay can read it
+
+
+def test_writing_the_spool_loads_no_protobuf(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from pathlib import Path\n"
+        "from mcptrace.export.spool import SpoolSpanExporter\n"
+        f"exporter = SpoolSpanExporter(Path({str(tmp_path)!r}))\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+        "provider.get_tracer('t').start_span('s').end()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('google', 'opentelemetry.proto'))))\n"
+    )
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    assert len(list(tmp_path.glob("traces-*.jsonl"))) == 1
