@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import components, export, roundtrip, startup
+from benchmarks._child import compile_mcptrace
 from benchmarks.harness import Result, format_result, machine
 
 SCENARIOS: dict[str, Callable[[int, bool], list[Result]]] = {
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     rounds = 2 if args.smoke else max(args.rounds, 5)
+    compile_mcptrace()
     info = machine()
     print(f"machine: {info['cpus']} CPU(s), {info['cpu']}, Python {info['python']}", flush=True)
     started = time.monotonic()

@@ -156,3 +156,15 @@ async def end_of_round(session: Any, reply: str) -> None:
     flush_telemetry()
     sys.stdout.write(reply + "\n")
     sys.stdout.flush()
+
+
+def compile_mcptrace() -> None:
+    """Write mcptrace's bytecode, as installing a wheel does.  An editable install from a
+    fresh clone has none, and with PYTHONDONTWRITEBYTECODE set no child ever writes it:
+    every instrumented run would compile mcptrace from source while the uninstrumented
+    run loads its packages' installed bytecode."""
+    import compileall
+
+    import mcptrace
+
+    compileall.compile_dir(os.path.dirname(mcptrace.__file__), quiet=1)

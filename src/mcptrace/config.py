@@ -22,11 +22,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 Signal = Literal["traces", "logs", "metrics"]
 SIGNALS: tuple[Signal, ...] = ("traces", "logs", "metrics")
 
@@ -222,7 +217,19 @@ def _validate_endpoint(setting: str, raw: str) -> str:
     return raw.strip()
 
 
+def toml() -> Any:
+    """tomllib (tomli before 3.11), imported only when there is a file to read."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    import tomli  # pragma: no cover - exercised on 3.10 only
+
+    return tomli  # pragma: no cover
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    tomllib = toml()
     try:
         with path.open("rb") as handle:
             table: dict[str, Any] = tomllib.load(handle)

@@ -33,14 +33,15 @@ def own_instrumentors() -> list[Any] | None:
         return None
     from importlib.metadata import entry_points
 
-    if any(entry_points(group=group) for group in _HOOK_GROUPS):
+    installed = entry_points()  # one scan of every distribution's metadata, not one per group
+    if any(installed.select(group=group) for group in _HOOK_GROUPS):
         return None
     disabled = _disabled()
     if "*" in disabled:
         return []
     own: list[Any] = []
     seen: set[str] = set()
-    for entry in entry_points(group="opentelemetry_instrumentor"):
+    for entry in installed.select(group="opentelemetry_instrumentor"):
         if entry.name in disabled or entry.name in seen:
             continue
         if not entry.value.startswith(_OWN_PREFIX):

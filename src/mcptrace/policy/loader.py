@@ -29,22 +29,16 @@ offending key is found by a small scan of the text (tables and ``key =`` lines).
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mcptrace.config import toml
 from mcptrace.policy import model as m
 from mcptrace.policy.matchers import validate_address
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - 3.10
-    import tomli as tomllib
 
 
 class PolicyFileError(ValueError):
@@ -145,6 +139,8 @@ class _Problems:
 
 
 def _suggest(word: str, choices: tuple[str, ...]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -339,6 +335,7 @@ def _port_range(entry: object) -> tuple[int, int] | None:
 
 
 def _decode(text: str, source: str) -> dict[str, Any]:
+    tomllib = toml()
     try:
         document: dict[str, Any] = tomllib.loads(text)
         return document

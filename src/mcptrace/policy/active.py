@@ -1,0 +1,192 @@
+"""The policy in force in this process: its engine, violation log thread and self-check.
+
+Loaded by ``PolicyInstrumentor`` (``policy/instrumentor.py``) only when a policy file is
+configured: a process without a policy never imports the engine.
+
+A policy file that does not load is reported on one line; then
+
+* if it asks for enforcement anywhere (``mode = "enforce"``), mcptrace fails closed: every
+  file, network, process, code and native action inside tool calls is blocked, as rule
+  ``policy-invalid.<category>``, so the tools fail loudly while the server keeps serving;
+* otherwise (an observe-only policy) it fails open: no policy, the program runs as without.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import wrapt
+
+from mcptrace import _guard
+from mcptrace.activation import report
+from mcptrace.config import Settings
+from mcptrace.policy import model as m
+from mcptrace.policy.engine import NetworkRule, PolicyEngine
+from mcptrace.policy.loader import PolicyFileError, load_policy, looks_enforcing
+from mcptrace.policy.record import ViolationRecorder
+from mcptrace.policy.tool_errors import surface_violations
+from mcptrace.sensor import decide as decide_module
+from mcptrace.sensor import events as ev
+from mcptrace.sensor.events import Observation
+from mcptrace.sensor.hook import installed
+
+FLUSH_INTERVAL_SECONDS = 0.5
+SENSOR_CATEGORY_OF = {
+    m.FILE_READ: ev.FILE,
+    m.FILE_WRITE: ev.FILE,
+    m.NETWORK: ev.NETWORK,
+    m.PROCESS: ev.PROCESS,
+    m.CODE: ev.CODE,
+    m.NATIVE: ev.NATIVE,
+}
+FAIL_CLOSED_RULE_PREFIX = "policy-invalid"
+TAMPER_TARGET = "mcptrace.tamper.target"
+
+
+def fail_closed_policy(source: str) -> m.Policy:
+    return m.Policy(mode=m.ENFORCE, defaults=dict.fromkeys(m.CATEGORIES, m.DENY), source=source)
+
+
+class ActivePolicy:
+    """The locked-in policy of this process: engine, violation log thread, self-check."""
+
+    def __init__(self, engine: PolicyEngine, violations: ViolationRecorder) -> None:
+        self.engine = engine
+        self.decider = engine.decider()
+        self.violations = violations
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.refusals = 0  # set_decider attempts (reported on stderr once, each as an event)
+
+    def start(self) -> None:
+        decide_module.lock_decider(self.decider, self.on_refused)
+        self.thread = threading.Thread(target=self._run, name="mcptrace-policy-logs", daemon=True)
+        self.thread.start()
+        atexit.register(self.at_exit)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self.after_fork_in_child)
+
+    def on_refused(self) -> None:
+        """Someone called set_decider() while the policy is locked in: tamper event."""
+        if not self.refusals:
+            report("mcptrace: refused to replace or remove the locked-in policy (set_decider)")
+        self.refusals += 1
+        self._tamper("set_decider")
+
+    def verify(self) -> None:
+        """Restore the policy if the seam's slots were rebound behind its back."""
+        if decide_module.current_decider() == (self.decider, self.on_refused):
+            return
+        decide_module._on_refused[0] = None  # only the lock holder gets here
+        decide_module.lock_decider(self.decider, self.on_refused)
+        report("mcptrace: the policy was switched off behind its back; it is back in force")
+        self._tamper("decider_rebound")
+
+    def _tamper(self, what: str) -> None:
+        sensor = installed()
+        if sensor is None:
+            return
+        attribution = sensor.registry.attribute()
+        if attribution is None:
+            return
+        observation = Observation(ev.SENSOR_TAMPER, ev.TAMPER, {TAMPER_TARGET: what}, what)
+        sensor.recorder.record(observation, attribution[0], attribution[1], threading.get_ident())
+
+    def _run(self) -> None:
+        _guard.PAUSED.add(threading.get_ident())  # nothing this thread does is the tool's
+        while not self.stopped.wait(FLUSH_INTERVAL_SECONDS):
+            try:
+                self.verify()
+            except Exception:
+                pass
+            self.violations.flush()
+
+    def at_exit(self) -> None:
+        self.stopped.set()
+        self.violations.flush()
+
+    def after_fork_in_child(self) -> None:
+        self.violations.reset_after_fork()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="mcptrace-policy-logs", daemon=True)
+        self.thread.start()
+
+
+_active: ActivePolicy | None = None
+
+
+def active_policy() -> ActivePolicy | None:
+    return _active
+
+
+def _remember_addresses(engine: PolicyEngine) -> Callable[..., Any]:
+    def getaddrinfo(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        results = wrapped(*args, **kwargs)
+        try:
+            host = args[0] if args else kwargs.get("host")
+            if isinstance(host, bytes):
+                host = host.decode("idna")
+            if isinstance(host, str):
+                engine.remember_resolution(host, [str(item[4][0]) for item in results])
+        except Exception:
+            pass
+        return results
+
+    return getaddrinfo
+
+
+def build_engine(path: Path, span_cap: int) -> tuple[PolicyEngine, ViolationRecorder] | None:
+    """The engine for the policy at ``path``, fail-closed or None (fail-open) if it is bad."""
+    violations = ViolationRecorder(span_cap)
+    try:
+        policy = load_policy(path)
+        return PolicyEngine(policy, violations.record), violations
+    except PolicyFileError as exc:
+        first = exc.problems[0]
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        if looks_enforcing(path):
+            report(
+                f"mcptrace: MCPTRACE_POLICY: {first}{more}; the policy asks for enforcement, so "
+                "every file, network, process, code and native action inside tool calls is "
+                f"blocked until it is fixed (check it with: mcptrace policy check {path})"
+            )
+            engine = PolicyEngine(
+                fail_closed_policy(str(path)), violations.record, FAIL_CLOSED_RULE_PREFIX
+            )
+            return engine, violations
+        report(f"mcptrace: MCPTRACE_POLICY: {first}{more}; running without the policy")
+        return None
+
+
+def install(path: Path, settings: Settings) -> None:
+    """Load the policy at ``path`` and lock it in for the life of the process."""
+    global _active
+    if _active is not None:
+        return
+    built = build_engine(path, settings.max_events_per_span)
+    if built is None:
+        return
+    engine, violations = built
+    unseen = sorted(
+        category
+        for category in engine.active
+        if SENSOR_CATEGORY_OF[category] not in settings.sensor
+    )
+    if unseen:
+        report(
+            f"mcptrace: policy rules for {', '.join(unseen)} cannot apply: MCPTRACE_SENSOR "
+            "does not watch those categories"
+        )
+    _active = ActivePolicy(engine, violations)
+    _active.start()
+    surface_violations()
+    if any(isinstance(rule, NetworkRule) and rule.hosts for rule in engine.rules[m.NETWORK]):
+        wrapt.wrap_function_wrapper(socket, "getaddrinfo", _remember_addresses(engine))
