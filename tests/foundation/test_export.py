@@ -159,3 +159,62 @@ def test_opentelemetry_instrument_produces_the_same_telemetry(spool: Path) -> No
     client = [s for s in found if s.kind == 3 and s.name.endswith("tools/call add")]
     assert len(server) == len(client) == 1
     assert server[0].parent_span_id == client[0].span_id
+
+
+def _telemetry_for(endpoint: str, spool: Path) -> Any:
+    from mcptrace.config import load_settings
+    from mcptrace.export.providers import build_telemetry
+
+    env = {
+        "MCPTRACE_SPOOL_DIR": str(spool),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+    }
+    return build_telemetry(load_settings(env), "collector-test")
+
+
+def _one_span() -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    provider.get_tracer("t").start_span("s").end()
+    return memory.get_finished_spans()
+
+
+def test_a_dead_collector_costs_one_timeout_for_all_three_signals(spool: Path) -> None:
+    """Once spans fail to reach a collector that accepts no connection, logs and metrics go
+    straight to the spool: a process ending while its collector is down flushes in one
+    export timeout, not three (its parent may kill it a few seconds after)."""
+    telemetry = _telemetry_for(f"http://127.0.0.1:{closed_port()}", spool)
+    traces, logs, metrics = (telemetry.exporters[s][0] for s in ("traces", "logs", "metrics"))
+    assert traces.collector is logs.collector is metrics.collector
+    assert traces.export(_one_span()).name == "SUCCESS"  # spooled
+    assert traces.spooled_batches == 1 and traces.collector.down()
+    started = time.monotonic()
+    assert logs.export([]).name == "SUCCESS"
+    assert time.monotonic() - started < 0.5  # the collector was not tried again
+    assert logs.spooled_batches == 1 and logs.breaker.allows()  # skipped, not failed
+    telemetry.shutdown()
+    assert len(list(spool.glob("traces-*.jsonl"))) == 1
+
+
+def test_a_collector_refusing_one_signal_still_gets_the_others(spool: Path) -> None:
+    """A collector that is up but fails one signal's batch (no metrics endpoint, a 4xx, a
+    timeout) is not down: the other signals keep trying it."""
+    import socket
+
+    with socket.socket() as listener:  # accepts connections, never answers a request
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        telemetry = _telemetry_for(f"http://127.0.0.1:{listener.getsockname()[1]}", spool)
+        traces, logs = telemetry.exporters["traces"][0], telemetry.exporters["logs"][0]
+        assert traces.export(_one_span()).name == "SUCCESS"  # spooled after the timeout
+        assert traces.spooled_batches == 1 and not traces.collector.down()
+        assert not traces.breaker.allows() and logs.breaker.allows()
+        assert logs.export([]).name == "SUCCESS"
+        assert not logs.breaker.allows()  # it did try the collector itself
+        telemetry.shutdown()

@@ -7,14 +7,23 @@ Usage::
 After a failure the primary is skipped for a cool-down (5 s doubling up to 60 s) so a dead
 collector costs one timeout, not one per batch; every skipped batch goes to the spool, from
 where ``mcptrace replay`` sends it later.
+
+The exporters of the three signals share a ``Collector`` per address.  After a failed batch
+one TCP connect tells a collector that is down from one that refused this signal (a backend
+without a metrics endpoint, say): when it is down, every signal goes straight to the spool
+for a while, so a process ending with its collector down pays one export timeout, not three,
+before a parent's patience runs out (mcp's stdio client kills its server 4 s after closing
+its stdin).  A refusal opens only the refused signal's breaker.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
@@ -27,6 +36,7 @@ Exporter = TypeVar("Exporter", SpanExporter, LogRecordExporter, MetricExporter)
 
 _FIRST_COOLDOWN = 5.0
 _MAX_COOLDOWN = 60.0
+PROBE_TIMEOUT_SECONDS = 0.25
 
 
 class CircuitBreaker:
@@ -51,16 +61,56 @@ class CircuitBreaker:
                 self._cooldown = min(self._cooldown * 2, _MAX_COOLDOWN)
 
 
+def collector_address(endpoint: str | None, protocol: str) -> tuple[str, int]:
+    """Host and port of an OTLP endpoint (the exporters' defaults when there is none)."""
+    default_port = 4317 if protocol == "grpc" else 4318
+    if not endpoint:
+        return "localhost", default_port
+    parts = urlsplit(endpoint if "//" in endpoint else f"//{endpoint}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = {"https": 443, "http": 80}.get(parts.scheme, default_port)
+    return parts.hostname or "localhost", port
+
+
+class Collector:
+    """Whether the collector several exporters send to accepts connections at all."""
+
+    def __init__(self, address: tuple[str, int], clock: Callable[[], float] = time.monotonic):
+        self.address = address
+        self._clock = clock
+        self._down_until = 0.0
+
+    def down(self) -> bool:
+        return self._clock() < self._down_until
+
+    def probe(self) -> None:
+        """After a failed batch: is the collector down (every signal spools for a
+        cool-down), or did it refuse only that batch?"""
+        try:
+            with socket.create_connection(self.address, timeout=PROBE_TIMEOUT_SECONDS):
+                return
+        except OSError:
+            self._down_until = self._clock() + _FIRST_COOLDOWN
+
+
 class _Failover(Generic[Exporter]):
-    def __init__(self, primary: Exporter, fallback: Exporter) -> None:
+    def __init__(
+        self, primary: Exporter, fallback: Exporter, collector: Collector | None = None
+    ) -> None:
         self.primary: Exporter = primary
         self.fallback: Exporter = fallback
         self.breaker = CircuitBreaker()
+        self.collector = collector
         self.spooled_batches = 0
 
     def _send(self, try_primary: Callable[[], bool], try_fallback: Callable[[], bool]) -> bool:
         with _guard.sensor_paused():
-            if self.breaker.allows():
+            collector = self.collector
+            if self.breaker.allows() and (collector is None or not collector.down()):
                 try:
                     ok = try_primary()
                 except Exception:  # an exporter bug must cost the batch route, not the batch
@@ -68,6 +118,8 @@ class _Failover(Generic[Exporter]):
                 self.breaker.record(ok)
                 if ok:
                     return True
+                if collector is not None:
+                    collector.probe()
             self.spooled_batches += 1
             return try_fallback()
 
@@ -105,13 +157,15 @@ class FailoverLogExporter(_Failover[LogRecordExporter], LogRecordExporter):
 
 
 class FailoverMetricExporter(_Failover[MetricExporter], MetricExporter):
-    def __init__(self, primary: MetricExporter, fallback: MetricExporter) -> None:
+    def __init__(
+        self, primary: MetricExporter, fallback: MetricExporter, collector: Collector | None = None
+    ) -> None:
         MetricExporter.__init__(
             self,
             preferred_temporality=primary._preferred_temporality,
             preferred_aggregation=primary._preferred_aggregation,
         )
-        _Failover.__init__(self, primary, fallback)
+        _Failover.__init__(self, primary, fallback, collector)
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any

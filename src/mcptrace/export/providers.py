@@ -42,9 +42,11 @@ from mcptrace import __version__
 from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
 from mcptrace.export.enrich import EnrichingSpanProcessor
 from mcptrace.export.failover import (
+    Collector,
     FailoverLogExporter,
     FailoverMetricExporter,
     FailoverSpanExporter,
+    collector_address,
 )
 from mcptrace.export.spool import SpoolLogExporter, SpoolMetricExporter, SpoolSpanExporter
 
@@ -81,13 +83,23 @@ _FAILOVER = {
 }
 
 
-def build_exporter(signal: Signal, name: str, settings: Settings) -> Any:
+def build_exporter(
+    signal: Signal,
+    name: str,
+    settings: Settings,
+    collectors: dict[tuple[str, int], Collector] | None = None,
+) -> Any:
+    """``collectors``: the OTLP exporters built with one dict share a ``Collector`` per
+    address (a collector found down sends every signal to the spool at once)."""
     spool = _SPOOL[signal]
     if name == SPOOL_EXPORTER:
         return spool(settings.spool_dir, settings.spool_max_file_bytes)
     if name == "otlp":
         fallback = spool(settings.spool_dir, settings.spool_max_file_bytes)
-        return _FAILOVER[signal](_otlp(signal, settings.protocol), fallback)
+        address = collector_address(settings.endpoint_for(signal), settings.protocol)
+        collectors = {} if collectors is None else collectors
+        collector = collectors.setdefault(address, Collector(address))
+        return _FAILOVER[signal](_otlp(signal, settings.protocol), fallback, collector)
     if name == "console":
         console: dict[str, Any] = {
             "traces": ConsoleSpanExporter,
@@ -142,8 +154,12 @@ def build_resource(settings: Settings, default_service_name: str | None) -> Reso
 def build_telemetry(settings: Settings, default_service_name: str | None = None) -> Telemetry:
     """Providers for all three signals; an exporter that fails to build raises ExporterError."""
     resource = build_resource(settings, default_service_name)
+    collectors: dict[tuple[str, int], Collector] = {}
     chosen: dict[str, list[Any]] = {
-        signal: [build_exporter(signal, name, settings) for name in settings.exporter_for(signal)]
+        signal: [
+            build_exporter(signal, name, settings, collectors)
+            for name in settings.exporter_for(signal)
+        ]
         for signal in ("traces", "logs", "metrics")
     }
     readers: list[MetricReader] = [
