@@ -1,7 +1,7 @@
 """The floor under any OpenTelemetry instrumentation of an mcp 2.x program, without mcptrace.
 
-Two floors, each the least that an instrumentation built on the OTel SDK and the
-opentelemetry-proto encoders must do to deliver what the issues ask for:
+Two floors, each the least that an instrumentation built on the OTel SDK must do to
+deliver what the issues ask for:
 
 * ``install()``, for round trips: the SDK's ``TracerProvider`` (which makes mcp 2.x's own
   spans real: one per message sent, one per message handled, with ``_meta`` context
@@ -9,8 +9,10 @@ opentelemetry-proto encoders must do to deliver what the issues ask for:
   OTLP protobuf (written to a scratch file: no JSON, no network).
 * ``install_module_records()``, for start-up with module provenance: that, plus a
   ``LoggerProvider`` that, at exit, emits one log record per loaded module file (name, path,
-  and a fixed stand-in for the hash: no hashing, no cache, no RECORD lookup) and encodes them
-  the same way.
+  and a fixed stand-in for the hash: no hashing, no cache, no RECORD lookup) to an exporter
+  that keeps them in memory: not even encoded (mcptrace's own spool needs no protobuf, so
+  the floor carries none; no spans are sent during start-up, so the span encoder never
+  loads either).
 
 The benchmarks run them as extra variants: a floor's ratio to plain Python is the part of a
 figure that no instrumentation on these dependencies can remove.
@@ -26,8 +28,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
@@ -57,14 +57,27 @@ class _ScratchFile:
 
 class SpanFileExporter(_ScratchFile, SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
         self.file.write(encode_spans(spans).SerializeToString())
         return SpanExportResult.SUCCESS
 
 
-class LogFileExporter(_ScratchFile, LogRecordExporter):
+class KeptLogExporter(LogRecordExporter):
+    """Keeps the records it is given: the SDK's work without any encoding."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
-        self.file.write(encode_logs(batch).SerializeToString())
+        self.records.extend(batch)
         return LogRecordExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass
 
 
 def install(service_name: str) -> SpanFileExporter:
@@ -76,10 +89,10 @@ def install(service_name: str) -> SpanFileExporter:
     return exporter
 
 
-def install_module_records(service_name: str) -> tuple[SpanFileExporter, LogFileExporter]:
+def install_module_records(service_name: str) -> tuple[SpanFileExporter, KeptLogExporter]:
     spans = install(service_name)
     provider = LoggerProvider(resource=Resource.create({"service.name": service_name}))
-    exporter = LogFileExporter()
+    exporter = KeptLogExporter()
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
 
     def emit_module_records() -> None:

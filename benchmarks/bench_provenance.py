@@ -11,8 +11,8 @@ Four variants, each a fresh interpreter running ``import mcp, pydantic, anyio, s
 * ``cold``         provenance on, an empty hash cache (every module file hashed);
 * ``warm``         provenance on, the cache filled by an earlier process;
 * ``floor``        no mcptrace: the OTel SDK only, emitting one log record per loaded module
-  at exit and encoding them to binary OTLP (``_bare_sdk.install_module_records``): the least
-  any OTel-based provenance with a record per module costs.
+  at exit to an exporter that keeps them unencoded (``_bare_sdk.install_module_records``):
+  less than any OTel-based provenance with a record per module can cost.
 
 ``--breakdown`` adds ``no-provenance/logs-off`` and ``warm/logs-off`` (``OTEL_LOGS_EXPORTER=
 none``): their ratio is provenance's own work (stat, cache, RECORD) without the cost of
