@@ -18,6 +18,11 @@ Four variants, each a fresh interpreter running ``import mcp, pydantic, anyio, s
 none``): their ratio is provenance's own work (stat, cache, RECORD) without the cost of
 encoding hundreds of per-module log records into the spool.
 
+``floor`` then runs extra rounds, alternating with ``plain`` only, until it has
+``--floor-rounds`` samples (31 by default): whether the floor is above the warm target is
+the question the floor exists to answer, so its median gets a 95% confidence interval
+(bootstrap, seeded) narrow enough to tell.  Every ratio against plain reports that interval.
+
 The cost is the child's CPU time (user + system, from ``os.wait4``): on this shared VM it is
 far less noisy than wall time, and provenance's background hashing thread counts too.  The
 instrumented processes get the environment ``mcptrace run`` would exec them with, so the
@@ -124,9 +129,24 @@ class Bench:
         self.measure("warm")
 
 
-def summarize(samples: dict[str, list[float]]) -> dict[str, Any]:
+def median_ci95(values: list[float], resamples: int = 4000) -> tuple[float, float]:
+    """95% bootstrap confidence interval of the median (seeded: the same samples give the
+    same interval)."""
+    draw = random.Random(0)
+    medians = sorted(
+        statistics.median(draw.choices(values, k=len(values))) for _ in range(resamples)
+    )
+    return medians[int(resamples * 0.025)], medians[int(resamples * 0.975) - 1]
+
+
+def summarize(
+    samples: dict[str, list[float]], floor_pairs: list[tuple[float, float]] | None = None
+) -> dict[str, Any]:
     def ratios(variant: str, base: str) -> list[float]:
-        return [v / b for v, b in zip(samples[variant], samples[base], strict=True) if b > 0]
+        pairs = list(zip(samples[variant], samples[base], strict=True))
+        if variant == "floor" and base == "plain":
+            pairs += floor_pairs or []
+        return [v / b for v, b in pairs if b > 0]
 
     result: dict[str, Any] = {"cpu_ms_median": {}, "vs_plain": {}, "vs_no_provenance": {}}
     for variant in samples:
@@ -135,10 +155,13 @@ def summarize(samples: dict[str, list[float]]) -> dict[str, Any]:
         if variant not in samples:
             continue
         values = ratios(variant, "plain")
+        low, high = median_ci95(values)
         result["vs_plain"][variant] = {  # the issue's targets are against plain python
             "median": round(statistics.median(values), 3),
             "min": round(min(values), 3),
             "max": round(max(values), 3),
+            "ci95": [round(low, 3), round(high, 3)],
+            "rounds": len(values),
             **({"target": TARGETS[variant]} if variant in TARGETS else {}),
         }
     for variant in ("cold", "warm") + (("warm/logs-off",) if "warm/logs-off" in samples else ()):
@@ -158,8 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds (a smoke run)")
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE", help="JSON output")
     parser.add_argument("--breakdown", action="store_true", help="also measure with log export off")
+    parser.add_argument(
+        "--floor-rounds", type=int, default=31, help="floor samples in all (extra plain/floor)"
+    )
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else max(5, args.rounds)
+    floor_extra = 0 if args.quick else max(0, args.floor_rounds - rounds)
     variants = VARIANTS + (BREAKDOWN if args.breakdown else ())
     samples: dict[str, list[float]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="mcptrace-bench-provenance-") as temp:
@@ -170,7 +197,12 @@ def main(argv: list[str] | None = None) -> int:
             random.shuffle(order)
             for variant in order:
                 samples[variant].append(bench.measure(variant))
-    result = summarize(samples)
+        floor_pairs: list[tuple[float, float]] = []
+        for index in range(floor_extra):
+            pair = ("floor", "plain") if index % 2 else ("plain", "floor")
+            measured = {variant: bench.measure(variant) for variant in pair}
+            floor_pairs.append((measured["floor"], measured["plain"]))
+    result = summarize(samples, floor_pairs)
     result.update(rounds=rounds, code=bench.code, python=sys.version.split()[0])
     if args.json:
         text = json.dumps(result, indent=2)
@@ -186,9 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             for variant, r in result[key].items():
                 target = r.get("target")
                 mark = "" if target is None else f"  target ≤ ×{target}"
+                ci = f", 95% CI ×{r['ci95'][0]:.3f}–×{r['ci95'][1]:.3f}" if "ci95" in r else ""
                 print(
                     f"  {variant:<22} vs {label:<15} ×{r['median']:.3f}"
-                    f" (min ×{r['min']:.3f}, max ×{r['max']:.3f}){mark}"
+                    f" (min ×{r['min']:.3f}, max ×{r['max']:.3f}{ci}){mark}"
                 )
     return 0
 

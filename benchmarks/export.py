@@ -1,7 +1,8 @@
 """What the spool exporter sustains: spans/s (each with 4 events) and log records/s.
 
 Measured in this process on prebuilt SDK objects, so the figure is the exporter's own cost:
-OTLP encoding, protobuf JSON mapping, and the write of whole lines to a 0600 file.
+the OTLP/JSON mapping (``otlp_tree``, no protobuf) and the write of whole lines to a 0600
+file.
 """
 
 from __future__ import annotations

@@ -105,11 +105,15 @@ def rows(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     provenance = components.get("provenance", {})
     for variant, figure in provenance.get("vs_plain", {}).items():
         target = figure.get("target")
+        shown = _figure(figure["median"], figure["min"], figure["max"], "×")
+        if "ci95" in figure:
+            low, high = figure["ci95"]
+            shown += f"; median's 95% CI {low:.3f}–{high:.3f}, {figure['rounds']} rounds"
         out.append(
             (
                 f"start-up to `import mcp, pydantic, …`: {_STARTUP_LABELS.get(variant, variant)}"
                 " vs plain python",
-                _figure(figure["median"], figure["min"], figure["max"], "×"),
+                shown,
                 "–" if target is None else f"≤ ×{target:.2f}",
                 _verdict(None if target is None else figure["median"] <= target),
             )
