@@ -47,27 +47,28 @@ def _double(value: float) -> float | str:
 
 
 def any_value(value: Any) -> Tree:
-    """An ``AnyValue``: the SDK's value type checks, in the SDK encoder's order."""
-    if value is None:
-        return {}
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, str):
-        return {"stringValue": value}
-    if isinstance(value, int):
-        if _INT64_MIN <= value <= _INT64_MAX:
+    """An ``AnyValue``: the SDK encoder's type checks, in its order (bool before int)."""
+    match value:
+        case None:
+            return {}
+        case bool():
+            return {"boolValue": value}
+        case str():
+            return {"stringValue": value}
+        case int() if _INT64_MIN <= value <= _INT64_MAX:
             return {"intValue": str(value)}
-        return {"stringValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": _double(value)}
-    if isinstance(value, bytes):
-        return {"bytesValue": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, Sequence):
-        values = [any_value(item) for item in value]
-        return {"arrayValue": {"values": values} if values else {}}
-    if isinstance(value, Mapping):
-        pairs = [{"key": str(k), "value": any_value(v)} for k, v in value.items()]
-        return {"kvlistValue": {"values": pairs} if pairs else {}}
+        case int():  # protobuf would drop it; its digits are kept instead
+            return {"stringValue": str(value)}
+        case float():
+            return {"doubleValue": _double(value)}
+        case bytes():
+            return {"bytesValue": base64.b64encode(value).decode("ascii")}
+        case Sequence():
+            values = [any_value(item) for item in value]
+            return {"arrayValue": {"values": values} if values else {}}
+        case Mapping():
+            pairs = [{"key": str(k), "value": any_value(v)} for k, v in value.items()]
+            return {"kvlistValue": {"values": pairs} if pairs else {}}
     raise TypeError(f"invalid attribute value type {type(value).__name__}")
 
 
@@ -371,23 +372,25 @@ def _metric(metric: Any) -> Tree:
     points = data.data_points
     if not points:
         return out
-    if isinstance(data, Gauge):
-        out["gauge"] = {"dataPoints": [_number_point(p, start=False) for p in points]}
-        return out
-    temporality = int(data.aggregation_temporality)
     body: Tree
-    if isinstance(data, Histogram):
-        key, body = "histogram", {"dataPoints": [_histogram_point(p) for p in points]}
-    elif isinstance(data, Sum):
-        key, body = "sum", {"dataPoints": [_number_point(p, start=True) for p in points]}
-    elif isinstance(data, ExponentialHistogram):
-        key, body = "exponentialHistogram", {"dataPoints": [_exponential_point(p) for p in points]}
-    else:
-        return out  # an unknown data type: the SDK encoder skips it too
+    match data:
+        case Gauge():  # no temporality: a gauge is a value at a time
+            out["gauge"] = {"dataPoints": [_number_point(p, start=False) for p in points]}
+            return out
+        case Histogram():
+            key, body = "histogram", {"dataPoints": [_histogram_point(p) for p in points]}
+        case Sum():
+            key, body = "sum", {"dataPoints": [_number_point(p, start=True) for p in points]}
+            if data.is_monotonic:
+                body["isMonotonic"] = True
+        case ExponentialHistogram():
+            key = "exponentialHistogram"
+            body = {"dataPoints": [_exponential_point(p) for p in points]}
+        case _:
+            return out  # an unknown data type: the SDK encoder skips it too
+    temporality = int(data.aggregation_temporality)
     if temporality:
         body["aggregationTemporality"] = temporality
-    if isinstance(data, Sum) and data.is_monotonic:
-        body["isMonotonic"] = True
     out[key] = body
     return out
 
