@@ -142,7 +142,7 @@ class _SpoolExporterBase:
     def _write(self, items: Any) -> bool:
         with _guard.sensor_paused():
             if isinstance(items, Sequence):
-                # Encoded a chunk at a time: the intermediate protobuf and JSON trees of a
+                # Encoded a chunk at a time: the JSON tree and text of a
                 # whole 512-item batch are megabytes, and they set the process's peak RSS.
                 lines = [
                     line
