@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from google.protobuf.message import Message
 
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
-_TOP_FIELD = {signal: fields[0] for signal, fields in FIELDS.items()}
-_SCOPE_FIELD = {signal: fields[1] for signal, fields in FIELDS.items()}
-_LEAF_FIELD = {signal: fields[2] for signal, fields in FIELDS.items()}
 
 
 def _convert(item: dict[str, Any], convert: Callable[[str], str]) -> None:
@@ -40,10 +37,20 @@ def _convert(item: dict[str, Any], convert: Callable[[str], str]) -> None:
             item[key] = convert(value)
 
 
+Placed = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]  # resource, scope, leaf
+
+
+def _placed_leaves(signal: Signal, tree: dict[str, Any]) -> Iterator[Placed]:
+    """Every span / log record / metric of a request, with its resource and scope."""
+    top, scope_key, leaf_key = FIELDS[signal]
+    for resource in tree.get(top, ()):
+        for scope in resource.get(scope_key, ()):
+            for leaf in scope.get(leaf_key, ()):
+                yield resource, scope, leaf
+
+
 def _leaves(signal: Signal, tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for resource in tree.get(_TOP_FIELD[signal], ()):
-        for scope in resource.get(_SCOPE_FIELD[signal], ()):
-            yield from scope.get(_LEAF_FIELD[signal], ())
+    return (leaf for _, _, leaf in _placed_leaves(signal, tree))
 
 
 def _ids(signal: Signal, tree: dict[str, Any], convert: Callable[[str], str]) -> dict[str, Any]:
@@ -94,35 +101,31 @@ def utf8(line: str) -> bytes:
 
 def _split(signal: Signal, tree: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Halve a request by its leaf items, keeping resource and scope; None if indivisible."""
-    leaves: list[tuple[dict[str, Any], dict[str, Any], Any]] = []
-    for resource in tree.get(_TOP_FIELD[signal], []):
-        for scope in resource.get(_SCOPE_FIELD[signal], []):
-            leaves.extend((resource, scope, leaf) for leaf in scope.get(_LEAF_FIELD[signal], []))
+    leaves = list(_placed_leaves(signal, tree))
     if len(leaves) < 2:
         return None
     middle = len(leaves) // 2
     return [_rebuild(signal, part) for part in (leaves[:middle], leaves[middle:])]
 
 
-def _rebuild(
-    signal: Signal, leaves: Sequence[tuple[dict[str, Any], dict[str, Any], Any]]
-) -> dict[str, Any]:
+def _rebuild(signal: Signal, leaves: Sequence[Placed]) -> dict[str, Any]:
+    top, scope_key, leaf_key = FIELDS[signal]
     resources: dict[int, dict[str, Any]] = {}
     scopes: dict[int, dict[str, Any]] = {}
     for resource, scope, leaf in leaves:
         new_resource = resources.get(id(resource))
         if new_resource is None:
-            new_resource = {k: v for k, v in resource.items() if k != _SCOPE_FIELD[signal]}
-            new_resource[_SCOPE_FIELD[signal]] = []
+            new_resource = {k: v for k, v in resource.items() if k != scope_key}
+            new_resource[scope_key] = []
             resources[id(resource)] = new_resource
         new_scope = scopes.get(id(scope))
         if new_scope is None:
-            new_scope = {k: v for k, v in scope.items() if k != _LEAF_FIELD[signal]}
-            new_scope[_LEAF_FIELD[signal]] = []
+            new_scope = {k: v for k, v in scope.items() if k != leaf_key}
+            new_scope[leaf_key] = []
             scopes[id(scope)] = new_scope
-            new_resource[_SCOPE_FIELD[signal]].append(new_scope)
-        new_scope[_LEAF_FIELD[signal]].append(leaf)
-    return {_TOP_FIELD[signal]: list(resources.values())}
+            new_resource[scope_key].append(new_scope)
+        new_scope[leaf_key].append(leaf)
+    return {top: list(resources.values())}
 
 
 def tree_to_lines(signal: Signal, tree: dict[str, Any], max_bytes: int) -> Iterator[str]:
@@ -177,9 +180,5 @@ def decode_line(signal: Signal, line: str | bytes) -> Message:
 
 
 def count_items(signal: Signal, tree: dict[str, Any]) -> int:
-    """Number of spans / log records / metric data points in a decoded line."""
-    total = 0
-    for resource in tree.get(_TOP_FIELD[signal], []):
-        for scope in resource.get(_SCOPE_FIELD[signal], []):
-            total += len(scope.get(_LEAF_FIELD[signal], []))
-    return total
+    """Number of spans / log records / metrics in a decoded line."""
+    return sum(1 for _ in _placed_leaves(signal, tree))

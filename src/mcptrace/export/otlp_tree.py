@@ -315,18 +315,24 @@ def _number_point(point: Any, start: bool) -> Tree:
     return out
 
 
-def _histogram_point(point: Any) -> Tree:
+def _distribution_point(point: Any) -> Tree:
+    """The fields a histogram data point and an exponential one share."""
     out = _point_common(point)
     if point.count:
         out["count"] = str(point.count)
-    out["sum"] = _double(point.sum)
+    out["sum"] = _double(point.sum)  # optional fields: present even when zero
+    out["min"] = _double(point.min)
+    out["max"] = _double(point.max)
+    _exemplars(out, point)
+    return out
+
+
+def _histogram_point(point: Any) -> Tree:
+    out = _distribution_point(point)
     if point.bucket_counts:
         out["bucketCounts"] = [str(count) for count in point.bucket_counts]
     if point.explicit_bounds:
         out["explicitBounds"] = [_double(bound) for bound in point.explicit_bounds]
-    _exemplars(out, point)
-    out["min"] = _double(point.min)
-    out["max"] = _double(point.max)
     return out
 
 
@@ -341,10 +347,7 @@ def _buckets(buckets: Any) -> Tree | None:
 
 
 def _exponential_point(point: Any) -> Tree:
-    out = _point_common(point)
-    if point.count:
-        out["count"] = str(point.count)
-    out["sum"] = _double(point.sum)
+    out = _distribution_point(point)
     if point.scale:
         out["scale"] = point.scale
     if point.zero_count:
@@ -355,9 +358,6 @@ def _exponential_point(point: Any) -> Tree:
             out[key] = encoded
     if point.flags:
         out["flags"] = point.flags
-    _exemplars(out, point)
-    out["min"] = _double(point.min)
-    out["max"] = _double(point.max)
     return out
 
 
