@@ -10,8 +10,8 @@ from mcptrace.policy import model as m
 from mcptrace.policy.engine import PolicyEngine
 from mcptrace.policy.loader import parse_policy
 from mcptrace.policy.matchers import AddressMatcher, compile_path_globs, glob_to_regex
-from mcptrace.sensor import events as ev
-from mcptrace.sensor.events import Observation
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation
 
 
 def engine(text: str) -> PolicyEngine:
@@ -240,5 +240,5 @@ def test_violations_from_threads_sharing_a_span_are_all_counted() -> None:
     finally:
         sys.setswitchinterval(previous)
     total = per_thread * threads
-    assert state.counts[m.POLICY_CATEGORY_NAME] == total
+    assert state.counts[ev.POLICY_CATEGORY_NAME] == total
     assert len(violations.pending) + state.dropped == total

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mcptrace.export.spool_reader import LogRecordEntry
-from mcptrace.provenance import names
+from mcptrace.record import vocabulary as names
 from support import PYTHON, clean_env, logs, run_under_mcptrace
 
 DIST = "provtest"

@@ -18,8 +18,8 @@ from provenance_support import (
     summary,
 )
 
-from mcptrace.provenance import names
 from mcptrace.provenance.describe import RACY_WINDOW_NS
+from mcptrace.record import vocabulary as names
 from support import PYTHON, clean_env, mcptrace_cmd
 
 CODE = "import json, decimal, provtest.core"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from provenance_support import install_wheel, pip, sha256_of
 
-from mcptrace.provenance import names
 from mcptrace.provenance.cache import HashCache
 from mcptrace.provenance.describe import RACY_WINDOW_NS, ModuleProvenance
 from mcptrace.provenance.hashing import hash_file, stat_key
 from mcptrace.provenance.record import RecordIndex
+from mcptrace.record import vocabulary as names
 
 
 def _wheel_with_other_top_level(directory: Path) -> Path:

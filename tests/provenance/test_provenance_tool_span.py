@@ -8,7 +8,7 @@ from pathlib import Path
 
 from provenance_support import DIST, LOGGER, WARN, install_wheel, sha256_of
 
-from mcptrace.provenance import names
+from mcptrace.record import vocabulary as names
 from support import PYTHON, SPAN_KIND_SERVER, clean_env, logs, run_under_mcptrace, spans
 
 HERE = Path(__file__).resolve().parent

@@ -22,7 +22,7 @@ from provenance_support import (
     summary,
 )
 
-from mcptrace.provenance import names
+from mcptrace.record import vocabulary as names
 
 IMPORTS = textwrap.dedent(
     """

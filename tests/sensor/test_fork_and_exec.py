@@ -21,7 +21,7 @@ from mcptrace.export.spool_reader import (
     iter_spans,
     logs_in,
 )
-from mcptrace.sensor import events as ev
+from mcptrace.record import vocabulary as ev
 from support import PYTHON, SPAN_KIND_INTERNAL, clean_env, run_under_mcptrace
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 from helpers import HERE, Recorded, drive
 
 from conftest import Loopback
-from mcptrace.sensor import events as ev
+from mcptrace.record import vocabulary as ev
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pytest
 from helpers import Recorded, drive
 
 from conftest import Loopback
-from mcptrace.sensor import events as ev
+from mcptrace.record import vocabulary as ev
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,8 @@ import socket
 from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
-from mcptrace.sensor import events as ev
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation
 from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.hook import translate
 from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, Recorder, record_attributes
@@ -98,7 +99,7 @@ def test_caps_counters_and_drops() -> None:
     state = _span_state()
     total = 2 * LOG_RECORDS_FACTOR + 5
     for index in range(total):
-        observation = ev.Observation(ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: f"/x{index}"}, "open")
+        observation = Observation(ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: f"/x{index}"}, "open")
         recorder.record(observation, state, ev.CONTEXT, 1)
     assert len(state.events) == 2
     assert len(recorder.pending) == 2 * LOG_RECORDS_FACTOR
@@ -112,9 +113,9 @@ def test_caps_counters_and_drops() -> None:
     assert additions.events[0].attributes[ev.ATTRIBUTION] == ev.CONTEXT
 
 
-def _open(path: str) -> ev.Observation:
+def _open(path: str) -> Observation:
     attributes: dict[str, AttributeValue] = {ev.FILE_PATH: path, ev.FILE_ACCESS: "read"}
-    return ev.Observation(ev.FILE_OPEN, ev.FILE, attributes, "open")
+    return Observation(ev.FILE_OPEN, ev.FILE, attributes, "open")
 
 
 def test_identical_events_coalesce_into_one_record_until_it_is_emitted() -> None:
@@ -125,7 +126,7 @@ def test_identical_events_coalesce_into_one_record_until_it_is_emitted() -> None
     recorder.record(_open("/b"), state, ev.CONTEXT, 1)  # another path
     recorder.record(_open("/a"), state, ev.CONTEXT, 2)  # another thread
     recorder.record(_open("/a"), state, ev.INFERRED, 1)  # another attribution
-    unhashable = ev.Observation(ev.PROCESS_SPAWN, ev.PROCESS, {"argv": ["a"]}, "subprocess.Popen")
+    unhashable = Observation(ev.PROCESS_SPAWN, ev.PROCESS, {"argv": ["a"]}, "subprocess.Popen")
     recorder.record(unhashable, state, ev.CONTEXT, 1)  # type: ignore[arg-type]
     recorder.record(unhashable, state, ev.CONTEXT, 1)  # type: ignore[arg-type]
     assert [record[0][4] for record in recorder.pending] == [4, 0, 0, 0, 0, 0]
@@ -167,7 +168,7 @@ def test_child_span_counts_on_its_mcp_root() -> None:
     root = _span_state()
     child = SpanState(SpanContext(1, 3, False, TraceFlags(1)))
     child.root = root
-    observation = ev.Observation(ev.NETWORK_CONNECT, ev.NETWORK, {}, "socket.connect")
+    observation = Observation(ev.NETWORK_CONNECT, ev.NETWORK, {}, "socket.connect")
     recorder.record(observation, child, ev.CONTEXT, 1)
     assert len(child.events) == 1 and not root.events
     assert root.counts == {ev.NETWORK: 1}
@@ -211,11 +212,11 @@ def test_dlsym_translation_names_library_and_symbol() -> None:
     assert "ctypes.dlsym" not in interesting_events({ev.FILE})
 
 
-def _symbol(library: str | None, name: str) -> ev.Observation:
+def _symbol(library: str | None, name: str) -> Observation:
     attributes: dict[str, AttributeValue] = {ev.NATIVE_SYMBOL_NAME: name}
     if library is not None:
         attributes[ev.FILE_PATH] = library
-    return ev.Observation(ev.NATIVE_SYMBOL, ev.NATIVE, attributes, "ctypes.dlsym")
+    return Observation(ev.NATIVE_SYMBOL, ev.NATIVE, attributes, "ctypes.dlsym")
 
 
 def test_a_symbol_is_looked_up_once_per_span_and_library() -> None:

@@ -15,7 +15,8 @@ from typing import Any
 
 from opentelemetry._logs import LogRecord, SeverityNumber, get_logger
 
-from mcptrace.mcp.semconv import MCPTRACE_SCOPE, SCOPE_VERSION
+from mcptrace.mcp.semconv import SCOPE_VERSION
+from mcptrace.record.vocabulary import MCPTRACE_SCOPE
 
 _logger = get_logger(MCPTRACE_SCOPE, SCOPE_VERSION)
 

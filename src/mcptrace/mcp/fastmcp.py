@@ -39,7 +39,7 @@ from mcptrace.mcp.inventory import (
     fastmcp_server_components,
     server_identity,
 )
-from mcptrace.mcp.semconv import FASTMCP_SCOPE, JSONRPC_REQUEST_ID, MCP_METHOD_NAME
+from mcptrace.record.vocabulary import FASTMCP_SCOPE, JSONRPC_REQUEST_ID, MCP_METHOD_NAME
 
 _announced: set[int] = set()
 # LocalProvider of a started server -> that server's name (later additions are logged)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mcptrace.mcp.events import emit_event
-from mcptrace.mcp.semconv import (
+from mcptrace.record.vocabulary import (
     EVENT_COMPONENT_REGISTERED,
     EVENT_SERVER_START,
     MCPTRACE_COMPONENT_DESCRIPTION,
@@ -27,6 +27,7 @@ from mcptrace.mcp.semconv import (
     MCPTRACE_COMPONENT_SCHEMA_SHA256,
     MCPTRACE_COMPONENT_URI,
     MCPTRACE_INSTRUCTIONS_LENGTH,
+    MCPTRACE_SERVER_COMPONENTS,
     MCPTRACE_SERVER_NAME,
     MCPTRACE_SERVER_VERSION,
 )
@@ -212,7 +213,7 @@ def announce_server_start(
             MCPTRACE_SERVER_NAME: name,
             MCPTRACE_SERVER_VERSION: version,
             MCPTRACE_INSTRUCTIONS_LENGTH: len(instructions) if instructions else 0,
-            "mcptrace.mcp.server.components": components,
+            MCPTRACE_SERVER_COMPONENTS: components,
         },
         body="MCP server start",
     )

@@ -21,7 +21,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import NonRecordingSpan, SpanKind, set_span_in_context
 
-from mcptrace.mcp.semconv import (
+from mcptrace.mcp.semconv import SCOPE_VERSION
+from mcptrace.record.vocabulary import (
     ERROR_TYPE,
     GEN_AI_PROMPT_NAME,
     GEN_AI_TOOL_NAME,
@@ -34,7 +35,6 @@ from mcptrace.mcp.semconv import (
     MCP_SPAN_SCOPES,
     MCPTRACE_SCOPE,
     NETWORK_TRANSPORT,
-    SCOPE_VERSION,
 )
 
 # Semconv's advisory buckets for MCP durations.

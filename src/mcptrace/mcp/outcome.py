@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry.trace import Span, StatusCode
 
 from mcptrace.mcp.capture import capture_enabled, to_captured_json
-from mcptrace.mcp.semconv import (
+from mcptrace.record.vocabulary import (
     ERROR_TYPE,
     GEN_AI_TOOL_CALL_ARGUMENTS,
     GEN_AI_TOOL_CALL_RESULT,

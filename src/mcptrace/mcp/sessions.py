@@ -22,7 +22,9 @@ from typing import Any
 
 from mcptrace.mcp.events import emit_event
 from mcptrace.mcp.metrics import record_session
-from mcptrace.mcp.semconv import (
+from mcptrace.mcp.semconv import transport_attributes
+from mcptrace.mcp.transports import take_client_transport
+from mcptrace.record.vocabulary import (
     CLIENT_ADDRESS,
     CLIENT_PORT,
     ERROR_TYPE,
@@ -36,9 +38,7 @@ from mcptrace.mcp.semconv import (
     SERVER_ADDRESS,
     SERVER_PORT,
     TRANSPORT_PIPE,
-    transport_attributes,
 )
-from mcptrace.mcp.transports import take_client_transport
 
 
 @dataclass

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import wrapt
 
 from mcptrace.mcp.capture import REDACTED, is_secret_key, redact_command_args
-from mcptrace.mcp.semconv import (
+from mcptrace.record.vocabulary import (
     MCPTRACE_CONNECT_COMMAND,
     MCPTRACE_CONNECT_URL,
     NETWORK_TRANSPORT,

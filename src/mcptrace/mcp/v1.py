@@ -32,21 +32,19 @@ from mcptrace.mcp.outcome import (
     record_tool_result,
 )
 from mcptrace.mcp.propagation import ambient_links, extract_meta, inject_meta
-from mcptrace.mcp.semconv import (
-    INITIALIZE,
-    MCP_PROTOCOL_VERSION,
-    MCPTRACE_SCOPE,
-    SCOPE_VERSION,
-    TOOLS_CALL,
-    TRANSPORT_TCP,
-    message_attributes,
-    span_name,
-)
+from mcptrace.mcp.semconv import SCOPE_VERSION, message_attributes, span_name
 from mcptrace.mcp.sessions import (
     SessionInfo,
     client_session,
     http_session_id_from_request,
     peer_attributes_from_request,
+)
+from mcptrace.record.vocabulary import (
+    INITIALIZE,
+    MCP_PROTOCOL_VERSION,
+    MCPTRACE_SCOPE,
+    TOOLS_CALL,
+    TRANSPORT_TCP,
 )
 
 _tracer = trace.get_tracer(MCPTRACE_SCOPE, SCOPE_VERSION)

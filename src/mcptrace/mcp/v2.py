@@ -41,23 +41,20 @@ from mcptrace.export.enrich import Additions
 from mcptrace.mcp.inventory import announce_server
 from mcptrace.mcp.outcome import capture_arguments, record_exception, record_tool_result
 from mcptrace.mcp.propagation import ambient_span, carries_baggage, extract_meta, inject_meta
-from mcptrace.mcp.semconv import (
+from mcptrace.mcp.semconv import SCOPE_VERSION, message_attributes, span_name, transport_attributes
+from mcptrace.mcp.sessions import SessionInfo, client_session, peer_attributes_from_request
+from mcptrace.record.vocabulary import (
     FASTMCP_SCOPE,
     INITIALIZE,
     JSONRPC_REQUEST_ID,
     MCP_METHOD_NAME,
     MCP_PROTOCOL_VERSION,
     MCPTRACE_SCOPE,
-    SCOPE_VERSION,
     SDK_SCOPE,
     TOOLS_CALL,
     TRANSPORT_PIPE,
     TRANSPORT_TCP,
-    message_attributes,
-    span_name,
-    transport_attributes,
 )
-from mcptrace.mcp.sessions import SessionInfo, client_session, peer_attributes_from_request
 
 _tracer = trace.get_tracer(MCPTRACE_SCOPE, SCOPE_VERSION)
 _SESSION_ATTRIBUTE = "_mcptrace_session"

@@ -31,9 +31,9 @@ from mcptrace.policy.engine import NetworkRule, PolicyEngine
 from mcptrace.policy.loader import PolicyFileError, load_policy, looks_enforcing
 from mcptrace.policy.record import ViolationRecorder
 from mcptrace.policy.tool_errors import surface_violations
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation
 from mcptrace.sensor import decide as decide_module
-from mcptrace.sensor import events as ev
-from mcptrace.sensor.events import Observation
 from mcptrace.sensor.hook import installed
 
 FLUSH_INTERVAL_SECONDS = 0.5
@@ -46,7 +46,6 @@ SENSOR_CATEGORY_OF = {
     m.NATIVE: ev.NATIVE,
 }
 FAIL_CLOSED_RULE_PREFIX = "policy-invalid"
-TAMPER_TARGET = "mcptrace.tamper.target"
 
 
 def fail_closed_policy(source: str) -> m.Policy:
@@ -95,7 +94,7 @@ class ActivePolicy:
         attribution = sensor.registry.attribute()
         if attribution is None:
             return
-        observation = Observation(ev.SENSOR_TAMPER, ev.TAMPER, {TAMPER_TARGET: what}, what)
+        observation = Observation(ev.SENSOR_TAMPER, ev.TAMPER, {ev.TAMPER_TARGET: what}, what)
         sensor.recorder.record(observation, attribution[0], attribution[1], threading.get_ident())
 
     def _run(self) -> None:

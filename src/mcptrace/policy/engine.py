@@ -31,9 +31,9 @@ from mcptrace.policy.matchers import (
     port_in,
 )
 from mcptrace.policy.violation import PolicyViolation
-from mcptrace.sensor import events as ev
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation
 from mcptrace.sensor.attribution import Attribution, SpanState
-from mcptrace.sensor.events import Observation
 
 CACHE_LIMIT = 4096
 _NO_VERDICTS: list[Verdict] = []  # shared, never appended to
@@ -191,7 +191,7 @@ def tool_name_of(state: SpanState) -> str | None:
     if not root.is_mcp or span is None:
         return None
     attributes = getattr(span, "attributes", None)
-    name = attributes.get(m.POLICY_TOOL) if attributes else None
+    name = attributes.get(ev.GEN_AI_TOOL_NAME) if attributes else None
     return name if isinstance(name, str) else None
 
 

@@ -41,18 +41,6 @@ CODE_OPERATIONS = ("compile", "exec", "pickle", "marshal")
 # address keywords usable in network rules besides IPs and CIDRs
 ADDRESS_KEYWORDS = ("loopback", "private", "link_local", "multicast", "any", "unix")
 
-# the violation event (DESIGN.md, "Contracts")
-POLICY_VIOLATION = "mcptrace.policy.violation"
-POLICY_RULE = "mcptrace.policy.rule"
-POLICY_ACTION = "mcptrace.policy.action"
-POLICY_MODE = "mcptrace.policy.mode"
-POLICY_CATEGORY = "mcptrace.policy.category"
-POLICY_EVENT = "mcptrace.policy.event"
-POLICY_SUBJECT = "mcptrace.policy.subject"
-POLICY_TOOL = "gen_ai.tool.name"
-OBSERVED, BLOCKED = "observed", "blocked"
-POLICY_CATEGORY_NAME = "policy"  # the category violations are counted under on a span
-
 
 def default_rule_id(category: str) -> str:
     return f"default.{category}"

@@ -27,8 +27,9 @@ from opentelemetry.util.types import AttributeValue
 from mcptrace import _guard
 from mcptrace.policy import model as m
 from mcptrace.policy.engine import Verdict, tool_name_of
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation
 from mcptrace.sensor.attribution import SpanState
-from mcptrace.sensor.events import Observation
 from mcptrace.sensor.hook import installed
 from mcptrace.sensor.recorder import (
     LOG_RECORDS_FACTOR,
@@ -38,7 +39,6 @@ from mcptrace.sensor.recorder import (
     record_attributes,
 )
 
-LOGGER_NAME = "mcptrace.policy"
 _time_ns = time.time_ns
 
 
@@ -47,15 +47,15 @@ def violation_observation(
 ) -> Observation:
     attributes: dict[str, AttributeValue] = dict(observation.attributes)
     if tool is not None:
-        attributes[m.POLICY_TOOL] = tool
-    attributes[m.POLICY_RULE] = verdict.rule
-    attributes[m.POLICY_ACTION] = m.BLOCKED if blocked and verdict.enforce else m.OBSERVED
-    attributes[m.POLICY_MODE] = m.ENFORCE if verdict.enforce else m.OBSERVE
-    attributes[m.POLICY_CATEGORY] = verdict.category
-    attributes[m.POLICY_EVENT] = observation.name
-    attributes[m.POLICY_SUBJECT] = verdict.subject
+        attributes[ev.GEN_AI_TOOL_NAME] = tool
+    attributes[ev.POLICY_RULE] = verdict.rule
+    attributes[ev.POLICY_ACTION] = ev.BLOCKED if blocked and verdict.enforce else ev.OBSERVED
+    attributes[ev.POLICY_MODE] = m.ENFORCE if verdict.enforce else m.OBSERVE
+    attributes[ev.POLICY_CATEGORY] = verdict.category
+    attributes[ev.POLICY_EVENT] = observation.name
+    attributes[ev.POLICY_SUBJECT] = verdict.subject
     return Observation(
-        m.POLICY_VIOLATION, m.POLICY_CATEGORY_NAME, attributes, observation.audit_event
+        ev.POLICY_VIOLATION, ev.POLICY_CATEGORY_NAME, attributes, observation.audit_event
     )
 
 
@@ -83,7 +83,7 @@ class ViolationRecorder:
     def record(
         self, observation: Observation, verdict: Verdict, blocked: bool, state: SpanState, how: str
     ) -> None:
-        category = m.POLICY_CATEGORY_NAME
+        category = ev.POLICY_CATEGORY_NAME
         root = state.root
         with self._counts_lock():
             root.counts[category] = root.counts.get(category, 0) + 1
@@ -119,7 +119,7 @@ class ViolationRecorder:
 
     def _emit(self, record: Record, span_context: SpanContext | None) -> None:
         if self._logger is None:
-            self._logger = get_logger(LOGGER_NAME)
+            self._logger = get_logger(ev.POLICY_SCOPE)
         context = Context()
         if span_context is not None:
             context = trace.set_span_in_context(NonRecordingSpan(span_context), Context())
@@ -130,5 +130,5 @@ class ViolationRecorder:
             severity_number=SeverityNumber.WARN,
             severity_text="WARN",
             attributes=record_attributes(record),
-            event_name=m.POLICY_VIOLATION,
+            event_name=ev.POLICY_VIOLATION,
         )

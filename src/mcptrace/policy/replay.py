@@ -20,11 +20,10 @@ from typing import Any
 from mcptrace.export.spool_reader import iter_logs, iter_spans
 from mcptrace.policy import model as m
 from mcptrace.policy.engine import PolicyEngine
-from mcptrace.sensor import events as ev
-from mcptrace.sensor.events import Observation
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation
 
 SPAN_KIND_SERVER = 2
-MCP_METHOD_NAME = "mcp.method.name"
 EXAMPLES_PER_RULE = 3
 
 
@@ -56,7 +55,7 @@ class ReplayReport:
 
     @property
     def blocked(self) -> int:
-        return sum(f.count for f in self.findings.values() if f.action == m.BLOCKED)
+        return sum(f.count for f in self.findings.values() if f.action == ev.BLOCKED)
 
     def text(self) -> str:
         lines = [
@@ -65,9 +64,9 @@ class ReplayReport:
         ]
         if not self.findings:
             lines.append("nothing would have been blocked or reported")
-        order = sorted(self.findings.values(), key=lambda f: (f.action != m.BLOCKED, f.rule))
+        order = sorted(self.findings.values(), key=lambda f: (f.action != ev.BLOCKED, f.rule))
         for finding in order:
-            verb = "would block" if finding.action == m.BLOCKED else "would report"
+            verb = "would block" if finding.action == ev.BLOCKED else "would report"
             tools = ", ".join(sorted(finding.tools))
             lines.append(
                 f"{verb} {finding.count} x rule {finding.rule!r} ({finding.category}) "
@@ -111,8 +110,8 @@ def _judged(name: str, attributes: dict[str, Any]) -> str | None:
     """
     if name.startswith(_JUDGED_PREFIXES):
         return name
-    if name == m.POLICY_VIOLATION and attributes.get(m.POLICY_ACTION) == m.BLOCKED:
-        original = attributes.get(m.POLICY_EVENT)
+    if name == ev.POLICY_VIOLATION and attributes.get(ev.POLICY_ACTION) == ev.BLOCKED:
+        original = attributes.get(ev.POLICY_EVENT)
         return original if isinstance(original, str) else None
     return None
 
@@ -126,8 +125,8 @@ class _Spans:
         self.events: list[tuple[str, str, dict[str, Any]]] = []  # (span id, name, attributes)
         for span in iter_spans(spool):
             self.parent[span.span_id] = span.parent_span_id
-            if span.kind == SPAN_KIND_SERVER and MCP_METHOD_NAME in span.attributes:
-                tool = span.attributes.get(m.POLICY_TOOL)
+            if span.kind == SPAN_KIND_SERVER and ev.MCP_METHOD_NAME in span.attributes:
+                tool = span.attributes.get(ev.GEN_AI_TOOL_NAME)
                 self.request_tool[span.span_id] = tool if isinstance(tool, str) else None
             for event in span.events:
                 name = _judged(event.name, event.attributes)
@@ -174,7 +173,7 @@ def replay_spool(policy: m.Policy, spool: Path) -> ReplayReport:
         if request:
             requests.add(request)
         for verdict in engine.evaluate(observation, tool):
-            action = m.BLOCKED if verdict.enforce else m.OBSERVED
+            action = ev.BLOCKED if verdict.enforce else ev.OBSERVED
             report.add(
                 verdict.rule, verdict.category, action, tool, f"{tool or '-'}: {verdict.subject}"
             )

@@ -31,10 +31,10 @@ from typing import NamedTuple
 from opentelemetry.util.types import AttributeValue
 
 from mcptrace._guard import sensor_paused
-from mcptrace.provenance import names
 from mcptrace.provenance.cache import FileFacts, HashCache
 from mcptrace.provenance.hashing import FileKey, hash_file, stat_key
 from mcptrace.provenance.record import Owner, RecordIndex, stat_signature
+from mcptrace.record import vocabulary as names
 
 RACY_WINDOW_NS = 2_000_000_000
 _PYC_HEADER = 16

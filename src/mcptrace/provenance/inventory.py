@@ -26,7 +26,7 @@ from typing import Any
 
 from mcptrace import __version__
 from mcptrace.export.spool_reader import ReadStats, iter_logs, iter_spans
-from mcptrace.provenance import names
+from mcptrace.record import vocabulary as names
 
 _VERIFICATIONS = (names.VERIFIED, names.MISMATCH, names.UNRECORDED)
 

@@ -28,10 +28,9 @@ from opentelemetry.context import Context
 from opentelemetry.util.types import AttributeValue
 
 from mcptrace import _guard
-from mcptrace.provenance import names
 from mcptrace.provenance.describe import Described, ModuleProvenance, attributes_of, module_path
+from mcptrace.record import vocabulary as names
 
-LOGGER_NAME = "mcptrace.provenance"
 SETTLE_INTERVAL = 1.0
 SETTLE_WALKS = 2
 STARTUP_LIMIT = 30.0
@@ -184,7 +183,7 @@ class ModuleInventory:
 
     def _emit(self, event: str, attributes: dict[str, AttributeValue], verification: str) -> None:
         if self._logger is None:
-            self._logger = get_logger(LOGGER_NAME)
+            self._logger = get_logger(names.PROVENANCE_SCOPE)
         warn = verification == names.MISMATCH
         try:
             self._logger.emit(

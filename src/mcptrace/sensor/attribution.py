@@ -33,8 +33,8 @@ from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import SpanContext, get_current_span
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from mcptrace.mcp.semconv import is_mcp_server_span
-from mcptrace.sensor import events as ev
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.spans import is_mcp_server_span
 
 try:
     from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as SUPPRESS_KEY

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mcptrace.record.observation import Observation
 from mcptrace.sensor.attribution import Attribution
-from mcptrace.sensor.events import Observation
 
 
 class PolicyDenial(PermissionError):

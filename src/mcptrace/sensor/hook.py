@@ -35,11 +35,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mcptrace import _guard
-from mcptrace.sensor import events as ev
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation
 from mcptrace.sensor import translate as translate_module
 from mcptrace.sensor.attribution import SPAN_KEY, SUPPRESS_KEY, SpanRegistry, context_variable
 from mcptrace.sensor.decide import POLICY, PolicyDenial
-from mcptrace.sensor.events import Observation
 from mcptrace.sensor.recorder import Recorder
 from mcptrace.sensor.translate import (
     MAIN_STARTS,

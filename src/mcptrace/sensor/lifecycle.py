@@ -28,13 +28,11 @@ from opentelemetry.trace import SpanKind
 
 from mcptrace import _guard, activation
 from mcptrace.export.enrich import Additions, register_enricher, unregister_enricher
-from mcptrace.sensor import events as ev
+from mcptrace.record import vocabulary as ev
 from mcptrace.sensor import translate
 from mcptrace.sensor.hook import Sensor, install
 from mcptrace.sensor.recorder import SUMMARY_WINDOW_SECONDS
 from mcptrace.sensor.redact import redact_argv
-
-TRACER_NAME = "mcptrace.sensor"
 
 
 def started_from_site() -> bool:
@@ -112,7 +110,7 @@ class SensorLifecycle:
             return
         argv = [sys.executable, *sys.argv[1:]] if sys.argv else [sys.executable]
         name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
-        tracer = trace.get_tracer(TRACER_NAME)
+        tracer = trace.get_tracer(ev.SENSOR_SCOPE)
         span = tracer.start_span(
             f"process {name or 'python'}",
             context=parent,

@@ -39,9 +39,9 @@ from opentelemetry.util.types import AttributeValue
 
 from mcptrace import _guard
 from mcptrace.export.enrich import Additions
-from mcptrace.sensor import events as ev
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation, severity_of
 from mcptrace.sensor.attribution import SpanState
-from mcptrace.sensor.events import Observation
 from mcptrace.sensor.modules import describe_module, module_name_for
 
 # [time_ns, observation, attribution, thread id, repeats, sealed]: a list, because repeats of
@@ -273,13 +273,13 @@ class LogPump:
 
     def _emit(self, record: Record, span_context: SpanContext | None) -> None:
         if self._logger is None:
-            self._logger = get_logger("mcptrace.sensor")
+            self._logger = get_logger(ev.SENSOR_SCOPE)
         self.recorder.seal(record)
         observation = record[OBSERVATION]
         severity = (
             SeverityNumber.INFO
             if observation.category == SENSOR_CATEGORY
-            else ev.severity_of(observation.category)
+            else severity_of(observation.category)
         )
         attributes = (
             dict(observation.attributes)

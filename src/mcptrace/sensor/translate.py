@@ -31,8 +31,8 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from mcptrace.sensor import events as ev
-from mcptrace.sensor.events import Observation
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation
 from mcptrace.sensor.redact import redact_argv, redact_command_line, strip_url
 
 Args = tuple[Any, ...]

@@ -35,18 +35,28 @@ from mcptrace.export.spool_reader import (
     iter_logs,
     iter_spans,
 )
+from mcptrace.record import vocabulary as v
 
 # Categories in display order; ``policy`` and ``tamper`` are never filtered away by sensor config.
-CATEGORIES = ("file", "network", "process", "code", "native", "import", "policy", "tamper")
+CATEGORIES = (
+    v.FILE,
+    v.NETWORK,
+    v.PROCESS,
+    v.CODE,
+    v.NATIVE,
+    v.IMPORT,
+    v.POLICY_CATEGORY_NAME,
+    v.TAMPER,
+)
 CATEGORY_OF_PREFIX = {
-    "mcptrace.file.": "file",
-    "mcptrace.network.": "network",
-    "mcptrace.process.": "process",
-    "mcptrace.code.": "code",
-    "mcptrace.native.": "native",
-    "mcptrace.module.": "import",
-    "mcptrace.policy.": "policy",
-    "mcptrace.sensor.tamper": "tamper",
+    "mcptrace.file.": v.FILE,
+    "mcptrace.network.": v.NETWORK,
+    "mcptrace.process.": v.PROCESS,
+    "mcptrace.code.": v.CODE,
+    "mcptrace.native.": v.NATIVE,
+    "mcptrace.module.": v.IMPORT,
+    "mcptrace.policy.": v.POLICY_CATEGORY_NAME,
+    v.SENSOR_TAMPER: v.TAMPER,
 }
 MAX_ITEMS = 16  # distinct details kept per call and category
 MAX_MARKS = 32  # timeline marks kept per call
@@ -54,17 +64,17 @@ MAX_SUMMARY_ITEMS = 500  # distinct hosts / files / processes listed in the summ
 
 SPAN_KIND_SERVER, SPAN_KIND_CLIENT = 2, 3
 STATUS_ERROR = 2
-WRITE_ACCESS = frozenset({"write", "read_write", "create", "append"})
+WRITE_ACCESS = frozenset({v.WRITE, v.READ_WRITE, v.CREATE, v.APPEND})
 
 # span/event attribute names (semconv and mcptrace contracts)
-A_METHOD = "mcp.method.name"
-A_SESSION = "mcp.session.id"
-A_TOOL = "gen_ai.tool.name"
-A_REQUEST_ID = "jsonrpc.request.id"
-A_ERROR_TYPE = "error.type"
-A_TRANSPORT = "network.transport"
-A_DROPPED = "mcptrace.events.dropped"
-A_REPEATS = "mcptrace.event.repeats"
+A_METHOD = v.MCP_METHOD_NAME
+A_SESSION = v.MCP_SESSION_ID
+A_TOOL = v.GEN_AI_TOOL_NAME
+A_REQUEST_ID = v.JSONRPC_REQUEST_ID
+A_ERROR_TYPE = v.ERROR_TYPE
+A_TRANSPORT = v.NETWORK_TRANSPORT
+A_DROPPED = v.EVENTS_DROPPED
+A_REPEATS = v.EVENT_REPEATS
 
 
 _CATEGORY_CACHE: dict[str, str | None] = {}
@@ -169,58 +179,58 @@ def describe(event_name: str, category: str, attrs: dict[str, Any]) -> tuple[str
     """(action, target, flagged) of a sensor event; flagged marks what deserves a look."""
     verb = event_name.rsplit(".", 1)[-1]
     match category:
-        case "file":
-            path = _text(attrs.get("file.path"))
+        case v.FILE:
+            path = _text(attrs.get(v.FILE_PATH))
             if verb == "open":
-                access = _text(attrs.get("mcptrace.file.access")) or "open"
+                access = _text(attrs.get(v.FILE_ACCESS)) or "open"
                 return access, path, access in WRITE_ACCESS
-            target = _text(attrs.get("mcptrace.file.target_path"))
+            target = _text(attrs.get(v.FILE_TARGET_PATH))
             return verb, f"{path} → {target}" if target else path, verb in ("delete", "rename")
-        case "network":
-            address = _text(attrs.get("server.address"))
+        case v.NETWORK:
+            address = _text(attrs.get(v.SERVER_ADDRESS))
             if verb in ("connect", "bind", "send"):
-                port = attrs.get("server.port")
-                transport = _text(attrs.get("network.transport"))
+                port = attrs.get(v.SERVER_PORT)
+                transport = _text(attrs.get(v.NETWORK_TRANSPORT))
                 where = f"{address}:{port}" if port is not None else address
                 return verb, f"{where}/{transport}" if transport else where, False
-            return verb, _text(attrs.get("url.full")) or address, False
-        case "process":
-            args = attrs.get("process.command_args")
-            command = _text(args) if args else _text(attrs.get("process.executable.path"))
+            return verb, _text(attrs.get(v.URL_FULL)) or address, False
+        case v.PROCESS:
+            args = attrs.get(v.PROCESS_COMMAND_ARGS)
+            command = _text(args) if args else _text(attrs.get(v.PROCESS_EXECUTABLE_PATH))
             if verb == "kill":
                 command = " ".join(
                     f"{k.rsplit('.', 1)[-1]}={attrs[k]}"
-                    for k in ("mcptrace.kill.target", "mcptrace.kill.signal")
+                    for k in (v.KILL_TARGET, v.KILL_SIGNAL)
                     if k in attrs
                 )
             return verb, command, verb in ("spawn", "exec", "kill")
-        case "code":
+        case v.CODE:
             if verb == "deserialize":
-                fmt = _text(attrs.get("mcptrace.deserialize.format")) or "data"
-                what = _text(attrs.get("mcptrace.deserialize.global"))
+                fmt = _text(attrs.get(v.DESERIALIZE_FORMAT)) or "data"
+                what = _text(attrs.get(v.DESERIALIZE_GLOBAL))
                 return verb, f"{fmt} {what}".strip(), True
-            operation = _text(attrs.get("mcptrace.code.operation")) or verb
-            return operation, _text(attrs.get("mcptrace.code.filename")) or "<string>", True
-        case "native":
-            return verb, _text(attrs.get("file.path")), True
-        case "import":
-            verification = _text(attrs.get("mcptrace.module.verification")) or "import"
-            name = _text(attrs.get("mcptrace.module.name")) or _text(attrs.get("file.path"))
-            return verification, name, verification == "mismatch"
-        case "policy":
-            action = _text(attrs.get("mcptrace.policy.action")) or "violation"
-            rule = _text(attrs.get("mcptrace.policy.rule"))
+            operation = _text(attrs.get(v.CODE_OPERATION)) or verb
+            return operation, _text(attrs.get(v.CODE_FILENAME)) or "<string>", True
+        case v.NATIVE:
+            return verb, _text(attrs.get(v.FILE_PATH)), True
+        case v.IMPORT:
+            verification = _text(attrs.get(v.MODULE_VERIFICATION)) or "import"
+            name = _text(attrs.get(v.MODULE_NAME)) or _text(attrs.get(v.FILE_PATH))
+            return verification, name, verification == v.MISMATCH
+        case v.POLICY_CATEGORY_NAME:
+            action = _text(attrs.get(v.POLICY_ACTION)) or "violation"
+            rule = _text(attrs.get(v.POLICY_RULE))
             subject = next(
                 (
                     _text(attrs[k])
-                    for k in ("file.path", "server.address", "process.executable.path")
+                    for k in (v.FILE_PATH, v.SERVER_ADDRESS, v.PROCESS_EXECUTABLE_PATH)
                     if k in attrs
                 ),
                 "",
             )
             return action, f"{rule}: {subject}" if subject else rule, True
         case _:
-            return "detected", _text(attrs.get("mcptrace.audit.event")) or verb, True
+            return "detected", _text(attrs.get(v.AUDIT_EVENT)) or verb, True
 
 
 class Activity:
@@ -364,7 +374,7 @@ class Call:
         self.method = intern(str(attrs.get(A_METHOD, "")))
         tool = attrs.get(A_TOOL)
         self.tool: str | None = intern(tool) if isinstance(tool, str) else None
-        uri = attrs.get("mcp.resource.uri")
+        uri = attrs.get(v.MCP_RESOURCE_URI)
         # span names leave resource URIs out (cardinality); a reader of one trace wants them
         self.name = intern(f"{span.name} {uri}" if uri and span.name == self.method else span.name)
         self.parent_id = ""
