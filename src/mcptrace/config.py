@@ -57,6 +57,7 @@ class Settings:
     redact_keys: tuple[str, ...] = ()
     sensor: frozenset[str] = SENSOR_CATEGORIES
     policy: Path | None = None
+    detections: bool = True
     max_events_per_span: int = 32
     native_hook: bool = True
     provenance_cache: Path | None = None
@@ -185,6 +186,9 @@ OPTIONS: dict[str, _Option] = {
     ),
     "MCPTRACE_SENSOR": _Option("sensor", _parse_sensor, "sensor", "sensor categories"),
     "MCPTRACE_POLICY": _Option("policy", _parse_existing_file, "policy", "policy file"),
+    "MCPTRACE_DETECTIONS": _Option(
+        "detections", _parse_bool, "policy", "built-in detections (and the policy file's)"
+    ),
     "MCPTRACE_MAX_EVENTS_PER_SPAN": _Option(
         "max_events_per_span", _int_parser(0), "sensor", "detailed events per span per category"
     ),

@@ -107,7 +107,7 @@ def test_bad_options_give_one_clear_line(
     recorded_spool: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["view", str(recorded_spool), "--category", "disk"]) == 2
-    assert "--category 'disk': expected one of file, network" in capsys.readouterr().err
+    assert "--category 'disk': expected one of detection, file, network" in capsys.readouterr().err
     assert main(["view", str(recorded_spool), "--since", "soon"]) == 2
     assert "--since 'soon'" in capsys.readouterr().err
     assert main(["view", str(tmp_path / "absent")]) == 1
@@ -168,7 +168,7 @@ def test_json_schema(recorded_spool: Path, capsys: pytest.CaptureFixture[str]) -
     assert set(summary) == {
         "requests", "tool_calls", "tool_errors", "error_rate", "p95_duration_ms", "tools",
         "hosts_contacted", "files_written", "processes_spawned", "module_mismatches",
-        "violations", "events", "dropped",
+        "violations", "detections", "events", "dropped",
     }  # fmt: skip
     assert summary["tool_calls"] == 5 and summary["tool_errors"] == 2
     assert summary["hosts_contacted"] == ["api.internal:8443", "example.org:443"]

@@ -26,6 +26,19 @@ from mcptrace.activation import current_settings, report
 from mcptrace.instrumentor import Instrumentor
 
 
+def _install_detections(policy: Path | None) -> None:
+    """Detections judge each finished span (observe only; rules load off the hot path)."""
+    from mcptrace.sensor.hook import Sensor, when_installed
+
+    def attach(sensor: Sensor) -> None:
+        if sensor.recorder.detector is None:
+            from mcptrace.policy import detect_stage
+
+            detect_stage.install(sensor.recorder, policy)
+
+    when_installed(attach)
+
+
 class PolicyInstrumentor(Instrumentor):
     """Allow/deny rules over the sensor's observations; observe or enforce."""
 
@@ -35,6 +48,8 @@ class PolicyInstrumentor(Instrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         settings = current_settings()
         path = kwargs.get("policy_path", settings.policy)
+        if settings.detections and settings.part_enabled("sensor"):
+            _install_detections(Path(path) if path is not None else None)
         if path is None or not settings.part_enabled("policy"):
             return
         if not settings.part_enabled("sensor") or not settings.sensor:

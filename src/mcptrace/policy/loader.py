@@ -59,7 +59,7 @@ _CATEGORY_KEYS: dict[str, tuple[str, ...]] = {
     m.CODE: ("operations", "globals"),
 }
 _POLICY_KEYS = ("mode", "applies_to", "name", "description")
-_TOP_KEYS = ("policy", "defaults", "rule")
+_TOP_KEYS = ("policy", "defaults", "rule", "detection")
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
 _VARIABLE = re.compile(r"\$(?:\{(\w+)(?::-([^}]*))?\}|(\w+))")
 _HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]")
@@ -420,6 +420,14 @@ def parse_policy(text: str, source: str = "<policy>") -> m.Policy:
             seen[rule_id] = problems.index.line_of("rule", number)
         if rule is not None:
             rules.append(rule)
+    if "detection" in document:  # detection rules (policy/detect.py): validated, kept there
+        from mcptrace.policy.detect import DetectionRuleError, builtin_rules, parse_detection_tables
+
+        try:
+            parse_detection_tables(document["detection"], source, builtin_rules())
+        except DetectionRuleError as exc:
+            for problem in exc.problems:
+                problems.add(problem.removeprefix(f"{source}: "), "detection")
     if problems.items:
         raise PolicyFileError(sorted(problems.items, key=_line_number))
     return m.Policy(mode, applies_to, defaults, tuple(rules), source)

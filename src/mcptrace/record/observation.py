@@ -22,6 +22,20 @@ def severity_of(category: str) -> SeverityNumber:
     return SeverityNumber.WARN if category in _WARN_CATEGORIES else SeverityNumber.INFO
 
 
+_DETECTION_SEVERITIES = {
+    "info": SeverityNumber.INFO,
+    "notice": SeverityNumber.INFO2,
+    "warning": SeverityNumber.WARN,
+    "error": SeverityNumber.ERROR,
+    "critical": SeverityNumber.ERROR2,
+}
+
+
+def detection_severity(severity: object) -> SeverityNumber:
+    """A detection's log severity from its rule's severity name (policy/detections.toml)."""
+    return _DETECTION_SEVERITIES.get(str(severity), SeverityNumber.WARN)
+
+
 class Observation(NamedTuple):
     """One translated audit event: plain data only, never a reference to the audited objects."""
 

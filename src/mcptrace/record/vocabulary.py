@@ -54,6 +54,16 @@ MODULE_IMPORT = "mcptrace.module.import"
 SENSOR_TAMPER = "mcptrace.sensor.tamper"
 SENSOR_SUMMARY = "mcptrace.sensor.summary"
 
+# --- detections (policy/detect.py): a rule's verdict on a tool call's recorded actions
+DETECTION = "mcptrace.detection"
+DETECTION_CATEGORY = "detection"  # the category detections are listed under
+DETECTION_RULE = "mcptrace.detection.rule"
+DETECTION_SEVERITY = "mcptrace.detection.severity"  # info notice warning error critical
+DETECTION_REASON = "mcptrace.detection.reason"
+DETECTION_TECHNIQUE = "mcptrace.detection.technique"  # MITRE ATT&CK technique id
+DETECTION_EVENT = "mcptrace.detection.event"  # the event name of the action judged
+DETECTION_COUNT = "mcptrace.detection.count"  # matching actions, when more than one
+
 # --- OTel semantic-convention attributes (general)
 FILE_PATH = "file.path"
 FILE_MODE = "file.mode"

@@ -168,6 +168,19 @@ def make_hook(sensor: Sensor) -> AuditHook:
 
 
 _installed: Sensor | None = None
+_when_installed: list[Callable[[Sensor], None]] = []
+
+
+def when_installed(callback: Callable[[Sensor], None]) -> None:
+    """Call ``callback(sensor)`` once the sensor is installed (now, if it already is).
+
+    Instrumentors start in entry-point order, so a part that feeds the sensor (detections)
+    may start before it.
+    """
+    if _installed is not None:
+        callback(_installed)
+    else:
+        _when_installed.append(callback)
 
 
 def install(sensor: Sensor) -> bool:
@@ -186,6 +199,11 @@ def install(sensor: Sensor) -> bool:
     if not sensor.native:
         sys.addaudithook(hook)
     _installed = sensor
+    while _when_installed:
+        try:
+            _when_installed.pop(0)(sensor)
+        except Exception:  # a feeder failing must not stop the sensor
+            pass
     return True
 
 

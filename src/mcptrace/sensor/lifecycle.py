@@ -63,7 +63,7 @@ class SensorEnricher:
             return None
         recorder = self.sensor.recorder
         with _guard.sensor_paused():  # module describers read files: not the tool's
-            additions = recorder.span_additions(state)
+            additions = recorder.span_additions(state, span.attributes)
         if recorder.pending:  # wake the log thread only for work: a wake-up per request
             recorder.pump.notify()  # costs a GIL hand-off on the server's hot path
         return additions

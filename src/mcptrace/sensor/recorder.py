@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -40,7 +40,7 @@ from opentelemetry.util.types import AttributeValue
 from mcptrace import _guard
 from mcptrace.export.enrich import Additions
 from mcptrace.record import vocabulary as ev
-from mcptrace.record.observation import Observation, severity_of
+from mcptrace.record.observation import Observation, detection_severity, severity_of
 from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.modules import describe_module, module_name_for
 
@@ -53,6 +53,13 @@ QUEUE_LIMIT = 8192
 SUMMARY_WINDOW_SECONDS = 10.0
 SENSOR_CATEGORY = "sensor"
 _time_ns = time.time_ns
+
+
+_SEVERITY_TEXT = {
+    SeverityNumber.WARN: "WARN",
+    SeverityNumber.ERROR: "ERROR",
+    SeverityNumber.ERROR2: "ERROR",
+}
 
 
 def record_attributes(record: Record) -> dict[str, AttributeValue]:
@@ -91,6 +98,9 @@ class Recorder:
         self.pump = LogPump(self)
         # the C hook's drain() (sensor/_fasthook.c): counts it keeps in C until a span ends
         self.drain: Callable[[], None] | None = None
+        # judges a span's records when it ends (policy/detect_stage.py): its span events
+        self.detector: Detector | None = None
+        self.detector_errors = 0
         # held to count, and to look up, add or seal a record open to repeats: nothing inside
         # it calls out or raises an audit event; re-entrant all the same, for a signal handler
         # that runs between two of its bytecodes and ends a span in the same thread
@@ -150,8 +160,8 @@ class Recorder:
                 root.dropped += 1
                 return
             record: Record = [_time_ns(), observation, how, thread_id, 0, False]
-            if key is not None:
-                recent[key] = record
+            # every record of the span is in ``recent`` until it ends (the detector reads it)
+            recent[key if key is not None else (id(record),)] = record
             if span_context is not None:  # span events: the first records (not events) count
                 shown = state.shown.get(category, 0)
                 if shown < self.span_cap:
@@ -161,14 +171,23 @@ class Recorder:
 
     # --- conversions (off the hot path)
 
-    def span_additions(self, state: SpanState) -> Additions | None:
+    def span_additions(
+        self, state: SpanState, span_attributes: Mapping[str, Any] | None = None
+    ) -> Additions | None:
         """Span events for the records kept on ``state``, counters if it is a root."""
         additions = Additions()
+        records: list[Record] = []
         if state.recent:  # the span's records are complete: its log records say the same
             with self.lock:
                 for record in state.recent.values():
                     record[SEALED] = True
+                records = list(state.recent.values())
                 state.recent.clear()
+        if self.detector is not None:
+            try:
+                additions.events.extend(self.detector(state, records, span_attributes))
+            except Exception:
+                self.detector_errors += 1
         for record in state.events:
             additions.events.append(
                 Event(record[OBSERVATION].name, record_attributes(record), timestamp=record[TIME])
@@ -203,6 +222,10 @@ class Recorder:
         """No more repeats on ``record``: it is being emitted (the next copy is a new record)."""
         with self.lock:
             record[SEALED] = True
+
+
+# (span state, its records, the ending span's attributes) -> span events of detections
+Detector = Callable[[SpanState, list[Record], Mapping[str, Any] | None], list[Event]]
 
 
 class LogPump:
@@ -276,11 +299,12 @@ class LogPump:
             self._logger = get_logger(ev.SENSOR_SCOPE)
         self.recorder.seal(record)
         observation = record[OBSERVATION]
-        severity = (
-            SeverityNumber.INFO
-            if observation.category == SENSOR_CATEGORY
-            else severity_of(observation.category)
-        )
+        if observation.category == SENSOR_CATEGORY:
+            severity = SeverityNumber.INFO
+        elif observation.category == ev.DETECTION_CATEGORY:
+            severity = detection_severity(observation.attributes.get(ev.DETECTION_SEVERITY))
+        else:
+            severity = severity_of(observation.category)
         attributes = (
             dict(observation.attributes)
             if observation.name == ev.SENSOR_SUMMARY
@@ -291,7 +315,7 @@ class LogPump:
             observed_timestamp=_time_ns(),
             context=self._context_for(span_context) or Context(),
             severity_number=severity,
-            severity_text="WARN" if severity is SeverityNumber.WARN else "INFO",
+            severity_text=_SEVERITY_TEXT.get(severity, "INFO"),
             attributes=attributes,
             event_name=observation.name,
         )

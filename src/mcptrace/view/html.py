@@ -39,6 +39,7 @@ CATEGORY_COLOURS = {
     "native": "#ea580c",
     "import": "#16a34a",
     "policy": "#dc2626",
+    "detection": "#b91c1c",
     "tamper": "#7f1d1d",
 }
 
@@ -230,6 +231,10 @@ background:var(--bg)}
 header{padding:14px 24px;background:#0f172a;color:#f1f5f9}
 header h1{margin:0;font-size:18px}header p{margin:2px 0 0;color:#94a3b8;font-size:12px}
 main{margin-right:380px;padding:16px 24px}
+#detections ul{margin:4px 0 14px;padding-left:18px}#detections li{margin:2px 0}
+#detections h2{font-size:15px;margin:0 0 4px;color:#b91c1c}
+.sev-critical b,.sev-error b{color:#b91c1c}.sev-warning b{color:#b45309}
+.sev-notice b,.sev-info b{color:var(--muted)}
 #summary{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px}
 .card .value{font-size:22px;font-weight:600}.card .name{color:var(--muted);font-size:12px}
@@ -276,6 +281,14 @@ const el = (tag, props, children) => {
 };
 const fmt = ms => ms == null ? '-' : ms >= 10000 ? (ms/1000).toFixed(1)+' s' : ms.toFixed(1)+' ms';
 const s = data.summary;
+if (s.detections && s.detections.length) {
+  const box = $('#detections');
+  box.append(el('h2', {textContent: `detections (${s.detections.reduce((n,d) => n+d.count, 0)})`}));
+  box.append(el('ul', {}, s.detections.map(d => el('li', {className: 'sev-'+d.severity}, [
+    el('b', {textContent: d.severity+' '}),
+    el('span', {textContent: (d.tool || '?') + ': ' + d.finding +
+      (d.count > 1 ? ` ×${d.count}` : '')})]))));
+}
 const cards = [
   ['tool calls', s.tool_calls, s.tools.map(t => `${t.name} ×${t.calls}` +
     (t.errors ? ` (${t.errors} failed)` : ''))],
@@ -404,6 +417,7 @@ style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <body>
 <header><h1>mcptrace — what every tool call did</h1><p>spool {spool}</p></header>
 <main>
+<div id="detections"></div>
 <div id="summary"></div>
 <div class="controls">
 <input id="search" type="search" placeholder="search tools, paths, hosts, trace ids">

@@ -15,6 +15,7 @@ The schema is a contract for scripts; fields are only ever added within version 
         "hosts_contacted": [str], "files_written": [str], "processes_spawned": [str],
         "module_mismatches": [str],
         "violations": [{"rule": str, "action": "observed"|"blocked", "count": int}],
+        "detections": [{"severity": str, "rule": str, "finding": str, "tool": str, "count": int}],
         "events": {category: int}, "dropped": int
       },
       "sessions": [{
@@ -37,8 +38,8 @@ The schema is a contract for scripts; fields are only ever added within version 
                            "flagged": bool}],
                 "items_omitted": {category: int}}
 
-Categories: file, network, process, code, native, import, policy, tamper. ISO times are UTC
-with millisecond precision. ``--follow --json`` writes one CALL per line (with an added
+Categories: detection, file, network, process, code, native, import, policy, tamper. ISO times
+are UTC with millisecond precision. ``--follow --json`` writes one CALL per line (with an added
 ``"session"`` key) as requests complete.
 """
 

@@ -37,8 +37,10 @@ from mcptrace.export.spool_reader import (
 )
 from mcptrace.record import vocabulary as v
 
-# Categories in display order; ``policy`` and ``tamper`` are never filtered away by sensor config.
+# Categories in display order (detections first); ``detection``, ``policy`` and ``tamper`` are
+# never filtered away by sensor config.
 CATEGORIES = (
+    v.DETECTION_CATEGORY,
     v.FILE,
     v.NETWORK,
     v.PROCESS,
@@ -49,6 +51,7 @@ CATEGORIES = (
     v.TAMPER,
 )
 CATEGORY_OF_PREFIX = {
+    v.DETECTION: v.DETECTION_CATEGORY,
     "mcptrace.file.": v.FILE,
     "mcptrace.network.": v.NETWORK,
     "mcptrace.process.": v.PROCESS,
@@ -65,6 +68,8 @@ MAX_SUMMARY_ITEMS = 500  # distinct hosts / files / processes listed in the summ
 SPAN_KIND_SERVER, SPAN_KIND_CLIENT = 2, 3
 STATUS_ERROR = 2
 WRITE_ACCESS = frozenset({v.WRITE, v.READ_WRITE, v.CREATE, v.APPEND})
+SEVERITY_ORDER = ("critical", "error", "warning", "notice", "info")
+SERIOUS = frozenset({"critical", "error", "warning"})
 
 # span/event attribute names (semconv and mcptrace contracts)
 A_METHOD = v.MCP_METHOD_NAME
@@ -229,6 +234,13 @@ def describe(event_name: str, category: str, attrs: dict[str, Any]) -> tuple[str
                 "",
             )
             return action, f"{rule}: {subject}" if subject else rule, True
+        case "detection":
+            severity = _text(attrs.get(v.DETECTION_SEVERITY)) or "warning"
+            rule = _text(attrs.get(v.DETECTION_RULE))
+            reason = _text(attrs.get(v.DETECTION_REASON))
+            technique = _text(attrs.get(v.DETECTION_TECHNIQUE))
+            label = f"{rule} [{technique}]" if technique else rule
+            return severity, f"{label}: {reason}" if reason else label, severity in SERIOUS
         case _:
             return "detected", _text(attrs.get(v.AUDIT_EVENT)) or verb, True
 
@@ -525,6 +537,7 @@ class Summary:
     processes_spawned: list[str] = field(default_factory=list)
     module_mismatches: list[str] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)
+    detections: list[dict[str, Any]] = field(default_factory=list)
     events: dict[str, int] = field(default_factory=dict)
     dropped: int = 0
 
@@ -545,6 +558,7 @@ class Summary:
             "processes_spawned": self.processes_spawned,
             "module_mismatches": self.module_mismatches,
             "violations": self.violations,
+            "detections": self.detections,
             "events": self.events,
             "dropped": self.dropped,
         }
@@ -584,6 +598,7 @@ class SummaryBuilder:
         self.processes: dict[str, None] = {}
         self.mismatches: dict[str, None] = {}
         self.violations: dict[tuple[str, str], int] = {}
+        self.detections: dict[tuple[str, str, str], int] = {}  # (severity, finding, tool)
 
     def add_call(self, call: Call) -> None:
         self.summary.requests += 1
@@ -595,7 +610,7 @@ class SummaryBuilder:
             tool.calls += 1
             tool.errors += call.failed
             tool.durations.append(call.duration_ms)
-        self.add_activity(call.activity)
+        self.add_activity(call.activity, call.tool or call.name)
 
     def add_late_error(self, call_was_tool: bool, tool: str | None) -> None:
         """The other half of a request already counted turned out to have failed."""
@@ -608,7 +623,7 @@ class SummaryBuilder:
         if len(into) < MAX_SUMMARY_ITEMS:
             into[item] = None
 
-    def add_activity(self, activity: Activity) -> None:
+    def add_activity(self, activity: Activity, where: str = "") -> None:
         events = self.summary.events
         for category, count in activity.counts.items():
             events[category] = events.get(category, 0) + count
@@ -628,6 +643,10 @@ class SummaryBuilder:
                 case "policy", action:
                     key = (detail.target.split(": ", 1)[0], action)
                     self.violations[key] = self.violations.get(key, 0) + detail.count
+                case "detection", severity:
+                    if len(self.detections) < MAX_SUMMARY_ITEMS:
+                        found = (severity, detail.target, where)
+                        self.detections[found] = self.detections.get(found, 0) + detail.count
 
     def build(self) -> Summary:
         summary = self.summary
@@ -649,6 +668,19 @@ class SummaryBuilder:
         summary.violations = [
             {"rule": rule, "action": action, "count": count}
             for (rule, action), count in sorted(self.violations.items())
+        ]
+        rank = {severity: index for index, severity in enumerate(SEVERITY_ORDER)}
+        summary.detections = [
+            {
+                "severity": severity,
+                "rule": finding.split(": ", 1)[0].split(" [", 1)[0],
+                "finding": finding,
+                "tool": tool,
+                "count": count,
+            }
+            for (severity, finding, tool), count in sorted(
+                self.detections.items(), key=lambda item: (rank.get(item[0][0], 9), item[0])
+            )
         ]
         return summary
 

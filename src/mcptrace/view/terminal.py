@@ -38,6 +38,7 @@ CATEGORY_COLOUR = {
     "native": "yellow",
     "import": "green",
     "policy": "bold_red",
+    "detection": "bold_red",
     "tamper": "bold_red",
 }
 
@@ -269,6 +270,22 @@ def summary_lines(summary: Summary, style: Style) -> list[str]:
     return lines
 
 
+def detection_lines(summary: Summary, style: Style) -> list[str]:
+    """The verdicts first: every detection, most severe first, with the tool it was in."""
+    if not summary.detections:
+        return []
+    total = sum(found["count"] for found in summary.detections)
+    lines = [style.paint(f"detections ({total})", "bold")]
+    for found in summary.detections:
+        severity = style.paint(
+            found["severity"].ljust(8),
+            "bold_red" if found["severity"] in ("critical", "error") else "yellow",
+        )
+        count = f" {style.times}{found['count']}" if found["count"] > 1 else ""
+        lines.append(f"  {severity} {found['tool'] or '?'}: {found['finding']}{count}")
+    return lines
+
+
 def render_tree(
     model: Model, style: Style, categories: Iterable[str] = CATEGORIES
 ) -> Iterator[str]:
@@ -278,6 +295,11 @@ def render_tree(
             f" ({model.stats.malformed} malformed lines skipped)" if model.stats.malformed else ""
         )
         return
+    if "detection" in wanted:
+        detections = detection_lines(model.summary, style)
+        if detections:
+            yield from detections
+            yield ""
     for session in model.sessions:
         yield from render_session(session, style, wanted, model.limit)
         yield ""

@@ -1,0 +1,931 @@
+"""Detections: rules that turn what a tool call did into verdicts (``mcptrace.detection``).
+
+Usage::
+
+    rules = load_detection_rules(policy_path)          # built-in rules + the user's overrides
+    detector = Detector(rules)
+    findings = detector.evaluate(actions, tool="read_file")   # actions: (time_ns, event, attrs)
+
+The built-in rule set is data (``detections.toml`` beside this file, documented in the
+README).  A policy file may add rules, override a built-in one (same ``id``: only the keys
+given change) or silence one (``enabled = false``, or ``except_tools = [...]`` for some tools),
+in ``[[detection]]`` tables.
+
+Rules are judged off the hot path: the sensor records plain tuples, and a tool call's
+actions are evaluated once, when its span ends (``policy/detect_stage.py``).  One finding per
+rule and subject per call; ``after`` makes a rule depend on an earlier finding in the same
+call (a network connection after a credential read is exfiltration), ``min_count`` on how
+many matching actions the call made (mass deletion).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from mcptrace.policy.loader import expand_path
+from mcptrace.policy.matchers import (
+    AddressMatcher,
+    PathResolver,
+    compile_name_globs,
+    compile_path_globs,
+    parse_address,
+    validate_address,
+)
+from mcptrace.record import vocabulary as ev
+
+DETECTION = ev.DETECTION
+DETECTION_RULE = ev.DETECTION_RULE
+DETECTION_SEVERITY = ev.DETECTION_SEVERITY
+DETECTION_REASON = ev.DETECTION_REASON
+DETECTION_TECHNIQUE = ev.DETECTION_TECHNIQUE
+DETECTION_EVENT = ev.DETECTION_EVENT
+DETECTION_COUNT = ev.DETECTION_COUNT
+TOOL_NAME = ev.GEN_AI_TOOL_NAME
+ORIGIN = "mcptrace.origin"  # set by the sensor on activity of library machinery
+LIBRARY_ORIGINS = frozenset({"library", "machinery", "import", "traceback"})
+
+SEVERITIES = ("info", "notice", "warning", "error", "critical")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+MAX_FINDINGS_PER_CALL = 64
+BUILTIN_RULES = "detections.toml"
+
+# attributes of the triggering action copied onto the detection (what it was about)
+SUBJECT_ATTRIBUTES = (
+    ev.FILE_PATH,
+    ev.FILE_TARGET_PATH,
+    ev.FILE_SYMLINK_TARGET,
+    ev.FILE_ACCESS,
+    ev.FILE_MODE,
+    ev.SERVER_ADDRESS,
+    ev.SERVER_PORT,
+    ev.URL_FULL,
+    ev.HTTP_REQUEST_METHOD,
+    ev.PROCESS_EXECUTABLE_PATH,
+    ev.PROCESS_COMMAND_ARGS,
+    ev.CODE_FILENAME,
+    ev.CODE_OPERATION,
+    ev.DESERIALIZE_GLOBAL,
+    ev.DESERIALIZE_FORMAT,
+    ev.ENV_KEY,
+    ev.AUDIT_EVENT,
+    ev.ATTRIBUTION,
+)
+
+# keys a [[detection]] table may have
+_LIST_KEYS = (
+    "events",
+    "paths",
+    "exclude_paths",
+    "access",
+    "executables",
+    "arguments",
+    "exclude_arguments",
+    "addresses",
+    "exclude_addresses",
+    "hosts",
+    "exclude_hosts",
+    "ports",
+    "after",
+    "tools",
+    "except_tools",
+    "checks",
+    "globals",
+)
+_SCALAR_KEYS = (
+    "id",
+    "severity",
+    "reason",
+    "technique",
+    "description",
+    "enabled",
+    "min_count",
+    "silent",
+)
+_ATTRIBUTE_KEYS = ("attributes", "exclude_attributes")
+_RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
+
+
+class DetectionRuleError(ValueError):
+    """Rules the user must fix; one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class DetectionRule:
+    id: str
+    severity: str
+    reason: str
+    events: tuple[str, ...]
+    technique: str = ""
+    description: str = ""
+    enabled: bool = True
+    paths: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
+    access: tuple[str, ...] = ()  # read | write, for file.open
+    executables: tuple[str, ...] = ()
+    arguments: tuple[str, ...] = ()  # regexes searched in the command line
+    exclude_arguments: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+    exclude_addresses: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    exclude_hosts: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # attribute = any of values
+    exclude_attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # attribute = any glob
+    checks: tuple[str, ...] = ()  # named predicates (CHECKS below)
+    globals: tuple[str, ...] = ()  # pickle globals ("module.name" globs)
+    silent: bool = False  # fires for ``after`` only: a marker, never reported
+    after: tuple[str, ...] = ()  # rule-id prefixes that must have fired earlier in the call
+    min_count: int = 1
+    tools: tuple[str, ...] = ()
+    except_tools: tuple[str, ...] = ()
+
+
+class Action(NamedTuple):
+    """One recorded action of a tool call, as the detector sees it."""
+
+    time_ns: int
+    event: str
+    attributes: dict[str, Any]
+
+
+class Finding(NamedTuple):
+    rule: DetectionRule
+    time_ns: int
+    event: str
+    subject: str
+    attributes: dict[str, Any]
+    occurrences: int
+
+    def as_attributes(self, tool: str | None) -> dict[str, Any]:
+        attributes: dict[str, Any] = {
+            DETECTION_RULE: self.rule.id,
+            DETECTION_SEVERITY: self.rule.severity,
+            DETECTION_REASON: self.reason(),
+            DETECTION_EVENT: self.event,
+        }
+        if self.rule.technique:
+            attributes[DETECTION_TECHNIQUE] = self.rule.technique
+        if tool:
+            attributes[TOOL_NAME] = tool
+        if self.occurrences > 1:
+            attributes[DETECTION_COUNT] = self.occurrences
+        for key in SUBJECT_ATTRIBUTES:
+            value = self.attributes.get(key)
+            if value is not None and value != "":
+                attributes[key] = value
+        return attributes
+
+    def reason(self) -> str:
+        values = _Template(self.attributes, self.subject, self.occurrences)
+        try:
+            text = self.rule.reason.format_map(values)
+        except (ValueError, IndexError, AttributeError, KeyError):
+            text = self.rule.reason
+        return " ".join(text.split())[:400]
+
+
+class _Template(dict[str, str]):
+    """``{path}``, ``{target}``, ``{address}``, ``{port}``, ``{command}``, ``{count}`` ..."""
+
+    def __init__(self, attributes: dict[str, Any], subject: str, count: int) -> None:
+        super().__init__()
+        arguments = attributes.get(ev.PROCESS_COMMAND_ARGS)
+        command = (
+            shlex.join(str(a) for a in arguments)
+            if isinstance(arguments, (list, tuple))
+            else str(arguments or attributes.get(ev.PROCESS_EXECUTABLE_PATH, ""))
+        )
+        self.update(
+            subject=subject,
+            path=str(attributes.get(ev.FILE_PATH, "")),
+            target=str(
+                attributes.get(ev.FILE_TARGET_PATH, attributes.get(ev.FILE_SYMLINK_TARGET, ""))
+            ),
+            mode=str(attributes.get(ev.FILE_MODE, "")),
+            address=str(attributes.get(ev.SERVER_ADDRESS, "")),
+            port=str(attributes.get(ev.SERVER_PORT, "")),
+            url=str(attributes.get(ev.URL_FULL, "")),
+            command=command[:200],
+            executable=str(attributes.get(ev.PROCESS_EXECUTABLE_PATH, "")),
+            filename=str(attributes.get(ev.CODE_FILENAME, "")),
+            pickle_global=str(attributes.get(ev.DESERIALIZE_GLOBAL, "")),
+            key=str(attributes.get(ev.ENV_KEY, "")),
+            audit=str(attributes.get(ev.AUDIT_EVENT, "")),
+            count=str(count),
+        )
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+# ---------------------------------------------------------------- named predicates
+
+_HEX_OR_B32 = re.compile(r"[a-z0-9]{20,}\Z")
+_SUSPICIOUS_SUFFIXES = (
+    ".onion",
+    ".i2p",
+    ".bit",
+)
+
+
+def _entropy_ish(label: str) -> bool:
+    """A label that looks encoded (hex, base32/64): long, many digits, few vowels."""
+    if len(label) >= 40:
+        return True
+    if not _HEX_OR_B32.match(label):
+        return False
+    digits = sum(char.isdigit() for char in label)
+    vowels = sum(char in "aeiou" for char in label)
+    return digits >= 4 or vowels * 5 < len(label)
+
+
+def unusual_dns_name(name: str) -> bool:
+    """A name whose shape says tunnelling or exfiltration rather than a service's host."""
+    name = name.lower().rstrip(".")
+    if not name or parse_address(name) is not None or "." not in name:
+        return False
+    if name.endswith(_SUSPICIOUS_SUFFIXES):
+        return True
+    labels = name.split(".")
+    return len(name) > 100 or len(labels) > 7 or any(_entropy_ish(label) for label in labels[:-2])
+
+
+_PROC_PID = re.compile(r"/proc/(\d+)/")
+
+
+def _other_process(attributes: dict[str, Any]) -> bool:
+    found = _PROC_PID.match(str(attributes.get(ev.FILE_PATH, "")))
+    return found is not None and int(found.group(1)) != os.getpid()
+
+
+def _own_process_proc(attributes: dict[str, Any]) -> bool:
+    path = str(attributes.get(ev.FILE_PATH, ""))
+    if path.startswith(("/proc/self/", "/proc/thread-self/")):
+        return True
+    found = _PROC_PID.match(path)
+    return found is not None and int(found.group(1)) == os.getpid()
+
+
+def _home() -> str:
+    return os.path.realpath(os.path.expanduser("~")).rstrip("/") or "/"
+
+
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _resolved_paths(attributes: dict[str, Any], resolve: PathResolver) -> list[str]:
+    paths = []
+    for key in (ev.FILE_PATH, ev.FILE_TARGET_PATH):
+        value = attributes.get(key)
+        if isinstance(value, str) and value.startswith("/"):
+            paths.append(resolve(value))
+    return paths
+
+
+def _in_home(attributes: dict[str, Any], resolve: PathResolver) -> bool:
+    home = _home()
+    return home != "/" and any(_under(p, home) for p in _resolved_paths(attributes, resolve))
+
+
+def _scratch_dirs() -> tuple[str, ...]:
+    dirs = {os.path.realpath(tempfile.gettempdir()), "/tmp", "/var/tmp", "/dev/shm"}
+    return tuple(sorted(dirs))
+
+
+def _not_scratch(attributes: dict[str, Any], resolve: PathResolver) -> bool:
+    """Not a temporary file of the tool's own (a scratch dir that is not inside $HOME)."""
+    paths = _resolved_paths(attributes, resolve)
+    if not paths:
+        return False
+    home = _home()
+    for path in paths:
+        if home != "/" and _under(path, home):
+            return True
+        if not any(_under(path, scratch) for scratch in _scratch_dirs()):
+            return True
+    return False
+
+
+def _broad_target(attributes: dict[str, Any], resolve: PathResolver) -> bool:
+    """$HOME itself, a directory right under it or under /, or a system directory."""
+    home = _home()
+    for path in _resolved_paths(attributes, resolve):
+        if path in ("/", home) or os.path.dirname(path) in ("/", home, "/home", "/Users"):
+            return True
+        if any(_under(path, system) for system in _SYSTEM_DIRS):
+            return True
+        if home != "/" and _under(path, home):
+            parts = path[len(home) + 1 :].split("/")
+            if len(parts) == 1 and parts[0] not in (".cache", ".local"):
+                return True  # ~/.ssh, ~/Documents, ~/.bashrc
+            if len(parts) == 2 and parts[0] in _PRECIOUS_HOME_DIRS:
+                return True
+    return False
+
+
+_SYSTEM_DIRS = ("/etc", "/usr", "/boot", "/bin", "/sbin", "/lib", "/lib64", "/var/lib")
+_PRECIOUS_HOME_DIRS = frozenset(
+    {".ssh", ".gnupg", ".aws", ".kube", ".docker", ".config", "Documents", "Desktop", "Pictures"}
+)
+
+
+def _user_code(attributes: dict[str, Any]) -> bool:
+    """Not activity of library machinery on the tool's behalf (the sensor's origin mark)."""
+    origin = attributes.get(ORIGIN)
+    return origin is None or str(origin) not in LIBRARY_ORIGINS
+
+
+def _mode_value(attributes: dict[str, Any]) -> int | None:
+    mode = attributes.get(ev.FILE_MODE)
+    try:
+        return int(str(mode), 8)
+    except ValueError:
+        return None
+
+
+def _setid(attributes: dict[str, Any]) -> bool:
+    mode = _mode_value(attributes)
+    return mode is not None and bool(mode & 0o6000)
+
+
+def _world_writable(attributes: dict[str, Any]) -> bool:
+    mode = _mode_value(attributes)
+    return mode is not None and bool(mode & 0o002) and not mode & 0o1000
+
+
+def _executable_bits(attributes: dict[str, Any]) -> bool:
+    mode = _mode_value(attributes)
+    return mode is not None and bool(mode & 0o111)
+
+
+def _address_of(attributes: dict[str, Any]) -> str:
+    address = attributes.get(ev.SERVER_ADDRESS)
+    if address:
+        return str(address)
+    url = attributes.get(ev.URL_FULL)
+    return _url_host(str(url)) if url else ""
+
+
+def _name_lookup(attributes: dict[str, Any]) -> bool:
+    address = str(attributes.get(ev.SERVER_ADDRESS, ""))
+    return unusual_dns_name(address)
+
+
+def _host_name(attributes: dict[str, Any]) -> bool:
+    """A host given by name (not an IP literal, not localhost)."""
+    address = _address_of(attributes).lower().rstrip(".")
+    return (
+        bool(address)
+        and parse_address(address) is None
+        and not address.startswith("/")
+        and address not in ("localhost", "localhost.localdomain", "ip6-localhost")
+        and not address.endswith(".localhost")
+    )
+
+
+def _non_loopback(attributes: dict[str, Any]) -> bool:
+    address = _address_of(attributes)
+    parsed = parse_address(address)
+    if parsed is None:
+        return _host_name(attributes)
+    return not (parsed.is_loopback or parsed.is_unspecified)
+
+
+def _ip_endpoint(attributes: dict[str, Any]) -> bool:
+    """An INET endpoint (not a unix socket path, not a netlink/other family tuple)."""
+    address = _address_of(attributes)
+    return parse_address(address) is not None or _host_name(attributes)
+
+
+def _writable_location(attributes: dict[str, Any], resolve: PathResolver) -> bool:
+    """A file under a scratch dir or $HOME (outside environments and tool installs)."""
+    paths = _resolved_paths(attributes, resolve)
+    raw = attributes.get(ev.PROCESS_EXECUTABLE_PATH)
+    if isinstance(raw, str) and raw.startswith("/"):
+        paths.append(resolve(raw))
+    home = _home()
+    for path in paths:
+        if any(marker in path for marker in _ENVIRONMENT_MARKERS):
+            continue
+        if any(_under(path, scratch) for scratch in _scratch_dirs()):
+            return True
+        if home != "/" and _under(path, home):
+            return True
+    return False
+
+
+_ENVIRONMENT_MARKERS = (
+    "/site-packages/",
+    "/dist-packages/",
+    "/.venv/",
+    "/.venvs/",
+    "/venv/",
+    "/.local/bin/",
+    "/.local/lib/",
+    "/.local/share/uv/",
+    "/.cache/uv/",
+    "/.pyenv/",
+    "/.nvm/",
+    "/.cargo/bin/",
+    "/node_modules/",
+    "/.rustup/",
+    "/miniconda",
+    "/anaconda",
+    "/miniforge",
+    "/mambaforge",
+    "/.local/pipx/",
+    "/.local/share/pipx/",
+    "/.pixi/",
+    "/.tox/",
+    "/.nox/",
+    "/.virtualenvs/",
+    "/pypoetry/virtualenvs/",
+)
+
+CHECKS: dict[str, Any] = {
+    "other-process": _other_process,
+    "own-process": _own_process_proc,
+    "user-code": _user_code,
+    "setid-mode": _setid,
+    "world-writable-mode": _world_writable,
+    "executable-mode": _executable_bits,
+    "unusual-dns-name": _name_lookup,
+    "host-name": _host_name,
+    "non-loopback": _non_loopback,
+    "ip-endpoint": _ip_endpoint,
+}
+PATH_CHECKS: dict[str, Any] = {
+    "in-home": _in_home,
+    "not-scratch": _not_scratch,
+    "broad-target": _broad_target,
+    "writable-location": _writable_location,
+}
+CHECK_NAMES = tuple(CHECKS) + tuple(PATH_CHECKS)
+
+
+# ---------------------------------------------------------------- compiled rules
+
+_READ_ACCESS = frozenset({ev.READ, ev.READ_WRITE})
+_WRITE_ACCESS = frozenset({ev.WRITE, ev.READ_WRITE, ev.CREATE, ev.APPEND})
+_TWO_PATH_EVENTS = frozenset({ev.FILE_RENAME, ev.FILE_COPY, ev.FILE_LINK})
+
+
+def full_event_name(name: str) -> str:
+    return name if name.startswith("mcptrace.") else "mcptrace." + name
+
+
+class CompiledDetection:
+    def __init__(self, rule: DetectionRule) -> None:
+        self.rule = rule
+        self.events = frozenset(full_event_name(name) for name in rule.events)
+        self.paths = compile_path_globs(rule.paths) if rule.paths else None
+        self.exclude_paths = compile_path_globs(rule.exclude_paths) if rule.exclude_paths else None
+        self.access = frozenset(rule.access)
+        self.executables = compile_path_globs(rule.executables) if rule.executables else None
+        self.arguments = _regex(rule.arguments)
+        self.exclude_arguments = _regex(rule.exclude_arguments)
+        self.addresses = AddressMatcher(rule.addresses) if rule.addresses else None
+        self.exclude_addresses = (
+            AddressMatcher(rule.exclude_addresses) if rule.exclude_addresses else None
+        )
+        self.hosts = compile_name_globs(rule.hosts, ignore_case=True) if rule.hosts else None
+        self.exclude_hosts = (
+            compile_name_globs(rule.exclude_hosts, ignore_case=True) if rule.exclude_hosts else None
+        )
+        self.ports = frozenset(rule.ports)
+        self.attributes = rule.attributes
+        self.exclude_attributes = [
+            (name, compile_name_globs(globs)) for name, globs in rule.exclude_attributes
+        ]
+        self.checks = [CHECKS[name] for name in rule.checks if name in CHECKS]
+        self.path_checks = [PATH_CHECKS[name] for name in rule.checks if name in PATH_CHECKS]
+        self.globals = compile_name_globs(rule.globals) if rule.globals else None
+        self.tools = compile_name_globs(rule.tools) if rule.tools else None
+        self.except_tools = compile_name_globs(rule.except_tools) if rule.except_tools else None
+
+    def applies_in(self, tool: str | None) -> bool:
+        if self.tools is not None and (tool is None or not self.tools.match(tool)):
+            return False
+        return not (self.except_tools is not None and tool and self.except_tools.match(tool))
+
+    def _path_subjects(self, event: str, attributes: dict[str, Any]) -> list[str]:
+        source = attributes.get(ev.FILE_PATH)
+        target = attributes.get(ev.FILE_TARGET_PATH)
+        if event in _TWO_PATH_EVENTS:
+            if event == ev.FILE_LINK:  # the link is written, what it points to is exposed
+                target = attributes.get(ev.FILE_TARGET_PATH) or attributes.get(
+                    ev.FILE_SYMLINK_TARGET
+                )
+                source, target = target, source
+            if self.access == {"read"}:
+                chosen = [source]
+            elif self.access == {"write"}:
+                chosen = [target]
+            else:
+                chosen = [source, target]
+        else:
+            chosen = [source]
+        return [str(path) for path in chosen if isinstance(path, str) and path]
+
+    def matches(self, action: Action, resolve: PathResolver) -> str | None:
+        """The subject (what the action was about) if the rule selects it, else None."""
+        event, attributes = action.event, action.attributes
+        if event not in self.events:
+            return None
+        if self.access and event == ev.FILE_OPEN:
+            access = attributes.get(ev.FILE_ACCESS, ev.READ)
+            wanted = (_READ_ACCESS if "read" in self.access else frozenset()) | (
+                _WRITE_ACCESS if "write" in self.access else frozenset()
+            )
+            if access not in wanted:
+                return None
+        subject = ""
+        if self.paths is not None or self.exclude_paths is not None:
+            candidates = self._path_subjects(event, attributes)
+            chosen = None
+            for path in candidates:
+                forms = {path, os.path.normpath(path)}
+                if path.startswith("/"):
+                    forms.add(resolve(path))
+                if self.exclude_paths is not None and any(
+                    self.exclude_paths.match(form) for form in forms
+                ):
+                    continue
+                if self.paths is None or any(self.paths.match(form) for form in forms):
+                    chosen = path
+                    break
+            if chosen is None:
+                return None
+            subject = chosen
+        if self.executables is not None or self.arguments is not None:
+            executable = str(attributes.get(ev.PROCESS_EXECUTABLE_PATH, ""))
+            command = _command_line(attributes)
+            if self.executables is not None and not _executable_matches(
+                self.executables, executable, attributes, resolve
+            ):
+                return None
+            if self.arguments is not None and not self.arguments.search(command):
+                return None
+            subject = subject or command or executable
+        if self.exclude_arguments is not None and self.exclude_arguments.search(
+            _command_line(attributes)
+        ):
+            return None
+        if self.addresses is not None or self.hosts is not None or self.ports:
+            address = str(attributes.get(ev.SERVER_ADDRESS, ""))
+            if not address and ev.URL_FULL in attributes:
+                address = _url_host(str(attributes[ev.URL_FULL]))
+            port = attributes.get(ev.SERVER_PORT)
+            if self.ports and (not isinstance(port, int) or port not in self.ports):
+                return None
+            if self.addresses is not None or self.hosts is not None:
+                selected = (self.addresses is not None and self.addresses(address)) or (
+                    self.hosts is not None and self.hosts.match(address.rstrip(".")) is not None
+                )
+                if not selected:
+                    return None
+            subject = subject or (f"{address}:{port}" if port is not None else address)
+        if self.exclude_addresses is not None and self.exclude_addresses(
+            str(attributes.get(ev.SERVER_ADDRESS, ""))
+        ):
+            return None
+        if self.exclude_hosts is not None:
+            address = str(attributes.get(ev.SERVER_ADDRESS, "")) or _url_host(
+                str(attributes.get(ev.URL_FULL, ""))
+            )
+            if self.exclude_hosts.match(address.rstrip(".")):
+                return None
+        for key, values in self.attributes:
+            value = attributes.get(key)
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            if value is None or text not in values:
+                return None
+        if self.globals is not None:
+            pickled = str(attributes.get(ev.DESERIALIZE_GLOBAL, ""))
+            if not self.globals.match(pickled):
+                return None
+            subject = subject or pickled
+        for name, excluded in self.exclude_attributes:
+            value = attributes.get(name)
+            if value is not None and excluded.match(str(value)):
+                return None
+        for check in self.checks:
+            if not check(attributes):
+                return None
+        for path_check in self.path_checks:
+            if not path_check(attributes, resolve):
+                return None
+        return subject or _default_subject(event, attributes)
+
+
+def _regex(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+def _command_line(attributes: dict[str, Any]) -> str:
+    arguments = attributes.get(ev.PROCESS_COMMAND_ARGS)
+    if isinstance(arguments, (list, tuple)):
+        return " ".join(str(argument) for argument in arguments)
+    return str(arguments or "")
+
+
+def _executable_matches(
+    matcher: re.Pattern[str], executable: str, attributes: dict[str, Any], resolve: PathResolver
+) -> bool:
+    candidates = {executable, os.path.basename(executable)}
+    arguments = attributes.get(ev.PROCESS_COMMAND_ARGS)
+    if isinstance(arguments, (list, tuple)) and arguments:
+        first = str(arguments[0])
+        candidates.update((first, os.path.basename(first)))
+    if executable.startswith("/"):
+        resolved = resolve(executable)
+        candidates.update((resolved, os.path.basename(resolved)))
+    # /usr/bin/env bash, busybox sh: the program that really runs is the next word
+    if isinstance(arguments, (list, tuple)) and len(arguments) > 1:
+        head = os.path.basename(str(arguments[0]))
+        if head in ("env", "busybox", "nohup", "setsid", "timeout", "nice", "stdbuf", "exec"):
+            rest = [str(a) for a in arguments[1:] if not str(a).startswith("-") and "=" not in a]
+            if rest:
+                candidates.update((rest[0], os.path.basename(rest[0])))
+    return any(matcher.match(candidate) for candidate in candidates if candidate)
+
+
+def _url_host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _default_subject(event: str, attributes: dict[str, Any]) -> str:
+    port = attributes.get(ev.SERVER_PORT)
+    if attributes.get(ev.SERVER_ADDRESS) and port is not None and ev.URL_FULL not in attributes:
+        return f"{attributes[ev.SERVER_ADDRESS]}:{port}"
+    for key in (
+        ev.FILE_PATH,
+        ev.URL_FULL,
+        ev.SERVER_ADDRESS,
+        ev.PROCESS_EXECUTABLE_PATH,
+        ev.DESERIALIZE_GLOBAL,
+        ev.CODE_FILENAME,
+        ev.ENV_KEY,
+        ev.AUDIT_EVENT,
+    ):
+        value = attributes.get(key)
+        if value:
+            return str(value)
+    return event
+
+
+# ---------------------------------------------------------------- the detector
+
+
+class Detector:
+    """Compiled rules; ``evaluate`` judges one tool call's actions, in time order."""
+
+    def __init__(self, rules: Iterable[DetectionRule]) -> None:
+        self.rules = [CompiledDetection(rule) for rule in rules if rule.enabled]
+        self.by_event: dict[str, list[CompiledDetection]] = {}
+        for compiled in self.rules:
+            for event in compiled.events:
+                self.by_event.setdefault(event, []).append(compiled)
+        self.resolve = PathResolver(4096)
+
+    def evaluate(self, actions: Iterable[Action], tool: str | None) -> list[Finding]:
+        findings: list[Finding] = []
+        fired: list[str] = []
+        seen: dict[tuple[str, str], int] = {}
+        counts: dict[str, int] = {}
+        for action in sorted(actions, key=lambda action: action.time_ns):
+            candidates = self.by_event.get(action.event)
+            if not candidates:
+                continue
+            repeats = int(action.attributes.get(ev.EVENT_REPEATS, 0) or 0)
+            for compiled in candidates:
+                rule = compiled.rule
+                if not compiled.applies_in(tool):
+                    continue
+                if rule.after and not any(
+                    fired_id.startswith(prefix)
+                    for fired_id in fired
+                    for prefix in rule.after
+                    if fired_id != rule.id
+                ):
+                    continue
+                subject = compiled.matches(action, self.resolve)
+                if subject is None:
+                    continue
+                counts[rule.id] = counts.get(rule.id, 0) + 1 + repeats
+                key = (rule.id, subject if rule.min_count <= 1 else "")
+                index = seen.get(key)
+                if index is not None:
+                    finding = findings[index]
+                    findings[index] = finding._replace(
+                        occurrences=finding.occurrences + 1 + repeats
+                    )
+                    continue
+                if counts[rule.id] < rule.min_count or len(findings) >= MAX_FINDINGS_PER_CALL:
+                    continue
+                if rule.silent:
+                    if rule.id not in fired:
+                        fired.append(rule.id)
+                    continue
+                seen[key] = len(findings)
+                count = counts[rule.id] if rule.min_count > 1 else 1 + repeats
+                findings.append(
+                    Finding(rule, action.time_ns, action.event, subject, action.attributes, count)
+                )
+                fired.append(rule.id)
+        return findings
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _read_table(table: dict[str, Any], where: str, problems: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in _LIST_KEYS:
+            items = [value] if isinstance(value, (str, int)) else value
+            if not isinstance(items, list) or not all(
+                isinstance(item, (str, int)) and not isinstance(item, bool) for item in items
+            ):
+                problems.append(f"{where}: {key} must be a list of strings")
+                continue
+            if key == "ports":
+                if not all(isinstance(p, int) and 0 <= p <= 65535 for p in items):
+                    problems.append(f"{where}: ports must be port numbers (0-65535)")
+                    continue
+                values[key] = tuple(items)
+                continue
+            values[key] = tuple(str(item) for item in items)
+        elif key in _SCALAR_KEYS:
+            values[key] = value
+        elif key in _ATTRIBUTE_KEYS:
+            if not isinstance(value, dict):
+                problems.append(f"{where}: attributes must be a table of name = [values]")
+                continue
+            pairs = []
+            for name, wanted in value.items():
+                listed = wanted if isinstance(wanted, list) else [wanted]
+                pairs.append(
+                    (
+                        str(name),
+                        tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in listed),
+                    )
+                )
+            values[key] = tuple(pairs)
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(key, _LIST_KEYS + _SCALAR_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{where}: unknown key {key!r}{hint}")
+    return values
+
+
+def _validate(values: dict[str, Any], where: str, problems: list[str]) -> None:
+    severity = values.get("severity")
+    if severity is not None and severity not in SEVERITIES:
+        problems.append(f"{where}: severity = {severity!r}: use one of {', '.join(SEVERITIES)}")
+    if "min_count" in values and (
+        not isinstance(values["min_count"], int) or values["min_count"] < 1
+    ):
+        problems.append(f"{where}: min_count must be a positive integer")
+    for key in ("enabled", "silent"):
+        if key in values and not isinstance(values[key], bool):
+            problems.append(f"{where}: {key} must be true or false")
+    for key in ("reason", "technique", "description"):
+        if key in values and not isinstance(values[key], str):
+            problems.append(f"{where}: {key} must be a string")
+    for check in values.get("checks", ()):
+        if check not in CHECK_NAMES:
+            problems.append(f"{where}: checks: {check!r}: use {', '.join(CHECK_NAMES)}")
+    for access in values.get("access", ()):
+        if access not in ("read", "write"):
+            problems.append(f"{where}: access: {access!r}: use read or write")
+    for key in ("addresses", "exclude_addresses"):
+        for entry in values.get(key, ()):
+            problem = validate_address(entry)
+            if problem:
+                problems.append(f"{where}: {key}: {problem}")
+    for key in ("arguments", "exclude_arguments"):
+        for pattern in values.get(key, ()):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(f"{where}: {key}: {pattern!r} is not a valid regex ({exc})")
+    for key in ("paths", "exclude_paths", "executables"):
+        expanded = []
+        for pattern in values.get(key, ()):
+            result, problem = expand_path(pattern)
+            if problem:
+                problems.append(f"{where}: {key}: {problem}")
+            expanded.append(result)
+        if key in values:
+            values[key] = tuple(expanded)
+    for event in values.get("events", ()):
+        if full_event_name(event) not in _KNOWN_EVENTS:
+            problems.append(f"{where}: events: unknown event {event!r}")
+
+
+_KNOWN_EVENTS = frozenset(
+    value
+    for name, value in vars(ev).items()
+    if name.isupper() and isinstance(value, str) and value.startswith("mcptrace.")
+) | {"mcptrace.policy.violation"}
+
+
+def parse_detection_tables(
+    tables: object, source: str, base: dict[str, DetectionRule] | None = None
+) -> dict[str, DetectionRule]:
+    """``[[detection]]`` tables over ``base`` (new rules, overrides, silences), by id."""
+    rules = dict(base or {})
+    problems: list[str] = []
+    if isinstance(tables, dict):
+        problems.append(f"{source}: write each detection as [[detection]], not [detection]")
+        tables = []
+    if not isinstance(tables, list):
+        raise DetectionRuleError([f"{source}: detection must be an array of tables"])
+    for number, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            problems.append(f"{source}: detection #{number} must be a table")
+            continue
+        rule_id = table.get("id")
+        where = f"{source}: detection {rule_id!r}" if rule_id else f"{source}: detection #{number}"
+        if not isinstance(rule_id, str) or not _RULE_ID.match(rule_id):
+            problems.append(f"{where}: every detection needs an id (letters, digits, _ . : -)")
+            continue
+        values = _read_table(table, where, problems)
+        _validate(values, where, problems)
+        existing = rules.get(rule_id)
+        if existing is not None:
+            values.pop("id", None)
+            try:
+                rules[rule_id] = replace(existing, **values)
+            except TypeError as exc:
+                problems.append(f"{where}: {exc}")
+            continue
+        missing = [key for key in ("severity", "reason", "events") if key not in values]
+        if missing:
+            problems.append(f"{where}: a new detection needs {', '.join(missing)}")
+            continue
+        try:
+            rules[rule_id] = DetectionRule(**values)
+        except TypeError as exc:
+            problems.append(f"{where}: {exc}")
+    if problems:
+        raise DetectionRuleError(problems)
+    for rule in rules.values():  # every regex and glob compiles
+        try:
+            CompiledDetection(rule)
+        except (re.error, ValueError) as exc:
+            raise DetectionRuleError([f"{source}: detection {rule.id!r}: {exc}"]) from None
+    return rules
+
+
+def builtin_rules() -> dict[str, DetectionRule]:
+    from mcptrace.config import toml
+
+    text = resources.files("mcptrace.policy").joinpath(BUILTIN_RULES).read_text("utf-8")
+    document = toml().loads(text)
+    return parse_detection_tables(document.get("detection", []), BUILTIN_RULES)
+
+
+def user_tables(path: Path) -> object:
+    from mcptrace.config import toml
+
+    try:
+        document = toml().loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DetectionRuleError([f"{path}: cannot read detections ({exc})"]) from None
+    return document.get("detection", [])
+
+
+def load_detection_rules(policy: Path | None = None) -> list[DetectionRule]:
+    """The built-in rules with the ``[[detection]]`` tables of ``policy`` applied."""
+    rules = builtin_rules()
+    if policy is not None:
+        rules = parse_detection_tables(user_tables(policy), str(policy), rules)
+    return list(rules.values())
+
+
+def severity_at_least(severity: str, threshold: str) -> bool:
+    return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK.get(threshold, 0)

