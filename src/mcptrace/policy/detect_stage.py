@@ -24,8 +24,8 @@ from opentelemetry.sdk.trace import Event
 
 from mcptrace.activation import report
 from mcptrace.record import vocabulary as ev
-from mcptrace.sensor.attribution import SpanState
 from mcptrace.record.observation import Observation
+from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.recorder import (
     HOW,
     OBSERVATION,
