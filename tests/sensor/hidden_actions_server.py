@@ -120,6 +120,12 @@ def run_shell(command: str) -> str:
 
 
 @server.tool()
+def run_true(close_fds: bool) -> str:
+    """Popen through fork_exec (close_fds, before 3.13) or through os.posix_spawn."""
+    return str(subprocess.run(["/bin/true"], close_fds=close_fds, check=True).returncode)
+
+
+@server.tool()
 def run_posix_spawn() -> str:
     pid = os.posix_spawn("/bin/true", ["/bin/true", "spawned"], dict(os.environ))
     os.waitpid(pid, 0)

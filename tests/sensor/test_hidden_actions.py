@@ -13,6 +13,7 @@ from helpers import HERE, Recorded, drive
 
 from conftest import Loopback
 from mcptrace.record import vocabulary as ev
+from support import SPAN_KIND_SERVER
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,9 @@ def run(tmp_path_factory: pytest.TempPathFactory, loopback: Loopback) -> tuple[R
         ("http_get", {"url": url}),
         ("run_subprocess", {"token": "s3cr3t-value"}),
         ("run_shell", {"command": "true --password=hunter2"}),
+        ("run_true", {"close_fds": True}),  # its spawn must not swallow the next one's
         ("run_posix_spawn", {}),
+        ("run_true", {"close_fds": False}),
         ("eval_code", {"expression": "6*7"}),
         ("exec_code", {"source": "y = [i for i in range(3)]"}),
         ("unpickle", {}),
@@ -211,6 +214,22 @@ def test_posix_spawn(run: tuple[Recorded, Path]) -> None:
     spawns = recorded.events(span, ev.PROCESS_SPAWN)
     assert len(spawns) == 1
     assert spawns[0].attributes[ev.PROCESS_COMMAND_ARGS] == ["/bin/true", "spawned"]
+    assert spawns[0].attributes[ev.AUDIT_EVENT] == "os.posix_spawn"
+
+
+def test_popen_is_one_spawn_on_either_path(run: tuple[Recorded, Path]) -> None:
+    """Popen through fork_exec raises one event, through posix_spawn two: one spawn each."""
+    recorded, _ = run
+    calls = [
+        span
+        for span in recorded.spans
+        if span.kind == SPAN_KIND_SERVER and span.name == "tools/call run_true"
+    ]
+    assert len(calls) == 2
+    for span in calls:
+        spawns = recorded.events(span, ev.PROCESS_SPAWN)
+        assert [s.attributes[ev.AUDIT_EVENT] for s in spawns] == ["subprocess.Popen"]
+        assert span.attributes[ev.count_attribute("process")] == 1
 
 
 def test_eval_is_code_exec_with_hash_not_source(run: tuple[Recorded, Path]) -> None:
@@ -277,11 +296,11 @@ def test_dynamic_import(run: tuple[Recorded, Path]) -> None:
     assert not recorded.events(span, ev.FILE_OPEN)  # the importer's own reads are not the tool's
 
 
-def test_plain_thread_is_inferred(run: tuple[Recorded, Path]) -> None:
+def test_plain_thread_carries_the_tool_context(run: tuple[Recorded, Path]) -> None:
     recorded, work = run
     event = recorded.one_event("thread_open", ev.FILE_OPEN).attributes
     assert event[ev.FILE_PATH] == str(work / "secret.txt")
-    assert event[ev.ATTRIBUTION] == "inferred"
+    assert event[ev.ATTRIBUTION] == "context"
 
 
 def test_child_python_continues_the_trace(run: tuple[Recorded, Path]) -> None:

@@ -12,6 +12,7 @@ from opentelemetry.util.types import AttributeValue
 
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
+from mcptrace.sensor import translate as translate_module
 from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.hook import translate
 from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, Recorder, record_attributes
@@ -47,13 +48,59 @@ def test_connect_translation() -> None:
     }
 
 
-def test_popen_then_posix_spawn_is_one_spawn() -> None:
-    first = translate("subprocess.Popen", ("/bin/sh", ["/bin/sh", "-c", "true"], None, None))
-    echo = translate("os.posix_spawn", ("/bin/sh", ["/bin/sh", "-c", "true"], None))
-    later = translate("os.posix_spawn", ("/bin/true", ["/bin/true"], None))
+def _stdlib_caller(filename: str, source: str) -> dict[str, object]:
+    """Functions compiled as if they were in ``filename`` (subprocess.py, pty.py): the
+    translators pair two events of one spawn by the frames that raised them."""
+    translators = translate_module.TRANSLATORS  # called directly: no frame of ours between
+
+    namespace: dict[str, object] = {"translators": translators}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+_POPEN = """
+def _execute_child(posix_spawn):
+    first = translators["subprocess.Popen"].translate(
+        "subprocess.Popen", ("/bin/true", ["/bin/true"], None, None))
+    return first, (_posix_spawn() if posix_spawn else None)
+
+def _posix_spawn():
+    return translators["os.posix_spawn"].translate(
+        "os.posix_spawn", ("/bin/true", ["/bin/true"], None))
+"""
+
+
+def test_popen_then_its_own_posix_spawn_is_one_spawn() -> None:
+    popen = _stdlib_caller(translate_module._SUBPROCESS_FILE, _POPEN)
+    first, echo = popen["_execute_child"](True)  # type: ignore[operator]
     assert first is not None and first.name == ev.PROCESS_SPAWN
     assert echo is None
-    assert later is not None
+
+
+def test_a_popen_never_swallows_a_later_posix_spawn() -> None:
+    popen = _stdlib_caller(translate_module._SUBPROCESS_FILE, _POPEN)
+    first, _ = popen["_execute_child"](False)  # the fork_exec path: no second event
+    assert first is not None
+    later = translate("os.posix_spawn", ("/bin/true", ["/bin/true"], None))
+    assert later is not None and later.name == ev.PROCESS_SPAWN
+    # nor does subprocess's own helper, called by anything but the Popen that raised
+    assert popen["_posix_spawn"]() is not None  # type: ignore[operator]
+
+
+def test_pty_spawn_then_its_own_forkpty_is_one_spawn() -> None:
+    pty = _stdlib_caller(
+        translate_module._PTY_FILE,
+        """
+def spawn():
+    return translators["pty.spawn"].translate("pty.spawn", (["/bin/true"],)), fork()
+
+def fork():
+    return translators["os.forkpty"].translate("os.forkpty", ())
+""",
+    )
+    first, echo = pty["spawn"]()  # type: ignore[operator]
+    assert first is not None and echo is None
+    assert translate("os.forkpty", ()) is not None  # a later fork of its own is recorded
 
 
 def test_putenv_keeps_the_key_only() -> None:

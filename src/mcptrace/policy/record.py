@@ -95,7 +95,7 @@ class ViolationRecorder:
         violation = violation_observation(observation, verdict, blocked, tool_name_of(state))
         # sealed from the start: each violation is its own record (none is coalesced)
         record: Record = [_time_ns(), violation, how, threading.get_ident(), 0, True]
-        if seen <= self.span_cap and state.span_context is not None:
+        if seen <= self.span_cap and state.span_context is not None and not state.ended:
             state.events.append(record)
         self.pending.append((record, state.span_context))
 

@@ -126,6 +126,8 @@ TAMPER_TARGET = "mcptrace.tamper.target"
 EVENTS_DROPPED = "mcptrace.events.dropped"
 EVENT_REPEATS = "mcptrace.event.repeats"  # identical events coalesced into this one
 SENSOR_PHASE = "mcptrace.sensor.phase"
+# on the log records of events made after their span ended (a thread outliving its tool call)
+SPAN_ENDED = "mcptrace.span.ended"
 
 
 def count_attribute(category: str) -> str:

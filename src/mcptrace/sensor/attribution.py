@@ -10,7 +10,10 @@ Usage::
 Rules (DESIGN.md, "Runtime sensor"):
 
 1. The current span, if it is one of ours and recording: ``context``.
-2. No such span (a plain ``threading.Thread``, an executor, asyncio's resolver thread): if
+1b. The current span is one of ours that has ended (a thread the tool started outlived the
+   call): still that span, ``context``, as log records only (the span is gone) marked
+   ``mcptrace.span.ended``.  Never another call's span, in flight or not.
+2. No span in the context (a plain ``threading.Thread``, an executor, asyncio's resolver thread): if
    exactly one MCP server request is in flight, that request, ``inferred``.
 3. Else, in a child process started with ``TRACEPARENT``, its process span, ``inferred``.
 4. Else, before the first MCP request, the start-up bucket (summarised), ``none``.
@@ -67,6 +70,7 @@ class SpanState:
     __slots__ = (
         "counts",
         "dropped",
+        "ended",
         "events",
         "is_mcp",
         "kept",
@@ -84,7 +88,8 @@ class SpanState:
         self.is_mcp = is_mcp
         self.label = label
         self.root: SpanState = self
-        self.key: object = None  # the live span object, the hot path's lookup key
+        self.key: object = None  # the span object, the hot path's lookup key
+        self.ended = False  # the span has ended: records become log records only
         self.kept: dict[str, int] = {}  # events seen on this span, per category (for caps)
         self.shown: dict[str, int] = {}  # records that became span events, per category
         self.events: list[Any] = []  # records that become span events
@@ -105,12 +110,17 @@ class SpanState:
 
 Attribution = tuple[SpanState, str]
 
+# Ended spans kept for late events from the threads their calls started (rule 1b).  Older
+# ones are rebuilt from the span object itself (``SpanRegistry.adopt_ended``).
+ENDED_SPANS_KEPT = 256
+
 
 class SpanRegistry:
     def __init__(self) -> None:
         self.by_span: dict[object, SpanState] = {}
         self.by_id: dict[int, SpanState] = {}
         self.in_flight: dict[int, SpanState] = {}
+        self.ended: dict[object, SpanState] = {}  # ended span object → its state (rule 1b)
         self.process: SpanState | None = None
         self.startup = SpanState(None, label="startup")
         self.unattributed = SpanState(None, label="unattributed")
@@ -145,8 +155,34 @@ class SpanRegistry:
         if state is None:
             return None
         self.in_flight.pop(span_id, None)
-        self.by_span.pop(state.key, None)
-        state.key = None
+        span = state.key
+        self.by_span.pop(span, None)
+        state.ended = True
+        self.keep_ended(span, state)
+        return state
+
+    def keep_ended(self, span: object, state: SpanState) -> None:
+        ended = self.ended
+        ended[span] = state
+        if len(ended) > ENDED_SPANS_KEPT:
+            try:
+                del ended[next(iter(ended))]
+            except (StopIteration, KeyError, RuntimeError):  # another thread got there first
+                pass
+
+    def adopt_ended(self, span: object) -> SpanState | None:
+        """A state for an ended SDK span no longer kept (rule 1b), or None if ``span`` is not
+        an ended span of this SDK (a remote parent, another provider's span)."""
+        if not isinstance(span, Span) or span.end_time is None:
+            return None
+        scope = span.instrumentation_scope
+        state = SpanState(
+            span.get_span_context(),
+            is_mcp_server_span(span.kind, span.attributes, scope.name if scope else None),
+        )
+        state.key = span
+        state.ended = True
+        self.keep_ended(span, state)
         return state
 
     # --- the attribution step (hot path)
@@ -161,10 +197,16 @@ class SpanRegistry:
             state = self.by_span.get(span)
             if state is not None:
                 return state, ev.CONTEXT
-        return self.attribute_without_span()
+        return self.attribute_without_span(span)
 
-    def attribute_without_span(self) -> Attribution:
-        """Rules 2-5: no span of ours in the context."""
+    def attribute_without_span(self, span: object = None) -> Attribution:
+        """Rules 1b-5: ``span`` (the context's span, if any) is not a live span of ours."""
+        if span is not None:
+            state = self.ended.get(span)
+            if state is None:
+                state = self.adopt_ended(span)
+            if state is not None:
+                return state, ev.CONTEXT
         in_flight = self.in_flight
         if len(in_flight) == 1:
             try:
@@ -182,6 +224,7 @@ class SpanRegistry:
         self.by_span.clear()
         self.by_id.clear()
         self.in_flight.clear()
+        self.ended.clear()
         self.process = None
         self.startup.reset()
         self.unattributed.reset()

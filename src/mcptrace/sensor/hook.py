@@ -126,7 +126,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
             state = by_span.get(span) if span is not None else None
             how = context_how
             if state is None:
-                state, how = attribute_without_span()
+                state, how = attribute_without_span(span)
             category = only_category[event]
             if (  # a span past its log cap for this category only counts: skip translation
                 category is not None

@@ -137,6 +137,9 @@ class Recorder:
         category = observation[1]
         root = state.root
         span_context = state.span_context
+        ended = state.ended
+        if ended:  # its span is gone: a log record linked to it, saying so
+            observation = observation._replace(attributes={**observation[2], ev.SPAN_ENDED: True})
         key: tuple[object, ...] | None
         key = (observation[0], observation[3], how, thread_id, *observation[2].items())
         with self.lock:  # threads sharing a span (inferred), span end: counts lose nothing
@@ -162,7 +165,7 @@ class Recorder:
             record: Record = [_time_ns(), observation, how, thread_id, 0, False]
             # every record of the span is in ``recent`` until it ends (the detector reads it)
             recent[key if key is not None else (id(record),)] = record
-            if span_context is not None:  # span events: the first records (not events) count
+            if span_context is not None and not ended:  # span events: the first records count
                 shown = state.shown.get(category, 0)
                 if shown < self.span_cap:
                     state.shown[category] = shown + 1

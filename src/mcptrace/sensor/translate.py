@@ -443,20 +443,52 @@ def _urllib(event: str, args: Args) -> Observation | None:
 
 # --- process
 
-# One spawn may raise two audit events (subprocess.Popen then os.posix_spawn on 3.13,
-# pty.spawn then os.forkpty): remember the first per thread and swallow its echo.
-_spawn_echo: dict[int, str] = {}
+# One spawn may raise two audit events: subprocess.Popen then os.posix_spawn (Popen's
+# posix_spawn path: 3.13 by default, 3.10-3.12 with close_fds=False), pty.spawn then
+# os.forkpty.  The second is an echo only when it comes from the first one's own frame:
+# ``_posix_spawn`` called by the very ``_execute_child`` that raised subprocess.Popen,
+# ``pty.fork`` called by the very ``pty.spawn``.  A Popen that took the fork_exec path raises
+# no second event, so what it remembered must never swallow a later, unrelated spawn.
+_SUBPROCESS_FILE = os.path.join(os.path.dirname(os.__file__), "subprocess.py")
+_PTY_FILE = os.path.join(os.path.dirname(os.__file__), "pty.py")
+_spawn_echo: dict[int, int] = {}  # thread → id() of the frame that raised the first event
 
 
-def _remember_spawn(executable: str) -> None:
+_PACKAGE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def caller_frame() -> Any:
+    """The first frame outside mcptrace (the hook, our wrappers of os.posix_spawn and Popen):
+    the code that raised the audit event."""
+    frame = _getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIRECTORY):
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame
+
+
+def _remember_spawn() -> None:
+    frame = caller_frame()
+    if frame is None:
+        return
     if len(_spawn_echo) > 1024:
         _spawn_echo.clear()
-    _spawn_echo[_get_ident()] = os.path.basename(executable)
+    _spawn_echo[_get_ident()] = id(frame)
 
 
-def _is_echo(executable: str | None) -> bool:
-    expected = _spawn_echo.pop(_get_ident(), None)
-    return expected is not None and (executable is None or os.path.basename(executable) == expected)
+def _is_echo(helper_file: str, helper: str, first: str) -> bool:
+    """True when the audited call is ``helper`` (in ``helper_file``) called by the frame that
+    raised the first event of the same spawn (a function named ``first``)."""
+    expected = _spawn_echo.get(_get_ident())
+    if expected is None:
+        return False
+    frame = caller_frame()
+    if frame is None or frame.f_code.co_name != helper or frame.f_code.co_filename != helper_file:
+        return False
+    parent = frame.f_back
+    if parent is None or id(parent) != expected or parent.f_code.co_name != first:
+        return False
+    del _spawn_echo[_get_ident()]
+    return True
 
 
 def _spawn(event: str, executable: Any, argv: Any, extra: Attrs | None = None) -> Observation:
@@ -477,14 +509,13 @@ def _popen(event: str, args: Args) -> Observation | None:
     extra: Attrs = {ev.PROCESS_ENV_OVERRIDE: env is not None}
     if cwd is not None:
         extra[ev.PROCESS_WORKING_DIRECTORY] = text(cwd)
-    observation = _spawn(event, executable, argv, extra)
-    _remember_spawn(str(observation.attributes[ev.PROCESS_EXECUTABLE_PATH]))
-    return observation
+    _remember_spawn()
+    return _spawn(event, executable, argv, extra)
 
 
 @translator("os.posix_spawn", categories=[ev.PROCESS])  # also posix_spawnp
 def _posix_spawn(event: str, args: Args) -> Observation | None:
-    if _is_echo(text(args[0])):
+    if _is_echo(_SUBPROCESS_FILE, "_posix_spawn", "_execute_child"):
         return None
     return _spawn(event, args[0], args[1], {ev.PROCESS_ENV_OVERRIDE: args[2] is not None})
 
@@ -507,7 +538,7 @@ def _system(event: str, args: Args) -> Observation | None:
 @translator("pty.spawn", categories=[ev.PROCESS])
 def _pty_spawn(event: str, args: Args) -> Observation | None:
     arguments = argv_of(args[0])
-    _spawn_echo[_get_ident()] = "<fork>"
+    _remember_spawn()
     return _spawn(event, None, arguments)
 
 
@@ -519,8 +550,7 @@ def _exec(event: str, args: Args) -> Observation | None:
 
 @translator("os.fork", "os.forkpty", categories=[ev.PROCESS])
 def _fork(event: str, args: Args) -> Observation | None:
-    if _spawn_echo.get(_get_ident()) == "<fork>":
-        del _spawn_echo[_get_ident()]
+    if _is_echo(_PTY_FILE, "fork", "spawn"):
         return None
     return Observation(ev.PROCESS_FORK, ev.PROCESS, {ev.PROCESS_PID: os.getpid()}, event)
 

@@ -1,0 +1,161 @@
+"""The OpenTelemetry context follows work into threads (entry point ``mcptrace_threads``).
+
+Usage::
+
+    from mcptrace.threads import ThreadContextInstrumentor
+    ThreadContextInstrumentor().instrument()  # mcptrace run, opentelemetry-instrument do this
+    # a tool's threading.Thread, Timer, ThreadPoolExecutor.submit (so loop.run_in_executor),
+    # and _thread.start_new_thread now run in the tool call's context
+
+What OpenTelemetry's ``opentelemetry-instrumentation-threading`` does, with three differences:
+
+* the context is attached in ``Thread._bootstrap_inner``, not ``Thread.run``, so a subclass
+  that overrides ``run`` without calling ``super().run()`` (the usual way to write one) gets
+  it too; ``_thread.start_new_thread`` called directly is covered as well;
+* no wrapt and no ``BaseInstrumentor``: nothing more to import at every interpreter start,
+  and ``mcptrace run`` keeps its fast start-up path;
+* it is part of mcptrace, so it does not pin ``opentelemetry-instrumentation`` to its own
+  release the way every contrib package does.
+
+Both may be installed together: each attaches the same context.  ``anyio.to_thread`` and
+``asyncio.to_thread`` copy the whole contextvars context themselves already.
+
+The sensor relies on this to put a thread's events on the tool call that started it, even
+after the call returned (``sensor/attribution.py``, rule 1b); without it such events fall
+back to inference.
+"""
+
+from __future__ import annotations
+
+import _thread
+import threading
+from collections.abc import Callable, Collection
+from concurrent import futures
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+from mcptrace.instrumentor import Instrumentor
+
+_CONTEXT_ATTRIBUTE = "_mcptrace_otel_context"
+
+Setter = Callable[[otel_context.Context], Callable[[], None]]
+
+
+def _context_setter() -> Setter:
+    """Make a context current in this thread; returns how to undo it.
+
+    A ContextVar set/reset when OpenTelemetry uses its default runtime context (no detach
+    warnings, no token objects to keep), ``attach``/``detach`` otherwise.
+    """
+    from mcptrace.sensor.attribution import context_variable
+
+    variable = context_variable()
+    if variable is not None:
+
+        def set_variable(context: otel_context.Context) -> Callable[[], None]:
+            token = variable.set(context)
+            return lambda: variable.reset(token)
+
+        return set_variable
+
+    def attach(context: otel_context.Context) -> Callable[[], None]:
+        token = otel_context.attach(context)
+        return lambda: otel_context.detach(token)
+
+    return attach
+
+
+def in_context(
+    function: Callable[..., Any], context: otel_context.Context, make_current: Setter
+) -> Callable[..., Any]:
+    """``function`` run with ``context`` current (restored after: pool workers are reused)."""
+
+    def run_in_context(*args: Any, **kwargs: Any) -> Any:
+        undo = make_current(context)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            undo()
+
+    return run_in_context
+
+
+# start_new is the old alias (<= 3.12); start_joinable_thread is what threading uses (3.13)
+_LOW_LEVEL_STARTERS = ("start_new_thread", "start_new", "start_joinable_thread")
+
+
+def _low_level_starter(
+    original: Callable[..., Any],
+    get_current: Callable[[], otel_context.Context],
+    make_current: Setter,
+) -> Callable[..., Any]:
+    def start_in_context(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return original(in_context(function, get_current(), make_current), *args, **kwargs)
+
+    start_in_context.__wrapped__ = original  # type: ignore[attr-defined]
+    start_in_context.__doc__ = original.__doc__
+    return start_in_context
+
+
+class ThreadContextInstrumentor(Instrumentor):
+    """Propagates the current OpenTelemetry context to threads and thread-pool work."""
+
+    _originals: dict[str, Any]
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ()
+
+    def _instrument(self, **kwargs: Any) -> None:
+        make_current = _context_setter()
+        get_current = otel_context.get_current
+        thread_start = threading.Thread.start
+        bootstrap_inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+        submit = futures.ThreadPoolExecutor.submit
+        self._originals = {
+            "start": thread_start,
+            "_bootstrap_inner": bootstrap_inner,
+            "submit": submit,
+        }
+
+        def start(self: threading.Thread) -> None:
+            setattr(self, _CONTEXT_ATTRIBUTE, get_current())
+            thread_start(self)
+
+        def _bootstrap_inner(self: threading.Thread) -> None:
+            context = self.__dict__.pop(_CONTEXT_ATTRIBUTE, None)
+            if context is not None:
+                make_current(context)  # a new thread: nothing to restore at its end
+            bootstrap_inner(self)
+
+        def submit_in_context(
+            self: futures.ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kw: Any
+        ) -> futures.Future[Any]:
+            return submit(self, in_context(fn, get_current(), make_current), *args, **kw)
+
+        replacements: list[tuple[Any, Any]] = [
+            (start, thread_start),
+            (_bootstrap_inner, bootstrap_inner),
+            (submit_in_context, submit),
+        ]
+        for function, original in replacements:
+            function.__wrapped__ = original
+            function.__doc__ = original.__doc__
+        threading.Thread.start = start  # type: ignore[method-assign]
+        threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
+        futures.ThreadPoolExecutor.submit = submit_in_context  # type: ignore[method-assign,assignment]
+        # the low-level starters, called directly (threading keeps its own references)
+        for name in _LOW_LEVEL_STARTERS:
+            original = getattr(_thread, name, None)
+            if original is not None:
+                self._originals[name] = original
+                setattr(_thread, name, _low_level_starter(original, get_current, make_current))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        originals = self._originals
+        threading.Thread.start = originals["start"]  # type: ignore[method-assign]
+        threading.Thread._bootstrap_inner = originals["_bootstrap_inner"]  # type: ignore[attr-defined]
+        futures.ThreadPoolExecutor.submit = originals["submit"]  # type: ignore[method-assign]
+        for name in _LOW_LEVEL_STARTERS:
+            if name in originals:
+                setattr(_thread, name, originals[name])
