@@ -157,6 +157,8 @@ class McpInstrumentor(Instrumentor):
             except Exception:
                 pass
         self._applied.clear()
+        if mcp_major() == 2 and "mcptrace.mcp.v2" in sys.modules:
+            sys.modules["mcptrace.mcp.v2"].remove_middleware()
         if getattr(self, "_fastmcp_dedupe", False):
             importlib.import_module("mcptrace.mcp.fastmcp").uninstall_dedupe()
             self._fastmcp_dedupe = False

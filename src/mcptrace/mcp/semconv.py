@@ -22,6 +22,16 @@ from mcptrace.record.vocabulary import (
 )
 
 SCOPE_VERSION = "0.1.0"
+# JSON-RPC error code the SDK answers malformed params with
+INVALID_PARAMS = -32602
+
+# From this revision on, MCP is stateless: no initialize handshake, no protocol session.
+FIRST_STATELESS_VERSION = "2026-07-28"
+
+
+def is_stateless_version(version: Any) -> bool:
+    """Whether a negotiated protocol version has no session (versions are ISO dates)."""
+    return isinstance(version, str) and version >= FIRST_STATELESS_VERSION
 
 
 def span_name(method: str, params: Any) -> str:

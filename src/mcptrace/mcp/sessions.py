@@ -54,6 +54,8 @@ class SessionInfo:
     started_ns: int = field(default_factory=time.monotonic_ns)
     ended: bool = False
     announced: bool = False
+    # the peers negotiated a stateless protocol (2026-07-28): no session to report
+    stateless: bool = False
     _attributes: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

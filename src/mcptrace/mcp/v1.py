@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import contextvars
 import typing
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span
 
 from mcptrace.mcp.inventory import announce_server
 from mcptrace.mcp.outcome import (
@@ -31,23 +29,22 @@ from mcptrace.mcp.outcome import (
     record_rpc_error,
     record_tool_result,
 )
-from mcptrace.mcp.propagation import ambient_links, extract_meta, inject_meta
-from mcptrace.mcp.semconv import SCOPE_VERSION, message_attributes, span_name
+from mcptrace.mcp.propagation import inject_meta
+from mcptrace.mcp.semconv import message_attributes, span_name
 from mcptrace.mcp.sessions import (
     SessionInfo,
     client_session,
     http_session_id_from_request,
     peer_attributes_from_request,
 )
+from mcptrace.mcp.spans import handling_span, sending_span
 from mcptrace.record.vocabulary import (
     INITIALIZE,
     MCP_PROTOCOL_VERSION,
-    MCPTRACE_SCOPE,
     TOOLS_CALL,
     TRANSPORT_TCP,
 )
 
-_tracer = trace.get_tracer(MCPTRACE_SCOPE, SCOPE_VERSION)
 _SESSION_ATTRIBUTE = "_mcptrace_session"
 _SPAN_ATTRIBUTE = "_mcptrace_span"
 # The streamable-HTTP session id of the ServerSession about to be created in this task.
@@ -206,13 +203,7 @@ async def wrap_send_request(
             attributes.update(info.span_attributes())
     except Exception:
         return await wrapped(*args, **kwargs)
-    with _tracer.start_as_current_span(
-        span_name(method, params),
-        kind=SpanKind.CLIENT,
-        attributes=attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    with sending_span(span_name(method, params), attributes) as span:
         try:
             if method == TOOLS_CALL:
                 capture_arguments(span, getattr(inner.params, "arguments", None))
@@ -256,7 +247,7 @@ async def wrap_send_notification(
             attributes.update(info.span_attributes())
     except Exception:
         return await wrapped(*args, **kwargs)
-    with _tracer.start_as_current_span(method, kind=SpanKind.CLIENT, attributes=attributes):
+    with sending_span(method, attributes):
         try:
             notification = with_trace_meta(notification)
             if args:
@@ -269,12 +260,10 @@ async def wrap_send_notification(
 
 
 # ---------------------------------------------------------------- handling side
-@contextmanager
 def _server_span(
     session: Any, method: str, request_id: Any, params: Any, meta: Any, metadata: Any
-) -> Iterator[Span]:
-    """A SERVER span parented to the context in ``_meta``, current for the handler; the
-    extracted context (with its baggage) is attached first so the handler sees the baggage."""
+) -> AbstractContextManager[Span]:
+    """The handling span of one message, with the session's and the HTTP peer's attributes."""
     target = _target_params(params)
     attributes = message_attributes(method, request_id, target)
     info = session_of(session)
@@ -283,22 +272,7 @@ def _server_span(
         attributes.update(info.span_attributes())
         if peer:
             attributes.update(peer)
-    parent = extract_meta(meta)
-    links = ambient_links(parent)
-    token = otel_context.attach(parent) if parent is not None else None
-    try:
-        with _tracer.start_as_current_span(
-            span_name(method, target),
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            links=links,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            yield span
-    finally:
-        if token is not None:
-            otel_context.detach(token)
+    return handling_span(span_name(method, target), attributes, meta)
 
 
 async def _handle_with_span(

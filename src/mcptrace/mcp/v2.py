@@ -1,5 +1,4 @@
-"""mcp 2.x: the SDK creates the request spans and injects the context; mcptrace enriches them
-and fills the gaps, never creating a second span for a message.
+"""mcp 2.x: one span per message, never two; the SDK's public middleware list on the server.
 
 Usage (applied by the instrumentor)::
 
@@ -7,56 +6,68 @@ Usage (applied by the instrumentor)::
     for module, name, wrapper in V2_PATCHES:
         wrapt.wrap_function_wrapper(module, name, wrapper)
 
-What the SDK does and what is added here:
+Server side, handled messages: every ``Server`` gets ``TracingMiddleware`` in its public
+``middleware`` list, in the place of the SDK's ``OpenTelemetryMiddleware``; it opens the
+complete semconv SERVER span itself (session, transport, peer, the ambient span linked, the
+sender's baggage attached for the handler, outcome).  On fastmcp servers, which open their
+own request span, it hands the attributes to the span enricher instead.
+
+Client side, the SDK opens the CLIENT span of a request and injects its context; mcptrace
+enriches it:
 
 * sent requests (``JSONRPCDispatcher.send_raw_request``): SDK CLIENT span ``MCP send {method}
-  {target}``.  Renamed to ``{method} {target}`` at start, session/transport/server attributes
+  {target}`` renamed to ``{method} {target}`` at start, session/transport/server attributes
   added, ``tool_error`` set when the response has ``isError`` (read from ``_resolve_pending``
   while the span is still open).
 * sent notifications (``JSONRPCDispatcher.notify``): the SDK has no span and injects nothing,
   so a CLIENT span is created here and its context injected into ``_meta``.
-* handled on the server (``ServerRunner._on_request/_on_notify``): the SDK middleware's SERVER
-  span gets session id, transport, peer address, a link to the ambient (HTTP) span; the
-  extracted context is attached so baggage reaches the handler.
 * handled on the client (``ClientSession._on_request/_on_notify``: sampling, roots,
   elicitation, progress, log messages): no SDK span, so a SERVER span is created here.
-
-Per-message state travels in context variables read by the span processor's ``on_start``.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span
-from opentelemetry.trace import Link, SpanContext, SpanKind
+from opentelemetry.trace import SpanContext, SpanKind
 
+from mcptrace.activation import report
 from mcptrace.export.enrich import Additions
 from mcptrace.mcp.inventory import announce_server
-from mcptrace.mcp.outcome import capture_arguments, record_exception, record_tool_result
+from mcptrace.mcp.outcome import (
+    capture_arguments,
+    record_exception,
+    record_rpc_error,
+    record_tool_result,
+)
 from mcptrace.mcp.propagation import ambient_span, carries_baggage, extract_meta, inject_meta
-from mcptrace.mcp.semconv import SCOPE_VERSION, message_attributes, span_name, transport_attributes
+from mcptrace.mcp.semconv import (
+    INVALID_PARAMS,
+    is_stateless_version,
+    message_attributes,
+    span_name,
+    transport_attributes,
+)
 from mcptrace.mcp.sessions import SessionInfo, client_session, peer_attributes_from_request
+from mcptrace.mcp.spans import handling_span, sending_span
 from mcptrace.record.vocabulary import (
     FASTMCP_SCOPE,
     INITIALIZE,
     JSONRPC_REQUEST_ID,
-    MCP_METHOD_NAME,
     MCP_PROTOCOL_VERSION,
-    MCPTRACE_SCOPE,
     SDK_SCOPE,
     TOOLS_CALL,
     TRANSPORT_PIPE,
     TRANSPORT_TCP,
 )
 
-_tracer = trace.get_tracer(MCPTRACE_SCOPE, SCOPE_VERSION)
 _SESSION_ATTRIBUTE = "_mcptrace_session"
 _SDK_CLIENT_PREFIX = "MCP send "
 
@@ -75,12 +86,13 @@ class _Outbound:
 
 @dataclass
 class _Inbound:
-    """A message being handled by a server: what on_start needs for the SDK's SERVER span."""
+    """A message being handled by a server: its span's attributes, computed once."""
 
     session: SessionInfo | None
     method: str
     params: Mapping[str, Any] | None
-    peer: dict[str, Any] | None
+    attributes: dict[str, Any]
+    meta: Any
     ambient: SpanContext | None
 
 
@@ -106,7 +118,7 @@ def _session_for_dispatcher(dispatcher: Any) -> SessionInfo | None:
 
 # ---------------------------------------------------------------- the span enricher
 class SdkSpanEnricher:
-    """Enriches mcp 2.x's (and fastmcp's) MCP spans at start, while they are mutable."""
+    """Enriches the SDK's CLIENT spans and fastmcp's SERVER spans at start, while mutable."""
 
     def on_start(self, span: Span, parent_context: Context | None) -> None:
         scope = span.instrumentation_scope
@@ -130,15 +142,10 @@ class SdkSpanEnricher:
             if outbound.method == TOOLS_CALL and outbound.params:
                 capture_arguments(span, outbound.params.get("arguments"))
         elif span.kind is SpanKind.SERVER:
-            inbound = _INBOUND.get()
+            inbound = _INBOUND.get()  # set by TracingMiddleware on fastmcp servers
             if inbound is None:
                 return
-            attributes = message_attributes(inbound.method, None, inbound.params)
-            if inbound.session is not None:
-                attributes.update(inbound.session.span_attributes())
-            if inbound.peer:
-                attributes.update(inbound.peer)
-            span.set_attributes(attributes)
+            span.set_attributes(inbound.attributes)
             if inbound.ambient is not None:
                 parent = span.parent
                 if parent is None or parent.span_id != inbound.ambient.span_id:
@@ -229,7 +236,7 @@ async def wrap_notify(
             attributes.update(info.span_attributes())
     except Exception:
         return await wrapped(*args, **kwargs)
-    with _tracer.start_as_current_span(method, kind=SpanKind.CLIENT, attributes=attributes):
+    with sending_span(method, attributes):
         try:
             out = dict(params) if params else {}
             meta = dict(out.get("_meta") or {})
@@ -272,77 +279,166 @@ async def wrap_aclose_shielded(
             info.end()
 
 
-def _inbound(runner: Any, dctx: Any, method: str, params: Any) -> _Inbound:
-    connection = runner.connection
+def _server_session(ctx: Any, http_request: Any) -> SessionInfo | None:
+    """The session of the connection a message arrived on; None where the protocol has none
+    (2026-07-28: each request is its own connection, or a stateless stream)."""
+    # The lowlevel context exposes the connection only through its session object.
+    connection = getattr(ctx.session, "_connection", None)
     info: SessionInfo | None = getattr(connection, _SESSION_ATTRIBUTE, None)
-    request = getattr(getattr(dctx, "message_metadata", None), "request_context", None)
-    peer = peer_attributes_from_request(request) if request is not None else None
+    if info is None:
+        return None
+    version = ctx.protocol_version
+    if is_stateless_version(version):
+        info.stateless = True
+        return None
+    if not info.announced:
+        info.transport = TRANSPORT_TCP if http_request is not None else TRANSPORT_PIPE
+        info.set_session_id(getattr(connection, "session_id", None))
+        if ctx.method != INITIALIZE:  # before the handshake the version is only a hint
+            info.set_protocol_version(version)
+        info.announce()
+    elif ctx.method != INITIALIZE:
+        info.set_protocol_version(version)
+    return info
+
+
+def _inbound(ctx: Any) -> _Inbound:
+    method, params = ctx.method, ctx.params
+    attributes = message_attributes(method, ctx.request_id, params)
+    http_request = ctx.request
+    info = _server_session(ctx, http_request)
     if info is not None:
-        if not info.announced:
-            info.transport = TRANSPORT_TCP if request is not None else TRANSPORT_PIPE
-            info.set_session_id(getattr(connection, "session_id", None))
-            info.set_protocol_version(getattr(connection, "protocol_version", None))
-            info.announce()
-        elif info.protocol_version != getattr(connection, "protocol_version", None):
-            info.set_protocol_version(getattr(connection, "protocol_version", None))
-    if info is None:  # no loop session (2026-07-28 per-request connections): transport only
-        peer = {
-            **(peer or {}),
-            **transport_attributes(TRANSPORT_TCP if request else TRANSPORT_PIPE),
-        }
-    return _Inbound(info, method, params, peer, ambient_span())
+        attributes.update(info.span_attributes())
+    else:
+        attributes.update(transport_attributes(TRANSPORT_TCP if http_request else TRANSPORT_PIPE))
+        if method != INITIALIZE:
+            attributes[MCP_PROTOCOL_VERSION] = ctx.protocol_version
+    if http_request is not None:
+        attributes.update(peer_attributes_from_request(http_request))
+    meta = params.get("_meta") if params else None
+    return _Inbound(info, method, params, attributes, meta, ambient_span())
 
 
-async def _handle_server_message(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+def _is_validation_error(error: BaseException) -> bool:
+    # pydantic is not imported for this check: it only matters once mcp is loaded
+    kind = type(error)
+    return kind.__name__ == "ValidationError" and kind.__module__.startswith("pydantic")
+
+
+def _record_result(span: Any, inbound: _Inbound, result: Any) -> None:
+    if inbound.method == TOOLS_CALL:
+        record_tool_result(span, result)
+    elif inbound.method == INITIALIZE:
+        if isinstance(result, Mapping):
+            version = result.get("protocolVersion")
+        else:
+            version = getattr(result, "protocol_version", None)
+        if isinstance(version, str):
+            span.set_attribute(MCP_PROTOCOL_VERSION, version)
+            if inbound.session is not None:
+                inbound.session.set_protocol_version(version)
+
+
+class TracingMiddleware:
+    """mcptrace's entry in the SDK's public ``Server.middleware`` list, in place of the SDK's
+    ``OpenTelemetryMiddleware``: one complete SERVER span per inbound message.
+
+    ``opens_request_spans`` is False on fastmcp servers: fastmcp opens each request's SERVER
+    span itself (and drops the SDK middleware), so there the request's attributes are handed
+    to the span enricher instead, and only notifications get a span of ours.
+    """
+
+    def __init__(self, opens_request_spans: bool = True) -> None:
+        self.opens_request_spans = opens_request_spans
+
+    async def __call__(self, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
+        try:
+            inbound = _inbound(ctx)
+        except Exception:
+            return await call_next(ctx)
+        if not self.opens_request_spans and ctx.request_id is not None:
+            return await _enrich_their_span(inbound, ctx, call_next)
+        name = span_name(inbound.method, inbound.params)
+        with handling_span(name, inbound.attributes, inbound.meta) as span:
+            if inbound.method == TOOLS_CALL and inbound.params:
+                capture_arguments(span, inbound.params.get("arguments"))
+            try:
+                result = await call_next(ctx)
+            except Exception as error:
+                if _is_validation_error(error):  # the wire answer hides pydantic's message
+                    record_rpc_error(span, INVALID_PARAMS, "Invalid request parameters")
+                else:
+                    record_exception(span, error)
+                raise
+            try:
+                _record_result(span, inbound, result)
+            except Exception:
+                pass
+            return result
+
+
+async def _enrich_their_span(
+    inbound: _Inbound, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]
 ) -> Any:
+    # fastmcp parents its span to the context in _meta itself; it does not attach the
+    # baggage, so the extracted context is attached when there is baggage to carry.
+    parent = extract_meta(inbound.meta) if carries_baggage(inbound.meta) else None
+    token = _INBOUND.set(inbound)
+    attached = otel_context.attach(parent) if parent is not None else None
     try:
-        dctx, method, params = args[0], args[1], args[2]
-        inbound = _inbound(instance, dctx, method, params)
-        # The SDK parents its span to the context in _meta itself; it does not attach the
-        # baggage, so the extracted context is attached when there is baggage to carry.
-        meta = params.get("_meta") if params else None
-        parent = extract_meta(meta) if carries_baggage(meta) else None
-        token = _INBOUND.set(inbound)
-        attached = otel_context.attach(parent) if parent is not None else None
-    except Exception:
-        return await wrapped(*args, **kwargs)
-    try:
-        return await wrapped(*args, **kwargs)
+        return await call_next(ctx)
     finally:
         if attached is not None:
             otel_context.detach(attached)
         _INBOUND.reset(token)
-        if method == INITIALIZE and inbound.session is not None:
-            inbound.session.set_protocol_version(
-                getattr(instance.connection, "protocol_version", None)
-            )
 
 
-async def wrap_runner_on_request(
+def _is_sdk_tracing_middleware(middleware: Any) -> bool:
+    kind = type(middleware)
+    return kind.__name__ == "OpenTelemetryMiddleware" and kind.__module__.startswith("mcp.")
+
+
+# server -> the middleware list entry ours replaced (None: ours was added), for uninstrument
+_installed: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
+
+
+def install_middleware(server: Any) -> None:
+    """Put ``TracingMiddleware`` where the SDK's tracing middleware is (outermost)."""
+    chain: list[Any] = server.middleware
+    if any(isinstance(entry, TracingMiddleware) for entry in chain):
+        return
+    ours = TracingMiddleware(opens_request_spans=not type(server).__module__.startswith("fastmcp"))
+    for index, entry in enumerate(chain):
+        if _is_sdk_tracing_middleware(entry):
+            chain[index] = ours
+            _installed[server] = entry
+            return
+    chain.insert(0, ours)
+    _installed[server] = None
+
+
+def remove_middleware() -> None:
+    """Uninstrument: every server instrumented so far gets its original list back."""
+    for server, original in list(_installed.items()):
+        chain: list[Any] = server.middleware
+        for index, entry in enumerate(chain):
+            if isinstance(entry, TracingMiddleware):
+                if original is None:
+                    del chain[index]
+                else:
+                    chain[index] = original
+                break
+    _installed.clear()
+
+
+def wrap_server_init(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    return await _handle_server_message(wrapped, instance, args, kwargs)
-
-
-async def wrap_runner_on_notify(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    return await _handle_server_message(wrapped, instance, args, kwargs)
-
-
-def wrap_runner_serialize(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """``_serialize(method, version, result)`` runs inside the SERVER span: tool outcome."""
     result = wrapped(*args, **kwargs)
     try:
-        if args and args[0] == TOOLS_CALL:
-            span = trace.get_current_span()
-            if span.is_recording():
-                record_tool_result(span, result)
-    except Exception:
-        pass
+        install_middleware(instance)
+    except Exception as exc:
+        report(f"mcptrace: could not add its tracing middleware to an MCP server ({exc!r})")
     return result
 
 
@@ -383,29 +479,21 @@ async def _client_handles(
         info: SessionInfo | None = getattr(instance, _SESSION_ATTRIBUTE, None)
         if info is not None:
             attributes.update(info.span_attributes())
-        parent = extract_meta((params or {}).get("_meta")) if params else None
-        ambient = ambient_span()
-        links = [Link(ambient)] if parent is not None and ambient is not None else None
-        attached = otel_context.attach(parent) if parent is not None else None
+        handling = handling_span(
+            span_name(method, params), attributes, params.get("_meta") if params else None
+        )
+        span = handling.__enter__()
     except Exception:
         return await wrapped(*args, **kwargs)
     try:
-        with _tracer.start_as_current_span(
-            span_name(method, params),
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            links=links,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                return await wrapped(*args, **kwargs)
-            except Exception as error:
-                record_exception(span, error)
-                raise
-    finally:
-        if attached is not None:
-            otel_context.detach(attached)
+        result = await wrapped(*args, **kwargs)
+    except BaseException as error:
+        if isinstance(error, Exception):
+            record_exception(span, error)
+        handling.__exit__(type(error), error, error.__traceback__)
+        raise
+    handling.__exit__(None, None, None)
+    return result
 
 
 async def wrap_client_on_request(
@@ -427,22 +515,13 @@ async def wrap_server_run(
     return await wrapped(*args, **kwargs)
 
 
-def is_sdk_request_span(span: ReadableSpan) -> bool:
-    scope = span.instrumentation_scope
-    return (
-        scope is not None and scope.name == SDK_SCOPE and MCP_METHOD_NAME in (span.attributes or {})
-    )
-
-
 V2_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
     ("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher.send_raw_request", wrap_send_raw_request),
     ("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher._resolve_pending", wrap_resolve_pending),
     ("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher.notify", wrap_notify),
     ("mcp.server.connection", "Connection.for_loop", wrap_connection_for_loop),
     ("mcp.server.runner", "aclose_shielded", wrap_aclose_shielded),
-    ("mcp.server.runner", "ServerRunner._on_request", wrap_runner_on_request),
-    ("mcp.server.runner", "ServerRunner._on_notify", wrap_runner_on_notify),
-    ("mcp.server.runner", "ServerRunner._serialize", wrap_runner_serialize),
+    ("mcp.server.lowlevel.server", "Server.__init__", wrap_server_init),
     ("mcp.client.session", "ClientSession.__init__", wrap_client_session_init),
     ("mcp.client.session", "ClientSession.__aexit__", wrap_client_session_aexit),
     ("mcp.client.session", "ClientSession._on_request", wrap_client_on_request),

@@ -239,7 +239,7 @@ EVENT_CLIENT_CONNECT = "mcptrace.mcp.client.connect"
 
 # --- instrumentation scopes (tracer and logger names)
 SDK_SCOPE = "mcp-python-sdk"  # mcp 2.x's own tracer
-MCPTRACE_SCOPE = "mcptrace.mcp"  # ours (mcp 1.x spans, MCP log records)
+MCPTRACE_SCOPE = "mcptrace.mcp"  # ours (mcp 1.x spans, mcp 2.x server spans, MCP log records)
 FASTMCP_SCOPE = "fastmcp"  # the standalone fastmcp package's tracer
 MCP_SPAN_SCOPES = frozenset({SDK_SCOPE, MCPTRACE_SCOPE, FASTMCP_SCOPE})
 SENSOR_SCOPE = "mcptrace.sensor"

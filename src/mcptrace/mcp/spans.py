@@ -1,0 +1,60 @@
+"""The SERVER span for one handled MCP message, the same for both mcp majors and both
+directions (a server handling a client's request, a client handling a server's).
+
+Usage::
+
+    with handling_span(span_name(method, params), attributes, params.get("_meta")) as span:
+        ...  # the handler runs here: current span and the sender's baggage are set
+
+The span is parented to the context the sender put in ``_meta`` and links the ambient one
+(an HTTP server span): one HTTP request may carry several MCP messages, so the MCP context,
+not the transport's, is the parent.  The extracted context is attached before the span
+starts, so the handler also sees the sender's baggage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
+
+from mcptrace.mcp.propagation import ambient_links, extract_meta
+from mcptrace.mcp.semconv import SCOPE_VERSION
+from mcptrace.record.vocabulary import MCPTRACE_SCOPE
+
+_tracer = trace.get_tracer(MCPTRACE_SCOPE, SCOPE_VERSION)
+
+
+@contextmanager
+def handling_span(name: str, attributes: Mapping[str, Any], meta: Any) -> Iterator[Span]:
+    parent = extract_meta(meta)
+    links = ambient_links(parent)
+    token = otel_context.attach(parent) if parent is not None else None
+    try:
+        with _tracer.start_as_current_span(
+            name,
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            links=links,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            yield span
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+def sending_span(name: str, attributes: Mapping[str, Any]) -> Any:
+    """The CLIENT span of a request or notification mcptrace sends itself."""
+    return _tracer.start_as_current_span(
+        name,
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    )
