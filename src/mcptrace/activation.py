@@ -31,6 +31,7 @@ from mcptrace.config import (
     load_settings_lenient,
 )
 from mcptrace.export.providers import ExporterError, Telemetry, build_telemetry
+from mcptrace.record.redact import configure as configure_redaction
 
 _lock = threading.Lock()
 _settings: Settings | None = None
@@ -54,6 +55,7 @@ def current_settings() -> Settings:
         settings, errors = load_settings_lenient()
         for error in errors:
             report(str(error))
+        configure_redaction(settings.redact_keys, settings.redact_patterns)
         _settings = settings
     return _settings
 

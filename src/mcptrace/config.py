@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class Settings:
     capture_arguments: bool = False
     capture_max_bytes: int = 4096
     redact_keys: tuple[str, ...] = ()
+    redact_patterns: tuple[str, ...] = ()
     sensor: frozenset[str] = SENSOR_CATEGORIES
     policy: Path | None = None
     detections: bool = True
@@ -157,6 +159,23 @@ def _parse_redact_keys(setting: str, raw: object, part: str) -> tuple[str, ...]:
     return tuple(key.lower() for key in _parse_csv(raw))
 
 
+def _parse_redact_patterns(setting: str, raw: object, part: str) -> tuple[str, ...]:
+    """Regular expressions separated by blanks (a TOML list may hold any); each must compile."""
+    items = raw if isinstance(raw, list) else str(raw).split()
+    patterns = tuple(str(item) for item in items if str(item).strip())
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ConfigError(
+                setting,
+                f"{pattern!r} is not a regular expression ({error})",
+                "fix the pattern (separate several with spaces; write a space as \\s)",
+                part,
+            ) from None
+    return patterns
+
+
 def _parse_str(setting: str, raw: object, part: str) -> str:
     return str(raw)
 
@@ -183,6 +202,9 @@ OPTIONS: dict[str, _Option] = {
     ),
     "MCPTRACE_REDACT_KEYS": _Option(
         "redact_keys", _parse_redact_keys, "capture", "extra key names to redact"
+    ),
+    "MCPTRACE_REDACT_PATTERNS": _Option(
+        "redact_patterns", _parse_redact_patterns, "capture", "extra value patterns to redact"
     ),
     "MCPTRACE_SENSOR": _Option("sensor", _parse_sensor, "sensor", "sensor categories"),
     "MCPTRACE_POLICY": _Option("policy", _parse_existing_file, "policy", "policy file"),

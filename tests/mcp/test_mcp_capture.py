@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mcp_pairs import run_stdio_pair
 
-from mcptrace.mcp.capture import REDACTED, redact, redact_command_args, truncate
-from mcptrace.mcp.transports import safe_url
+from mcptrace.record.redact import REDACTED, redact_argv, redact_url, truncate
+from mcptrace.record.redact import redact_data as redact
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -72,12 +72,12 @@ def test_truncation_is_utf8_safe_and_marked() -> None:
 
 
 def test_command_and_url_never_carry_credentials() -> None:
-    args = redact_command_args(["server", "--token", "abc", "--api-key=xyz", f"--x={OPENAI_KEY}"])
+    args = redact_argv(["server", "--token", "abc", "--api-key=xyz", f"--x={OPENAI_KEY}"])
     assert args[:3] == ["server", "--token", REDACTED]
     assert args[3] == f"--api-key={REDACTED}"
     assert OPENAI_KEY not in " ".join(args)
-    url = safe_url("https://user:pw@example.com:8443/mcp?token=abc&x=1")
-    assert url == "https://example.com:8443/mcp?token=%5BREDACTED%5D&x=1"
+    url = redact_url("https://user:pw@example.com:8443/mcp?token=abc&x=1")
+    assert url == "https://example.com:8443/mcp?token=[REDACTED]&x=1"
 
 
 def _spool_text(spool: Path) -> str:

@@ -12,11 +12,11 @@ from opentelemetry.util.types import AttributeValue
 
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
+from mcptrace.record.redact import redact_argv, redact_command_line, redact_url
 from mcptrace.sensor import translate as translate_module
 from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.hook import translate
 from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, Recorder, record_attributes
-from mcptrace.sensor.redact import redact_argv, redact_command_line, strip_url
 from mcptrace.sensor.translate import access_of, interesting_events
 
 
@@ -133,7 +133,8 @@ def test_redaction() -> None:
     ]
     assert "hunter2" not in redact_command_line("curl -u x --token hunter2 http://h/")
     assert (
-        strip_url("https://user:pw@example.com:8443/p?q=secret#f") == "https://example.com:8443/p"
+        redact_url("https://user:pw@example.com:8443/p?q=1&token=secret#f")
+        == "https://example.com:8443/p?q=1&token=[REDACTED]#f"
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mcptrace.mcp.events import emit_event
+from mcptrace.record.redact import redact_text, redact_url
 from mcptrace.record.vocabulary import (
     EVENT_COMPONENT_REGISTERED,
     EVENT_SERVER_START,
@@ -58,9 +59,9 @@ def component_attributes(
         MCPTRACE_COMPONENT_KIND: kind,
         MCPTRACE_COMPONENT_NAME: str(name) if name is not None else None,
         MCPTRACE_COMPONENT_DESCRIPTION: (
-            str(description)[:_DESCRIPTION_MAX] if description else None
+            redact_text(str(description))[:_DESCRIPTION_MAX] if description else None
         ),
-        MCPTRACE_COMPONENT_URI: str(uri) if uri is not None else None,
+        MCPTRACE_COMPONENT_URI: redact_url(str(uri)) if uri is not None else None,
         MCPTRACE_COMPONENT_SCHEMA_SHA256: schema_sha256(input_schema),
         MCPTRACE_SERVER_NAME: server_name,
     }

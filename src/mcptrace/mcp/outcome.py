@@ -9,12 +9,20 @@ Usage::
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.semconv.attributes.exception_attributes import (
+    EXCEPTION_ESCAPED,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    EXCEPTION_TYPE,
+)
 from opentelemetry.trace import Span, StatusCode
 
 from mcptrace.mcp.capture import capture_enabled, to_captured_json
+from mcptrace.record.redact import redact_text
 from mcptrace.record.vocabulary import (
     ERROR_TYPE,
     GEN_AI_TOOL_CALL_ARGUMENTS,
@@ -27,7 +35,23 @@ from mcptrace.record.vocabulary import (
 def record_rpc_error(span: Span, code: Any, message: str | None) -> None:
     text = str(code)
     span.set_attributes({ERROR_TYPE: text, RPC_RESPONSE_STATUS_CODE: text})
-    span.set_status(StatusCode.ERROR, message)
+    span.set_status(StatusCode.ERROR, redact_text(message) if message else message)
+
+
+def _exception_event(span: Span, error: BaseException) -> None:
+    """``span.record_exception`` with the message and stack trace redacted (an exception's
+    text often quotes the command, URL or value that failed)."""
+    stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    module, name = type(error).__module__, type(error).__qualname__
+    span.add_event(
+        "exception",
+        {
+            EXCEPTION_TYPE: f"{module}.{name}" if module and module != "builtins" else name,
+            EXCEPTION_MESSAGE: redact_text(str(error)),
+            EXCEPTION_STACKTRACE: redact_text(stack),
+            EXCEPTION_ESCAPED: "False",
+        },
+    )
 
 
 def record_exception(span: Span, error: BaseException) -> None:
@@ -37,8 +61,8 @@ def record_exception(span: Span, error: BaseException) -> None:
         record_rpc_error(span, code, getattr(data, "message", None))
         return
     span.set_attribute(ERROR_TYPE, type(error).__qualname__)
-    span.record_exception(error)
-    span.set_status(StatusCode.ERROR, str(error))
+    _exception_event(span, error)
+    span.set_status(StatusCode.ERROR, redact_text(str(error)))
 
 
 def tool_result_is_error(result: Any) -> bool:

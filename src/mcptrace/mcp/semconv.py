@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcptrace.record.redact import redact_url
 from mcptrace.record.vocabulary import (
     EXECUTE_TOOL,
     GEN_AI_OPERATION_NAME,
@@ -61,7 +62,7 @@ def message_attributes(method: str, request_id: Any, params: Any) -> dict[str, A
         elif method in RESOURCE_METHODS:
             uri = params.get("uri")
             if uri is not None:
-                attributes[MCP_RESOURCE_URI] = str(uri)
+                attributes[MCP_RESOURCE_URI] = redact_url(str(uri))
     elif method == TOOLS_CALL:
         attributes[GEN_AI_OPERATION_NAME] = EXECUTE_TOOL
     return attributes

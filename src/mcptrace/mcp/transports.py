@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import wrapt
 
-from mcptrace.mcp.capture import REDACTED, is_secret_key, redact_command_args
+from mcptrace.record.redact import redact_argv, redact_url
 from mcptrace.record.vocabulary import (
     MCPTRACE_CONNECT_COMMAND,
     MCPTRACE_CONNECT_URL,
@@ -55,26 +55,6 @@ def take_client_transport(read_stream: Any) -> ClientTransport | None:
     return _by_read_stream.get(id(read_stream))
 
 
-def safe_url(url: str) -> str:
-    """The URL without user:password and with secret-named query values redacted."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.hostname or ""
-        if ":" in netloc:
-            netloc = f"[{netloc}]"
-        if parts.port is not None:
-            netloc = f"{netloc}:{parts.port}"
-        query = urlencode(
-            [
-                (key, REDACTED if is_secret_key(key) else value)
-                for key, value in parse_qsl(parts.query, keep_blank_values=True)
-            ]
-        )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    except ValueError:
-        return "[unparseable url]"
-
-
 def _http_transport(url: Any) -> ClientTransport:
     text = str(url)
     parts = urlsplit(text)
@@ -87,7 +67,7 @@ def _http_transport(url: Any) -> ClientTransport:
         server_port=port,
         connect_attributes={
             NETWORK_TRANSPORT: TRANSPORT_TCP,
-            MCPTRACE_CONNECT_URL: safe_url(text),
+            MCPTRACE_CONNECT_URL: redact_url(text),
             SERVER_ADDRESS: parts.hostname,
             SERVER_PORT: port,
         },
@@ -97,7 +77,7 @@ def _http_transport(url: Any) -> ClientTransport:
 def _stdio_transport(server: Any) -> ClientTransport:
     command = str(getattr(server, "command", "") or "")
     args: Sequence[str] = list(getattr(server, "args", None) or [])
-    redacted = redact_command_args([command, *args])
+    redacted = redact_argv([command, *args])
     return ClientTransport(
         TRANSPORT_PIPE,
         connect_attributes={

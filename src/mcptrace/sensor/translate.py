@@ -33,7 +33,7 @@ from opentelemetry.util.types import AttributeValue
 
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
-from mcptrace.sensor.redact import redact_argv, redact_command_line, strip_url
+from mcptrace.record.redact import redact_argv, redact_command_line, redact_text, redact_url
 
 Args = tuple[Any, ...]
 Attrs = dict[str, AttributeValue]
@@ -125,12 +125,12 @@ def endpoint(address: Any) -> Attrs:
     if isinstance(address, tuple) and len(address) >= 2:
         host = address[0]
         return {
-            ev.SERVER_ADDRESS: text(host) if host is not None else "",
+            ev.SERVER_ADDRESS: redact_text(text(host)) if host is not None else "",
             ev.SERVER_PORT: int(address[1]) if isinstance(address[1], int) else 0,
             ev.NETWORK_TYPE: "ipv6" if len(address) == 4 else "ipv4",
         }
     if isinstance(address, (str, bytes)):
-        return {ev.SERVER_ADDRESS: text(address)}
+        return {ev.SERVER_ADDRESS: redact_text(text(address))}
     return {}
 
 
@@ -399,7 +399,7 @@ def _resolve(event: str, args: Args) -> Observation | None:
     if event == "socket.getnameinfo" and isinstance(first, tuple):
         attrs = endpoint(first)
     elif first is not None:
-        attrs[ev.SERVER_ADDRESS] = text(first)
+        attrs[ev.SERVER_ADDRESS] = redact_text(text(first))  # a.secret.evil.example
     if event == "socket.getaddrinfo" and len(args) > 1 and args[1] is not None:
         try:
             attrs[ev.SERVER_PORT] = int(args[1])
@@ -422,7 +422,7 @@ _PROTOCOLS = {
 @translator(*_PROTOCOLS, categories=[ev.NETWORK])
 def _protocol_connect(event: str, args: Args) -> Observation | None:
     attrs: Attrs = {
-        ev.SERVER_ADDRESS: text(args[1]),
+        ev.SERVER_ADDRESS: redact_text(text(args[1])),
         ev.NETWORK_TRANSPORT: "tcp",
         ev.NETWORK_PROTOCOL_NAME: _PROTOCOLS[event],
     }
@@ -435,7 +435,7 @@ def _protocol_connect(event: str, args: Args) -> Observation | None:
 def _urllib(event: str, args: Args) -> Observation | None:
     url, data, _headers, method = args[0], args[1], args[2], args[3]
     attrs: Attrs = {
-        ev.URL_FULL: strip_url(text(url)),
+        ev.URL_FULL: redact_url(text(url)),
         ev.HTTP_REQUEST_METHOD: method or ("POST" if data is not None else "GET"),
     }
     return Observation(ev.NETWORK_REQUEST, ev.NETWORK, attrs, event)

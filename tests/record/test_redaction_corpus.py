@@ -1,0 +1,166 @@
+"""The redaction module over the secret and benign corpora, channel by channel (no process).
+
+Every secret form is rendered the way each channel carries it (an argv, a shell string, a
+URL, free text, structured data, data as JSON text) and must come out without its secret;
+every benign value must come out unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcptrace.record import redact
+from mcptrace.record.redact import (
+    REDACTED,
+    is_secret_name,
+    redact_argv,
+    redact_command_line,
+    redact_data,
+    redact_text,
+    redact_url,
+    truncate,
+)
+
+CORPORA = Path(__file__).resolve().parent.parent / "corpora"
+SECRETS: list[dict[str, Any]] = json.loads((CORPORA / "secrets.json").read_text())["entries"]
+BENIGN: dict[str, Any] = json.loads((CORPORA / "benign.json").read_text())
+EXTRA_KEYS = ("ssn",)
+EXTRA_PATTERNS = (r"ACME-[A-Za-z0-9]{14}",)
+
+
+@pytest.fixture(autouse=True)
+def user_additions() -> Iterator[None]:
+    redact.configure(EXTRA_KEYS, EXTRA_PATTERNS)
+    yield
+    redact.configure()
+
+
+def as_text(entry: dict[str, Any]) -> str:
+    if "argv" in entry:
+        return shlex.join(entry["argv"])
+    if "data" in entry:
+        return json.dumps(entry["data"])
+    return str(entry.get("text", entry.get("url")))
+
+
+def renderings(entry: dict[str, Any]) -> Iterator[tuple[str, Callable[[], Any]]]:
+    """(channel, what mcptrace would record) for one form."""
+    text = as_text(entry)
+    if "argv" in entry:
+        argv = entry["argv"]
+        yield "argv", lambda: redact_argv(argv)
+        yield "shell", lambda: redact_command_line(text)
+        yield (
+            "error message",
+            lambda: redact_text(f"Command {argv!r} returned non-zero exit status 1."),
+        )
+    if "data" in entry:
+        yield "data", lambda: redact_data(entry["data"])
+        yield "data in a list", lambda: redact_data([{"result": entry["data"]}])
+    if "url" in entry:
+        yield "url", lambda: redact_url(entry["url"])
+        yield "url argument", lambda: redact_argv(["curl", "-sS", entry["url"]])
+    yield "text", lambda: redact_text(text)
+    yield "text in prose", lambda: redact_text(f"step failed ({text}) at 12:00")
+    yield "argument", lambda: redact_argv(["/usr/bin/printf", "%s", text])
+    yield "quoted shell word", lambda: redact_command_line(": " + shlex.quote(text))
+    yield "string in data", lambda: redact_data({"stdout": text, "items": [text]})
+
+
+def test_the_corpus_is_big_and_varied() -> None:
+    assert len(SECRETS) >= 150
+    kinds = {next(k for k in ("argv", "text", "url", "data") if k in e) for e in SECRETS}
+    assert kinds == {"argv", "text", "url", "data"}
+    assert len({e["id"] for e in SECRETS}) == len(SECRETS)
+
+
+@pytest.mark.parametrize("entry", SECRETS, ids=[e["id"] for e in SECRETS])
+def test_secret_form_is_redacted_in_every_channel(entry: dict[str, Any]) -> None:
+    leaks = []
+    for channel, render in renderings(entry):
+        out = json.dumps(render(), ensure_ascii=False)
+        leaks += [f"{channel}: {out}" for secret in entry["secrets"] if secret in out]
+    assert not leaks, "\n".join(leaks)
+
+
+@pytest.mark.parametrize("argv", BENIGN["argv"], ids=lambda a: " ".join(a)[:40])
+def test_benign_command_is_untouched(argv: list[str]) -> None:
+    assert redact_argv(argv) == argv
+    assert redact_command_line(shlex.join(argv)) == shlex.join(argv)
+
+
+@pytest.mark.parametrize("text", BENIGN["text"], ids=lambda t: t[:40])
+def test_benign_text_is_untouched(text: str) -> None:
+    assert redact_text(text) == text
+    assert redact_argv(["/usr/bin/printf", "%s", text]) == ["/usr/bin/printf", "%s", text]
+
+
+@pytest.mark.parametrize("data", BENIGN["data"], ids=lambda d: json.dumps(d)[:40])
+def test_benign_data_is_untouched(data: Any) -> None:
+    assert redact_data(data) == data
+    assert redact_text(json.dumps(data)) == json.dumps(data)
+
+
+def test_secret_like_names() -> None:
+    for name in BENIGN["secret_names"]:
+        assert is_secret_name(name), name
+    for name in BENIGN["ordinary_names"]:
+        assert not is_secret_name(name), name
+
+
+def test_redaction_is_idempotent_and_keeps_context() -> None:
+    for entry in SECRETS:
+        once = redact_text(as_text(entry))
+        assert redact_text(once) == once, entry["id"]
+    assert redact_text("Authorization: Bearer abc123def456") == f"Authorization: {REDACTED}"
+    assert redact_argv(["mysql", "-pS3cretPass1", "shop"]) == ["mysql", f"-p{REDACTED}", "shop"]
+
+
+def test_truncation_after_redaction_never_reveals_a_prefix() -> None:
+    token = "ghp_" + "A1b2" * 9
+    args = redact_argv(["tool", "x" * 600 + " " + token])
+    assert "ghp_" not in "".join(args) and len(args[1]) <= 513
+    assert truncate("é" * 100, 50).endswith("...[truncated]")
+
+
+def test_user_keys_and_patterns_extend_every_channel() -> None:
+    assert redact_data({"SSN": "123-45-6789"}) == {"SSN": REDACTED}
+    assert redact_argv(["t", "--ssn", "123456789"]) == ["t", "--ssn", REDACTED]
+    assert redact_text("ticket ACME-abcdefgh123456 open") == f"ticket {REDACTED} open"
+    redact.configure()
+    assert redact_data({"SSN": "1"}) == {"SSN": "1"}
+
+
+def test_hostile_input_stays_linear() -> None:
+    # Long runs of the characters the rules look for: must finish, not backtrack for minutes.
+    for text in (
+        "mysql -p " * 20_000,
+        "password: " * 10_000,
+        "a='" * 20_000,
+        "'\"'" * 30_000,
+        "a" * 200_000,
+        "-" * 100_000 + "=",
+        "password=" * 20_000,
+        "x:" * 50_000,
+        "-----BEGIN PRIVATE KEY-----" * 2000,
+        "[" + '"a",' * 30_000,
+    ):
+        redact_text(text)
+
+
+def test_importing_it_loads_no_telemetry_stack() -> None:
+    code = (
+        "import sys, mcptrace.record.redact\n"
+        "heavy = ('opentelemetry', 'mcptrace.export', 'mcptrace.activation', 'mcptrace.mcp')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
