@@ -31,6 +31,7 @@ from mcptrace.config import (
     load_settings_lenient,
 )
 from mcptrace.export.providers import ExporterError, Telemetry, build_telemetry
+from mcptrace.export.spool import spool_reported
 from mcptrace.record.redact import configure as configure_redaction
 
 _lock = threading.Lock()
@@ -137,13 +138,16 @@ def activate() -> Telemetry | None:
             settings = current_settings()
             if not settings.part_enabled("all"):
                 return None
+            spool_usable = True
             if settings.part_enabled("export") and _spool_in_use(settings):
                 try:
                     check_spool_writable(settings.spool_dir)
                 except ValueError as exc:
-                    report(f"{exc} (telemetry that needs the spool is dropped)")
+                    spool_usable = False
+                    report(f"{exc} (telemetry that needs the spool is dropped and counted)")
+                    spool_reported(settings.spool_dir)
             try:
-                active = build_telemetry(settings, default_service_name())
+                active = build_telemetry(settings, default_service_name(), spool_usable)
             except ExporterError as exc:
                 report(str(exc))
                 active = build_telemetry(

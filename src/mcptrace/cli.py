@@ -23,7 +23,6 @@ from mcptrace.config import (
     SPOOL_EXPORTER,
     ConfigError,
     Settings,
-    check_spool_writable,
     load_settings,
     load_settings_lenient,
 )
@@ -59,7 +58,7 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--protocol",
-        choices=["grpc", "http/protobuf"],
+        choices=["grpc", "http/protobuf", "http/json"],
         help="OTLP protocol (OTEL_EXPORTER_OTLP_PROTOCOL)",
     )
 
@@ -97,11 +96,8 @@ def _validated_settings(env: dict[str, str], config: str | None) -> Settings:
         from mcptrace.policy.cli import validate_policy_setting
 
         validate_policy_setting(settings)
-    uses_spool = any(
-        name in ("otlp", SPOOL_EXPORTER) for s in SIGNALS for name in settings.exporter_for(s)
-    )
-    if settings.enabled and uses_spool:
-        check_spool_writable(settings.spool_dir)
+    # The spool is not checked here: an unusable spool (full disk, another user's
+    # directory) costs telemetry, never the command; the instrumented process says so once.
     return settings
 
 
@@ -153,10 +149,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execve does not return
 
 
-def _progress(text: str) -> None:
-    sys.stderr.write(f"replay: {text}\n")
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     from mcptrace.export.replay import Destination, ReplayError, replay
 
@@ -164,13 +156,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(env, Path(args.config) if args.config else None)
         spool = Path(args.spool_dir) if args.spool_dir else settings.spool_dir
-        destination = Destination.from_settings(settings, args.endpoint, args.protocol, env)
+        destination = Destination.from_environment(settings, env, args.endpoint, args.protocol)
         stop = _StopFlag()
-        report = replay(spool, destination, progress=_progress, should_stop=stop.is_set)
-    except (ConfigError, ReplayError) as exc:
+        report = replay(spool, destination, say=_say, should_stop=stop.is_set, follow=args.follow)
+    except (ConfigError, ReplayError, ValueError) as exc:
         return _fail(str(exc), 1)
+    except Exception as exc:  # one line, never a traceback
+        return _fail(f"mcptrace replay: failed ({exc!r}); nothing was lost, run it again", 1)
     sys.stderr.write(report.summary() + "\n")
-    return 130 if report.interrupted else 0
+    if report.interrupted:
+        return 130
+    return 0 if report.complete else 1
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 class _StopFlag:
@@ -264,6 +265,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="send the spool to an OTLP endpoint, once")
     replay.add_argument("spool_dir", nargs="?", metavar="SPOOL", help="spool directory")
     _add_settings_options(replay)
+    replay.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep running: send what processes write as they go (Ctrl-C to stop)",
+    )
     replay.set_defaults(handler=cmd_replay, spool=None)
 
     doctor = commands.add_parser("doctor", help="show settings and check where telemetry goes")

@@ -28,7 +28,7 @@ SIGNALS: tuple[Signal, ...] = ("traces", "logs", "metrics")
 
 SENSOR_CATEGORIES = frozenset({"file", "network", "process", "code", "native", "import"})
 SPOOL_EXPORTER = "mcptrace_spool"
-PROTOCOLS = ("grpc", "http/protobuf")
+PROTOCOLS = ("grpc", "http/protobuf", "http/json")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -67,6 +67,7 @@ class Settings:
     # OTel side (standard variables, validated here so errors are one clear line)
     service_name: str | None = None
     protocol: str = "http/protobuf"
+    protocols: Mapping[str, str] = field(default_factory=dict)  # per signal, when set
     endpoints: Mapping[str, str] = field(default_factory=dict)
     exporters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # parts switched off by lenient loading because their setting was bad
@@ -74,6 +75,10 @@ class Settings:
 
     def endpoint_for(self, signal: Signal) -> str | None:
         return self.endpoints.get(signal) or self.endpoints.get("all")
+
+    def protocol_for(self, signal: Signal) -> str:
+        """``OTEL_EXPORTER_OTLP_{SIGNAL}_PROTOCOL`` over ``OTEL_EXPORTER_OTLP_PROTOCOL``."""
+        return self.protocols.get(signal) or self.protocol
 
     def exporter_for(self, signal: Signal) -> tuple[str, ...]:
         """Exporter names for a signal; defaults to OTLP with an endpoint, else the spool."""
@@ -326,18 +331,50 @@ def _otel_values(
     values: dict[str, Any] = {}
     if env.get("OTEL_SERVICE_NAME"):
         values["service_name"] = env["OTEL_SERVICE_NAME"]
-    protocol = env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").strip() or "http/protobuf"
-    if protocol not in PROTOCOLS:
-        errors.append(
-            ConfigError(
-                "OTEL_EXPORTER_OTLP_PROTOCOL",
-                f"{protocol!r} is not supported",
-                "use grpc or http/protobuf",
-                "export",
+    protocols: dict[str, str] = {}
+    for signal, name in [("all", "OTEL_EXPORTER_OTLP_PROTOCOL")] + [
+        (s, f"OTEL_EXPORTER_OTLP_{s.upper()}_PROTOCOL") for s in SIGNALS
+    ]:
+        protocol = env.get(name, "").strip()
+        if not protocol:
+            continue
+        if protocol not in PROTOCOLS:
+            errors.append(
+                ConfigError(
+                    name,
+                    f"{protocol!r} is not supported",
+                    "use grpc, http/protobuf or http/json",
+                    "export",
+                )
             )
-        )
-        disabled.add("export")
-    values["protocol"] = protocol
+            disabled.add("export")
+            continue
+        protocols[signal] = protocol
+    for prefix in ["OTEL_EXPORTER_OTLP_"] + [f"OTEL_EXPORTER_OTLP_{s.upper()}_" for s in SIGNALS]:
+        timeout = env.get(f"{prefix}TIMEOUT", "").strip()
+        if timeout and not _positive_number(timeout):
+            errors.append(
+                ConfigError(
+                    f"{prefix}TIMEOUT",
+                    f"{timeout!r} is not a positive number of seconds",
+                    "use e.g. 10",
+                    "export",
+                )
+            )
+            disabled.add("export")
+        compression = env.get(f"{prefix}COMPRESSION", "").strip().lower()
+        if compression and compression not in ("gzip", "deflate", "none"):
+            errors.append(
+                ConfigError(
+                    f"{prefix}COMPRESSION",
+                    f"{compression!r} is not supported",
+                    "use gzip, deflate or none",
+                    "export",
+                )
+            )
+            disabled.add("export")
+    values["protocol"] = protocols.pop("all", "http/protobuf")
+    values["protocols"] = protocols
     endpoints: dict[str, str] = {}
     for signal, name in [("all", "OTEL_EXPORTER_OTLP_ENDPOINT")] + [
         (s, f"OTEL_EXPORTER_OTLP_{s.upper()}_ENDPOINT") for s in SIGNALS
@@ -361,6 +398,13 @@ def _otel_values(
     return values
 
 
+def _positive_number(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, config_path: Path | None = None
 ) -> Settings:
@@ -382,16 +426,32 @@ def load_settings_lenient(
 
 
 def check_spool_writable(spool_dir: Path) -> None:
-    """Create the spool directory (0700) and prove a file can be written there."""
+    """Create the spool directory (0700, never through a symlink), refuse it unless it is the
+    user's own and writable only by them, and prove a file can be written there."""
+    from mcptrace._files import UnsafePath, private_directory
+
     try:
-        spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        probe = spool_dir / f".write-test-{os.getpid()}"
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        directory_fd = private_directory(spool_dir, "spool directory")
         try:
-            os.write(fd, b"ok")
+            probe = f".write-test-{os.getpid()}"
+            fd = os.open(
+                probe,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=directory_fd,
+            )
+            try:
+                if os.write(fd, b"ok\n" * 512) != 1536:
+                    raise OSError(28, "No space left on device")
+            finally:
+                os.close(fd)
+                os.unlink(probe, dir_fd=directory_fd)
         finally:
-            os.close(fd)
-            probe.unlink()
+            os.close(directory_fd)
+    except UnsafePath as exc:
+        raise ConfigError(
+            "MCPTRACE_SPOOL_DIR", str(exc), "telemetry that needs it is off", "export"
+        ) from None
     except OSError as exc:
         raise ConfigError(
             "MCPTRACE_SPOOL_DIR",

@@ -25,7 +25,8 @@ from opentelemetry.trace import Link, format_span_id, format_trace_id
 from mcptrace.export.otlp_json import decode_line, encode_lines
 from mcptrace.export.spool import MAX_LINE_BYTES, SpoolSpanExporter
 from otlp_oracle import encode_request
-from support import PYTHON, clean_env, mcptrace_cmd
+from receivers import closed_port
+from support import PYTHON, clean_env, example_client, mcptrace_cmd
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
@@ -166,6 +167,7 @@ def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_full_disk_costs_telemetry_not_the_program(tiny_filesystem: Path) -> None:
+    spool = tiny_filesystem / "spool"  # the tmpfs root is 1777: refused as a spool itself
     script = (
         "from opentelemetry import trace\n"
         "tracer = trace.get_tracer('t')\n"
@@ -175,7 +177,7 @@ def test_full_disk_costs_telemetry_not_the_program(tiny_filesystem: Path) -> Non
         "print('finished', flush=True)\n"
     )
     result = subprocess.run(
-        mcptrace_cmd("run", "--spool", str(tiny_filesystem), "--", PYTHON, "-c", script),
+        mcptrace_cmd("run", "--spool", str(spool), "--", PYTHON, "-c", script),
         env=clean_env(),
         capture_output=True,
         text=True,
@@ -186,9 +188,46 @@ def test_full_disk_costs_telemetry_not_the_program(tiny_filesystem: Path) -> Non
     warnings = [line for line in result.stderr.splitlines() if line.startswith("mcptrace:")]
     assert len(warnings) == 1 and "cannot write the spool" in warnings[0]
     # what was written is whole lines only: every line parses
-    for path in tiny_filesystem.glob("traces-*.jsonl"):
+    for path in spool.glob("traces-*.jsonl"):
         for line in path.read_text().splitlines():
             json.loads(line)
+
+
+def _fill(directory: Path) -> None:
+    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"x" * 1024):
+            pass
+    except OSError:
+        pass  # full
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("endpoint", [False, True], ids=["spool", "otlp"])
+def test_a_disk_full_at_start_still_runs_the_server(
+    tiny_filesystem: Path, tmp_path: Path, endpoint: bool
+) -> None:
+    """The host starts and serves (a real MCP client and server); telemetry is dropped,
+    counted, and said once."""
+    _fill(tiny_filesystem)
+    options = ["--endpoint", f"http://127.0.0.1:{closed_port()}"] if endpoint else []
+    result = subprocess.run(
+        mcptrace_cmd(
+            "run", "--spool", str(tiny_filesystem / "spool"), *options, "--", *example_client()
+        ),
+        env=clean_env(MCPTRACE_HASH_CACHE=str(tmp_path / "cache.sqlite3")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ping ok" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("mcptrace:")]
+    # one line from the client and one from its server (each is an instrumented process)
+    assert 1 <= len(warnings) <= 2, result.stderr
+    assert all("No space left on device" in line for line in warnings), result.stderr
+    assert "/mcptrace/" not in result.stderr  # no traceback through mcptrace
 
 
 def test_forked_child_writes_its_own_file(tmp_path: Path) -> None:

@@ -170,13 +170,92 @@ def _request_type(signal: Signal) -> type[Message]:
 
 
 def decode_line(signal: Signal, line: str | bytes) -> Message:
-    """Parse one spool line back into its protobuf request (hex ids accepted)."""
-    from google.protobuf import json_format
+    """Parse one spool line back into its protobuf request (hex ids accepted).
 
-    tree = _ids(signal, json.loads(line), _hex_to_b64)
-    message = _request_type(signal)()
-    json_format.ParseDict(tree, message, ignore_unknown_fields=True)
-    return message
+    Raises ValueError when the line is not JSON or not that signal's export request."""
+    tree = json.loads(line)
+    if not isinstance(tree, dict):
+        raise ValueError(f"not an OTLP/JSON {signal} export request")
+    return tree_to_message(signal, tree)
+
+
+def tree_to_message(signal: Signal, tree: dict[str, Any]) -> Message:
+    """The protobuf request for an OTLP/JSON tree, built in one constructor call from plain
+    data converted field by field by the descriptor (several times faster than
+    ``json_format.ParseDict``, which is what keeps the write-ahead path as cheap as the SDK's
+    own encoder).  Unknown fields are ignored, as the OTLP/JSON rules ask."""
+    message_type = _request_type(signal)
+    try:
+        return message_type(**_fields(message_type.DESCRIPTOR, tree))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ValueError(f"not an OTLP/JSON {signal} export request ({exc})") from None
+
+
+_HEX_ID_FIELDS = frozenset({"trace_id", "span_id", "parent_span_id"})
+_Plan = dict[str, tuple[str, Any, bool]]
+_plans: dict[Any, _Plan] = {}
+
+
+def _plan(descriptor: Any) -> _Plan:
+    """json name (and proto name) -> (field name, converter or message descriptor, repeated)."""
+    plan = _plans.get(descriptor)
+    if plan is not None:
+        return plan
+    from google.protobuf.descriptor import FieldDescriptor as Field
+
+    plan = {}
+    for field in descriptor.fields:
+        kind: Any
+        if field.type == Field.TYPE_MESSAGE:
+            kind = field.message_type
+        elif field.type == Field.TYPE_ENUM:
+            kind = _enum_converter(field.enum_type)
+        elif field.type in (Field.TYPE_DOUBLE, Field.TYPE_FLOAT):
+            kind = float  # also "NaN", "Infinity", "-Infinity"
+        elif field.type == Field.TYPE_BYTES:
+            kind = bytes.fromhex if field.name in _HEX_ID_FIELDS else base64.b64decode
+        elif field.type in (Field.TYPE_STRING, Field.TYPE_BOOL):
+            kind = None
+        else:  # every integer type; 64-bit ones arrive as strings
+            kind = int
+        repeated = _is_repeated(field)
+        plan[field.json_name] = plan[field.name] = (field.name, kind, repeated)
+    _plans[descriptor] = plan
+    return plan
+
+
+def _is_repeated(field: Any) -> bool:
+    if hasattr(field, "is_repeated"):  # protobuf >= 5.28; ``label`` is gone in 7
+        return bool(field.is_repeated)
+    return bool(field.label == field.LABEL_REPEATED)
+
+
+def _enum_converter(enum_type: Any) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        if isinstance(value, str) and not value.lstrip("-").isdigit():
+            return int(enum_type.values_by_name[value].number)
+        return int(value)
+
+    return convert
+
+
+def _fields(descriptor: Any, tree: dict[str, Any]) -> dict[str, Any]:
+    plan = _plan(descriptor)
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        entry = plan.get(key)
+        if entry is None or value is None:
+            continue
+        name, kind, repeated = entry
+        if kind is None:
+            out[name] = value
+        elif callable(kind):
+            out[name] = [kind(item) for item in value] if repeated else kind(value)
+        elif repeated:
+            out[name] = [_fields(kind, item) for item in value]
+        else:
+            out[name] = _fields(kind, value)
+    return out
 
 
 def count_items(signal: Signal, tree: dict[str, Any]) -> int:

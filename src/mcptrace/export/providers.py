@@ -6,14 +6,19 @@ Usage::
     telemetry.install()            # sets the global providers
     telemetry.shutdown()           # flushes everything (also registered at exit)
 
-Exporter names follow ``OTEL_{TRACES,LOGS,METRICS}_EXPORTER``: ``otlp`` (grpc or
-http/protobuf by ``OTEL_EXPORTER_OTLP_PROTOCOL``, spooling failed batches), ``mcptrace_spool``,
-``console`` (stderr: stdout is a stdio server's JSON-RPC channel), ``none``, or any installed
-exporter entry point.
+Exporter names follow ``OTEL_{TRACES,LOGS,METRICS}_EXPORTER``: ``otlp`` (the spool as a
+write-ahead log, shipped from disk to the ``OTEL_EXPORTER_OTLP_*`` destination by a
+``BackgroundShipper``), ``mcptrace_spool``, ``console`` (stderr: stdout is a stdio server's
+JSON-RPC channel), ``none``, or any installed exporter entry point.
+
+Batches go to disk every ``OTEL_BSP_SCHEDULE_DELAY`` / ``OTEL_BLRP_SCHEDULE_DELAY`` (1 s
+unless set: a write to local disk is cheap, and it bounds what a SIGKILL can lose).
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -40,66 +45,57 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 from mcptrace import __version__
 from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
+from mcptrace.export.destination import Destination, DestinationError
 from mcptrace.export.enrich import EnrichingSpanProcessor
-from mcptrace.export.failover import (
-    Collector,
-    FailoverLogExporter,
-    FailoverMetricExporter,
-    FailoverSpanExporter,
-    collector_address,
-)
+from mcptrace.export.shipper import BackgroundShipper
 from mcptrace.export.spool import SpoolLogExporter, SpoolMetricExporter, SpoolSpanExporter
+
+FLUSH_MILLIS = 1000  # the flush interval: what a SIGKILL can lose
+QUEUE_SIZE = 16_384
 
 
 class ExporterError(ValueError):
     """An exporter name that cannot be built; the message is one line for the user."""
 
 
-def _otlp(signal: Signal, protocol: str) -> Any:
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[assignment]
-            OTLPLogExporter,
-        )
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
-            OTLPMetricExporter,
-        )
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
-            OTLPSpanExporter,
-        )
-    return {"traces": OTLPSpanExporter, "logs": OTLPLogExporter, "metrics": OTLPMetricExporter}[
-        signal
-    ]()
-
-
 _SPOOL = {"traces": SpoolSpanExporter, "logs": SpoolLogExporter, "metrics": SpoolMetricExporter}
-_FAILOVER = {
-    "traces": FailoverSpanExporter,
-    "logs": FailoverLogExporter,
-    "metrics": FailoverMetricExporter,
-}
+
+
+def _say(message: str) -> None:
+    try:
+        sys.stderr.write(message.rstrip("\n") + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def build_shipper(settings: Settings, environ: dict[str, str] | None = None) -> BackgroundShipper:
+    """The shipper for the signals exported over ``otlp``; ExporterError on a bad setting."""
+    env = dict(os.environ) if environ is None else environ
+    try:
+        destination = Destination.from_environment(settings, env)
+    except DestinationError as exc:
+        raise ExporterError(str(exc)) from None
+    wanted = {s for s in ("traces", "logs", "metrics") if "otlp" in settings.exporter_for(s)}
+    targets = {s: t for s, t in destination.targets.items() if s in wanted}
+    return BackgroundShipper(settings.spool_dir, Destination(targets), _say)
 
 
 def build_exporter(
     signal: Signal,
     name: str,
     settings: Settings,
-    collectors: dict[tuple[str, int], Collector] | None = None,
+    shipper: BackgroundShipper | None = None,
 ) -> Any:
-    """``collectors``: the OTLP exporters built with one dict share a ``Collector`` per
-    address (a collector found down sends every signal to the spool at once)."""
+    """``otlp`` writes the spool the ``shipper`` sends (see build_shipper; without one,
+    the spool is only written)."""
     spool = _SPOOL[signal]
     if name == SPOOL_EXPORTER:
         return spool(settings.spool_dir, settings.spool_max_file_bytes)
     if name == "otlp":
-        fallback = spool(settings.spool_dir, settings.spool_max_file_bytes)
-        address = collector_address(settings.endpoint_for(signal), settings.protocol)
-        collectors = {} if collectors is None else collectors
-        collector = collectors.setdefault(address, Collector(address))
-        return _FAILOVER[signal](_otlp(signal, settings.protocol), fallback, collector)
+        if signal == "metrics":
+            return _otlp_metrics(settings, shipper)
+        return spool(settings.spool_dir, settings.spool_max_file_bytes, shipper)
     if name == "console":
         console: dict[str, Any] = {
             "traces": ConsoleSpanExporter,
@@ -116,12 +112,65 @@ def build_exporter(
     )
 
 
+def _otlp_metrics(settings: Settings, shipper: BackgroundShipper | None) -> SpoolMetricExporter:
+    """A spool metric exporter with the temporality and histogram aggregation the OTLP
+    metric exporter would choose from ``OTEL_EXPORTER_OTLP_METRICS_*``."""
+    from opentelemetry.sdk.metrics import (
+        Counter,
+        Histogram,
+        ObservableCounter,
+        ObservableGauge,
+        ObservableUpDownCounter,
+        UpDownCounter,
+    )
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+    from opentelemetry.sdk.metrics.view import (
+        ExplicitBucketHistogramAggregation,
+        ExponentialBucketHistogramAggregation,
+    )
+
+    exporter = SpoolMetricExporter(settings.spool_dir, settings.spool_max_file_bytes, shipper)
+    preference = (
+        os.environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "CUMULATIVE")
+        .strip()
+        .upper()
+    )
+    delta = AggregationTemporality.DELTA
+    cumulative = AggregationTemporality.CUMULATIVE
+    temporality: dict[type, AggregationTemporality] = dict.fromkeys(
+        (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter,
+         ObservableGauge),
+        cumulative,
+    )  # fmt: skip
+    if preference == "DELTA":
+        temporality.update({Counter: delta, Histogram: delta, ObservableCounter: delta})
+    elif preference == "LOWMEMORY":
+        temporality.update({Counter: delta, Histogram: delta})
+    exporter._preferred_temporality = temporality
+    histogram = os.environ.get(
+        "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "explicit_bucket_histogram"
+    ).strip()
+    if histogram == "base2_exponential_bucket_histogram":
+        exporter._preferred_aggregation = {Histogram: ExponentialBucketHistogramAggregation()}
+    else:
+        exporter._preferred_aggregation = {Histogram: ExplicitBucketHistogramAggregation()}
+    return exporter
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+
+
 @dataclass
 class Telemetry:
     tracer_provider: TracerProvider
     logger_provider: LoggerProvider
     meter_provider: MeterProvider
     exporters: dict[str, list[Any]] = field(default_factory=dict)
+    shipper: BackgroundShipper | None = None
 
     def install(self) -> None:
         trace.set_tracer_provider(self.tracer_provider)
@@ -134,9 +183,12 @@ class Telemetry:
         self.meter_provider.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
+        """Flush every signal to disk, then give the shipper its small fixed budget."""
         self.tracer_provider.shutdown()
         self.logger_provider.shutdown()
         self.meter_provider.shutdown()
+        if self.shipper is not None:
+            self.shipper.close()
 
 
 def build_resource(settings: Settings, default_service_name: str | None) -> Resource:
@@ -151,13 +203,24 @@ def build_resource(settings: Settings, default_service_name: str | None) -> Reso
     return Resource.create(attributes)
 
 
-def build_telemetry(settings: Settings, default_service_name: str | None = None) -> Telemetry:
-    """Providers for all three signals; an exporter that fails to build raises ExporterError."""
+def build_telemetry(
+    settings: Settings, default_service_name: str | None = None, spool_usable: bool = True
+) -> Telemetry:
+    """Providers for all three signals; an exporter that fails to build raises ExporterError.
+
+    ``spool_usable`` False (start-up found the spool refused or full): nothing is shipped,
+    and what the spool exporters cannot write is counted as dropped."""
     resource = build_resource(settings, default_service_name)
-    collectors: dict[tuple[str, int], Collector] = {}
+    shipper = None
+    shipped = any("otlp" in settings.exporter_for(s) for s in ("traces", "logs", "metrics"))
+    if spool_usable and shipped:
+        shipper = build_shipper(settings)
+        # registered before the providers register theirs: atexit runs it after they have
+        # flushed their last batches to disk
+        atexit.register(shipper.close)
     chosen: dict[str, list[Any]] = {
         signal: [
-            build_exporter(signal, name, settings, collectors)
+            build_exporter(signal, name, settings, shipper)
             for name in settings.exporter_for(signal)
         ]
         for signal in ("traces", "logs", "metrics")
@@ -172,7 +235,12 @@ def build_telemetry(settings: Settings, default_service_name: str | None = None)
     tracer_provider.add_span_processor(
         EnrichingSpanProcessor(
             [
-                BatchSpanProcessor(span_exporter, meter_provider=meter_provider)
+                BatchSpanProcessor(
+                    span_exporter,
+                    schedule_delay_millis=_env_int("OTEL_BSP_SCHEDULE_DELAY", FLUSH_MILLIS),
+                    max_queue_size=_env_int("OTEL_BSP_MAX_QUEUE_SIZE", QUEUE_SIZE),
+                    meter_provider=meter_provider,
+                )
                 for span_exporter in chosen["traces"]
             ]
         )
@@ -180,9 +248,16 @@ def build_telemetry(settings: Settings, default_service_name: str | None = None)
     logger_provider = LoggerProvider(resource=resource)
     for log_exporter in chosen["logs"]:
         logger_provider.add_log_record_processor(
-            BatchLogRecordProcessor(log_exporter, meter_provider=meter_provider)
+            BatchLogRecordProcessor(
+                log_exporter,
+                schedule_delay_millis=_env_int("OTEL_BLRP_SCHEDULE_DELAY", FLUSH_MILLIS),
+                max_queue_size=_env_int("OTEL_BLRP_MAX_QUEUE_SIZE", QUEUE_SIZE),
+                meter_provider=meter_provider,
+            )
         )
-    return Telemetry(tracer_provider, logger_provider, meter_provider, chosen)
+    if shipper is not None:
+        shipper.start()  # ships what earlier processes left, even before this one writes
+    return Telemetry(tracer_provider, logger_provider, meter_provider, chosen, shipper)
 
 
 __all__ = [
@@ -192,5 +267,6 @@ __all__ = [
     "SpanExporter",
     "Telemetry",
     "build_exporter",
+    "build_shipper",
     "build_telemetry",
 ]

@@ -5,9 +5,16 @@ Usage::
     exporter = SpoolSpanExporter(Path("~/.local/state/mcptrace/spool"))
     BatchSpanProcessor(exporter)   # writes traces-<time>-<pid>-<n>.jsonl, one request per line
 
-Files are created with mode 0600, rotate by size (never deleted here: replay and the
+Files are created with mode 0600 in a 0700 directory of the user's own (one that another
+user owns or can write is refused), rotate by size (never deleted here: replay and the
 Collector's ``otlpjsonfile`` receiver read them), and a write failure (full disk, read-only
-directory) costs the batch, reported once on stderr, never the host program.
+directory) costs the batch, counted and reported once on stderr, never the host program.
+
+Durability: a line is in the kernel's page cache when ``export`` returns, so it survives
+the process being killed; ``fdatasync`` runs at most once a second per file and when a file
+is closed, so a machine crash costs at most the last second written.  With an OTLP
+endpoint the writer is the write-ahead log of a ``BackgroundShipper`` (``listener``): told
+of each new file and each write, it sends from disk.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
@@ -26,14 +33,21 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from mcptrace import _guard
+from mcptrace._files import UnsafePath, private_directory
 from mcptrace.config import Signal, load_settings_lenient
 from mcptrace.export.otlp_json import encode_lines, utf8
 
+SYNC_SECONDS = 1.0  # fdatasync at most this often per file (and on close)
 MAX_LINE_BYTES = 1024 * 1024 - 1  # a line, newline included, stays under 1 MiB
 ENCODE_CHUNK = 128  # items per request line: bounds the transient memory of an export
 
 
 _warned_directories: set[Path] = set()
+
+
+def spool_reported(directory: Path) -> None:
+    """The problem with ``directory`` was already told (at start-up): writers stay quiet."""
+    _warned_directories.add(directory)
 
 
 def _warn_once(writer: SpoolWriter, message: str) -> None:
@@ -43,65 +57,106 @@ def _warn_once(writer: SpoolWriter, message: str) -> None:
         sys.stderr.write(f"mcptrace: {message}\n")
 
 
+class SpoolListener(Protocol):
+    def own(self, signal: Signal, name: str) -> None: ...
+    def notify(self) -> None: ...
+
+
 class SpoolWriter:
     """Appends whole lines to the current ``{signal}-*.jsonl`` file, rotating by size."""
 
-    def __init__(self, directory: Path, signal: Signal, max_file_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        signal: Signal,
+        max_file_bytes: int,
+        listener: SpoolListener | None = None,
+    ) -> None:
         self.directory = directory
         self.signal = signal
         self.max_file_bytes = max_file_bytes
+        self.listener = listener
         self.dropped_lines = 0
+        self.dropped_items = 0
+        self._synced = 0.0
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._size = 0
         self._sequence = 0
         self._pid = os.getpid()
+        self.current_name = ""
 
     def _open_next(self) -> int:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        while True:
-            self._sequence += 1
-            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-            name = f"{self.signal}-{stamp}-{os.getpid()}-{self._sequence:04d}.jsonl"
-            try:
-                fd = os.open(
-                    self.directory / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600
-                )
-            except FileExistsError:
-                continue
-            os.fchmod(fd, 0o600)
-            self._size = 0
-            return fd
+        directory_fd = private_directory(self.directory, "spool directory")
+        try:
+            while True:
+                self._sequence += 1
+                stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+                name = f"{self.signal}-{stamp}-{os.getpid()}-{self._sequence:04d}.jsonl"
+                try:
+                    fd = os.open(
+                        name,
+                        os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                        | os.O_CLOEXEC,
+                        0o600,
+                        dir_fd=directory_fd,
+                    )  # fmt: skip
+                except FileExistsError:
+                    continue
+                os.fchmod(fd, 0o600)
+                self._size = 0
+                self.current_name = name
+                return fd
+        finally:
+            os.close(directory_fd)
 
     def _close(self) -> None:
         if self._fd is not None:
+            try:
+                os.fdatasync(self._fd)
+            except OSError:
+                pass
             os.close(self._fd)
             self._fd = None
 
-    def write(self, lines: Sequence[str]) -> bool:
-        """Write each line whole; False (and nothing partial left behind) on failure."""
+    def write(self, lines: Sequence[str], items: int = 0) -> bool:
+        """Write each line whole; False (and nothing partial left behind) on failure, with
+        ``items`` (the spans, log records or metrics of the batch) counted as dropped."""
         with self._lock, _guard.sensor_paused():
             if self._pid != os.getpid():  # forked: never share the parent's file
                 self._fd, self._pid = None, os.getpid()
-            for line in lines:
+            for index, line in enumerate(lines):
                 data = utf8(line)
                 try:
                     self._write_line(data)
                 except OSError as exc:
-                    self.dropped_lines += 1
+                    self.dropped_lines += len(lines) - index
+                    self.dropped_items += items
+                    problem = (
+                        str(exc)
+                        if isinstance(exc, UnsafePath)
+                        else (f"cannot write the spool in {self.directory} ({exc.strerror or exc})")
+                    )
                     _warn_once(
-                        self,
-                        f"cannot write the spool in {self.directory} "
-                        f"({exc.strerror or exc}); telemetry is being dropped, the program "
-                        "continues",
+                        self, f"{problem}; telemetry is being dropped, the program continues"
                     )
                     return False
-            return True
+            if self._fd is not None and time.monotonic() - self._synced >= SYNC_SECONDS:
+                self._synced = time.monotonic()
+                try:
+                    os.fdatasync(self._fd)
+                except OSError:
+                    pass
+        if self.listener is not None and lines:
+            self.listener.notify()
+        return True
 
     def _write_line(self, data: bytes) -> None:
         if self._fd is None or (self._size and self._size + len(data) > self.max_file_bytes):
             self._close()
             self._fd = self._open_next()
+            if self.listener is not None:
+                self.listener.own(self.signal, self.current_name)
         start = self._size
         try:
             written = os.write(self._fd, data)
@@ -134,9 +189,14 @@ def _max_file_bytes(value: int | None) -> int:
 class _SpoolExporterBase:
     signal: Signal
 
-    def __init__(self, spool_dir: Path | None = None, max_file_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        spool_dir: Path | None = None,
+        max_file_bytes: int | None = None,
+        listener: SpoolListener | None = None,
+    ) -> None:
         self.writer = SpoolWriter(
-            _spool_dir(spool_dir), self.signal, _max_file_bytes(max_file_bytes)
+            _spool_dir(spool_dir), self.signal, _max_file_bytes(max_file_bytes), listener
         )
 
     def _write(self, items: Any) -> bool:
@@ -151,9 +211,11 @@ class _SpoolExporterBase:
                         self.signal, items[start : start + ENCODE_CHUNK], MAX_LINE_BYTES
                     )
                 ]
+                count = len(items)
             else:  # MetricsData: one collection
                 lines = list(encode_lines(self.signal, items, MAX_LINE_BYTES))
-        return self.writer.write(lines)
+                count = _metric_points(items)
+        return self.writer.write(lines, count)
 
 
 class SpoolSpanExporter(_SpoolExporterBase, SpanExporter):
@@ -184,12 +246,26 @@ class SpoolLogExporter(_SpoolExporterBase, LogRecordExporter):
         return True
 
 
+def _metric_points(data: Any) -> int:
+    return sum(
+        len(getattr(metric.data, "data_points", ()))
+        for resource in getattr(data, "resource_metrics", ())
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    )
+
+
 class SpoolMetricExporter(_SpoolExporterBase, MetricExporter):
     signal: Signal = "metrics"
 
-    def __init__(self, spool_dir: Path | None = None, max_file_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        spool_dir: Path | None = None,
+        max_file_bytes: int | None = None,
+        listener: SpoolListener | None = None,
+    ) -> None:
         MetricExporter.__init__(self)
-        _SpoolExporterBase.__init__(self, spool_dir, max_file_bytes)
+        _SpoolExporterBase.__init__(self, spool_dir, max_file_bytes, listener)
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any

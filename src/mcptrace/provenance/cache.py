@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
 
+from mcptrace._files import UnsafePath, refuse_unsafe_file
 from mcptrace._guard import sensor_paused
 from mcptrace.provenance.hashing import FileKey
 
@@ -58,6 +60,18 @@ class FileFacts(NamedTuple):
     verification: str
 
 
+_reported: set[str] = set()
+
+
+def _report_once(message: str) -> None:
+    if message not in _reported:
+        _reported.add(message)
+        try:
+            sys.stderr.write(message + "\n")
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 class HashCache:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -65,13 +79,24 @@ class HashCache:
         self.errors = 0
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self.refusal: str | None = None  # why the file was refused as unsafe
 
     # --- opening, and rebuilding a file that is not a usable database
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.path.exists():  # created private: it records what the user runs
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        # Never through a symlink, never another user's file or directory: SQLite opens the
+        # path by name, so the checks come first, and the file is created private.
+        refuse_unsafe_file(self.path, "hash cache")
+        try:
+            os.close(
+                os.open(
+                    self.path,
+                    os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o600,
+                )
+            )
+        except FileExistsError:
+            pass
         connection = sqlite3.connect(
             str(self.path),
             timeout=BUSY_TIMEOUT_MS / 1000,
@@ -135,6 +160,10 @@ class HashCache:
                 if attempt == 0:
                     self._move_aside(identity)
                     self.state = "rebuilt"
+            except UnsafePath as exc:
+                self.refusal = str(exc)
+                _report_once(f"mcptrace: {exc}; module hashes are not cached")
+                break
             except OSError:
                 break
         self.errors += 1
