@@ -18,11 +18,13 @@ port: a collector that goes away and comes back.
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from types import TracebackType
 
@@ -40,18 +42,22 @@ class FaultProxy:
         behaviour: Behaviour = forward_all,
         delay: float = 5.0,
         retry_after: str | None = None,
+        port: int = 0,
+        listening: bool = True,
     ) -> None:
         self.upstream_port = upstream_port
         self.behaviour = behaviour
         self.delay = delay
         self.retry_after = retry_after
         self.requests: list[tuple[str, str]] = []  # (path, what was done)
+        self.headers: list[dict[str, str]] = []  # of each request
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.port = 0
-        self.up()
+        self.port = port
+        if listening:
+            self.up()
 
     @property
     def endpoint(self) -> str:
@@ -110,6 +116,7 @@ class FaultProxy:
                     number = len(self.requests)
                     action = self.behaviour(number, path)
                     self.requests.append((path, action))
+                    self.headers.append(headers)
                 if not self._act(connection, action, path, headers, body):
                     return
         except OSError:
@@ -118,7 +125,12 @@ class FaultProxy:
             connection.close()
 
     def _act(
-        self, connection: socket.socket, action: str, path: str, headers: dict[str, str], body: bytes
+        self,
+        connection: socket.socket,
+        action: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
     ) -> bool:
         """False when the connection is finished with."""
         if action == "never":
@@ -153,10 +165,16 @@ class FaultProxy:
         return True
 
     def _forward(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        assert self.upstream_port is not None, "this proxy has no receiver behind it"
+        if self.upstream_port is None:
+            return 200, b""  # nothing behind it: an empty success
         upstream = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
+        encoding = headers.get("content-encoding", "")
+        if encoding == "gzip":  # oteltap reads only plain bodies
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
         try:
-            kept = {k: v for k, v in headers.items() if k in ("content-type", "content-encoding")}
+            kept = {k: v for k, v in headers.items() if k == "content-type"}
             upstream.request("POST", path, body=body, headers=kept)
             response = upstream.getresponse()
             return response.status, response.read()
@@ -165,7 +183,9 @@ class FaultProxy:
 
     def count(self, action: str, prefix: str = "") -> int:
         with self._lock:
-            return sum(1 for path, done in self.requests if done == action and path.startswith(prefix))
+            return sum(
+                1 for path, done in self.requests if done == action and path.startswith(prefix)
+            )
 
 
 def _read_request(

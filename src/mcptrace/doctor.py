@@ -17,10 +17,12 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from mcptrace import __version__
+from mcptrace._files import refuse_unsafe_file
 from mcptrace.config import (
     SIGNALS,
     SPOOL_EXPORTER,
     ConfigError,
+    Settings,
     check_spool_writable,
     load_settings,
 )
@@ -91,8 +93,8 @@ def diagnose(env: dict[str, str], config: Path | None = None) -> tuple[list[str]
         for name in names:
             if name == "otlp":
                 targets.append(
-                    f"OTLP {settings.protocol} {settings.endpoint_for(signal)} "
-                    f"(failed batches -> spool {settings.spool_dir})"
+                    f"OTLP {settings.protocol_for(signal)} {settings.endpoint_for(signal)} "
+                    f"(written ahead to spool {settings.spool_dir}, shipped from there)"
                 )
             elif name == SPOOL_EXPORTER:
                 targets.append(f"spool {settings.spool_dir}")
@@ -106,13 +108,50 @@ def diagnose(env: dict[str, str], config: Path | None = None) -> tuple[list[str]
     try:
         check_spool_writable(settings.spool_dir)
         lines.append(f"spool {settings.spool_dir}: writable")
+        lines.extend(_unsent(settings, env))
     except ConfigError as exc:
         lines.append(f"spool: PROBLEM {exc}")
+        ok = False
+    cache = settings.hash_cache_path()
+    try:
+        refuse_unsafe_file(cache, "hash cache")
+        lines.append(f"hash cache {cache}: usable")
+    except OSError as exc:
+        lines.append(f"hash cache: PROBLEM {exc}")
         ok = False
     lines.append(f"sensor audit hook: {_hook_kind(settings.native_hook)}")
     lines.append("installed:")
     lines.extend(f"  {name} {_installed(name)}" for name in _PACKAGES)
     return lines, ok
+
+
+def _unsent(settings: Settings, env: dict[str, str]) -> list[str]:
+    """What the spool holds that each OTLP destination has not acknowledged yet."""
+    from mcptrace.export.destination import Destination
+    from mcptrace.export.progress import ProgressStore
+    from mcptrace.export.shipper import spool_files
+
+    lines = []
+    try:
+        destination = Destination.from_environment(settings, env)
+        for signal, target in destination.targets.items():
+            if "otlp" not in settings.exporter_for(signal):
+                continue
+            store = ProgressStore.open(settings.spool_dir, target)
+            try:
+                files = spool_files(settings.spool_dir, signal)
+                unsent = sum(
+                    max(0, path.stat().st_size - store.acknowledged(path.name)) for path in files
+                )
+            finally:
+                store.close()
+            lines.append(
+                f"  unsent {signal}: {unsent} byte(s) not yet acknowledged by {target.url}"
+                + (" (mcptrace replay sends them)" if unsent else "")
+            )
+    except (OSError, ValueError) as exc:
+        lines.append(f"  unsent: cannot tell ({exc})")
+    return lines
 
 
 def _hook_kind(native_wanted: bool) -> str:

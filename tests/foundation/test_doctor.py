@@ -61,3 +61,34 @@ def test_doctor_says_which_audit_hook_runs(spool: Path) -> None:
         assert "sensor audit hook: Python (MCPTRACE_NATIVE_HOOK=false)" in python_only
     else:
         assert "sensor audit hook: Python (the C accelerator was not built" in default
+
+
+def test_a_spool_others_can_write_and_a_symlinked_hash_cache_are_problems(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    victim = tmp_path / "someone-elses.sqlite3"
+    victim.write_text("")
+    cache = tmp_path / "state" / "cache.sqlite3"
+    cache.parent.mkdir(mode=0o700)
+    cache.symlink_to(victim)
+    result = doctor("--spool", str(shared), MCPTRACE_HASH_CACHE=str(cache))
+    assert result.returncode == 1
+    assert f"spool directory {shared} is writable by other users (mode 0777)" in result.stdout
+    assert f"hash cache: PROBLEM hash cache {cache} is a symbolic link" in result.stdout
+
+
+def test_doctor_tells_what_the_collector_has_not_acknowledged(spool: Path) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"
+    from support import PYTHON, run_under_mcptrace
+
+    one_span = "from opentelemetry import trace; trace.get_tracer('t').start_span('s').end()"
+    run_under_mcptrace(
+        [PYTHON, "-c", one_span],
+        spool,
+        "--endpoint",
+        dead,
+    )
+    result = doctor("--spool", str(spool), "--endpoint", dead)
+    line = next(t for t in result.stdout.splitlines() if t.startswith("  unsent traces: "))
+    assert "byte(s) not yet acknowledged" in line and not line.startswith("  unsent traces: 0 ")

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mcptrace.export.spool_reader import iter_logs, iter_metric_points
 from faults import FaultProxy
+from mcptrace.export.spool_reader import iter_logs, iter_metric_points
 from receivers import OtelTap, closed_port
 from support import PYTHON, clean_env, example_client, mcptrace_cmd, run_under_mcptrace, spans
 

@@ -82,6 +82,19 @@ class Target:
         return canonical_endpoint(self.url, self.protocol)
 
     @property
+    def collector(self) -> str:
+        """The canonical ``scheme://host:port``: signals sent there are up or down together."""
+        canonical = self.canonical
+        scheme, _, rest = canonical.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+
+    @property
+    def collector_url(self) -> str:
+        """The collector as the user spelled it, for messages."""
+        parts = urllib.parse.urlsplit(self.url if "//" in self.url else f"//{self.url}")
+        return f"{parts.scheme or 'http'}://{parts.netloc}"
+
+    @property
     def key(self) -> str:
         """Names the progress directory: delivery state belongs to the endpoint, not to how
         it was spelled."""

@@ -88,6 +88,7 @@ class Sender:
     def __init__(self) -> None:
         self._connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
         self._stubs: dict[str, Any] = {}
+        self.sending_since: float | None = None  # a request in flight since (monotonic)
 
     def prepare(self, target: Target, line: bytes) -> tuple[Any, int]:
         """The request body (or gRPC message) for a line and how many spans / log records /
@@ -108,6 +109,13 @@ class Sender:
         return message.SerializeToString(), items
 
     def send(self, target: Target, body: Any, timeout: float) -> Outcome:
+        self.sending_since = time.monotonic()
+        try:
+            return self._send(target, body, timeout)
+        finally:
+            self.sending_since = None
+
+    def _send(self, target: Target, body: Any, timeout: float) -> Outcome:
         try:
             if target.protocol == "grpc":
                 return self._send_grpc(target, body, timeout)

@@ -19,6 +19,7 @@ the answer never arrived, or the process died between the answer and the offset 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -34,6 +35,7 @@ from mcptrace.export.progress import Claim, ProgressStore
 from mcptrace.export.sender import Delivered, Outcome, Refused, Retry, Sender
 
 EXIT_BUDGET_SECONDS = 0.3
+OUTAGE_MARKER_SECONDS = 600.0
 ORPHAN_SCAN_SECONDS = 30.0
 _FIRST_BACKOFF = 1.0
 _MAX_BACKOFF = 30.0
@@ -210,6 +212,44 @@ class Shipping:
             where = f"skipped (could not move it aside: {exc})"
         self.say(f"mcptrace: {path} line {number}: {_one_line(why)}; {where}")
 
+    def outage(self, target: Target, started: bool) -> bool:
+        """Record that the collector went down (``started``) or came back; True when this
+        changes what the spool's processes know, i.e. when this process should say so.  A
+        marker in ``.replay/`` makes it one line per outage for every process on the spool
+        (a client and its stdio servers share one stderr); it expires after a while so a
+        later outage is told again."""
+        name = "outage-" + hashlib.sha256(target.collector.encode()).hexdigest()[:16]
+        try:
+            spool_fd = private_directory(self.spool_dir, "spool directory")
+            try:
+                replay_fd = private_subdirectory(spool_fd, ".replay", self.spool_dir)
+            finally:
+                os.close(spool_fd)
+            try:
+                if not started:
+                    os.unlink(name, dir_fd=replay_fd)
+                    return True
+                try:
+                    marker = os.stat(name, dir_fd=replay_fd, follow_symlinks=False)
+                    age = time.time() - marker.st_mtime
+                except FileNotFoundError:
+                    age = None
+                if age is not None and age < OUTAGE_MARKER_SECONDS:
+                    return False
+                if age is not None:
+                    os.unlink(name, dir_fd=replay_fd)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                os.close(open_private(replay_fd, name, flags, self.spool_dir / ".replay"))
+                return True
+            finally:
+                os.close(replay_fd)
+        except FileNotFoundError:
+            return False
+        except FileExistsError:
+            return False
+        except OSError:
+            return started  # no marker possible: say it from this process
+
     def close(self) -> None:
         self.sender.close()
         for store in self.stores.values():
@@ -291,6 +331,7 @@ class _Health:
     """Whether a collector answers; at most one line when it stops and one when it is back."""
 
     down: bool = False
+    seen_up: bool = False
     retry_at: float = 0.0
     backoff: float = _FIRST_BACKOFF
 
@@ -357,6 +398,10 @@ class BackgroundShipper:
         if self._thread is None or self._pid != os.getpid() or self._closing_deadline:
             return
         self._closing_deadline = time.monotonic() + budget
+        shipping = self._shipping
+        since = shipping.sender.sending_since if shipping is not None else None
+        if since is not None and time.monotonic() - since > budget:
+            return  # stuck on a collector that does not answer: waiting cannot help
         self._idle.clear()
         self._wake.set()
         self._idle.wait(budget)
@@ -399,7 +444,7 @@ class BackgroundShipper:
         shipping = self._shipping
         deadline = self._closing_deadline
         for signal, target in self.destination.targets.items():
-            health = self._health.setdefault(target.canonical, _Health())
+            health = self._health.setdefault(target.collector, _Health())
             now = time.monotonic()
             if health.down and now < health.retry_at:
                 continue
@@ -446,7 +491,7 @@ class BackgroundShipper:
         if claim is None:
             return True  # another process is shipping it
         self._claims[name] = claim
-        health = self._health[target.canonical]
+        health = self._health[target.collector]
         report = PassReport()
         try:
             finished = shipping.ship_file(
@@ -458,11 +503,13 @@ class BackgroundShipper:
             else:
                 self._down(target, health, stop.reason)
             return False
-        if report.sent_lines[signal] and health.down:
-            self.say(
-                f"mcptrace: the collector at {target.url} is reachable again; sending what "
-                f"was kept in {self.spool_dir}"
-            )
+        if report.sent_lines[signal] and (health.down or not health.seen_up):
+            health.seen_up = True
+            if shipping.outage(target, started=False):
+                self.say(
+                    f"mcptrace: the collector at {target.collector_url} is reachable again; "
+                    f"sending what was kept in {self.spool_dir}"
+                )
         if report.sent_lines[signal]:
             health.down, health.backoff = False, _FIRST_BACKOFF
         if finished and not self._is_current(signal, name):
@@ -483,11 +530,11 @@ class BackgroundShipper:
             return bool(own) and own[-1] == name
 
     def _down(self, target: Target, health: _Health, reason: str) -> None:
-        if not health.down:
+        if not health.down and self._shipping is not None and self._shipping.outage(target, True):
             self.say(
-                f"mcptrace: the collector at {target.url} is not accepting telemetry ({reason}); "
-                f"it is kept in {self.spool_dir} and sent when the collector is back "
-                "(or by `mcptrace replay`)"
+                f"mcptrace: the collector at {target.collector_url} is not accepting telemetry "
+                f"({reason}); it is kept in {self.spool_dir} and sent when the collector is "
+                "back (or by `mcptrace replay`)"
             )
         health.down = True
         health.retry_at = time.monotonic() + health.backoff
