@@ -128,6 +128,12 @@ EVENT_REPEATS = "mcptrace.event.repeats"  # identical events coalesced into this
 SENSOR_PHASE = "mcptrace.sensor.phase"
 # on the log records of events made after their span ended (a thread outliving its tool call)
 SPAN_ENDED = "mcptrace.span.ended"
+# library machinery working on the tool's behalf (sensor/origin.py): traceback formatting,
+# code generation, lazy imports.  Kept, but told apart from the tool's own actions.
+ORIGIN = "mcptrace.origin"  # "library", or absent: the tool's own code
+ORIGIN_MODULE = "mcptrace.origin.module"  # the module that made the call ("dataclasses")
+ORIGIN_LIBRARY = "mcptrace.origin.library"  # the package responsible ("httpx", "mcp")
+LIBRARY = "library"
 
 
 def count_attribute(category: str) -> str:

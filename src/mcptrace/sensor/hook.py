@@ -14,7 +14,10 @@
     4. translate   audit args → Observation (plain data) or None
     5. decide      the policy seam (sensor/decide.py): may raise PolicyDenial
     6. record      bounded per-span buffers and counters (sensor/recorder.py); a native
-                   symbol already looked up in this span is skipped here, after the policy
+                   symbol already looked up in this span is skipped here, after the policy;
+                   source reads, code and imports made by library machinery (a traceback
+                   being formatted, dataclasses generating code) are marked first
+                   (sensor/origin.py)
 
 Nothing in the hook calls the OTel API.  Any error is counted and swallowed, except a
 deliberate ``PolicyDenial`` and KeyboardInterrupt/SystemExit.
@@ -40,6 +43,7 @@ from mcptrace.record.observation import Observation
 from mcptrace.sensor import translate as translate_module
 from mcptrace.sensor.attribution import SPAN_KEY, SUPPRESS_KEY, SpanRegistry, context_variable
 from mcptrace.sensor.decide import POLICY, PolicyDenial
+from mcptrace.sensor.origin import ORIGIN_CATEGORIES, mark_library_origin
 from mcptrace.sensor.recorder import Recorder
 from mcptrace.sensor.translate import (
     MAIN_STARTS,
@@ -96,6 +100,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
     main_starts = MAIN_STARTS
     exec_event = ev.PROCESS_EXEC
     symbol_event = ev.NATIVE_SYMBOL
+    origin_categories = ORIGIN_CATEGORIES
 
     def mcptrace_audit_hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in interesting:  # 1. reject
@@ -152,7 +157,9 @@ def make_hook(sensor: Sensor) -> AuditHook:
             name = observation[0]
             if name == symbol_event and not first_lookup(state, observation):
                 return  # the same native symbol again in this span (Recorder.first_lookup)
-            record(observation, state, how, thread_id)  # 6. record
+            if observation[1] in origin_categories:  # 6a. library machinery's, or the tool's
+                mark_library_origin(observation)
+            record(observation, state, how, thread_id)  # 6b. record
             if name == exec_event and sensor.on_exec is not None:
                 sensor.on_exec()  # the image is about to be replaced: flush now
         except PolicyDenial:

@@ -267,6 +267,7 @@ border-left:1px solid var(--line);padding:16px}
 #panel dl{display:grid;grid-template-columns:110px 1fr;gap:2px 8px;font-size:12px}
 #panel dt{color:var(--muted)}#panel dd{margin:0;word-break:break-all}
 #panel li{font-size:12px;word-break:break-all}.flag{color:#b45309;font-weight:600}
+.library{opacity:.55}
 """
 
 _JS = r"""
@@ -364,8 +365,9 @@ function select(call) {
   if (call.activity.items.length) {
     panel.append(el('h4', {textContent: 'what it did'}));
     panel.append(el('ul', {}, call.activity.items.map(i => el('li', {
-      className: i.flagged ? 'flag' : '',
-      textContent: `${i.category} ${i.action} ${i.target}` + (i.count > 1 ? ` ×${i.count}` : '')
+      className: i.library ? 'library' : i.flagged ? 'flag' : '',
+      textContent: `${i.category} ${i.action} ${i.target}` + (i.count > 1 ? ` ×${i.count}` : '') +
+        (i.library ? ` · ${i.library}` : '')
     }))));
   }
 }

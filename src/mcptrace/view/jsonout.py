@@ -35,7 +35,8 @@ The schema is a contract for scripts; fields are only ever added within version 
     SIDE = {"span_id": str, "session_id": str|null, "service": str, "duration_ms": float}
     ACTIVITY = {"counts": {category: int}, "dropped": int,
                 "items": [{"category": str, "action": str, "target": str, "count": int,
-                           "flagged": bool}],
+                           "flagged": bool, "library"?: str}],  # library: made by library
+                                                 # machinery for the tool ("ast via mcp")
                 "items_omitted": {category: int}}
 
 Categories: detection, file, network, process, code, native, import, policy, tamper. ISO times

@@ -153,23 +153,41 @@ def parse_since(text: str, now: datetime | None = None) -> int:
 class Detail:
     """One distinct thing a call did (a path opened for write, a host connected), counted."""
 
-    __slots__ = ("action", "category", "count", "flagged", "target")
+    __slots__ = ("action", "category", "count", "flagged", "library", "target")
 
-    def __init__(self, category: str, action: str, target: str, flagged: bool) -> None:
+    def __init__(
+        self, category: str, action: str, target: str, flagged: bool, library: str = ""
+    ) -> None:
         self.category = category
         self.action = action
         self.target = target
         self.count = 0
         self.flagged = flagged
+        # library machinery working for the tool (mcptrace.origin): "module via package"
+        self.library = library
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "category": self.category,
             "action": self.action,
             "target": self.target,
             "count": self.count,
             "flagged": self.flagged,
         }
+        if self.library:
+            found["library"] = self.library
+        return found
+
+
+def library_of(attrs: dict[str, Any]) -> str:
+    """ "module via package" for an event library machinery made for the tool, else ""."""
+    if attrs.get(v.ORIGIN) != v.LIBRARY:
+        return ""
+    module = _text(attrs.get(v.ORIGIN_MODULE)) or "?"
+    package = _text(attrs.get(v.ORIGIN_LIBRARY))
+    if package and package != module.split(".", 1)[0]:
+        return f"{module} via {package}"
+    return module
 
 
 def _text(value: Any) -> str:
@@ -265,13 +283,16 @@ class Activity:
         weight = 1 + repeats if isinstance(repeats, int) and repeats > 0 else 1
         self.counts[category] = self.counts.get(category, 0) + weight
         action, target, flagged = describe(event_name, category, attrs)
+        library = library_of(attrs)
+        if library:  # kept apart from the tool's own, and no warning colour
+            action, flagged = f"{action} (library)", False
         key = (category, intern(action), intern(target))
         detail = self.details.get(key)
         if detail is None:
             if sum(1 for k in self.details if k[0] == category) >= MAX_ITEMS:
                 self.omitted[category] = self.omitted.get(category, 0) + 1
             else:
-                detail = self.details[key] = Detail(*key, flagged=flagged)
+                detail = self.details[key] = Detail(*key, flagged=flagged, library=library)
         if detail is not None:
             detail.count += weight
         if len(self.marks) < MAX_MARKS:
@@ -309,7 +330,9 @@ class Activity:
         for key, detail in other.details.items():
             mine = self.details.get(key)
             if mine is None:
-                self.details[key] = mine = Detail(*key, flagged=detail.flagged)
+                self.details[key] = mine = Detail(
+                    *key, flagged=detail.flagged, library=detail.library
+                )
             mine.count += detail.count
         for category, count in other.omitted.items():
             self.omitted[category] = self.omitted.get(category, 0) + count

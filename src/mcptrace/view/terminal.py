@@ -177,13 +177,18 @@ def activity_lines(
         listed = [d for d in details if _noteworthy(d)][:OUTSIDE_LISTED]
         not_listed = len(details) - len(listed)
         details = listed
-    for detail in details:
+    # the tool's own first, then what library machinery did for it (dimmed, never a warning)
+    for detail in sorted(details, key=lambda d: bool(d.library)):
+        count = f" {style.times}{detail.count}" if detail.count > 1 else ""
+        if detail.library:
+            text = f"{detail.category.ljust(8)} {detail.action} {detail.target or '-'}{count}"
+            lines.append(style.paint(f"{text} · {detail.library}", "dim"))
+            continue
         label = style.paint(detail.category.ljust(8), CATEGORY_COLOUR[detail.category])
         action = detail.action.ljust(11)
         target = detail.target or "-"
         if detail.flagged:
             target = style.paint(target, "yellow")
-        count = f" {style.times}{detail.count}" if detail.count > 1 else ""
         lines.append(f"{label} {action} {target}{count}")
     if only_noteworthy:
         if not_listed or any(activity.omitted.values()):

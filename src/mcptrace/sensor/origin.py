@@ -1,0 +1,217 @@
+"""Was an event library machinery working on the tool's behalf?  (A pipeline step.)
+
+Usage::
+
+    mark_library_origin(observation)   # in the hook, after translation, for recorded events
+    observation.attributes.get("mcptrace.origin")          # "library", or absent
+    observation.attributes.get("mcptrace.origin.module")   # e.g. "dataclasses", "tokenize"
+    observation.attributes.get("mcptrace.origin.library")  # e.g. "httpx", "mcp"
+
+A tool that fails makes the SDK format a traceback (``linecache`` reading source files,
+``ast.parse`` compiling ``<unknown>``); its first ``httpx`` call makes ``dataclasses``,
+``typing`` and ``collections.namedtuple`` generate code (``compile <string>``) and lazily
+imports modules.  Those events are kept (nothing is hidden) but marked, so a reader, the
+view and detection rules can tell them from the tool's own ``exec``.
+
+The mark comes from the frame that made the audited call (the first frame outside mcptrace;
+generated ``<string>`` frames are looked past, and for imports the importer's own frames):
+
+* the tool's own code (anything neither the standard library nor the MCP machinery below) →
+  no mark: ``exec(base64.b64decode(...))`` written in a tool is the tool's, wherever the
+  tool's package is installed;
+* the standard library → library, except modules whose job is to run code the caller hands
+  them (``timeit``, ``code``, ``runpy``, ``pdb``, ``doctest``, ``profile``, ``trace``...): a
+  tool laundering an ``exec`` through them is still the tool's;
+* the MCP and OpenTelemetry machinery (``MACHINERY``: the mcp SDK, fastmcp and the
+  packages they run on: anyio, httpx, pydantic, starlette, uvicorn, ...) → library.  A
+  package the tool brings along (even a well-known one) is not on the list: an attacker
+  cannot move their code into "library" by shipping it as a dependency.
+
+Only file opens of Python source files, code events and imports are looked at: that is
+where the machinery's noise is.  What generated code then does (opens, connects, spawns) is
+judged on its own.  Cost: only recorded events of those kinds pay it, never the hook's
+rejection step; a frame walk and a cached classification per file.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+import sysconfig
+from typing import Any
+
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.observation import Observation
+
+# top-level import names of the MCP SDKs, OpenTelemetry, and what they run on
+MACHINERY = frozenset(
+    {
+        "mcp",
+        "mcp_types",
+        "fastmcp",
+        "opentelemetry",
+        "anyio",
+        "sniffio",
+        "httpx",
+        "httpcore",
+        "httpx_sse",
+        "h11",
+        "h2",
+        "hpack",
+        "hyperframe",
+        "certifi",
+        "idna",
+        "pydantic",
+        "pydantic_core",
+        "pydantic_settings",
+        "typing_extensions",
+        "typing_inspection",
+        "annotated_types",
+        "starlette",
+        "sse_starlette",
+        "uvicorn",
+        "websockets",
+        "multipart",
+        "python_multipart",
+        "jsonschema",
+        "jsonschema_specifications",
+        "referencing",
+        "rpds",
+        "attr",
+        "attrs",
+        "dotenv",
+        "click",
+        "wrapt",
+        "exceptiongroup",
+        "importlib_metadata",
+        "zipp",
+        "google",  # protobuf, for the OTLP exporters
+        "grpc",
+    }
+)
+
+# standard-library modules that run code their caller hands them: not "library" for code
+EXECUTORS = frozenset(
+    {"timeit", "code", "codeop", "runpy", "pdb", "bdb", "doctest", "cProfile", "profile", "trace"}
+)
+
+_PACKAGE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_IMPORTER_FROZEN = "<frozen importlib."
+_IMPORT_MODULE = os.path.join(os.sep + "importlib", "__init__.py")  # import_module()
+_MAX_FRAMES = 64
+STDLIB, SITE, OWN = "stdlib", "site", "own"
+ORIGIN_CATEGORIES = frozenset({ev.FILE, ev.CODE, ev.IMPORT})  # the hook calls in for these
+
+
+def _directories(*paths: str | None) -> tuple[str, ...]:
+    found = []
+    for path in paths:
+        if path:
+            found.append(os.path.join(os.path.abspath(path), ""))
+            real = os.path.join(os.path.realpath(path), "")
+            if real != found[-1]:
+                found.append(real)
+    return tuple(dict.fromkeys(found))
+
+
+def _site_directories() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    candidates: list[str | None] = [paths.get("purelib"), paths.get("platlib")]
+    try:
+        candidates.extend(site.getsitepackages())
+    except AttributeError:  # an old virtualenv's site module
+        pass
+    candidates.append(getattr(site, "USER_SITE", None))
+    candidates.extend(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    return _directories(*candidates)
+
+
+_SITE = _site_directories()
+_STDLIB = _directories(sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("platstdlib"))
+_kinds: dict[str, tuple[str, str]] = {}  # filename → (kind, top-level package for SITE)
+
+
+def classify(filename: str) -> tuple[str, str]:
+    """(STDLIB | SITE | OWN, top-level package) of a code object's filename (cached)."""
+    known = _kinds.get(filename)
+    if known is not None:
+        return known
+    kind = (OWN, "")
+    if filename.startswith("<frozen "):
+        kind = (STDLIB, "")
+    else:
+        for directory in _SITE:  # first: a site-packages may sit inside the stdlib directory
+            if filename.startswith(directory):
+                top = filename[len(directory) :].split(os.sep, 1)[0]
+                kind = (SITE, top[:-3] if top.endswith(".py") else top.split(".", 1)[0])
+                break
+        else:
+            if filename.startswith(_STDLIB):
+                kind = (STDLIB, "")
+    if len(_kinds) > 4096:
+        _kinds.clear()
+    _kinds[filename] = kind
+    return kind
+
+
+def _is_library(kind: str, top: str) -> bool:
+    return kind == STDLIB or (kind == SITE and top in MACHINERY)
+
+
+def mark_library_origin(observation: Observation) -> None:
+    """Add ``mcptrace.origin`` = library (and the modules) when machinery made the call."""
+    category = observation[1]
+    attributes = observation[2]
+    if category == ev.FILE:
+        path = attributes.get(ev.FILE_PATH)
+        if not (isinstance(path, str) and path.endswith((".py", ".pyw"))):
+            return
+    elif category != ev.CODE and category != ev.IMPORT:
+        return
+    importing = category == ev.IMPORT
+    frame: Any = sys._getframe(1)
+    depth = 0
+    while frame is not None and depth < _MAX_FRAMES:  # the frame that made the call
+        filename = frame.f_code.co_filename
+        if not (
+            filename.startswith(_PACKAGE_DIRECTORY)
+            or (filename[:1] == "<" and not filename.startswith("<frozen "))
+            or (
+                importing
+                and (filename.startswith(_IMPORTER_FROZEN) or filename.endswith(_IMPORT_MODULE))
+            )
+        ):
+            break
+        frame, depth = frame.f_back, depth + 1
+    if frame is None or depth >= _MAX_FRAMES:
+        return
+    kind, top = classify(frame.f_code.co_filename)
+    if not _is_library(kind, top):
+        return  # the tool's own code
+    module = str(frame.f_globals.get("__name__", "") or top)
+    if category == ev.CODE and kind == STDLIB and module.split(".", 1)[0] in EXECUTORS:
+        return  # code the tool handed to timeit, runpy, code, ...: the tool's
+    attributes[ev.ORIGIN] = ev.LIBRARY
+    attributes[ev.ORIGIN_MODULE] = module
+    attributes[ev.ORIGIN_LIBRARY] = _responsible_library(frame, kind, top, module)
+
+
+def _responsible_library(frame: Any, kind: str, top: str, module: str) -> str:
+    """The third-party package whose call led here (``httpx`` for dataclasses generating its
+    models), or the standard-library module itself if the tool called it directly."""
+    if kind == SITE:
+        return top
+    caller = frame.f_back
+    for _ in range(_MAX_FRAMES):
+        if caller is None:
+            break
+        filename = caller.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIRECTORY):
+            caller_kind, caller_top = classify(filename)
+            if caller_kind == SITE and caller_top in MACHINERY:
+                return caller_top
+            if caller_kind == OWN and filename[:1] != "<":
+                break  # the tool's code called the standard library itself
+        caller = caller.f_back
+    return module.split(".", 1)[0]
