@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -44,6 +45,7 @@ class FaultProxy:
         retry_after: str | None = None,
         port: int = 0,
         listening: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.upstream_port = upstream_port
         self.behaviour = behaviour
@@ -51,6 +53,9 @@ class FaultProxy:
         self.retry_after = retry_after
         self.requests: list[tuple[str, str]] = []  # (path, what was done)
         self.headers: list[dict[str, str]] = []  # of each request
+        self.bodies: list[bytes] = []  # as received (before any decompression)
+        self.times: list[float] = []  # monotonic arrival of each request
+        self.tls = tls
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
@@ -107,6 +112,8 @@ class FaultProxy:
         connection.settimeout(30)
         buffered = b""
         try:
+            if self.tls is not None:
+                connection = self.tls.wrap_socket(connection, server_side=True)
             while not self._stop.is_set():
                 request, buffered = _read_request(connection, buffered)
                 if request is None:
@@ -117,6 +124,8 @@ class FaultProxy:
                     action = self.behaviour(number, path)
                     self.requests.append((path, action))
                     self.headers.append(headers)
+                    self.bodies.append(body)
+                    self.times.append(time.monotonic())
                 if not self._act(connection, action, path, headers, body):
                     return
         except OSError:

@@ -13,6 +13,7 @@ plant a symlink that redirects a write.  ``UnsafePath`` carries the one line the
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -109,7 +110,14 @@ def open_private(directory_fd: int, name: str, flags: int, directory: Path) -> i
     """Open (creating 0600 when ``flags`` has O_CREAT) a regular file inside a checked
     directory: never through a symlink, never a file with other links (a hard link planted
     to a file elsewhere), never someone else's."""
-    fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory_fd)
+    try:
+        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePath(
+                f"{directory / name} is a symbolic link; mcptrace does not follow it (remove it)"
+            ) from None
+        raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:

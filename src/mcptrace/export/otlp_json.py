@@ -185,6 +185,9 @@ def tree_to_message(signal: Signal, tree: dict[str, Any]) -> Message:
     ``json_format.ParseDict``, which is what keeps the write-ahead path as cheap as the SDK's
     own encoder).  Unknown fields are ignored, as the OTLP/JSON rules ask."""
     message_type = _request_type(signal)
+    top = FIELDS[signal][0]
+    if not isinstance(tree.get(top), list) or not tree[top]:
+        raise ValueError(f"not an OTLP/JSON {signal} export request (no {top})")
     try:
         return message_type(**_fields(message_type.DESCRIPTOR, tree))
     except (TypeError, ValueError, KeyError, AttributeError) as exc:

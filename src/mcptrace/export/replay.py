@@ -28,7 +28,7 @@ from mcptrace.export.shipper import PassReport, Say, Shipping, patient_policy, s
 
 __all__ = ["Destination", "ReplayError", "ReplayReport", "replay"]
 
-MAX_ATTEMPTS = 8  # per line in one run: about a minute of backoff, longer with Retry-After
+MAX_ATTEMPTS = 6  # per line in one run: 31.5 s of backoff, longer with Retry-After
 FOLLOW_SECONDS = 1.0
 
 
@@ -44,7 +44,7 @@ class ReplayReport:
 
     @property
     def complete(self) -> bool:
-        return not self.passes.stopped and not self.interrupted
+        return not (self.passes.stopped or self.passes.unsafe_files or self.interrupted)
 
     def summary(self) -> str:
         sent = self.passes
@@ -56,6 +56,8 @@ class ReplayReport:
             text += f"; moved {sent.rejected_lines} unusable line(s) aside"
         if sent.busy_files:
             text += f"; {sent.busy_files} file(s) are being sent by running processes"
+        if sent.unsafe_files:
+            text += f"; {sent.unsafe_files} file(s) not sent (unsafe progress files, see above)"
         for signal, reason in sent.stopped.items():
             text += f"; {signal} not sent ({reason}), they stay in the spool"
         if self.interrupted:

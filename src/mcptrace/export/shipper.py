@@ -74,6 +74,7 @@ class PassReport:
     sent_items: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 0))
     rejected_lines: int = 0
     busy_files: int = 0
+    unsafe_files: int = 0  # whose progress file was planted (a symlink, a hard link)
     stopped: dict[str, str] = field(default_factory=dict)  # signal -> why it stopped
 
 
@@ -129,9 +130,19 @@ class Shipping:
         if store is None:
             store = ProgressStore.open(self.spool_dir, self.destination.targets[signal])
             self.stores[signal] = store
-            for name in store.unreadable:
-                self.say(f"mcptrace: progress for {name} was unreadable; sending it from the start")
         return store
+
+    def claim(self, signal: Signal, name: str) -> Claim | None:
+        """Claim a file for shipping (None: another process ships it); UnsafePath when its
+        progress file was planted."""
+        store = self.store(signal)
+        claim = store.claim(name)
+        while store.unreadable:
+            self.say(
+                f"mcptrace: progress for {store.unreadable.pop()} was unreadable; "
+                "sending that file from the start"
+            )
+        return claim
 
     def ship_file(
         self,
@@ -295,7 +306,12 @@ def ship_pass(
     """Every complete, unacknowledged line of every spool file, oldest file first, signal
     by signal; a signal the receiver refuses (or that the policy gives up on) stops alone."""
     report = report or PassReport()
-    for signal in shipping.destination.targets:
+    gave_up: set[str] = set()  # collectors that stayed down through a whole backoff
+
+    def policy(target: Target, outcome: Retry, attempt: int) -> float | None:
+        return None if target.collector in gave_up else retry(target, outcome, attempt)
+
+    for signal, target in shipping.destination.targets.items():
         if signal in report.stopped:
             continue
         store = shipping.store(signal)
@@ -304,15 +320,22 @@ def ship_pass(
                 return report
             if store.acknowledged(path.name) >= _size(path):
                 continue
-            claim = store.claim(path.name)
+            try:
+                claim = shipping.claim(signal, path.name)
+            except UnsafePath as exc:
+                shipping.say(f"mcptrace: not sending {path}: {exc}")
+                report.unsafe_files += 1
+                continue
             if claim is None:
                 report.busy_files += 1
                 continue
             try:
-                if not shipping.ship_file(signal, claim, report, retry, None, should_stop):
+                if not shipping.ship_file(signal, claim, report, policy, None, should_stop):
                     return report
             except _Stop as stop:
                 report.stopped[signal] = stop.reason
+                if not stop.refused:
+                    gave_up.add(target.collector)
                 break
             finally:
                 claim.release()
@@ -487,7 +510,7 @@ class BackgroundShipper:
         deadline: float | None,
     ) -> bool:
         """False when the collector is down or refused the signal (stop this signal)."""
-        claim = self._claims.get(name) or store.claim(name)
+        claim = self._claims.get(name) or shipping.claim(signal, name)
         if claim is None:
             return True  # another process is shipping it
         self._claims[name] = claim
