@@ -4,6 +4,7 @@
 #   mcp1    Python 3.11, newest mcp 1.x  (MCP and sensor tests; interop peer of main)
 #   fastmcp Python 3.11, fastmcp 4.x     (fastmcp tests)
 #   py310 py312 py313                    (sensor tests: audit events differ per version)
+#   benign  Python 3.11, mcp 1.x and real servers from PyPI (benchmarks/corpus benign corpus)
 #   phoenix Python 3.11, real OTLP receivers only (arize-phoenix, rotel); no mcptrace in it:
 #           the receivers stage runs its tests in main and starts these as subprocesses
 set -euo pipefail
@@ -88,6 +89,9 @@ lane_one() {
 }
 lane_two() {
     want fastmcp && make_venv fastmcp 3.11 "$FASTMCP_PIN"
+    # the benign corpus (benchmarks/corpus): real MCP servers from PyPI, on mcp 1.x
+    want benign && make_venv benign 3.11 "mcp>=1.20,<2" mcp-server-git mcp-server-time \
+        mcp-server-fetch mcp-server-sqlite markitdown-mcp
     want py312 && make_venv py312 3.12 "mcp>=2,<3"
     want py313 && make_venv py313 3.13 "mcp>=2,<3"
     return 0

@@ -1,4 +1,4 @@
-"""``mcptrace policy check FILE`` and ``mcptrace policy test FILE --spool DIR``.
+"""``mcptrace policy check FILE``, ``policy test FILE --spool DIR``, ``policy suggest --spool DIR``.
 
 Usage (from mcptrace/cli.py)::
 
@@ -75,6 +75,30 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from mcptrace.policy.suggest import SuggestionError, suggest_policy
+
+    spool = Path(args.spool)
+    if not spool.is_dir():
+        sys.stderr.write(f"mcptrace policy suggest: spool {spool} is not a directory\n")
+        return EXIT_USAGE
+    try:
+        text = suggest_policy(spool, args.tool)
+    except SuggestionError as exc:
+        sys.stderr.write(f"mcptrace policy suggest: {exc}\n")
+        return EXIT_INVALID
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            sys.stderr.write(f"mcptrace policy suggest: cannot write {args.output} ({exc})\n")
+            return EXIT_USAGE
+        sys.stderr.write(f"mcptrace policy suggest: wrote {args.output}\n")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def add_policy_commands(commands: Any) -> None:
     """The ``policy`` group on the top-level subparsers."""
     policy = commands.add_parser("policy", help="check a policy file, or dry-run it over a spool")
@@ -89,3 +113,11 @@ def add_policy_commands(commands: Any) -> None:
     test.add_argument("--spool", required=True, metavar="DIR", help="spool directory to replay")
     test.add_argument("--json", action="store_true", help="print the report as JSON")
     test.set_defaults(handler=cmd_test)
+    suggest = group.add_parser(
+        "suggest",
+        help="write an enforce policy allowing exactly what each tool did in a spool",
+    )
+    suggest.add_argument("--spool", required=True, metavar="DIR", help="spool directory to learn from")
+    suggest.add_argument("--tool", metavar="NAME", help="only tools matching NAME (a glob)")
+    suggest.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    suggest.set_defaults(handler=cmd_suggest)
