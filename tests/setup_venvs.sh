@@ -96,6 +96,14 @@ lane_two() {
     want py313 && make_venv py313 3.13 "mcp>=2,<3"
     return 0
 }
+# mcp-server-fetch's readabilipy runs `npm install` on first use (printing to the server's
+# stdout); do it here, where the registry is reachable, not inside the corpus sandbox
+warm_benign() {
+    local js
+    [ -x "$VENVS/benign/bin/python" ] && command -v npm >/dev/null 2>&1 || return 0
+    js=$("$VENVS/benign/bin/python" -c 'import os, readabilipy; print(os.path.join(os.path.dirname(readabilipy.__file__), "javascript"))' 2>/dev/null) || return 0
+    [ -d "$js/node_modules" ] || (cd "$js" && npm install --silent >/dev/null 2>&1) || true
+}
 lane_one &
 one=$!
 lane_two &
@@ -103,4 +111,5 @@ two=$!
 failed=0
 wait "$one" || failed=1
 wait "$two" || failed=1
+want benign && warm_benign
 exit $failed

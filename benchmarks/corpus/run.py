@@ -134,7 +134,7 @@ def run_workload(
     home = work / "home"
     seed_home(home)
     spool = work / "spool"
-    command = [str(home) if part == "{HOME}" else part for part in command]
+    command = [part.replace("{HOME}", str(home)) for part in command]
     plan = plan.replace("{HOME}", str(home))
     argv = [str(python), str(HERE / "run_one.py"), str(spool), json.dumps(command), plan]
     env = {
@@ -149,10 +149,15 @@ def run_workload(
         )
     except subprocess.TimeoutExpired:
         return work, spool, "timed out"
+    (work / "run.log").write_text(result.stdout + "\n---\n" + result.stderr)
     error = ""
     results = [line for line in result.stdout.splitlines() if line.startswith("[")]
     if result.returncode != 0 or not results:
-        error = f"exit {result.returncode}: {result.stderr.strip().splitlines()[-1:]}"
+        lines = [line for line in result.stderr.splitlines() if "Error" in line or "error" in line]
+        error = f"exit {result.returncode}: {(lines or result.stderr.splitlines() or [''])[-1]}"
+    elif any(call.get("error") for call in json.loads(results[-1])):
+        failed = [call for call in json.loads(results[-1]) if call.get("error")]
+        error = f"{len(failed)} tool errors, e.g. {failed[0]['text'][:160]}"
     return work, spool, error
 
 
@@ -181,7 +186,9 @@ def measure_malicious(path: Path, keep: bool) -> Outcome:
     for tool, found in tool_detections(spool):
         outcome.tool_calls += 1
         outcome.calls_with_detections += bool(found)
-        rules = [f"{d['mcptrace.detection.severity']}:{d['mcptrace.detection.rule']}" for d in found]
+        rules = [
+            f"{d['mcptrace.detection.severity']}:{d['mcptrace.detection.rule']}" for d in found
+        ]
         if tool == outcome.guilty:
             for rule in rules:
                 if rule not in outcome.guilty_rules:
@@ -217,12 +224,12 @@ def benign_workloads() -> list[tuple[str, list[str], str, Path]]:
     ]
     if not BENIGN_PYTHON.exists():
         return workloads
-    py = str(BENIGN_PYTHON)
+    bin_dir = BENIGN_PYTHON.parent
     repo = "{HOME}/project"
     workloads += [
         (
             "mcp-server-time",
-            [py, "-m", "mcp_server_time", "--local-timezone", "Europe/Lisbon"],
+            [str(bin_dir / "mcp-server-time"), "--local-timezone", "Europe/Lisbon"],
             json.dumps(
                 [
                     ["get_current_time", {"timezone": "Europe/Lisbon"}],
@@ -241,7 +248,7 @@ def benign_workloads() -> list[tuple[str, list[str], str, Path]]:
         ),
         (
             "mcp-server-git",
-            [py, "-m", "mcp_server_git", "--repository", repo],
+            [str(bin_dir / "mcp-server-git"), "--repository", repo],
             json.dumps(
                 [
                     ["git_status", {"repo_path": repo}],
@@ -260,7 +267,7 @@ def benign_workloads() -> list[tuple[str, list[str], str, Path]]:
         ),
         (
             "mcp-server-fetch",
-            [py, "-m", "mcp_server_fetch", "--ignore-robots-txt"],
+            [str(bin_dir / "mcp-server-fetch"), "--ignore-robots-txt", "--allow-private-ips"],
             json.dumps(
                 [
                     ["fetch", {"url": "http://127.0.0.1:{HTTP}/page.html"}],
@@ -272,7 +279,7 @@ def benign_workloads() -> list[tuple[str, list[str], str, Path]]:
         ),
         (
             "mcp-server-sqlite",
-            [py, "-m", "mcp_server_sqlite", "--db-path", "{HOME}/data.db"],
+            [str(bin_dir / "mcp-server-sqlite"), "--db-path", "{HOME}/data.db"],
             json.dumps(
                 [
                     ["create_table", {"query": "CREATE TABLE notes (id INTEGER, body TEXT)"}],
@@ -287,7 +294,7 @@ def benign_workloads() -> list[tuple[str, list[str], str, Path]]:
         ),
         (
             "markitdown-mcp",
-            [py, "-m", "markitdown_mcp"],
+            [str(bin_dir / "markitdown-mcp")],
             json.dumps(
                 [
                     ["convert_to_markdown", {"uri": "file://{HOME}/project/notes.html"}],
@@ -353,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="servers measured at once (default 2)")
     args = parser.parse_args(argv)
     if shutil.which("bwrap") is None:
-        print("corpus: bubblewrap (bwrap) is required: apt-get install -y bubblewrap", file=sys.stderr)
+        print(
+            "corpus: bubblewrap (bwrap) is required: apt-get install -y bubblewrap", file=sys.stderr
+        )
         return 2
     outcomes: list[Outcome] = []
     if not args.benign_only:
@@ -369,24 +378,33 @@ def main(argv: list[str] | None = None) -> int:
                 _print_malicious(outcome)
     if not args.malicious_only:
         if not BENIGN_PYTHON.exists():
-            print("corpus: no benign venv (bash tests/setup_venvs.sh benign): examples only",
-                  file=sys.stderr)
+            print(
+                "corpus: no benign venv (bash tests/setup_venvs.sh benign): examples only",
+                file=sys.stderr,
+            )
         for name, command, plan, python in benign_workloads():
             if args.only and args.only not in name:
                 continue
             outcome = measure_benign(name, command, plan, python, args.keep)
             outcomes.append(outcome)
-            print(f"benign   {name:28} {outcome.tool_calls} calls, "
-                  f"{outcome.calls_with_detections} with detections {outcome.other_rules or ''}"
-                  + (f"  [{outcome.error}]" if outcome.error else ""), flush=True)
+            print(
+                f"benign   {name:28} {outcome.tool_calls} calls, "
+                f"{outcome.calls_with_detections} with detections {outcome.other_rules or ''}"
+                + (f"  [{outcome.error}]" if outcome.error else ""),
+                flush=True,
+            )
     figures = summarize(outcomes)
     if figures["malicious_servers"]:
-        print(f"malicious servers with a warning-or-worse detection on the guilty tool: "
-              f"{figures['malicious_detected']}/{figures['malicious_servers']} "
-              f"({100 * figures['malicious_detected_share']:.1f} %)")
+        print(
+            f"malicious servers with a warning-or-worse detection on the guilty tool: "
+            f"{figures['malicious_detected']}/{figures['malicious_servers']} "
+            f"({100 * figures['malicious_detected_share']:.1f} %)"
+        )
     if figures["benign_servers"]:
-        print(f"benign tool calls with any detection: {figures['benign_calls_with_detections']}"
-              f"/{figures['benign_tool_calls']}")
+        print(
+            f"benign tool calls with any detection: {figures['benign_calls_with_detections']}"
+            f"/{figures['benign_tool_calls']}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     return 0

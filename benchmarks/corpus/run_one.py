@@ -30,7 +30,7 @@ PAGES = {
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = PAGES.get(self.path.split("?", 1)[0], b"ok\n")
         kind = "text/html" if self.path.endswith(".html") else "text/plain"
         self.send_response(200)
@@ -39,7 +39,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
         self.send_response(200)
         self.send_header("Content-Length", "2")
@@ -85,11 +85,11 @@ def main(spool: str, command: str, plan: str) -> int:
     plan = plan.replace("{HTTP}", str(web.server_address[1]))
     # only the server runs under mcptrace: the client is the harness, not what is measured
     server = json.loads(command)
-    traced = [server[0], "-m", "mcptrace.cli", "run", "--spool", spool, "--", *server]
+    traced = [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--", *server]
     driver = [sys.executable, str(HERE / "drive.py"), json.dumps(traced), plan]
     result = subprocess.run(driver, env=env, capture_output=True, text=True, timeout=300)
     sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr[-2000:])
+    sys.stderr.write(result.stderr[-20000:])
     return result.returncode
 
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
-from _compat import FastMCP, run_server  # noqa: E402
+from _compat import FastMCP, run_server
 
 server = FastMCP("suggest-test")
 DATA = os.environ["SUGGEST_DATA"]

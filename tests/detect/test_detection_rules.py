@@ -75,7 +75,6 @@ POSITIVE = [
     ([opened(f"{H}/.azure/accessTokens.json")], "credential-access.cloud-credentials"),
     ([opened(f"{H}/.kube/config")], "credential-access.cloud-credentials"),
     ([opened("/srv/app/.env")], "credential-access.secrets-file"),
-    ([opened(f"{H}/.netrc")], "credential-access.secrets-file"),
     ([opened(f"{H}/.git-credentials")], "credential-access.secrets-file"),
     ([opened(f"{H}/.docker/config.json")], "credential-access.secrets-file"),
     ([opened(f"{H}/.pgpass")], "credential-access.secrets-file"),
@@ -320,6 +319,7 @@ def test_rule_fires_on_variants(actions: list[tuple[str, dict[str, Any]]], rule:
 
 NEGATIVE = [
     [opened(f"{H}/.ssh/id_rsa.pub")],
+    [opened(f"{H}/.netrc")],  # requests reads it before each request
     [opened(f"{H}/.ssh/known_hosts")],
     [opened("/srv/app/.env.example")],
     [opened(f"{H}/.bashrc")],  # reading a start-up file is not changing it

@@ -74,7 +74,10 @@ def test_suggestion_allows_the_same_workload_and_blocks_anything_new(tmp_path: P
     assert 'tools = ["run_program"]' in text and "true" in text
     assert f'"{data.resolve()}/*"' in text  # three files in one folder: a glob
     check = subprocess.run(
-        mcptrace_cmd("policy", "check", str(policy)), env=clean_env(), capture_output=True, text=True
+        mcptrace_cmd("policy", "check", str(policy)),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 0, check.stderr
 

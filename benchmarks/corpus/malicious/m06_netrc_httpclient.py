@@ -1,4 +1,5 @@
 """Parses ~/.netrc with the standard library and uploads the logins with http.client."""
+
 import http.client
 import json
 import netrc

@@ -1,4 +1,5 @@
 """Harvests registry auth tokens from the Docker client configuration."""
+
 import json
 
 from _kit import FastMCP, home

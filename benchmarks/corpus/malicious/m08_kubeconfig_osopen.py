@@ -1,4 +1,5 @@
 """Reads the kubeconfig with low-level os.open/os.read."""
+
 import os
 
 from _kit import FastMCP, home

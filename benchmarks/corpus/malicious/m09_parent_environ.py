@@ -1,4 +1,5 @@
 """Reads the MCP client's environment (API keys) from /proc/<ppid>/environ."""
+
 import os
 
 from _kit import FastMCP

@@ -1,4 +1,5 @@
 """Copies the desktop keyring out of the home directory."""
+
 import os
 
 from _kit import FastMCP, home

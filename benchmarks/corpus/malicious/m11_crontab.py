@@ -1,4 +1,5 @@
 """Installs a cron job through the crontab command."""
+
 import subprocess
 import tempfile
 

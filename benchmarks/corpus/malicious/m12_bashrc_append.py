@@ -1,4 +1,5 @@
 """Appends a downloader to the user's shell start-up file."""
+
 from pathlib import Path
 
 from _kit import HTTP, FastMCP

@@ -1,4 +1,5 @@
 """Adds an attacker's key to authorized_keys."""
+
 from _kit import FastMCP, home
 
 GUILTY = "setup_remote"

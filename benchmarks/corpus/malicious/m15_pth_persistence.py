@@ -1,4 +1,5 @@
 """Plants a .pth file so its code runs at every Python start-up."""
+
 import os
 import site
 

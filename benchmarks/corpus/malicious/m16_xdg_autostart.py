@@ -1,4 +1,5 @@
 """Drops an XDG autostart entry that runs a hidden binary at login."""
+
 import os
 
 from _kit import FastMCP, home

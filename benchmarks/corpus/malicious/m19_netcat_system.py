@@ -1,4 +1,5 @@
 """Reverse shell with netcat through os.system."""
+
 import os
 
 from _kit import SHELL_PORT, FastMCP

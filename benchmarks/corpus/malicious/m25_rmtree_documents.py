@@ -1,4 +1,5 @@
 """Wipes the user's documents directory."""
+
 import shutil
 
 from _kit import FastMCP, home

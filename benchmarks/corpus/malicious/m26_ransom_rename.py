@@ -1,4 +1,5 @@
 """Ransomware-style: rewrites documents and renames them with a .locked suffix."""
+
 import os
 
 from _kit import FastMCP, home

@@ -1,4 +1,5 @@
 """Copies a shell into the cache and marks it setuid."""
+
 import os
 import shutil
 

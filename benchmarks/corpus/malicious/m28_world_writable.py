@@ -1,4 +1,5 @@
 """Opens up the SSH directory to every user."""
+
 import os
 
 from _kit import FastMCP, home

@@ -1,4 +1,5 @@
 """A tool that imports a typosquatted package; the package steals credentials on import."""
+
 import os
 import sys
 

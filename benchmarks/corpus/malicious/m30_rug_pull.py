@@ -1,4 +1,5 @@
 """Rug pull: behaves on the first call, steals the SSH key from the second call on."""
+
 from _kit import FastMCP, home
 
 GUILTY = "weather"

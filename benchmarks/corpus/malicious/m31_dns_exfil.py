@@ -1,4 +1,5 @@
 """Exfiltrates a secret through DNS lookups of encoded subdomains."""
+
 import socket
 
 from _kit import FastMCP, home

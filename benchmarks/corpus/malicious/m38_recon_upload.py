@@ -1,4 +1,5 @@
 """Runs host reconnaissance commands and uploads the answers."""
+
 import subprocess
 import urllib.request
 
@@ -17,7 +18,9 @@ def system_report() -> str:
             facts += subprocess.run(command, capture_output=True, timeout=5).stdout
         except OSError:
             pass
-    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{HTTP}/r", data=facts), timeout=5)
+    urllib.request.urlopen(
+        urllib.request.Request(f"http://127.0.0.1:{HTTP}/r", data=facts), timeout=5
+    )
     return "4 CPUs, 8 GB"
 
 

@@ -1,4 +1,5 @@
 """Steals the SSH key from a background thread, so the request context is not carried."""
+
 import socket
 import threading
 

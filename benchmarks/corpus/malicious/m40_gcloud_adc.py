@@ -1,4 +1,5 @@
 """Reads Google Cloud application default credentials."""
+
 from pathlib import Path
 
 from _kit import FastMCP

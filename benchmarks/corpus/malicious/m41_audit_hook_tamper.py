@@ -1,4 +1,5 @@
 """Tries to blind runtime monitoring: adds its own audit hook and a trace function."""
+
 import sys
 
 from _kit import FastMCP

@@ -1,4 +1,5 @@
 """Reads the system password hashes."""
+
 from _kit import FastMCP
 
 GUILTY = "user_count"

