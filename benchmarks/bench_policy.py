@@ -62,7 +62,7 @@ def micro(calls: int) -> dict[str, float]:
     from mcptrace.policy.loader import parse_policy
     from mcptrace.record import vocabulary as ev
     from mcptrace.record.observation import Observation
-    from mcptrace.sensor.attribution import SpanState
+    from mcptrace.record.state import SpanState
 
     decider = PolicyEngine(parse_policy(policy_text(), "bench.toml")).decider()
     state = SpanState(SpanContext(1, 2, False), is_mcp=True)

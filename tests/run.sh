@@ -28,6 +28,7 @@ step "lint and types"
 run "$V/main/bin/ruff" check .
 run "$V/main/bin/ruff" format --check .
 run "$V/main/bin/mypy" src
+run "$V/main/bin/lint-imports" --no-cache  # the layering in ARCHITECTURE.md (.importlinter)
 
 suite() {  # name venv peer-venv pytest-args...
     local name=$1 venv=$2 peer=$3; shift 3

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mcptrace.policy.violation import PolicyViolation
 
-__version__ = "0.1.0"
+from mcptrace._version import __version__
 
 __all__ = ["PolicyViolation", "__version__"]
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mcptrace import __version__
+from mcptrace._version import __version__
 from mcptrace.config import (
     SIGNALS,
     SPOOL_EXPORTER,

@@ -16,8 +16,8 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 
-from mcptrace import __version__
 from mcptrace._files import refuse_unsafe_file
+from mcptrace._version import __version__
 from mcptrace.config import (
     SIGNALS,
     SPOOL_EXPORTER,

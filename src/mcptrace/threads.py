@@ -21,7 +21,7 @@ Both may be installed together: each attaches the same context.  ``anyio.to_thre
 ``asyncio.to_thread`` copy the whole contextvars context themselves already.
 
 The sensor relies on this to put a thread's events on the tool call that started it, even
-after the call returned (``sensor/attribution.py``, rule 1b); without it such events fall
+after the call returned (``record/state.py``, rule 1b); without it such events fall
 back to inference.
 """
 
@@ -48,7 +48,7 @@ def _context_setter() -> Setter:
     A ContextVar set/reset when OpenTelemetry uses its default runtime context (no detach
     warnings, no token objects to keep), ``attach``/``detach`` otherwise.
     """
-    from mcptrace.sensor.attribution import context_variable
+    from mcptrace.record.state import context_variable
 
     variable = context_variable()
     if variable is not None:

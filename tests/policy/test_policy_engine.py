@@ -218,7 +218,7 @@ def test_violations_from_threads_sharing_a_span_are_all_counted() -> None:
 
     from mcptrace.policy.engine import Verdict
     from mcptrace.policy.record import ViolationRecorder
-    from mcptrace.sensor.attribution import SpanState
+    from mcptrace.record.state import SpanState
 
     violations = ViolationRecorder(span_events_per_category=2)  # most are counted, not kept
     state = SpanState(SpanContext(1, 2, False, TraceFlags(1)), is_mcp=True)

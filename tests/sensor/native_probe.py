@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from mcptrace import _guard
 from mcptrace.export.enrich import EnrichingSpanProcessor, register_enricher
 from mcptrace.record import vocabulary as ev
-from mcptrace.sensor.attribution import SUPPRESS_KEY
+from mcptrace.record.state import SUPPRESS_KEY
 from mcptrace.sensor.hook import Sensor, install, native_counted
 from mcptrace.sensor.lifecycle import SensorEnricher
 

@@ -12,11 +12,11 @@ from opentelemetry.util.types import AttributeValue
 
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
+from mcptrace.record.recorder import LOG_RECORDS_FACTOR, Recorder, record_attributes
 from mcptrace.record.redact import redact_argv, redact_command_line, redact_url
+from mcptrace.record.state import SpanState
 from mcptrace.sensor import translate as translate_module
-from mcptrace.sensor.attribution import SpanState
 from mcptrace.sensor.hook import translate
-from mcptrace.sensor.recorder import LOG_RECORDS_FACTOR, Recorder, record_attributes
 from mcptrace.sensor.translate import access_of, interesting_events
 
 

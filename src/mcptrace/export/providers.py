@@ -43,7 +43,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
-from mcptrace import __version__
+from mcptrace._version import __version__
 from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
 from mcptrace.export.destination import Destination, DestinationError
 from mcptrace.export.enrich import EnrichingSpanProcessor

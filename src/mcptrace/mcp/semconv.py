@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcptrace._version import __version__
 from mcptrace.record.redact import redact_url
 from mcptrace.record.vocabulary import (
     EXECUTE_TOOL,
@@ -22,7 +23,7 @@ from mcptrace.record.vocabulary import (
     TRANSPORT_TCP,
 )
 
-SCOPE_VERSION = "0.1.0"
+SCOPE_VERSION = __version__  # our instrumentation scopes carry the package version
 # JSON-RPC error code the SDK answers malformed params with
 INVALID_PARAMS = -32602
 

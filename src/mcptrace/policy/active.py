@@ -31,10 +31,10 @@ from mcptrace.policy.engine import NetworkRule, PolicyEngine
 from mcptrace.policy.loader import PolicyFileError, load_policy, looks_enforcing
 from mcptrace.policy.record import ViolationRecorder
 from mcptrace.policy.tool_errors import surface_violations
+from mcptrace.record import decide as decide_module
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
-from mcptrace.sensor import decide as decide_module
-from mcptrace.sensor.hook import installed
+from mcptrace.record.recorder import active
 
 FLUSH_INTERVAL_SECONDS = 0.5
 SENSOR_CATEGORY_OF = {
@@ -88,14 +88,15 @@ class ActivePolicy:
         self._tamper("decider_rebound")
 
     def _tamper(self, what: str) -> None:
-        sensor = installed()
-        if sensor is None:
+        current = active()
+        if current is None:
             return
-        attribution = sensor.registry.attribute()
+        registry, recorder = current
+        attribution = registry.attribute()
         if attribution is None:
             return
         observation = Observation(ev.SENSOR_TAMPER, ev.TAMPER, {ev.TAMPER_TARGET: what}, what)
-        sensor.recorder.record(observation, attribution[0], attribution[1], threading.get_ident())
+        recorder.record(observation, attribution[0], attribution[1], threading.get_ident())
 
     def _run(self) -> None:
         _guard.PAUSED.add(threading.get_ident())  # nothing this thread does is the tool's

@@ -850,7 +850,7 @@ _KNOWN_EVENTS = frozenset(
     value
     for name, value in vars(ev).items()
     if name.isupper() and isinstance(value, str) and value.startswith("mcptrace.")
-) | {"mcptrace.policy.violation"}
+) | {ev.POLICY_VIOLATION}
 
 
 def parse_detection_tables(

@@ -25,8 +25,7 @@ from opentelemetry.sdk.trace import Event
 from mcptrace.activation import report
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
-from mcptrace.sensor.attribution import SpanState
-from mcptrace.sensor.recorder import (
+from mcptrace.record.recorder import (
     HOW,
     OBSERVATION,
     QUEUE_LIMIT,
@@ -36,6 +35,7 @@ from mcptrace.sensor.recorder import (
     Recorder,
     record_attributes,
 )
+from mcptrace.record.state import SpanState
 
 if TYPE_CHECKING:
     from mcptrace.policy.detect import Action, Detector

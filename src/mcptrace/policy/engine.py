@@ -1,4 +1,4 @@
-"""The decider: a compiled policy judging each sensor observation (sensor/decide.py seam).
+"""The decider: a compiled policy judging each sensor observation (record/decide.py seam).
 
 Usage::
 
@@ -33,7 +33,7 @@ from mcptrace.policy.matchers import (
 from mcptrace.policy.violation import PolicyViolation
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
-from mcptrace.sensor.attribution import Attribution, SpanState
+from mcptrace.record.state import Attribution, SpanState
 
 CACHE_LIMIT = 4096
 _NO_VERDICTS: list[Verdict] = []  # shared, never appended to

@@ -28,15 +28,16 @@ from mcptrace.instrumentor import Instrumentor
 
 def _install_detections(policy: Path | None) -> None:
     """Detections judge each finished span (observe only; rules load off the hot path)."""
-    from mcptrace.sensor.hook import Sensor, when_installed
+    from mcptrace.record.recorder import Recorder, when_active
+    from mcptrace.record.state import SpanRegistry
 
-    def attach(sensor: Sensor) -> None:
-        if sensor.recorder.detector is None:
+    def attach(registry: SpanRegistry, recorder: Recorder) -> None:
+        if recorder.detector is None:
             from mcptrace.policy import detect_stage
 
-            detect_stage.install(sensor.recorder, policy)
+            detect_stage.install(recorder, policy)
 
-    when_installed(attach)
+    when_active(attach)
 
 
 class PolicyInstrumentor(Instrumentor):

@@ -29,15 +29,15 @@ from mcptrace.policy import model as m
 from mcptrace.policy.engine import Verdict, tool_name_of
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
-from mcptrace.sensor.attribution import SpanState
-from mcptrace.sensor.hook import installed
-from mcptrace.sensor.recorder import (
+from mcptrace.record.recorder import (
     LOG_RECORDS_FACTOR,
     QUEUE_LIMIT,
     TIME,
     Record,
+    active,
     record_attributes,
 )
+from mcptrace.record.state import SpanState
 
 _time_ns = time.time_ns
 
@@ -75,8 +75,8 @@ class ViolationRecorder:
     def _counts_lock() -> threading.RLock:
         """The sensor recorder's lock: a span's counters are shared with it (``dropped``) and
         between threads sharing the span, and a count is a read then a write."""
-        sensor = installed()
-        return sensor.recorder.lock if sensor is not None else _FALLBACK_LOCK
+        current = active()
+        return current[1].lock if current is not None else _FALLBACK_LOCK
 
     # --- hot path (inside the hook): plain lists and counters
 

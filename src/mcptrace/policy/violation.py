@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcptrace.sensor.decide import PolicyDenial
+from mcptrace.record.decide import PolicyDenial
 
 
 class PolicyViolation(PolicyDenial):

@@ -24,8 +24,8 @@ from mcptrace.instrumentor import Instrumentor
 from mcptrace.provenance.cache import HashCache
 from mcptrace.provenance.describe import ModuleProvenance
 from mcptrace.provenance.startup import ModuleInventory
+from mcptrace.record.modules import set_module_describer
 from mcptrace.record.vocabulary import IMPORT
-from mcptrace.sensor.modules import set_module_describer
 
 _inventory: ModuleInventory | None = None
 

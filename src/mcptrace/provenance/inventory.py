@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcptrace import __version__
+from mcptrace._version import __version__
 from mcptrace.export.spool_reader import ReadStats, iter_logs, iter_spans
 from mcptrace.record import vocabulary as names
 

@@ -6,7 +6,8 @@ Usage (automatic under ``mcptrace run`` and ``opentelemetry-instrument``)::
     SensorInstrumentor().instrument()
 
 Pipeline: hook.py (reject → guard → translate → attribute → decide → record), translate.py
-(audit event → contract event), attribution.py (which span), recorder.py (bounded buffers,
-span events at span end, log records on a background thread), lifecycle.py (fork, exec,
-exit, child process span), decide.py (policy seam), modules.py (provenance seam).
+(audit event → contract event), lifecycle.py (fork, exec, exit, child process span),
+_fasthook.c (the optional C front of the hook).  The steps after translation live in
+``record/``: state.py (which span), decide.py (policy seam), recorder.py (bounded buffers,
+span events at span end, log records on a background thread), modules.py (provenance seam).
 """

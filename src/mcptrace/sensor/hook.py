@@ -12,8 +12,8 @@
                    translation so that a span already past its cap for the event's category
                    only counts the event (a tool opening a million files pays ~the guard)
     4. translate   audit args → Observation (plain data) or None
-    5. decide      the policy seam (sensor/decide.py): may raise PolicyDenial
-    6. record      bounded per-span buffers and counters (sensor/recorder.py); a native
+    5. decide      the policy seam (record/decide.py): may raise PolicyDenial
+    6. record      bounded per-span buffers and counters (record/recorder.py); a native
                    symbol already looked up in this span is skipped here, after the policy;
                    source reads, code and imports made by library machinery (a traceback
                    being formatted, dataclasses generating code) are marked first
@@ -39,12 +39,12 @@ from typing import Any
 
 from mcptrace import _guard
 from mcptrace.record import vocabulary as ev
+from mcptrace.record.decide import POLICY, PolicyDenial
 from mcptrace.record.observation import Observation
+from mcptrace.record.recorder import Recorder, set_active
+from mcptrace.record.state import SPAN_KEY, SUPPRESS_KEY, SpanRegistry, context_variable
 from mcptrace.sensor import translate as translate_module
-from mcptrace.sensor.attribution import SPAN_KEY, SUPPRESS_KEY, SpanRegistry, context_variable
-from mcptrace.sensor.decide import POLICY, PolicyDenial
 from mcptrace.sensor.origin import ORIGIN_CATEGORIES, mark_library_origin
-from mcptrace.sensor.recorder import Recorder
 from mcptrace.sensor.translate import (
     MAIN_STARTS,
     TRANSLATORS,
@@ -175,19 +175,6 @@ def make_hook(sensor: Sensor) -> AuditHook:
 
 
 _installed: Sensor | None = None
-_when_installed: list[Callable[[Sensor], None]] = []
-
-
-def when_installed(callback: Callable[[Sensor], None]) -> None:
-    """Call ``callback(sensor)`` once the sensor is installed (now, if it already is).
-
-    Instrumentors start in entry-point order, so a part that feeds the sensor (detections)
-    may start before it.
-    """
-    if _installed is not None:
-        callback(_installed)
-    else:
-        _when_installed.append(callback)
 
 
 def install(sensor: Sensor) -> bool:
@@ -206,11 +193,7 @@ def install(sensor: Sensor) -> bool:
     if not sensor.native:
         sys.addaudithook(hook)
     _installed = sensor
-    while _when_installed:
-        try:
-            _when_installed.pop(0)(sensor)
-        except Exception:  # a feeder failing must not stop the sensor
-            pass
+    set_active(sensor.registry, sensor.recorder)
     return True
 
 

@@ -29,10 +29,10 @@ from opentelemetry.trace import SpanKind
 from mcptrace import _guard, activation
 from mcptrace.export.enrich import Additions, register_enricher, unregister_enricher
 from mcptrace.record import vocabulary as ev
+from mcptrace.record.recorder import SUMMARY_WINDOW_SECONDS
 from mcptrace.record.redact import redact_argv
 from mcptrace.sensor import translate
 from mcptrace.sensor.hook import Sensor, install
-from mcptrace.sensor.recorder import SUMMARY_WINDOW_SECONDS
 
 
 def started_from_site() -> bool:

@@ -21,9 +21,11 @@ and calls ``on_refused`` so the attempt is reported.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from mcptrace.record.observation import Observation
-from mcptrace.sensor.attribution import Attribution
+if TYPE_CHECKING:  # the seam itself loads nothing: ``mcptrace.PolicyViolation`` derives from it
+    from mcptrace.record.observation import Observation
+    from mcptrace.record.state import Attribution
 
 
 class PolicyDenial(PermissionError):
@@ -34,7 +36,7 @@ class DeciderLocked(PolicyDenial):
     """``set_decider`` was called after a policy was locked in."""
 
 
-Decider = Callable[[Observation, Attribution], None]
+Decider = Callable[["Observation", "Attribution"], None]
 
 # One slot the hook reads directly: no call at all while no policy is installed.
 POLICY: list[Decider | None] = [None]

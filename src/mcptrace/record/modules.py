@@ -5,7 +5,7 @@ module's name is looked up here when the record is converted, and ``describe_mod
 the seam where module provenance (sha256, distribution, verification; provenance/) plugs
 in::
 
-    from mcptrace.sensor.modules import set_module_describer
+    from mcptrace.record.modules import set_module_describer
     set_module_describer(lambda path: {"mcptrace.module.sha256": ..., ...})
 
 Describers run at span end or on the sensor's log thread, with the sensor paused, so the

@@ -1,4 +1,4 @@
-"""Which span an audit event belongs to.
+"""Per-span state and its registry: which span an observation belongs to.
 
 Usage::
 
@@ -33,11 +33,10 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.sdk.trace import Span
-from opentelemetry.trace import SpanContext, get_current_span
+from opentelemetry.trace import SpanContext, SpanKind, get_current_span
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from mcptrace.record import vocabulary as ev
-from mcptrace.record.spans import is_mcp_server_span
 
 try:
     from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as SUPPRESS_KEY
@@ -58,6 +57,15 @@ def context_variable() -> ContextVar[Context] | None:
     return None
 
 
+def is_mcp_server_span(kind: SpanKind, attributes: Any, scope_name: str | None) -> bool:
+    """True for a span that handles one MCP message on the server side (any SDK version)."""
+    if kind is not SpanKind.SERVER:
+        return False
+    if attributes and ev.MCP_METHOD_NAME in attributes:
+        return True
+    return scope_name in (ev.SDK_SCOPE, ev.MCPTRACE_SCOPE)
+
+
 def _context_getter() -> Callable[[], Context]:
     """The fastest way to read the current OTel context (a ContextVar read when possible)."""
     variable = context_variable()
@@ -65,7 +73,7 @@ def _context_getter() -> Callable[[], Context]:
 
 
 class SpanState:
-    """What the sensor keeps for one live span (or a bucket standing in for none)."""
+    """What the record stage keeps for one live span (or a bucket standing in for none)."""
 
     __slots__ = (
         "counts",

@@ -40,9 +40,9 @@ from opentelemetry.util.types import AttributeValue
 from mcptrace import _guard
 from mcptrace.export.enrich import Additions
 from mcptrace.record import vocabulary as ev
+from mcptrace.record.modules import describe_module, module_name_for
 from mcptrace.record.observation import Observation, detection_severity, severity_of
-from mcptrace.sensor.attribution import SpanState
-from mcptrace.sensor.modules import describe_module, module_name_for
+from mcptrace.record.state import SpanRegistry, SpanState
 
 # [time_ns, observation, attribution, thread id, repeats, sealed]: a list, because repeats of
 # the same event are counted on it until the log thread emits it (seals it)
@@ -322,3 +322,35 @@ class LogPump:
             attributes=attributes,
             event_name=observation.name,
         )
+
+
+_active: tuple[SpanRegistry, Recorder] | None = None
+_when_active: list[Callable[[SpanRegistry, Recorder], None]] = []
+
+
+def set_active(registry: SpanRegistry, recorder: Recorder) -> None:
+    """Make ``registry`` and ``recorder`` the process's own (the sensor does, once)."""
+    global _active
+    _active = (registry, recorder)
+    while _when_active:
+        try:
+            _when_active.pop(0)(registry, recorder)
+        except Exception:  # a feeder failing must not stop the sensor
+            pass
+
+
+def when_active(callback: Callable[[SpanRegistry, Recorder], None]) -> None:
+    """Call ``callback(registry, recorder)`` once they are active (now, if they already are).
+
+    Instrumentors start in entry-point order, so a part that feeds the recorder (detections)
+    may start before the sensor.
+    """
+    if _active is not None:
+        callback(*_active)
+    else:
+        _when_active.append(callback)
+
+
+def active() -> tuple[SpanRegistry, Recorder] | None:
+    """The process's span registry and recorder, or None before the sensor is installed."""
+    return _active
