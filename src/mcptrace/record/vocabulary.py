@@ -54,11 +54,6 @@ MODULE_IMPORT = "mcptrace.module.import"
 SENSOR_TAMPER = "mcptrace.sensor.tamper"
 SENSOR_SUMMARY = "mcptrace.sensor.summary"
 
-# who caused a code event: "library" for the standard library or a package compiling on the
-# tool's behalf (dataclasses, namedtuple, traceback formatting); absent for the tool's own code
-ORIGIN = "mcptrace.origin"
-ORIGIN_LIBRARY = "library"
-
 # --- detections (policy/detect.py): a rule's verdict on a tool call's recorded actions
 DETECTION = "mcptrace.detection"
 DETECTION_CATEGORY = "detection"  # the category detections are listed under

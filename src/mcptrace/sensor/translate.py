@@ -65,26 +65,6 @@ def from_importer() -> bool:
     return frame is not None and frame.f_code.co_filename.startswith(_IMPORTER_FILES)
 
 
-# Code compiled by the standard library or an installed package on the tool's behalf
-# (dataclasses, namedtuple, attrs, traceback's ast.parse): machinery, not the tool's own.
-_STDLIB = os.path.dirname(os.__file__) + os.sep
-_LIBRARY_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
-
-
-def caller_origin() -> str | None:
-    """``library`` when the audited call came from the standard library or a package."""
-    frame = _getframe(1)
-    own = _OWN_FILES or {__file__}
-    while frame is not None and frame.f_code.co_filename in own:
-        frame = frame.f_back  # type: ignore[assignment]
-    if frame is None:
-        return None
-    name = frame.f_code.co_filename
-    if name.startswith((_STDLIB, "<frozen ")) or any(m in name for m in _LIBRARY_MARKERS):
-        return ev.ORIGIN_LIBRARY
-    return None
-
-
 # ---------------------------------------------------------------- small value helpers
 
 
@@ -615,8 +595,6 @@ def _compile(event: str, args: Args) -> Observation | None:
         attrs[ev.CODE_SOURCE_TYPE] = type(source).__name__
     else:
         attrs[ev.CODE_SHA256], attrs[ev.CODE_SIZE] = digest
-    if caller_origin() is not None:
-        attrs[ev.ORIGIN] = ev.ORIGIN_LIBRARY
     if len(_last_compile) > 1024:
         _last_compile.clear()
     _last_compile[_get_ident()] = name
@@ -643,8 +621,6 @@ def _exec_code(event: str, args: Args) -> Observation | None:
     co_code = getattr(code, "co_code", None)
     if isinstance(co_code, bytes):
         attrs[ev.CODE_SIZE] = len(co_code)
-    if caller_origin() is not None:
-        attrs[ev.ORIGIN] = ev.ORIGIN_LIBRARY
     return Observation(ev.CODE_EXEC, ev.CODE, attrs, event)
 
 
