@@ -65,6 +65,8 @@ def renderings(entry: dict[str, Any]) -> Iterator[tuple[str, Callable[[], Any]]]
     if "data" in entry:
         yield "data", lambda: redact_data(entry["data"])
         yield "data in a list", lambda: redact_data([{"result": entry["data"]}])
+        yield "data as indented JSON", lambda: redact_text(json.dumps(entry["data"], indent=2))
+        yield "data as Python repr", lambda: redact_text(repr(entry["data"]))
     if "url" in entry:
         yield "url", lambda: redact_url(entry["url"])
         yield "url argument", lambda: redact_argv(["curl", "-sS", entry["url"]])
@@ -164,3 +166,16 @@ def test_importing_it_loads_no_telemetry_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_host_names_are_redacted_in_sensor_events() -> None:
+    # a secret smuggled out as a DNS name must not land in server.address
+    from mcptrace.record import vocabulary as ev
+    from mcptrace.sensor.translate import TRANSLATORS
+
+    key = "AKIA" + "Q7XJ2MZP4N8RT5WY"
+    observation = TRANSLATORS["socket.getaddrinfo"].translate(
+        "socket.getaddrinfo", (f"{key}.exfil.example", 443, 0, 0, 0, 0)
+    )
+    assert observation is not None
+    assert observation.attributes[ev.SERVER_ADDRESS] == f"{REDACTED}.exfil.example"

@@ -6,6 +6,9 @@ the call ends, and mcp 2.x creates its own spans that we enrich rather than dupl
 start (still mutable) and end, and what they return is merged into the span the exporters
 receive.
 
+Finishers get the final span last and may return a changed copy (the redaction of what
+other tracers, such as the mcp SDK's own, wrote from user data).
+
 Sinks are processors that want the finished, enriched span but are no exporter (the MCP
 operation metrics, recorded from spans on a batch thread instead of on the request path).
 
@@ -19,7 +22,7 @@ Usage::
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,7 +52,10 @@ class SpanEnricher(Protocol):
     def on_end(self, span: ReadableSpan) -> Additions | None: ...
 
 
+SpanFinisher = Callable[[ReadableSpan], ReadableSpan]
+
 _enrichers: list[SpanEnricher] = []
+_finishers: list[SpanFinisher] = []
 _sinks: list[SpanProcessor] = []
 _enrichers_lock = threading.Lock()
 
@@ -64,6 +70,18 @@ def unregister_enricher(enricher: SpanEnricher) -> None:
     with _enrichers_lock:
         if enricher in _enrichers:
             _enrichers.remove(enricher)
+
+
+def register_finisher(finisher: SpanFinisher) -> None:
+    with _enrichers_lock:
+        if finisher not in _finishers:
+            _finishers.append(finisher)
+
+
+def unregister_finisher(finisher: SpanFinisher) -> None:
+    with _enrichers_lock:
+        if finisher in _finishers:
+            _finishers.remove(finisher)
 
 
 def register_sink(processor: SpanProcessor) -> None:
@@ -131,6 +149,11 @@ class EnrichingSpanProcessor(SpanProcessor):
                     combined = Additions()
                 combined.merge(extra)
         final = apply(span, combined) if combined is not None else span
+        for finisher in _finishers:
+            try:
+                final = finisher(final)
+            except Exception:  # a finisher bug must not cost the span
+                pass
         for processor in self.inner:
             processor.on_end(final)
         for sink in _sinks:

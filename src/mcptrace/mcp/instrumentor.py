@@ -27,11 +27,14 @@ import wrapt
 from mcptrace.activation import report
 from mcptrace.export.enrich import (
     register_enricher,
+    register_finisher,
     register_sink,
     unregister_enricher,
+    unregister_finisher,
     unregister_sink,
 )
 from mcptrace.instrumentor import Instrumentor, unwrap
+from mcptrace.record.span_redaction import redact_span
 
 Patch = tuple[str, str, Callable[..., Any]]
 _SUPPORTED = "mcp >= 1.20, < 3"
@@ -137,6 +140,7 @@ class McpInstrumentor(Instrumentor):
             self._enrichers.append(SDK_SPAN_ENRICHER)
         for enricher in self._enrichers:
             register_enricher(enricher)
+        register_finisher(redact_span)  # the SDK's own spans carry peer error messages
         self._hook(patches)
         self._hook_module("fastmcp", self._instrument_fastmcp)
 
@@ -162,6 +166,7 @@ class McpInstrumentor(Instrumentor):
         if getattr(self, "_fastmcp_dedupe", False):
             importlib.import_module("mcptrace.mcp.fastmcp").uninstall_dedupe()
             self._fastmcp_dedupe = False
+        unregister_finisher(redact_span)
         for enricher in self._enrichers:
             unregister_enricher(enricher)
         self._enrichers.clear()

@@ -411,7 +411,7 @@ _HEADER_NAMES = (
 )
 # A header line: the whole rest of the line is the credential ("Bearer x", "a=1; b=2").
 _HEADER_NAME_SET = frozenset(_HEADER_NAMES.split("|"))
-_HEADER_NAME = re.compile(r"(?:(?<![\w-])|(?<=\\[nrt]))([A-Za-z][\w-]{1,40})[ \t]*:[ \t]*")
+_HEADER_NAME = re.compile(r"(?:(?<![\w\-\\])|(?<=\\[nrt]))([A-Za-z][\w-]{1,40})[ \t]*:[ \t]*")
 _HEADER_VALUE = re.compile(r"[^\r\n\"'\\]+")
 
 
@@ -440,14 +440,15 @@ _AUTH_SCHEMES = r"(?:Bearer|Basic|Token|Digest|Negotiate|Bot|ApiKey|SSWS|OAuth|A
 _QUOTED_VALUE = (
     r"\[REDACTED\]|\[[^\]\n]{0,4096}\]|\"(?:[^\"\\\n]|\\.){0,4096}\"|'[^'\n]{0,4096}'"
     r"|\{[^}\n]{0,4096}\}"
-    r"|\\[\"'](?:(?!\\[\"']).){0,400}\\[\"']"  # \"value\" inside an escaped string
+    # \"value\" inside an escaped string (\\\"value\\\" when escaped twice ...)
+    r"|(?P<escaped_quote>\\+[\"'])(?:(?!\\+[\"']).){0,400}(?P=escaped_quote)"
     rf"|{_AUTH_SCHEMES}[ \t]+[^\s\"',;&}}\]<>)\\]{{1,4096}}"
 )
 _UNQUOTED_CHAR = r"(?:\[REDACTED\]|[^\s\"',;&}\]<>)\\])"
 # name=value / name: value, the name at the start of a word (or after a \n escape in JSON)
 _ASSIGNMENT = re.compile(
-    r"(?:(?<![\w.\-/])|(?<=\\[nrt]))(-{0,2}[A-Za-z_$@][\w.\-]{0,80}?)"
-    r"(?:(?P<colon>(?:\\?[\"'])?[ \t]*:(?!//)[ \t]*)|(?P<equals>(?:\\?[\"'])?[ \t]*=[ \t]*))"
+    r"(?:(?<![\w.\-/\\])|(?<=\\[nrt]))(-{0,2}[A-Za-z_$@][\w.\-]{0,80}?)"
+    r"(?:(?P<colon>(?:\\*[\"'])?[ \t]*:(?!//)[ \t]*)|(?P<equals>(?:\\*[\"'])?[ \t]*=[ \t]*))"
 )
 # after "name:" a value runs to the end of the phrase (a passphrase has spaces) ...
 _COLON_VALUE = re.compile(rf"{_QUOTED_VALUE}|(?:{_UNQUOTED_CHAR}|[ \t]){{0,512}}{_UNQUOTED_CHAR}")
@@ -488,6 +489,35 @@ def _may_name_a_secret(text: str) -> bool:
     return bool(_extra_keys) or any(hint in lowered for hint in _NAME_HINTS)
 
 
+_MAX_STRUCTURE_CHARS = 16 * 1024
+
+
+def _balanced_end(text: str, start: int) -> int | None:
+    """The end of the ``{...}`` / ``[...]`` starting at ``start`` (strings skipped)."""
+    closing = {"{": "}", "[": "]"}
+    stack: list[str] = []
+    quote = ""
+    index = start
+    limit = min(len(text), start + _MAX_STRUCTURE_CHARS)
+    while index < limit:
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in ('"', "'"):
+            quote = char
+        elif char in closing:
+            stack.append(closing[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+            if not stack:
+                return index + 1
+        index += 1
+    return None
+
+
 def _redact_assignments(text: str) -> str:
     """``name=value`` / ``name: value`` pairs whose name is secret.  Only a secret name's
     value is read, so a pair whose name is not (``--from-literal=password=x``,
@@ -502,6 +532,12 @@ def _redact_assignments(text: str) -> str:
         position = match.end()
         if not _names_a_secret_value(match.group(1).lstrip("-")):
             continue
+        if text[position : position + 1] in ("{", "["):  # a structure, perhaps over lines
+            end = _balanced_end(text, position)
+            if end is not None:
+                pieces.append(REDACTED)
+                position = end
+                continue
         value_pattern = _COLON_VALUE if match.group("colon") else _EQUALS_VALUE
         value_match = value_pattern.match(text, position)
         if value_match is None:
@@ -519,16 +555,14 @@ def _redact_assignments(text: str) -> str:
 
 
 # ["X-Api-Key", "value"], ('password', 'value'): a header or setting as a pair
-_PAIR = re.compile(
-    r"([\[(][ \t]*([\"']))([\w.\-]{1,80})(\2[ \t]*,[ \t]*)(\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*')"
-)
+_PAIR = re.compile(r"([\[(]\s*(\\*[\"']))([\w.\-]{1,80})(\2\s*,\s*)(\2)((?:(?!\2).){0,4096}?)\2")
 
 
 def _replace_pair(match: re.Match[str]) -> str:
-    value = match.group(5)
-    if value[1:-1] == REDACTED or not is_secret_name(match.group(3)):
+    quote, value = match.group(2), match.group(6)
+    if value == REDACTED or not is_secret_name(match.group(3)):
         return match.group(0)
-    return f"{match.group(1)}{match.group(3)}{match.group(4)}{value[0]}{REDACTED}{value[0]}"
+    return f"{match.group(1)}{match.group(3)}{match.group(4)}{quote}{REDACTED}{quote}"
 
 
 # ---------------------------------------------------------------- command lines
@@ -831,8 +865,8 @@ def redact_text(text: str) -> str:
 
 
 def _redact_text(text: str, quoting_levels: int) -> str:
-    # nested quoting ('a'"'"'b', "a \"b\"") is the only kind the other rules cannot read
-    if quoting_levels and ("\\" in text or ("'" in text and '"' in text)):
+    # 'a'"'"'b' and 'a'\''b' (a single quote inside single quotes) hide values from the rules
+    if quoting_levels and ("'\"'\"'" in text or "'\\''" in text):
         text = _redact_quoted_words(text, quoting_levels - 1)
     text = _redact_shapes(text)  # first: a PEM block spans many words
     if _might_be_command(text):
@@ -861,8 +895,8 @@ def _redact_quoted_words(text: str, quoting_levels: int) -> str:
 
     def unquoted(match: re.Match[str]) -> str:
         raw = match.group(0)
-        # one plainly quoted part ("a b", 'a b') is read as it is by the other rules
-        if raw.count("'") + raw.count('"') <= 2 and "\\" not in raw:
+        # only the shell's ways of putting a quote inside quotes hide a value from the rules
+        if "'\"'\"'" not in raw and "'\\''" not in raw:
             return raw
         plain = _unquote(raw)
         cleaned = _redact_text(plain, quoting_levels)
@@ -952,6 +986,10 @@ def redact_data(value: Any, extra_keys: Iterable[str] = (), _depth: int = 0) -> 
             and is_secret_name(items[0], extras)
         ):  # ("Authorization", "Bearer x"): a header or setting as a pair
             return [items[0], REDACTED]
+        if items and all(isinstance(item, str) for item in items):
+            # a list of strings may be an argv: ["mysql", "-pX"] needs the program
+            for index, (start, end) in _secret_spans(items).items():
+                items[index] = items[index][:start] + REDACTED + items[index][end:]
         return [redact_data(item, extras, _depth + 1) for item in items]
     return redact_text(_as_text(value))
 
