@@ -64,6 +64,11 @@ class Settings:
     native_hook: bool = True
     provenance_cache: Path | None = None
     enabled: bool = True
+    # who called: where the HTTP principal comes from ("" off, "header:NAME", "auth")
+    principal: str = ""
+    principal_clear: bool = False
+    principal_key: str = ""
+    metrics_resource_uri: bool = False
     # OTel side (standard variables, validated here so errors are one clear line)
     service_name: str | None = None
     protocol: str = "http/protobuf"
@@ -185,6 +190,15 @@ def _parse_str(setting: str, raw: object, part: str) -> str:
     return str(raw)
 
 
+def _parse_principal(setting: str, raw: object, part: str) -> str:
+    text = str(raw).strip()
+    if text in ("", "auth") or (text.startswith("header:") and text[len("header:") :].strip()):
+        return text
+    raise ConfigError(
+        setting, f"{raw!r} is not a principal source", "use header:NAME or auth", part
+    )
+
+
 @dataclass(frozen=True)
 class _Option:
     attribute: str
@@ -226,6 +240,18 @@ OPTIONS: dict[str, _Option] = {
         "provenance_cache", _parse_path, "import", "module hash cache file"
     ),
     "MCPTRACE_ENABLED": _Option("enabled", _parse_bool, "all", "turn mcptrace off entirely"),
+    "MCPTRACE_PRINCIPAL": _Option(
+        "principal", _parse_principal, "principal", "who called over HTTP: header:NAME or auth"
+    ),
+    "MCPTRACE_PRINCIPAL_CLEAR": _Option(
+        "principal_clear", _parse_bool, "principal", "record the principal in clear (user.id)"
+    ),
+    "MCPTRACE_PRINCIPAL_KEY": _Option(
+        "principal_key", _parse_str, "principal", "key of the principal hash (default: per install)"
+    ),
+    "MCPTRACE_METRICS_RESOURCE_URI": _Option(
+        "metrics_resource_uri", _parse_bool, "metrics", "mcp.resource.uri on operation metrics"
+    ),
 }
 TOML_KEYS = {name.removeprefix("MCPTRACE_").lower(): name for name in OPTIONS}
 

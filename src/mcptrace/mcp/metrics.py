@@ -24,30 +24,58 @@ from opentelemetry.trace import NonRecordingSpan, SpanKind, set_span_in_context
 from mcptrace.mcp.semconv import SCOPE_VERSION
 from mcptrace.record.vocabulary import (
     ERROR_TYPE,
+    GEN_AI_OPERATION_NAME,
     GEN_AI_PROMPT_NAME,
     GEN_AI_TOOL_NAME,
+    JSONRPC_PROTOCOL_VERSION,
     MCP_CLIENT_OPERATION_DURATION,
     MCP_CLIENT_SESSION_DURATION,
     MCP_METHOD_NAME,
     MCP_PROTOCOL_VERSION,
+    MCP_RESOURCE_URI,
     MCP_SERVER_OPERATION_DURATION,
     MCP_SERVER_SESSION_DURATION,
     MCP_SPAN_SCOPES,
+    MCPTRACE_CLIENT_NAME,
+    MCPTRACE_CLIENT_VERSION,
     MCPTRACE_SCOPE,
+    NETWORK_PROTOCOL_NAME,
+    NETWORK_PROTOCOL_VERSION,
     NETWORK_TRANSPORT,
+    RPC_RESPONSE_STATUS_CODE,
+    SERVER_ADDRESS,
+    SERVER_PORT,
 )
 
 # Semconv's advisory buckets for MCP durations.
 BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# The convention's operation-metric attributes (mcp.resource.uri only on opt-in, and never
+# mcp.session.id: cardinality); each side adds its own peer.
 OPERATION_ATTRIBUTES = (
     MCP_METHOD_NAME,
     GEN_AI_TOOL_NAME,
     GEN_AI_PROMPT_NAME,
     ERROR_TYPE,
+    RPC_RESPONSE_STATUS_CODE,
+    GEN_AI_OPERATION_NAME,
+    JSONRPC_PROTOCOL_VERSION,
     MCP_PROTOCOL_VERSION,
+    NETWORK_PROTOCOL_NAME,
+    NETWORK_PROTOCOL_VERSION,
     NETWORK_TRANSPORT,
 )
-SESSION_ATTRIBUTES = (ERROR_TYPE, MCP_PROTOCOL_VERSION, NETWORK_TRANSPORT)
+CLIENT_OPERATION_ATTRIBUTES = (*OPERATION_ATTRIBUTES, SERVER_ADDRESS, SERVER_PORT)
+# who called, per client (the principal stays on spans: one series per user is too many)
+SERVER_OPERATION_ATTRIBUTES = (*OPERATION_ATTRIBUTES, MCPTRACE_CLIENT_NAME, MCPTRACE_CLIENT_VERSION)
+SESSION_ATTRIBUTES = (
+    ERROR_TYPE,
+    JSONRPC_PROTOCOL_VERSION,
+    MCP_PROTOCOL_VERSION,
+    NETWORK_PROTOCOL_NAME,
+    NETWORK_PROTOCOL_VERSION,
+    NETWORK_TRANSPORT,
+)
+CLIENT_SESSION_ATTRIBUTES = (*SESSION_ATTRIBUTES, SERVER_ADDRESS, SERVER_PORT)
 
 
 class _Histograms:
@@ -85,11 +113,19 @@ def record_operation(
 ) -> None:
     if kind is SpanKind.CLIENT:
         name, description = MCP_CLIENT_OPERATION_DURATION, "Duration of MCP requests, client side"
+        picked = _pick(attributes, CLIENT_OPERATION_ATTRIBUTES)
     else:
         name, description = MCP_SERVER_OPERATION_DURATION, "Duration of MCP requests, server side"
-    _histograms.get(name, description).record(
-        seconds, _pick(attributes, OPERATION_ATTRIBUTES), context=context
-    )
+        picked = _pick(attributes, SERVER_OPERATION_ATTRIBUTES)
+    if MCP_RESOURCE_URI in attributes and _resource_uri_opted_in():
+        picked[MCP_RESOURCE_URI] = attributes[MCP_RESOURCE_URI]
+    _histograms.get(name, description).record(seconds, picked, context=context)
+
+
+def _resource_uri_opted_in() -> bool:
+    from mcptrace.activation import current_settings
+
+    return current_settings().metrics_resource_uri
 
 
 def record_session(client_side: bool, seconds: float, attributes: Mapping[str, Any]) -> None:
@@ -98,7 +134,8 @@ def record_session(client_side: bool, seconds: float, attributes: Mapping[str, A
             name, description = MCP_CLIENT_SESSION_DURATION, "Duration of MCP sessions, client side"
         else:
             name, description = MCP_SERVER_SESSION_DURATION, "Duration of MCP sessions, server side"
-        _histograms.get(name, description).record(seconds, _pick(attributes, SESSION_ATTRIBUTES))
+        names = CLIENT_SESSION_ATTRIBUTES if client_side else SESSION_ATTRIBUTES
+        _histograms.get(name, description).record(seconds, _pick(attributes, names))
     except Exception:
         pass
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.propagate import extract, inject
+from opentelemetry.propagate import get_global_textmap
 from opentelemetry.trace import Link, SpanContext
 
 from mcptrace.activation import parent_context
@@ -27,9 +27,10 @@ BAGGAGE = "baggage"
 
 
 def inject_meta(meta: MutableMapping[str, Any], context: Context | None = None) -> None:
-    """Write traceparent / tracestate / baggage of ``context`` (default: current) into meta."""
+    """Write ``context`` (default: the current one) into meta with the configured propagators
+    (``OTEL_PROPAGATORS``; W3C traceparent, tracestate and baggage by default)."""
     try:
-        inject(meta, context=context)
+        get_global_textmap().inject(meta, context=context)
     except Exception:
         pass
 
@@ -44,9 +45,10 @@ def extract_meta(meta: Any) -> Context | None:
             meta = extra if isinstance(extra, Mapping) else None
             if meta is None:
                 return None
-        if TRACEPARENT not in meta:
+        propagator = get_global_textmap()
+        if TRACEPARENT not in meta and not any(key in meta for key in propagator.fields):
             return None
-        context = extract(meta)
+        context = propagator.extract(meta)
     except Exception:
         return None
     if not trace.get_current_span(context).get_span_context().is_valid:

@@ -36,6 +36,19 @@ def is_stateless_version(version: Any) -> bool:
     return isinstance(version, str) and version >= FIRST_STATELESS_VERSION
 
 
+# 2026-07-28's per-request envelope in params._meta, and the server's identity in results
+PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion"
+CLIENT_INFO_META_KEY = "io.modelcontextprotocol/clientInfo"
+SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
+
+
+def envelope_version(params: Any) -> str | None:
+    """The protocol version a 2026-07-28 request names in its ``_meta`` envelope."""
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    version = meta.get(PROTOCOL_VERSION_META_KEY) if isinstance(meta, dict) else None
+    return version if is_stateless_version(version) else None
+
+
 def span_name(method: str, params: Any) -> str:
     """``{mcp.method.name} {target}``: the tool or prompt name; resource URIs stay out."""
     if method in (TOOLS_CALL, PROMPTS_GET) and params:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcptrace.mcp.callers import principal_attributes
 from mcptrace.mcp.events import emit_event
 from mcptrace.mcp.metrics import record_session
 from mcptrace.mcp.semconv import transport_attributes
@@ -35,6 +36,7 @@ from mcptrace.record.vocabulary import (
     MCP_SESSION_ID,
     MCPTRACE_SESSION_DURATION,
     MCPTRACE_SESSION_SIDE,
+    NETWORK_PROTOCOL_VERSION,
     SERVER_ADDRESS,
     SERVER_PORT,
     TRANSPORT_PIPE,
@@ -43,6 +45,9 @@ from mcptrace.record.vocabulary import (
 
 @dataclass
 class SessionInfo:
+    """One side of one MCP session; for a 2026-07-28 (stateless) connection it only carries
+    the transport and the peers' identities: no session id, no start/end, no duration."""
+
     client_side: bool
     transport: str = TRANSPORT_PIPE
     session_id: str | None = None
@@ -56,6 +61,8 @@ class SessionInfo:
     announced: bool = False
     # the peers negotiated a stateless protocol (2026-07-28): no session to report
     stateless: bool = False
+    # who is on the other end: clientInfo (server side) or serverInfo (client side)
+    peer: dict[str, Any] = field(default_factory=dict)
     _attributes: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,6 +81,14 @@ class SessionInfo:
                 self.session_id_source = None
                 self._attributes = None
 
+    def current_session_id(self) -> str | None:
+        """The session id as known now (HTTP ones appear with the initialize answer)."""
+        if self.stateless:
+            return None
+        if self.session_id_source is not None:
+            self._resolve_session_id()
+        return self.session_id
+
     def set_session_id(self, session_id: str | None) -> None:
         if session_id and session_id != self.session_id:
             self.session_id = session_id
@@ -85,6 +100,19 @@ class SessionInfo:
             self.protocol_version = version
             self._attributes = None
 
+    def set_peer(self, attributes: dict[str, Any]) -> None:
+        if attributes and attributes != self.peer:
+            self.peer = attributes
+            self._attributes = None
+
+    def go_stateless(self, version: str | None) -> None:
+        """The connection turned out to speak a stateless revision: nothing of a session is
+        reported for it, the id minted for stdio included."""
+        if not self.stateless:
+            self.stateless = True
+            self.protocol_version = version or self.protocol_version
+            self._attributes = None
+
     def span_attributes(self) -> dict[str, Any]:
         """Session-wide span attributes (cached; rebuilt only when something changed)."""
         if self.session_id_source is not None:
@@ -92,7 +120,7 @@ class SessionInfo:
         attributes = self._attributes
         if attributes is None:
             attributes = transport_attributes(self.transport)
-            if self.session_id:
+            if self.session_id and not self.stateless:
                 attributes[MCP_SESSION_ID] = self.session_id
             if self.protocol_version:
                 attributes[MCP_PROTOCOL_VERSION] = self.protocol_version
@@ -101,6 +129,7 @@ class SessionInfo:
                     attributes[SERVER_ADDRESS] = self.server_address
                 if self.server_port is not None:
                     attributes[SERVER_PORT] = self.server_port
+            attributes.update(self.peer)
             self._attributes = attributes
         return attributes
 
@@ -110,9 +139,9 @@ class SessionInfo:
         return attributes
 
     def announce(self) -> None:
-        """Session start: a stdio session gets its UUID now; one log record."""
+        """Session start: one log record (a stdio server mints its session's UUID now)."""
         with self._lock:
-            if self.announced:
+            if self.announced or self.stateless:
                 return
             self.announced = True
         self._attributes = None
@@ -124,7 +153,7 @@ class SessionInfo:
 
     def end(self, error: BaseException | None = None) -> None:
         with self._lock:
-            if self.ended:
+            if self.ended or self.stateless or not self.announced:
                 return
             self.ended = True
         try:
@@ -140,17 +169,22 @@ class SessionInfo:
 
 
 def peer_attributes_from_request(request: Any) -> dict[str, Any]:
-    """``client.address``/``client.port`` of a Starlette request (HTTP transports), if any."""
-    client = getattr(request, "client", None)
-    if client is None:
-        return {}
+    """What one HTTP request (Starlette) tells about the caller: ``client.address``/
+    ``client.port``, the HTTP version, and the principal when one is configured."""
     attributes: dict[str, Any] = {}
-    host = getattr(client, "host", None)
-    port = getattr(client, "port", None)
-    if host:
-        attributes[CLIENT_ADDRESS] = host
-    if isinstance(port, int):
-        attributes[CLIENT_PORT] = port
+    client = getattr(request, "client", None)
+    if client is not None:
+        host = getattr(client, "host", None)
+        port = getattr(client, "port", None)
+        if host:
+            attributes[CLIENT_ADDRESS] = host
+        if isinstance(port, int):
+            attributes[CLIENT_PORT] = port
+    scope = getattr(request, "scope", None)
+    version = scope.get("http_version") if isinstance(scope, dict) else None
+    if isinstance(version, str):
+        attributes[NETWORK_PROTOCOL_VERSION] = version
+    attributes.update(principal_attributes(request))
     return attributes
 
 
@@ -180,6 +214,10 @@ def client_session(read_stream: Any) -> SessionInfo:
         info.session_id_source = tag.session_id_source
         if tag.connect_attributes:
             announce_client_connect(dict(tag.connect_attributes))
+    if info.session_id_source is None:
+        # stdio (and the SSE client) have no protocol session id: the UUID is minted now, so
+        # the initialize span already carries the id every later span of the session has
+        info.session_id = str(uuid.uuid4())
     return info
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
+from mcptrace.mcp.callers import client_info_attributes, server_info_attributes
 from mcptrace.mcp.inventory import announce_server
 from mcptrace.mcp.outcome import (
     capture_arguments,
@@ -41,6 +42,7 @@ from mcptrace.mcp.spans import handling_span, sending_span
 from mcptrace.record.vocabulary import (
     INITIALIZE,
     MCP_PROTOCOL_VERSION,
+    MCP_SESSION_ID,
     TOOLS_CALL,
     TRANSPORT_TCP,
 )
@@ -229,6 +231,11 @@ async def wrap_send_request(
                 info.set_protocol_version(version)
                 if version:
                     span.set_attribute(MCP_PROTOCOL_VERSION, str(version))
+                info.set_peer(server_info_attributes(getattr(result, "serverInfo", None)))
+                span.set_attributes(info.peer)
+                session_id = info.current_session_id()  # over HTTP, assigned by this answer
+                if session_id:
+                    span.set_attribute(MCP_SESSION_ID, session_id)
         except Exception:
             pass
         return result
@@ -269,6 +276,8 @@ def _server_span(
     info = session_of(session)
     if info is not None:
         peer = _note_transport(info, metadata)
+        if method == INITIALIZE and not info.client_side:  # who called: once per session
+            info.set_peer(client_info_attributes(getattr(params, "clientInfo", None)))
         attributes.update(info.span_attributes())
         if peer:
             attributes.update(peer)

@@ -40,6 +40,7 @@ from opentelemetry.trace import SpanContext, SpanKind
 
 from mcptrace.activation import report
 from mcptrace.export.enrich import Additions
+from mcptrace.mcp.callers import client_info_attributes, server_info_attributes
 from mcptrace.mcp.inventory import announce_server
 from mcptrace.mcp.outcome import (
     capture_arguments,
@@ -49,7 +50,10 @@ from mcptrace.mcp.outcome import (
 )
 from mcptrace.mcp.propagation import ambient_span, carries_baggage, extract_meta, inject_meta
 from mcptrace.mcp.semconv import (
+    CLIENT_INFO_META_KEY,
     INVALID_PARAMS,
+    SERVER_INFO_META_KEY,
+    envelope_version,
     is_stateless_version,
     message_attributes,
     span_name,
@@ -62,7 +66,9 @@ from mcptrace.record.vocabulary import (
     INITIALIZE,
     JSONRPC_REQUEST_ID,
     MCP_PROTOCOL_VERSION,
+    MCP_SESSION_ID,
     SDK_SCOPE,
+    SERVER_DISCOVER,
     TOOLS_CALL,
     TRANSPORT_PIPE,
     TRANSPORT_TCP,
@@ -82,6 +88,17 @@ class _Outbound:
     session: SessionInfo | None
     span: Span | None = None
     request_id: str | None = None
+    # the protocol version of a 2026-07-28 request's per-request envelope (None: handshake era)
+    envelope_version: str | None = None
+
+    def span_attributes(self) -> dict[str, Any]:
+        attributes = message_attributes(self.method, None, self.params)
+        if self.session is not None:
+            attributes.update(self.session.span_attributes())
+        if self.envelope_version is not None:  # stateless traffic: there is no session
+            attributes.pop(MCP_SESSION_ID, None)
+            attributes[MCP_PROTOCOL_VERSION] = self.envelope_version
+        return attributes
 
 
 @dataclass
@@ -130,10 +147,7 @@ class SdkSpanEnricher:
                 return
             if span.name.startswith(_SDK_CLIENT_PREFIX):
                 span.update_name(span.name[len(_SDK_CLIENT_PREFIX) :])
-            attributes = message_attributes(outbound.method, None, outbound.params)
-            if outbound.session is not None:
-                attributes.update(outbound.session.span_attributes())
-            span.set_attributes(attributes)
+            span.set_attributes(outbound.span_attributes())
             outbound.span = span
             request_id = (span.attributes or {}).get(JSONRPC_REQUEST_ID)
             if request_id is not None:
@@ -166,10 +180,7 @@ def adopt_client_span(span: Any, request_id: Any) -> None:
     outbound = _OUTBOUND.get()
     if outbound is None or outbound.span is not None:
         return
-    attributes = message_attributes(outbound.method, None, outbound.params)
-    if outbound.session is not None:
-        attributes.update(outbound.session.span_attributes())
-    span.set_attributes(attributes)
+    span.set_attributes(outbound.span_attributes())
     outbound.span = span
     if request_id is not None:
         outbound.request_id = str(request_id)
@@ -184,19 +195,23 @@ async def wrap_send_raw_request(
         method = args[0] if args else kwargs["method"]
         params = args[1] if len(args) > 1 else kwargs.get("params")
         outbound = _Outbound(id(instance), method, params, _session_for_dispatcher(instance))
+        outbound.envelope_version = envelope_version(params)
         token = _OUTBOUND.set(outbound)
     except Exception:
         return await wrapped(*args, **kwargs)
+    session = outbound.session
     try:
         result = await wrapped(*args, **kwargs)
     finally:
         _OUTBOUND.reset(token)
         if outbound.request_id is not None:
             _open_requests.pop((outbound.dispatcher_key, outbound.request_id), None)
-        if outbound.session is not None and not outbound.session.announced:
-            # announced once the first request (initialize, or server/discover on
-            # 2026-07-28) is answered: HTTP session ids are assigned by then
-            outbound.session.announce()
+        if session is not None and outbound.envelope_version is None and not session.announced:
+            # announced once the first handshake-era request is answered: HTTP session
+            # ids are assigned by then
+            session.announce()
+    if session is not None and outbound.envelope_version is not None and not session.announced:
+        session.go_stateless(outbound.envelope_version)  # a stateless request was answered
     return result
 
 
@@ -213,15 +228,36 @@ def wrap_resolve_pending(
                     pass
                 elif outbound.method == TOOLS_CALL:
                     record_tool_result(outbound.span, outcome)
-                elif outbound.method == INITIALIZE:
-                    version = outcome.get("protocolVersion")
-                    if isinstance(version, str):
-                        outbound.span.set_attribute(MCP_PROTOCOL_VERSION, version)
-                        if outbound.session is not None:
-                            outbound.session.set_protocol_version(version)
+                elif outbound.method in (INITIALIZE, SERVER_DISCOVER):
+                    _record_handshake(outbound, outcome)
         except Exception:
             pass
     return wrapped(*args, **kwargs)
+
+
+def _record_handshake(outbound: _Outbound, outcome: Mapping[str, Any]) -> None:
+    """What the answer to initialize (or server/discover) tells about the session: the
+    negotiated version, the server's identity and, over HTTP, the session id."""
+    assert outbound.span is not None
+    session = outbound.session
+    span = outbound.span
+    if outbound.method == INITIALIZE:
+        server_info = outcome.get("serverInfo")
+        version = outcome.get("protocolVersion")
+        if isinstance(version, str):
+            span.set_attribute(MCP_PROTOCOL_VERSION, version)
+            if session is not None:
+                session.set_protocol_version(version)
+        if session is not None and (session_id := session.current_session_id()):
+            span.set_attribute(MCP_SESSION_ID, session_id)
+    else:
+        meta = outcome.get("_meta")
+        server_info = meta.get(SERVER_INFO_META_KEY) if isinstance(meta, Mapping) else None
+    peer = server_info_attributes(server_info)
+    if peer:
+        span.set_attributes(peer)
+        if session is not None:
+            session.set_peer(peer)
 
 
 async def wrap_notify(
@@ -306,16 +342,20 @@ def _inbound(ctx: Any) -> _Inbound:
     method, params = ctx.method, ctx.params
     attributes = message_attributes(method, ctx.request_id, params)
     http_request = ctx.request
+    meta = params.get("_meta") if params else None
     info = _server_session(ctx, http_request)
     if info is not None:
+        if method == INITIALIZE and params:  # who called: named once per session
+            info.set_peer(client_info_attributes(params.get("clientInfo")))
         attributes.update(info.span_attributes())
     else:
         attributes.update(transport_attributes(TRANSPORT_TCP if http_request else TRANSPORT_PIPE))
         if method != INITIALIZE:
             attributes[MCP_PROTOCOL_VERSION] = ctx.protocol_version
+        if isinstance(meta, Mapping):  # who called: named on every 2026-07-28 request
+            attributes.update(client_info_attributes(meta.get(CLIENT_INFO_META_KEY)))
     if http_request is not None:
         attributes.update(peer_attributes_from_request(http_request))
-    meta = params.get("_meta") if params else None
     return _Inbound(info, method, params, attributes, meta, ambient_span())
 
 
@@ -448,7 +488,10 @@ def wrap_client_session_init(
 ) -> Any:
     result = wrapped(*args, **kwargs)
     try:
-        info = client_session(args[0] if args else kwargs.get("read_stream"))
+        read_stream = args[0] if args else kwargs.get("read_stream")
+        if read_stream is None:  # mcp.Client hands the session a dispatcher over the streams
+            read_stream = getattr(kwargs.get("dispatcher"), "_read_stream", None)
+        info = client_session(read_stream)
         setattr(instance, _SESSION_ATTRIBUTE, info)
         _client_sessions[id(instance._dispatcher)] = info
     except Exception:
@@ -496,6 +539,27 @@ async def _client_handles(
     return result
 
 
+def wrap_client_intercept_notification(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``ClientSession._intercept_notification(method, params)``: frames a 2026-07-28
+    ``subscriptions/listen`` stream consumes here (its acknowledgement, its events) never
+    reach ``_on_notify``; each gets its handling span all the same."""
+    consumed = wrapped(*args, **kwargs)
+    if consumed is True:
+        try:
+            method, params = args[0], args[1]
+            attributes = message_attributes(method, None, params)
+            info: SessionInfo | None = getattr(instance, _SESSION_ATTRIBUTE, None)
+            if info is not None:
+                attributes.update(info.span_attributes())
+            with handling_span(method, attributes, params.get("_meta") if params else None):
+                pass
+        except Exception:
+            pass
+    return consumed
+
+
 async def wrap_client_on_request(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -526,6 +590,11 @@ V2_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
     ("mcp.client.session", "ClientSession.__aexit__", wrap_client_session_aexit),
     ("mcp.client.session", "ClientSession._on_request", wrap_client_on_request),
     ("mcp.client.session", "ClientSession._on_notify", wrap_client_on_notify),
+    (
+        "mcp.client.session",
+        "ClientSession._intercept_notification",
+        wrap_client_intercept_notification,
+    ),
     ("mcp.server.mcpserver.server", "MCPServer.run_stdio_async", wrap_server_run),
     ("mcp.server.mcpserver.server", "MCPServer.run_streamable_http_async", wrap_server_run),
     ("mcp.server.mcpserver.server", "MCPServer.run_sse_async", wrap_server_run),

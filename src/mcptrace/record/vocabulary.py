@@ -213,6 +213,8 @@ MCP_SERVER_SESSION_DURATION = "mcp.server.session.duration"
 TOOLS_CALL = "tools/call"
 PROMPTS_GET = "prompts/get"
 INITIALIZE = "initialize"
+SERVER_DISCOVER = "server/discover"  # 2026-07-28: replaces initialize
+SUBSCRIPTIONS_LISTEN = "subscriptions/listen"  # 2026-07-28: replaces resources/subscribe
 RESOURCE_METHODS = frozenset(
     {
         "resources/read",
@@ -236,6 +238,11 @@ MCPTRACE_COMPONENT_SCHEMA_SHA256 = "mcptrace.mcp.component.input_schema.sha256"
 MCPTRACE_CONNECT_COMMAND = "mcptrace.mcp.connect.command"
 MCPTRACE_CONNECT_URL = "mcptrace.mcp.connect.url"
 MCPTRACE_SESSION_DURATION = "mcptrace.mcp.session.duration_s"
+# who called (no upstream attribute names the MCP client implementation)
+MCPTRACE_CLIENT_NAME = "mcptrace.mcp.client.name"  # clientInfo.name
+MCPTRACE_CLIENT_VERSION = "mcptrace.mcp.client.version"  # clientInfo.version
+ENDUSER_PSEUDO_ID = "enduser.pseudo.id"  # OTel: the keyed hash of the HTTP principal
+USER_ID = "user.id"  # OTel: the HTTP principal in clear (opt-in)
 # MCP log record event names (OTel `event.name`)
 EVENT_SERVER_START = "mcptrace.mcp.server.start"
 EVENT_COMPONENT_REGISTERED = "mcptrace.mcp.component.registered"
