@@ -66,6 +66,10 @@ class Instrumentor:
 
 def unwrap(owner: Any, attribute: str) -> None:
     """Undo ``wrapt.wrap_function_wrapper(owner, attribute, ...)``; a no-op if not wrapped."""
-    current = getattr(owner, attribute, None)
+    # A class's own dict, not getattr: that would bind a wrapped classmethod or staticmethod
+    # and put the bound method back in place of the descriptor.
+    current = (
+        vars(owner).get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
+    )
     if isinstance(current, _PROXY) and hasattr(current, "__wrapped__"):
         setattr(owner, attribute, current.__wrapped__)

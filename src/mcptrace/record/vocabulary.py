@@ -6,12 +6,12 @@ Usage::
 
     span.add_event(v.FILE_OPEN, {v.FILE_PATH: "/etc/hosts", v.FILE_ACCESS: v.READ})
 
-These names are public interface (DESIGN.md, "Contracts"; the list the tests pin is
-``tests/contracts.txt``): span events and the ``event.name`` of log records use them, and
-users build queries and alerts on them.  This module is their only definition; it holds
-plain strings and imports nothing, so anything (the view, the policy engine, a test) can
-use it without loading OpenTelemetry.  OTel semantic-convention names are used where they
-exist; mcptrace's own live under ``mcptrace.*``.
+These names are public interface (``docs/CONTRACTS.md``, checked against this module by
+``tests/foundation/test_contracts.py``): span events and the ``event.name`` of log records
+use them, and users build queries and alerts on them.  This module is their only
+definition; it holds plain strings and imports nothing, so anything (the view, the policy
+engine, a test) can use it without loading OpenTelemetry.  OTel semantic-convention names
+are used where they exist; mcptrace's own live under ``mcptrace.*``.
 """
 
 # --- sensor categories (MCPTRACE_SENSOR selects among the first six; tamper is always on)
