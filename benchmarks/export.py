@@ -1,8 +1,11 @@
-"""What the spool exporter sustains: spans/s (each with 4 events) and log records/s.
+"""What the spool exporter sustains: spans/s (each with 4 events) and log records/s; and
+what shipping a spooled line over OTLP/HTTP protobuf costs next to the SDK's own encoder.
 
 Measured in this process on prebuilt SDK objects, so the figure is the exporter's own cost:
 the OTLP/JSON mapping (``otlp_tree``, no protobuf) and the write of whole lines to a 0600
-file.
+file.  The write-ahead log encodes a batch once, as that line; the shipper turns the line
+into the protobuf request (``Sender.prepare``: parse, ``tree_to_message``, serialize), the
+one step the SDK's OTLP exporter does differently (``encode_spans`` + serialize).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from benchmarks.harness import Result
-from mcptrace.export.spool import SpoolLogExporter, SpoolSpanExporter
+from mcptrace.export.destination import Target
+from mcptrace.export.otlp_json import encode_lines
+from mcptrace.export.sender import Sender
+from mcptrace.export.spool import MAX_LINE_BYTES, SpoolLogExporter, SpoolSpanExporter
 
 BATCH = 512  # the SDK's default export batch size
 
@@ -61,6 +67,28 @@ def _rate(exporter: Any, items: list[Any]) -> float:
     return len(items) / (time.perf_counter() - started)
 
 
+def _shipping_rate(spans: list[Any]) -> float:
+    sender, target = Sender(), Target("traces", "http://127.0.0.1:4318/v1/traces")
+    lines = [
+        line.encode()
+        for start in range(0, len(spans), BATCH)
+        for line in encode_lines("traces", spans[start : start + BATCH], MAX_LINE_BYTES)
+    ]
+    started = time.perf_counter()
+    for line in lines:
+        sender.prepare(target, line)
+    return len(spans) / (time.perf_counter() - started)
+
+
+def _sdk_encoder_rate(spans: list[Any]) -> float:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    started = time.perf_counter()
+    for start in range(0, len(spans), BATCH):
+        encode_spans(spans[start : start + BATCH]).SerializeToString()
+    return len(spans) / (time.perf_counter() - started)
+
+
 def run(rounds: int, smoke: bool = False) -> list[Result]:
     count = 1024 if smoke else 8_192  # 16 batches a round
     spans, logs = _spans(count), _logs(count)
@@ -69,7 +97,17 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
     log_exporter = SpoolLogExporter(directory, 1 << 30)
     span_rate = Result("spool exporter: spans (4 events each)", "spans/s", compare="value")
     log_rate = Result("spool exporter: log records", "records/s", compare="value")
+    shipping = Result(
+        "shipping: spool line to OTLP protobuf request", "spans/s", compare="value",
+        note="parse the line, build and serialize the request",
+    )  # fmt: skip
+    encoder = Result(
+        "for comparison: the SDK's OTLP encoder", "spans/s", compare="value",
+        note="encode_spans + serialize, what the SDK's OTLP exporter does per batch",
+    )  # fmt: skip
     for _ in range(rounds):
         span_rate.instrumented.append(_rate(span_exporter, spans))
         log_rate.instrumented.append(_rate(log_exporter, logs))
-    return [span_rate, log_rate]
+        shipping.instrumented.append(_shipping_rate(spans))
+        encoder.instrumented.append(_sdk_encoder_rate(spans))
+    return [span_rate, log_rate, shipping, encoder]

@@ -3,14 +3,15 @@
 Scenarios: echo over stdio and over streamable HTTP (≥ 1,000 calls per round, p99
 reported), echo over stdio with spans only (sensor and provenance off) and with the OTel SDK
 alone (the floor, ``_bare_sdk.py``), echo with OTLP export to a real loopback receiver
-instead of the spool, a tool doing 20,000 file opens, a tool doing 2,000 loopback TCP
-connects, the server's peak RSS after 10,000 calls (the stdio echo scenario's servers, once
-they have served that many), and its growth over one call doing 10⁶ opens (the file-heavy
-scenario's servers).  Latencies are measured inside the client, so process start-up is
-excluded; spans, sensor and provenance are all on (the defaults) unless stated.  Each
-scenario keeps its clients (each with its server) alive and goes round-robin between them;
-spans only and the floor are extra clients of the stdio echo scenario, and the connects tool
-runs on the file-heavy scenario's clients.
+instead of the spool, the same with the collector's port closed (a dead collector), a tool
+doing 20,000 file opens, a tool doing 2,000 loopback TCP connects, the server's peak RSS
+after 10,000 calls (the stdio echo scenario's servers, once they have served that many),
+and its growth over one call doing 10⁶ opens (the file-heavy scenario's servers).
+Latencies are measured inside the client, so process start-up is excluded; spans, sensor
+and provenance are all on (the defaults) unless stated.  Each scenario keeps its clients
+(each with its server) alive and goes round-robin between them; spans only and the floor
+are extra clients of the stdio echo scenario, and the connects tool runs on the file-heavy
+scenario's clients.
 """
 
 from __future__ import annotations
@@ -326,6 +327,13 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
             "echo tools/call, stdio, OTLP to a receiver", rounds, "stdio", calls // 2,
             options=["--endpoint", endpoint], note="oteltap on 127.0.0.1 instead of the spool",
         )  # fmt: skip
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    results += scenario(
+        "echo tools/call, stdio, OTLP to a dead collector", rounds, "stdio", calls // 2,
+        options=["--endpoint", dead], note="a closed port: everything stays in the spool",
+    )  # fmt: skip
     connect = Also(
         f"tool doing {connects:,} loopback connects",
         {"calls": 3, "tool": "connect_loopback", "argument": {"count": connects}},

@@ -189,17 +189,27 @@ def test_a_collector_down_then_up_mid_run(spool: Path, tap: OtelTap) -> None:
         tap.wait_for(lambda t: received(t) == everything(count))
 
 
+PEER = os.environ.get("MCPTRACE_TEST_PEER_PYTHON")  # the other mcp major (CI: mcp 1.x)
+CLIENTS = {
+    "this mcp": PYTHON,
+    "peer mcp": pytest.param(
+        PEER, marks=pytest.mark.skipif(PEER is None, reason="MCPTRACE_TEST_PEER_PYTHON unset")
+    ),
+}
+
+
+@pytest.mark.parametrize("python", list(CLIENTS.values()), ids=list(CLIENTS))
 @pytest.mark.parametrize("state", ["closed port", "accepts, never answers"])
 def test_a_stdio_server_stopped_by_its_client_keeps_every_span(
-    state: str, spool: Path, tap: OtelTap
+    state: str, python: str, spool: Path, tap: OtelTap
 ) -> None:
-    """mcp's stdio client closes its server's stdin and kills it 2 s later: the server's
-    spans are on disk by then, and replay delivers them."""
+    """mcp's stdio client (1.x and 2.x) closes its server's stdin and kills it 2 s later:
+    the server's spans are on disk by then, and replay delivers them."""
     calls = 30
     with FaultProxy(tap.port, **STATES[state]) as collector:  # type: ignore[arg-type]
         result = run_under_mcptrace(
-            example_client("--calls", str(calls)), spool, "--endpoint", collector.endpoint,
-            env=env_for(),
+            [python, *example_client("--calls", str(calls))[1:]], spool,
+            "--endpoint", collector.endpoint, env=env_for(),
         )  # fmt: skip
         assert "ping ok" in result.stdout
         server_calls = [s for s in spans(spool) if s.name == "tools/call echo" and s.kind == 2]

@@ -242,3 +242,37 @@ def test_forked_child_writes_its_own_file(tmp_path: Path) -> None:
     files = sorted(tmp_path.glob("traces-*.jsonl"))
     assert len(files) == 2
     assert {path.name.split("-")[2] for path in files} == {str(os.getpid()), str(pid)}
+
+
+def test_a_full_queue_spills_to_disk_instead_of_dropping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A producer far faster than the export thread: the SDK's processor drops (the
+    control), mcptrace's writes a batch on the producing thread and keeps every span."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from mcptrace.config import load_settings
+    from mcptrace.export.providers import build_telemetry
+    from mcptrace.export.spool_reader import iter_spans
+
+    small = {"max_queue_size": 64, "max_export_batch_size": 32, "schedule_delay_millis": 60_000}
+    control = BatchSpanProcessor(SpoolSpanExporter(tmp_path / "control", 1 << 30), **small)
+    provider = TracerProvider()
+    provider.add_span_processor(control)
+    for _ in range(5000):
+        provider.get_tracer("t").start_span("s").end()
+    provider.shutdown()
+    assert len(list(iter_spans(tmp_path / "control"))) < 5000  # the SDK dropped some
+
+    for name, value in small.items():
+        variable = {"max_queue_size": "OTEL_BSP_MAX_QUEUE_SIZE",
+                    "max_export_batch_size": "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                    "schedule_delay_millis": "OTEL_BSP_SCHEDULE_DELAY"}[name]  # fmt: skip
+        monkeypatch.setenv(variable, str(value))
+    spool = tmp_path / "spool"
+    telemetry = build_telemetry(load_settings({"MCPTRACE_SPOOL_DIR": str(spool)}), "t")
+    tracer = telemetry.tracer_provider.get_tracer("t")
+    for _ in range(5000):
+        tracer.start_span("s").end()
+    telemetry.shutdown()
+    assert len(list(iter_spans(spool))) == 5000

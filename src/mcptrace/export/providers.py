@@ -48,6 +48,7 @@ from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
 from mcptrace.export.destination import Destination, DestinationError
 from mcptrace.export.enrich import EnrichingSpanProcessor
 from mcptrace.export.shipper import BackgroundShipper
+from mcptrace.export.spill import SpillingBatchLogRecordProcessor, SpillingBatchSpanProcessor
 from mcptrace.export.spool import SpoolLogExporter, SpoolMetricExporter, SpoolSpanExporter
 
 FLUSH_MILLIS = 1000  # the flush interval: what a SIGKILL can lose
@@ -157,6 +158,27 @@ def _otlp_metrics(settings: Settings, shipper: BackgroundShipper | None) -> Spoo
     return exporter
 
 
+def _span_processor(exporter: Any, meter_provider: MeterProvider) -> BatchSpanProcessor:
+    """A batch processor; in front of the spool, one that spills instead of dropping."""
+    kind = SpillingBatchSpanProcessor if isinstance(exporter, SpoolSpanExporter) else None
+    return (kind or BatchSpanProcessor)(
+        exporter,
+        schedule_delay_millis=_env_int("OTEL_BSP_SCHEDULE_DELAY", FLUSH_MILLIS),
+        max_queue_size=_env_int("OTEL_BSP_MAX_QUEUE_SIZE", QUEUE_SIZE),
+        meter_provider=meter_provider,
+    )
+
+
+def _log_processor(exporter: Any, meter_provider: MeterProvider) -> BatchLogRecordProcessor:
+    kind = SpillingBatchLogRecordProcessor if isinstance(exporter, SpoolLogExporter) else None
+    return (kind or BatchLogRecordProcessor)(
+        exporter,
+        schedule_delay_millis=_env_int("OTEL_BLRP_SCHEDULE_DELAY", FLUSH_MILLIS),
+        max_queue_size=_env_int("OTEL_BLRP_MAX_QUEUE_SIZE", QUEUE_SIZE),
+        meter_provider=meter_provider,
+    )
+
+
 def _env_int(name: str, default: int) -> int:
     try:
         return int(os.environ[name])
@@ -234,27 +256,12 @@ def build_telemetry(
     # events) are merged into each span before any exporter sees it.
     tracer_provider.add_span_processor(
         EnrichingSpanProcessor(
-            [
-                BatchSpanProcessor(
-                    span_exporter,
-                    schedule_delay_millis=_env_int("OTEL_BSP_SCHEDULE_DELAY", FLUSH_MILLIS),
-                    max_queue_size=_env_int("OTEL_BSP_MAX_QUEUE_SIZE", QUEUE_SIZE),
-                    meter_provider=meter_provider,
-                )
-                for span_exporter in chosen["traces"]
-            ]
+            [_span_processor(span_exporter, meter_provider) for span_exporter in chosen["traces"]]
         )
     )
     logger_provider = LoggerProvider(resource=resource)
     for log_exporter in chosen["logs"]:
-        logger_provider.add_log_record_processor(
-            BatchLogRecordProcessor(
-                log_exporter,
-                schedule_delay_millis=_env_int("OTEL_BLRP_SCHEDULE_DELAY", FLUSH_MILLIS),
-                max_queue_size=_env_int("OTEL_BLRP_MAX_QUEUE_SIZE", QUEUE_SIZE),
-                meter_provider=meter_provider,
-            )
-        )
+        logger_provider.add_log_record_processor(_log_processor(log_exporter, meter_provider))
     if shipper is not None:
         shipper.start()  # ships what earlier processes left, even before this one writes
     return Telemetry(tracer_provider, logger_provider, meter_provider, chosen, shipper)

@@ -385,6 +385,8 @@ class BackgroundShipper:
 
     def own(self, signal: Signal, name: str) -> None:
         """A file this process just created: shipped by this process first."""
+        if self._pid != os.getpid():
+            self._after_fork()
         with self._lock:
             if signal in self._own:
                 self._own[signal].append(name)

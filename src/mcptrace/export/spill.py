@@ -1,0 +1,47 @@
+"""Batch processors that spill to disk instead of dropping when their queue is full.
+
+Usage::
+
+    SpillingBatchSpanProcessor(SpoolSpanExporter(spool_dir))   # like BatchSpanProcessor
+
+The SDK's batch processors drop an item ("Queue full, dropping Span.") when the program
+produces faster than the export thread drains.  In front of the spool the export is a local
+disk write, never a network wait, so the right answer to a full queue is to write a batch
+right away on the producing thread: the program slows down for the length of one disk write
+instead of losing telemetry.  Where the SDK's internals differ from the version this was
+written against, these behave exactly like the SDK's processors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+
+def _spill_if_full(processor: Any) -> None:
+    batch = getattr(processor, "_batch_processor", None)
+    queue = getattr(batch, "_queue", None)
+    limit = getattr(batch, "_max_queue_size", None)
+    if queue is None or limit is None or len(queue) < limit - 1:
+        return
+    try:
+        from opentelemetry.sdk._shared_internal import BatchExportStrategy
+
+        batch._export(BatchExportStrategy.EXPORT_WHILE_BATCH_EXCEEDS_THRESHOLD)  # type: ignore[union-attr]
+    except (ImportError, AttributeError, TypeError):
+        return  # another SDK: its own behaviour
+
+
+class SpillingBatchSpanProcessor(BatchSpanProcessor):
+    def on_end(self, span: ReadableSpan) -> None:
+        _spill_if_full(self)
+        super().on_end(span)
+
+
+class SpillingBatchLogRecordProcessor(BatchLogRecordProcessor):
+    def on_emit(self, log_record: Any) -> None:
+        _spill_if_full(self)
+        super().on_emit(log_record)
