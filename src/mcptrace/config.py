@@ -29,6 +29,7 @@ SIGNALS: tuple[Signal, ...] = ("traces", "logs", "metrics")
 SENSOR_CATEGORIES = frozenset({"file", "network", "process", "code", "native", "import"})
 SPOOL_EXPORTER = "mcptrace_spool"
 PROTOCOLS = ("grpc", "http/protobuf", "http/json")
+_OTLP_BY_NAME = {"otlp_proto_grpc": "grpc", "otlp_proto_http": "http/protobuf"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -419,7 +420,14 @@ def _otel_values(
         name = f"OTEL_{signal.upper()}_EXPORTER"
         if name in env:
             chosen = tuple(n for n in _parse_csv(env[name]) if n != "none")
-            exporters[signal] = tuple(SPOOL_EXPORTER if n == "spool" else n for n in chosen)
+            exporters[signal] = tuple(
+                "otlp" if n in _OTLP_BY_NAME else SPOOL_EXPORTER if n == "spool" else n
+                for n in chosen
+            )
+            # as opentelemetry-instrument: these names fix the protocol whatever the variables
+            for named in chosen:
+                if named in _OTLP_BY_NAME:
+                    values["protocols"][signal] = _OTLP_BY_NAME[named]
     values["exporters"] = exporters
     return values
 

@@ -175,3 +175,46 @@ def test_running_program_keeps_running_with_bad_setting(tmp_path: Path) -> None:
     assert result.stdout == "program output\n"
     assert "mcptrace: MCPTRACE_SENSOR" in result.stderr
     assert any(path.name.startswith("traces-") for path in spool.iterdir())
+
+
+def test_per_signal_protocols_and_exporter_names_as_opentelemetry_instrument() -> None:
+    settings = load_settings(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+            "OTEL_METRICS_EXPORTER": "otlp_proto_http",
+            "OTEL_LOGS_EXPORTER": "otlp_proto_grpc",
+            "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/json",  # the exporter name wins
+        }
+    )
+    assert settings.protocol_for("traces") == "http/protobuf"
+    assert settings.protocol_for("metrics") == "http/protobuf"
+    assert settings.protocol_for("logs") == "grpc"
+    assert settings.exporter_for("metrics") == settings.exporter_for("logs") == ("otlp",)
+
+
+def test_destination_reads_the_variables_like_the_sdk() -> None:
+    from mcptrace.export.destination import Destination
+
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://logs.example:9000/otlp/logs",
+        "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20abc, x-a = 1 ,broken",
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "x-only=metrics",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "2.5",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "7",
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/ca.pem",
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY": "/etc/k.pem",
+    }
+    targets = Destination.from_environment(load_settings(env), env).targets
+    assert targets["traces"].url == "http://collector:4318/v1/traces"
+    assert targets["logs"].url == "http://logs.example:9000/otlp/logs"  # used as it is
+    assert targets["metrics"].url == "http://collector:4318/v1/metrics"
+    assert targets["logs"].headers == {"authorization": "Bearer abc", "x-a": "1"}
+    assert targets["metrics"].headers == {"x-only": "metrics"}  # replaces, does not merge
+    assert (targets["traces"].timeout, targets["logs"].timeout) == (7.0, 2.5)  # seconds
+    assert {t.compression for t in targets.values()} == {"gzip"}
+    assert {t.certificate for t in targets.values()} == {"/etc/ca.pem"}
+    assert targets["traces"].client_key == "/etc/k.pem" and targets["logs"].client_key is None
