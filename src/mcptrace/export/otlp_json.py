@@ -27,16 +27,6 @@ from mcptrace.export.otlp_tree import FIELDS, request_tree
 if TYPE_CHECKING:
     from google.protobuf.message import Message
 
-_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
-
-
-def _convert(item: dict[str, Any], convert: Callable[[str], str]) -> None:
-    for key in _ID_KEYS:
-        value = item.get(key)
-        if isinstance(value, str):
-            item[key] = convert(value)
-
-
 Placed = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]  # resource, scope, leaf
 
 
@@ -47,32 +37,6 @@ def _placed_leaves(signal: Signal, tree: dict[str, Any]) -> Iterator[Placed]:
         for scope in resource.get(scope_key, ()):
             for leaf in scope.get(leaf_key, ()):
                 yield resource, scope, leaf
-
-
-def _leaves(signal: Signal, tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    return (leaf for _, _, leaf in _placed_leaves(signal, tree))
-
-
-def _ids(signal: Signal, tree: dict[str, Any], convert: Callable[[str], str]) -> dict[str, Any]:
-    """Rewrite the id fields in place, visiting only where OTLP has ids (the rest of the
-    tree, mostly attributes, is never walked): spans and their links, log records, and
-    the exemplars of metric data points."""
-    for leaf in _leaves(signal, tree):
-        if signal == "metrics":
-            for data in leaf.values():
-                if isinstance(data, dict):
-                    for point in data.get("dataPoints", ()):
-                        for exemplar in point.get("exemplars", ()):
-                            _convert(exemplar, convert)
-            continue
-        _convert(leaf, convert)
-        for link in leaf.get("links", ()):
-            _convert(link, convert)
-    return tree
-
-
-def _hex_to_b64(value: str) -> str:
-    return base64.b64encode(bytes.fromhex(value)).decode("ascii")
 
 
 def _dump(tree: dict[str, Any]) -> str:

@@ -42,10 +42,6 @@ CODE_OPERATIONS = ("compile", "exec", "pickle", "marshal")
 ADDRESS_KEYWORDS = ("loopback", "private", "link_local", "multicast", "any", "unix")
 
 
-def default_rule_id(category: str) -> str:
-    return f"default.{category}"
-
-
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -79,7 +75,3 @@ class Policy:
 
     def mode_of(self, rule: Rule | None) -> str:
         return (rule.mode if rule is not None else None) or self.mode
-
-    def enforcing(self) -> bool:
-        """True if anything in it can block."""
-        return self.mode == ENFORCE or any(rule.mode == ENFORCE for rule in self.rules)

@@ -3,7 +3,6 @@
 Usage::
 
     provenance = ModuleProvenance(HashCache(path))   # or ModuleProvenance(None): no cache
-    facts = provenance.facts_of("/venv/.../anyio/__init__.py")
     provenance.describe(path)      # the attributes of an mcptrace.module.import event
     provenance.persist()           # write new cache rows (one transaction, off the hot path)
 
@@ -129,12 +128,6 @@ class ModuleProvenance:
         if current is None:
             current = self._record_keys[facts.record_path] = stat_signature(facts.record_path)
         return current == facts.record_key
-
-    def facts_of(self, path: str) -> FileFacts | None:
-        """Hash and verification of the file at ``path``; None if it is no readable file."""
-        with self.lock, sensor_paused():
-            key = stat_key(path)
-            return None if key is None else self._facts(path, key)
 
     def _facts(self, path: str, key: FileKey) -> FileFacts | None:
         facts = self.memory.get(key)

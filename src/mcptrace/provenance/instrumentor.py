@@ -58,7 +58,3 @@ class ProvenanceInstrumentor(Instrumentor):
             _inventory.stop()
             atexit.unregister(_inventory.at_exit)
             _inventory = None
-
-
-def current_inventory() -> ModuleInventory | None:
-    return _inventory

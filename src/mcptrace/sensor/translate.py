@@ -224,16 +224,6 @@ def is_bytecode_write(path: str) -> bool:
     return "__pycache__" in path and from_importer()
 
 
-def is_module_cache_read(args: Args) -> bool:
-    """The importer reading a ``.pyc`` (read-only): cheap enough for the rejection step."""
-    path = args[0]
-    return (
-        type(path) is str
-        and path[-4:] == ".pyc"
-        and not (len(args) > 2 and type(args[2]) is int and args[2] & _O_ACCMODE)
-    )
-
-
 @translator("os.remove", "os.rmdir", "shutil.rmtree", categories=[ev.FILE])
 def _delete(event: str, args: Args) -> Observation | None:
     path = fs_path(args[0])
