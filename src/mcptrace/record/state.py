@@ -66,6 +66,15 @@ def is_mcp_server_span(kind: SpanKind, attributes: Any, scope_name: str | None) 
     return scope_name in (ev.SDK_SCOPE, ev.MCPTRACE_SCOPE)
 
 
+def is_mcp_client_span(kind: SpanKind, attributes: Any, scope_name: str | None) -> bool:
+    """True for a span that sends one MCP message on the client side (any SDK version)."""
+    if kind is not SpanKind.CLIENT:
+        return False
+    if attributes and ev.MCP_METHOD_NAME in attributes:
+        return True
+    return scope_name in (ev.SDK_SCOPE, ev.MCPTRACE_SCOPE)
+
+
 def _context_getter() -> Callable[[], Context]:
     """The fastest way to read the current OTel context (a ContextVar read when possible)."""
     variable = context_variable()
@@ -84,6 +93,7 @@ class SpanState:
         "kept",
         "key",
         "label",
+        "mcp_client",
         "recent",
         "root",
         "shown",
@@ -98,6 +108,8 @@ class SpanState:
         self.root: SpanState = self
         self.key: object = None  # the span object, the hot path's lookup key
         self.ended = False  # the span has ended: records become log records only
+        # an MCP client request or a span under one: its network activity is the transport's
+        self.mcp_client = False
         self.kept: dict[str, int] = {}  # events seen on this span, per category (for caps)
         self.shown: dict[str, int] = {}  # records that became span events, per category
         self.events: list[Any] = []  # records that become span events
@@ -141,12 +153,17 @@ class SpanRegistry:
     def span_started(self, span: Span, parent_context: Context | None) -> SpanState:
         span_context = span.get_span_context()
         scope = span.instrumentation_scope
-        is_mcp = is_mcp_server_span(span.kind, span.attributes, scope.name if scope else None)
+        scope_name = scope.name if scope else None
+        is_mcp = is_mcp_server_span(span.kind, span.attributes, scope_name)
         state = SpanState(span_context, is_mcp)
         parent = get_current_span(parent_context).get_span_context()
         parent_state = self.by_id.get(parent.span_id) if parent.is_valid else None
         if not is_mcp and parent_state is not None:
             state.root = parent_state.root
+        if not is_mcp:
+            state.mcp_client = (parent_state is not None and parent_state.mcp_client) or (
+                is_mcp_client_span(span.kind, span.attributes, scope_name)
+            )
         state.key = span
         self.by_span[span] = state
         self.by_id[span_context.span_id] = state

@@ -11,7 +11,9 @@
                    work (the SDK's suppress-instrumentation flag).  Attribution comes before
                    translation so that a span already past its cap for the event's category
                    only counts the event (a tool opening a million files pays ~the guard)
-    4. translate   audit args → Observation (plain data) or None
+    4. translate   audit args → Observation (plain data) or None; the network activity of an
+                   MCP client request outside any tool call (the transport connecting to its
+                   server) is dropped here: it is the protocol's, not a tool's
     5. decide      the policy seam (record/decide.py): may raise PolicyDenial
     6. record      bounded per-span buffers and counters (record/recorder.py); a native
                    symbol already looked up in this span is skipped here, after the policy;
@@ -101,6 +103,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
     exec_event = ev.PROCESS_EXEC
     symbol_event = ev.NATIVE_SYMBOL
     origin_categories = ORIGIN_CATEGORIES
+    network_category = ev.NETWORK
 
     def mcptrace_audit_hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in interesting:  # 1. reject
@@ -150,6 +153,10 @@ def make_hook(sensor: Sensor) -> AuditHook:
         try:
             observation = translators[event](event, args)  # 4. translate
             if observation is None or observation[1] not in categories:
+                return
+            if (  # 4b. an MCP client request's own connection, outside any tool call
+                observation[1] == network_category and state.mcp_client and not state.root.is_mcp
+            ):
                 return
             decider = policy[0]  # 5. decide (the policy seam)
             if decider is not None:
