@@ -126,3 +126,67 @@ def test_the_first_httpx_call_its_machinery_is_library(recorded: Recorded) -> No
     # its own connect to the server is the tool's, with no mark
     connects = [e.attributes for e in span.events if e.name == ev.NETWORK_CONNECT]
     assert connects and not any(marked(e) for e in connects)
+
+
+INSTALLED_SERVER = """
+import base64, os, sys
+sys.path.insert(0, {examples!r})
+from _compat import FastMCP
+import codegen_helper
+
+server = FastMCP("installed")
+
+
+@server.tool()
+def exec_payload(payload: str) -> str:
+    namespace = {{}}
+    exec(base64.b64decode(payload).decode(), namespace)
+    return str(namespace.get("result"))
+
+
+@server.tool()
+def generated_by_a_helper() -> str:
+    return str(codegen_helper.make_function()())
+"""
+
+CODEGEN_HELPER = """
+def make_function():
+    namespace = {}
+    exec(compile("def generated():\\n    return 42\\n", "<generated>", "exec"), namespace)
+    return namespace["generated"]
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    """A server installed as a package in a site-packages directory, with a helper package."""
+    work = tmp_path_factory.mktemp("installed")
+    site = work / "lib" / "site-packages"
+    (site / "evilsrv").mkdir(parents=True)
+    (site / "codegen_helper").mkdir()
+    examples = str(HERE.parent.parent / "examples")
+    (site / "evilsrv" / "__init__.py").write_text(INSTALLED_SERVER.format(examples=examples))
+    (site / "codegen_helper" / "__init__.py").write_text(CODEGEN_HELPER)
+    launcher = work / "launch.py"
+    launcher.write_text(
+        f"import sys\nsys.path.insert(0, {str(site)!r})\nimport evilsrv\nevilsrv.server.run()\n"
+    )
+    waves = [[("exec_payload", {"payload": PAYLOAD})], [("generated_by_a_helper", {})]]
+    run_under_mcptrace(
+        [PYTHON, str(DRIVER), str(launcher), json.dumps(waves)],
+        work / "spool",
+        env=clean_env(),
+        timeout=180,
+    )
+    return Recorded(work / "spool")
+
+
+def test_an_installed_servers_own_exec_is_not_library(installed: Recorded) -> None:
+    code = sensor_events(installed, "exec_payload", ev.CODE_EXEC)
+    assert code and not any(marked(e) for e in code), code
+
+
+def test_another_package_generating_code_for_the_tool_is_library(installed: Recorded) -> None:
+    code = sensor_events(installed, "generated_by_a_helper", ev.CODE_EXEC)
+    assert code and all(marked(e) for e in code), code
+    assert {e[ev.ORIGIN_MODULE] for e in code} == {"codegen_helper"}

@@ -23,9 +23,13 @@ generated ``<string>`` frames are looked past, and for imports the importer's ow
   them (``timeit``, ``code``, ``runpy``, ``pdb``, ``doctest``, ``profile``, ``trace``...): a
   tool laundering an ``exec`` through them is still the tool's;
 * the MCP and OpenTelemetry machinery (``MACHINERY``: the mcp SDK, fastmcp and the
-  packages they run on: anyio, httpx, pydantic, starlette, uvicorn, ...) → library.  A
-  package the tool brings along (even a well-known one) is not on the list: an attacker
-  cannot move their code into "library" by shipping it as a dependency.
+  packages they run on: anyio, httpx, pydantic, starlette, uvicorn, ...) → library;
+* another installed package (attrs, jinja2 generating code for the tool) → library, unless
+  it is the package of the tool being run: the frame the SDK (or the event loop, a thread or
+  pool worker) called.  A server installed from PyPI lives in site-packages too, and its
+  tools' own ``exec`` stays theirs.  What this cannot tell: a hostile server that ships its
+  ``exec`` in a second package of its own gets it marked library (the event and everything
+  the code does are still recorded).
 
 Only file opens of Python source files, code events and imports are looked at: that is
 where the machinery's noise is.  What generated code then does (opens, connects, spawns) is
@@ -36,7 +40,6 @@ rejection step; a frame walk and a cached classification per file.
 from __future__ import annotations
 
 import os
-import site
 import sys
 import sysconfig
 from typing import Any
@@ -115,19 +118,10 @@ def _directories(*paths: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _site_directories() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    candidates: list[str | None] = [paths.get("purelib"), paths.get("platlib")]
-    try:
-        candidates.extend(site.getsitepackages())
-    except AttributeError:  # an old virtualenv's site module
-        pass
-    candidates.append(getattr(site, "USER_SITE", None))
-    candidates.extend(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
-    return _directories(*candidates)
+# any installed package: every venv, pipx, uv or system layout keeps them under one of these
+_SITE_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 
 
-_SITE = _site_directories()
 _STDLIB = _directories(sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("platstdlib"))
 _kinds: dict[str, tuple[str, str]] = {}  # filename → (kind, top-level package for SITE)
 
@@ -141,9 +135,10 @@ def classify(filename: str) -> tuple[str, str]:
     if filename.startswith("<frozen "):
         kind = (STDLIB, "")
     else:
-        for directory in _SITE:  # first: a site-packages may sit inside the stdlib directory
-            if filename.startswith(directory):
-                top = filename[len(directory) :].split(os.sep, 1)[0]
+        for marker in _SITE_MARKERS:  # first: a site-packages may sit inside the stdlib
+            at = filename.rfind(marker)
+            if at >= 0:
+                top = filename[at + len(marker) :].split(os.sep, 1)[0]
                 kind = (SITE, top[:-3] if top.endswith(".py") else top.split(".", 1)[0])
                 break
         else:
@@ -155,8 +150,44 @@ def classify(filename: str) -> tuple[str, str]:
     return kind
 
 
-def _is_library(kind: str, top: str) -> bool:
-    return kind == STDLIB or (kind == SITE and top in MACHINERY)
+# where a tool's own code is called from: the SDKs, the event loop, thread and pool workers
+_DISPATCH_STDLIB = frozenset({"asyncio", "threading", "concurrent", "contextvars", "runpy"})
+
+
+def _tool_package(frame: Any) -> str | None:
+    """The installed package the running tool's code belongs to, if it is one.
+
+    Walking out from ``frame``, the tool's entry is the last frame before the code that
+    dispatched it (the mcp SDK and the rest of ``MACHINERY``, the event loop, a thread or
+    pool worker).  None when that frame is not in site-packages (a script, a checkout).
+    """
+    entry = None
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            break
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIRECTORY) and filename[:1] != "<":
+            kind, top = classify(filename)
+            if kind == SITE and top in MACHINERY:
+                break
+            if kind == STDLIB:
+                module = str(frame.f_globals.get("__name__", ""))
+                if module.split(".", 1)[0] in _DISPATCH_STDLIB:
+                    break
+            else:
+                entry = (kind, top)
+        frame = frame.f_back
+    if entry is None or entry[0] != SITE:
+        return None
+    return entry[1]
+
+
+def _is_library(kind: str, top: str, frame: Any) -> bool:
+    if kind == STDLIB or (kind == SITE and top in MACHINERY):
+        return True
+    # another installed package working for the tool (attrs, jinja2 generating code), but
+    # never the tool's own package: a server installed from PyPI is in site-packages too
+    return kind == SITE and top != _tool_package(frame)
 
 
 def mark_library_origin(observation: Observation) -> None:
@@ -187,7 +218,7 @@ def mark_library_origin(observation: Observation) -> None:
     if frame is None or depth >= _MAX_FRAMES:
         return
     kind, top = classify(frame.f_code.co_filename)
-    if not _is_library(kind, top):
+    if not _is_library(kind, top, frame):
         return  # the tool's own code
     module = str(frame.f_globals.get("__name__", "") or top)
     if category == ev.CODE and kind == STDLIB and module.split(".", 1)[0] in EXECUTORS:
