@@ -169,7 +169,10 @@ class Sender:
             headers["Content-Encoding"] = "deflate"
         url = urllib.parse.urlsplit(target.url)
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        connection = self._connection(target, timeout)
+        try:
+            connection = self._connection(target, timeout)
+        except (OSError, ssl.SSLError) as exc:  # a certificate or key file that cannot be used
+            return Refused(f"TLS files: {exc}")
         try:
             connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
@@ -221,9 +224,11 @@ class Sender:
         import grpc
 
         try:
-            self._stub(target).Export(
-                message, timeout=timeout, metadata=tuple(target.headers.items())
-            )
+            stub = self._stub(target)
+        except OSError as exc:
+            return Refused(f"TLS files: {exc}")
+        try:
+            stub.Export(message, timeout=timeout, metadata=tuple(target.headers.items()))
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
             name = getattr(code, "name", str(code))

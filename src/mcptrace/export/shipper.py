@@ -223,13 +223,14 @@ class Shipping:
             where = f"skipped (could not move it aside: {exc})"
         self.say(f"mcptrace: {path} line {number}: {_one_line(why)}; {where}")
 
-    def outage(self, target: Target, started: bool) -> bool:
+    def outage(self, target: Target, started: bool, kind: str = "outage") -> bool:
         """Record that the collector went down (``started``) or came back; True when this
         changes what the spool's processes know, i.e. when this process should say so.  A
         marker in ``.replay/`` makes it one line per outage for every process on the spool
         (a client and its stdio servers share one stderr); it expires after a while so a
         later outage is told again."""
-        name = "outage-" + hashlib.sha256(target.collector.encode()).hexdigest()[:16]
+        subject = target.collector if kind == "outage" else f"{target.signal} {target.canonical}"
+        name = f"{kind}-" + hashlib.sha256(subject.encode()).hexdigest()[:16]
         try:
             spool_fd = private_directory(self.spool_dir, "spool directory")
             try:
@@ -340,6 +341,13 @@ def ship_pass(
             finally:
                 claim.release()
     return report
+
+
+def _recent(path: Path, seconds: float = 60.0) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < seconds
+    except OSError:
+        return False
 
 
 def _size(path: Path) -> int:
@@ -495,8 +503,11 @@ class BackgroundShipper:
             if path.name in own:
                 continue
             pid = writer_pid(path.name)
-            if pid is not None and pid != os.getpid() and _alive(pid):
-                continue  # its own process ships it (or will leave it to us when it exits)
+            if pid is not None and pid != os.getpid() and _alive(pid) and _recent(path):
+                # its own process ships it (or leaves it to us when it exits); a file idle
+                # for a minute is adopted anyway (a reused pid, a writer with no shipper):
+                # the claim lock still keeps two shippers off one file
+                continue
             if store.acknowledged(path.name) < _size(path):
                 found.append(path.name)
         return found
@@ -566,7 +577,10 @@ class BackgroundShipper:
         health.backoff = min(health.backoff * 2, _MAX_BACKOFF)
 
     def _refuse(self, signal: Signal, target: Target, reason: str) -> None:
-        if signal not in self._refused:
+        shipping = self._shipping
+        if signal not in self._refused and (
+            shipping is None or shipping.outage(target, True, kind="refused")
+        ):
             self.say(
                 f"mcptrace: {target.url} refused {signal} ({reason}); they are kept in "
                 f"{self.spool_dir} (send them with `mcptrace replay` once it accepts them)"
