@@ -108,7 +108,14 @@ STATES = {
 }
 
 
-@pytest.mark.parametrize("state", list(STATES))
+FAST_STATES = ("closed port", "accepts, never answers", "refuses metrics")
+
+
+@pytest.mark.parametrize(
+    "state",
+    [state if state in FAST_STATES else pytest.param(state, marks=pytest.mark.slow)
+     for state in STATES],
+)  # fmt: skip
 def test_every_item_is_delivered_or_on_disk_then_delivered_by_replay(
     state: str, spool: Path, tap: OtelTap
 ) -> None:
@@ -199,7 +206,9 @@ CLIENTS = {
 
 
 @pytest.mark.parametrize("python", list(CLIENTS.values()), ids=list(CLIENTS))
-@pytest.mark.parametrize("state", ["closed port", "accepts, never answers"])
+@pytest.mark.parametrize(
+    "state", ["closed port", pytest.param("accepts, never answers", marks=pytest.mark.slow)]
+)
 def test_a_stdio_server_stopped_by_its_client_keeps_every_span(
     state: str, python: str, spool: Path, tap: OtelTap
 ) -> None:
