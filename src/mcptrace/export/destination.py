@@ -15,7 +15,6 @@ URL-decoded, keys lower-cased.
 
 from __future__ import annotations
 
-import hashlib
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,6 +97,8 @@ class Target:
     def key(self) -> str:
         """Names the progress directory: delivery state belongs to the endpoint, not to how
         it was spelled."""
+        import hashlib
+
         digest = hashlib.sha256(f"{self.signal} {self.canonical}".encode()).hexdigest()
         return digest[:16]
 

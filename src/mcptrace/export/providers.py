@@ -22,7 +22,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
@@ -45,11 +45,12 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 from mcptrace._version import __version__
 from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
-from mcptrace.export.destination import Destination, DestinationError
 from mcptrace.export.enrich import EnrichingSpanProcessor
-from mcptrace.export.shipper import BackgroundShipper
 from mcptrace.export.spill import SpillingBatchLogRecordProcessor, SpillingBatchSpanProcessor
 from mcptrace.export.spool import SpoolLogExporter, SpoolMetricExporter, SpoolSpanExporter
+
+if TYPE_CHECKING:
+    from mcptrace.export.shipper import BackgroundShipper
 
 FLUSH_MILLIS = 1000  # the flush interval: what a SIGKILL can lose
 QUEUE_SIZE = 16_384
@@ -72,6 +73,10 @@ def _say(message: str) -> None:
 
 def build_shipper(settings: Settings, environ: dict[str, str] | None = None) -> BackgroundShipper:
     """The shipper for the signals exported over ``otlp``; ExporterError on a bad setting."""
+    # imported only when there is an endpoint: a spool-only process never loads them
+    from mcptrace.export.destination import Destination, DestinationError
+    from mcptrace.export.shipper import BackgroundShipper
+
     env = dict(os.environ) if environ is None else environ
     try:
         destination = Destination.from_environment(settings, env)

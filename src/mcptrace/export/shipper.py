@@ -19,20 +19,22 @@ the answer never arrived, or the process died between the answer and the offset 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mcptrace import _guard
 from mcptrace._files import UnsafePath, open_private, private_directory, private_subdirectory
 from mcptrace.config import SIGNALS, Signal
 from mcptrace.export.destination import Destination, Target
 from mcptrace.export.progress import Claim, ProgressStore
-from mcptrace.export.sender import Delivered, Outcome, Refused, Retry, Sender
+
+if TYPE_CHECKING:
+    from mcptrace.export.sender import Retry
 
 EXIT_BUDGET_SECONDS = 0.3
 OUTAGE_MARKER_SECONDS = 600.0
@@ -42,7 +44,7 @@ _MAX_BACKOFF = 30.0
 
 Say = Callable[[str], None]
 # (target, outcome, attempt) -> seconds to wait before trying the line again, or None to stop
-RetryPolicy = Callable[[Target, Retry, int], "float | None"]
+RetryPolicy = Callable[[Target, "Retry", int], "float | None"]
 
 
 def spool_files(spool_dir: Path, signal: Signal) -> list[Path]:
@@ -121,6 +123,9 @@ class Shipping:
         self.spool_dir = spool_dir
         self.destination = destination
         self.say = say
+        # http.client and ssl load here, on the shipper's thread, not at start-up
+        from mcptrace.export.sender import Sender
+
         self.sender = Sender()
         self.stores: dict[Signal, ProgressStore] = {}
 
@@ -156,6 +161,8 @@ class Shipping:
         """Send what is complete after the claim's offset.  True when it reached the end of
         what is written; False when stopped by the deadline or ``should_stop``; raises
         _Stop when the target refused or the policy gave up."""
+        from mcptrace.export.sender import Delivered, Outcome, Refused, Retry
+
         target = self.destination.targets[signal]
         path = self.spool_dir / claim.name
         try:
@@ -229,6 +236,8 @@ class Shipping:
         marker in ``.replay/`` makes it one line per outage for every process on the spool
         (a client and its stdio servers share one stderr); it expires after a while so a
         later outage is told again."""
+        import hashlib
+
         subject = target.collector if kind == "outage" else f"{target.signal} {target.canonical}"
         name = f"{kind}-" + hashlib.sha256(subject.encode()).hexdigest()[:16]
         try:
