@@ -428,3 +428,34 @@ def test_replay_follow_ships_as_processes_write(spool: Path, tap: OtelTap) -> No
     assert follower.returncode == 0, stderr
     assert len([s for s in tap.spans() if s["name"].startswith("work-")]) == 10
     assert os.path.isdir(spool / ".replay")
+
+
+def test_replay_beside_a_running_process_sends_nothing_twice(spool: Path, tap: OtelTap) -> None:
+    """The running process ships its own files (each claimed with a lock); a replay to the
+    same collector meanwhile leaves them alone, so every span arrives exactly once."""
+    count = 30
+    # a collector slow enough (0.3 s a request) that there is always something unsent
+    with FaultProxy(tap.port, lambda n, p: "slow", delay=0.3) as collector:
+        process = subprocess.Popen(
+            mcptrace_cmd(
+                "run", "--spool", str(spool), "--endpoint", collector.endpoint, "--",
+                PYTHON, "-c", WORKLOAD.format(count=count, pause=0.15),
+            ),
+            env=env_for(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        busy = 0
+        while process.poll() is None and not spool.is_dir():
+            time.sleep(0.1)
+        while process.poll() is None:
+            result = replay(spool, collector.endpoint)
+            assert result.returncode == 0, result.stderr
+            busy += "being sent by running processes" in result.stderr
+        assert process.stdout is not None and process.stdout.read() == "done\n"
+        assert replay(spool, collector.endpoint).returncode == 0
+        tap.wait_for(lambda t: received(t) == everything(count))
+        time.sleep(1)
+        names = [s["name"] for s in tap.spans() if s["name"].startswith("work-")]
+    assert sorted(names) == sorted(everything(count)[0])  # each exactly once
+    assert busy > 0  # replay did meet the running process's claimed files
