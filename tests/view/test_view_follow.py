@@ -144,15 +144,18 @@ def test_follow_joins_the_client_half_arriving_after_the_server_half(
     follower = Follower(spool)
     try:
         append(spool / files["server"][0], files["server"][1])
-        time.sleep(0.5)  # the client process exports a moment later
+        # a server span with no parent cannot expect a client half: printed at once, before
+        # the client half of the others arrives (waiting for it, not for a fixed time, keeps
+        # this independent of how fast the follower starts)
+        lone = follower.wait_for("10:00:05.000")
+        assert "server span only" in lone
+        assert not any("fetch_url" in seen for seen in follower.seen)
+        time.sleep(0.3)  # the client process exports a moment later
         append(spool / files["client"][0], files["client"][1])
         line = follower.wait_for("tools/call fetch_url")
         follower.wait_for("resources/read")
         assert "client ⇄ server 131.0 ms" in line and "140.0 ms" in line
         assert "session c0ffee00" in line
-        # a server span with no parent cannot expect a client half: printed at once
-        (lone,) = [seen for seen in follower.seen if "10:00:05.000" in seen]
-        assert "server span only" in lone
     finally:
         assert follower.interrupt() == 0
     printed = [line for line in follower.seen if "trace " in line]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from mcptrace.view.inert import InertStream, json_inert
 from mcptrace.view.model import (
     CATEGORIES,
     DEFAULT_LIMIT,
@@ -71,29 +72,35 @@ def filters_from(args: argparse.Namespace) -> Filters:
     return Filters(tool=args.tool, categories=frozenset(categories), since_ns=since, trace=trace)
 
 
-def _write(stream: TextIO, text: str) -> None:
-    stream.write(text + "\n")
+def _write(stream: InertStream, text: str) -> None:
+    stream.write_line(text)
+
+
+def _error(message: str) -> None:
+    """One line on stderr; it may quote spool content, so it is made inert too."""
+    InertStream(sys.stderr).write_line(f"mcptrace view: {message}")
 
 
 def run(args: argparse.Namespace, spool: Path, out: TextIO | None = None) -> int:
     from mcptrace.view.terminal import Style
 
-    stream = out or sys.stdout
+    # The one choke point: everything this command prints passes InertStream (view/inert.py).
+    stream = InertStream(out or sys.stdout)
     try:
         filters = filters_from(args)
     except ValueError as exc:
-        sys.stderr.write(f"mcptrace view: {exc}\n")
+        _error(str(exc))
         return EXIT_USAGE
     if args.limit < 0:
-        sys.stderr.write("mcptrace view: --limit must be 0 (no limit) or more\n")
+        _error("--limit must be 0 (no limit) or more")
         return EXIT_USAGE
     if args.follow and args.html:
-        sys.stderr.write("mcptrace view: --follow prints to the terminal; drop --html\n")
+        _error("--follow prints to the terminal; drop --html")
         return EXIT_USAGE
     if not spool.is_dir() and not args.follow:
-        sys.stderr.write(
-            f"mcptrace view: no spool at {spool}; run a server with `mcptrace run` first, "
-            "or pass the spool directory (mcptrace view DIR)\n"
+        _error(
+            f"no spool at {spool}; run a server with `mcptrace run` first, "
+            "or pass the spool directory (mcptrace view DIR)"
         )
         return EXIT_ERROR
     wanted = tuple(c for c in CATEGORIES if not filters.categories or c in filters.categories)
@@ -105,8 +112,8 @@ def run(args: argparse.Namespace, spool: Path, out: TextIO | None = None) -> int
         if args.json:
             from mcptrace.view.jsonout import model_dict
 
-            json.dump(model_dict(model, filters), stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
+            text = json.dumps(model_dict(model, filters), indent=2, ensure_ascii=False)
+            stream.write(json_inert(text) + "\n")
         elif args.html:
             from mcptrace.view.html import write_report
 
@@ -114,10 +121,10 @@ def run(args: argparse.Namespace, spool: Path, out: TextIO | None = None) -> int
             try:
                 write_report(model, filters, target)
             except OSError as exc:
-                sys.stderr.write(f"mcptrace view: cannot write {target}: {exc.strerror or exc}\n")
+                _error(f"cannot write {target}: {exc.strerror or exc}")
                 return EXIT_ERROR
             requests = sum(s.requests for s in model.sessions)
-            sys.stderr.write(f"mcptrace view: wrote {target} ({requests} requests)\n")
+            _error(f"wrote {target} ({requests} requests)")
         else:
             from mcptrace.view.terminal import render_tree
 
@@ -135,7 +142,7 @@ def _follow(
     spool: Path,
     filters: Filters,
     args: argparse.Namespace,
-    stream: TextIO,
+    stream: InertStream,
     style: object,
     wanted: tuple[str, ...],
 ) -> int:
@@ -150,7 +157,7 @@ def _follow(
         if args.json:
             record = call_dict(call, wanted)
             record["session"] = session or None
-            _write(stream, json.dumps(record, ensure_ascii=False))
+            _write(stream, json_inert(json.dumps(record, ensure_ascii=False)))
         else:
             suffix = style.paint(f"  session {session[:8]}", "dim") if session else ""
             _write(stream, call_line(call, style, 28) + suffix)

@@ -161,10 +161,17 @@ def _call_with_marks(call: Call) -> dict[str, Any]:
     return data
 
 
+# Inside <script> the HTML parser looks for "</script", and after "<!--" for "<script" and
+# "-->" (a data value "x<!--<script>y" would keep the element open to the end of the page).
+# No "<", ">" or "&" is left in the JSON text, so none of them can appear; JSON.parse reads
+# the \u escapes back.  U+2028/9 are line ends to old JavaScript parsers.
+_SCRIPT_SAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
 def _json_for_script(data: Any) -> str:
-    # "</" would end the script element; U+2028/9 are line ends to old JS parsers
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_SAFE)
 
 
 def render_report(model: Model, filters: Filters) -> str:

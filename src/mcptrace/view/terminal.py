@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TextIO
 
+from mcptrace.view.inert import STYLE_MARK, InertStream
 from mcptrace.view.model import CATEGORIES, Activity, Call, Detail, Model, Session, Summary
 
-_RESET = "\x1b[0m"
 _CODES = {
     "bold": "1",
     "dim": "2",
@@ -47,9 +47,13 @@ CATEGORY_COLOUR = {
 class Style:
     colour: bool = False
     unicode: bool = True
+    # what starts a colour code: ESC, or for an InertStream its mark (only it writes ESC)
+    escape: str = "\x1b"
 
     @classmethod
-    def for_stream(cls, stream: TextIO, environ: dict[str, str] | None = None) -> Style:
+    def for_stream(
+        cls, stream: TextIO | InertStream, environ: dict[str, str] | None = None
+    ) -> Style:
         """ANSI colours only on a terminal and when NO_COLOR (no-color.org) is unset."""
         env = os.environ if environ is None else environ
         try:
@@ -62,13 +66,15 @@ class Style:
         except (UnicodeEncodeError, LookupError):
             unicode = False
         return cls(
-            colour=tty and not env.get("NO_COLOR") and env.get("TERM") != "dumb", unicode=unicode
+            colour=tty and not env.get("NO_COLOR") and env.get("TERM") != "dumb",
+            unicode=unicode,
+            escape=STYLE_MARK if isinstance(stream, InertStream) else "\x1b",
         )
 
     def paint(self, text: str, name: str) -> str:
         if not self.colour or not text:
             return text
-        return f"\x1b[{_CODES[name]}m{text}{_RESET}"
+        return f"{self.escape}[{_CODES[name]}m{text}{self.escape}[0m"
 
     @property
     def branch(self) -> str:

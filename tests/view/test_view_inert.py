@@ -1,0 +1,209 @@
+"""A spool full of hostile names: the terminal view writes no byte a terminal obeys, the JSON
+output keeps the data exactly, and the HTML report renders every row in Chromium with no
+injected script running.
+
+Every string the view can print carries a hostile name from ``tests/corpora/hostile_names.json``:
+tool names, session ids, service names, file paths, hosts, command lines, module names,
+policy rules, detection reasons, error types and messages, events outside any request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from spoolgen import SERVER_SESSION, RecordingSpool, Request, _ev
+from test_view_html import chromium, needs_chromium, rows
+from test_view_tree import _run_in_terminal
+
+from mcptrace.view.inert import json_inert, visible
+from support import clean_env, mcptrace_cmd
+
+NAMES: list[str] = json.loads(
+    (Path(__file__).resolve().parents[1] / "corpora" / "hostile_names.json").read_text()
+)["names"]
+
+# What a terminal may receive from the view: printable text, newline, tab; nothing in C0
+# (but \n \t), DEL, C1, no bidi or invisible formatting character, no line separator.
+FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u115f\u180e\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u2069\u3164\ufeff\U000e0000-\U000e007f]"
+)
+
+
+class HostileSpool(RecordingSpool):
+    def _provider(self, service: str, ids: Any) -> Any:
+        return super()._provider(f"{service} {NAMES[0]} {NAMES[16]}", ids)
+
+
+def hostile_requests() -> list[Request]:
+    requests = []
+    for index, name in enumerate(NAMES):
+        events = [
+            _ev("mcptrace.file.open", 1, file__path=f"/tmp/{name}", mcptrace__file__access="read"),
+            _ev("mcptrace.file.rename", 1.5, file__path=name, mcptrace__file__target_path=name),
+            _ev("mcptrace.network.resolve", 2, server__address=name),
+            _ev("mcptrace.network.connect", 3, server__address=name, server__port=443),
+            _ev("mcptrace.network.request", 3.5, url__full=f"https://h/{name}"),
+            _ev(
+                "mcptrace.process.spawn",
+                4,
+                process__executable__path=name,
+                process__command_args=[name, "-c", name],
+            ),
+            _ev("mcptrace.code.exec", 5, mcptrace__code__filename=name),
+            _ev("mcptrace.code.deserialize", 5.5, mcptrace__deserialize__global=name),
+            _ev("mcptrace.native.symbol", 6, mcptrace__native__symbol__name=name, file__path=name),
+            _ev(
+                "mcptrace.module.import",
+                7,
+                mcptrace__module__name=name,
+                file__path=name,
+                mcptrace__module__verification="mismatch",
+            ),
+            _ev("mcptrace.sensor.tamper", 8, mcptrace__audit__event=name),
+            _ev(
+                "mcptrace.policy.violation",
+                9,
+                mcptrace__policy__rule=name,
+                mcptrace__policy__action="blocked",
+                file__path=name,
+            ),
+            _ev(
+                "mcptrace.detection",
+                9.5,
+                mcptrace__detection__rule=name,
+                mcptrace__detection__severity="critical",
+                mcptrace__detection__reason=name,
+                mcptrace__detection__event=name,
+            ),
+        ]
+        requests.append(
+            Request(
+                "tools/call",
+                name,
+                100 + index * 50,
+                20,
+                10,
+                events=events,
+                error=(name, f"{name} failed: {name}") if index % 2 else None,
+                server_session=name if index % 3 == 0 else SERVER_SESSION,
+                request_id=index + 1,
+            )
+        )
+    return requests
+
+
+@cache
+def hostile_spool(base: Path) -> Path:
+    spool = base / "hostile-spool"
+    recording = HostileSpool(spool)
+    recording.write(hostile_requests())
+    for offset, name in enumerate(NAMES):  # outside any request: log records only
+        event = _ev(
+            "mcptrace.module.import",
+            0,
+            mcptrace__module__name=name,
+            mcptrace__module__verification="mismatch",
+            mcptrace__attribution="none",
+        )
+        recording.log_event(event, recording.ns(-1000 + offset), None)
+    recording.close()
+    return spool
+
+
+@pytest.fixture(scope="module")
+def spool(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return hostile_spool(tmp_path_factory.getbasetemp())
+
+
+def view(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        mcptrace_cmd("view", *args), capture_output=True, env=env or clean_env(), timeout=120
+    )
+
+
+def assert_inert(output: bytes) -> str:
+    text = output.decode("utf-8")  # also: no lone surrogate or invalid byte written
+    found = sorted({f"U+{ord(c):04X}" for c in FORBIDDEN.findall(text)})
+    assert not found, f"raw control characters reached the terminal: {found}"
+    return text
+
+
+def test_terminal_view_writes_nothing_a_terminal_obeys(spool: Path) -> None:
+    done = view(str(spool), "--limit", "0")
+    assert done.returncode == 0, done.stderr
+    text = assert_inert(done.stdout)
+    for name in NAMES:  # every name is shown, as its visible form
+        assert visible(name, one_line=True) in text, name
+    # a name cannot start a line of its own: the forged tree line stays inside its row
+    assert not any(
+        line.lstrip().startswith("├─ file     read /etc/shadow") for line in text.splitlines()
+    )
+    assert "\\x1b[1A" in text and "<U+202E>" in text and "\\x9b" in text
+
+
+def test_colours_are_the_only_escape_sequences_on_a_terminal(spool: Path) -> None:
+    text = _run_in_terminal(mcptrace_cmd("view", str(spool)), clean_env(TERM="xterm"))
+    assert "\x1b[" in text  # colours are on
+    without_colours = re.sub(r"\x1b\[(?:0|1|2|3[1-6]|1;31)m", "", text)
+    # the terminal turns \n into \r\n: that carriage return is the pty's, not the view's
+    assert_inert(without_colours.replace("\r\n", "\n").encode())
+
+
+def test_json_output_keeps_the_data_and_escapes_the_rest(spool: Path) -> None:
+    done = view(str(spool), "--json", "--limit", "0")
+    assert done.returncode == 0
+    text = assert_inert(done.stdout)
+    data = json.loads(text)
+    tools = {call["tool"] for session in data["sessions"] for call in session["calls"]}
+    assert set(NAMES) <= tools  # exactly the names, escapes undone by the JSON reader
+    assert json.loads(json_inert(json.dumps("\u202e\x85\ud800"))) == "\u202e\x85\ud800"
+
+
+def test_follow_output_is_inert(spool: Path, tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        mcptrace_cmd("view", str(spool), "--follow", "--poll", "0.1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    )
+    time.sleep(6)
+    process.terminate()
+    out, _err = process.communicate(timeout=30)
+    text = assert_inert(out)
+    assert visible(NAMES[0], one_line=True) in text
+
+
+def test_error_lines_are_inert(tmp_path: Path) -> None:
+    done = view(str(tmp_path / f"missing{NAMES[0]}{NAMES[16]}"))
+    assert done.returncode != 0
+    assert "no spool at" in assert_inert(done.stderr)
+
+
+@needs_chromium
+def test_html_report_renders_every_row_and_runs_nothing_injected(
+    spool: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    done = view(str(spool), "--html", str(out), "--limit", "0")
+    assert done.returncode == 0, done.stderr
+    page = out.read_text(encoding="utf-8")
+    script = re.search(
+        r'<script type="application/json" id="mcptrace-data">(.*?)</script>', page, re.S
+    )
+    assert script is not None and "<" not in script[1]
+    assert json.loads(script[1])["schema"] == "mcptrace.view/1"
+    dom = chromium(tmp_path, "--dump-dom", out.as_uri())
+    assert 'data-rendered="true"' in dom, "the page's script did not run to the end"
+    assert "data-pwned" not in dom, "an injected script or handler ran"
+    names = [r["name"] for r in rows(dom)]
+    assert len(names) == len(NAMES)
+    for name in NAMES:  # as text (the DOM serializer writes a carriage return as \n)
+        assert any(name.replace("\r", "\n") in shown for shown in names), name
