@@ -321,3 +321,15 @@ def test_replay_never_prints_a_traceback_for_a_bad_progress_file(
     assert "progress for" in result.stderr and "unreadable" in result.stderr
     tap.wait_for(lambda t: len(work_names(t)) == 20)
     assert json.dumps(result.stderr).count("Traceback") == 0
+
+
+def test_a_header_that_cannot_be_sent_is_one_line_not_a_traceback(
+    filled: Path, tap: OtelTap
+) -> None:
+    result = replay(
+        filled, "--endpoint", tap.endpoint, OTEL_EXPORTER_OTLP_HEADERS="x-bad=a%0D%0AInjected: 1"
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "traces not sent (the request cannot be sent" in result.stderr
+    assert work_names(tap) == []

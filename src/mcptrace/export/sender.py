@@ -124,6 +124,9 @@ class Sender:
             return Refused(f"TLS: {exc.verify_message or exc}")
         except (OSError, http.client.HTTPException) as exc:
             return Retry(_describe(exc))
+        except ValueError as exc:  # a header value with a line break, not latin-1, ...
+            self._drop(target)
+            return Refused(f"the request cannot be sent ({exc})")
 
     # HTTP ------------------------------------------------------------------------------
 
