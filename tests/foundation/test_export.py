@@ -1,4 +1,4 @@
-"""Export end to end: spool by default, OTLP with spool failover, replay exactly once."""
+"""Export end to end: spool by default, OTLP written ahead to the spool, replay exactly once."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Export: OTel providers, the OTLP/JSON spool, OTLP-with-spool failover, and replay."""
+"""Export: OTel providers, the OTLP/JSON spool as a write-ahead log, the shipper to OTLP, replay."""
