@@ -30,6 +30,7 @@ __all__ = ["Destination", "ReplayError", "ReplayReport", "replay"]
 
 MAX_ATTEMPTS = 6  # per line in one run: 31.5 s of backoff, longer with Retry-After
 FOLLOW_SECONDS = 1.0
+FOLLOW_RETRY_SECONDS = 30.0  # --follow: a signal the receiver refused is tried again after
 
 
 class ReplayError(RuntimeError):
@@ -75,7 +76,8 @@ def replay(
     """Deliver every complete line not yet acknowledged by ``destination``.
 
     ``should_stop`` is checked between lines and during backoff (SIGTERM/SIGINT in the
-    CLI); ``follow`` keeps going, every second, until it is set.
+    CLI); ``follow`` keeps going, every second, until it is set (a signal refused or a
+    collector down through a whole backoff is tried again every 30 s).
     """
     if not destination.targets:
         raise ReplayError(
@@ -85,7 +87,8 @@ def replay(
         raise ReplayError(f"mcptrace replay: spool directory {spool_dir} does not exist")
     report = ReplayReport(destination.label)
     shipping = Shipping(spool_dir, destination, say or (lambda text: None))
-    policy = patient_policy(None if follow else MAX_ATTEMPTS)
+    policy = patient_policy(MAX_ATTEMPTS)
+    retry_stopped_at = time.monotonic() + FOLLOW_RETRY_SECONDS
     try:
         while True:
             ship_pass(shipping, policy, should_stop, report.passes)
@@ -94,7 +97,9 @@ def replay(
                 return report
             if not follow:
                 return report
-            report.passes.stopped.clear()  # a refusal is retried on the next pass
+            if time.monotonic() >= retry_stopped_at:  # a refusal or an outage: try again
+                report.passes.stopped.clear()
+                retry_stopped_at = time.monotonic() + FOLLOW_RETRY_SECONDS
             report.passes.busy_files = 0
             deadline = time.monotonic() + FOLLOW_SECONDS
             while time.monotonic() < deadline and not should_stop():

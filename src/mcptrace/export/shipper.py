@@ -388,6 +388,7 @@ class BackgroundShipper:
         self._idle = threading.Event()
         self._own: dict[Signal, list[str]] = {signal: [] for signal in destination.targets}
         self._claims: dict[str, Claim] = {}
+        self._done: dict[str, int] = {}  # other processes' files seen delivered: their size
         self._health: dict[str, _Health] = {}
         self._refused: dict[Signal, float] = {}
         self._closing_deadline: float | None = None
@@ -517,8 +518,13 @@ class BackgroundShipper:
                 # for a minute is adopted anyway (a reused pid, a writer with no shipper):
                 # the claim lock still keeps two shippers off one file
                 continue
-            if store.acknowledged(path.name) < _size(path):
+            size = _size(path)
+            if self._done.get(path.name) == size:
+                continue  # delivered when last seen, and not grown since
+            if store.acknowledged(path.name) < size:
                 found.append(path.name)
+            else:
+                self._done[path.name] = size
         return found
 
     def _ship(
