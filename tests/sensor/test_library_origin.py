@@ -72,7 +72,7 @@ def test_the_tool_formatting_a_traceback_itself_is_library_too(recorded: Recorde
     reads = sensor_events(recorded, "format_traceback", ev.FILE_OPEN)
     assert reads  # linecache read this server's own source for the frame lines
     assert all(marked(e) for e in reads)
-    assert {e[ev.ORIGIN_MODULE] for e in reads} <= {"tokenize", "linecache"}
+    assert {e[ev.ORIGIN_MODULE] for e in reads} <= {"tokenize", "linecache", "ast", "traceback"}
     code = sensor_events(recorded, "format_traceback", ev.CODE_EXEC)
     assert all(marked(e) and e[ev.ORIGIN_MODULE] == "ast" for e in code)
 

@@ -31,7 +31,8 @@ generated ``<string>`` frames are looked past, and for imports the importer's ow
   ``exec`` in a second package of its own gets it marked library (the event and everything
   the code does are still recorded).
 
-Only file opens of Python source files, code events and imports are looked at: that is
+Only file opens of Python source files (and of pseudo file names such as ``<unknown>``,
+which linecache probes on 3.13), code events and imports are looked at: that is
 where the machinery's noise is.  What generated code then does (opens, connects, spawns) is
 judged on its own.  Cost: only recorded events of those kinds pay it, never the hook's
 rejection step; a frame walk and a cached classification per file.
@@ -196,7 +197,10 @@ def mark_library_origin(observation: Observation) -> None:
     attributes = observation[2]
     if category == ev.FILE:
         path = attributes.get(ev.FILE_PATH)
-        if not (isinstance(path, str) and path.endswith((".py", ".pyw"))):
+        if not isinstance(path, str):
+            return
+        # Python sources, or a code object's pseudo file name ("<unknown>") linecache probes
+        if not path.endswith((".py", ".pyw")) and not path.endswith(">"):
             return
     elif category != ev.CODE and category != ev.IMPORT:
         return
