@@ -62,6 +62,21 @@ typedef struct {
 } HookState;
 
 static HookState state;
+
+/* The contract with the Python state: the attributes this file reads and writes by name.
+ * tests/sensor/test_native_contract.py reads the table below and every
+ * PyUnicode_InternFromString in this file, and checks both against the Python classes;
+ * renaming a slot there without changing it here fails that test.
+ *
+ *   NATIVE_CONTRACT  Sensor.active      bool            read     (sensor/hook.py)
+ *   NATIVE_CONTRACT  SpanState.kept     dict[str, int]  read     (record/state.py)
+ *   NATIVE_CONTRACT  SpanState.root     SpanState       read
+ *   NATIVE_CONTRACT  SpanState.counts   dict[str, int]  read, +1 per category
+ *   NATIVE_CONTRACT  SpanState.dropped  int             read, +1
+ *
+ * install() receives the rest as objects, not names: the Python hook, the paused-thread set,
+ * OTel's context ContextVar and keys, SpanRegistry.by_span, record/decide.py's POLICY list.
+ */
 static PyObject *str_active, *str_kept, *str_root, *str_counts, *str_dropped;
 
 /* Step 2's counts not yet added to the Python objects: (root SpanState, category) -> count.
