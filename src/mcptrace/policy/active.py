@@ -1,4 +1,4 @@
-"""The policy in force in this process: its engine, violation log thread and self-check.
+"""The policy in force in this process: its engine, violation records and self-check.
 
 Loaded by ``PolicyInstrumentor`` (``policy/instrumentor.py``) only when a policy file is
 configured: a process without a policy never imports the engine.
@@ -13,8 +13,6 @@ A policy file that does not load is reported on one line; then
 
 from __future__ import annotations
 
-import atexit
-import os
 import socket
 import threading
 from collections.abc import Callable
@@ -23,7 +21,6 @@ from typing import Any
 
 import wrapt
 
-from mcptrace import _guard
 from mcptrace.activation import report
 from mcptrace.config import Settings
 from mcptrace.policy import model as m
@@ -34,9 +31,9 @@ from mcptrace.policy.tool_errors import surface_violations
 from mcptrace.record import decide as decide_module
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
-from mcptrace.record.recorder import active
+from mcptrace.record.recorder import Recorder, active, when_active
+from mcptrace.record.state import SpanRegistry
 
-FLUSH_INTERVAL_SECONDS = 0.5
 SENSOR_CATEGORY_OF = {
     m.FILE_READ: ev.FILE,
     m.FILE_WRITE: ev.FILE,
@@ -53,23 +50,28 @@ def fail_closed_policy(source: str) -> m.Policy:
 
 
 class ActivePolicy:
-    """The locked-in policy of this process: engine, violation log thread, self-check."""
+    """The locked-in policy of this process: engine, violation records, self-check.
+
+    It has no thread of its own: the record stage's log pump flushes the violations (on
+    each wake-up and at exit), runs the self-check on each wake-up, and resets the
+    violations in a forked child.
+    """
 
     def __init__(self, engine: PolicyEngine, violations: ViolationRecorder) -> None:
         self.engine = engine
         self.decider = engine.decider()
         self.violations = violations
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
         self.refusals = 0  # set_decider attempts (reported on stderr once, each as an event)
 
     def start(self) -> None:
         decide_module.lock_decider(self.decider, self.on_refused)
-        self.thread = threading.Thread(target=self._run, name="mcptrace-policy-logs", daemon=True)
-        self.thread.start()
-        atexit.register(self.at_exit)
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self.after_fork_in_child)
+        when_active(self._attach)
+
+    def _attach(self, registry: SpanRegistry, recorder: Recorder) -> None:
+        pump = recorder.pump
+        pump.sources.append(self.violations.flush)
+        pump.on_tick.append(self.check)
+        pump.after_fork.append(self.violations.reset_after_fork)
 
     def on_refused(self) -> None:
         """Someone called set_decider() while the policy is locked in: tamper event."""
@@ -98,24 +100,12 @@ class ActivePolicy:
         observation = Observation(ev.SENSOR_TAMPER, ev.TAMPER, {ev.TAMPER_TARGET: what}, what)
         recorder.record(observation, attribution[0], attribution[1], threading.get_ident())
 
-    def _run(self) -> None:
-        _guard.PAUSED.add(threading.get_ident())  # nothing this thread does is the tool's
-        while not self.stopped.wait(FLUSH_INTERVAL_SECONDS):
-            try:
-                self.verify()
-            except Exception:
-                pass
-            self.violations.flush()
-
-    def at_exit(self) -> None:
-        self.stopped.set()
-        self.violations.flush()
-
-    def after_fork_in_child(self) -> None:
-        self.violations.reset_after_fork()
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="mcptrace-policy-logs", daemon=True)
-        self.thread.start()
+    def check(self) -> None:
+        """The self-check, on the log pump's thread: never let an error out."""
+        try:
+            self.verify()
+        except Exception:
+            pass
 
 
 _active: ActivePolicy | None = None

@@ -217,9 +217,19 @@ class Recorder:
         self.pending.append((record, None))
 
     def reset_after_fork(self) -> None:
+        """In a forked child: the parent's records are its own; the producers stay attached."""
         self.pending = deque()
-        self.pump = LogPump(self)
         self.lock = threading.RLock()  # another thread may have held it at the fork
+        parent = self.pump
+        self.pump = LogPump(self)
+        self.pump.on_tick = parent.on_tick
+        self.pump.sources = parent.sources
+        self.pump.after_fork = parent.after_fork
+        for reset in self.pump.after_fork:
+            try:
+                reset()
+            except Exception:
+                pass
 
     def seal(self, record: Record) -> None:
         """No more repeats on ``record``: it is being emitted (the next copy is a new record)."""
@@ -232,7 +242,12 @@ Detector = Callable[[SpanState, list[Record], Mapping[str, Any] | None], list[Ev
 
 
 class LogPump:
-    """Turns pending records into OTel log records on a background thread (or on flush)."""
+    """Turns pending records into OTel log records on a background thread (or on flush).
+
+    The process's one log thread: other producers attach to it instead of starting their
+    own (``sources`` are flushed with every flush, the exit flush included; ``on_tick``
+    runs on each wake-up; ``after_fork`` resets a producer in a forked child).
+    """
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
@@ -240,7 +255,9 @@ class LogPump:
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.stopped = False
-        self.on_tick: list[Any] = []  # callables run on each wake-up (bucket summaries)
+        self.on_tick: list[Callable[[], None]] = []  # on each wake-up (bucket summaries)
+        self.sources: list[Callable[[], None]] = []  # flushed after the sensor's records
+        self.after_fork: list[Callable[[], None]] = []  # in a forked child
         self._logger: Logger | None = None
         self._contexts: dict[tuple[int, int], Context] = {}
         self.errors = 0
@@ -284,6 +301,11 @@ class LogPump:
                     self._emit(record, span_context)
                 except Exception:
                     self.errors += 1
+        for source in self.sources:  # their own locks; outside ours
+            try:
+                source()
+            except Exception:
+                self.errors += 1
 
     def _context_for(self, span_context: SpanContext | None) -> Context | None:
         if span_context is None:

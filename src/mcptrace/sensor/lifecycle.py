@@ -183,8 +183,7 @@ class SensorLifecycle:
             except Exception:
                 pass
         self.sensor.registry.reset()
-        self.sensor.recorder.reset_after_fork()
-        self.sensor.recorder.pump.on_tick.append(self._rotate_unattributed)
+        self.sensor.recorder.reset_after_fork()  # the pump's producers stay attached
         translate.reset_after_fork()
         self.process_span = None
         self.sensor.recorder.pump.start()
