@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mcptrace.mcp.events import emit_event
+from mcptrace.mcp.pinning import pin_server
 from mcptrace.record.redact import redact_text, redact_url
 from mcptrace.record.vocabulary import (
     EVENT_COMPONENT_REGISTERED,
@@ -230,5 +231,6 @@ def announce_server(server: Any) -> None:
         components = sdk_server_components(server, name)
         announce_server_start(name, version, instructions, len(components))
         announce_components(components)
+        pin_server(server, name)  # a rug pull: the offer changed since the last run
     except Exception:
         pass

@@ -30,6 +30,7 @@ from mcptrace.mcp.outcome import (
     record_rpc_error,
     record_tool_result,
 )
+from mcptrace.mcp.pinning import client_answer
 from mcptrace.mcp.propagation import inject_meta
 from mcptrace.mcp.semconv import message_attributes, span_name
 from mcptrace.mcp.sessions import (
@@ -224,6 +225,8 @@ async def wrap_send_request(
             if method == INITIALIZE and info is not None and info.client_side:
                 info.announce()  # after the answer: HTTP session ids are assigned by then
         try:
+            if info is not None and info.client_side:
+                client_answer(info, method, result)  # tool pinning (mcp/pinning.py)
             if method == TOOLS_CALL:
                 record_tool_result(span, result)
             elif method == INITIALIZE and info is not None:

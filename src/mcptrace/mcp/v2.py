@@ -48,6 +48,7 @@ from mcptrace.mcp.outcome import (
     record_rpc_error,
     record_tool_result,
 )
+from mcptrace.mcp.pinning import client_answer
 from mcptrace.mcp.propagation import ambient_span, carries_baggage, extract_meta, inject_meta
 from mcptrace.mcp.semconv import (
     CLIENT_INFO_META_KEY,
@@ -202,6 +203,8 @@ async def wrap_send_raw_request(
     session = outbound.session
     try:
         result = await wrapped(*args, **kwargs)
+        if outbound.session is not None:
+            client_answer(outbound.session, method, result)  # tool pinning (mcp/pinning.py)
     finally:
         _OUTBOUND.reset(token)
         if outbound.request_id is not None:

@@ -235,6 +235,12 @@ MCPTRACE_COMPONENT_NAME = "mcptrace.mcp.component.name"
 MCPTRACE_COMPONENT_DESCRIPTION = "mcptrace.mcp.component.description"
 MCPTRACE_COMPONENT_URI = "mcptrace.mcp.component.uri"
 MCPTRACE_COMPONENT_SCHEMA_SHA256 = "mcptrace.mcp.component.input_schema.sha256"
+# tool pinning: description | schema | annotations | added | removed
+MCPTRACE_COMPONENT_CHANGE = "mcptrace.mcp.component.change"
+MCPTRACE_PIN_SIDE = "mcptrace.mcp.pin.side"  # server | client: who saw the offer
+MCPTRACE_PIN_IDENTITY = "mcptrace.mcp.pin.identity"  # the server the pins are kept for
+MCPTRACE_PIN_SHA256 = "mcptrace.mcp.pin.sha256"  # the changed field's SHA-256 now
+MCPTRACE_PIN_PREVIOUS_SHA256 = "mcptrace.mcp.pin.previous_sha256"  # ... and before
 MCPTRACE_CONNECT_COMMAND = "mcptrace.mcp.connect.command"
 MCPTRACE_CONNECT_URL = "mcptrace.mcp.connect.url"
 MCPTRACE_SESSION_DURATION = "mcptrace.mcp.session.duration_s"
@@ -246,6 +252,8 @@ USER_ID = "user.id"  # OTel: the HTTP principal in clear (opt-in)
 # MCP log record event names (OTel `event.name`)
 EVENT_SERVER_START = "mcptrace.mcp.server.start"
 EVENT_COMPONENT_REGISTERED = "mcptrace.mcp.component.registered"
+# a server's offer differs from the one seen last for the same server (mcp/pinning.py)
+EVENT_COMPONENT_CHANGED = "mcptrace.mcp.component.changed"
 EVENT_SESSION_START = "mcptrace.mcp.session.start"
 EVENT_SESSION_END = "mcptrace.mcp.session.end"
 EVENT_CLIENT_CONNECT = "mcptrace.mcp.client.connect"
