@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 from helpers import HERE, Recorded
 
 from mcptrace.record import vocabulary as ev
-from support import PYTHON, SPAN_KIND_SERVER, clean_env, run_under_mcptrace
+from support import PYTHON, SPAN_KIND_SERVER, clean_env, mcptrace_cmd, run_under_mcptrace
 
 pytestmark = pytest.mark.slow
 
@@ -207,3 +208,27 @@ def test_a_thread_started_outside_any_call_is_inferred(
     for _, span_id, attributes in found:
         assert span_id == span_of_tag["bgF"]
         assert attributes[ev.ATTRIBUTION] == "inferred"
+
+
+def test_the_view_shows_what_a_calls_threads_did_after_it_returned(
+    run: tuple[Recorded, Path, dict[str, str]],
+) -> None:
+    _, files, span_of_tag = run
+    spool = files.parent / "spool"
+    result = subprocess.run(
+        mcptrace_cmd("view", str(spool), "--tool", "linger*", "--json", "--limit", "0"),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    calls = [call for s in json.loads(result.stdout)["sessions"] for call in s["calls"]]
+    for tag in ("plainA", "subB", "poolC", "forbidden1", "lastE"):
+        (call,) = [c for c in calls if c["server"]["span_id"] == span_of_tag[tag]]
+        items = [i for i in call["activity"]["items"] if i["category"] == "file"]
+        late = [i for i in items if i["action"] == "read (after return)"]
+        assert late, (tag, items[:3])
+        assert all(tag_of(i["target"]) == tag for i in items)
+        assert call["activity"]["counts"]["file"] == LINGER, (tag, call["activity"]["counts"])
+    (forbidden,) = [c for c in calls if c["server"]["span_id"] == span_of_tag["forbidden1"]]
+    assert forbidden["activity"]["counts"].get("policy") == LINGER

@@ -93,6 +93,8 @@ class ViolationRecorder:
                 root.dropped += 1
                 return
         violation = violation_observation(observation, verdict, blocked, tool_name_of(state))
+        if state.ended:  # a thread the tool started, after the call returned: a log record only
+            violation.attributes[ev.SPAN_ENDED] = True
         # sealed from the start: each violation is its own record (none is coalesced)
         record: Record = [_time_ns(), violation, how, threading.get_ident(), 0, True]
         if seen <= self.span_cap and state.span_context is not None and not state.ended:

@@ -286,6 +286,8 @@ class Activity:
         library = library_of(attrs)
         if library:  # kept apart from the tool's own, and no warning colour
             action, flagged = f"{action} (library)", False
+        if attrs.get(v.SPAN_ENDED) is True:  # a thread of the call's, after it had returned
+            action = f"{action} (after return)"
         key = (category, intern(action), intern(target))
         detail = self.details.get(key)
         if detail is None:
@@ -836,8 +838,17 @@ class Aggregator:
         return call
 
     def add_log(self, record: LogRecordEntry) -> None:
-        """Sensor log records duplicate span events; only those outside any span are new."""
-        if record.span_id or category_of(record.event_name) is None:
+        """Sensor log records duplicate span events; only those outside any span are new, and
+        those a call's thread made after the call had ended (``mcptrace.span.ended``)."""
+        if category_of(record.event_name) is None:
+            return
+        if record.span_id:
+            if record.attributes.get(v.SPAN_ENDED) is True:
+                call = self.calls.get(record.span_id)  # None: filtered out, or folded
+                if call is not None:
+                    call.activity.add_event(
+                        record.event_name, record.time_unix_nano, record.attributes
+                    )
             return
         if self.filters.narrows_calls:
             return
@@ -1024,9 +1035,9 @@ def build_model(
         spans = iter_spans_mentioning(spool, trace, stats) if trace else iter_spans(spool, stats)
         for span in spans:
             aggregator.add_span(span)
-        if not aggregator.filters.narrows_calls:  # log records only add activity outside calls
-            for record in iter_logs(spool, stats):
-                aggregator.add_log(record)
+        # log records add activity outside calls, and what a call's threads did after it ended
+        for record in iter_logs(spool, stats):
+            aggregator.add_log(record)
         return aggregator.finish(spool, stats)
 
 
