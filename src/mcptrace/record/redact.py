@@ -272,7 +272,7 @@ def _is_secret_flag(flag: str) -> bool:
 _KEY_FORMATS = [
     # cloud providers
     r"(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}",
-    r"AIza[0-9A-Za-z_-]{35}",  # Google API key
+    r"AIza[0-9A-Za-z_-]{20,}",  # Google API key (35 after the prefix)
     r"ya29\.[0-9A-Za-z_-]{20,}",  # Google OAuth access token
     r"1//0[0-9A-Za-z_-]{30,}",  # Google OAuth refresh token
     r"GOCSPX-[0-9A-Za-z_-]{20,}",  # Google OAuth client secret
@@ -287,9 +287,9 @@ _KEY_FORMATS = [
     # source hosting and package registries
     r"gh[pousr]_[A-Za-z0-9]{20,}",
     r"github_pat_[A-Za-z0-9_]{20,}",
-    r"gl(?:pat|dt|ptt|rt|cbt|soat|ft|imt|agent|oas|ffct)-[A-Za-z0-9_-]{20,}",
+    r"gl(?:pat|dt|ptt|rt|cbt|soat|ft|imt|agent|oas|ffct)-[A-Za-z0-9_-]{12,}",
     r"GR1348941[A-Za-z0-9_-]{20,}",  # GitLab runner registration
-    r"npm_[A-Za-z0-9]{30,}",
+    r"npm_[A-Za-z0-9]{16,}",
     r"pypi-[A-Za-z0-9_-]{16,}",
     r"dckr_pat_[A-Za-z0-9_-]{20,}",  # Docker Hub
     r"ATATT3[A-Za-z0-9_=-]{20,}",  # Atlassian API token
@@ -305,10 +305,10 @@ _KEY_FORMATS = [
     r"\d{8,10}:AA[A-Za-z0-9_-]{33}",  # Telegram bot token
     # AI and API platforms
     r"sk-ant-[A-Za-z0-9_-]{16,}",  # Anthropic
-    r"sk-(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{16,}",  # OpenAI-style: sk-proj-, sk-svcacct-, sk-or-v1-
+    r"sk-(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{10,}",  # OpenAI-style: sk-proj-, sk-svcacct-, sk-or-v1-
     r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}",  # Stripe
     r"whsec_[A-Za-z0-9]{20,}",  # Stripe webhook secret
-    r"hf_[A-Za-z0-9]{30,}",  # Hugging Face
+    r"hf_[A-Za-z0-9]{20,}",  # Hugging Face
     r"gsk_[A-Za-z0-9]{30,}",  # Groq
     r"xai-[A-Za-z0-9]{30,}",
     r"pplx-[A-Za-z0-9]{30,}",
