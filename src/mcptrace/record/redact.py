@@ -913,6 +913,16 @@ def _requote(text: str, quote: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
+# IP addresses and short plain host names: nothing to find (the sensor sees one per send)
+_PLAIN_HOST = re.compile(r"[0-9A-Fa-f.:%]{1,45}|[A-Za-z0-9.-]{1,15}")
+
+
+def redact_host(host: str) -> str:
+    """A host name or address (``server.address``): ``AKIA….exfil.example`` is a secret
+    leaving by DNS, ``user:pass@host`` a URL's credentials."""
+    return host if _PLAIN_HOST.fullmatch(host) else redact_text(host)
+
+
 def redact_url(url: str) -> str:
     """A URL without user info and with secret query/fragment values (and path-embedded
     tokens such as webhook URLs) replaced; everything else kept as written."""

@@ -33,7 +33,7 @@ from opentelemetry.util.types import AttributeValue
 
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
-from mcptrace.record.redact import redact_argv, redact_command_line, redact_text, redact_url
+from mcptrace.record.redact import redact_argv, redact_command_line, redact_host, redact_url
 
 Args = tuple[Any, ...]
 Attrs = dict[str, AttributeValue]
@@ -125,12 +125,12 @@ def endpoint(address: Any) -> Attrs:
     if isinstance(address, tuple) and len(address) >= 2:
         host = address[0]
         return {
-            ev.SERVER_ADDRESS: redact_text(text(host)) if host is not None else "",
+            ev.SERVER_ADDRESS: redact_host(text(host)) if host is not None else "",
             ev.SERVER_PORT: int(address[1]) if isinstance(address[1], int) else 0,
             ev.NETWORK_TYPE: "ipv6" if len(address) == 4 else "ipv4",
         }
     if isinstance(address, (str, bytes)):
-        return {ev.SERVER_ADDRESS: redact_text(text(address))}
+        return {ev.SERVER_ADDRESS: redact_host(text(address))}
     return {}
 
 
@@ -389,7 +389,7 @@ def _resolve(event: str, args: Args) -> Observation | None:
     if event == "socket.getnameinfo" and isinstance(first, tuple):
         attrs = endpoint(first)
     elif first is not None:
-        attrs[ev.SERVER_ADDRESS] = redact_text(text(first))  # a.secret.evil.example
+        attrs[ev.SERVER_ADDRESS] = redact_host(text(first))  # a.secret.evil.example
     if event == "socket.getaddrinfo" and len(args) > 1 and args[1] is not None:
         try:
             attrs[ev.SERVER_PORT] = int(args[1])
@@ -412,7 +412,7 @@ _PROTOCOLS = {
 @translator(*_PROTOCOLS, categories=[ev.NETWORK])
 def _protocol_connect(event: str, args: Args) -> Observation | None:
     attrs: Attrs = {
-        ev.SERVER_ADDRESS: redact_text(text(args[1])),
+        ev.SERVER_ADDRESS: redact_host(text(args[1])),
         ev.NETWORK_TRANSPORT: "tcp",
         ev.NETWORK_PROTOCOL_NAME: _PROTOCOLS[event],
     }
