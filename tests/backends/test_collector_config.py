@@ -546,6 +546,21 @@ def test_dashboard_prometheus_queries_use_metrics_mcptrace_emits(emitted: Emitte
         assert family in used, f"dashboard never queries {family}"
 
 
+def test_dashboard_breaks_requests_down_by_client(emitted: Emitted) -> None:
+    """Who called: a panel per client, on a label the examples' server metric really has."""
+    by_client = [
+        panel
+        for panel in all_panels()
+        for target in panel.get("targets", [])
+        if "by (mcptrace_mcp_client_name" in target.get("expr", "")
+    ]
+    assert {panel["title"] for panel in by_client} >= {"Requests per client"}
+    seen = emitted.label_values.get("mcptrace_mcp_client_name", set())
+    assert seen, "the example server's operation metric names no client"
+    server_count = emitted.metrics["mcp_server_operation_duration_seconds_count"]
+    assert "mcptrace_mcp_client_name" in server_count
+
+
 def test_dashboard_tempo_queries_use_span_attributes_mcptrace_emits(emitted: Emitted) -> None:
     attributes = emitted.span_attributes
     queries = [t["query"] for t in targets("tempo")]

@@ -16,7 +16,9 @@ from opentelemetry import baggage, trace
 from _compat import Context, FastMCP, run_server
 from mcp import types
 
-server = FastMCP("peer-server", instructions="Test server for mcptrace.")
+server = FastMCP(
+    os.environ.get("PEER_SERVER_NAME", "peer-server"), instructions="Test server for mcptrace."
+)
 
 
 @server.tool()

@@ -174,3 +174,27 @@ def test_operation_metrics(pair: PairRun) -> None:
         assert session and max(int(p.data["count"]) for p in session) == 1
         assert session[0].attributes["network.transport"] == echo.attributes["network.transport"]
         assert "mcp.session.id" not in session[0].attributes  # cardinality
+
+
+def test_operation_metrics_carry_error_codes_and_peers(pair: PairRun) -> None:
+    code = str(pair.result["missing_code"])
+    for side in ("client", "server"):
+        failed = [
+            p
+            for p in pair.metrics
+            if p.name == f"mcp.{side}.operation.duration"
+            and p.attributes.get("mcp.method.name") == "resources/read"
+            and p.attributes.get("error.type")
+        ]
+        assert failed, side
+        assert failed[0].attributes["rpc.response.status_code"] == code
+        assert "mcp.resource.uri" not in failed[0].attributes  # opt-in only
+    if pair.transport != "stdio":
+        echo = [
+            p
+            for p in pair.metrics
+            if p.name == "mcp.client.operation.duration"
+            and p.attributes.get("gen_ai.tool.name") == "echo"
+        ]
+        assert echo[0].attributes["server.port"] == pair.extra["port"]
+        assert echo[0].attributes["network.protocol.name"] == "http"

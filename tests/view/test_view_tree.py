@@ -168,7 +168,7 @@ def test_json_schema(recorded_spool: Path, capsys: pytest.CaptureFixture[str]) -
     assert set(summary) == {
         "requests", "tool_calls", "tool_errors", "error_rate", "p95_duration_ms", "tools",
         "hosts_contacted", "files_written", "processes_spawned", "module_mismatches",
-        "violations", "detections", "events", "dropped",
+        "violations", "detections", "clients", "events", "dropped",
     }  # fmt: skip
     assert summary["tool_calls"] == 5 and summary["tool_errors"] == 2
     assert summary["hosts_contacted"] == ["api.internal:8443", "example.org:443"]
@@ -182,8 +182,8 @@ def test_json_schema(recorded_spool: Path, capsys: pytest.CaptureFixture[str]) -
     assert summary["dropped"] == 247
     first, lone = data["sessions"]
     assert set(first) == {
-        "key", "session_ids", "services", "transport", "start", "end", "requests", "errors",
-        "requests_not_shown", "calls",
+        "key", "session_ids", "services", "clients", "transport", "start", "end", "requests",
+        "errors", "requests_not_shown", "calls",
     }  # fmt: skip
     assert first["services"] == ["agent", "files-server"] and first["transport"] == "pipe"
     assert lone["session_ids"] == ["5e55e000-0000-4000-8000-000000000003"]

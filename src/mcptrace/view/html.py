@@ -181,13 +181,16 @@ def render_report(model: Model, filters: Filters) -> str:
         calls = session.calls[-MAX_CALLS_PER_SESSION:]
         ids = " ⇄ ".join(session.session_ids) or "(no session id)"
         facts = " · ".join(
-            [
+            fact
+            for fact in [
                 " → ".join(s or "?" for s in session.services),
+                ("client " + ", ".join(session.clients)) if session.clients else "",
                 session.transport or "",
                 f"{iso(session.start_ns)} → {iso(session.end_ns)}",
                 f"{session.requests} request{'' if session.requests == 1 else 's'}, "
                 f"{session.errors} failed",
             ]
+            if fact
         )
         omitted = session.requests - len(calls)
         note = ""
@@ -302,6 +305,8 @@ const cards = [
     (t.errors ? ` (${t.errors} failed)` : ''))],
   ['error rate', (100*s.error_rate).toFixed(1)+'%', [`${s.tool_errors} of ${s.tool_calls}`]],
   ['p95 duration', fmt(s.p95_duration_ms), [`${s.requests} requests in all`]],
+  ['clients', s.clients.filter(c => c.client).length, s.clients.filter(c => c.client)
+    .map(c => `${c.client} ×${c.requests}` + (c.errors ? ` (${c.errors} failed)` : ''))],
   ['hosts contacted', s.hosts_contacted.length, s.hosts_contacted],
   ['files written', s.files_written.length, s.files_written],
   ['processes spawned', s.processes_spawned.length, s.processes_spawned],

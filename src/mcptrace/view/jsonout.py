@@ -16,10 +16,12 @@ The schema is a contract for scripts; fields are only ever added within version 
         "module_mismatches": [str],
         "violations": [{"rule": str, "action": "observed"|"blocked", "count": int}],
         "detections": [{"severity": str, "rule": str, "finding": str, "tool": str, "count": int}],
+        "clients": [{"client": str|null, "requests": int, "tool_calls": int, "errors": int}],
         "events": {category: int}, "dropped": int
       },
       "sessions": [{
-        "key": str, "session_ids": [str], "services": [str], "transport": str|null,
+        "key": str, "session_ids": [str], "services": [str], "clients": [str],
+        "transport": str|null,
         "start": ISO, "end": ISO, "requests": int, "errors": int,
         "requests_not_shown": int,   # beyond --limit (the most recent requests are shown)
         "calls": [CALL]
@@ -80,6 +82,7 @@ def session_dict(session: Session, categories: Iterable[str] = CATEGORIES) -> di
         "key": session.key,
         "session_ids": session.session_ids,
         "services": session.services,
+        "clients": session.clients,
         "transport": session.transport,
         "start": iso(session.start_ns),
         "end": iso(session.end_ns),

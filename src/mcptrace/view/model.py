@@ -79,6 +79,10 @@ A_REQUEST_ID = v.JSONRPC_REQUEST_ID
 A_ERROR_TYPE = v.ERROR_TYPE
 A_TRANSPORT = v.NETWORK_TRANSPORT
 A_DROPPED = v.EVENTS_DROPPED
+A_CLIENT_NAME = v.MCPTRACE_CLIENT_NAME
+A_CLIENT_VERSION = v.MCPTRACE_CLIENT_VERSION
+A_SERVER_NAME = v.MCPTRACE_SERVER_NAME
+A_SERVER_VERSION = v.MCPTRACE_SERVER_VERSION
 A_REPEATS = v.EVENT_REPEATS
 
 
@@ -364,15 +368,36 @@ class Activity:
 class Side:
     """One end of a request: the client span or the server span."""
 
-    __slots__ = ("end_ns", "service", "session_id", "span_id", "start_ns")
+    __slots__ = (
+        "caller",
+        "end_ns",
+        "instance",
+        "peer",
+        "service",
+        "session_id",
+        "span_id",
+        "start_ns",
+    )
 
     def __init__(self, span: SpanRecord) -> None:
+        attrs = span.attributes
         self.span_id = span.span_id
-        session = span.attributes.get(A_SESSION)
+        session = attrs.get(A_SESSION)
         self.session_id = intern(session) if isinstance(session, str) else ""
         self.service = intern(str(span.resource.get("service.name", "")))
+        self.instance = intern(str(span.resource.get("service.instance.id", "")))
         self.start_ns = span.start_unix_nano
         self.end_ns = span.end_unix_nano
+        # who called (server side: the client's clientInfo), and who is at the other end
+        self.caller = intern(implementation(attrs, A_CLIENT_NAME, A_CLIENT_VERSION))
+        if span.kind == SPAN_KIND_CLIENT:
+            server = implementation(attrs, A_SERVER_NAME, A_SERVER_VERSION)
+            address = attrs.get(v.SERVER_ADDRESS)
+            if not server and address:
+                server = f"{address}:{attrs.get(v.SERVER_PORT, '')}"
+            self.peer = intern(server)
+        else:
+            self.peer = self.caller
 
     @property
     def duration_ms(self) -> float:
@@ -479,17 +504,41 @@ def iso(ns: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def implementation(attributes: Any, name_key: str, version_key: str) -> str:
+    """``name version`` of a client or server identity recorded on a span; "" if none."""
+    name = attributes.get(name_key)
+    if not isinstance(name, str) or not name:
+        return ""
+    version = attributes.get(version_key)
+    return f"{name} {version}" if isinstance(version, str) and version else name
+
+
 def session_key(side: Side) -> str:
-    """Requests group by MCP session id; without one, by the service that reported them."""
-    return f"session:{side.session_id}" if side.session_id else f"service:{side.service}"
+    """Requests group by MCP session id.  Without one (2026-07-28 is stateless, or a peer
+    is not instrumented) by the pair of peers as this side saw it: its own process and the
+    party at the other end (the server's name or address; the client's name), so a client
+    talking to several servers is several groups, not one."""
+    if side.session_id:
+        return f"session:{side.session_id}"
+    return f"peers:{side.service}@{side.instance}|{side.peer}"
 
 
 class SessionTotals:
     """Everything a session header says, for every request (shown in detail or not)."""
 
-    __slots__ = ("end_ns", "errors", "requests", "services", "session_ids", "start_ns", "transport")
+    __slots__ = (
+        "clients",
+        "end_ns",
+        "errors",
+        "requests",
+        "services",
+        "session_ids",
+        "start_ns",
+        "transport",
+    )
 
     def __init__(self) -> None:
+        self.clients: list[str] = []
         self.requests = 0
         self.errors = 0
         self.start_ns = 0
@@ -503,6 +552,8 @@ class SessionTotals:
             self.session_ids.append(side.session_id)
         if side.service not in self.services:
             self.services.append(side.service)
+        if side.caller and side.caller not in self.clients:
+            self.clients.append(side.caller)
 
     def add_call(self, call: Call) -> None:
         self.requests += 1
@@ -523,6 +574,7 @@ class SessionTotals:
         self.transport = self.transport or other.transport
         self.services += [s for s in other.services if s not in self.services]
         self.session_ids += [s for s in other.session_ids if s not in self.session_ids]
+        self.clients += [c for c in other.clients if c not in self.clients]
 
 
 @dataclass
@@ -530,6 +582,7 @@ class Session:
     key: str
     session_ids: list[str]
     services: list[str]
+    clients: list[str]  # who called, as the servers saw them (clientInfo name and version)
     calls: list[Call]  # the most recent ones, at most the model's limit in all sessions
     requests: int
     errors: int
@@ -563,6 +616,7 @@ class Summary:
     module_mismatches: list[str] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)
     detections: list[dict[str, Any]] = field(default_factory=list)
+    clients: list[dict[str, Any]] = field(default_factory=list)  # per-client requests
     events: dict[str, int] = field(default_factory=dict)
     dropped: int = 0
 
@@ -584,6 +638,7 @@ class Summary:
             "module_mismatches": self.module_mismatches,
             "violations": self.violations,
             "detections": self.detections,
+            "clients": self.clients,
             "events": self.events,
             "dropped": self.dropped,
         }
@@ -611,6 +666,13 @@ class _ToolTotals:
         self.durations = array("d")
 
 
+class _ClientTotals:
+    __slots__ = ("errors", "requests", "tool_calls")
+
+    def __init__(self) -> None:
+        self.requests = self.tool_calls = self.errors = 0
+
+
 class SummaryBuilder:
     """Accumulates the summary request by request; its memory is 8 bytes per tool call."""
 
@@ -624,9 +686,16 @@ class SummaryBuilder:
         self.mismatches: dict[str, None] = {}
         self.violations: dict[tuple[str, str], int] = {}
         self.detections: dict[tuple[str, str, str], int] = {}  # (severity, finding, tool)
+        self.clients: dict[str, _ClientTotals] = {}
 
     def add_call(self, call: Call) -> None:
         self.summary.requests += 1
+        caller = call.server.caller if call.server is not None else ""
+        if caller in self.clients or len(self.clients) < MAX_SUMMARY_ITEMS:
+            totals = self.clients.setdefault(caller, _ClientTotals())
+            totals.requests += 1
+            totals.tool_calls += call.is_tool_call
+            totals.errors += call.failed
         if call.is_tool_call:
             self.summary.tool_calls += 1
             self.summary.tool_errors += call.failed
@@ -685,6 +754,15 @@ class SummaryBuilder:
                 "p95_duration_ms": _round(p95(totals.durations)),
             }
             for name, totals in sorted(self.tools.items())
+        ]
+        summary.clients = [
+            {
+                "client": caller or None,
+                "requests": totals.requests,
+                "tool_calls": totals.tool_calls,
+                "errors": totals.errors,
+            }
+            for caller, totals in sorted(self.clients.items())
         ]
         summary.hosts_contacted = sorted(self.hosts)
         summary.files_written = sorted(self.files)
@@ -986,6 +1064,7 @@ class Aggregator:
                 key=root,
                 session_ids=totals.session_ids,
                 services=totals.services,
+                clients=totals.clients,
                 calls=shown.get(root, []),
                 requests=totals.requests,
                 errors=totals.errors,

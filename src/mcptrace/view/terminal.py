@@ -130,6 +130,8 @@ def session_header(session: Session, style: Style) -> list[str]:
     ids = f" {style.joined} ".join(session.session_ids) or "(no session id)"
     services = " → ".join(s or "?" for s in session.services)
     facts = [services]
+    if session.clients:
+        facts.append("client " + ", ".join(session.clients))
     if session.transport:
         facts.append(session.transport)
     facts.append(f"{stamp(session.start_ns)} → {clock(session.end_ns)}")
@@ -278,6 +280,15 @@ def summary_lines(summary: Summary, style: Style) -> list[str]:
     if summary.dropped:
         facts.append(f"dropped {summary.dropped}")
     lines = [style.paint("summary ", "bold") + head, "  " + " · ".join(facts)]
+    named = [c for c in summary.clients if c["client"]]
+    if named:  # who called: per client, as the servers saw it
+        per_client = [
+            f"{c['client']} {_plural(c['requests'], 'request')}"
+            + (f" ({c['errors']} failed)" if c["errors"] else "")
+            for c in summary.clients
+            if c["client"]
+        ]
+        lines.append("  clients: " + " · ".join(per_client))
     return lines
 
 
