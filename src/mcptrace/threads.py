@@ -12,8 +12,10 @@ What OpenTelemetry's ``opentelemetry-instrumentation-threading`` does, with thre
 * the context is attached in ``Thread._bootstrap_inner``, not ``Thread.run``, so a subclass
   that overrides ``run`` without calling ``super().run()`` (the usual way to write one) gets
   it too; ``_thread.start_new_thread`` called directly is covered as well;
-* no wrapt and no ``BaseInstrumentor``: nothing more to import at every interpreter start,
-  and ``mcptrace run`` keeps its fast start-up path;
+* no ``BaseInstrumentor`` (and nothing wrapt-proxied on the hot path): nothing more to
+  import at every interpreter start, and ``mcptrace run`` keeps its fast start-up path;
+* ``multiprocessing.pool.ThreadPool`` work carries its submitter's context too (its
+  workers are started once and fed through a queue), patched only if the program imports it;
 * it is part of mcptrace, so it does not pin ``opentelemetry-instrumentation`` to its own
   release the way every contrib package does.
 
@@ -33,6 +35,7 @@ from collections.abc import Callable, Collection
 from concurrent import futures
 from typing import Any
 
+import wrapt
 from opentelemetry import context as otel_context
 
 from mcptrace.instrumentor import Instrumentor
@@ -98,6 +101,27 @@ def _low_level_starter(
     return start_in_context
 
 
+# multiprocessing.pool.ThreadPool: its workers are started once and fed through a queue, so
+# the context each piece of work carries must come with the work (methods taking ``func``)
+_POOL_METHODS = ("apply_async", "_map_async", "imap", "imap_unordered")
+
+
+def _pool_method(
+    original: Callable[..., Any],
+    thread_pool: type,
+    get_current: Callable[[], otel_context.Context],
+    make_current: Setter,
+) -> Callable[..., Any]:
+    def method_in_context(self: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if isinstance(self, thread_pool):  # a process pool's func must stay picklable
+            func = in_context(func, get_current(), make_current)
+        return original(self, func, *args, **kwargs)
+
+    method_in_context.__wrapped__ = original  # type: ignore[attr-defined]
+    method_in_context.__doc__ = original.__doc__
+    return method_in_context
+
+
 class ThreadContextInstrumentor(Instrumentor):
     """Propagates the current OpenTelemetry context to threads and thread-pool work."""
 
@@ -150,6 +174,21 @@ class ThreadContextInstrumentor(Instrumentor):
             if original is not None:
                 self._originals[name] = original
                 setattr(_thread, name, _low_level_starter(original, get_current, make_current))
+        self._pool_patch = (get_current, make_current)
+        self._pool_active = True
+        # multiprocessing.pool is heavy: patched when the program imports it, if ever
+        wrapt.register_post_import_hook(self._patch_pool, "multiprocessing.pool")
+
+    def _patch_pool(self, module: Any) -> None:
+        if not self.__dict__.get("_pool_active") or "_pool_originals" in self.__dict__:
+            return
+        get_current, make_current = self._pool_patch
+        pool_class = module.Pool
+        originals = {name: pool_class.__dict__[name] for name in _POOL_METHODS}
+        for name, original in originals.items():
+            patched = _pool_method(original, module.ThreadPool, get_current, make_current)
+            setattr(pool_class, name, patched)
+        self._pool_originals = {"pool": (pool_class, originals)}
 
     def _uninstrument(self, **kwargs: Any) -> None:
         originals = self._originals
@@ -159,3 +198,9 @@ class ThreadContextInstrumentor(Instrumentor):
         for name in _LOW_LEVEL_STARTERS:
             if name in originals:
                 setattr(_thread, name, originals[name])
+        self._pool_active = False
+        pool_class, pool_originals = self.__dict__.pop("_pool_originals", {}).get(
+            "pool", (None, {})
+        )
+        for name, original in pool_originals.items():
+            setattr(pool_class, name, original)

@@ -54,6 +54,7 @@ INSIDE_TOOLS = (
     "run_in_executor",
     "anyio_to_thread",
     "low_level_thread",
+    "mp_thread_pool",  # its workers were started by an earlier call (tag mpFirst)
 )
 
 
@@ -69,6 +70,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Recorded, Path, dict[
         [linger("linger_pool", files, "poolC"), busy(files, "busyC")],
         [linger("linger", files, "forbidden1"), busy(files, "busyD")],
         [("drain", {"seconds": 20})],
+        [inside("mp_thread_pool", files, "mpFirst")],
         [inside(tool, files, f"in{index}") for index, tool in enumerate(INSIDE_TOOLS)],
         [linger("linger", files, "lastE")],
         [("drain", {"seconds": 20})],

@@ -115,6 +115,22 @@ async def anyio_to_thread(directory: str, tag: str, count: int) -> str:
     return "done"
 
 
+MP_POOL: list[object] = []  # a multiprocessing ThreadPool, created by the first call
+
+
+@server.tool()
+def mp_thread_pool(directory: str, tag: str, count: int) -> str:
+    """Work fed to a ThreadPool whose workers an earlier call started."""
+    from multiprocessing.pool import ThreadPool
+
+    if not MP_POOL:
+        MP_POOL.append(ThreadPool(2))
+    pool = MP_POOL[0]
+    assert isinstance(pool, ThreadPool)
+    pool.map(lambda _: open_files(directory, tag, count), range(4))
+    return "done"
+
+
 @server.tool()
 def low_level_thread(directory: str, tag: str, count: int) -> str:
     done = threading.Event()
