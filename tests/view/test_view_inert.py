@@ -205,5 +205,6 @@ def test_html_report_renders_every_row_and_runs_nothing_injected(
     assert "data-pwned" not in dom, "an injected script or handler ran"
     names = [r["name"] for r in rows(dom)]
     assert len(names) == len(NAMES)
-    for name in NAMES:  # as text (the DOM serializer writes a carriage return as \n)
-        assert any(name.replace("\r", "\n") in shown for shown in names), name
+    for name in NAMES:  # as text, with the same visible escapes as the terminal
+        assert any(visible(name, one_line=True) in shown for shown in names), name
+    assert not FORBIDDEN.search(dom), "a control or bidi character reached the page's text"

@@ -20,6 +20,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from mcptrace.view.inert import json_inert, visible
 from mcptrace.view.jsonout import call_dict, model_dict
 from mcptrace.view.model import CATEGORIES, Call, Filters, Model, Session, iso
 from mcptrace.view.terminal import clock, duration
@@ -124,19 +125,19 @@ def timeline_svg(session: Session, calls: list[Call], session_index: int) -> str
         title = f"{call.name} · {duration(call.duration_ms)} · {status}"
         out.append(
             f'<g class="call {status}" data-session="{session_index}" data-call="{index}">'
-            f"<title>{escape(title)}</title>"
+            f"<title>{_text(title)}</title>"
             f'<rect class="bar" x="{x0:.1f}" y="{y}" width="{width:.1f}" '
             f'height="{BAR_HEIGHT}" rx="3"/>'
         )
         label = call.tool or call.method
         if width > 6.5 * len(label) + 8:
-            out.append(f'<text class="label" x="{x0 + 4:.1f}" y="{y + 10}">{escape(label)}</text>')
+            out.append(f'<text class="label" x="{x0 + 4:.1f}" y="{y + 10}">{_text(label)}</text>')
         for time_ns, category, label in call.activity.labelled_marks():
             mx = min(max(scale.x(time_ns), x0 + 2), x0 + width - 2)
             out.append(
                 f'<circle class="mark cat-{category}" data-category="{category}" '
                 f'cx="{mx:.1f}" cy="{y + BAR_HEIGHT - 5}" r="3.6" '
-                f'fill="{CATEGORY_COLOURS[category]}"><title>{escape(label)}</title></circle>'
+                f'fill="{CATEGORY_COLOURS[category]}"><title>{_text(label)}</title></circle>'
             )
         out.append("</g>")
     out.append("</svg>")
@@ -161,6 +162,12 @@ def _call_with_marks(call: Call) -> dict[str, Any]:
     return data
 
 
+def _text(value: object) -> str:
+    """Spool text for the page: control, bidi and invisible characters shown as escapes
+    (the same as the terminal view, and as the page's script does with ``shown``)."""
+    return escape(visible(str(value), one_line=True))
+
+
 # Inside <script> the HTML parser looks for "</script", and after "<!--" for "<script" and
 # "-->" (a data value "x<!--<script>y" would keep the element open to the end of the page).
 # No "<", ">" or "&" is left in the JSON text, so none of them can appear; JSON.parse reads
@@ -171,7 +178,8 @@ _SCRIPT_SAFE = str.maketrans(
 
 
 def _json_for_script(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_SAFE)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return json_inert(text).translate(_SCRIPT_SAFE)  # no control or bidi character raw either
 
 
 def render_report(model: Model, filters: Filters) -> str:
@@ -206,8 +214,8 @@ def render_report(model: Model, filters: Filters) -> str:
             )
         sections.append(
             f'<section class="session" data-session="{index}">'
-            f"<h2>session <code>{escape(ids)}</code></h2>"
-            f'<p class="facts">{escape(facts)}</p>{note}'
+            f"<h2>session <code>{_text(ids)}</code></h2>"
+            f'<p class="facts">{_text(facts)}</p>{note}'
             f"{timeline_svg(session, calls, index) if calls else ''}"
             '<p class="note">time axis compressed: order and overlap are exact, '
             "lengths grow with the logarithm of duration</p></section>"
@@ -219,8 +227,8 @@ def render_report(model: Model, filters: Filters) -> str:
     )
     title = f"mcptrace report — {model.spool}"
     return _PAGE.format(
-        title=escape(title),
-        spool=escape(str(model.spool)),
+        title=_text(title),
+        spool=_text(model.spool),
         legend=legend,
         sessions="".join(sections) or '<p class="note">no MCP requests in this spool</p>',
         data=_json_for_script(data),
@@ -284,10 +292,24 @@ _JS = r"""
 (function(){
 const data = JSON.parse(document.getElementById('mcptrace-data').textContent);
 const $ = (sel, root) => (root||document).querySelector(sel);
+// Every text the page shows passes here (as view/inert.py does for the terminal): control,
+// bidirectional and invisible characters become visible escapes, so a name cannot reorder
+// or hide what is around it.
+const HIDDEN = new RegExp('[' + [
+  '\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\ud800-\\udfff',
+  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b-\\u200f\\u2028-\\u202e',
+  '\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}',
+].join('') + ']', 'gu');
+const NAMED = {'\n': '\\n', '\r': '\\r', '\x1b': '\\x1b', '\x07': '\\x07', '\x08': '\\x08'};
+const hex = (code, width) => code.toString(16).padStart(width, '0');
+const shown = text => String(text).replace(HIDDEN, c => NAMED[c] || (c.codePointAt(0) < 0x100 ?
+  '\\x' + hex(c.codePointAt(0), 2) : '<U+' + hex(c.codePointAt(0), 4).toUpperCase() + '>'));
 const el = (tag, props, children) => {
   const node = document.createElement(tag);
-  Object.assign(node, props||{});
-  (children||[]).forEach(c => node.append(c));
+  const safe = Object.assign({}, props||{});
+  for (const key of ['textContent', 'title']) if (key in safe) safe[key] = shown(safe[key]);
+  Object.assign(node, safe);
+  (children||[]).forEach(c => node.append(typeof c === 'string' ? shown(c) : c));
   return node;
 };
 const fmt = ms => ms == null ? '-' : ms >= 10000 ? (ms/1000).toFixed(1)+' s' : ms.toFixed(1)+' ms';
