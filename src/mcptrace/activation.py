@@ -35,6 +35,7 @@ from mcptrace.export.spool import spool_reported
 from mcptrace.record.redact import configure as configure_redaction
 
 _lock = threading.Lock()
+_REPORTED_SPOOL = "MCPTRACE_SPOOL_PROBLEM_REPORTED"  # inherited by children: said once
 _settings: Settings | None = None
 _telemetry: Telemetry | None = None
 _parent_context: otel_context.Context | None = None
@@ -144,7 +145,11 @@ def activate() -> Telemetry | None:
                     check_spool_writable(settings.spool_dir)
                 except ValueError as exc:
                     spool_usable = False
-                    report(f"{exc} (telemetry that needs the spool is dropped and counted)")
+                    # once per spool for a process and its children (a client and its stdio
+                    # servers share one stderr): the first to find it tells its children
+                    if os.environ.get(_REPORTED_SPOOL) != str(settings.spool_dir):
+                        report(f"{exc} (telemetry that needs the spool is dropped and counted)")
+                        os.environ[_REPORTED_SPOOL] = str(settings.spool_dir)
                     spool_reported(settings.spool_dir)
             try:
                 active = build_telemetry(settings, default_service_name(), spool_usable)
