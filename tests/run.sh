@@ -19,6 +19,12 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
         || echo "could not install chromium; the HTML rendering test will be skipped" >&2
 fi
 
+# openssl makes the throwaway certificates of the TLS replay test (tests/foundation/test_replay.py)
+if ! command -v openssl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; } >/dev/null 2>&1 \
+        || echo "could not install openssl; the TLS replay test will be skipped" >&2
+fi
+
 step() { echo; echo "=== $*"; }
 run() { "$@" || status=1; }
 have() { [ -x "$V/$1/bin/python" ]; }

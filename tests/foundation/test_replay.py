@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -285,6 +286,7 @@ def _certificate(directory: Path, name: str) -> tuple[Path, Path]:
     return key, cert
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl to make certificates")
 def test_certificate_and_client_certificate(filled: Path, tap: OtelTap, tmp_path: Path) -> None:
     server_key, server_cert = _certificate(tmp_path, "server")
     client_key, client_cert = _certificate(tmp_path, "client")
