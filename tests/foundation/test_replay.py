@@ -335,3 +335,17 @@ def test_a_header_that_cannot_be_sent_is_one_line_not_a_traceback(
     assert "Traceback" not in result.stderr
     assert "traces not sent (the request cannot be sent" in result.stderr
     assert work_names(tap) == []
+
+
+def test_a_spool_file_planted_as_a_symlink_or_a_fifo_is_skipped(
+    filled: Path, tap: OtelTap, victim: Path
+) -> None:
+    (filled / "traces-00000000T000000-1-0001.jsonl").symlink_to(victim)
+    os.mkfifo(filled / "traces-00000000T000000-2-0001.jsonl")  # opening it would block
+    result = replay(filled, "--endpoint", tap.endpoint)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "traces-00000000T000000-1-0001.jsonl: a symbolic link" in result.stderr
+    assert "1 file(s) not sent (unsafe files, see above)" in result.stderr  # the FIFO: no hang
+    tap.wait_for(lambda t: len(work_names(t)) == 20)  # the real files went
+    assert victim.read_bytes() == b"precious\n"

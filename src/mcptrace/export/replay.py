@@ -58,7 +58,7 @@ class ReplayReport:
         if sent.busy_files:
             text += f"; {sent.busy_files} file(s) are being sent by running processes"
         if sent.unsafe_files:
-            text += f"; {sent.unsafe_files} file(s) not sent (unsafe progress files, see above)"
+            text += f"; {sent.unsafe_files} file(s) not sent (unsafe files, see above)"
         for signal, reason in sent.stopped.items():
             text += f"; {signal} not sent ({reason}), they stay in the spool"
         if self.interrupted:

@@ -19,7 +19,9 @@ the answer never arrived, or the process died between the answer and the offset 
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -76,7 +78,7 @@ class PassReport:
     sent_items: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 0))
     rejected_lines: int = 0
     busy_files: int = 0
-    unsafe_files: int = 0  # whose progress file was planted (a symlink, a hard link)
+    unsafe_files: int = 0  # planted: a symlink or hard link as progress file, a symlink as data
     stopped: dict[str, str] = field(default_factory=dict)  # signal -> why it stopped
 
 
@@ -91,7 +93,11 @@ class _Stop(Exception):
 
 def _complete_lines(path: Path, offset: int) -> Iterator[tuple[int, int, bytes]]:
     """(start, end, line) for each newline-terminated line from ``offset``."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    # never through a symlink, never blocking on a FIFO planted under a spool file's name
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafePath(f"{path} is not a plain file")
     with os.fdopen(fd, "rb") as handle:
         handle.seek(offset)
         position = offset
@@ -128,6 +134,7 @@ class Shipping:
 
         self.sender = Sender()
         self.stores: dict[Signal, ProgressStore] = {}
+        self._told: set[str] = set()
 
     def store(self, signal: Signal) -> ProgressStore:
         """Raises UnsafePath when the spool or its progress directory is not ours."""
@@ -201,6 +208,16 @@ class Shipping:
                 report.sent_items[signal] += items
         except FileNotFoundError:
             return True  # removed by the user meanwhile: nothing left to send
+        except (UnsafePath, OSError) as exc:
+            if isinstance(exc, UnsafePath):
+                reason = str(exc)
+            else:
+                reason = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+            report.unsafe_files += 1
+            if str(path) not in self._told:  # once per file and process
+                self._told.add(str(path))
+                self.say(f"mcptrace: not sending {path}: {reason}")
+            return True
         return True
 
     def _move_aside(self, path: Path, start: int, line: bytes, why: str) -> None:
