@@ -179,3 +179,18 @@ def test_host_names_are_redacted_in_sensor_events() -> None:
     )
     assert observation is not None
     assert observation.attributes[ev.SERVER_ADDRESS] == f"{REDACTED}.exfil.example"
+
+
+def test_a_bad_user_pattern_is_one_clear_line() -> None:
+    from mcptrace.config import ConfigError, load_settings, load_settings_lenient
+
+    env = {"MCPTRACE_REDACT_PATTERNS": r"ok_[a-z]{4} (unclosed"}
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env)
+    message = str(raised.value)
+    assert "MCPTRACE_REDACT_PATTERNS" in message and "(unclosed" in message
+    assert "\n" not in message.strip()
+    settings, errors = load_settings_lenient(env)
+    assert errors and "capture" in settings.disabled_parts  # capture off, redaction still on
+    good = load_settings({"MCPTRACE_REDACT_PATTERNS": r"ok_[a-z]{4}  INT-\d{6}"})
+    assert good.redact_patterns == (r"ok_[a-z]{4}", r"INT-\d{6}")

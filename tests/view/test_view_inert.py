@@ -208,3 +208,18 @@ def test_html_report_renders_every_row_and_runs_nothing_injected(
     for name in NAMES:  # as text, with the same visible escapes as the terminal
         assert any(visible(name, one_line=True) in shown for shown in names), name
     assert not FORBIDDEN.search(dom), "a control or bidi character reached the page's text"
+
+
+def test_view_modules_print_only_through_the_choke_point() -> None:
+    # a renderer added later (detections, per-client breakdown, ...) stays inert only if it
+    # hands its lines to command.py's InertStream instead of writing on its own
+    view_dir = Path(__file__).resolve().parents[2] / "src" / "mcptrace" / "view"
+    direct = re.compile(r"\bprint\(|sys\.(?:stdout|stderr)\.write|os\.write\(")
+    offenders = [
+        f"{path.name}:{number}"
+        for path in sorted(view_dir.glob("*.py"))
+        if path.name != "inert.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if direct.search(line) and not line.lstrip().startswith(("#", "print(line)", "print(call"))
+    ]
+    assert not offenders, offenders
