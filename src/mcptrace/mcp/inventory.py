@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from mcptrace.mcp.events import emit_event
@@ -234,3 +234,11 @@ def announce_server(server: Any) -> None:
         pin_server(server, name)  # a rug pull: the offer changed since the last run
     except Exception:
         pass
+
+
+async def wrap_server_run(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``run_*_async`` of a high-level server (FastMCP on 1.x, MCPServer on 2.x)."""
+    announce_server(instance)
+    return await wrapped(*args, **kwargs)

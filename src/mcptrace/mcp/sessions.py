@@ -221,5 +221,29 @@ def client_session(read_stream: Any) -> SessionInfo:
     return info
 
 
+SESSION_ATTRIBUTE = "_mcptrace_session"  # where an SDK session object keeps its SessionInfo
+
+
+def with_session(attributes: dict[str, Any], info: SessionInfo | None) -> dict[str, Any]:
+    """A message's attributes with those of the session it belongs to, if any."""
+    if info is not None:
+        attributes.update(info.span_attributes())
+    return attributes
+
+
+def attach_client_session(session: Any, read_stream: Any) -> SessionInfo:
+    """A new client session object gets its SessionInfo (see ``client_session``)."""
+    info = client_session(read_stream)
+    setattr(session, SESSION_ATTRIBUTE, info)
+    return info
+
+
+def end_session(info: SessionInfo | None, exit_args: tuple[Any, ...]) -> None:
+    """Session end from an ``__aexit__(type, value, traceback)``: the error, if any, noted."""
+    if info is not None:
+        value = exit_args[1] if len(exit_args) > 1 else None
+        info.end(value if isinstance(value, Exception) else None)
+
+
 def announce_client_connect(attributes: dict[str, Any]) -> None:
     emit_event(EVENT_CLIENT_CONNECT, attributes, body="MCP client connect")

@@ -14,14 +14,15 @@ starts, so the handler also sees the sender's baggage.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
+from mcptrace.mcp.outcome import record_exception
 from mcptrace.mcp.propagation import ambient_links, extract_meta
 from mcptrace.mcp.semconv import SCOPE_VERSION
 from mcptrace.record.vocabulary import MCPTRACE_SCOPE
@@ -58,3 +59,19 @@ def sending_span(name: str, attributes: Mapping[str, Any]) -> Any:
         record_exception=False,
         set_status_on_exception=False,
     )
+
+
+async def run_handler(
+    handling: AbstractContextManager[Span], span: Span, call: Awaitable[Any]
+) -> Any:
+    """Await a handler inside an entered handling span: an exception is recorded on the span,
+    which then ends the way leaving a ``with`` block would."""
+    try:
+        result = await call
+    except BaseException as error:
+        if isinstance(error, Exception):
+            record_exception(span, error)
+        handling.__exit__(type(error), error, error.__traceback__)
+        raise
+    handling.__exit__(None, None, None)
+    return result

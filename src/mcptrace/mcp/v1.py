@@ -23,7 +23,8 @@ from typing import Any
 from opentelemetry.trace import Span
 
 from mcptrace.mcp.callers import client_info_attributes, server_info_attributes
-from mcptrace.mcp.inventory import announce_server
+from mcptrace.mcp.hooks import after, after_async, finally_async, with_argument
+from mcptrace.mcp.inventory import wrap_server_run
 from mcptrace.mcp.outcome import (
     capture_arguments,
     record_exception,
@@ -35,11 +36,13 @@ from mcptrace.mcp.propagation import inject_meta
 from mcptrace.mcp.semconv import message_attributes, span_name
 from mcptrace.mcp.sessions import (
     SessionInfo,
-    client_session,
+    attach_client_session,
+    end_session,
     http_session_id_from_request,
     peer_attributes_from_request,
+    with_session,
 )
-from mcptrace.mcp.spans import handling_span, sending_span
+from mcptrace.mcp.spans import handling_span, run_handler, sending_span
 from mcptrace.record.vocabulary import (
     INITIALIZE,
     MCP_PROTOCOL_VERSION,
@@ -115,54 +118,43 @@ def with_trace_meta(message: Any) -> Any:
 
 
 # ---------------------------------------------------------------- sessions
-def wrap_client_session_init(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    result = wrapped(*args, **kwargs)
-    try:
-        info = client_session(args[0] if args else kwargs.get("read_stream"))
-        setattr(instance, _SESSION_ATTRIBUTE, info)
-    except Exception:
-        pass
-    return result
+def _attach_client_session(
+    instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+) -> None:
+    attach_client_session(instance, args[0] if args else kwargs.get("read_stream"))
 
 
-def wrap_server_session_init(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    result = wrapped(*args, **kwargs)
-    try:
-        http_id = _HTTP_SESSION_ID.get()
-        info = SessionInfo(client_side=False, session_id=http_id)
-        if http_id:
-            info.transport = TRANSPORT_TCP
-        setattr(instance, _SESSION_ATTRIBUTE, info)
-    except Exception:
-        pass
-    return result
+wrap_client_session_init = after(_attach_client_session)
 
 
-async def wrap_session_aenter(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    result = await wrapped(*args, **kwargs)
+def _attach_server_session(
+    instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+) -> None:
+    http_id = _HTTP_SESSION_ID.get()
+    info = SessionInfo(client_side=False, session_id=http_id)
+    if http_id:
+        info.transport = TRANSPORT_TCP
+    setattr(instance, _SESSION_ATTRIBUTE, info)
+
+
+wrap_server_session_init = after(_attach_server_session)
+
+
+def _announce_stdio_server(
+    instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+) -> None:
     info = session_of(instance)
     if info is not None and not info.client_side and info.transport != TRANSPORT_TCP:
         # stdio servers know their transport at once; HTTP ones announce on the first message
         info.announce()
-    return result
 
 
-async def wrap_session_aexit(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        info = session_of(instance)
-        if info is not None:
-            error = args[1] if len(args) > 1 and isinstance(args[1], Exception) else None
-            info.end(error)
+wrap_session_aenter = after_async(_announce_stdio_server)
+
+
+wrap_session_aexit = finally_async(
+    lambda instance, args, kwargs: end_session(session_of(instance), args)
+)
 
 
 def wrap_http_transport_connect(
@@ -200,20 +192,16 @@ async def wrap_send_request(
         inner = request.root
         method: str = inner.method
         params = _target_params(inner.params)
-        attributes = message_attributes(method, getattr(instance, "_request_id", None), params)
         info = session_of(instance)
-        if info is not None:
-            attributes.update(info.span_attributes())
+        request_id = getattr(instance, "_request_id", None)
+        attributes = with_session(message_attributes(method, request_id, params), info)
     except Exception:
         return await wrapped(*args, **kwargs)
     with sending_span(span_name(method, params), attributes) as span:
         try:
             if method == TOOLS_CALL:
                 capture_arguments(span, getattr(inner.params, "arguments", None))
-            request = with_trace_meta(request)
-            args = (request, *args[1:]) if args else args
-            if not args:
-                kwargs["request"] = request
+            args, kwargs = with_argument(args, kwargs, 0, "request", with_trace_meta(request))
         except Exception:
             pass
         try:
@@ -251,19 +239,16 @@ async def wrap_send_notification(
         notification = args[0] if args else kwargs["notification"]
         inner = notification.root
         method: str = inner.method
-        attributes = message_attributes(method, None, _target_params(inner.params))
-        info = session_of(instance)
-        if info is not None:
-            attributes.update(info.span_attributes())
+        attributes = with_session(
+            message_attributes(method, None, _target_params(inner.params)), session_of(instance)
+        )
     except Exception:
         return await wrapped(*args, **kwargs)
     with sending_span(method, attributes):
         try:
-            notification = with_trace_meta(notification)
-            if args:
-                args = (notification, *args[1:])
-            else:
-                kwargs["notification"] = notification
+            args, kwargs = with_argument(
+                args, kwargs, 0, "notification", with_trace_meta(notification)
+            )
         except Exception:
             pass
         return await wrapped(*args, **kwargs)
@@ -307,23 +292,18 @@ async def _handle_with_span(
             meta = getattr(params, "meta", None)
             request_id = None
             metadata = None
-        span_context = _server_span(session, inner.method, request_id, inner.params, meta, metadata)
-        span = span_context.__enter__()
+        handling = _server_span(session, inner.method, request_id, inner.params, meta, metadata)
+        span = handling.__enter__()
     except Exception:
         return await wrapped(*args, **kwargs)
-    try:
-        if responder is not None:
+    if responder is not None:
+        try:
             setattr(responder, _SPAN_ATTRIBUTE, span)
             if inner.method == TOOLS_CALL:
                 capture_arguments(span, getattr(inner.params, "arguments", None))
-        result = await wrapped(*args, **kwargs)
-    except BaseException as error:
-        if isinstance(error, Exception):
-            record_exception(span, error)
-        span_context.__exit__(type(error), error, error.__traceback__)
-        raise
-    span_context.__exit__(None, None, None)
-    return result
+        except Exception:
+            pass
+    return await run_handler(handling, span, wrapped(*args, **kwargs))
 
 
 async def wrap_handle_message(
@@ -388,14 +368,6 @@ async def wrap_respond(
                         span.set_attribute(MCP_PROTOCOL_VERSION, str(version))
         except Exception:
             pass
-    return await wrapped(*args, **kwargs)
-
-
-# ---------------------------------------------------------------- server inventory
-async def wrap_server_run(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    announce_server(instance)
     return await wrapped(*args, **kwargs)
 
 

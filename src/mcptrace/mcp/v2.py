@@ -41,7 +41,8 @@ from opentelemetry.trace import SpanContext, SpanKind
 from mcptrace.activation import report
 from mcptrace.export.enrich import Additions
 from mcptrace.mcp.callers import client_info_attributes, server_info_attributes
-from mcptrace.mcp.inventory import announce_server
+from mcptrace.mcp.hooks import after, finally_async, with_argument
+from mcptrace.mcp.inventory import wrap_server_run
 from mcptrace.mcp.outcome import (
     capture_arguments,
     record_exception,
@@ -60,8 +61,14 @@ from mcptrace.mcp.semconv import (
     span_name,
     transport_attributes,
 )
-from mcptrace.mcp.sessions import SessionInfo, client_session, peer_attributes_from_request
-from mcptrace.mcp.spans import handling_span, sending_span
+from mcptrace.mcp.sessions import (
+    SessionInfo,
+    attach_client_session,
+    end_session,
+    peer_attributes_from_request,
+    with_session,
+)
+from mcptrace.mcp.spans import handling_span, run_handler, sending_span
 from mcptrace.record.vocabulary import (
     FASTMCP_SCOPE,
     INITIALIZE,
@@ -269,10 +276,9 @@ async def wrap_notify(
     try:
         method: str = args[0] if args else kwargs["method"]
         params = args[1] if len(args) > 1 else kwargs.get("params")
-        attributes = message_attributes(method, None, params)
-        info = _session_for_dispatcher(instance)
-        if info is not None:
-            attributes.update(info.span_attributes())
+        attributes = with_session(
+            message_attributes(method, None, params), _session_for_dispatcher(instance)
+        )
     except Exception:
         return await wrapped(*args, **kwargs)
     with sending_span(method, attributes):
@@ -281,41 +287,29 @@ async def wrap_notify(
             meta = dict(out.get("_meta") or {})
             inject_meta(meta)
             out["_meta"] = meta
-            if len(args) > 1:
-                args = (args[0], out, *args[2:])
-            else:
-                kwargs["params"] = out
+            args, kwargs = with_argument(args, kwargs, 1, "params", out)
         except Exception:
             pass
         return await wrapped(*args, **kwargs)
 
 
 # ---------------------------------------------------------------- server side
-def wrap_connection_for_loop(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    connection = wrapped(*args, **kwargs)
-    try:
-        setattr(
-            connection,
-            _SESSION_ATTRIBUTE,
-            SessionInfo(client_side=False, session_id=getattr(connection, "session_id", None)),
-        )
-    except Exception:
-        pass
-    return connection
+def _attach_connection_session(
+    instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], connection: Any
+) -> None:
+    session_id = getattr(connection, "session_id", None)
+    setattr(connection, _SESSION_ATTRIBUTE, SessionInfo(client_side=False, session_id=session_id))
 
 
-async def wrap_aclose_shielded(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        connection = args[0] if args else kwargs.get("connection")
-        info: SessionInfo | None = getattr(connection, _SESSION_ATTRIBUTE, None)
-        if info is not None and info.announced:
-            info.end()
+wrap_connection_for_loop = after(_attach_connection_session)
+
+
+def _end_connection_session(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    connection = args[0] if args else kwargs.get("connection")
+    end_session(getattr(connection, _SESSION_ATTRIBUTE, None), ())
+
+
+wrap_aclose_shielded = finally_async(_end_connection_session)
 
 
 def _server_session(ctx: Any, http_request: Any) -> SessionInfo | None:
@@ -486,60 +480,44 @@ def wrap_server_init(
 
 
 # ---------------------------------------------------------------- client side
-def wrap_client_session_init(
+def _attach_client_session(
+    instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+) -> None:
+    read_stream = args[0] if args else kwargs.get("read_stream")
+    if read_stream is None:  # mcp.Client hands the session a dispatcher over the streams
+        read_stream = getattr(kwargs.get("dispatcher"), "_read_stream", None)
+    _client_sessions[id(instance._dispatcher)] = attach_client_session(instance, read_stream)
+
+
+wrap_client_session_init = after(_attach_client_session)
+
+
+def _end_client_session(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    end_session(getattr(instance, _SESSION_ATTRIBUTE, None), args)
+    _client_sessions.pop(id(getattr(instance, "_dispatcher", None)), None)
+
+
+wrap_client_session_aexit = finally_async(_end_client_session)
+
+
+async def wrap_client_handles(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    result = wrapped(*args, **kwargs)
-    try:
-        read_stream = args[0] if args else kwargs.get("read_stream")
-        if read_stream is None:  # mcp.Client hands the session a dispatcher over the streams
-            read_stream = getattr(kwargs.get("dispatcher"), "_read_stream", None)
-        info = client_session(read_stream)
-        setattr(instance, _SESSION_ATTRIBUTE, info)
-        _client_sessions[id(instance._dispatcher)] = info
-    except Exception:
-        pass
-    return result
-
-
-async def wrap_client_session_aexit(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        info: SessionInfo | None = getattr(instance, _SESSION_ATTRIBUTE, None)
-        if info is not None:
-            error = args[1] if len(args) > 1 and isinstance(args[1], Exception) else None
-            info.end(error)
-            _client_sessions.pop(id(getattr(instance, "_dispatcher", None)), None)
-
-
-async def _client_handles(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """A SERVER span for a message the client handles (the SDK makes none there)."""
+    """``ClientSession._on_request/_on_notify(dctx, method, params)``: a SERVER span for a
+    message the client handles (the SDK makes none there)."""
     try:
         dctx, method, params = args[0], args[1], args[2]
-        attributes = message_attributes(method, getattr(dctx, "request_id", None), params)
-        info: SessionInfo | None = getattr(instance, _SESSION_ATTRIBUTE, None)
-        if info is not None:
-            attributes.update(info.span_attributes())
+        attributes = with_session(
+            message_attributes(method, getattr(dctx, "request_id", None), params),
+            getattr(instance, _SESSION_ATTRIBUTE, None),
+        )
         handling = handling_span(
             span_name(method, params), attributes, params.get("_meta") if params else None
         )
         span = handling.__enter__()
     except Exception:
         return await wrapped(*args, **kwargs)
-    try:
-        result = await wrapped(*args, **kwargs)
-    except BaseException as error:
-        if isinstance(error, Exception):
-            record_exception(span, error)
-        handling.__exit__(type(error), error, error.__traceback__)
-        raise
-    handling.__exit__(None, None, None)
-    return result
+    return await run_handler(handling, span, wrapped(*args, **kwargs))
 
 
 def wrap_client_intercept_notification(
@@ -552,10 +530,10 @@ def wrap_client_intercept_notification(
     if consumed is True:
         try:
             method, params = args[0], args[1]
-            attributes = message_attributes(method, None, params)
-            info: SessionInfo | None = getattr(instance, _SESSION_ATTRIBUTE, None)
-            if info is not None:
-                attributes.update(info.span_attributes())
+            attributes = with_session(
+                message_attributes(method, None, params),
+                getattr(instance, _SESSION_ATTRIBUTE, None),
+            )
             with handling_span(method, attributes, params.get("_meta") if params else None):
                 pass
         except Exception:
@@ -563,42 +541,32 @@ def wrap_client_intercept_notification(
     return consumed
 
 
-async def wrap_client_on_request(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    return await _client_handles(wrapped, instance, args, kwargs)
-
-
-async def wrap_client_on_notify(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    return await _client_handles(wrapped, instance, args, kwargs)
-
-
-async def wrap_server_run(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    announce_server(instance)
-    return await wrapped(*args, **kwargs)
-
-
-V2_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
-    ("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher.send_raw_request", wrap_send_raw_request),
-    ("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher._resolve_pending", wrap_resolve_pending),
-    ("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher.notify", wrap_notify),
-    ("mcp.server.connection", "Connection.for_loop", wrap_connection_for_loop),
-    ("mcp.server.runner", "aclose_shielded", wrap_aclose_shielded),
-    ("mcp.server.lowlevel.server", "Server.__init__", wrap_server_init),
-    ("mcp.client.session", "ClientSession.__init__", wrap_client_session_init),
-    ("mcp.client.session", "ClientSession.__aexit__", wrap_client_session_aexit),
-    ("mcp.client.session", "ClientSession._on_request", wrap_client_on_request),
-    ("mcp.client.session", "ClientSession._on_notify", wrap_client_on_notify),
-    (
-        "mcp.client.session",
-        "ClientSession._intercept_notification",
-        wrap_client_intercept_notification,
-    ),
-    ("mcp.server.mcpserver.server", "MCPServer.run_stdio_async", wrap_server_run),
-    ("mcp.server.mcpserver.server", "MCPServer.run_streamable_http_async", wrap_server_run),
-    ("mcp.server.mcpserver.server", "MCPServer.run_sse_async", wrap_server_run),
+# Where each hook goes, by module; the server side uses only public names (Server.__init__ adds
+# the middleware; a connection's session is made in Connection.for_loop and ended in
+# aclose_shielded).
+_HOOKS: dict[str, dict[str, Callable[..., Any]]] = {
+    "mcp.shared.jsonrpc_dispatcher": {
+        "JSONRPCDispatcher.send_raw_request": wrap_send_raw_request,
+        "JSONRPCDispatcher._resolve_pending": wrap_resolve_pending,
+        "JSONRPCDispatcher.notify": wrap_notify,
+    },
+    "mcp.server.connection": {"Connection.for_loop": wrap_connection_for_loop},
+    "mcp.server.runner": {"aclose_shielded": wrap_aclose_shielded},
+    "mcp.server.lowlevel.server": {"Server.__init__": wrap_server_init},
+    "mcp.client.session": {
+        "ClientSession.__init__": wrap_client_session_init,
+        "ClientSession.__aexit__": wrap_client_session_aexit,
+        "ClientSession._on_request": wrap_client_handles,
+        "ClientSession._on_notify": wrap_client_handles,
+        "ClientSession._intercept_notification": wrap_client_intercept_notification,
+    },
+    "mcp.server.mcpserver.server": {
+        f"MCPServer.{run}": wrap_server_run
+        for run in ("run_stdio_async", "run_streamable_http_async", "run_sse_async")
+    },
+}
+V2_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = tuple(
+    (module, dotted, wrapper)
+    for module, hooks in _HOOKS.items()
+    for dotted, wrapper in hooks.items()
 )
