@@ -91,8 +91,14 @@ def wipe() -> str:
 
 @server.tool()
 def benign(text: str) -> str:
-    """Counts words in a temporary file it writes and removes (nothing to flag)."""
+    """Counts words in a temporary file it writes and removes (nothing to flag).
+
+    The scratch folder holds 25 files: shutil.rmtree removes them relative to the folder's
+    descriptor, and that is no mass deletion outside temporary directories."""
     with tempfile.TemporaryDirectory() as scratch:
+        for index in range(25):
+            with open(os.path.join(scratch, f"part-{index}.txt"), "w", encoding="utf-8") as part:
+                part.write(text)
         path = os.path.join(scratch, "notes.txt")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)

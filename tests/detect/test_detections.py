@@ -132,7 +132,7 @@ def test_policy_file_overrides_and_silences_per_tool(tmp_path: Path) -> None:
     assert "execution.shell" not in {e[RULE] for e in by_tool["shell"]}
     (key,) = [e for e in by_tool["read_key"] if e[RULE] == "credential-access.ssh-private-key"]
     assert key[SEVERITY] == "notice"
-    assert [e[RULE] for e in by_tool["benign"]] == ["team.tmp-writes"]
+    assert {e[RULE] for e in by_tool["benign"]} == {"team.tmp-writes"}
 
 
 def test_detections_can_be_switched_off(tmp_path: Path) -> None:

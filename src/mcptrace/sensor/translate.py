@@ -226,13 +226,26 @@ def is_bytecode_write(path: str) -> bool:
 
 @translator("os.remove", "os.rmdir", "shutil.rmtree", categories=[ev.FILE])
 def _delete(event: str, args: Args) -> Observation | None:
-    path = fs_path(args[0])
+    path = _under_dir_fd(args[0], args[1] if len(args) > 1 else None)
     if path is None:
         return None
     attrs: Attrs = {ev.FILE_PATH: path}
     if event == "shutil.rmtree":
         attrs[ev.FILE_RECURSIVE] = True
     return Observation(ev.FILE_DELETE, ev.FILE, attrs, event)
+
+
+def _under_dir_fd(raw: Any, dir_fd: Any) -> str | None:
+    """A path relative to ``dir_fd`` (shutil.rmtree removes entries that way) made absolute
+    from the descriptor's directory, not from the working directory."""
+    if type(dir_fd) is int and dir_fd >= 0 and isinstance(raw, (str, bytes)):
+        name = os.fsdecode(raw)
+        if not name.startswith("/"):
+            try:
+                return os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), name)
+            except OSError:
+                pass
+    return fs_path(raw)
 
 
 def _two_paths(name: str, event: str, args: Args) -> Observation | None:
