@@ -318,6 +318,18 @@ def test_rule_fires_on_variants(actions: list[tuple[str, dict[str, Any]]], rule:
 
 
 NEGATIVE = [
+    [connected("127.0.0.1", 8000), spawned("node", "-v")],  # readabilipy probing for node
+    [
+        connected("127.0.0.1", 8000),
+        (
+            "mcptrace.process.spawn",
+            {
+                "process.executable.path": "node",
+                "process.command_args": ["node", "ExtractArticle.js", "-i", "/tmp/x"],
+                "process.working_directory": "/v/lib/python3.11/site-packages/readabilipy/js",
+            },
+        ),
+    ],
     [opened(f"{H}/.ssh/id_rsa.pub")],
     [opened(f"{H}/.netrc")],  # requests reads it before each request
     [opened(f"{H}/.ssh/known_hosts")],

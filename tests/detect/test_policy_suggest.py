@@ -90,11 +90,14 @@ def test_suggestion_allows_the_same_workload_and_blocks_anything_new(tmp_path: P
     assert not any(result["error"] for result in second), second
 
     # something new: another file, another program, each blocked inside its tool
-    new = [("read_file", {"path": "/etc/hostname"}), ("run_program", {"program": "id"})]
-    spool, third = run(tmp_path, "new", new, "--policy", str(policy))
-    assert [result["error"] for result in third] == [True, True], third
-    rules = {v["mcptrace.policy.rule"] for v in blocked(spool)}
-    assert rules == {"default.file_read", "default.process"}, blocked(spool)
+    # (the SDK formatting the refusal's traceback may compile code: not allowed either)
+    for call, rule in (
+        (("read_file", {"path": "/etc/hostname"}), "default.file_read"),
+        (("run_program", {"program": "id"}), "default.process"),
+    ):
+        spool, third = run(tmp_path, f"new-{rule}", [call], "--policy", str(policy))
+        assert [result["error"] for result in third] == [True], third
+        assert rule in {v["mcptrace.policy.rule"] for v in blocked(spool)}, blocked(spool)
 
 
 def test_suggestion_for_one_tool_only(tmp_path: Path) -> None:
