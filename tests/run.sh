@@ -25,6 +25,12 @@ if ! command -v openssl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
         || echo "could not install openssl; the TLS replay test will be skipped" >&2
 fi
 
+# bubblewrap sandboxes the malicious-server corpus (tests/detect/test_corpus.py)
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } >/dev/null 2>&1 \
+        || echo "could not install bubblewrap; the corpus test will be skipped" >&2
+fi
+
 step() { echo; echo "=== $*"; }
 run() { "$@" || status=1; }
 have() { [ -x "$V/$1/bin/python" ]; }

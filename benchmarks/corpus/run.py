@@ -343,6 +343,10 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
     }
 
 
+def _selected(name: str, only: str | None) -> bool:
+    return not only or any(part and part in name for part in only.split(","))
+
+
 def _print_malicious(outcome: Outcome) -> None:
     mark = "detected" if outcome.detected else "MISSED"
     rules = " ".join(outcome.guilty_rules)
@@ -353,7 +357,9 @@ def _print_malicious(outcome: Outcome) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="FILE", help="write the figures and outcomes as JSON")
-    parser.add_argument("--only", metavar="NAME", help="only servers whose name contains NAME")
+    parser.add_argument(
+        "--only", metavar="NAMES", help="only servers whose name contains one of NAMES (a,b,...)"
+    )
     parser.add_argument("--malicious-only", action="store_true")
     parser.add_argument("--benign-only", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep each run's home and spool")
@@ -367,9 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     if not args.benign_only:
         paths = [
-            path
-            for path in sorted(MALICIOUS.glob("m*.py"))
-            if not args.only or args.only in path.stem
+            path for path in sorted(MALICIOUS.glob("m*.py")) if _selected(path.stem, args.only)
         ]
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             measured = pool.map(lambda path: measure_malicious(path, args.keep), paths)
@@ -383,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         for name, command, plan, python in benign_workloads():
-            if args.only and args.only not in name:
+            if not _selected(name, args.only):
                 continue
             outcome = measure_benign(name, command, plan, python, args.keep)
             outcomes.append(outcome)

@@ -448,3 +448,10 @@ def test_user_rules_come_from_a_policy_file(tmp_path: Path) -> None:
 def rules_with(rules: dict[str, Any], action: tuple[str, dict[str, Any]]) -> set[str]:
     detector = Detector(rules.values())
     return {f.rule.id for f in detector.evaluate([Action(0, *action)], "t")}
+
+
+def test_readme_lists_every_builtin_rule() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for rule in load_detection_rules(None):
+        if not rule.silent:
+            assert f"| `{rule.id}` | {rule.severity} |" in readme, rule.id
