@@ -171,6 +171,7 @@ print(",".join(loaded))
 """
 
 
+@pytest.mark.slow
 def test_the_plain_children_load_no_sdk() -> None:
     """The baseline must be plain: the floor's SDK loads only with ``--bare-sdk``."""
     assert run_in_benchmarks(PLAIN_IMPORTS).strip() == ""

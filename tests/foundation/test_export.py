@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from faults import FaultProxy
 from mcptrace.export.spool_reader import iter_logs, iter_metric_points
 from receivers import OtelTap, closed_port
@@ -38,6 +40,7 @@ def replay(spool: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_spool_replays_to_a_real_receiver_once(spool: Path, tmp_path: Path) -> None:
     result = run_under_mcptrace(example_client(), spool)
     assert "ping ok" in result.stdout
@@ -57,6 +60,7 @@ def test_spool_replays_to_a_real_receiver_once(spool: Path, tmp_path: Path) -> N
     assert {s["name"] for s in received} >= {"tools/call add", "tools/call echo", "ping"}
 
 
+@pytest.mark.slow
 def test_all_three_signals_round_trip(spool: Path, tmp_path: Path) -> None:
     run_under_mcptrace([PYTHON, "-c", ALL_SIGNALS.format(count=5)], spool)
     assert len(spans(spool)) == 5
@@ -71,6 +75,7 @@ def test_all_three_signals_round_trip(spool: Path, tmp_path: Path) -> None:
     assert all(len(log["traceId"]) == 32 and len(log["spanId"]) == 16 for log in logs)
 
 
+@pytest.mark.slow
 def test_collector_down_everything_spooled_then_replayed_exactly_once(
     spool: Path, tmp_path: Path
 ) -> None:
@@ -90,6 +95,7 @@ def test_collector_down_everything_spooled_then_replayed_exactly_once(
     assert sorted(s["spanId"] for s in received) == sorted(s.span_id for s in spooled)
 
 
+@pytest.mark.slow
 def test_live_export_delivers_everything_and_the_spool_knows_it(
     spool: Path, tmp_path: Path
 ) -> None:
@@ -115,6 +121,7 @@ def test_live_export_delivers_everything_and_the_spool_knows_it(
         )
 
 
+@pytest.mark.slow
 def test_interrupted_replay_resumes_without_duplicates(spool: Path, tmp_path: Path) -> None:
     # many small batches -> many lines, so the interruption lands mid-way
     env = clean_env(OTEL_BSP_MAX_EXPORT_BATCH_SIZE="1", OTEL_BLRP_MAX_EXPORT_BATCH_SIZE="1")
@@ -155,6 +162,7 @@ def test_replay_without_endpoint_is_a_clear_error(spool: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_opentelemetry_instrument_produces_the_same_telemetry(spool: Path) -> None:
     result = subprocess.run(
         [str(Path(PYTHON).with_name("opentelemetry-instrument")), *example_client()],

@@ -64,6 +64,7 @@ def _chown_nobody(path: Path) -> None:
     os.chown(path, NOBODY, NOBODY)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("how", "expected"),
     [
@@ -98,6 +99,7 @@ def test_an_unsafe_spool_is_refused_with_one_line_and_the_program_runs(
     assert list(spool.iterdir()) == [] and list(real.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_symlinked_hash_cache_is_refused(tmp_path: Path) -> None:
     """The issue's case: a hash-cache path planted as a symlink to another program's
     SQLite database must not receive a single row."""

@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from support import ROOT, clean_env, spans
 
 
+@pytest.mark.slow
 def test_fresh_install_runs_the_example_into_the_spool(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)

@@ -96,6 +96,7 @@ def test_poison_lines_are_moved_aside_with_file_line_and_why(filled: Path, tap: 
     assert sorted(work_names(tap)) == sorted(f"work-{i}" for i in range(20))
 
 
+@pytest.mark.slow
 def test_a_flaky_receiver_is_retried_within_one_run(filled: Path, tap: OtelTap) -> None:
     script = {0: "500", 1: "reset", 2: "truncate", 3: "429", 4: "503"}
     with FaultProxy(tap.port, lambda n, p: script.get(n, "forward"), retry_after="1") as flaky:
@@ -111,6 +112,7 @@ def test_a_flaky_receiver_is_retried_within_one_run(filled: Path, tap: OtelTap) 
         assert "replayed 0 traces line(s)" in again.stderr
 
 
+@pytest.mark.slow
 def test_a_receiver_that_keeps_failing_stops_the_run_with_one_line(filled: Path) -> None:
     with FaultProxy(None, lambda n, p: "503", retry_after="0") as broken:  # no waiting
         result = replay(filled, "--endpoint", broken.endpoint)
@@ -226,6 +228,7 @@ def test_a_planted_rejected_directory_is_not_written_through(
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_spool_others_can_write_is_refused(filled: Path, tap: OtelTap) -> None:
     filled.chmod(0o777)
     result = replay(filled, "--endpoint", tap.endpoint)
@@ -237,6 +240,7 @@ def test_a_spool_others_can_write_is_refused(filled: Path, tap: OtelTap) -> None
     )
 
 
+@pytest.mark.slow
 def test_per_signal_variables_win_over_the_general_ones(spool: Path, tap: OtelTap) -> None:
     """As the SDK's exporters read them: the traces endpoint, protocol, headers and
     compression are the traces ones; logs and metrics use the general ones."""
@@ -287,6 +291,7 @@ def _certificate(directory: Path, name: str) -> tuple[Path, Path]:
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl to make certificates")
+@pytest.mark.slow
 def test_certificate_and_client_certificate(filled: Path, tap: OtelTap, tmp_path: Path) -> None:
     server_key, server_cert = _certificate(tmp_path, "server")
     client_key, client_cert = _certificate(tmp_path, "client")

@@ -37,6 +37,7 @@ def test_exit_code_and_stdout_pass_through(spool: Path) -> None:
     assert [span.name for span in spans(spool)] == ["work"]
 
 
+@pytest.mark.slow
 def test_script_module_and_console_script(spool: Path, tmp_path: Path) -> None:
     script = tmp_path / "tool.py"
     script.write_text(TRACED)
@@ -139,6 +140,7 @@ def test_sigint_reaches_the_program(spool: Path) -> None:
     assert [span.name for span in spans(spool)] == ["interrupted"]
 
 
+@pytest.mark.slow
 def test_stdio_server_spawned_with_plain_parameters_is_instrumented(spool: Path) -> None:
     """mcp's stdio_client passes only HOME/PATH/...; the server is instrumented anyway."""
     result = run_under_mcptrace(example_client(), spool)
@@ -157,6 +159,7 @@ def test_stdio_server_spawned_with_plain_parameters_is_instrumented(spool: Path)
     assert server_calls[0].parent_span_id == client_calls[0].span_id
 
 
+@pytest.mark.slow
 def test_children_get_traceparent_and_continue_the_trace(spool: Path) -> None:
     script = (
         "import subprocess, sys\n"
@@ -237,6 +240,7 @@ def test_only_mcptrace_instrumentors_start_without_the_otel_loader(spool: Path) 
     assert [span.name for span in spans(spool)] == ["work"]
 
 
+@pytest.mark.slow
 def test_another_instrumentor_goes_through_opentelemetry_loader(
     spool: Path, tmp_path: Path
 ) -> None:

@@ -166,6 +166,7 @@ def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
+@pytest.mark.slow
 def test_full_disk_costs_telemetry_not_the_program(tiny_filesystem: Path) -> None:
     spool = tiny_filesystem / "spool"  # the tmpfs root is 1777: refused as a spool itself
     script = (
@@ -204,6 +205,7 @@ def _fill(directory: Path) -> None:
         os.close(fd)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("endpoint", [False, True], ids=["spool", "otlp"])
 def test_a_disk_full_at_start_still_runs_the_server(
     tiny_filesystem: Path, tmp_path: Path, endpoint: bool

@@ -84,6 +84,7 @@ def _spool_text(spool: Path) -> str:
     return "".join(p.read_text() for p in spool.glob("*.jsonl"))
 
 
+@pytest.mark.slow
 def test_capture_off_by_default(tmp_path: Path) -> None:
     pair = run_stdio_pair(tmp_path / "spool", calls="login")
     for span in pair.named("tools/call login"):
@@ -92,6 +93,7 @@ def test_capture_off_by_default(tmp_path: Path) -> None:
     assert "hunter2-very-secret" not in _spool_text(tmp_path / "spool")
 
 
+@pytest.mark.slow
 def test_capture_on_records_redacted_arguments_and_results(tmp_path: Path) -> None:
     pair = run_stdio_pair(
         tmp_path / "spool",
@@ -114,6 +116,7 @@ def test_capture_on_records_redacted_arguments_and_results(tmp_path: Path) -> No
         assert secret not in text
 
 
+@pytest.mark.slow
 def test_capture_truncates(tmp_path: Path) -> None:
     pair = run_stdio_pair(
         tmp_path / "spool",

@@ -46,6 +46,7 @@ def test_declines_unsupported_major(
     assert "not supported" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_mcp_is_patched_lazily_on_import() -> None:
     assert mcp_major() in (1, 2)
     code = textwrap.dedent(

@@ -14,7 +14,15 @@ STATUS_UNSET, STATUS_ERROR = 0, 2
 TOOLS = ("echo", "boom", "soft_error", "no_such_tool", "whoami", "ask_roots", "countdown")
 
 
-@pytest.fixture(scope="module", params=["stdio", "http", "sse"])
+# stdio in the fast loop; the HTTP transports each start a server: CI runs them (slow)
+@pytest.fixture(
+    scope="module",
+    params=[
+        "stdio",
+        pytest.param("http", marks=pytest.mark.slow),
+        pytest.param("sse", marks=pytest.mark.slow),
+    ],
+)
 def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> PairRun:
     spool: Path = tmp_path_factory.mktemp(f"spool-{request.param}")
     if request.param == "stdio":

@@ -49,6 +49,7 @@ def probe(tmp_path: Path, **env: str) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.slow
 def test_uninstrument_undoes_every_patch(tmp_path: Path) -> None:
     report = probe(tmp_path)
     assert report["instrumentors"] == INSTRUMENTORS
@@ -62,6 +63,7 @@ def test_uninstrument_undoes_every_patch(tmp_path: Path) -> None:
         assert middleware["after"] == middleware["fresh"]
 
 
+@pytest.mark.slow
 def test_a_locked_in_policy_is_the_only_patch_left(tmp_path: Path) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text(
@@ -74,6 +76,7 @@ def test_a_locked_in_policy_is_the_only_patch_left(tmp_path: Path) -> None:
     assert set(report["left"]) - {"mcp.server.mcpserver.tools.base:Tool.run"} == LOCKED_IN
 
 
+@pytest.mark.slow
 def test_the_probe_sees_a_patch_left_behind(tmp_path: Path) -> None:
     script = tmp_path / "leaky.py"
     script.write_text(

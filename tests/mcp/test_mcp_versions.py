@@ -76,7 +76,12 @@ def run_version_pair(spool: Path, version: str, transport: str) -> PairRun:
 
 @pytest.fixture(
     scope="module",
-    params=[(v, t) for v in VERSIONS for t in ("stdio", "http")],
+    # the newest version over stdio in the fast loop; every other pair in CI (slow)
+    params=[
+        pytest.param((v, t), marks=() if (v, t) == (VERSIONS[-1], "stdio") else pytest.mark.slow)
+        for v in VERSIONS
+        for t in ("stdio", "http")
+    ],
     ids=lambda p: f"{p[0]}-{p[1]}",
 )
 def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> PairRun:
