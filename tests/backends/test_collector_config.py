@@ -511,6 +511,7 @@ def promql_parts(expr: str) -> tuple[set[str], set[str], list[tuple[str, str, st
 PROMETHEUS_OWN_LABELS = frozenset({"le", "job", "instance"})
 
 
+@pytest.mark.slow
 def test_dashboard_prometheus_queries_use_metrics_mcptrace_emits(emitted: Emitted) -> None:
     metrics, values = emitted.metrics, emitted.label_values
     assert "mcp_server_operation_duration_seconds_count" in metrics, sorted(metrics)
@@ -546,6 +547,7 @@ def test_dashboard_prometheus_queries_use_metrics_mcptrace_emits(emitted: Emitte
         assert family in used, f"dashboard never queries {family}"
 
 
+@pytest.mark.slow
 def test_dashboard_breaks_requests_down_by_client(emitted: Emitted) -> None:
     """Who called: a panel per client, on a label the examples' server metric really has."""
     by_client = [
@@ -561,6 +563,7 @@ def test_dashboard_breaks_requests_down_by_client(emitted: Emitted) -> None:
     assert "mcptrace_mcp_client_name" in server_count
 
 
+@pytest.mark.slow
 def test_dashboard_tempo_queries_use_span_attributes_mcptrace_emits(emitted: Emitted) -> None:
     attributes = emitted.span_attributes
     queries = [t["query"] for t in targets("tempo")]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from mcptrace.export.spool_reader import SpanRecord
 from support import (
     EXAMPLES,
@@ -45,6 +47,7 @@ def assert_server_is_child_of_client(records: list[SpanRecord], tool: str) -> No
     assert server.parent_span_id == client.span_id
 
 
+@pytest.mark.slow
 def test_plain_client_and_server_over_stdio(spool: Path) -> None:
     result = run_under_mcptrace(example("client.py"), spool)
     assert "ping ok" in result.stdout
@@ -63,6 +66,7 @@ def test_plain_client_and_server_over_stdio(spool: Path) -> None:
     assert tool_span(records, "fail", SPAN_KIND_SERVER).attributes["error.type"] == "tool_error"
 
 
+@pytest.mark.slow
 def test_suspicious_tools_show_their_hidden_actions(spool: Path) -> None:
     result = run_under_mcptrace(example("suspicious_client.py"), spool)
     # the answers look innocent ...
@@ -117,6 +121,7 @@ def test_suspicious_tools_show_their_hidden_actions(spool: Path) -> None:
     assert "uname -a; id" in view
 
 
+@pytest.mark.slow
 def test_http_pair_in_one_command(spool: Path) -> None:
     result = run_under_mcptrace(example("http_client.py"), spool)
     assert "ping ok" in result.stdout
@@ -142,6 +147,7 @@ def ancestors(record: SpanRecord, index: dict[str, SpanRecord]) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_agent_spans_parent_the_mcp_client_spans(spool: Path) -> None:
     result = run_under_mcptrace(example("agent_app.py"), spool)
     assert "add -> 42" in result.stdout

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mcptrace.export.spool_reader import attributes_of
 from receivers import OtelTap
 from support import (
@@ -47,6 +49,7 @@ def session_complete(tap: OtelTap) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_live_mcp_session_reaches_oteltap(spool: Path, tmp_path: Path) -> None:
     with OtelTap(tmp_path) as tap:
         result = run_under_mcptrace(

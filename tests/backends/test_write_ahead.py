@@ -111,6 +111,7 @@ STATES = {
 FAST_STATES = ("closed port", "accepts, never answers", "refuses metrics")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "state",
     [state if state in FAST_STATES else pytest.param(state, marks=pytest.mark.slow)
@@ -165,6 +166,7 @@ def test_a_collector_answering_after_5_s(spool: Path, tap: OtelTap) -> None:
         tap.wait_for(lambda t: received(t) == everything(count))
 
 
+@pytest.mark.slow
 def test_a_collector_down_then_up_mid_run(spool: Path, tap: OtelTap) -> None:
     """One line when it goes away, one when it is back; what was kept is sent live."""
     count = 30
@@ -205,6 +207,7 @@ CLIENTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("python", list(CLIENTS.values()), ids=list(CLIENTS))
 @pytest.mark.parametrize(
     "state", ["closed port", pytest.param("accepts, never answers", marks=pytest.mark.slow)]
@@ -264,6 +267,7 @@ SIGKILL_WORKLOAD = (
 )
 
 
+@pytest.mark.slow
 def test_sigkill_loses_at_most_the_last_flush_interval(spool: Path) -> None:
     """Batches go to disk every second (``OTEL_BSP_SCHEDULE_DELAY``, 1000 ms by default in
     mcptrace): a SIGKILL loses what was made since the last one, and nothing before."""
@@ -336,6 +340,7 @@ def _serve_and_close(command: list[str]) -> tuple[float, int]:
     return time.monotonic() - closed_at, process.returncode
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("state", ["closed port", "accepts, never answers", "answers after 5 s"])
 def test_a_stdio_server_exits_within_1_s_of_stdin_closing(
     state: str, spool: Path, tmp_path: Path
@@ -386,6 +391,7 @@ def test_100_000_spans_with_the_collector_down_none_dropped(spool: Path) -> None
     assert indexes == set(range(100_000))
 
 
+@pytest.mark.slow
 def test_the_next_process_on_the_spool_ships_what_was_left(spool: Path, tap: OtelTap) -> None:
     with FaultProxy(tap.port, listening=False, port=closed_port()) as collector:
         run_under_mcptrace(
@@ -402,6 +408,7 @@ def test_the_next_process_on_the_spool_ships_what_was_left(spool: Path, tap: Ote
         tap.wait_for(lambda t: received(t) == everything(10), timeout=10)
 
 
+@pytest.mark.slow
 def test_replay_follow_ships_as_processes_write(spool: Path, tap: OtelTap) -> None:
     spool.mkdir(mode=0o700)
     follower = subprocess.Popen(
@@ -427,6 +434,7 @@ def test_replay_follow_ships_as_processes_write(spool: Path, tap: OtelTap) -> No
     assert os.path.isdir(spool / ".replay")
 
 
+@pytest.mark.slow
 def test_replay_beside_a_running_process_sends_nothing_twice(spool: Path, tap: OtelTap) -> None:
     """The running process ships its own files (each claimed with a lock); a replay to the
     same collector meanwhile leaves them alone, so every span arrives exactly once."""

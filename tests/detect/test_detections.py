@@ -100,6 +100,7 @@ def test_every_detection_is_also_a_log_record_in_the_tool_span_context(
     assert all(r.span_id for r in records)
 
 
+@pytest.mark.slow
 def test_policy_file_overrides_and_silences_per_tool(tmp_path: Path) -> None:
     home = fake_home(tmp_path)
     policy = tmp_path / "policy.toml"
@@ -135,6 +136,7 @@ def test_policy_file_overrides_and_silences_per_tool(tmp_path: Path) -> None:
     assert {e[RULE] for e in by_tool["benign"]} == {"team.tmp-writes"}
 
 
+@pytest.mark.slow
 def test_detections_can_be_switched_off(tmp_path: Path) -> None:
     home = fake_home(tmp_path)
     spool = tmp_path / "spool"
@@ -151,6 +153,7 @@ def test_broken_detection_rule_is_one_clear_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_example_servers_raise_no_detection(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     run_under_mcptrace([PYTHON, str(EXAMPLES / "client.py")], spool)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from detect_support import HERE, loopback_sink
 
 from support import PYTHON, clean_env, logs, mcptrace_cmd, run_under_mcptrace
@@ -60,6 +61,7 @@ def suggest(spool: Path, out: Path, *extra: str) -> str:
     return out.read_text()
 
 
+@pytest.mark.slow
 def test_suggestion_allows_the_same_workload_and_blocks_anything_new(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -100,6 +102,7 @@ def test_suggestion_allows_the_same_workload_and_blocks_anything_new(tmp_path: P
         assert rule in {v["mcptrace.policy.rule"] for v in blocked(spool)}, blocked(spool)
 
 
+@pytest.mark.slow
 def test_suggestion_for_one_tool_only(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()

@@ -69,6 +69,7 @@ def test_run_refuses_to_start_on_bad_value(
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_unwritable_spool_dir_costs_telemetry_not_the_program(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -151,6 +152,7 @@ def test_lenient_disables_only_the_broken_part() -> None:
     assert settings.part_enabled("sensor")
 
 
+@pytest.mark.slow
 def test_running_program_keeps_running_with_bad_setting(tmp_path: Path) -> None:
     """Under opentelemetry-instrument a bad value is logged, the program is not stopped."""
     spool = tmp_path / "spool"

@@ -6,6 +6,8 @@ import subprocess
 from importlib.util import find_spec
 from pathlib import Path
 
+import pytest
+
 from receivers import OtelTap, closed_port
 from support import clean_env, mcptrace_cmd
 
@@ -78,6 +80,7 @@ def test_a_spool_others_can_write_and_a_symlinked_hash_cache_are_problems(tmp_pa
     assert f"hash cache: PROBLEM hash cache {cache} is a symbolic link" in result.stdout
 
 
+@pytest.mark.slow
 def test_doctor_tells_what_the_collector_has_not_acknowledged(spool: Path) -> None:
     dead = f"http://127.0.0.1:{closed_port()}"
     from support import PYTHON, run_under_mcptrace

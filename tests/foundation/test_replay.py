@@ -123,6 +123,7 @@ def test_a_receiver_that_keeps_failing_stops_the_run_with_one_line(filled: Path)
     assert len(spans(filled)) == 20  # nothing lost
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "spellings",
     [

@@ -14,6 +14,7 @@ from mcptrace.mcp import instrumentor as instrumentor_module
 from mcptrace.mcp.instrumentor import McpInstrumentor, mcp_major
 
 
+@pytest.mark.slow
 def test_instrument_and_uninstrument_are_mirrors() -> None:
     import mcp.client.session as client_session
 

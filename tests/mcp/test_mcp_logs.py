@@ -20,6 +20,7 @@ def events(pair: PairRun, name: str) -> list[dict[str, object]]:
     return [record.attributes for record in pair.logs if record.event_name == name]
 
 
+@pytest.mark.slow
 def test_server_start_and_inventory(pair: PairRun) -> None:
     (start,) = events(pair, "mcptrace.mcp.server.start")
     assert start["mcptrace.mcp.server.name"] == "peer-server"
@@ -51,6 +52,7 @@ def test_schema_hash_is_sha256_of_canonical_schema() -> None:
     )
 
 
+@pytest.mark.slow
 def test_session_start_and_end_carry_the_span_session_id(pair: PairRun) -> None:
     for side, process in (("client", "peer_client"), ("server", "peer_server")):
         starts = [
@@ -71,12 +73,14 @@ def test_session_start_and_end_carry_the_span_session_id(pair: PairRun) -> None:
         assert spans and all(s.attributes["mcp.session.id"] == session_id for s in spans)
 
 
+@pytest.mark.slow
 def test_client_connect_names_the_command(pair: PairRun) -> None:
     (connect,) = events(pair, "mcptrace.mcp.client.connect")
     assert connect["network.transport"] == "pipe"
     assert str(connect["mcptrace.mcp.connect.command"]).endswith("peer_server.py")
 
 
+@pytest.mark.slow
 def test_no_log_record_per_message(pair: PairRun) -> None:
     # the hot path emits no logs: only lifecycle and inventory records
     names = {record.event_name for record in pair.logs if record.scope == "mcptrace.mcp"}

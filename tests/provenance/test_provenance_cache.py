@@ -36,6 +36,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
+@pytest.mark.slow
 def test_second_start_rehashes_nothing(site: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache.sqlite3"
     started = time.time_ns()
@@ -68,6 +69,7 @@ def changed_since(spool: Path, since_ns: int) -> list[str]:
     return sorted(p for p in paths if Path(p).stat().st_ctime_ns >= since_ns)
 
 
+@pytest.mark.slow
 def test_corrupt_cache_is_moved_aside_and_rebuilt(site: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache.sqlite3"
     cache.write_bytes(b"this is not a database\n" * 100)
@@ -87,6 +89,7 @@ def test_corrupt_cache_is_moved_aside_and_rebuilt(site: Path, tmp_path: Path) ->
     assert summary(tmp_path / "again")[names.SUMMARY_HASHED] <= len(changed)
 
 
+@pytest.mark.slow
 def test_processes_starting_together_share_the_cache(site: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache.sqlite3"
     spools = [tmp_path / f"spool{i}" for i in range(4)]

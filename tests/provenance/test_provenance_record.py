@@ -8,6 +8,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
 from provenance_support import install_wheel, pip, sha256_of
 
 from mcptrace.provenance.cache import HashCache
@@ -40,6 +41,7 @@ def _wheel_with_other_top_level(directory: Path) -> Path:
     return wheel
 
 
+@pytest.mark.slow
 def test_owner_found_when_import_name_differs_from_distribution(tmp_path: Path) -> None:
     site = install_wheel(tmp_path)
     pip(
@@ -63,6 +65,7 @@ def test_owner_found_when_import_name_differs_from_distribution(tmp_path: Path) 
     assert index.owner_of(str(stray)) is None
 
 
+@pytest.mark.slow
 def test_describe_in_process_and_cache_rows(tmp_path: Path) -> None:
     site = install_wheel(tmp_path)
     time.sleep(RACY_WINDOW_NS / 1e9 + 0.1)  # freshly written files are never cached

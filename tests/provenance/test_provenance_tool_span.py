@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from provenance_support import DIST, LOGGER, WARN, install_wheel, sha256_of
 
 from mcptrace.record import vocabulary as names
@@ -14,6 +15,7 @@ from support import PYTHON, SPAN_KIND_SERVER, clean_env, logs, run_under_mcptrac
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.mark.slow
 def test_import_inside_a_tool_is_an_event_on_its_span(tmp_path: Path) -> None:
     site = install_wheel(tmp_path)
     core = site / "provtest" / "core.py"

@@ -126,6 +126,7 @@ def test_every_reported_hash_is_the_files(installed: dict[str, Path]) -> None:
     assert facts[names.SUMMARY_VERIFIED] >= 2  # provtest/__init__.py, provtest/core.py
 
 
+@pytest.mark.slow
 def test_edited_installed_module_is_a_mismatch(tmp_path: Path) -> None:
     site = install_wheel(tmp_path)
     path = site / "provtest" / "core.py"
@@ -144,6 +145,7 @@ def test_edited_installed_module_is_a_mismatch(tmp_path: Path) -> None:
     assert untouched.attributes[names.MODULE_VERIFICATION] == names.VERIFIED
 
 
+@pytest.mark.slow
 def test_a_warm_cache_cannot_hide_an_edit_with_restored_mtime(tmp_path: Path) -> None:
     site = install_wheel(tmp_path)
     path = site / "provtest" / "core.py"
@@ -165,6 +167,7 @@ def test_a_warm_cache_cannot_hide_an_edit_with_restored_mtime(tmp_path: Path) ->
     assert record.attributes[names.MODULE_SHA256] == sha256_of(path)
 
 
+@pytest.mark.slow
 def test_editable_install_is_unrecorded(tmp_path: Path) -> None:
     site, module = install_editable(tmp_path)
     code = f"import site; site.addsitedir({str(site)!r}); import edpkg; assert edpkg.EDITABLE"

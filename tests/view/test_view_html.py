@@ -128,6 +128,7 @@ def test_report_renders_in_chromium(report: Path, tmp_path: Path) -> None:
     assert "process spawn /bin/sh -c 'ls -l /tmp'" in html.unescape(panel)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_report_search_and_filters(report: Path, tmp_path: Path) -> None:
     dom = chromium(tmp_path, "--dump-dom", report.as_uri() + "#q=example.org")

@@ -167,6 +167,7 @@ def test_json_output_keeps_the_data_and_escapes_the_rest(spool: Path) -> None:
     assert json.loads(json_inert(json.dumps("\u202e\x85\ud800"))) == "\u202e\x85\ud800"
 
 
+@pytest.mark.slow
 def test_follow_output_is_inert(spool: Path, tmp_path: Path) -> None:
     process = subprocess.Popen(
         mcptrace_cmd("view", str(spool), "--follow", "--poll", "0.1"),
@@ -187,6 +188,7 @@ def test_error_lines_are_inert(tmp_path: Path) -> None:
     assert "no spool at" in assert_inert(done.stderr)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_html_report_renders_every_row_and_runs_nothing_injected(
     spool: Path, tmp_path: Path
