@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from typing import Any
 
 ROUND_TIMEOUT_SECONDS = 1800
@@ -147,6 +148,37 @@ class ServedChild:
 
 
 READY = json.dumps({"ready": True})  # what a served child prints once it is warm
+
+
+class GcPauses:
+    """Collections and the time spent in them, per generation, from ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.count = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = info.get("generation", 0)
+        self.count[generation] += 1
+        self.seconds[generation] += time.perf_counter() - self._started
+
+    def snapshot(self) -> dict[str, float]:
+        return {
+            "cpu": time.process_time(),
+            "gc_count": float(sum(self.count)),
+            "gc_full": float(self.count[2]),
+            "gc_seconds": sum(self.seconds),
+        }
+
+
+GC = GcPauses()
 
 
 async def end_of_round(session: Any, reply: str) -> None:

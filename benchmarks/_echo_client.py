@@ -30,7 +30,7 @@ from contextlib import AsyncExitStack
 
 from mcp.client.stdio import stdio_client
 
-from _child import BARE_SDK_FLAG, READY, end_of_round, take_bare_sdk_flag
+from _child import BARE_SDK_FLAG, GC, READY, end_of_round, take_bare_sdk_flag
 from mcp import ClientSession, StdioServerParameters
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,6 +60,21 @@ def summary(latencies: list[float], total: float) -> dict[str, float]:
         "total": total,
         "median": latencies[len(latencies) // 2],
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }
+
+
+async def server_stats(session: ClientSession) -> dict[str, float]:
+    result = await session.call_tool("process_stats", {})
+    return dict(json.loads(result.content[0].text))  # type: ignore[union-attr]
+
+
+def per_call(before: dict[str, float], after: dict[str, float], calls: int) -> dict[str, float]:
+    """CPU microseconds per call, collections and GC pause per 1,000 calls, of one process."""
+    return {
+        "cpu_us_per_call": 1e6 * (after["cpu"] - before["cpu"]) / calls,
+        "gc_per_1000": 1000 * (after["gc_count"] - before["gc_count"]) / calls,
+        "gc_full_per_1000": 1000 * (after["gc_full"] - before["gc_full"]) / calls,
+        "gc_ms_per_1000": 1e6 * (after["gc_seconds"] - before["gc_seconds"]) / calls,
     }
 
 
@@ -126,6 +141,7 @@ async def run(  # type: ignore[type-arg]
         while (line := await asyncio.to_thread(sys.stdin.readline)).strip():
             request = json.loads(line)
             count = int(request.get("calls", calls))
+            server_before, client_before = await server_stats(session), GC.snapshot()
             result = await timed_calls(  # a round may call another tool or argument
                 session,
                 request.get("tool", tool),
@@ -133,6 +149,13 @@ async def run(  # type: ignore[type-arg]
                 count,
                 int(request.get("concurrency", 1)),
             )
+            client_after, server_after = GC.snapshot(), await server_stats(session)
+            for side, (before, after) in (
+                ("client", (client_before, client_after)),
+                ("server", (server_before, server_after)),
+            ):
+                for key, value in per_call(before, after, count).items():
+                    result[f"{side}_{key}"] = value
             served += count
             result["served"] = served  # calls of the benchmarked tool, warm-up included
             peak_rss_kib = await rss_kib(session)

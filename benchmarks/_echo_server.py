@@ -49,6 +49,14 @@ def flush_telemetry() -> bool:
 
 
 @server.tool()
+def process_stats() -> str:
+    """This process's CPU seconds so far and its garbage collections (JSON)."""
+    import json
+
+    return json.dumps(_child.GC.snapshot())
+
+
+@server.tool()
 def peak_rss_kib() -> int:
     """The server's peak resident set size so far (KiB on Linux)."""
     import resource

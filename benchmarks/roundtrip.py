@@ -151,6 +151,7 @@ def measure(
     flood: int = 0,
     variants: dict[str, dict[str, str]] | None = None,
     also: list[Also] | None = None,
+    cpu_rows: bool = False,
 ) -> list[Result]:
     """Rounds of ``calls`` calls, rotating over the variants; with ``memory_after``, the
     servers' memory; with ``floor``, the same figures for the OTel SDK alone; with ``flood``
@@ -180,6 +181,8 @@ def measure(
             results.append(variant)
         if floor:
             results.append(floor_result(name, samples, p99))
+        if cpu_rows:
+            results += cpu_results(name, runner, rounds)
         for other in also or []:
             pair = runner.measures(["baseline", "instrumented"], **other.request)
             runs = rotate(pair, rounds)
@@ -213,6 +216,56 @@ def floor_result(name: str, samples: dict[str, list[float]], p99: dict[str, list
         i / f for i, f in zip(samples["instrumented"], samples["floor"], strict=True) if f > 0
     ]
     return floor
+
+
+def cpu_results(name: str, runner: Runner, rounds: int) -> list[Result]:
+    """CPU per call of each side, and the server's garbage collections, per variant.
+
+    From the clients' rounds: ``time.process_time`` of the client (all its threads, the
+    export threads included) around the timed calls, and of the server read through a tool
+    call before and after; collections counted by ``gc.callbacks`` in both processes."""
+    figures = {label: runs[:rounds] for label, runs in runner.figures.items()}
+    base = figures["baseline"]
+    results = []
+    for label, runs in figures.items():
+        if label == "baseline":
+            continue
+        suffix = {"instrumented": "", "floor": ", the OTel SDK alone (floor)"}.get(
+            label, f", {label}"
+        )
+
+        def row(
+            key: str,
+            what: str,
+            unit: str,
+            runs: list[dict[str, float]] = runs,
+            suffix: str = suffix,
+        ) -> Result:
+            return Result(
+                f"{name}{suffix}: {what}",
+                unit,
+                [f[key] for f in base],
+                [f[key] for f in runs],
+                compare="delta",
+                note="per-round figures of the timed calls, minus plain",
+            )
+
+        total = Result(
+            f"{name}{suffix}: CPU (client + server) × plain",
+            "µs",
+            [f["client_cpu_us_per_call"] + f["server_cpu_us_per_call"] for f in base],
+            [f["client_cpu_us_per_call"] + f["server_cpu_us_per_call"] for f in runs],
+            target=1.30 if label == "instrumented" else None,
+            note="process CPU per call, both sides, over plain",
+        )
+        results += [
+            row("client_cpu_us_per_call", "client CPU per call", "µs"),
+            row("server_cpu_us_per_call", "server CPU per call", "µs"),
+            total,
+            row("server_gc_full_per_1000", "server full collections per 1,000 calls", "GCs"),
+            row("server_gc_ms_per_1000", "server GC pause per 1,000 calls", "ms"),
+        ]
+    return results
 
 
 def flood_result(runner: Runner, count: int) -> Result:
@@ -315,7 +368,7 @@ def run(rounds: int, smoke: bool = False) -> list[Result]:
             "echo tools/call, stdio", rounds, "stdio", calls, target=1.05,
             note=f"{calls} calls per round, client and server instrumented",
             memory_after=200 if smoke else 10_000, floor=True,
-            variants={"spans only": SPANS_ONLY},
+            variants={"spans only": SPANS_ONLY}, cpu_rows=True,
         ),
         *scenario(
             "echo tools/call, streamable HTTP", rounds, "http", calls, target=1.05,

@@ -54,8 +54,9 @@ _STARTUP_LABELS = {
 def _figure(median: float, low: float, high: float, unit: str) -> str:
     if unit == "×":
         return f"×{median:.2f} ({low:.2f}–{high:.2f})"
-    if unit == "delta":
-        return f"{median:+.1f} MiB ({low:+.1f}–{high:+.1f})"
+    if unit.startswith("delta"):  # "delta MiB", "delta ms"
+        shown = unit.removeprefix("delta").strip() or "MiB"
+        return f"{median:+.1f} {shown} ({low:+.1f}–{high:+.1f})"
     if unit == "rate":
         return f"{median:,.0f} ({low:,.0f}–{high:,.0f})"
     return f"{median:.0f}{unit} ({low:.0f}–{high:.0f})"
@@ -69,13 +70,13 @@ def rows(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out: list[tuple[str, str, str, str]] = []
     for result in document.get("results", []):
         compare = result.get("compare", "ratio")
-        unit = {"ratio": "×", "delta": "delta", "value": "rate"}[compare]
+        unit = {"ratio": "×", "delta": f"delta {result['unit']}", "value": "rate"}[compare]
         name = result["scenario"] + (f" ({result['unit']})" if compare == "value" else "")
         target = result.get("target")
         shown_target = (
             "–"
             if target is None
-            else (f"≤ +{target:g} MiB" if compare == "delta" else f"≤ ×{target:.2f}")
+            else (f"≤ +{target:g} {result['unit']}" if compare == "delta" else f"≤ ×{target:.2f}")
         )
         out.append(
             (

@@ -7,12 +7,13 @@ OTLP/JSON-lines spool under ``~/.local/state/mcptrace/spool``; ``mcptrace view``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mcptrace.policy.violation import PolicyViolation
-
 from mcptrace._version import __version__
+
+TYPE_CHECKING = False  # not typing's: mcptrace is imported at every interpreter start
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mcptrace.policy.violation import PolicyViolation
 
 __all__ = ["PolicyViolation", "__version__"]
 

@@ -2,25 +2,32 @@
 
 The audit hook checks ``threading.get_ident() in PAUSED`` before recording anything, so the
 exporter's sockets, spool files and the sensor's own reads are never the tool's activity.
+
+Usage::
+
+    with sensor_paused():
+        ...  # nothing this thread does here is recorded
+
+Imported at interpreter start: plain ``_thread``, no contextlib.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from _thread import get_ident
 
 PAUSED: set[int] = set()
 
 
-@contextmanager
-def sensor_paused() -> Iterator[None]:
-    ident = threading.get_ident()
-    if ident in PAUSED:  # nested: the outer block owns the flag
-        yield
-        return
-    PAUSED.add(ident)
-    try:
-        yield
-    finally:
-        PAUSED.discard(ident)
+class sensor_paused:
+    """Pause the sensor for this thread; nested uses leave it to the outermost."""
+
+    __slots__ = ("ident", "owner")
+
+    def __enter__(self) -> None:
+        self.ident = ident = get_ident()
+        self.owner = ident not in PAUSED  # nested: the outer block owns the flag
+        PAUSED.add(ident)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.owner:
+            PAUSED.discard(self.ident)

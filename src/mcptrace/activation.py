@@ -3,42 +3,57 @@
 Usage (done for you by ``mcptrace run`` and by ``opentelemetry-instrument`` through the
 ``mcptrace`` configurator)::
 
-    from mcptrace.activation import activate, current_settings
-    activate()
+    from mcptrace.activation import activate, current_settings, when_active
+    activate()                     # providers and exporters, now
+    when_active(callback)          # run callback once they exist (at once if they do)
     current_settings().sensor      # what the instrumentors read
+
+``mcptrace run`` starts lazily (``_bootstrap/start.py``): the audit hook and the spawn
+patches go in at start, and ``activate`` runs only when something needs OpenTelemetry —
+the program imports mcp, fastmcp or opentelemetry, the sensor records its first event, or
+the process exits with something to write (``at_exit``).  A process that needs none of it
+never loads the SDK.
 
 Bad settings are reported as one line each on stderr and switch off only the part they
 belong to.  ``TRACEPARENT``/``TRACESTATE`` inherited from an instrumented parent become this
 process's ambient context, so a child's telemetry continues the parent's trace.
+
+This module is imported at interpreter start: it imports nothing beyond ``os``, ``sys``
+and ``_thread`` until ``activate`` runs.
 """
 
 from __future__ import annotations
 
+import _thread
+import atexit
 import os
-import signal
 import sys
-import threading
-from types import FrameType
 
-from opentelemetry import context as otel_context
-from opentelemetry.propagate import extract
+TYPE_CHECKING = False  # not typing's: importing typing costs every process start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
 
-from mcptrace.config import (
-    SIGNALS,
-    SPOOL_EXPORTER,
-    Settings,
-    check_spool_writable,
-    load_settings_lenient,
-)
-from mcptrace.export.providers import ExporterError, Telemetry, build_telemetry
-from mcptrace.export.spool import spool_reported
-from mcptrace.record.redact import configure as configure_redaction
+    from opentelemetry.context import Context
 
-_lock = threading.Lock()
+    from mcptrace.config import Settings
+    from mcptrace.export.providers import Telemetry
+
+_lock = _thread.RLock()
 _REPORTED_SPOOL = "MCPTRACE_SPOOL_PROBLEM_REPORTED"  # inherited by children: said once
 _settings: Settings | None = None
 _telemetry: Telemetry | None = None
-_parent_context: otel_context.Context | None = None
+_parent_context: Context | None = None
+_activated = False  # activate() ran (successfully or not): it never runs twice
+_activating_thread: int | None = None
+_on_active: list[Callable[[], None]] = []
+_on_exit: list[Callable[[], None]] = []  # run last-registered first, before the SDK shuts down
+_exit_needs: list[Callable[[], bool]] = []  # "is there something to write at exit?"
+_exit_registered = False
+_exited = False
+_sigterm_installed = False
+_context_loaded_before = True  # OTel's context was in use before activate() ran
+_ambient: tuple[object, dict[str, object]] | None = None  # (our context variable, its default)
 
 
 def report(message: str) -> None:
@@ -54,6 +69,9 @@ def current_settings() -> Settings:
     """The settings of this process (loaded leniently on first use)."""
     global _settings
     if _settings is None:
+        from mcptrace.config import load_settings_lenient
+        from mcptrace.record.redact import configure as configure_redaction
+
         settings, errors = load_settings_lenient()
         for error in errors:
             report(str(error))
@@ -62,7 +80,7 @@ def current_settings() -> Settings:
     return _settings
 
 
-def parent_context() -> otel_context.Context | None:
+def parent_context() -> Context | None:
     """The context an instrumented parent process passed in TRACEPARENT, if any."""
     return _parent_context
 
@@ -71,9 +89,15 @@ def telemetry() -> Telemetry | None:
     return _telemetry
 
 
+def is_active() -> bool:
+    """True once the providers are set up."""
+    return _telemetry is not None
+
+
 def default_service_name(argv: list[str] | None = None, orig_argv: list[str] | None = None) -> str:
-    """The script, module or console-script name; at start-up ``sys.argv`` is still raw."""
-    args = sys.argv if argv is None else argv
+    """The script, module or console-script name; at start-up ``sys.argv`` is still raw
+    (``sys.argv`` as it was when this module was imported, before runpy rewrote it)."""
+    args = _start_argv if argv is None else argv
     original = getattr(sys, "orig_argv", []) if orig_argv is None else orig_argv
     if args and args[0] == "-m":
         # during sitecustomize, argv is ['-m', ...]; the module name is only in orig_argv
@@ -86,7 +110,107 @@ def default_service_name(argv: list[str] | None = None, orig_argv: list[str] | N
     return name.removesuffix(".py") or "python"
 
 
+# --- what runs when the providers exist, and at exit
+
+
+def when_active(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the providers exist: now if they do, else right after
+    ``activate`` sets them up (in the thread that activates)."""
+    with _lock:
+        if _telemetry is None:
+            _on_active.append(callback)
+            return
+    _run(callback)
+
+
+def on_exit(callback: Callable[[], None], needs: Callable[[], bool] | None = None) -> None:
+    """Run ``callback`` at exit, before the providers flush and shut down (last registered
+    runs first, as atexit does).  ``needs`` says whether the part has something to write:
+    a process that never activated activates at exit only if one of them says so."""
+    global _exit_registered
+    with _lock:
+        _on_exit.append(callback)
+        if needs is not None:
+            _exit_needs.append(needs)
+        if not _exit_registered:
+            _exit_registered = True
+            atexit.register(at_exit)
+
+
+def _run(callback: Callable[[], None]) -> None:
+    try:
+        callback()
+    except Exception as exc:  # one part failing must not stop the others
+        report(f"mcptrace: could not start {getattr(callback, '__qualname__', callback)} ({exc!r})")
+
+
+def at_exit() -> None:
+    """Flush every part, then the providers; activates first if a part has something to
+    write and nothing did so yet."""
+    global _exited
+    if _exited:
+        return
+    _exited = True
+    from mcptrace._guard import PAUSED
+
+    me = _thread.get_ident()
+    paused_here = me not in PAUSED
+    PAUSED.add(me)  # what follows is mcptrace's own work, not the program's
+    try:
+        _exit_sequence()
+    finally:
+        if paused_here:
+            PAUSED.discard(me)
+
+
+def _exit_sequence() -> None:
+    if _telemetry is None and not _activated:
+        try:
+            wanted = any(needs() for needs in list(_exit_needs))
+        except Exception:
+            wanted = True
+        if wanted:
+            activate()
+    for callback in reversed(list(_on_exit)):
+        try:
+            callback()
+        except Exception:
+            pass
+    active = _telemetry
+    if active is not None:
+        try:
+            active.shutdown()
+        except Exception:
+            pass
+
+
+# --- activation
+
+
+def exiting() -> bool:
+    """True once the exit sequence has begun."""
+    return _exited
+
+
+def is_settled() -> bool:
+    """True once activate() has run to its end (whatever came of it)."""
+    return _activated and _activating_thread is None
+
+
+def activating_elsewhere() -> bool:
+    """True while another thread runs ``activate``."""
+    thread = _activating_thread
+    return thread is not None and thread != _thread.get_ident()
+
+
+def activating_here() -> bool:
+    """True in the thread that is running ``activate`` right now."""
+    return _activating_thread == _thread.get_ident()
+
+
 def _spool_in_use(settings: Settings) -> bool:
+    from mcptrace.config import SIGNALS, SPOOL_EXPORTER
+
     return any(
         name in (SPOOL_EXPORTER, "otlp")
         for signal in SIGNALS
@@ -94,21 +218,35 @@ def _spool_in_use(settings: Settings) -> bool:
     )
 
 
-def _install_sigterm_flush(active: Telemetry) -> None:
-    """On SIGTERM, flush like a normal exit, then die of SIGTERM as the parent expects."""
-    if threading.current_thread() is not threading.main_thread():
+def install_sigterm_flush() -> None:
+    """On SIGTERM, flush like a normal exit, then die of SIGTERM as the parent expects.
+
+    Only from the main thread, only over the default disposition (a program or runtime
+    handling SIGTERM itself keeps its handler; atexit still flushes).  ``_signal``, not
+    ``signal``: this runs at interpreter start, and ``signal`` imports enum."""
+    import _signal  # type: ignore[import-not-found]
+
+    global _sigterm_installed
+    if _sigterm_installed or _thread.get_ident() != _main_thread_ident:
         return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return  # the program (or its runtime) handles SIGTERM itself; atexit still flushes
+    try:
+        if _signal.getsignal(_signal.SIGTERM) != _signal.SIG_DFL:
+            return
+    except (ValueError, OSError):
+        return
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         try:
-            active.shutdown()
+            at_exit()
         finally:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
+            _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+            os.kill(os.getpid(), _signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        _signal.signal(_signal.SIGTERM, on_sigterm)
+        _sigterm_installed = True
+    except (ValueError, OSError):
+        pass
 
 
 def _pin_locations_for_children(settings: Settings) -> None:
@@ -118,6 +256,42 @@ def _pin_locations_for_children(settings: Settings) -> None:
     os.environ.setdefault("MCPTRACE_HASH_CACHE", str(settings.hash_cache_path()))
 
 
+def set_ambient_context(context: Context) -> None:
+    """Make ``context`` current for the whole program, whichever thread activates.
+
+    Activation may run in any thread (the first to import mcp, say).  When nothing in the
+    program had loaded OTel's context before, no thread holds a context of its own yet:
+    OTel's context variable is replaced, once, by one whose default is a context of ours, so
+    every thread, the main one included, starts from it; later calls update that default
+    in place (the hook may have linked to the variable meanwhile).  Otherwise ``context`` is
+    attached in this thread, as an eager start would have done.
+    """
+    global _ambient
+    from contextvars import ContextVar
+
+    from opentelemetry import context as otel_context
+    from opentelemetry.context import Context
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    if _ambient is not None and variable is _ambient[0]:
+        dict.clear(_ambient[1])  # Context forbids item assignment; it is ours to refill
+        dict.update(_ambient[1], context)
+        return
+    if (
+        _context_loaded_before
+        or not isinstance(runtime, ContextVarsRuntimeContext)
+        or not isinstance(variable, ContextVar)
+    ):
+        otel_context.attach(context)
+        return
+    default = Context(context)
+    replacement: ContextVar[Context] = ContextVar(variable.name, default=default)
+    runtime._current_context = replacement
+    _ambient = (replacement, default)
+
+
 def _adopt_parent_context() -> None:
     global _parent_context
     carrier = {
@@ -125,46 +299,136 @@ def _adopt_parent_context() -> None:
     }
     if "traceparent" not in carrier:
         return
+    from opentelemetry.propagate import extract
+
     _parent_context = extract(carrier)
-    otel_context.attach(_parent_context)
+    set_ambient_context(_parent_context)
 
 
-def activate() -> Telemetry | None:
-    """Configure providers and exporters from the settings; idempotent, never raises."""
-    global _telemetry
-    with _lock:
-        if _telemetry is not None:
-            return _telemetry
-        try:
-            settings = current_settings()
-            if not settings.part_enabled("all"):
-                return None
-            spool_usable = True
-            if settings.part_enabled("export") and _spool_in_use(settings):
-                try:
-                    check_spool_writable(settings.spool_dir)
-                except ValueError as exc:
-                    spool_usable = False
-                    # once per spool for a process and its children (a client and its stdio
-                    # servers share one stderr): the first to find it tells its children
-                    if os.environ.get(_REPORTED_SPOOL) != str(settings.spool_dir):
-                        report(f"{exc} (telemetry that needs the spool is dropped and counted)")
-                        os.environ[_REPORTED_SPOOL] = str(settings.spool_dir)
-                    spool_reported(settings.spool_dir)
-            try:
-                active = build_telemetry(settings, default_service_name(), spool_usable)
-            except ExporterError as exc:
-                report(str(exc))
-                active = build_telemetry(
-                    Settings(**{**settings.__dict__, "disabled_parts": {"export"}}),
-                    default_service_name(),
-                )
-            active.install()
-            _pin_locations_for_children(settings)
-            _install_sigterm_flush(active)
-            _adopt_parent_context()
-            _telemetry = active
-            return active
-        except Exception as exc:  # never take the program down
-            report(f"mcptrace: telemetry disabled, setup failed ({exc!r})")
+def activate(blocking: bool = True) -> Telemetry | None:
+    """Configure providers and exporters from the settings; idempotent, never raises.
+
+    ``blocking=False`` returns at once when another thread is activating (an import hook
+    that holds a module lock activation may need must not wait for it)."""
+    if not _lock.acquire(blocking):
+        return _telemetry
+    try:
+        return _activate_locked()
+    finally:
+        _lock.release()
+
+
+def _activate_locked() -> Telemetry | None:
+    global _telemetry, _activated, _activating_thread, _context_loaded_before
+    if _activated:
+        return _telemetry
+    from mcptrace._guard import PAUSED
+
+    _activated = True
+    _activating_thread = me = _thread.get_ident()
+    _context_loaded_before = "opentelemetry.context" in sys.modules
+    paused_here = me not in PAUSED
+    PAUSED.add(me)  # the modules activation imports and the files it opens are not the program's
+    try:
+        _telemetry = _build()
+        callbacks = list(_on_active) if _telemetry is not None else []
+        _on_active.clear()
+        for callback in callbacks:
+            _run(callback)
+    finally:
+        _activating_thread = None
+        if paused_here:
+            PAUSED.discard(me)
+    return _telemetry
+
+
+def _import_sdk_without_detectors() -> None:
+    """Import the SDK without its resource-detector machinery.  At import, the logs SDK
+    calls ``Resource.create``, which scans every installed distribution's entry points for
+    detectors (≈50 ms) and runs them on a thread pool: at exit Python refuses to register
+    the pool (3.11) or start its threads (3.12).  With only the default detector (no
+    ``OTEL_EXPERIMENTAL_RESOURCE_DETECTORS``), or at exit, ``Resource.create`` merges the
+    environment's attributes itself until the SDK is in, as the default detector does."""
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+
+    original = Resource.__dict__["create"]
+
+    def create(
+        attributes: dict[str, object] | None = None, schema_url: str | None = None
+    ) -> Resource:
+        detected = OTELResourceDetector().detect()
+        return detected.merge(Resource(attributes or {}, schema_url))  # type: ignore[arg-type]
+
+    Resource.create = staticmethod(create)  # type: ignore[method-assign,assignment]
+    try:
+        import opentelemetry.sdk._logs
+        import opentelemetry.sdk.metrics
+        import opentelemetry.sdk.trace  # noqa: F401
+    finally:
+        Resource.create = original  # type: ignore[method-assign]
+
+
+def _build() -> Telemetry | None:
+    global _exit_registered
+    try:
+        settings = current_settings()
+        if not settings.part_enabled("all"):
             return None
+        from mcptrace.config import Settings, check_spool_writable
+
+        if _exited or not os.environ.get("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS"):
+            _import_sdk_without_detectors()
+        if not _exited:
+            # before the providers: its at-fork reinit of its lock must run before theirs,
+            # which submit to a thread pool in a forked child (MeterProvider._handle_fork)
+            import concurrent.futures.thread  # noqa: F401
+        from mcptrace.export.providers import ExporterError, build_telemetry
+
+        spool_usable = True
+        if settings.part_enabled("export") and _spool_in_use(settings):
+            try:
+                check_spool_writable(settings.spool_dir)
+            except ValueError as exc:
+                from mcptrace.export.spool import spool_reported
+
+                spool_usable = False
+                # once per spool for a process and its children (a client and its stdio
+                # servers share one stderr): the first to find it tells its children
+                if os.environ.get(_REPORTED_SPOOL) != str(settings.spool_dir):
+                    report(f"{exc} (telemetry that needs the spool is dropped and counted)")
+                    os.environ[_REPORTED_SPOOL] = str(settings.spool_dir)
+                spool_reported(settings.spool_dir)
+        try:
+            active = build_telemetry(
+                settings, default_service_name(), spool_usable, at_exit=_exited
+            )
+        except ExporterError as exc:
+            report(str(exc))
+            active = build_telemetry(
+                Settings(**{**settings.__dict__, "disabled_parts": {"export"}}),
+                default_service_name(),
+                at_exit=_exited,
+            )
+        active.install()
+        _pin_locations_for_children(settings)
+        _adopt_parent_context()
+        if not _exit_registered:  # the providers flush from at_exit, after every part
+            _exit_registered = True
+            atexit.register(at_exit)
+        if not _exited:
+            install_sigterm_flush()
+        return active
+    except Exception as exc:  # never take the program down
+        report(f"mcptrace: telemetry disabled, setup failed ({exc!r})")
+        return None
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = _thread.RLock()  # another thread may have held it at the fork
+
+
+_main_thread_ident = _thread.get_ident()  # imported at start-up, in the main thread
+_start_argv: list[str] = list(getattr(sys, "argv", []))
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -13,20 +13,24 @@ For every process spawned through ``subprocess.Popen`` (which asyncio, anyio and
   PATH, USER, ...), the instrumentation settings (``OTEL_*``, ``MCPTRACE_*`` and the
   start-up hook's ``PYTHONPATH`` entry) are added to it, so a Python child is instrumented
   like its parent.  Values the caller set explicitly win.
+
+The patches are plain function wrappers (no wrapt, no OpenTelemetry): they go in at
+interpreter start.  Before OpenTelemetry is loaded the only span a child can belong to is
+this process's own (or its parent's, when the sensor is off), read from the environment.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Callable, Collection, Mapping
-from typing import Any
 
-import wrapt
-from opentelemetry import trace
-from opentelemetry.propagate import inject
+from mcptrace import activation, importwatch
+from mcptrace.instrumentor import Instrumentor
 
-from mcptrace.instrumentor import Instrumentor, unwrap
+TYPE_CHECKING = False  # not typing's: this module is imported at every interpreter start
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Mapping
+    from types import ModuleType
+    from typing import Any
 
 _FORWARDED_PREFIXES = ("OTEL_", "MCPTRACE_")
 # PYTHONPATH entries whose sitecustomize starts instrumentation (ours, opentelemetry-instrument's)
@@ -52,8 +56,28 @@ def instrumentation_environment(environ: Mapping[str, str] | None = None) -> dic
     return forwarded
 
 
+def _early_trace_environment() -> dict[str, str]:
+    """Before OpenTelemetry is set up: this process's span (a child of an instrumented
+    parent), else the parent's context passed on unchanged."""
+    from mcptrace.sensor.instrumentor import current_lifecycle
+
+    lifecycle = current_lifecycle()
+    early = lifecycle.early if lifecycle is not None else None
+    if early is not None:
+        extra = {"TRACEPARENT": early.traceparent()}
+        if early.trace_state:
+            extra["TRACESTATE"] = early.trace_state
+        return extra
+    return {key: os.environ[key] for key in ("TRACEPARENT", "TRACESTATE") if key in os.environ}
+
+
 def trace_environment() -> dict[str, str]:
     """``TRACEPARENT``/``TRACESTATE`` of the current span, empty when there is none."""
+    if not activation.is_active():
+        return _early_trace_environment()
+    from opentelemetry import trace
+    from opentelemetry.propagate import inject
+
     if not trace.get_current_span().get_span_context().is_valid:
         return {}
     carrier: dict[str, str] = {}
@@ -80,38 +104,69 @@ def child_environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
     return merged
 
 
-def _popen_init(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        if len(args) > _POPEN_ENV_INDEX:
-            env = child_environment(args[_POPEN_ENV_INDEX])
-            if env is not None:
-                args = (*args[:_POPEN_ENV_INDEX], env, *args[_POPEN_ENV_INDEX + 1 :])
-        else:
-            env = child_environment(kwargs.get("env"))
-            if env is not None:
-                kwargs["env"] = env
-    except Exception:  # never stop the program from spawning
-        pass
-    return wrapped(*args, **kwargs)
+def _wraps(wrapper: Callable[..., Any], wrapped: Callable[..., Any]) -> Callable[..., Any]:
+    """functools.wraps without importing functools at start-up."""
+    for name in ("__module__", "__name__", "__qualname__", "__doc__"):
+        try:
+            setattr(wrapper, name, getattr(wrapped, name))
+        except AttributeError:
+            pass
+    wrapper.__wrapped__ = wrapped  # type: ignore[attr-defined]
+    wrapper.__mcptrace_wrapper__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
-def _posix_spawn(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        if len(args) >= 3:
-            env = child_environment(args[2])
-            if env is not None:
-                args = (args[0], args[1], env, *args[3:])
-        elif "env" in kwargs:
-            env = child_environment(kwargs["env"])
-            if env is not None:
-                kwargs["env"] = env
-    except Exception:
-        pass
-    return wrapped(*args, **kwargs)
+def _popen_init(wrapped: Callable[..., Any]) -> Callable[..., Any]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            if len(args) > _POPEN_ENV_INDEX:
+                env = child_environment(args[_POPEN_ENV_INDEX])
+                if env is not None:
+                    args = (*args[:_POPEN_ENV_INDEX], env, *args[_POPEN_ENV_INDEX + 1 :])
+            else:
+                env = child_environment(kwargs.get("env"))
+                if env is not None:
+                    kwargs["env"] = env
+        except Exception:  # never stop the program from spawning
+            pass
+        wrapped(self, *args, **kwargs)
+
+    return _wraps(__init__, wrapped)
+
+
+def _posix_spawn(wrapped: Callable[..., Any]) -> Callable[..., Any]:
+    def spawn(*args: Any, **kwargs: Any) -> Any:
+        try:
+            if len(args) >= 3:
+                env = child_environment(args[2])
+                if env is not None:
+                    args = (args[0], args[1], env, *args[3:])
+            elif "env" in kwargs:
+                env = child_environment(kwargs["env"])
+                if env is not None:
+                    kwargs["env"] = env
+        except Exception:
+            pass
+        return wrapped(*args, **kwargs)
+
+    return _wraps(spawn, wrapped)
+
+
+def _patch(owner: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    current = getattr(owner, name)
+    if getattr(current, "__mcptrace_wrapper__", False):
+        return  # already ours
+    setattr(owner, name, make(current))
+
+
+def _patch_popen(subprocess: ModuleType) -> None:
+    _patch(subprocess.Popen, "__init__", _popen_init)
+
+
+def _restore(owner: Any, name: str) -> None:
+    current = getattr(owner, name, None)
+    if getattr(current, "__mcptrace_wrapper__", False):
+        setattr(owner, name, current.__wrapped__)  # type: ignore[union-attr]
 
 
 class ChildProcessInstrumentor(Instrumentor):
@@ -121,13 +176,18 @@ class ChildProcessInstrumentor(Instrumentor):
         return []
 
     def _instrument(self, **kwargs: Any) -> None:
-        wrapt.wrap_function_wrapper(subprocess, "Popen.__init__", _popen_init)
+        importwatch.after("subprocess", _patch_popen)  # when (if) the program imports it
         for name in ("posix_spawn", "posix_spawnp"):
             if hasattr(os, name):
-                wrapt.wrap_function_wrapper(os, name, _posix_spawn)
+                _patch(os, name, _posix_spawn)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        unwrap(subprocess.Popen, "__init__")
+        import sys
+
+        importwatch.forget("subprocess")
+        subprocess = sys.modules.get("subprocess")
+        if subprocess is not None:
+            _restore(subprocess.Popen, "__init__")
         for name in ("posix_spawn", "posix_spawnp"):
             if hasattr(os, name):
-                unwrap(os, name)
+                _restore(os, name)

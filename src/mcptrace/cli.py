@@ -26,6 +26,7 @@ from mcptrace.config import (
     load_settings,
     load_settings_lenient,
 )
+from mcptrace.quickrun import child_environment
 
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 127
@@ -99,30 +100,6 @@ def _validated_settings(env: dict[str, str], config: str | None) -> Settings:
     # The spool is not checked here: an unusable spool (full disk, another user's
     # directory) costs telemetry, never the command; the instrumented process says so once.
     return settings
-
-
-def _borrowable_paths() -> str:
-    """Where this interpreter finds mcptrace and its dependencies (for foreign interpreters)."""
-    import mcptrace
-
-    roots = [str(Path(mcptrace.__file__).resolve().parent.parent)]
-    roots += [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    return os.pathsep.join(dict.fromkeys(roots))
-
-
-def child_environment(env: dict[str, str]) -> dict[str, str]:
-    from mcptrace._bootstrap import BOOTSTRAP_DIR
-
-    child = dict(env)
-    python_path = [p for p in child.get("PYTHONPATH", "").split(os.pathsep) if p]
-    child["PYTHONPATH"] = os.pathsep.join(
-        [BOOTSTRAP_DIR, *(p for p in python_path if p != BOOTSTRAP_DIR)]
-    )
-    child["OTEL_PYTHON_DISTRO"] = "mcptrace"
-    child["OTEL_PYTHON_CONFIGURATOR"] = "mcptrace"
-    child["MCPTRACE_HOME"] = _borrowable_paths()
-    child["MCPTRACE_CACHE_TAG"] = sys.implementation.cache_tag or ""
-    return child
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -19,12 +19,10 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
-
-import wrapt
-
-_PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)  # wrapt 2 / wrapt 1
+TYPE_CHECKING = False  # not typing's: instrumentors are imported at every interpreter start
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from typing import Any
 
 
 class Instrumentor:
@@ -66,10 +64,13 @@ class Instrumentor:
 
 def unwrap(owner: Any, attribute: str) -> None:
     """Undo ``wrapt.wrap_function_wrapper(owner, attribute, ...)``; a no-op if not wrapped."""
+    import wrapt  # only instrumentors that wrapped something get here, and they loaded it
+
+    proxy = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)  # wrapt 2 / wrapt 1
     # A class's own dict, not getattr: that would bind a wrapped classmethod or staticmethod
     # and put the bound method back in place of the descriptor.
     current = (
         vars(owner).get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
     )
-    if isinstance(current, _PROXY) and hasattr(current, "__wrapped__"):
+    if isinstance(current, proxy) and hasattr(current, "__wrapped__"):
         setattr(owner, attribute, current.__wrapped__)

@@ -47,7 +47,10 @@ def patch_targets() -> list[str]:
     from mcptrace.policy import tool_errors
 
     names.append(tool_errors._MODULE)
-    return [*names, "socket", "subprocess", "os", "threading", "_thread", "concurrent.futures"]
+    return [
+        *names, "socket", "subprocess", "os", "threading", "_thread", "concurrent.futures",
+        "concurrent.futures.thread",  # ThreadPoolExecutor loads on first use: import it here
+    ]  # fmt: skip
 
 
 def fingerprint(value: Any) -> Any:

@@ -9,7 +9,17 @@ import os
 import sys
 
 
+def _switched_off() -> bool:
+    """MCPTRACE_ENABLED=false (or OTEL_SDK_DISABLED=true): start nothing, import nothing."""
+    enabled = os.environ.get("MCPTRACE_ENABLED")
+    if enabled is not None and enabled.strip().lower() in ("0", "false", "no", "off", ""):
+        return True  # the environment wins over a config file
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
 def _mcptrace_start() -> None:
+    if _switched_off():
+        return
     try:
         try:
             import mcptrace
@@ -33,15 +43,16 @@ def _mcptrace_start() -> None:
 
 
 def _chain_user_sitecustomize() -> None:
-    import importlib.machinery
-    import importlib.util
-
+    # importlib's frozen halves, already loaded: importlib.util would import functools,
+    # types and warnings into every process
+    external = sys.modules["_frozen_importlib_external"]
+    bootstrap = sys.modules["_frozen_importlib"]
     here = os.path.dirname(os.path.abspath(__file__))
     path = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
+    spec = external.PathFinder.find_spec("sitecustomize", path)
     if spec is None or spec.loader is None:
         return
-    module = importlib.util.module_from_spec(spec)
+    module = bootstrap.module_from_spec(spec)
     sys.modules["sitecustomize"] = module
     spec.loader.exec_module(module)
 

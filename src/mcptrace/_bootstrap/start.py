@@ -1,25 +1,109 @@
-"""Start mcptrace the way ``opentelemetry-instrument`` would, with mcptrace pinned.
+"""Start mcptrace the way ``opentelemetry-instrument`` would, with mcptrace pinned — lazily.
 
 ``mcptrace run`` and ``opentelemetry-instrument`` end up in the same state: our configurator
 sets up the providers and every installed instrumentor (ours, httpx, requests, ...) is
 loaded, honouring ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
 
-When the only instrumentors installed are mcptrace's own, the same state is reached without
-OpenTelemetry's loader: its import chain (dependency checks through ``packaging``, the SDK's
-own configurator module) costs about a tenth of a second at every interpreter start, which
-every MCP server spawned under ``mcptrace run`` would pay.  As soon as anything else hooks
-into auto-instrumentation (another instrumentor, a pre/post-instrument hook, gevent
-patching), OpenTelemetry's ``initialize`` runs instead, so those load exactly as they would
-under ``opentelemetry-instrument``.
+When the only instrumentors installed are mcptrace's own, start-up is lazy: the audit hook,
+the spawn patches and a watch on a few imports go in, reading the settings straight from
+the environment; the OpenTelemetry SDK, exporters, wrapt and the MCP instrumentation load
+only when first needed (activation.py): the program imports mcp, fastmcp or opentelemetry,
+the sensor records its first event, or the process exits with something to write.  A
+process that needs none of them — ``python -c pass`` under ``mcptrace run`` — loads no
+OpenTelemetry at all.
+
+Everything else starts eagerly, as before: anything else hooking into auto-instrumentation
+(another instrumentor, a pre/post-instrument hook, gevent patching) runs OpenTelemetry's
+``initialize``; a policy (it must judge from the first instruction) or a ``mcptrace.toml``
+activates at once.
+
+Which instrumentors are installed comes from one scan of the installed distributions'
+entry points (≈50 ms), remembered in the state directory under a key made of the
+``sys.path`` directories and the stat of each distribution's ``entry_points.txt``: any
+install, removal or edit changes the key and scans again.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+import sys
+
+TYPE_CHECKING = False  # not typing's: this module runs at every interpreter start
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 _OWN_PREFIX = "mcptrace."
 _HOOK_GROUPS = ("opentelemetry_pre_instrument", "opentelemetry_post_instrument")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+# config.SENSOR_CATEGORIES (a test keeps the two equal; config is not imported at start)
+SENSOR_CATEGORIES = frozenset({"file", "network", "process", "code", "native", "import"})
+# settings that need the full settings (and everything they configure) from the start
+_EAGER_SETTINGS = (
+    "MCPTRACE_CONFIG",
+    "MCPTRACE_POLICY",
+    "MCPTRACE_REDACT_KEYS",
+    "MCPTRACE_REDACT_PATTERNS",
+)
+# imports that need OpenTelemetry set up before they run
+ACTIVATING_IMPORTS = ("mcp", "fastmcp", "opentelemetry")
+_SCAN_FORMAT = "mcptrace-entry-points 1"
+
+
+class QuickSettings:
+    """What start-up needs, read from the environment without loading ``config``."""
+
+    __slots__ = ("enabled", "max_events", "native", "sensor")
+
+    def __init__(self, enabled: bool, sensor: frozenset[str], max_events: int, native: bool):
+        self.enabled = enabled
+        self.sensor = sensor
+        self.max_events = max_events
+        self.native = native
+
+
+def _bool(raw: str) -> bool | None:
+    text = raw.strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def quick_settings(env: Mapping[str, str]) -> QuickSettings | None:
+    """The start-up settings, or None when the full settings must be read now (a config
+    file, a policy, redaction settings the sensor must apply from its first record, or a
+    value this reader does not accept: ``config`` reports it)."""
+    if any(env.get(name) for name in _EAGER_SETTINGS):
+        return None
+    enabled = _bool(env.get("MCPTRACE_ENABLED", "true"))
+    native = _bool(env.get("MCPTRACE_NATIVE_HOOK", "true"))
+    if enabled is None or native is None:
+        return None
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        enabled = False
+    raw = env.get("MCPTRACE_SENSOR")
+    sensor = SENSOR_CATEGORIES
+    if raw is not None:
+        names = {part.strip().lower() for part in raw.split(",") if part.strip()}
+        if names == {"all"}:
+            sensor = SENSOR_CATEGORIES
+        elif names in ({"none"}, set()):
+            sensor = frozenset()
+        elif names <= SENSOR_CATEGORIES:
+            sensor = frozenset(names)
+        else:
+            return None
+    try:
+        max_events = int(env.get("MCPTRACE_MAX_EVENTS_PER_SPAN", "32").strip())
+    except ValueError:
+        return None
+    if max_events < 0:
+        return None
+    return QuickSettings(enabled, sensor, max_events, native)
+
+
+def state_dir(env: Mapping[str, str]) -> str:
+    """config.default_state_dir(), as a string (a test keeps the two equal)."""
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "mcptrace")
 
 
 def _disabled() -> set[str]:
@@ -27,44 +111,195 @@ def _disabled() -> set[str]:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-def own_instrumentors() -> list[Any] | None:
-    """mcptrace's enabled instrumentor entry points, or None if anything else must load."""
-    if os.environ.get("OTEL_PYTHON_AUTO_INSTRUMENTATION_EXPERIMENTAL_GEVENT_PATCH") is not None:
-        return None
+# --- which instrumentors are installed
+
+
+def _scan_key() -> str:
+    """Changes whenever a distribution on sys.path is added, removed or edits its entry
+    points (or sys.path itself changes)."""
+    parts = [_SCAN_FORMAT, sys.version, *sys.path]
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            path = os.path.join(entry or ".", name, "entry_points.txt")
+            try:
+                status = os.stat(path)
+            except OSError:
+                parts.append(name)
+                continue
+            parts.append(
+                f"{name}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
+            )
+    return "\x1f".join(parts)
+
+
+def _scan() -> tuple[bool, list[tuple[str, str]]]:
+    """(anything else hooks into auto-instrumentation, [(name, value) of our instrumentors])."""
     from importlib.metadata import entry_points
 
     installed = entry_points()  # one scan of every distribution's metadata, not one per group
     if any(installed.select(group=group) for group in _HOOK_GROUPS):
+        return True, []
+    found: list[tuple[str, str]] = []
+    foreign = False
+    for entry in installed.select(group="opentelemetry_instrumentor"):
+        if not entry.value.startswith(_OWN_PREFIX):
+            foreign = True
+        found.append((entry.name, entry.value))
+    return foreign, found
+
+
+def _scan_cache_path() -> str:
+    tag = sys.implementation.cache_tag or "python"
+    return os.path.join(state_dir(os.environ), f"entry-points-{tag}.txt")
+
+
+def installed_instrumentors() -> tuple[bool, list[tuple[str, str]]]:
+    """``_scan()``, from the state directory when nothing on sys.path changed since."""
+    path = _scan_cache_path()
+    try:
+        key = _scan_key()
+    except Exception:
+        return _scan()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().split("\n")
+        if len(lines) >= 2 and lines[0] == key.replace("\n", " "):
+            foreign = lines[1] == "foreign"
+            entries = [
+                (name, value)
+                for name, _, value in (line.partition("=") for line in lines[2:] if "=" in line)
+            ]
+            return foreign, entries
+    except OSError:
+        pass
+    foreign, entries = _scan()
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(key.replace("\n", " ") + "\n")
+            handle.write(("foreign" if foreign else "own") + "\n")
+            handle.write("".join(f"{name}={value}\n" for name, value in entries))
+        os.replace(temporary, path)
+    except OSError:
+        pass
+    return foreign, entries
+
+
+def own_instrumentors() -> list[tuple[str, str]] | None:
+    """mcptrace's enabled instrumentors as (name, "module:Class"), or None if anything else
+    must load through OpenTelemetry's loader."""
+    if os.environ.get("OTEL_PYTHON_AUTO_INSTRUMENTATION_EXPERIMENTAL_GEVENT_PATCH") is not None:
         return None
     disabled = _disabled()
     if "*" in disabled:
         return []
-    own: list[Any] = []
+    foreign, entries = installed_instrumentors()
+    own: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for entry in installed.select(group="opentelemetry_instrumentor"):
-        if entry.name in disabled or entry.name in seen:
+    for name, value in entries:
+        if name in disabled or name in seen:
             continue
-        if not entry.value.startswith(_OWN_PREFIX):
+        if not value.startswith(_OWN_PREFIX):
             return None
-        seen.add(entry.name)  # an editable install may list the distribution twice
-        own.append(entry)
+        seen.add(name)  # an editable install may list the distribution twice
+        own.append((name, value))
+    if foreign and not own and not entries:
+        return None  # a pre/post-instrument hook
     return own
+
+
+def _load(value: str) -> object:
+    module_name, _, attribute = value.partition(":")
+    module = __import__(module_name, fromlist=["_"])
+    for part in attribute.split("."):
+        module = getattr(module, part)
+    return module
+
+
+# --- start
 
 
 def start() -> None:
     os.environ["OTEL_PYTHON_DISTRO"] = "mcptrace"
     os.environ["OTEL_PYTHON_CONFIGURATOR"] = "mcptrace"
+    quick = quick_settings(os.environ)
+    if quick is not None and not quick.enabled:
+        return
     own = own_instrumentors()
     if own is None:
         from opentelemetry.instrumentation.auto_instrumentation import initialize
 
         initialize()
         return
-    from mcptrace.activation import activate, report
+    from mcptrace.activation import activate, report, when_active
 
-    activate()  # what the mcptrace configurator does
-    for entry in own:
+    if quick is None:  # a config file or a policy: everything now, as opentelemetry-instrument
+        activate()
+    for name, value in own:
         try:
-            entry.load()().instrument()
+            if quick is None:
+                _load(value)().instrument()  # type: ignore[operator]
+            elif name == "mcptrace_sensor":
+                _load(value)().instrument(  # type: ignore[operator]
+                    categories=quick.sensor,
+                    max_events_per_span=quick.max_events,
+                    native_hook=quick.native,
+                )
+            elif name == "mcptrace_provenance":
+                _load(value)().instrument(enabled="import" in quick.sensor)  # type: ignore[operator]
+            elif name == "mcptrace_subprocess":
+                _load(value)().instrument()  # type: ignore[operator]
+            else:
+                # the MCP instrumentation, thread context, detections (no policy is
+                # configured: quick_settings), any other of ours: once OTel is set up
+                when_active(_instrument_later(name, value))
         except Exception as exc:  # one part failing must not stop the others
-            report(f"mcptrace: could not start {entry.name} ({exc!r})")
+            report(f"mcptrace: could not start {name} ({exc!r})")
+    if quick is not None:
+        from mcptrace import activation, importwatch
+
+        for module_name in ACTIVATING_IMPORTS:
+            importwatch.before(module_name, _activate_before(module_name))
+        activation.install_sigterm_flush()  # what was recorded survives a SIGTERM
+
+
+def _instrument_later(name: str, value: str) -> Callable[[], None]:
+    def instrument() -> None:
+        from mcptrace import activation
+
+        if activation.exiting():
+            return  # activated to write what is left: nothing will run to instrument
+        try:
+            _load(value)().instrument()  # type: ignore[operator]
+        except Exception as exc:
+            activation.report(f"mcptrace: could not start {name} ({exc!r})")
+
+    return instrument
+
+
+def _activate_before(module_name: str) -> Callable[[], Callable[[], None] | None]:
+    def activate_first() -> Callable[[], None] | None:
+        from mcptrace import activation
+
+        if activation.activating_here() or activation.is_settled():
+            return None  # activation itself importing opentelemetry, or done already
+        if module_name == "opentelemetry" and activation.activating_elsewhere():
+            return None  # that thread imports opentelemetry too: it must not wait for us
+        # Not here: importlib holds its global import lock while it looks for a module,
+        # and activation starts threads and waits on them.  Just before the module runs.
+        return _activate_now
+
+    return activate_first
+
+
+def _activate_now() -> None:
+    from mcptrace import activation
+
+    activation.activate()

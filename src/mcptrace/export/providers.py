@@ -17,11 +17,12 @@ unless set: a write to local disk is cheap, and it bounds what a SIGKILL can los
 
 from __future__ import annotations
 
-import atexit
+import math
 import os
 import sys
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
@@ -31,6 +32,7 @@ from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     ConsoleLogRecordExporter,
     LogRecordExporter,
+    SimpleLogRecordProcessor,
 )
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
@@ -41,7 +43,13 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
 from mcptrace._version import __version__
 from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
@@ -54,6 +62,46 @@ if TYPE_CHECKING:
 
 FLUSH_MILLIS = 1000  # the flush interval: what a SIGKILL can lose
 QUEUE_SIZE = 16_384
+
+
+# thread id -> the span id its next span must have (see PresetIdGenerator)
+PRESET_SPAN_IDS: dict[int, int] = {}
+
+
+class PresetIdGenerator(RandomIdGenerator):
+    """Random ids, except a span id a thread reserved in ``PRESET_SPAN_IDS``: a child's
+    process span, whose records carry its id from before the SDK was loaded."""
+
+    def generate_span_id(self) -> int:
+        if PRESET_SPAN_IDS:
+            preset = PRESET_SPAN_IDS.pop(threading.get_ident(), None)
+            if preset is not None:
+                return preset
+        return super().generate_span_id()
+
+
+class HeldExporter:
+    """Keeps what a synchronous processor hands it and exports it all in one batch at flush
+    or shutdown: providers built at exit, when no export thread may start (Python 3.12
+    refuses new threads in atexit callbacks)."""
+
+    def __init__(self, exporter: Any) -> None:
+        self.exporter = exporter
+        self.held: list[Any] = []
+
+    def export(self, batch: Sequence[Any]) -> Any:
+        self.held.extend(batch)
+        return None
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        held, self.held = self.held, []
+        if held:
+            self.exporter.export(held)
+        return True
+
+    def shutdown(self) -> None:
+        self.force_flush()
+        self.exporter.shutdown()
 
 
 class ExporterError(ValueError):
@@ -109,6 +157,8 @@ def build_exporter(
             "metrics": ConsoleMetricExporter,
         }
         return console[signal](out=sys.stderr)
+    from importlib.metadata import entry_points  # only for names that are not built in
+
     found = entry_points(group=f"opentelemetry_{signal}_exporter", name=name)
     for entry in found:
         return entry.load()()
@@ -218,7 +268,9 @@ class Telemetry:
             self.shipper.close()
 
 
-def build_resource(settings: Settings, default_service_name: str | None) -> Resource:
+def build_resource(
+    settings: Settings, default_service_name: str | None, at_exit: bool = False
+) -> Resource:
     attributes: dict[str, Any] = {
         "telemetry.distro.name": "mcptrace",
         "telemetry.distro.version": __version__,
@@ -226,25 +278,42 @@ def build_resource(settings: Settings, default_service_name: str | None) -> Reso
     service_name = settings.service_name or default_service_name
     if service_name:
         attributes["service.name"] = service_name
+    if at_exit or not os.environ.get("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS"):
+        # what Resource.create gives with its default detector, without scanning every
+        # distribution's entry points for detectors and running them on threads (which exit
+        # cannot start)
+        from opentelemetry.sdk.resources import OTELResourceDetector
+        from opentelemetry.sdk.version import __version__ as sdk_version
+
+        sdk = {
+            "telemetry.sdk.language": "python",
+            "telemetry.sdk.name": "opentelemetry",
+            "telemetry.sdk.version": sdk_version,
+        }
+        return Resource(sdk).merge(OTELResourceDetector().detect()).merge(Resource(attributes))
     # Resource.create merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME on top.
     return Resource.create(attributes)
 
 
 def build_telemetry(
-    settings: Settings, default_service_name: str | None = None, spool_usable: bool = True
+    settings: Settings,
+    default_service_name: str | None = None,
+    spool_usable: bool = True,
+    at_exit: bool = False,
 ) -> Telemetry:
     """Providers for all three signals; an exporter that fails to build raises ExporterError.
 
     ``spool_usable`` False (start-up found the spool refused or full): nothing is shipped,
-    and what the spool exporters cannot write is counted as dropped."""
-    resource = build_resource(settings, default_service_name)
+    and what the spool exporters cannot write is counted as dropped.  ``at_exit``: for a
+    process that activates only as it exits: no threads (no shipper: the spool keeps what
+    it writes for the next process or ``mcptrace replay``), every signal exported once, at
+    shutdown.  Nothing registers at exit here: ``Telemetry.shutdown`` flushes the providers,
+    then closes the shipper (activation.at_exit calls it after every part has flushed)."""
+    resource = build_resource(settings, default_service_name, at_exit)
     shipper = None
     shipped = any("otlp" in settings.exporter_for(s) for s in ("traces", "logs", "metrics"))
-    if spool_usable and shipped:
+    if spool_usable and shipped and not at_exit:
         shipper = build_shipper(settings)
-        # registered before the providers register theirs: atexit runs it after they have
-        # flushed their last batches to disk
-        atexit.register(shipper.close)
     chosen: dict[str, list[Any]] = {
         signal: [
             build_exporter(signal, name, settings, shipper)
@@ -252,21 +321,36 @@ def build_telemetry(
         ]
         for signal in ("traces", "logs", "metrics")
     }
+    interval = math.inf if at_exit else None  # at exit: no thread, one export at shutdown
     readers: list[MetricReader] = [
-        PeriodicExportingMetricReader(exporter) for exporter in chosen["metrics"]
+        PeriodicExportingMetricReader(exporter, export_interval_millis=interval)
+        for exporter in chosen["metrics"]
     ]
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
-    tracer_provider = TracerProvider(resource=resource)
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=readers, shutdown_on_exit=False
+    )
+    tracer_provider = TracerProvider(
+        resource=resource, id_generator=PresetIdGenerator(), shutdown_on_exit=False
+    )
     # One processor in front of the exporters, so enrichers (MCP attributes, the sensor's
     # events) are merged into each span before any exporter sees it.
     tracer_provider.add_span_processor(
         EnrichingSpanProcessor(
-            [_span_processor(span_exporter, meter_provider) for span_exporter in chosen["traces"]]
+            [
+                SimpleSpanProcessor(HeldExporter(span_exporter))  # type: ignore[arg-type]
+                if at_exit
+                else _span_processor(span_exporter, meter_provider)
+                for span_exporter in chosen["traces"]
+            ]
         )
     )
-    logger_provider = LoggerProvider(resource=resource)
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     for log_exporter in chosen["logs"]:
-        logger_provider.add_log_record_processor(_log_processor(log_exporter, meter_provider))
+        logger_provider.add_log_record_processor(
+            SimpleLogRecordProcessor(HeldExporter(log_exporter))  # type: ignore[arg-type]
+            if at_exit
+            else _log_processor(log_exporter, meter_provider)
+        )
     if shipper is not None:
         shipper.start()  # ships what earlier processes left, even before this one writes
     return Telemetry(tracer_provider, logger_provider, meter_provider, chosen, shipper)

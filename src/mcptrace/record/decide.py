@@ -20,12 +20,14 @@ and calls ``on_refused`` so the attempt is reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # not typing's: imported as the interpreter starts
 if TYPE_CHECKING:  # the seam itself loads nothing: ``mcptrace.PolicyViolation`` derives from it
+    from collections.abc import Callable
+
     from mcptrace.record.observation import Observation
     from mcptrace.record.state import Attribution
+
+    Decider = Callable[[Observation, Attribution], None]
 
 
 class PolicyDenial(PermissionError):
@@ -35,8 +37,6 @@ class PolicyDenial(PermissionError):
 class DeciderLocked(PolicyDenial):
     """``set_decider`` was called after a policy was locked in."""
 
-
-Decider = Callable[["Observation", "Attribution"], None]
 
 # One slot the hook reads directly: no call at all while no policy is installed.
 POLICY: list[Decider | None] = [None]

@@ -15,11 +15,14 @@ files they read are never recorded as the tool's.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
 
-from opentelemetry.util.types import AttributeValue
+TYPE_CHECKING = False  # not typing's: imported as the interpreter starts
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
-ModuleDescriber = Callable[[str], Mapping[str, AttributeValue]]
+    from opentelemetry.util.types import AttributeValue
+
+    ModuleDescriber = Callable[[str], Mapping[str, AttributeValue]]
 
 _describer: ModuleDescriber | None = None
 _names: dict[str, str] = {}

@@ -24,42 +24,47 @@ cap counts records, so a file read once after many repeats of another still show
 
 from __future__ import annotations
 
-import threading
+import _thread
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
-from typing import Any
-
-from opentelemetry import trace
-from opentelemetry._logs import Logger, SeverityNumber, get_logger
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import Event
-from opentelemetry.trace import NonRecordingSpan, SpanContext
-from opentelemetry.util.types import AttributeValue
+from _collections import deque  # type: ignore[import-not-found]  # (no collections/)
 
 from mcptrace import _guard
-from mcptrace.export.enrich import Additions
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.modules import describe_module, module_name_for
 from mcptrace.record.observation import Observation, detection_severity, severity_of
 from mcptrace.record.state import SpanRegistry, SpanState
 
+# Records are plain data, kept from interpreter start: OpenTelemetry is loaded when they are
+# converted, threading when the log thread starts, typing never.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from opentelemetry._logs import Logger
+    from opentelemetry.context import Context
+    from opentelemetry.trace import SpanContext
+    from opentelemetry.util.types import AttributeValue
+
+    from mcptrace.export.enrich import Additions
+
 # [time_ns, observation, attribution, thread id, repeats, sealed]: a list, because repeats of
 # the same event are counted on it until the log thread emits it (seals it)
-Record = list[Any]
+if TYPE_CHECKING:
+    Record = list[Any]
+else:
+    Record = list
 TIME, OBSERVATION, HOW, THREAD, REPEATS, SEALED = range(6)
 LOG_RECORDS_FACTOR = 8
 QUEUE_LIMIT = 8192
 SUMMARY_WINDOW_SECONDS = 10.0
 SENSOR_CATEGORY = "sensor"
+PROCESS = "process"  # the label of a child's process span state
 _time_ns = time.time_ns
 
 
-_SEVERITY_TEXT = {
-    SeverityNumber.WARN: "WARN",
-    SeverityNumber.ERROR: "ERROR",
-    SeverityNumber.ERROR2: "ERROR",
-}
+_SEVERITY_TEXT = {"WARN": "WARN", "ERROR": "ERROR", "ERROR2": "ERROR"}  # by SeverityNumber name
 
 
 def record_attributes(record: Record) -> dict[str, AttributeValue]:
@@ -104,7 +109,7 @@ class Recorder:
         # held to count, and to look up, add or seal a record open to repeats: nothing inside
         # it calls out or raises an audit event; re-entrant all the same, for a signal handler
         # that runs between two of its bytecodes and ends a span in the same thread
-        self.lock = threading.RLock()
+        self.lock = _thread.RLock()
 
     # --- hot path: plain lists and integer counters, no OTel call; one lock around the
     # counters and the records open to repeats (a thread switch can fall between the read
@@ -146,8 +151,10 @@ class Recorder:
             root.counts[category] = root.counts.get(category, 0) + 1
             seen = state.kept.get(category, 0) + 1
             state.kept[category] = seen
-            if span_context is None and category == ev.IMPORT:
-                return  # start-up and unattributed imports: a count in the summary
+            if category == ev.IMPORT and (span_context is None or state.label == PROCESS):
+                # start-up, unattributed and a child's own imports: a count in the summary
+                # (the module inventory reports each module with its provenance)
+                return
             if seen > (self.log_cap if span_context is not None else self.span_cap):
                 root.dropped += 1
                 return
@@ -178,6 +185,10 @@ class Recorder:
         self, state: SpanState, span_attributes: Mapping[str, Any] | None = None
     ) -> Additions | None:
         """Span events for the records kept on ``state``, counters if it is a root."""
+        from opentelemetry.sdk.trace import Event
+
+        from mcptrace.export.enrich import Additions
+
         additions = Additions()
         records: list[Record] = []
         if state.recent:  # the span's records are complete: its log records say the same
@@ -213,13 +224,13 @@ class Recorder:
         attributes[ev.ATTRIBUTION] = ev.NONE
         observation = Observation(ev.SENSOR_SUMMARY, SENSOR_CATEGORY, attributes, "")
         bucket.reset()
-        record: Record = [_time_ns(), observation, ev.NONE, threading.get_ident(), 0, True]
+        record: Record = [_time_ns(), observation, ev.NONE, _thread.get_ident(), 0, True]
         self.pending.append((record, None))
 
     def reset_after_fork(self) -> None:
         """In a forked child: the parent's records are its own; the producers stay attached."""
         self.pending = deque()
-        self.lock = threading.RLock()  # another thread may have held it at the fork
+        self.lock = _thread.RLock()  # another thread may have held it at the fork
         parent = self.pump
         self.pump = LogPump(self)
         self.pump.on_tick = parent.on_tick
@@ -237,8 +248,11 @@ class Recorder:
             record[SEALED] = True
 
 
-# (span state, its records, the ending span's attributes) -> span events of detections
-Detector = Callable[[SpanState, list[Record], Mapping[str, Any] | None], list[Event]]
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import Event
+
+    # (span state, its records, the ending span's attributes) -> span events of detections
+    Detector = Callable[[SpanState, list[Record], Mapping[str, Any] | None], list[Event]]
 
 
 class LogPump:
@@ -251,8 +265,8 @@ class LogPump:
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.wake = threading.Event()
-        self.lock = threading.Lock()
+        self.wake: threading.Event | None = None  # (threading loads with the thread)
+        self.lock = _thread.allocate_lock()
         self.thread: threading.Thread | None = None
         self.stopped = False
         self.on_tick: list[Callable[[], None]] = []  # on each wake-up (bucket summaries)
@@ -264,23 +278,28 @@ class LogPump:
 
     def start(self) -> None:
         if self.thread is None:
+            import threading
+
+            self.wake = threading.Event()
             self.thread = threading.Thread(
-                target=self._run, name="mcptrace-sensor-logs", daemon=True
+                target=self._run, args=(self.wake,), name="mcptrace-sensor-logs", daemon=True
             )
             self.thread.start()
 
     def notify(self) -> None:
-        self.wake.set()
+        wake = self.wake
+        if wake is not None:  # before the thread starts, records wait in the queue
+            wake.set()
 
     def stop(self) -> None:
         self.stopped = True
-        self.wake.set()
+        self.notify()
 
-    def _run(self) -> None:
-        _guard.PAUSED.add(threading.get_ident())  # nothing this thread does is the tool's
+    def _run(self, wake: threading.Event) -> None:
+        _guard.PAUSED.add(_thread.get_ident())  # nothing this thread does is the tool's
         while not self.stopped:
-            self.wake.wait(1.0)
-            self.wake.clear()
+            wake.wait(1.0)
+            wake.clear()
             for tick in self.on_tick:
                 try:
                     tick()
@@ -308,8 +327,17 @@ class LogPump:
                 self.errors += 1
 
     def _context_for(self, span_context: SpanContext | None) -> Context | None:
+        from opentelemetry import trace
+        from opentelemetry.context import Context
+        from opentelemetry.trace import NonRecordingSpan
+
         if span_context is None:
             return None
+        resolve = getattr(span_context, "resolve", None)
+        if resolve is not None:  # a process span's context taken before OTel loaded
+            span_context = resolve()
+            if span_context is None:
+                return None
         key = (span_context.trace_id, span_context.span_id)
         context = self._contexts.get(key)
         if context is None:
@@ -320,6 +348,9 @@ class LogPump:
         return context
 
     def _emit(self, record: Record, span_context: SpanContext | None) -> None:
+        from opentelemetry._logs import SeverityNumber, get_logger
+        from opentelemetry.context import Context
+
         if self._logger is None:
             self._logger = get_logger(ev.SENSOR_SCOPE)
         self.recorder.seal(record)
@@ -340,7 +371,7 @@ class LogPump:
             observed_timestamp=_time_ns(),
             context=self._context_for(span_context) or Context(),
             severity_number=severity,
-            severity_text=_SEVERITY_TEXT.get(severity, "INFO"),
+            severity_text=_SEVERITY_TEXT.get(severity.name, "INFO"),
             attributes=attributes,
             event_name=observation.name,
         )

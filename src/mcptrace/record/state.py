@@ -25,31 +25,57 @@ outermost tracked ancestor when there is none.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextvars import ContextVar
-from typing import Any
-
-from opentelemetry import context as otel_context
-from opentelemetry.context import Context
-from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
-from opentelemetry.sdk.trace import Span
-from opentelemetry.trace import SpanContext, SpanKind, get_current_span
-from opentelemetry.trace.propagation import _SPAN_KEY
-
 from mcptrace.record import vocabulary as ev
 
-try:
-    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as SUPPRESS_KEY
-except ImportError:  # pragma: no cover - older API
-    SUPPRESS_KEY = otel_context.create_key("suppress_instrumentation")
+TYPE_CHECKING = False  # not typing's: imported as the interpreter starts
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from contextvars import ContextVar
+    from typing import Any
+
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import Span
+    from opentelemetry.trace import SpanContext, SpanKind
+
+# also SPAN_KEY and SUPPRESS_KEY, looked up on use (__getattr__ below)
+__all__ = ["Attribution", "SpanRegistry", "SpanState"]
+
+# Until OpenTelemetry is loaded no span of ours can exist: the hook reads an empty context.
+_NO_CONTEXT: Mapping[str, object] = {}
 
 
-SPAN_KEY: str = _SPAN_KEY
-__all__ = ["SPAN_KEY", "SUPPRESS_KEY", "Attribution", "SpanRegistry", "SpanState"]
+def _no_context() -> Mapping[str, object]:
+    return _NO_CONTEXT
+
+
+def otel_keys() -> tuple[str, str]:
+    """(suppress-instrumentation key, current-span key) of OTel's context (imports the API)."""
+    from opentelemetry import context as otel_context
+    from opentelemetry.trace.propagation import _SPAN_KEY
+
+    try:
+        from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as suppress
+    except ImportError:  # pragma: no cover - older API
+        suppress = otel_context.create_key("suppress_instrumentation")
+    return suppress, _SPAN_KEY
+
+
+def __getattr__(name: str) -> Any:
+    # SUPPRESS_KEY / SPAN_KEY: looked up on use, so importing the sensor loads no OTel
+    if name == "SUPPRESS_KEY":
+        return otel_keys()[0]
+    if name == "SPAN_KEY":
+        return otel_keys()[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def context_variable() -> ContextVar[Context] | None:
     """The ContextVar behind OTel's current context, if the runtime context is the default."""
+    from contextvars import ContextVar
+
+    from opentelemetry import context as otel_context
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
     runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
     variable = getattr(runtime, "_current_context", None)
     if isinstance(runtime, ContextVarsRuntimeContext) and isinstance(variable, ContextVar):
@@ -59,6 +85,8 @@ def context_variable() -> ContextVar[Context] | None:
 
 def is_mcp_server_span(kind: SpanKind, attributes: Any, scope_name: str | None) -> bool:
     """True for a span that handles one MCP message on the server side (any SDK version)."""
+    from opentelemetry.trace import SpanKind  # a span exists: OTel is loaded
+
     if kind is not SpanKind.SERVER:
         return False
     if attributes and ev.MCP_METHOD_NAME in attributes:
@@ -68,6 +96,8 @@ def is_mcp_server_span(kind: SpanKind, attributes: Any, scope_name: str | None) 
 
 def is_mcp_client_span(kind: SpanKind, attributes: Any, scope_name: str | None) -> bool:
     """True for a span that sends one MCP message on the client side (any SDK version)."""
+    from opentelemetry.trace import SpanKind  # a span exists: OTel is loaded
+
     if kind is not SpanKind.CLIENT:
         return False
     if attributes and ev.MCP_METHOD_NAME in attributes:
@@ -75,8 +105,10 @@ def is_mcp_client_span(kind: SpanKind, attributes: Any, scope_name: str | None) 
     return scope_name in (ev.SDK_SCOPE, ev.MCPTRACE_SCOPE)
 
 
-def _context_getter() -> Callable[[], Context]:
+def _context_getter() -> Callable[[], Mapping[str, object]]:
     """The fastest way to read the current OTel context (a ContextVar read when possible)."""
+    from opentelemetry import context as otel_context
+
     variable = context_variable()
     return variable.get if variable is not None else otel_context.get_current
 
@@ -146,11 +178,23 @@ class SpanRegistry:
         self.unattributed = SpanState(None, label="unattributed")
         self.requests_seen = False
         self.on_first_request: Callable[[], None] | None = None
-        self.current_context = _context_getter()
+        # what the hook reads OTel's context with: nothing until link_otel()
+        self.current_context: Callable[[], Mapping[str, object]] = _no_context
+        self.keys: tuple[str, str] = ("", "")  # (suppress key, span key) once linked
+        self.linked = False
+
+    def link_otel(self) -> None:
+        """Read the current span from OTel's context from now on (once the SDK is set up)."""
+        if not self.linked:
+            self.keys = otel_keys()
+            self.current_context = _context_getter()
+            self.linked = True
 
     # --- span lifecycle (called from the enricher, off the hot path)
 
     def span_started(self, span: Span, parent_context: Context | None) -> SpanState:
+        from opentelemetry.trace import get_current_span
+
         span_context = span.get_span_context()
         scope = span.instrumentation_scope
         scope_name = scope.name if scope else None
@@ -198,6 +242,8 @@ class SpanRegistry:
     def adopt_ended(self, span: object) -> SpanState | None:
         """A state for an ended SDK span no longer kept (rule 1b), or None if ``span`` is not
         an ended span of this SDK (a remote parent, another provider's span)."""
+        from opentelemetry.sdk.trace import Span  # a span exists: the SDK is loaded
+
         if not isinstance(span, Span) or span.end_time is None:
             return None
         scope = span.instrumentation_scope
@@ -215,9 +261,10 @@ class SpanRegistry:
     def attribute(self) -> Attribution | None:
         """(state, how) for the current thread, or None for telemetry's own work."""
         context = self.current_context()
-        if context.get(SUPPRESS_KEY):  # the SDK or an instrumentation exporting
+        suppress_key, span_key = self.keys
+        if context.get(suppress_key):  # the SDK or an instrumentation exporting
             return None
-        span = context.get(SPAN_KEY)
+        span = context.get(span_key)
         if span is not None:
             state = self.by_span.get(span)
             if state is not None:

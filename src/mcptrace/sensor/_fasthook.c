@@ -530,6 +530,39 @@ install(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(link_doc,
+"link(context_var, suppress_key, span_key)\n--\n\n"
+"Hand over OTel's context once it is set up (the sensor starts before it loads): from then\n"
+"on step 2 counts events of spans past their cap.  Only once; later calls are ignored.");
+
+static PyObject *
+link_context(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "link() takes exactly 3 arguments");
+        return NULL;
+    }
+    if (!state.installed) {
+        PyErr_SetString(PyExc_RuntimeError, "the mcptrace audit hook is not installed");
+        return NULL;
+    }
+    if (!PyContextVar_CheckExact(args[0]) || !PyUnicode_Check(args[1]) || !PyUnicode_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "link(): expected a ContextVar and two str keys");
+        return NULL;
+    }
+    if (state.context_var != NULL) {
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(args[1]);
+    Py_INCREF(args[2]);
+    state.suppress_key = args[1];
+    state.span_key = args[2];
+    Py_INCREF(args[0]);
+    state.context_var = args[0]; /* last: step 2 runs only once this is set */
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(fast_counted_doc,
 "fast_counted()\n--\n\nHow many events the C step 2 counted without calling the Python hook.");
 
@@ -559,6 +592,7 @@ drain(PyObject *module, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"install", (PyCFunction)(void (*)(void))install, METH_FASTCALL, install_doc},
+    {"link", (PyCFunction)(void (*)(void))link_context, METH_FASTCALL, link_doc},
     {"fast_counted", fast_counted, METH_NOARGS, fast_counted_doc},
     {"drain", drain, METH_NOARGS, drain_doc},
     {NULL, NULL, 0, NULL},

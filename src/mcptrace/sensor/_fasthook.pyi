@@ -9,12 +9,13 @@ def install(
     sensor: object,
     paused: set[int],
     context_var: ContextVar[Any] | None,
-    suppress_key: str,
-    span_key: str,
+    suppress_key: str | None,
+    span_key: str | None,
     by_span: dict[object, Any],
     policy: list[Any],
     log_cap: int,
     /,
 ) -> None: ...
+def link(context_var: ContextVar[Any], suppress_key: str, span_key: str, /) -> None: ...
 def fast_counted() -> int: ...
 def drain() -> None: ...

@@ -35,16 +35,14 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-from collections.abc import Callable, Iterable
-from typing import Any
+from _thread import get_ident as _get_ident
 
 from mcptrace import _guard
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.decide import POLICY, PolicyDenial
 from mcptrace.record.observation import Observation
 from mcptrace.record.recorder import Recorder, set_active
-from mcptrace.record.state import SPAN_KEY, SUPPRESS_KEY, SpanRegistry, context_variable
+from mcptrace.record.state import SpanRegistry, context_variable
 from mcptrace.sensor import translate as translate_module
 from mcptrace.sensor.origin import ORIGIN_CATEGORIES, mark_library_origin
 from mcptrace.sensor.translate import (
@@ -53,7 +51,12 @@ from mcptrace.sensor.translate import (
     interesting_events,
 )
 
-AuditHook = Callable[[str, tuple[Any, ...]], None]
+TYPE_CHECKING = False  # not typing's: the hook is installed as the interpreter starts
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+    AuditHook = Callable[[str, tuple[Any, ...]], None]
 
 
 class Sensor:
@@ -83,13 +86,11 @@ def make_hook(sensor: Sensor) -> AuditHook:
     interesting = sensor.interesting  # immutable: the first test is one set lookup
     categories = sensor.categories
     paused = _guard.PAUSED
-    get_ident = threading.get_ident
+    get_ident = _get_ident
     is_finalizing = sys.is_finalizing
     registry = sensor.registry
     attribute_without_span = registry.attribute_without_span
-    current_context = registry.current_context
     by_span = registry.by_span
-    span_key, suppress_key = SPAN_KEY, SUPPRESS_KEY
     context_how = ev.CONTEXT
     recorder = sensor.recorder  # its lock is read per use: after a fork it is a new one
     record = recorder.record
@@ -104,6 +105,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
     symbol_event = ev.NATIVE_SYMBOL
     origin_categories = ORIGIN_CATEGORIES
     network_category = ev.NETWORK
+    main_input: list[tuple[str, str]] = []  # (audit event, argument) expected after main
 
     def mcptrace_audit_hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in interesting:  # 1. reject
@@ -122,12 +124,16 @@ def make_hook(sensor: Sensor) -> AuditHook:
             if sensor.bootstrapping and event in main_starts:
                 sensor.bootstrapping = False
                 sensor.active = True
+                main_input[:] = _main_input(event, args)
             return
         if event in main_starts:
+            main_input[:] = _main_input(event, args)
             return
         try:
             # 3. attribute (SpanRegistry.attribute, its common case inlined)
-            context = current_context()
+            # read per event: the registry is linked to OTel's context only once it loads
+            context = registry.current_context()
+            suppress_key, span_key = registry.keys
             if context.get(suppress_key):  # the SDK or an instrumentation exporting
                 return
             span = context.get(span_key)
@@ -151,6 +157,8 @@ def make_hook(sensor: Sensor) -> AuditHook:
             return
         paused.add(thread_id)  # from here on, our own activity is not recorded
         try:
+            if main_input and _is_main_input(main_input, event, args):
+                return  # the interpreter reading the program it was given: not the program
             observation = translators[event](event, args)  # 4. translate
             if observation is None or observation[1] not in categories:
                 return
@@ -181,6 +189,32 @@ def make_hook(sensor: Sensor) -> AuditHook:
     return mcptrace_audit_hook
 
 
+def _main_input(event: str, args: tuple[Any, ...]) -> list[tuple[str, str]]:
+    """What the interpreter does with its program right after main starts: compile and run
+    the ``-c`` string, open the script file.  Each expected once, in order, not recorded."""
+    if event == "cpython.run_command":
+        return [("compile", "<string>"), ("exec", "<string>")]
+    if event == "cpython.run_file" and args and isinstance(args[0], str):
+        return [("open", os.path.abspath(args[0]))]
+    return []
+
+
+def _is_main_input(expected: list[tuple[str, str]], event: str, args: tuple[Any, ...]) -> bool:
+    audit_event, value = expected[0]
+    if event != audit_event or not args:
+        return False
+    if event == "compile":
+        subject = args[1] if len(args) > 1 else None
+    elif event == "exec":
+        subject = getattr(args[0], "co_filename", None)
+    else:
+        subject = os.path.abspath(args[0]) if isinstance(args[0], str) else args[0]
+    if subject != value:
+        return False
+    del expected[0]
+    return True
+
+
 _installed: Sensor | None = None
 
 
@@ -199,6 +233,8 @@ def install(sensor: Sensor) -> bool:
     sensor.native = sensor.native and _install_native(sensor, hook)
     if not sensor.native:
         sys.addaudithook(hook)
+    if "opentelemetry.context" in sys.modules:  # OTel already loaded: spans from now on
+        link_otel(sensor)
     _installed = sensor
     set_active(sensor.registry, sensor.recorder)
     return True
@@ -219,9 +255,9 @@ def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
             hook,
             sensor,
             _guard.PAUSED,
-            context_variable(),
-            SUPPRESS_KEY,
-            SPAN_KEY,
+            None,  # no OTel context yet: link_native() hands it over when OTel is set up
+            None,
+            None,
             sensor.registry.by_span,
             POLICY,
             sensor.recorder.log_cap,
@@ -230,6 +266,23 @@ def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
         return False
     sensor.recorder.drain = _fasthook.drain
     return True
+
+
+def link_otel(sensor: Sensor) -> None:
+    """OpenTelemetry is set up: the hooks attribute events to spans from now on."""
+    sensor.registry.link_otel()
+    if not sensor.native:
+        return
+    from mcptrace.sensor import _fasthook
+
+    link = getattr(_fasthook, "link", None)  # an accelerator built before link() existed
+    variable = context_variable()
+    if link is not None and variable is not None:
+        suppress_key, span_key = sensor.registry.keys
+        try:
+            link(variable, suppress_key, span_key)
+        except Exception:  # the Python hook still counts everything itself
+            pass
 
 
 def native_counted() -> int:

@@ -8,18 +8,20 @@ Usage::
 
 Categories come from ``MCPTRACE_SENSOR`` (default all), the per-span cap from
 ``MCPTRACE_MAX_EVENTS_PER_SPAN``; keyword arguments ``categories`` and
-``max_events_per_span`` override them.
+``max_events_per_span`` override them.  Instrumenting loads no OpenTelemetry: the hook
+records into plain buffers and is linked to the providers when they exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
-
-from mcptrace.activation import current_settings
 from mcptrace.instrumentor import Instrumentor
 from mcptrace.sensor.hook import Sensor, installed
 from mcptrace.sensor.lifecycle import SensorLifecycle
+
+TYPE_CHECKING = False  # not typing's: imported as the interpreter starts
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from typing import Any
 
 _lifecycle: SensorLifecycle | None = None
 
@@ -35,17 +37,22 @@ class SensorInstrumentor(Instrumentor):
         if _lifecycle is not None:
             _lifecycle.resume()
             return
-        settings = current_settings()
-        if not settings.part_enabled("sensor"):
-            return
-        categories = frozenset(kwargs.get("categories", settings.sensor))
+        categories = kwargs.get("categories")
+        max_events = kwargs.get("max_events_per_span")
+        native = kwargs.get("native_hook")
+        if categories is None or max_events is None or native is None:
+            from mcptrace.activation import current_settings
+
+            settings = current_settings()
+            if not settings.part_enabled("sensor"):
+                return
+            categories = settings.sensor if categories is None else categories
+            max_events = settings.max_events_per_span if max_events is None else max_events
+            native = settings.native_hook if native is None else native
+        categories = frozenset(categories)
         if not categories or installed() is not None:
             return
-        sensor = Sensor(
-            categories,
-            int(kwargs.get("max_events_per_span", settings.max_events_per_span)),
-            native=bool(kwargs.get("native_hook", settings.native_hook)),
-        )
+        sensor = Sensor(categories, int(max_events), native=bool(native))
         _lifecycle = SensorLifecycle(sensor)
         _lifecycle.start()
 

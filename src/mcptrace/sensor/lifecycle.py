@@ -1,38 +1,42 @@
 """Start, fork, exec and exit of a process with the sensor on.
 
-* start: the enricher is registered (span start/end → sensor state, span events), the hook
-  installed, the log thread started.  In a child started with ``TRACEPARENT`` (an
-  instrumented parent spawned it inside a span), one INTERNAL span ``process <name>`` is
-  started as a child of that span and made current in the main thread: the child's events
-  become its span events and log records, in the parent's trace.
+* start: the hook is installed; nothing of OpenTelemetry is loaded yet.  Records wait in
+  the recorder's bounded buffers; the first one asks for activation (activation.py).  In a
+  child started with ``TRACEPARENT`` (an instrumented parent spawned it inside a span),
+  the process span's state exists from the start, so the child's events are attributed to
+  it in the parent's trace even before OpenTelemetry loads.
+* link (once the providers exist): the enricher is registered (span start/end → sensor
+  state, span events), the hook reads OTel's context, the process span ``process <name>``
+  is started (dated from the start) with the id its records already carry, and the log
+  thread hands the buffered records over.
 * fork: the child drops the parent's buffers and spans and gets its own log thread.
 * exec: the process image is about to be replaced: the process span is ended and
   everything pending is flushed synchronously, from inside the hook.
 * exit: the process span ends, the start-up / unattributed summaries and pending log
-  records are emitted, before the SDK providers flush (atexit is last-in, first-out).
+  records are emitted, before the SDK providers flush (activation.at_exit).
 """
 
 from __future__ import annotations
 
-import atexit
+import _thread
 import os
 import sys
-import threading
 import time
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span
-from opentelemetry.trace import SpanKind
-
 from mcptrace import _guard, activation
-from mcptrace.export.enrich import Additions, register_enricher, unregister_enricher
 from mcptrace.record import vocabulary as ev
-from mcptrace.record.recorder import SUMMARY_WINDOW_SECONDS
-from mcptrace.record.redact import redact_argv
+from mcptrace.record.recorder import PROCESS, SUMMARY_WINDOW_SECONDS
+from mcptrace.record.state import SpanState
 from mcptrace.sensor import translate
-from mcptrace.sensor.hook import Sensor, install
+from mcptrace.sensor.hook import Sensor, install, link_otel
+
+TYPE_CHECKING = False  # not typing's: imported as the interpreter starts
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import ReadableSpan, Span
+    from opentelemetry.trace import SpanContext
+
+    from mcptrace.export.enrich import Additions
 
 
 def started_from_site() -> bool:
@@ -44,6 +48,42 @@ def started_from_site() -> bool:
             return True
         frame = frame.f_back  # type: ignore[assignment]
     return False
+
+
+class EarlySpanContext:
+    """The process span's identity before OpenTelemetry loads: the trace of TRACEPARENT and
+    a span id chosen now.  Records taken before the span exists carry this; the log thread
+    resolves it to the real span's context (same ids) once the span is started."""
+
+    __slots__ = ("real", "span_id", "trace_flags", "trace_id", "trace_state")
+
+    def __init__(self, trace_id: int, span_id: int, trace_flags: int, trace_state: str) -> None:
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.trace_flags = trace_flags
+        self.trace_state = trace_state
+        self.real: SpanContext | None = None
+
+    @classmethod
+    def from_environment(cls) -> EarlySpanContext | None:
+        """From a valid W3C ``TRACEPARENT`` (version 00), else None."""
+        parts = os.environ.get("TRACEPARENT", "").strip().lower().split("-")
+        if len(parts) < 4 or parts[0] == "ff" or len(parts[1]) != 32 or len(parts[2]) != 16:
+            return None
+        try:
+            trace_id, parent_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+        except ValueError:
+            return None
+        if not trace_id or not parent_id:
+            return None
+        span_id = int.from_bytes(os.urandom(8), "big") or 1
+        return cls(trace_id, span_id, flags & 0xFF, os.environ.get("TRACESTATE", ""))
+
+    def traceparent(self) -> str:
+        return f"00-{self.trace_id:032x}-{self.span_id:016x}-{self.trace_flags:02x}"
+
+    def resolve(self) -> SpanContext | None:
+        return self.real
 
 
 class SensorEnricher:
@@ -73,74 +113,135 @@ class SensorLifecycle:
     def __init__(self, sensor: Sensor) -> None:
         self.sensor = sensor
         self.enricher = SensorEnricher(sensor)
-        self.process_span: trace.Span | None = None
+        self.process_span: object = None
+        self.early: EarlySpanContext | None = None
+        self.started_ns = time.time_ns()
         self.window_started = time.monotonic()
         self.closed = False
+        self.linked = False
 
     def start(self) -> None:
+        """Install the hook; OpenTelemetry is linked in when the providers exist."""
         sensor = self.sensor
-        register_enricher(self.enricher)
         recorder = sensor.recorder
         sensor.registry.on_first_request = self._on_first_request
         recorder.pump.on_tick.append(self._rotate_unattributed)
         sensor.on_exec = self.before_exec
         if started_from_site():
             sensor.active, sensor.bootstrapping = False, True
+        self._early_process_state()
         install(sensor)
-        recorder.pump.start()
-        self._start_process_span()
-        atexit.register(self.at_exit)
+        activation.on_exit(self.at_exit, needs=self.has_records)
+        activation.when_active(self.link)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self.after_fork_in_child)
 
+    def link(self) -> None:
+        """The providers exist: spans get their events, records become log records."""
+        if self.linked:
+            return
+        from mcptrace.export.enrich import register_enricher
+
+        self.linked = True
+        register_enricher(self.enricher)
+        self._start_process_span()  # may replace OTel's context variable: link after it
+        link_otel(self.sensor)
+        self.sensor.recorder.pump.start()
+
+    def has_records(self) -> bool:
+        """Something for the exporters: a pending record, or events on the process span."""
+        recorder = self.sensor.recorder
+        process = self.sensor.registry.process
+        return bool(recorder.pending) or (process is not None and bool(process.events))
+
     def stop(self) -> None:
         """Audit hooks cannot be removed: stop recording and unregister the enricher."""
+        from mcptrace.export.enrich import unregister_enricher
+
         self.sensor.active = False
         unregister_enricher(self.enricher)
 
     def resume(self) -> None:
+        from mcptrace.export.enrich import register_enricher
+
         self.sensor.active = True
         register_enricher(self.enricher)
 
     # --- process span for an instrumented child
 
+    def _early_process_state(self) -> None:
+        early = EarlySpanContext.from_environment()
+        if early is None:
+            return
+        state = SpanState(early, label=PROCESS)  # type: ignore[arg-type]  # resolved later
+        self.early = early
+        self.sensor.registry.process = state
+
     def _start_process_span(self) -> None:
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind
+
+        from mcptrace.export.providers import PRESET_SPAN_IDS
+        from mcptrace.record.redact import redact_argv
+
+        state = self.sensor.registry.process
         parent = activation.parent_context()
-        if parent is None:
+        if parent is None or state is None or self.early is None:
             return
         argv = [sys.executable, *sys.argv[1:]] if sys.argv else [sys.executable]
         name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
         tracer = trace.get_tracer(ev.SENSOR_SCOPE)
-        span = tracer.start_span(
-            f"process {name or 'python'}",
-            context=parent,
-            kind=SpanKind.INTERNAL,
-            attributes={
-                ev.PROCESS_PID: os.getpid(),
-                ev.PROCESS_PARENT_PID: os.getppid(),
-                ev.PROCESS_EXECUTABLE_PATH: sys.executable,
-                ev.PROCESS_COMMAND_ARGS: redact_argv(argv),
-            },
-        )
-        state = self.sensor.registry.by_span.get(span)
-        if state is None:  # not our SDK provider: nothing to attach events to
+        PRESET_SPAN_IDS[_thread.get_ident()] = self.early.span_id
+        try:
+            span = tracer.start_span(
+                f"process {name or 'python'}",
+                context=parent,
+                kind=SpanKind.INTERNAL,
+                start_time=self.started_ns,
+                attributes={
+                    ev.PROCESS_PID: os.getpid(),
+                    ev.PROCESS_PARENT_PID: os.getppid(),
+                    ev.PROCESS_EXECUTABLE_PATH: sys.executable,
+                    ev.PROCESS_COMMAND_ARGS: redact_argv(argv),
+                },
+            )
+        finally:
+            PRESET_SPAN_IDS.pop(_thread.get_ident(), None)
+        registry = self.sensor.registry
+        started = registry.by_span.pop(span, None)  # the enricher's fresh state: use ours
+        if started is None:  # not our SDK provider: nothing to attach events to
+            registry.process = None
             span.end()
             return
+        span_context = span.get_span_context()
+        registry.by_id.pop(span_context.span_id, None)
+        self.early.real = span_context
+        state.span_context = span_context
+        state.key = span
+        registry.by_span[span] = state
+        registry.by_id[span_context.span_id] = state
         self.process_span = span
-        self.sensor.registry.process = state
-        otel_context.attach(trace.set_span_in_context(span, parent))
+        activation.set_ambient_context(trace.set_span_in_context(span, parent))
 
     def _end_process_span(self) -> None:
         span, self.process_span = self.process_span, None
         if span is not None:
             self.sensor.registry.process = None
-            span.end()
+            span.end()  # type: ignore[attr-defined]
 
     # --- summaries
 
     def _on_first_request(self) -> None:
         self.sensor.recorder.summarize(self.sensor.registry.startup, "startup")
         self.sensor.recorder.pump.notify()
+        # Start-up is over: what it built (modules, the SDK, mcptrace's own objects, the
+        # server's tools) lives as long as the process.  Frozen, the cyclic GC's full
+        # collections stop walking it on every pass: a full collection of a server was a
+        # ≈50 ms stall.  (Objects are still freed by reference counting; a cycle left over
+        # from start-up is kept.)
+        import gc
+
+        gc.freeze()
 
     def _rotate_unattributed(self) -> None:
         now = time.monotonic()
@@ -159,6 +260,10 @@ class SensorLifecycle:
         recorder.pump.flush()
 
     def before_exec(self) -> None:
+        if not self.linked:
+            if not self.has_records():
+                return
+            activation.activate()  # the image is about to go: its records must be written
         self.flush()
         active = activation.telemetry()
         if active is not None:
@@ -168,6 +273,9 @@ class SensorLifecycle:
         if self.closed:
             return
         self.closed = True
+        if not self.linked:  # never activated: nothing to write (activation.at_exit decided)
+            self.sensor.active = False
+            return
         try:
             self.flush()
         finally:
@@ -175,7 +283,7 @@ class SensorLifecycle:
             self.sensor.recorder.pump.stop()
 
     def after_fork_in_child(self) -> None:
-        _guard.PAUSED.intersection_update({threading.get_ident()})
+        _guard.PAUSED.intersection_update({_thread.get_ident()})
         drain = self.sensor.recorder.drain
         if drain is not None:  # the C hook's counts belong to the parent's spans: let go
             try:
@@ -186,4 +294,6 @@ class SensorLifecycle:
         self.sensor.recorder.reset_after_fork()  # the pump's producers stay attached
         translate.reset_after_fork()
         self.process_span = None
-        self.sensor.recorder.pump.start()
+        self.early = None
+        if self.linked:
+            self.sensor.recorder.pump.start()

@@ -42,11 +42,13 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
-from typing import Any
 
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
+
+TYPE_CHECKING = False  # not typing's: the hook imports this as the interpreter starts
+if TYPE_CHECKING:
+    from typing import Any
 
 # top-level import names of the MCP SDKs, OpenTelemetry, and what they run on
 MACHINERY = frozenset(
@@ -123,7 +125,20 @@ def _directories(*paths: str | None) -> tuple[str, ...]:
 _SITE_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 
 
-_STDLIB = _directories(sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("platstdlib"))
+# the stdlib directories: found on the first event to classify, not at start-up (sysconfig
+# costs every process that never records such an event)
+_STDLIB: list[tuple[str, ...]] = []
+
+
+def _stdlib() -> tuple[str, ...]:
+    if not _STDLIB:
+        import sysconfig
+
+        paths = sysconfig.get_paths()
+        _STDLIB[:] = [_directories(paths.get("stdlib"), paths.get("platstdlib"))]
+    return _STDLIB[0]
+
+
 _kinds: dict[str, tuple[str, str]] = {}  # filename → (kind, top-level package for SITE)
 
 
@@ -143,7 +158,7 @@ def classify(filename: str) -> tuple[str, str]:
                 kind = (SITE, top[:-3] if top.endswith(".py") else top.split(".", 1)[0])
                 break
         else:
-            if filename.startswith(_STDLIB):
+            if filename.startswith(_stdlib()):
                 kind = (STDLIB, "")
     if len(_kinds) > 4096:
         _kinds.clear()

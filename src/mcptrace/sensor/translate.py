@@ -19,35 +19,46 @@ not raise simply never arrive.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import socket as _socket_module
 import sys
-import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
-
-from opentelemetry.util.types import AttributeValue
+from _thread import get_ident as _get_ident
 
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
-from mcptrace.record.redact import redact_argv, redact_command_line, redact_host, redact_url
 
-Args = tuple[Any, ...]
-Attrs = dict[str, AttributeValue]
+# Imported with the interpreter: no typing, and hashlib, socket, datetime and the redaction
+# patterns load when the first event that needs them is translated.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+    from opentelemetry.util.types import AttributeValue
+
+    Args = tuple[Any, ...]
+    Attrs = dict[str, AttributeValue]
+    TranslateFunction = Callable[[str, Args], Observation | None]
 
 _O_ACCMODE = getattr(os, "O_ACCMODE", 3)
 _O_APPEND = os.O_APPEND
 _O_EXCL_CREAT = os.O_EXCL | os.O_CREAT
 _O_WRONLY, _O_RDWR = os.O_WRONLY, os.O_RDWR
-_SOCK_TYPE = _socket_module.socket.type.__get__
-_TRANSPORTS = {_socket_module.SOCK_STREAM: "tcp", _socket_module.SOCK_DGRAM: "udp"}
 _getframe = sys._getframe
-_get_ident = threading.get_ident
 _IMPORTER_FILES = ("<frozen importlib._bootstrap", "<frozen importlib._bootstrap_external>")
 _OWN_FILES: frozenset[str] = frozenset()  # filled in by hook.py (our frames to skip)
+
+
+_redaction: Any = None
+
+
+def _redact() -> Any:
+    """The redaction module (its patterns compile on first use, not at start-up)."""
+    global _redaction
+    if _redaction is None:
+        from mcptrace.record import redact
+
+        _redaction = redact
+    return _redaction
 
 
 def register_own_files(*paths: str) -> None:
@@ -125,41 +136,48 @@ def endpoint(address: Any) -> Attrs:
     if isinstance(address, tuple) and len(address) >= 2:
         host = address[0]
         return {
-            ev.SERVER_ADDRESS: redact_host(text(host)) if host is not None else "",
+            ev.SERVER_ADDRESS: _redact().redact_host(text(host)) if host is not None else "",
             ev.SERVER_PORT: int(address[1]) if isinstance(address[1], int) else 0,
             ev.NETWORK_TYPE: "ipv6" if len(address) == 4 else "ipv4",
         }
     if isinstance(address, (str, bytes)):
-        return {ev.SERVER_ADDRESS: redact_host(text(address))}
+        return {ev.SERVER_ADDRESS: _redact().redact_host(text(address))}
     return {}
+
+
+_TRANSPORTS: dict[int, str] = {}
+_SOCK_TYPE: list[Callable[[Any], int]] = []  # socket.socket.type's getter, not the object's
 
 
 def transport(sock: Any, address: Any) -> str:
     if isinstance(address, (str, bytes)):
         return "unix"
+    if not _SOCK_TYPE:  # a socket exists, so the socket module is loaded: no cost now
+        import socket
+
+        _TRANSPORTS.update({socket.SOCK_STREAM: "tcp", socket.SOCK_DGRAM: "udp"})
+        _SOCK_TYPE.append(socket.socket.type.__get__)
     try:
-        return _TRANSPORTS.get(_SOCK_TYPE(sock) & 0xF, "unknown")
+        return _TRANSPORTS.get(_SOCK_TYPE[0](sock) & 0xF, "unknown")
     except (TypeError, AttributeError):
         return "unknown"
 
 
 def short_hash(source: Any) -> tuple[str, int] | None:
+    from hashlib import sha256
+
     if isinstance(source, str):
         data = source.encode("utf-8", "surrogatepass")
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     else:
         return None
-    return hashlib.sha256(data).hexdigest()[:16], len(data)
+    return sha256(data).hexdigest()[:16], len(data)
 
 
 # ---------------------------------------------------------------- translators
 
 
-TranslateFunction = Callable[[str, Args], "Observation | None"]
-
-
-@dataclass(frozen=True)
 class Translator:
     """How one audit event becomes an Observation; ``categories`` it can produce.
 
@@ -167,9 +185,17 @@ class Translator:
     several events without a wrapper call on the hot path.
     """
 
-    audit_event: str
-    categories: frozenset[str]
-    translate: TranslateFunction
+    __slots__ = ("audit_event", "categories", "translate")
+
+    def __init__(
+        self, audit_event: str, categories: frozenset[str], translate: TranslateFunction
+    ) -> None:
+        self.audit_event = audit_event
+        self.categories = categories
+        self.translate = translate
+
+    def __repr__(self) -> str:
+        return f"Translator({self.audit_event!r}, {sorted(self.categories)!r})"
 
     @property
     def only_category(self) -> str | None:
@@ -332,6 +358,8 @@ def _truncate(event: str, args: Args) -> Observation | None:
 
 def iso_time(value: Any, nanoseconds: bool) -> str | None:
     """A utime timestamp (seconds, or integer nanoseconds) as ISO 8601 UTC."""
+    from datetime import datetime, timezone
+
     try:
         if nanoseconds:
             seconds, rest = divmod(int(value), 1_000_000_000)
@@ -402,7 +430,7 @@ def _resolve(event: str, args: Args) -> Observation | None:
     if event == "socket.getnameinfo" and isinstance(first, tuple):
         attrs = endpoint(first)
     elif first is not None:
-        attrs[ev.SERVER_ADDRESS] = redact_host(text(first))  # a.secret.evil.example
+        attrs[ev.SERVER_ADDRESS] = _redact().redact_host(text(first))  # a.secret.evil.example
     if event == "socket.getaddrinfo" and len(args) > 1 and args[1] is not None:
         try:
             attrs[ev.SERVER_PORT] = int(args[1])
@@ -425,7 +453,7 @@ _PROTOCOLS = {
 @translator(*_PROTOCOLS, categories=[ev.NETWORK])
 def _protocol_connect(event: str, args: Args) -> Observation | None:
     attrs: Attrs = {
-        ev.SERVER_ADDRESS: redact_host(text(args[1])),
+        ev.SERVER_ADDRESS: _redact().redact_host(text(args[1])),
         ev.NETWORK_TRANSPORT: "tcp",
         ev.NETWORK_PROTOCOL_NAME: _PROTOCOLS[event],
     }
@@ -438,7 +466,7 @@ def _protocol_connect(event: str, args: Args) -> Observation | None:
 def _urllib(event: str, args: Args) -> Observation | None:
     url, data, _headers, method = args[0], args[1], args[2], args[3]
     attrs: Attrs = {
-        ev.URL_FULL: redact_url(text(url)),
+        ev.URL_FULL: _redact().redact_url(text(url)),
         ev.HTTP_REQUEST_METHOD: method or ("POST" if data is not None else "GET"),
     }
     return Observation(ev.NETWORK_REQUEST, ev.NETWORK, attrs, event)
@@ -499,7 +527,7 @@ def _spawn(event: str, executable: Any, argv: Any, extra: Attrs | None = None) -
     path = text(executable) if executable is not None else (arguments[0] if arguments else "")
     attrs: Attrs = {
         ev.PROCESS_EXECUTABLE_PATH: path,
-        ev.PROCESS_COMMAND_ARGS: redact_argv(arguments),
+        ev.PROCESS_COMMAND_ARGS: _redact().redact_argv(arguments),
     }
     if extra:
         attrs.update(extra)
@@ -525,7 +553,7 @@ def _posix_spawn(event: str, args: Args) -> Observation | None:
 
 @translator("os.system", categories=[ev.PROCESS])
 def _system(event: str, args: Args) -> Observation | None:
-    command = redact_command_line(text(args[0]))
+    command = _redact().redact_command_line(text(args[0]))
     return Observation(
         ev.PROCESS_SPAWN,
         ev.PROCESS,

@@ -1,0 +1,255 @@
+"""Pay for what you use: what a process under ``mcptrace run`` loads, and what it still reports.
+
+Every test runs real processes under ``mcptrace run`` and reads what they imported from
+``python -X importtime`` (which lists every module, including those imported at exit) and
+what they reported from the spool.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mcptrace import importwatch
+from mcptrace._bootstrap.start import SENSOR_CATEGORIES, quick_settings, state_dir
+from mcptrace.config import SENSOR_CATEGORIES as CONFIG_CATEGORIES
+from mcptrace.config import default_state_dir
+from mcptrace.record import vocabulary as ev
+from support import PYTHON, SPAN_KIND_INTERNAL, clean_env, logs, run_under_mcptrace, spans
+
+SENSOR_SCOPE = "mcptrace.sensor"
+HEAVY = ("opentelemetry", "wrapt", "importlib.metadata", "sqlite3", "mcptrace.export")
+
+
+def imported(stderr: str) -> set[str]:
+    """Module names from ``-X importtime`` lines on stderr."""
+    names = set()
+    for line in stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", line)
+        if match:
+            names.add(match.group(1))
+    return names
+
+
+def heavy(names: set[str]) -> list[str]:
+    return sorted(name for name in names if name.startswith(HEAVY))
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return clean_env(
+        MCPTRACE_HASH_CACHE=str(tmp_path / "cache.sqlite3"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        **extra,
+    )
+
+
+def spool_files(spool: Path) -> list[str]:
+    return sorted(path.name for path in spool.glob("*.jsonl")) if spool.is_dir() else []
+
+
+def test_python_c_pass_loads_no_opentelemetry(spool: Path, tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    # the first runs report their modules (an unknown set of files): they may activate (the
+    # very first also scans the entry points, which loads more modules than later runs do)
+    for _ in range(2):
+        run_under_mcptrace([PYTHON, "-c", "pass"], spool, env=env)
+    before = spool_files(spool)
+    result = run_under_mcptrace([PYTHON, "-X", "importtime", "-c", "pass"], spool, env=env)
+    names = imported(result.stderr)
+    assert "mcptrace.sensor.hook" in names  # instrumented: the audit hook is in
+    assert "mcptrace.children" in names  # and so are the spawn patches
+    assert heavy(names) == []
+    assert spool_files(spool) == before  # nothing new to say, nothing written
+
+
+def test_a_module_set_file_others_can_write_is_not_trusted(spool: Path, tmp_path: Path) -> None:
+    """The file that lets a process skip reporting its modules is trusted only as the hash
+    cache is: made writable by others (or planted), it reads as empty and all is reported."""
+    env = env_for(tmp_path)
+    for _ in range(3):
+        run_under_mcptrace([PYTHON, "-c", "pass"], spool, env=env)
+    before = spool_files(spool)
+    run_under_mcptrace([PYTHON, "-c", "pass"], spool, env=env)
+    assert spool_files(spool) == before  # known: nothing written
+    known = tmp_path / "cache.sqlite3.known"
+    known.chmod(0o666)
+    run_under_mcptrace([PYTHON, "-c", "pass"], spool, env=env)
+    after = spool_files(spool)
+    assert len(after) > len(before)  # reported again, in full
+    summaries = [r for r in logs(spool) if r.event_name == ev.MODULE_SUMMARY]
+    assert len(summaries) >= 2
+
+
+def test_switched_off_loads_nothing_of_mcptrace(spool: Path, tmp_path: Path) -> None:
+    env = env_for(tmp_path, MCPTRACE_ENABLED="false")
+    result = run_under_mcptrace([PYTHON, "-X", "importtime", "-c", "pass"], spool, env=env)
+    names = imported(result.stderr)
+    assert "sitecustomize" in names
+    assert sorted(name for name in names if name.startswith("mcptrace")) == []
+    assert spool_files(spool) == []
+
+
+def test_a_child_reports_what_it_did_in_its_parents_trace(spool: Path, tmp_path: Path) -> None:
+    trace_id, parent_span = secrets.token_hex(16), secrets.token_hex(8)
+    target = tmp_path / "written.txt"
+    seen = tmp_path / "grandchild-traceparent.txt"
+    grandchild = f"import os; open({str(seen)!r}, 'w').write(os.environ.get('TRACEPARENT', ''))"
+    script = (
+        "import subprocess, sys\n"
+        f"open({str(target)!r}, 'w').write('x')\n"
+        f"subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)\n"
+    )
+    env = env_for(tmp_path, TRACEPARENT=f"00-{trace_id}-{parent_span}-01")
+    run_under_mcptrace([PYTHON, "-c", script], spool, env=env)
+
+    processes = [
+        span
+        for span in spans(spool)
+        if span.scope == SENSOR_SCOPE
+        and span.kind == SPAN_KIND_INTERNAL
+        and span.parent_span_id == parent_span
+    ]
+    assert len(processes) == 1, [(s.name, s.parent_span_id) for s in spans(spool)]
+    process = processes[0]
+    assert process.trace_id == trace_id
+    records = [r for r in logs(spool) if r.scope == SENSOR_SCOPE]
+    opens = [
+        r
+        for r in records
+        if r.event_name == ev.FILE_OPEN and r.attributes[ev.FILE_PATH] == str(target)
+    ]
+    assert len(opens) == 1
+    assert (opens[0].trace_id, opens[0].span_id) == (trace_id, process.span_id)
+    spawns = [r for r in records if r.event_name == ev.PROCESS_SPAWN]
+    assert spawns and all(r.span_id == process.span_id for r in spawns)
+    # the grandchild continues the trace under the child's process span
+    assert seen.read_text() == f"00-{trace_id}-{process.span_id}-01"
+    assert [e.name for e in process.events if e.name == ev.FILE_OPEN]
+
+
+@pytest.mark.parametrize(
+    ("ending", "code"),
+    [
+        ("sys.exit(3)", 3),
+        ("raise RuntimeError('boom')", 1),
+        ("os.kill(os.getpid(), signal.SIGTERM); time.sleep(30)", -signal.SIGTERM),
+    ],
+    ids=["sys.exit", "exception", "sigterm"],
+)
+def test_a_process_ending_early_writes_what_it_recorded(
+    spool: Path, tmp_path: Path, ending: str, code: int
+) -> None:
+    target = tmp_path / "before-the-end.txt"
+    script = f"import os, signal, sys, time\nopen({str(target)!r}, 'w').write('x')\n{ending}\n"
+    result = run_under_mcptrace([PYTHON, "-c", script], spool, env=env_for(tmp_path), check=False)
+    assert result.returncode == code, result.stderr
+    opens = [
+        r
+        for r in logs(spool)
+        if r.event_name == ev.FILE_OPEN and r.attributes.get(ev.FILE_PATH) == str(target)
+    ]
+    assert len(opens) == 1, result.stderr
+
+
+def test_importing_mcp_sets_up_telemetry_before_it_runs(spool: Path, tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "assert 'opentelemetry.sdk.trace' not in sys.modules\n"
+        "import mcp\n"
+        "from opentelemetry import trace\n"
+        "print(type(trace.get_tracer_provider()).__module__)\n"
+    )
+    result = run_under_mcptrace([PYTHON, "-c", script], spool, env=env_for(tmp_path))
+    assert result.stdout.strip() == "opentelemetry.sdk.trace"
+
+
+def test_the_short_launcher_path_and_the_full_cli_agree(tmp_path: Path) -> None:
+    show = "import os; print(os.environ['OTEL_PYTHON_DISTRO'], os.environ['PYTHONPATH'])"
+    env = env_for(tmp_path, MCPTRACE_SPOOL_DIR=str(tmp_path / "spool"))
+    launcher = [PYTHON, "-m", "mcptrace.quickrun", "run"]
+    short = subprocess.run([*launcher, "--", PYTHON, "-c", show], env=env, capture_output=True)
+    full = subprocess.run(
+        [*launcher, "--spool", str(tmp_path / "spool"), "--", PYTHON, "-c", show],
+        env=env,
+        capture_output=True,
+    )
+    assert short.returncode == full.returncode == 0, (short.stderr, full.stderr)
+    assert short.stdout == full.stdout
+    assert short.stdout.decode().startswith("mcptrace ")
+    # a bad setting is the full CLI's business: one clear line, the command not started
+    bad = subprocess.run(
+        [*launcher, "--", PYTHON, "-c", "print('ran')"],
+        env={**env, "MCPTRACE_SENSOR": "files"},
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert "MCPTRACE_SENSOR" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    missing = subprocess.run(
+        [*launcher, "--", "no-such-command-here"], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 127
+    assert "command not found: no-such-command-here" in missing.stderr
+
+
+def test_start_up_reads_settings_as_config_does() -> None:
+    assert SENSOR_CATEGORIES == CONFIG_CATEGORIES
+    for environ in ({}, {"XDG_STATE_HOME": "/somewhere/state"}):
+        saved = {key: os.environ.get(key) for key in ("XDG_STATE_HOME",)}
+        try:
+            os.environ.pop("XDG_STATE_HOME", None)
+            os.environ.update(environ)
+            assert state_dir(os.environ) == str(default_state_dir())
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    quick = quick_settings({"MCPTRACE_SENSOR": "file, network", "MCPTRACE_NATIVE_HOOK": "off"})
+    assert quick is not None
+    assert quick.sensor == {"file", "network"} and quick.native is False
+    assert quick_settings({"MCPTRACE_SENSOR": "files"}) is None  # config reports it
+    assert quick_settings({"MCPTRACE_MAX_EVENTS_PER_SPAN": "-1"}) is None
+    assert quick_settings({"MCPTRACE_POLICY": "/p.toml"}) is None  # a policy starts eagerly
+    assert quick_settings({"MCPTRACE_REDACT_KEYS": "pin"}) is None  # redacts from the start
+    off = quick_settings({"MCPTRACE_ENABLED": "0"})
+    assert off is not None and off.enabled is False
+
+
+def test_importwatch_runs_callbacks_around_the_import(tmp_path: Path) -> None:
+    name = f"watched_{secrets.token_hex(4)}"
+    (tmp_path / f"{name}.py").write_text("import sys\nVALUE = 42\nORDER = list(sys._order)\n")
+    order: list[str] = []
+    sys._order = order  # type: ignore[attr-defined]
+    sys.path.insert(0, str(tmp_path))
+    try:
+
+        def before() -> None:
+            order.append("before")
+
+        def deferred() -> None:
+            order.append("deferred")
+
+        importwatch.before(name, lambda: before() or deferred)
+        importwatch.after(name, lambda module: order.append(f"after {module.VALUE}"))
+        module = __import__(name)
+        assert order == ["before", "deferred", "after 42"]
+        assert module.ORDER == ["before", "deferred"]  # both ran before the body
+        assert type(module.__loader__).__name__ == "SourceFileLoader"  # the real loader
+        assert module.__spec__.loader is module.__loader__
+        assert importwatch._watch not in sys.meta_path  # nothing left to watch: gone
+        importwatch.after(name, lambda module: order.append("already loaded"))
+        assert order[-1] == "already loaded"
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop(name, None)
+        del sys._order  # type: ignore[attr-defined]
