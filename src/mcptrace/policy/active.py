@@ -84,8 +84,7 @@ class ActivePolicy:
         """Restore the policy if the seam's slots were rebound behind its back."""
         if decide_module.current_decider() == (self.decider, self.on_refused):
             return
-        decide_module._on_refused[0] = None  # only the lock holder gets here
-        decide_module.lock_decider(self.decider, self.on_refused)
+        decide_module.restore_decider(self.decider, self.on_refused)
         report("mcptrace: the policy was switched off behind its back; it is back in force")
         self._tamper("decider_rebound")
 

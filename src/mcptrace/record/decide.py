@@ -65,6 +65,13 @@ def lock_decider(decider: Decider, on_refused: Callable[[], None]) -> None:
     POLICY[0], _on_refused[0] = decider, on_refused
 
 
+def restore_decider(decider: Decider, on_refused: Callable[[], None]) -> None:
+    """The lock holder putting its policy back after both slots were rebound behind its
+    back (a tool may have installed its own ``on_refused`` too, so ``lock_decider`` would
+    refuse); the policy's self-check is the one caller."""
+    POLICY[0], _on_refused[0] = decider, on_refused
+
+
 def current_decider() -> tuple[Decider | None, Callable[[], None] | None]:
     """(the installed decider, the lock holder's callback) as the hook sees them."""
     return POLICY[0], _on_refused[0]

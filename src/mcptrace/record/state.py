@@ -114,7 +114,15 @@ def _context_getter() -> Callable[[], Mapping[str, object]]:
 
 
 class SpanState:
-    """What the record stage keeps for one live span (or a bucket standing in for none)."""
+    """What the record stage keeps for one live span (or a bucket standing in for none).
+
+    Writers: ``Recorder.record`` and the hook's count-only step write the counters and
+    buffers holding ``Recorder.lock``, and so does the policy's ``ViolationRecorder`` (it
+    takes the same lock through ``record.recorder.active()``); the C hook keeps its counts
+    in a table of its own and adds them under the GIL only when ``Recorder.span_additions``
+    drains it.  Its contract with these slots is in ``sensor/_fasthook.c``
+    (``NATIVE_CONTRACT``, asserted by ``tests/sensor/test_native_contract.py``).
+    """
 
     __slots__ = (
         "counts",
