@@ -3,6 +3,7 @@
 - ``record/vocabulary.py`` imports nothing, and no other module spells a contract name as a
   string literal: every package (the view included) imports the vocabulary instead.
 - ``import mcptrace`` and ``mcptrace.PolicyViolation`` load no OpenTelemetry SDK.
+- The version is defined once (``mcptrace/_version.py``), without importlib.metadata.
 - The import contracts themselves pass (what CI's lint stage runs).
 """
 
@@ -112,3 +113,25 @@ def test_the_import_contracts_hold() -> None:
         [lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+VERSION_PROBE = """
+import sys
+import mcptrace
+print(mcptrace.__version__, "importlib.metadata" in sys.modules)
+"""
+
+
+def test_the_version_is_defined_once() -> None:
+    import importlib.metadata
+
+    from mcptrace.config import toml
+
+    project = toml().loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    result = subprocess.run(
+        [sys.executable, "-c", VERSION_PROBE], capture_output=True, text=True, timeout=60
+    )
+    version, metadata_loaded = result.stdout.split()
+    assert metadata_loaded == "False"  # read from mcptrace/_version.py, not the metadata
+    assert version == importlib.metadata.version("mcptrace")
