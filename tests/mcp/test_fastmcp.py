@@ -128,3 +128,15 @@ def test_fastmcp_inventory_records(completed) -> None:  # type: ignore[no-untype
     # the late registration is logged inside the request that made it
     (unlock,) = [s for s in found if s.name == "tools/call unlock" and s.kind == SPAN_KIND_SERVER]
     assert registered[-1].span_id == unlock.span_id
+
+
+def test_fastmcp_server_spans_name_the_caller(run) -> None:  # type: ignore[no-untyped-def]
+    _, found = run
+    served = [
+        s
+        for s in found
+        if s.kind == SPAN_KIND_SERVER and s.attributes.get("mcp.method.name") == "tools/call"
+    ]
+    assert served
+    for span in served:  # clientInfo from initialize, on fastmcp's own SERVER spans
+        assert span.attributes.get("mcptrace.mcp.client.name"), span.attributes

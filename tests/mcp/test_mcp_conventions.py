@@ -1,11 +1,16 @@
 """Convention switches that need their own run: the configured propagators carry the context
-(and only what they carry), and mcp.resource.uri reaches the operation metrics on opt-in."""
+(and only what they carry), mcp.resource.uri reaches the operation metrics on opt-in, and the
+HTTP principal (who called) is a keyed hash unless the clear form is asked for."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 
+import pytest
 from mcp_pairs import run_stdio_pair
+from test_mcp_versions import VERSIONS, run_version_pair
 
 from support import SPAN_KIND_CLIENT, SPAN_KIND_SERVER
 
@@ -28,3 +33,28 @@ def test_resource_uri_on_operation_metrics_only_on_opt_in(tmp_path: Path) -> Non
         "test://greeting",
         "test://missing",
     }
+
+
+@pytest.mark.parametrize("version", [VERSIONS[-1], "2025-06-18"])
+def test_http_principal_is_hashed_unless_clear_is_asked_for(tmp_path: Path, version: str) -> None:
+    key, user = "k" * 32, "alice@example.com"
+    hashed = run_version_pair(
+        tmp_path / "hashed", version, "http", user=user,
+        MCPTRACE_PRINCIPAL="header:x-user", MCPTRACE_PRINCIPAL_KEY=key,
+    )  # fmt: skip
+    expected = hmac.new(key.encode(), user.encode(), hashlib.sha256).hexdigest()[:32]
+    served = [s for s in hashed.spans if s.resource.get("service.name") == "peer_server"]
+    # requests (on mcp 1.x a notification's handler does not see its HTTP request)
+    handled = [s for s in served if "jsonrpc.request.id" in s.attributes and s.kind == 2]
+    assert handled and all(s.attributes["enduser.pseudo.id"] == expected for s in handled)
+    assert all("user.id" not in s.attributes for s in hashed.spans)
+    spool_text = "".join(p.read_text() for p in (tmp_path / "hashed").glob("*.jsonl"))
+    assert user not in spool_text
+    for point in hashed.metrics:  # one series per user would be too many
+        assert "enduser.pseudo.id" not in point.attributes
+    clear = run_version_pair(
+        tmp_path / "clear", version, "http", user=user,
+        MCPTRACE_PRINCIPAL="header:x-user", MCPTRACE_PRINCIPAL_CLEAR="true",
+    )  # fmt: skip
+    echo = clear.server("tools/call echo")
+    assert echo.attributes["user.id"] == user and "enduser.pseudo.id" not in echo.attributes

@@ -35,8 +35,10 @@ CLIENT_NAME = "version-client"
 assert CLIENT and SERVER  # the peer pair the other tests use; this one has its own client
 
 
-def run_version_pair(spool: Path, version: str, transport: str) -> PairRun:
-    env = clean_env()
+def run_version_pair(
+    spool: Path, version: str, transport: str, user: str | None = None, **env_extra: str
+) -> PairRun:
+    env = clean_env(**env_extra)
     if transport == "stdio":
         done = run_under_mcptrace([sys.executable, VERSION_CLIENT, version], spool, env=env)
         return PairRun(
@@ -53,7 +55,8 @@ def run_version_pair(spool: Path, version: str, transport: str) -> PairRun:
     try:
         _wait_for_port(port, server)
         done = run_under_mcptrace(
-            [sys.executable, VERSION_CLIENT, version, "--http", f"http://127.0.0.1:{port}/mcp"],
+            [sys.executable, VERSION_CLIENT, version, "--http", f"http://127.0.0.1:{port}/mcp"]
+            + (["--user", user] if user else []),
             spool,
             env=env,
         )

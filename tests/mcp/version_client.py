@@ -41,14 +41,21 @@ def propose(version: str) -> None:
         client_session_module.types.LATEST_PROTOCOL_VERSION = version
 
 
-async def run(version: str, http: str | None, server_python: str, name: str) -> dict[str, Any]:
+async def run(
+    version: str, http: str | None, server_python: str, name: str, user: str | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     info = types.Implementation(name=name, version="7.1.0")
     async with AsyncExitStack() as stack:
         if http:
             from mcp.client.streamable_http import streamable_http_client
+            from mcp.shared._httpx_utils import create_mcp_http_client
 
-            streams = await stack.enter_async_context(streamable_http_client(http))
+            headers = {"X-User": user} if user else None  # who the caller says it is
+            client = create_mcp_http_client(headers=headers)
+            streams = await stack.enter_async_context(
+                streamable_http_client(http, http_client=client)
+            )
         else:
             params = StdioServerParameters(
                 command=server_python, args=[os.path.join(HERE, "peer_server.py")]
@@ -90,8 +97,9 @@ def main() -> None:
     parser.add_argument("--http")
     parser.add_argument("--server-python", default=sys.executable)
     parser.add_argument("--name", default="version-client")
+    parser.add_argument("--user")
     args = parser.parse_args()
-    result = asyncio.run(run(args.version, args.http, args.server_python, args.name))
+    result = asyncio.run(run(args.version, args.http, args.server_python, args.name, args.user))
     print("RESULT " + json.dumps(result))
 
 
