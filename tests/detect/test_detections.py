@@ -37,6 +37,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
             ("unpickle", {}),
             ("shell", {}),
             ("wipe", {}),
+            ("poisoned", {}),
             ("benign", {"text": "one two three"}),
         ]
         results = drive(SERVER, spool, home, calls)
@@ -53,6 +54,7 @@ EXPECTED = {
     "unpickle": "execution.unpickle-dangerous",
     "shell": "execution.shell",
     "wipe": "impact.destructive-delete",
+    "poisoned": "initial-access.tool-poisoning",
 }
 
 

@@ -31,6 +31,7 @@ from typing import Any
 from opentelemetry._logs import SeverityNumber
 
 from mcptrace.mcp.events import emit_event
+from mcptrace.record.offers import remember_tool
 from mcptrace.record.redact import redact_text
 from mcptrace.record.vocabulary import (
     EVENT_COMPONENT_CHANGED,
@@ -332,6 +333,7 @@ def server_offer(server: Any, server_name: str | None) -> list[dict[str, Any]]:
     offer: list[dict[str, Any]] = []
     tools = getattr(server, "_tool_manager", None)
     for tool in tools.list_tools() if tools is not None else []:
+        remember_tool(str(tool.name), getattr(tool, "description", None))
         offer.append(
             fingerprint(
                 "tool",

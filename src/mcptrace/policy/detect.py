@@ -35,8 +35,9 @@ from mcptrace.policy.matchers import (
     AddressMatcher,
     PathResolver,
     compile_name_globs,
-    compile_path_globs,
+    glob_to_regex,
     parse_address,
+    path_pattern_variants,
     validate_address,
 )
 from mcptrace.record import vocabulary as ev
@@ -455,7 +456,25 @@ _ENVIRONMENT_MARKERS = (
     "/pypoetry/virtualenvs/",
 )
 
+# hidden instructions in a tool's description (tool poisoning): tags that address the model,
+# secrecy towards the user, overriding instructions, paths a tool has no business naming
+_POISON = re.compile(
+    r"<\s*/?\s*(important|system|instructions?|secret|hidden)\b"
+    r"|\b(do not|don't|never)\s+(tell|mention|inform|reveal|show|notify)\b[^.]{0,40}\buser"
+    r"|\bignore\s+(all\s+)?(previous|prior|above|earlier)\s+(instructions|rules)"
+    r"|\bbefore\s+(using|calling|running)\s+this\s+tool\b[^.]{0,80}\b(read|open|call|send|pass)\b"
+    r"|~/\.ssh|\bid_(rsa|ed25519|ecdsa)\b|\.aws/credentials|\bmcp\.json\b"
+    r"|claude_desktop_config|/etc/(passwd|shadow)|\.cursor/|\bprivate key\b",
+    re.IGNORECASE,
+)
+
+
+def _poisoned_description(attributes: dict[str, Any]) -> bool:
+    return bool(_POISON.search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))))
+
+
 CHECKS: dict[str, Any] = {
+    "poisoned-description": _poisoned_description,
     "other-process": _other_process,
     "own-process": _own_process_proc,
     "user-code": _user_code,
@@ -483,6 +502,40 @@ _WRITE_ACCESS = frozenset({ev.WRITE, ev.READ_WRITE, ev.CREATE, ev.APPEND})
 _TWO_PATH_EVENTS = frozenset({ev.FILE_RENAME, ev.FILE_COPY, ev.FILE_LINK})
 
 
+_LITERAL = re.compile(r"[^*?\[\]]{3,}")
+
+
+class PathGlobs:
+    """Path globs matched fast: absolute globs by one start-anchored regex; ``**/x`` globs and
+    bare names each behind a literal the path must contain (a substring test), so the ~200
+    patterns of the built-in rules cost microseconds per path, not a backtracking regex over
+    every position (hundreds of microseconds).  ``search(path)`` says whether one matches."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        absolute: list[str] = []
+        self.relative: list[tuple[str, re.Pattern[str]]] = []
+        for pattern in patterns:
+            if pattern.startswith("**/") or "/" not in pattern:
+                rest = pattern[3:] if pattern.startswith("**/") else pattern
+                regex = re.compile("(?:^|/)" + glob_to_regex(rest) + "\\Z", re.DOTALL)
+                literals = _LITERAL.findall(rest)
+                self.relative.append((max(literals, key=len) if literals else "", regex))
+            else:
+                absolute.extend(glob_to_regex(v) for v in path_pattern_variants(pattern))
+        self.absolute = (
+            re.compile("(?:" + "|".join(absolute) + ")\\Z", re.DOTALL) if absolute else None
+        )
+
+    def search(self, path: str) -> bool:
+        if self.absolute is not None and self.absolute.match(path):
+            return True
+        return any(literal in path and regex.search(path) for literal, regex in self.relative)
+
+
+def path_globs(patterns: Iterable[str]) -> PathGlobs:
+    return PathGlobs(patterns)
+
+
 def full_event_name(name: str) -> str:
     return name if name.startswith("mcptrace.") else "mcptrace." + name
 
@@ -491,10 +544,10 @@ class CompiledDetection:
     def __init__(self, rule: DetectionRule) -> None:
         self.rule = rule
         self.events = frozenset(full_event_name(name) for name in rule.events)
-        self.paths = compile_path_globs(rule.paths) if rule.paths else None
-        self.exclude_paths = compile_path_globs(rule.exclude_paths) if rule.exclude_paths else None
+        self.paths = path_globs(rule.paths) if rule.paths else None
+        self.exclude_paths = path_globs(rule.exclude_paths) if rule.exclude_paths else None
         self.access = frozenset(rule.access)
-        self.executables = compile_path_globs(rule.executables) if rule.executables else None
+        self.executables = path_globs(rule.executables) if rule.executables else None
         self.arguments = _regex(rule.arguments)
         self.exclude_arguments = _regex(rule.exclude_arguments)
         self.addresses = AddressMatcher(rule.addresses) if rule.addresses else None
@@ -561,10 +614,10 @@ class CompiledDetection:
                 if path.startswith("/"):
                     forms.add(resolve(path))
                 if self.exclude_paths is not None and any(
-                    self.exclude_paths.match(form) for form in forms
+                    self.exclude_paths.search(form) for form in forms
                 ):
                     continue
-                if self.paths is None or any(self.paths.match(form) for form in forms):
+                if self.paths is None or any(self.paths.search(form) for form in forms):
                     chosen = path
                     break
             if chosen is None:
@@ -645,7 +698,7 @@ def _command_line(attributes: dict[str, Any]) -> str:
 
 
 def _executable_matches(
-    matcher: re.Pattern[str], executable: str, attributes: dict[str, Any], resolve: PathResolver
+    matcher: PathGlobs, executable: str, attributes: dict[str, Any], resolve: PathResolver
 ) -> bool:
     candidates = {executable, os.path.basename(executable)}
     arguments = attributes.get(ev.PROCESS_COMMAND_ARGS)
@@ -662,7 +715,7 @@ def _executable_matches(
             rest = [str(a) for a in arguments[1:] if not str(a).startswith("-") and "=" not in a]
             if rest:
                 candidates.update((rest[0], os.path.basename(rest[0])))
-    return any(matcher.match(candidate) for candidate in candidates if candidate)
+    return any(matcher.search(candidate) for candidate in candidates if candidate)
 
 
 def _url_host(url: str) -> str:
@@ -707,6 +760,44 @@ class Detector:
             for event in compiled.events:
                 self.by_event.setdefault(event, []).append(compiled)
         self.resolve = PathResolver(4096)
+        # Most files a tool touches match no rule's paths: one regex over every path pattern
+        # of an event's rules (the gate) dismisses them, remembered per path.
+        self.gates: dict[str, tuple[PathGlobs, list[CompiledDetection]]] = {}
+        for event, compiled_rules in self.by_event.items():
+            patterns = [p for c in compiled_rules if c.paths is not None for p in c.rule.paths]
+            if patterns:
+                ungated = [c for c in compiled_rules if c.paths is None]
+                self.gates[event] = (path_globs(patterns), ungated)
+        self.gate_memo: dict[tuple[object, ...], bool] = {}
+
+    def _candidates(self, action: Action) -> list[CompiledDetection] | None:
+        candidates = self.by_event.get(action.event)
+        gate = self.gates.get(action.event)
+        if not candidates or gate is None:
+            return candidates
+        attributes = action.attributes
+        key = (
+            action.event,
+            attributes.get(ev.FILE_PATH),
+            attributes.get(ev.FILE_TARGET_PATH),
+            attributes.get(ev.FILE_SYMLINK_TARGET),
+        )
+        opened = self.gate_memo.get(key)
+        if opened is None:
+            opened = False
+            for value in key[1:]:
+                if not isinstance(value, str) or not value:
+                    continue
+                forms = {value, os.path.normpath(value)}
+                if value.startswith("/") and os.path.islink(value):  # one lstat, not realpath
+                    forms.add(self.resolve(value))
+                if any(gate[0].search(form) for form in forms):
+                    opened = True
+                    break
+            if len(self.gate_memo) >= 4096:
+                self.gate_memo.clear()
+            self.gate_memo[key] = opened
+        return candidates if opened else gate[1]
 
     def evaluate(self, actions: Iterable[Action], tool: str | None) -> list[Finding]:
         findings: list[Finding] = []
@@ -714,7 +805,7 @@ class Detector:
         seen: dict[tuple[str, str], int] = {}
         counts: dict[str, int] = {}
         for action in sorted(actions, key=lambda action: action.time_ns):
-            candidates = self.by_event.get(action.event)
+            candidates = self._candidates(action)
             if not candidates:
                 continue
             repeats = int(action.attributes.get(ev.EVENT_REPEATS, 0) or 0)

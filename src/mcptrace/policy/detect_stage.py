@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace import Event
 from mcptrace.activation import report
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
+from mcptrace.record.offers import tool_description
 from mcptrace.record.recorder import (
     HOW,
     OBSERVATION,
@@ -107,12 +108,17 @@ class DetectionStage:
                     self._waiting.pop(next(iter(self._waiting)))
             return []
         actions.extend(self._waiting.pop(id(root), ()))
-        if not actions:
+        if not actions and tool_description(_tool_name(span_attributes)) is None:
             return []
         detector = self.detector()
         if detector is None:
             return []
         tool = _tool_name(span_attributes)
+        description = tool_description(tool)
+        if description:  # the tool's own offer is judged too (tool poisoning)
+            offered = {ev.MCPTRACE_COMPONENT_DESCRIPTION: description[:4096]}
+            first = min((action.time_ns for action, _, _ in actions), default=0)
+            actions.append((Action(first, ev.TOOL_OFFERED, offered), ev.CONTEXT, 0))
         findings = detector.evaluate((action for action, _, _ in actions), tool)
         if not findings:
             return []

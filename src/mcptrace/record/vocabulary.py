@@ -63,6 +63,8 @@ DETECTION_REASON = "mcptrace.detection.reason"
 DETECTION_TECHNIQUE = "mcptrace.detection.technique"  # MITRE ATT&CK technique id
 DETECTION_EVENT = "mcptrace.detection.event"  # the event name of the action judged
 DETECTION_COUNT = "mcptrace.detection.count"  # matching actions, when more than one
+# what detections see of the called tool's offer (record/offers.py), judged like an action
+TOOL_OFFERED = "mcptrace.mcp.tool.offered"
 
 # --- OTel semantic-convention attributes (general)
 FILE_PATH = "file.path"
