@@ -14,6 +14,8 @@ from test_mcp_versions import VERSIONS, run_version_pair
 
 from support import SPAN_KIND_CLIENT, SPAN_KIND_SERVER
 
+pytestmark = pytest.mark.slow  # each test runs its own client and server
+
 
 def test_context_travels_with_the_configured_propagators_only(tmp_path: Path) -> None:
     # tracecontext without baggage: the trace still joins, the caller's baggage stays home

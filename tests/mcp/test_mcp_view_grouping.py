@@ -17,6 +17,7 @@ from mcptrace.view.terminal import Style, summary_lines
 from support import clean_env, run_under_mcptrace
 
 HERE = Path(__file__).resolve().parent
+pytestmark = pytest.mark.slow  # a client with two servers, per version
 VERSIONS = ["2025-11-25"] + (["2026-07-28"] if mcp_major() == 2 else [])
 
 
