@@ -12,7 +12,12 @@ For every process spawned through ``subprocess.Popen`` (which asyncio, anyio and
 * when the caller passes an explicit environment (mcp's ``stdio_client`` passes only HOME,
   PATH, USER, ...), the instrumentation settings (``OTEL_*``, ``MCPTRACE_*`` and the
   start-up hook's ``PYTHONPATH`` entry) are added to it, so a Python child is instrumented
-  like its parent.  Values the caller set explicitly win.
+  like its parent.  Values the caller set explicitly win;
+* except under an enforcing policy: then the parent's settings as they were when the policy
+  was locked in win over anything the caller (or tool code editing ``os.environ``) set, a
+  ``MCPTRACE_*`` or opt-out variable the parent did not have is dropped, and the child is
+  told which tool started it (``MCPTRACE_POLICY_TOOL``), so the same policy holds in it
+  (``policy/active.py``, ``ActivePolicy.child_environment``).
 
 The patches are plain function wrappers (no wrapt, no OpenTelemetry): they go in at
 interpreter start.  Before OpenTelemetry is loaded the only span a child can belong to is
@@ -22,6 +27,7 @@ this process's own (or its parent's, when the sensor is off), read from the envi
 from __future__ import annotations
 
 import os
+import sys
 
 from mcptrace import activation, importwatch
 from mcptrace.instrumentor import Instrumentor
@@ -87,9 +93,23 @@ def trace_environment() -> dict[str, str]:
     }
 
 
+def _enforcing_policy_environment(env: Mapping[str, str]) -> dict[str, str] | None:
+    """``env`` re-armed by the policy in force, if it enforces (None without one)."""
+    active = sys.modules.get("mcptrace.policy.active")
+    policy = active.active_policy() if active is not None else None
+    if policy is None:
+        return None
+    armed: dict[str, str] | None = policy.child_environment(env)
+    return armed
+
+
 def child_environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
     """The environment to give a child instead of ``env``; None to leave it unchanged."""
     extra = trace_environment()
+    armed = _enforcing_policy_environment(os.environ if env is None else env)
+    if armed is not None:
+        armed.update(extra)
+        return armed
     if env is None:
         return {**os.environ, **extra} if extra else None
     merged = dict(env)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+from pathlib import Path
 import socket
 
 from opentelemetry.trace import SpanContext, TraceFlags
@@ -224,15 +225,24 @@ def test_child_span_counts_on_its_mcp_root() -> None:
     assert child_additions is not None and not child_additions.attributes
 
 
-def test_truncate_and_utime_translation() -> None:
+def test_truncate_and_utime_translation(tmp_path: Path) -> None:
     truncate = translate("os.truncate", ("notes.txt", 0))
     assert truncate is not None and truncate.name == ev.FILE_TRUNCATE
     assert truncate.attributes == {
         ev.FILE_PATH: os.path.join(os.getcwd(), "notes.txt"),
         ev.FILE_SIZE: 0,
     }
-    by_descriptor = translate("os.truncate", (3, 10))  # os.ftruncate
-    assert by_descriptor is not None and by_descriptor.attributes == {ev.FILE_SIZE: 10}
+    with open(tmp_path / "by-fd", "w") as handle:  # os.ftruncate: where the descriptor leads
+        by_descriptor = translate("os.truncate", (handle.fileno(), 10))
+    assert by_descriptor is not None
+    assert by_descriptor.attributes == {ev.FILE_PATH: str(tmp_path / "by-fd"), ev.FILE_SIZE: 10}
+    pipe_read, pipe_write = os.pipe()
+    try:  # a descriptor that is no file: no path
+        unnamed = translate("os.truncate", (pipe_read, 10))
+    finally:
+        os.close(pipe_read)
+        os.close(pipe_write)
+    assert unnamed is not None and unnamed.attributes == {ev.FILE_SIZE: 10}
     now = translate("os.utime", ("/tmp/f", None, None, -1))
     assert now is not None and now.name == ev.FILE_UTIME
     assert now.attributes == {ev.FILE_PATH: "/tmp/f"}  # no times: set to now

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import wrapt
 
 from mcptrace.activation import report
+from mcptrace.children import instrumentation_environment
 from mcptrace.config import Settings
 from mcptrace.policy import model as m
-from mcptrace.policy.engine import NetworkRule, PolicyEngine
+from mcptrace.policy.engine import POLICY_TOOL_VARIABLE, NetworkRule, PolicyEngine, tool_name_of
 from mcptrace.policy.loader import PolicyFileError, load_policy, looks_enforcing
 from mcptrace.policy.record import ViolationRecorder
 from mcptrace.policy.tool_errors import surface_violations
@@ -43,10 +44,15 @@ SENSOR_CATEGORY_OF = {
     m.NATIVE: ev.NATIVE,
 }
 FAIL_CLOSED_RULE_PREFIX = "policy-invalid"
+MCPTRACE_PREFIX = "MCPTRACE_"
 
 
 def fail_closed_policy(source: str) -> m.Policy:
     return m.Policy(mode=m.ENFORCE, defaults=dict.fromkeys(m.CATEGORIES, m.DENY), source=source)
+
+
+# variables that switch instrumentation off in a child although the parent had none of them
+OPT_OUT_VARIABLES = ("OTEL_SDK_DISABLED", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS")
 
 
 class ActivePolicy:
@@ -59,6 +65,8 @@ class ActivePolicy:
 
     def __init__(self, engine: PolicyEngine, violations: ViolationRecorder) -> None:
         self.engine = engine
+        # the instrumentation settings as they were at start-up, before any tool ran
+        self.environment = instrumentation_environment()
         self.decider = engine.decider()
         self.violations = violations
         self.refusals = 0  # set_decider attempts (reported on stderr once, each as an event)
@@ -89,6 +97,8 @@ class ActivePolicy:
         self._tamper("decider_rebound")
 
     def _tamper(self, what: str) -> None:
+        """Record a tamper event where it happened; a switch flipped from a tool's thread
+        (``set_decider``) also costs that tool its permissions (``PolicyEngine._taint``)."""
         current = active()
         if current is None:
             return
@@ -98,6 +108,39 @@ class ActivePolicy:
             return
         observation = Observation(ev.SENSOR_TAMPER, ev.TAMPER, {ev.TAMPER_TARGET: what}, what)
         recorder.record(observation, attribution[0], attribution[1], threading.get_ident())
+        self.decider(observation, attribution)
+
+    def child_environment(self, env: Mapping[str, str]) -> dict[str, str] | None:
+        """Under enforcement: ``env`` with this process's instrumentation settings restored
+        over whatever the caller changed, and the current tool named for the child."""
+        if not self.engine.enforcing:
+            return None
+        ours = self.environment
+        armed = {
+            key: value
+            for key, value in env.items()
+            if not key.startswith(MCPTRACE_PREFIX) and key not in OPT_OUT_VARIABLES
+        }
+        for key, value in ours.items():
+            if key == "PYTHONPATH":
+                theirs = [p for p in env.get(key, "").split(os.pathsep) if p]
+                armed[key] = os.pathsep.join(
+                    [p for p in value.split(os.pathsep) if p not in theirs] + theirs
+                )
+            else:
+                armed[key] = value
+        tool = self.current_tool()
+        if tool is not None:
+            armed[POLICY_TOOL_VARIABLE] = tool
+        elif self.engine.inherited_tool is not None:
+            armed[POLICY_TOOL_VARIABLE] = self.engine.inherited_tool
+        return armed
+
+    def current_tool(self) -> str | None:
+        """The tool the calling thread works for, as the policy names it."""
+        current = active()
+        attribution = current[0].attribute() if current is not None else None
+        return tool_name_of(attribution[0]) if attribution is not None else None
 
     def check(self) -> None:
         """The self-check, on the log pump's thread: never let an error out."""

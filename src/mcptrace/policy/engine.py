@@ -14,8 +14,10 @@ I/O, except ``os.path.realpath`` once per distinct path (``matchers.PathResolver
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import sys
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -23,11 +25,16 @@ from urllib.parse import urlsplit
 from mcptrace.policy import model as m
 from mcptrace.policy.matchers import (
     AddressMatcher,
+    HardLinkIndex,
     PathResolver,
+    Target,
     compile_name_globs,
     compile_path_globs,
     executable_matcher,
+    literal_prefix,
+    looks_like_module_file,
     parse_address,
+    path_pattern_variants,
     port_in,
 )
 from mcptrace.policy.violation import PolicyViolation
@@ -36,7 +43,67 @@ from mcptrace.record.observation import Observation
 from mcptrace.record.state import Attribution, SpanState
 
 CACHE_LIMIT = 4096
-_NO_VERDICTS: list[Verdict] = []  # shared, never appended to
+TAMPER_RULE = "mcptrace.tamper"  # the rule a tool that flipped a switch violates from then on
+# tamper observations (audit_event) that are a switch flipped, not merely someone watching
+SWITCHES = frozenset({"sensor.active", "sensor.pause", "policy.slot", "set_decider"})
+UNATTRIBUTED_LABEL = "unattributed"  # SpanRegistry.unattributed
+# set by an enforcing parent for a child started inside a tool call: the child's actions are
+# that tool's (policy/active.py, ActivePolicy.child_environment)
+POLICY_TOOL_VARIABLE = "MCPTRACE_POLICY_TOOL"
+CHILD_OPT_OUT_RULE = "mcptrace.child-opt-out"  # python -I/-E/-S would start uninstrumented
+_PYTHON_NAME = re.compile(r"python[0-9.]*\Z")
+_OWN_PYTHON = os.path.realpath(sys.executable)
+
+
+def python_opts_out(executable: str, argv: list[str]) -> bool:
+    """A Python interpreter started with -I, -E or -S: it would skip PYTHONPATH or site, so
+    mcptrace's start-up hook (and the policy) would not run in it."""
+    names = [executable, argv[0] if argv else ""]
+    if not any(
+        _PYTHON_NAME.match(os.path.basename(name)) or os.path.realpath(name) == _OWN_PYTHON
+        for name in names
+        if name
+    ):
+        return False
+    arguments = iter(argv[1:])
+    for argument in arguments:
+        if not argument.startswith("-") or argument == "-" or argument.startswith("--"):
+            return False  # the script, stdin, or a long option: no more flags to read
+        for position, flag in enumerate(argument[1:], start=1):
+            if flag in "IES":
+                return True
+            if flag in "cm":
+                return False  # the program follows
+            if flag in "WX":  # the rest, or else the next argument, is the flag's value
+                if position == len(argument) - 1:
+                    next(arguments, None)
+                break
+    return False
+
+
+def argument_paths(argv: list[str], cwd: str) -> list[str]:
+    """The paths a command line names (absolute ones, relative ones that exist), a shell's
+    ``-c`` script split into words: what a child is about to read."""
+    words: list[str] = []
+    for index, argument in enumerate(argv[1:], start=1):
+        if argv[index - 1] == "-c" and " " in argument:
+            try:
+                lexer = shlex.shlex(argument, posix=True, punctuation_chars=True)
+                lexer.whitespace_split = True
+                words.extend(lexer)
+            except ValueError:
+                words.extend(argument.split())
+        else:
+            words.append(argument.partition("=")[2] if argument.startswith("-") else argument)
+    paths = []
+    for word in words:
+        if not word or word.startswith("-"):
+            continue
+        if word.startswith(("/", "~")):
+            paths.append(os.path.expanduser(word))
+        elif os.path.lexists(os.path.join(cwd, word)):
+            paths.append(os.path.join(cwd, word))
+    return paths[:64]
 
 
 class Verdict(NamedTuple):
@@ -173,7 +240,14 @@ _NETWORK_EVENTS = {
     ev.NETWORK_BIND: "bind",
 }
 _EVENTS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
-    m.FILE_READ: (ev.FILE_OPEN, ev.FILE_LISTDIR, ev.FILE_COPY),
+    m.FILE_READ: (
+        ev.FILE_OPEN,
+        ev.FILE_LISTDIR,
+        ev.FILE_COPY,
+        ev.FILE_LINK,
+        ev.PROCESS_SPAWN,  # a child reading the files its arguments name
+        ev.PROCESS_EXEC,
+    ),
     m.FILE_WRITE: (ev.FILE_OPEN, ev.FILE_RENAME, ev.FILE_COPY, *_FILE_WRITES),
     m.NETWORK: (*_NETWORK_EVENTS, ev.NETWORK_REQUEST),
     m.PROCESS: (ev.PROCESS_SPAWN, ev.PROCESS_EXEC),
@@ -220,6 +294,10 @@ class PolicyEngine:
         self.policy = policy
         self.on_violation = on_violation
         self.tool_calls_only = policy.applies_to == m.TOOL_CALLS
+        self.enforcing = policy.enforcing()
+        self.inherited_tool = os.environ.get(POLICY_TOOL_VARIABLE) or None
+        self.tainted: set[SpanState] = set()  # roots whose tool flipped a switch
+        self._decide_one: Callable[[Observation, Attribution], None] | None = None
         self.rules: dict[str, list[CompiledRule]] = {category: [] for category in m.CATEGORIES}
         for index, rule in enumerate(policy.rules):
             enforce = policy.mode_of(rule) == m.ENFORCE
@@ -245,6 +323,7 @@ class PolicyEngine:
             ev.FILE_COPY: self._file_copy,
             ev.FILE_RENAME: self._file_rename,
             **dict.fromkeys(_FILE_WRITES, self._file_write),
+            ev.FILE_LINK: self._file_link,
             **dict.fromkeys(_NETWORK_EVENTS, self._network),
             ev.NETWORK_REQUEST: self._request,
             ev.PROCESS_SPAWN: self._process,
@@ -256,11 +335,23 @@ class PolicyEngine:
         for category in self.active:
             for name in _EVENTS_BY_CATEGORY[category]:
                 self.judges[name] = handlers[name]
+        if self.enforcing:  # a Python child told to skip mcptrace's start-up is refused
+            self.judges[ev.PROCESS_SPAWN] = self.judges[ev.PROCESS_EXEC] = self._process
         self.resolve = PathResolver(CACHE_LIMIT)
-        self._path_candidates: dict[tuple[str, str], tuple[str, tuple[CompiledRule, ...]]] = {}
+        self.hard_links = HardLinkIndex(self._protected_directories())
+        self._path_candidates: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
         self._network_candidates: dict[tuple[str, str, int | None], tuple[CompiledRule, ...]] = {}
         self.resolved_names: dict[str, str] = {}  # IP -> the host name it was resolved from
-        self._opens_nobody_judges: set[tuple[object, object]] = set()
+
+    def _protected_directories(self) -> list[str]:
+        """The literal part of every path a deny rule names (a directory or a file)."""
+        roots: list[str] = []
+        for category in (m.FILE_READ, m.FILE_WRITE):
+            for rule in self.rules[category]:
+                if isinstance(rule, PathRule) and not rule.allow:
+                    for pattern in rule.rule.paths:
+                        roots.extend(literal_prefix(v) for v in path_pattern_variants(pattern))
+        return roots
 
     # --- the decider (hot path)
 
@@ -270,13 +361,28 @@ class PolicyEngine:
         judges_get = self.judges.get
         tool_calls_only = self.tool_calls_only
         act = self._act
+        tainted = self.tainted
+        tamper_event = ev.SENSOR_TAMPER
+        taint = self._taint
+        outside_requests = self._outside_requests
+        inherited = self.inherited_tool is not None  # a child judged as its parent's tool
 
         def policy_decider(observation: Observation, attribution: Attribution) -> None:
+            state = attribution[0]
+            if observation[0] == tamper_event:
+                taint(observation, state)
+                return
+            if tainted and state.root in tainted:
+                act(observation, [self._tainted_verdict(observation)], state, attribution[1])
             judge = judges_get(observation[0])
             if judge is None:
                 return
-            state = attribution[0]
-            if tool_calls_only and not state.root.is_mcp:
+            if (
+                tool_calls_only
+                and not state.root.is_mcp
+                and not inherited
+                and not outside_requests(state)
+            ):
                 return
             verdicts = judge(observation, state)
             if verdicts:
@@ -285,15 +391,32 @@ class PolicyEngine:
         return policy_decider
 
     def __call__(self, observation: Observation, attribution: Attribution) -> None:
-        judge = self.judges.get(observation.name)
-        if judge is None:
-            return
-        state = attribution[0]
-        if self.tool_calls_only and not state.root.is_mcp:
-            return
-        verdicts = judge(observation, state)
-        if verdicts:
-            self._act(observation, verdicts, state, attribution[1])
+        if self._decide_one is None:
+            self._decide_one = self.decider()
+        self._decide_one(observation, attribution)
+
+    # --- tamper: a tool that flipped one of mcptrace's switches loses its permissions
+
+    def _taint(self, observation: Observation, state: SpanState) -> None:
+        """A switch flipped by tool code (sensor/hook.py): every later action of that tool
+        call (its span's root) is a violation, blocked under enforce."""
+        if observation[3] in SWITCHES:
+            if len(self.tainted) >= CACHE_LIMIT:
+                self.tainted.clear()
+            self.tainted.add(state.root)
+
+    def _tainted_verdict(self, observation: Observation) -> Verdict:
+        subject = str(observation[2].get(ev.FILE_PATH, observation[3]))
+        return Verdict(
+            TAMPER_RULE, "tamper", f"{observation[0]} {subject} after tampering", self.enforcing
+        )
+
+    @staticmethod
+    def _outside_requests(state: SpanState) -> bool:
+        """An event no request can be named for although requests are being served (a
+        thread whose tool is unknown): judged as if in a tool nobody named, so the rules and
+        defaults that hold for every tool hold for it too — it fails closed."""
+        return state.label == UNATTRIBUTED_LABEL
 
     def _act(
         self, observation: Observation, verdicts: list[Verdict], state: SpanState, how: str
@@ -333,26 +456,24 @@ class PolicyEngine:
         candidates: Iterable[CompiledRule],
         where: Where,
         subject: str,
+        use_default: bool = True,
     ) -> Verdict | None:
         name: str | None = None
         looked_up = False
         for rule in candidates:
             if rule.tools is not None:
                 if not looked_up:
-                    name, looked_up = tool_in(where), True
+                    name, looked_up = tool_in(where) or self.inherited_tool, True
                 if not rule.applies_in(name):
                     continue
             return None if rule.allow else Verdict(rule.id, category, subject, rule.enforce)
-        default = self.defaults[category]
+        default = self.defaults[category] if use_default else None
         return None if default is None else Verdict(default.id, category, subject, default.enforce)
 
-    def _path_verdict(self, category: str, path: str, where: Where) -> Verdict | None:
-        if category not in self.active:
-            return None
-        key = (category, path)
-        cached = self._path_candidates.get(key)
-        if cached is None:
-            resolved = self.resolve(path)
+    def _rules_for(self, category: str, resolved: str) -> tuple[CompiledRule, ...]:
+        key = (category, resolved)
+        rules = self._path_candidates.get(key)
+        if rules is None:
             rules = tuple(
                 rule
                 for rule in self.rules[category]
@@ -360,48 +481,49 @@ class PolicyEngine:
             )
             if len(self._path_candidates) >= CACHE_LIMIT:
                 self._path_candidates.clear()
-            cached = self._path_candidates[key] = (resolved, rules)
-        if not cached[1] and self.defaults[category] is None:
-            return None  # the common case: no rule selects this path
-        return self._decide(category, cached[1], where, cached[0])
+            self._path_candidates[key] = rules
+        return rules
+
+    def _path_verdict(
+        self, category: str, path: str | Target, where: Where, use_default: bool = True
+    ) -> Verdict | None:
+        """Judged by where the path leads now (``PathResolver``), and for a file with several
+        names by the protected name it also has (``HardLinkIndex``)."""
+        if category not in self.active:
+            return None
+        target = self.resolve.lookup(path) if isinstance(path, str) else path
+        resolved, identity, links = target
+        rules = self._rules_for(category, resolved)
+        verdict = None
+        if rules or (use_default and self.defaults[category] is not None):
+            verdict = self._decide(category, rules, where, resolved, use_default)
+        if verdict is None and links > 1 and identity is not None:
+            alias = self.hard_links(identity)
+            if alias is not None and alias != resolved:
+                rules = self._rules_for(category, alias)
+                if rules:
+                    verdict = self._decide(
+                        category, rules, where, f"{resolved} (a hard link to {alias})", False
+                    )
+        return verdict
 
     def _file_open(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation[2]
-        path = attributes.get(ev.FILE_PATH, "")
         access = attributes.get(ev.FILE_ACCESS, ev.READ)
-        key = (path, access)
-        if key in self._opens_nobody_judges:  # the hot case: a path no rule selects
-            return _NO_VERDICTS
-        path = str(path)
+        target = self.resolve.lookup(str(attributes.get(ev.FILE_PATH, "")))
+        # The importer reading a real module file (not a link to something else) is judged by
+        # the rules that name it, not by a deny default: lazy imports keep working.
+        use_default = not (observation[3] == ev.IMPORTER_OPEN and looks_like_module_file(target[0]))
         verdicts = []
         if access in _READ_ACCESS:
-            verdict = self._path_verdict(m.FILE_READ, path, where)
+            verdict = self._path_verdict(m.FILE_READ, target, where, use_default)
             if verdict is not None:
                 verdicts.append(verdict)
         if access in _WRITE_ACCESS:
-            verdict = self._path_verdict(m.FILE_WRITE, path, where)
+            verdict = self._path_verdict(m.FILE_WRITE, target, where, use_default)
             if verdict is not None:
                 verdicts.append(verdict)
-        if not verdicts and self._selects_nothing(path, access):
-            if len(self._opens_nobody_judges) >= CACHE_LIMIT:
-                self._opens_nobody_judges.clear()
-            self._opens_nobody_judges.add(key)
         return verdicts
-
-    def _selects_nothing(self, path: str, access: object) -> bool:
-        """No rule selects ``path`` and no default denies: the answer holds for every tool."""
-        categories = []
-        if access in _READ_ACCESS:
-            categories.append(m.FILE_READ)
-        if access in _WRITE_ACCESS:
-            categories.append(m.FILE_WRITE)
-        for category in categories:
-            if category not in self.active:
-                continue
-            cached = self._path_candidates.get((category, path))
-            if cached is None or cached[1] or self.defaults[category] is not None:
-                return False
-        return True
 
     def _file_read(self, observation: Observation, where: Where) -> list[Verdict]:
         verdict = self._path_verdict(
@@ -414,6 +536,15 @@ class PolicyEngine:
             m.FILE_WRITE, str(observation.attributes.get(ev.FILE_PATH, "")), where
         )
         return [verdict] if verdict is not None else []
+
+    def _file_link(self, observation: Observation, where: Where) -> list[Verdict]:
+        """A new name is a write; a hard link also exposes its source: a read of it."""
+        attributes = observation.attributes
+        verdicts = [self._path_verdict(m.FILE_WRITE, str(attributes.get(ev.FILE_PATH, "")), where)]
+        source = attributes.get(ev.FILE_TARGET_PATH)
+        if attributes.get(ev.FILE_LINK_TYPE) == "hard" and source is not None:
+            verdicts.append(self._path_verdict(m.FILE_READ, str(source), where))
+        return [verdict for verdict in verdicts if verdict is not None]
 
     def _file_rename(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes
@@ -482,6 +613,20 @@ class PolicyEngine:
             else [str(arguments)]
         )
         command_line = shlex.join(argv)
+        verdicts: list[Verdict] = []
+        if self.enforcing and python_opts_out(executable, argv):
+            verdicts.append(
+                Verdict(CHILD_OPT_OUT_RULE, m.PROCESS, command_line or executable, True)
+            )
+        if m.FILE_READ in self.active:  # the child reads what its arguments name
+            cwd = str(attributes.get(ev.PROCESS_WORKING_DIRECTORY, "") or os.getcwd())
+            for path in argument_paths(argv, cwd):
+                verdict = self._path_verdict(m.FILE_READ, path, where, use_default=False)
+                if verdict is not None:
+                    verdicts.append(verdict._replace(subject=f"{verdict.subject} ({executable})"))
+                    break
+        if m.PROCESS not in self.active:
+            return verdicts
         normalized = self.resolve(executable) if executable.startswith("/") else executable
         candidates = [
             rule
@@ -490,7 +635,9 @@ class PolicyEngine:
             and (rule.selects(executable, command_line) or rule.selects(normalized, command_line))
         ]
         verdict = self._decide(m.PROCESS, candidates, where, command_line or executable)
-        return [verdict] if verdict is not None else []
+        if verdict is not None:
+            verdicts.append(verdict)
+        return verdicts
 
     def _code(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes

@@ -14,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
+import time
 from collections.abc import Callable, Iterable
 
 from mcptrace.policy.model import ADDRESS_KEYWORDS
@@ -113,32 +115,117 @@ def executable_matcher(patterns: Iterable[str]) -> re.Pattern[str]:
 # ---------------------------------------------------------------- paths of events
 
 
-class PathResolver:
-    """Lexical normalisation, then symlink resolution once per distinct path.
+Identity = tuple[int, int]  # (st_dev, st_ino) of the file a path leads to
+Target = tuple[str, "Identity | None", int]  # PathResolver.lookup: resolved, identity, links
 
-    ``os.path.realpath`` is I/O (an ``lstat`` per component), so each path is resolved the
-    first time it is seen and remembered (at most ``limit`` paths; the cache is emptied when
-    full).  The guarantee: a path is judged by where its symlinks pointed the first time this
-    process used it.  A symlink swapped afterwards, or between the check and the open, is not
-    followed again: audit-hook enforcement is not a sandbox.
+
+def looks_like_module_file(resolved: str) -> bool:
+    """A Python source file or a file in a bytecode cache directory (by its real path)."""
+    return resolved.endswith(".py") or "/__pycache__/" in resolved
+
+
+class PathResolver:
+    """Where a path leads *now*: symlinks resolved, and re-resolved whenever that changes.
+
+    ``os.path.realpath`` is I/O (an ``lstat`` per component), so the answer is cached per
+    path together with the identity (device, inode) of the file it led to; every use costs
+    one ``stat`` of the path (which follows the links as the open will), and a different
+    identity (a symlink swapped, a directory replaced by a link) resolves the path again.
+    What no check at this moment can see: a swap between this ``stat`` and the open itself.
+
+    ``..`` is never collapsed before resolution: ``link/../x`` is where the kernel goes.
     """
 
     def __init__(self, limit: int = 4096) -> None:
         self.limit = limit
-        self.cache: dict[str, str] = {}
+        self.cache: dict[str, tuple[Identity | None, str]] = {}
         self.realpath: Callable[[str], str] = os.path.realpath
 
     def __call__(self, path: str) -> str:
-        resolved = self.cache.get(path)
-        if resolved is None:
+        return self.lookup(path)[0]
+
+    def lookup(self, path: str) -> Target:
+        """(resolved path, identity of the file or None, its hard-link count if a regular
+        file with more than one name, else 0)."""
+        try:
+            status = os.stat(path)
+        except (OSError, ValueError):
+            identity, links = None, 0
+        else:
+            identity = (status.st_dev, status.st_ino)
+            links = status.st_nlink if stat.S_ISREG(status.st_mode) else 0
+        cached = self.cache.get(path)
+        if cached is not None and identity is not None and cached[0] == identity:
+            return cached[1], identity, links
+        try:
+            resolved = self.realpath(path)
+        except (OSError, ValueError):
+            resolved = os.path.normpath(path)
+        if len(self.cache) >= self.limit:
+            self.cache.clear()
+        self.cache[path] = (identity, resolved)
+        return resolved, identity, links
+
+
+class HardLinkIndex:
+    """The files with several names (hard links) under the directories deny rules protect.
+
+    A hard link made elsewhere to a protected file is the same file under another name: an
+    open of a file with more than one name is looked up here by identity.  Built lazily,
+    bounded (``limit`` directory entries), rebuilt at most every ``refresh_seconds`` when a
+    multi-name file is not found (a link made after the last scan).
+    """
+
+    def __init__(
+        self, roots: Iterable[str], limit: int = 20_000, refresh_seconds: float = 2.0
+    ) -> None:
+        self.roots = sorted({root for root in roots if root.startswith("/") and root != "/"})
+        self.limit = limit
+        self.refresh_seconds = refresh_seconds
+        self.by_identity: dict[Identity, str] = {}
+        self.built_at: float | None = None
+
+    def __call__(self, identity: Identity) -> str | None:
+        if not self.roots:
+            return None
+        found = self.by_identity.get(identity)
+        now = time.monotonic()
+        if found is None and (self.built_at is None or now - self.built_at >= self.refresh_seconds):
+            self.built_at = now
+            self.by_identity = self._scan()
+            found = self.by_identity.get(identity)
+        return found
+
+    def _scan(self) -> dict[Identity, str]:
+        found: dict[Identity, str] = {}
+        budget = self.limit
+        pending = list(self.roots)
+        while pending and budget > 0:
+            directory = pending.pop()
             try:
-                resolved = self.realpath(os.path.normpath(path))
-            except (OSError, ValueError):
-                resolved = os.path.normpath(path)
-            if len(self.cache) >= self.limit:
-                self.cache.clear()
-            self.cache[path] = resolved
-        return resolved
+                entries = list(os.scandir(directory))
+            except NotADirectoryError:  # a rule naming one file
+                try:
+                    status = os.stat(directory)
+                except OSError:
+                    continue
+                if status.st_nlink > 1:
+                    found[(status.st_dev, status.st_ino)] = directory
+                continue
+            except OSError:
+                continue
+            for entry in entries:
+                budget -= 1
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                        continue
+                    status = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISREG(status.st_mode) and status.st_nlink > 1:
+                    found[(status.st_dev, status.st_ino)] = entry.path
+        return found
 
 
 # ---------------------------------------------------------------- network

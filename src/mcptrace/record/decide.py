@@ -43,6 +43,15 @@ POLICY: list[Decider | None] = [None]
 
 
 _on_refused: list[Callable[[], None] | None] = [None]  # set once a policy is locked in
+_lock_listeners: list[Callable[[Decider], None]] = []  # the hook pins the locked policy
+
+
+def on_lock(listener: Callable[[Decider], None]) -> None:
+    """Call ``listener(decider)`` when a policy is locked in (at once if it already is)."""
+    _lock_listeners.append(listener)
+    decider = POLICY[0]
+    if _on_refused[0] is not None and decider is not None:
+        listener(decider)
 
 
 def set_decider(decider: Decider | None) -> None:
@@ -63,6 +72,8 @@ def lock_decider(decider: Decider, on_refused: Callable[[], None]) -> None:
     if holder is not None and holder is not on_refused:
         raise DeciderLocked("mcptrace: a policy is already locked in for this process")
     POLICY[0], _on_refused[0] = decider, on_refused
+    for listener in _lock_listeners:
+        listener(decider)
 
 
 def restore_decider(decider: Decider, on_refused: Callable[[], None]) -> None:

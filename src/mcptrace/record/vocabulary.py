@@ -150,6 +150,9 @@ NONE = "none"
 
 # mcptrace.file.access values
 READ, WRITE, READ_WRITE, CREATE, APPEND = "read", "write", "read_write", "create", "append"
+# Observation.audit_event of the importer reading or caching a module file: judged by a
+# policy (by where the path really leads), never recorded (sensor/hook.py)
+IMPORTER_OPEN = "open/importer"
 
 # --- module provenance
 # one log record per process: the modules loaded outside tool calls, summarized

@@ -6,7 +6,8 @@
  *
  *   1. reject   is the event one the sensor looks at at all?  (a C hash table of the names;
  *               most events -- builtins.id, object.__getattr__, sys._getframe -- end here),
- *               and is it the importer reading a module's bytecode (.pyc, read-only)?
+ *               and is it the importer reading a module's bytecode (.pyc, read-only)?  Not
+ *               once a policy is locked in (pin()): then every open is judged in Python.
  *   2. count    is the event's span already past its log cap for the event's category, with
  *               no policy installed?  Then the Python hook would only count it
  *               (root.counts[category] += 1; root.dropped += 1), and so does this: into a
@@ -17,7 +18,8 @@
  * Everything else is handed to the Python hook unchanged (same event name, same args), which
  * repeats its own checks.  The conditions of step 2 are exactly the Python hook's: sensor
  * active, thread not paused, context not suppressed, a tracked span in the current OTel
- * context.  When in doubt this code falls through to the Python hook, which is always right.
+ * context, and no policy locked in (after pin() every event goes to the Python hook, so a
+ * policy slot or sensor switch flipped by tool code cannot make this step skip the policy).  When in doubt this code falls through to the Python hook, which is always right.
  *
  * Audit hooks added with PySys_AddAuditHook are process-wide and cannot be removed, so there
  * is one hook state per process.  The hook ignores other (sub)interpreters and does nothing
@@ -58,6 +60,7 @@ typedef struct {
     PyObject *by_span;     /* dict: live span object -> SpanState */
     PyObject *policy;      /* list whose [0] is the policy decider or None */
     long log_cap;
+    int pinned;            /* a policy is locked in: step 1b and step 2 are off for good */
     unsigned long long fast_counted; /* events step 2 counted (for tests) */
 } HookState;
 
@@ -290,6 +293,9 @@ drain_pending(void)
 static int
 count_if_saturated(PyObject *category)
 {
+    if (state.pinned) {
+        return 0;
+    }
     if (PyList_GET_SIZE(state.policy) < 1 || PyList_GET_ITEM(state.policy, 0) != Py_None) {
         return 0; /* a policy judges every event: the Python hook must see it */
     }
@@ -389,7 +395,7 @@ fast_audit_hook(const char *event, PyObject *args, void *user_data)
     if (PyThreadState_GetInterpreter(thread_state) != state.interp || is_finalizing()) {
         return 0;
     }
-    if (index == state.open_index && is_bytecode_read(args)) {
+    if (index == state.open_index && !state.pinned && is_bytecode_read(args)) {
         return 0; /* 1b. the importer reading a module's bytecode */
     }
     Entry *entry = &state.entries[index];
@@ -563,6 +569,20 @@ link_context(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(pin_doc,
+"pin()\n--\n\nA policy is locked in for the life of the process: from now on every\n"
+"interesting event goes to the Python hook (no bytecode-read or count-only shortcut).\n"
+"There is no way back.");
+
+static PyObject *
+pin(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    state.pinned = 1;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(fast_counted_doc,
 "fast_counted()\n--\n\nHow many events the C step 2 counted without calling the Python hook.");
 
@@ -594,6 +614,7 @@ static PyMethodDef methods[] = {
     {"install", (PyCFunction)(void (*)(void))install, METH_FASTCALL, install_doc},
     {"link", (PyCFunction)(void (*)(void))link_context, METH_FASTCALL, link_doc},
     {"fast_counted", fast_counted, METH_NOARGS, fast_counted_doc},
+    {"pin", pin, METH_NOARGS, pin_doc},
     {"drain", drain, METH_NOARGS, drain_doc},
     {NULL, NULL, 0, NULL},
 };

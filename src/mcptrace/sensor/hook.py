@@ -1,16 +1,23 @@
 """The audit hook (PEP 578): a short pipeline of small steps, the cheapest first.
 
     1. reject      event not in the frozen set of interesting names → return (most events)
-    1b. importer   the importer reading a module's bytecode (.pyc, read-only) → return
+    1b. importer   the importer reading a module's bytecode (.pyc, read-only) → return,
+                   unless a policy is locked in: then every open is judged by where it leads
     2. guard       sensor off, interpreter finalizing, or this thread is mcptrace's own
                    (exporter, spool writer, the sensor itself: ``_guard.PAUSED``) → return;
                    otherwise the thread is marked busy, so nothing below can recurse.
                    Started from site/sitecustomize, the sensor stays off until __main__
-                   starts (``cpython.run_*``): mcptrace's own start-up is not the program's
-    3. attribute   → (SpanState, "context" | "inferred" | "none"), or None for telemetry's own
-                   work (the SDK's suppress-instrumentation flag).  Attribution comes before
-                   translation so that a span already past its cap for the event's category
-                   only counts the event (a tool opening a million files pays ~the guard)
+                   starts (``cpython.run_*``): mcptrace's own start-up is not the program's.
+                   With a policy locked in, a switch flipped by anyone but mcptrace (the
+                   sensor's ``active``, a pause mcptrace did not make, the policy slot) is a
+                   ``mcptrace.sensor.tamper`` event, judged by the policy (which denies the
+                   tool's later actions), and the switch is put back
+    3. attribute   → (SpanState, "context" | "inferred" | "none").  OpenTelemetry's
+                   suppress-instrumentation flag is not consulted: tool code can set it too;
+                   mcptrace's own export runs in paused threads (``_guard``).  Attribution
+                   comes before translation so that a span already past its cap for the
+                   event's category only counts the event (a tool opening a million files
+                   pays ~the guard)
     4. translate   audit args → Observation (plain data) or None; the network activity of an
                    MCP client request outside any tool call (the transport connecting to its
                    server) is dropped here: it is the protocol's, not a tool's
@@ -28,7 +35,7 @@ Usage::
 
     sensor = Sensor(categories={"file", "network"}, span_events_per_category=32)
     install(sensor)        # once per process: audit hooks cannot be removed
-    sensor.active = False  # what "uninstrument" does
+    sensor.set_active(False)  # what "uninstrument" does (refused while a policy is locked)
 """
 
 from __future__ import annotations
@@ -38,8 +45,9 @@ import sys
 from _thread import get_ident as _get_ident
 
 from mcptrace import _guard
+from mcptrace.record import decide as decide_module
 from mcptrace.record import vocabulary as ev
-from mcptrace.record.decide import POLICY, PolicyDenial
+from mcptrace.record.decide import POLICY, Decider, PolicyDenial
 from mcptrace.record.observation import Observation
 from mcptrace.record.recorder import Recorder, set_active
 from mcptrace.record.state import SpanRegistry, context_variable
@@ -73,7 +81,20 @@ class Sensor:
         self.active = True
         self.bootstrapping = False  # off until __main__ starts (set by the lifecycle)
         self.errors = 0
+        self.tampered = 0  # switches flipped by someone else and put back (policy locked)
         self.on_exec: Callable[[], None] | None = None  # flush before the image is replaced
+        # what mcptrace itself last set ``active`` to, and whether a policy is locked in:
+        # kept in the hook's closure (make_hook), not as attributes anyone can flip
+        self.set_active: Callable[[bool], bool] = self._set_active_before_install
+        self.policy_locked: Callable[[], bool] = lambda: False
+        self.pin: Callable[[Decider], None] = lambda decider: None
+
+    def _set_active_before_install(self, value: bool) -> bool:
+        self.active = value
+        return True
+
+
+SWITCH_ACTIVE, SWITCH_PAUSE, SWITCH_POLICY = "sensor.active", "sensor.pause", "policy.slot"
 
 
 def translate(event: str, args: tuple[Any, ...]) -> Observation | None:
@@ -106,6 +127,36 @@ def make_hook(sensor: Sensor) -> AuditHook:
     origin_categories = ORIGIN_CATEGORIES
     network_category = ev.NETWORK
     main_input: list[tuple[str, str]] = []  # (audit event, argument) expected after main
+    importer_open = ev.IMPORTER_OPEN
+    is_own_pause = _guard.is_own_pause
+    # The switches' true state, out of reach of a plain attribute assignment:
+    pinned: list[Decider | None] = [None]  # the locked-in policy (pin(), from lock_decider)
+    sanctioned = [sensor.active]  # what mcptrace itself set sensor.active to
+    switch_problem = _switch_problem
+
+    def switch_recording(value: bool) -> bool:
+        """Switch recording on/off; refused (False) while a policy is locked in, or when
+        called by anything but mcptrace's own code."""
+        if (pinned[0] is not None and not value) or not _guard.called_from_mcptrace():
+            return False
+        sanctioned[0] = sensor.active = value
+        return True
+
+    def pin(decider: Decider) -> None:
+        """The policy being locked in (decide.lock_decider): from now on the hook uses it
+        whatever the slot holds, and the C hook's shortcuts defer to it."""
+        if pinned[0] is None:
+            pinned[0] = decider
+            translate_module.track_open_dir_fd()
+            if sensor.native:
+                from mcptrace.sensor import _fasthook
+
+                _fasthook.pin()
+
+    sensor.set_active = switch_recording
+    sensor.policy_locked = lambda: pinned[0] is not None
+    sensor.pin = pin
+    busy: set[int] = set()  # threads inside this hook (their PAUSED mark is the hook's own)
 
     def mcptrace_audit_hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in interesting:  # 1. reject
@@ -117,25 +168,35 @@ def make_hook(sensor: Sensor) -> AuditHook:
             and path[-4:] == ".pyc"
             and type(flags := args[2]) is int
             and not flags & access_mode
+            and pinned[0] is None
         ):
             return
         thread_id = get_ident()  # 2. guard
+        switched: str | None = None
         if thread_id in paused or not sensor.active or is_finalizing():
             if sensor.bootstrapping and event in main_starts:
                 sensor.bootstrapping = False
-                sensor.active = True
+                sanctioned[0] = sensor.active = True
                 main_input[:] = _main_input(event, args)
-            return
+                return
+            if pinned[0] is None or is_finalizing():
+                return
+            switched = switch_problem(thread_id, sensor, sanctioned[0], is_own_pause, busy)
+            if switched is None:
+                return  # mcptrace's own work, or the sensor switched off by mcptrace
+            if switched == SWITCH_PAUSE:
+                set.discard(paused, thread_id)
+            else:
+                sensor.active = True
         if event in main_starts:
             main_input[:] = _main_input(event, args)
             return
         try:
             # 3. attribute (SpanRegistry.attribute, its common case inlined)
-            # read per event: the registry is linked to OTel's context only once it loads
+            # read per event: the registry is linked to OTel's context only once it loads.
+            # OTel's suppress-instrumentation flag is not consulted (see the docstring).
             context = registry.current_context()
-            suppress_key, span_key = registry.keys
-            if context.get(suppress_key):  # the SDK or an instrumentation exporting
-                return
+            span_key = registry.keys[1]
             span = context.get(span_key)
             state = by_span.get(span) if span is not None else None
             how = context_how
@@ -146,6 +207,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 category is not None
                 and state.kept.get(category, 0) >= saturated_at
                 and policy[0] is None
+                and pinned[0] is None
             ):
                 root = state.root  # counted (and dropped), nothing more; the C hook too
                 with recorder.lock:
@@ -155,8 +217,21 @@ def make_hook(sensor: Sensor) -> AuditHook:
         except Exception:  # nothing above calls out: no re-entrancy guard needed yet
             sensor.errors += 1
             return
-        paused.add(thread_id)  # from here on, our own activity is not recorded
+        set.add(paused, thread_id)  # from here on, our own activity is not recorded
+        guarded = pinned[0] is not None
+        if guarded:  # the hook's own mark: not a pause someone else made (_switch_problem)
+            busy.add(thread_id)
         try:
+            decider = policy[0]  # 5. decide (the policy seam): who decides
+            if decider is not pinned[0] and pinned[0] is not None:
+                policy[0] = decider = pinned[0]  # the slot was rebound: put the policy back
+                switched = switched or SWITCH_POLICY
+            if switched is not None:
+                sensor.tampered += 1
+                attrs: dict[str, Any] = {ev.TAMPER_TARGET: switched}
+                tamper = Observation(ev.SENSOR_TAMPER, ev.TAMPER, attrs, switched)
+                record(tamper, state, how, thread_id)
+                decider(tamper, (state, how))  # type: ignore[misc]
             if main_input and _is_main_input(main_input, event, args):
                 return  # the interpreter reading the program it was given: not the program
             observation = translators[event](event, args)  # 4. translate
@@ -166,9 +241,10 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 observation[1] == network_category and state.mcp_client and not state.root.is_mcp
             ):
                 return
-            decider = policy[0]  # 5. decide (the policy seam)
             if decider is not None:
                 decider(observation, (state, how))
+            if observation[3] is importer_open:
+                return  # the importer reading a module file: judged, never recorded
             name = observation[0]
             if name == symbol_event and not first_lookup(state, observation):
                 return  # the same native symbol again in this span (Recorder.first_lookup)
@@ -184,7 +260,9 @@ def make_hook(sensor: Sensor) -> AuditHook:
         except BaseException:
             sensor.errors += 1
         finally:
-            paused.discard(thread_id)
+            if guarded:
+                busy.discard(thread_id)
+            set.discard(paused, thread_id)
 
     return mcptrace_audit_hook
 
@@ -215,6 +293,23 @@ def _is_main_input(expected: list[tuple[str, str]], event: str, args: tuple[Any,
     return True
 
 
+def _switch_problem(
+    thread_id: int,
+    sensor: Sensor,
+    sanctioned: bool,
+    is_own_pause: Callable[[int], bool],
+    busy: set[int],
+) -> str | None:
+    """Which switch someone other than mcptrace flipped, if any (slow path only)."""
+    if thread_id in busy:
+        return None  # the hook's own activity
+    if thread_id in _guard.PAUSED and not is_own_pause(thread_id):
+        return SWITCH_PAUSE
+    if not sensor.active and sanctioned:
+        return SWITCH_ACTIVE
+    return None
+
+
 _installed: Sensor | None = None
 
 
@@ -237,6 +332,7 @@ def install(sensor: Sensor) -> bool:
         link_otel(sensor)
     _installed = sensor
     set_active(sensor.registry, sensor.recorder)
+    decide_module.on_lock(sensor.pin)
     return True
 
 

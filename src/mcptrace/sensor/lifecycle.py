@@ -155,16 +155,20 @@ class SensorLifecycle:
         return bool(recorder.pending) or (process is not None and bool(process.events))
 
     def stop(self) -> None:
-        """Audit hooks cannot be removed: stop recording and unregister the enricher."""
+        """Audit hooks cannot be removed: stop recording and unregister the enricher.
+
+        Refused while a policy is locked in: the policy needs the sensor's observations."""
         from mcptrace.export.enrich import unregister_enricher
 
-        self.sensor.active = False
+        if not self.sensor.set_active(False):
+            activation.report("mcptrace: a policy is locked in; the sensor stays on")
+            return
         unregister_enricher(self.enricher)
 
     def resume(self) -> None:
         from mcptrace.export.enrich import register_enricher
 
-        self.sensor.active = True
+        self.sensor.set_active(True)
         register_enricher(self.enricher)
 
     # --- process span for an instrumented child
@@ -279,7 +283,8 @@ class SensorLifecycle:
         try:
             self.flush()
         finally:
-            self.sensor.active = False  # the providers shut down next
+            self.sensor.set_active(False)  # the providers shut down next (unless a policy
+            # is locked in: it keeps judging until the end)
             self.sensor.recorder.pump.stop()
 
     def after_fork_in_child(self) -> None:

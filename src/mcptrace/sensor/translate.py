@@ -79,8 +79,20 @@ def from_importer() -> bool:
 # ---------------------------------------------------------------- small value helpers
 
 
-def fs_path(value: Any) -> str | None:
-    """An absolute path string, or None for a file descriptor / something unreadable."""
+def fd_path(fd: int) -> str | None:
+    """Where an open descriptor leads (``/proc/self/fd/N``), or None (no /proc, not a path)."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except (OSError, ValueError, OverflowError):
+        return None
+    return target if target.startswith("/") else None
+
+
+def fs_path(value: Any, dir_fd: Any = None) -> str | None:
+    """An absolute path string, or None for a file descriptor / something unreadable.
+
+    A relative path with ``dir_fd`` is relative to that directory, not to the working one.
+    """
     if type(value) is str:
         path = value
     elif isinstance(value, int):
@@ -92,7 +104,24 @@ def fs_path(value: Any) -> str | None:
             path = os.fsdecode(os.fspath(value))
         except TypeError:
             return None
-    return path if path.startswith("/") else os.path.abspath(path)
+    if path.startswith("/"):
+        return path
+    if type(dir_fd) is int:
+        base = fd_path(dir_fd)
+        if base is not None:
+            return os.path.normpath(os.path.join(base, path)) if path else base
+    return os.path.abspath(path)
+
+
+def fd_or_path(value: Any, dir_fd: Any = None) -> str | None:
+    """``fs_path``, or for a descriptor (``os.listdir(fd)``, ``os.fchmod``) where it leads."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return fd_path(value)
+    return fs_path(value, dir_fd)
+
+
+def arg(args: Args, index: int) -> Any:
+    return args[index] if len(args) > index else None
 
 
 def text(value: Any) -> str:
@@ -226,22 +255,94 @@ _ACCESS: dict[int, str] = {}
 _new = tuple.__new__  # builds an Observation without NamedTuple's Python-level __new__
 
 
-@translator("open", categories=[ev.FILE])
+# ``os.open(path, flags, dir_fd=fd)`` raises "open" without its dir_fd: while a policy is in
+# force ``os.open`` is wrapped (policy/active.py) and leaves the descriptor here per thread.
+OPEN_DIR_FD: dict[int, int] = {}
+
+
+@translator("open", "sqlite3.connect", categories=[ev.FILE])
 def _open(event: str, args: Args) -> Observation | None:
     # The hottest translator: the common case (an absolute str path) is inlined.
     path = args[0]
     if type(path) is not str or path[:1] != "/":
-        path = fs_path(path)
+        if event == "sqlite3.connect":
+            return _sqlite_connect(args)
+        path = fs_path(path, OPEN_DIR_FD.get(_get_ident()) if OPEN_DIR_FD else None)
         if path is None:  # os.fdopen(fd): no new file is reached
             return None
     flags = args[2] if len(args) > 2 and type(args[2]) is int else 0
     if ("__pycache__" in path or path[-3:] == ".py") and from_importer():
-        return None  # module source reads, bytecode cache writes
+        # module source reads, bytecode cache writes: a policy judges them by where they
+        # really lead; they are never recorded (the hook drops ``IMPORTER_OPEN``)
+        event = ev.IMPORTER_OPEN
+    elif event == "sqlite3.connect":
+        return _sqlite_connect(args)
     access = _ACCESS.get(flags)
     if access is None:
         access = _ACCESS[flags] = access_of(flags)
     return _new(
         Observation, (ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: path, ev.FILE_ACCESS: access}, event)
+    )
+
+
+def track_open_dir_fd() -> None:
+    """Replace ``os.open`` (and ``posix.open``) by a wrapper that tells ``_open`` the
+    ``dir_fd`` a relative path is opened against.  Only while a policy is in force: the
+    plain builtin is faster, and without a policy a wrong directory costs only precision."""
+    import posix
+
+    real_open = posix.open
+    if getattr(real_open, "__wrapped__", None) is not None:
+        return
+    pending = OPEN_DIR_FD
+
+    def open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if dir_fd is None:
+            return real_open(path, flags, mode)
+        ident = _get_ident()
+        pending[ident] = dir_fd
+        try:
+            return real_open(path, flags, mode, dir_fd=dir_fd)
+        finally:
+            pending.pop(ident, None)
+
+    open.__wrapped__ = real_open  # type: ignore[attr-defined]
+    open.__doc__ = real_open.__doc__
+    os.open = posix.open = open
+
+
+_SQLITE_NO_FILE = frozenset({"", ":memory:"})
+
+
+def _sqlite_connect(args: Args) -> Observation | None:
+    """``sqlite3.connect(database)``: a read-write open of the database file (a URI's path)."""
+    database = args[0] if args else None
+    if isinstance(database, (bytes, bytearray)):
+        database = os.fsdecode(bytes(database))
+    elif database is not None and not isinstance(database, str):
+        try:
+            database = os.fsdecode(os.fspath(database))
+        except TypeError:
+            return None
+    if database is None or database in _SQLITE_NO_FILE:
+        return None  # in memory or a temporary database: no file of the user's
+    access = ev.READ_WRITE
+    if database.startswith("file:"):  # a URI (sqlite3.connect(..., uri=True)) or a file
+        location, _, query = database[5:].partition("?")  # named like one: same path
+        if location.startswith("//"):
+            location = "/" + location[2:].partition("/")[2]
+        if location in _SQLITE_NO_FILE or "mode=memory" in query:
+            return None
+        if "mode=ro" in query:
+            access = ev.READ
+        from urllib.parse import unquote
+
+        database = unquote(location)
+    path = fs_path(database)
+    if path is None:
+        return None
+    return Observation(
+        ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: path, ev.FILE_ACCESS: access}, "sqlite3.connect"
     )
 
 
@@ -252,7 +353,7 @@ def is_bytecode_write(path: str) -> bool:
 
 @translator("os.remove", "os.rmdir", "shutil.rmtree", categories=[ev.FILE])
 def _delete(event: str, args: Args) -> Observation | None:
-    path = _under_dir_fd(args[0], args[1] if len(args) > 1 else None)
+    path = fs_path(args[0], arg(args, 1))  # shutil.rmtree removes entries under a dir_fd
     if path is None:
         return None
     attrs: Attrs = {ev.FILE_PATH: path}
@@ -261,21 +362,8 @@ def _delete(event: str, args: Args) -> Observation | None:
     return Observation(ev.FILE_DELETE, ev.FILE, attrs, event)
 
 
-def _under_dir_fd(raw: Any, dir_fd: Any) -> str | None:
-    """A path relative to ``dir_fd`` (shutil.rmtree removes entries that way) made absolute
-    from the descriptor's directory, not from the working directory."""
-    if type(dir_fd) is int and dir_fd >= 0 and isinstance(raw, (str, bytes)):
-        name = os.fsdecode(raw)
-        if not name.startswith("/"):
-            try:
-                return os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), name)
-            except OSError:
-                pass
-    return fs_path(raw)
-
-
 def _two_paths(name: str, event: str, args: Args) -> Observation | None:
-    source, target = fs_path(args[0]), fs_path(args[1])
+    source, target = fs_path(args[0], arg(args, 2)), fs_path(args[1], arg(args, 3))
     if source is None or target is None or is_bytecode_write(target):
         return None
     return Observation(name, ev.FILE, {ev.FILE_PATH: source, ev.FILE_TARGET_PATH: target}, event)
@@ -294,7 +382,7 @@ def _copy(event: str, args: Args) -> Observation | None:
 @translator("os.chmod", categories=[ev.FILE])
 def _chmod(event: str, args: Args) -> Observation | None:
     attrs: Attrs = {ev.FILE_MODE: f"{int(args[1]) & 0o7777:04o}"}
-    path = fs_path(args[0])
+    path = fd_or_path(args[0], arg(args, 2))
     if path is not None:
         attrs[ev.FILE_PATH] = path
     return Observation(ev.FILE_CHMOD, ev.FILE, attrs, event)
@@ -303,7 +391,7 @@ def _chmod(event: str, args: Args) -> Observation | None:
 @translator("os.chown", "shutil.chown", categories=[ev.FILE])
 def _chown(event: str, args: Args) -> Observation | None:
     attrs: Attrs = {}
-    path = fs_path(args[0])
+    path = fd_or_path(args[0], arg(args, 3))
     if path is not None:
         attrs[ev.FILE_PATH] = path
     for key, value in ((ev.FILE_OWNER_ID, args[1]), (ev.FILE_GROUP_ID, args[2])):
@@ -314,7 +402,7 @@ def _chown(event: str, args: Args) -> Observation | None:
 
 @translator("os.mkdir", categories=[ev.FILE])
 def _mkdir(event: str, args: Args) -> Observation | None:
-    path = fs_path(args[0])
+    path = fs_path(args[0], arg(args, 2))
     if path is None or is_bytecode_write(path):
         return None
     return Observation(
@@ -324,10 +412,13 @@ def _mkdir(event: str, args: Args) -> Observation | None:
 
 @translator("os.link", "os.symlink", categories=[ev.FILE])
 def _link(event: str, args: Args) -> Observation | None:
-    target, link = fs_path(args[0]), fs_path(args[1])
+    symbolic = event == "os.symlink"
+    if symbolic:  # os.symlink(src, dst, dir_fd): the target is stored as written
+        target, link = fs_path(args[0]), fs_path(args[1], arg(args, 2))
+    else:
+        target, link = fs_path(args[0], arg(args, 2)), fs_path(args[1], arg(args, 3))
     if link is None:
         return None
-    symbolic = event == "os.symlink"
     attrs: Attrs = {ev.FILE_PATH: link, ev.FILE_LINK_TYPE: "symbolic" if symbolic else "hard"}
     if symbolic:  # a symlink's target is stored as written, relative or not
         attrs[ev.FILE_SYMLINK_TARGET] = text(args[0])
@@ -339,7 +430,7 @@ def _link(event: str, args: Args) -> Observation | None:
 @translator("os.listdir", "os.scandir", categories=[ev.FILE])
 def _listdir(event: str, args: Args) -> Observation | None:
     raw = args[0] if args and args[0] is not None else "."
-    path = fs_path(raw)
+    path = fd_or_path(raw)
     if path is None or from_importer():  # the importer refreshing its path cache
         return None
     return Observation(ev.FILE_LISTDIR, ev.FILE, {ev.FILE_PATH: path}, event)
@@ -348,7 +439,7 @@ def _listdir(event: str, args: Args) -> Observation | None:
 @translator("os.truncate", categories=[ev.FILE])  # also os.ftruncate (an fd: no file.path)
 def _truncate(event: str, args: Args) -> Observation | None:
     attrs: Attrs = {}
-    path = fs_path(args[0])
+    path = fd_or_path(args[0])
     if path is not None:
         attrs[ev.FILE_PATH] = path
     if type(args[1]) is int:
@@ -374,7 +465,7 @@ def iso_time(value: Any, nanoseconds: bool) -> str | None:
 @translator("os.utime", categories=[ev.FILE])
 def _utime(event: str, args: Args) -> Observation | None:
     attrs: Attrs = {}
-    path = fs_path(args[0])
+    path = fd_or_path(args[0], arg(args, 3))
     if path is not None:
         attrs[ev.FILE_PATH] = path
     # Explicit times are what matters (a back-dated mtime hides a change); none means "now".
