@@ -54,11 +54,14 @@ suite() {  # name venv peer-venv pytest-args...
 }
 
 suite main main mcp1 tests --ignore-glob='tests/backends/test_receivers_*'
+# the policy's bypass corpus and path judgement, where audit events differ: each hook, each Python
+ENFORCEMENT=(tests/policy/test_policy_bypass.py tests/policy/test_policy_paths.py)
 # mcp 1.x; its sensor tests run on the pure-Python audit hook (the C hook everywhere else)
-MCPTRACE_NATIVE_HOOK=false suite mcp1 mcp1 main tests/mcp tests/sensor tests/backends/test_examples.py
+MCPTRACE_NATIVE_HOOK=false suite mcp1 mcp1 main tests/mcp tests/sensor "${ENFORCEMENT[@]}" \
+    tests/backends/test_examples.py
 suite fastmcp fastmcp mcp1 tests/mcp -k fastmcp
 for v in py310 py312 py313; do
-    suite "sensor-$v" "$v" mcp1 tests/sensor
+    suite "sensor-$v" "$v" mcp1 tests/sensor "${ENFORCEMENT[@]}"
 done
 
 # Live export to real receivers from PyPI: oteltap (main venv), Arize Phoenix and rotel

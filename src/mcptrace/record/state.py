@@ -267,12 +267,10 @@ class SpanRegistry:
     # --- the attribution step (hot path)
 
     def attribute(self) -> Attribution | None:
-        """(state, how) for the current thread, or None for telemetry's own work."""
+        """(state, how) for the current thread.  OpenTelemetry's suppress-instrumentation flag
+        is not consulted (tool code can set it too): mcptrace's own work runs paused."""
         context = self.current_context()
-        suppress_key, span_key = self.keys
-        if context.get(suppress_key):  # the SDK or an instrumentation exporting
-            return None
-        span = context.get(span_key)
+        span = context.get(self.keys[1])
         if span is not None:
             state = self.by_span.get(span)
             if state is not None:

@@ -258,6 +258,7 @@ _new = tuple.__new__  # builds an Observation without NamedTuple's Python-level 
 # ``os.open(path, flags, dir_fd=fd)`` raises "open" without its dir_fd: while a policy is in
 # force ``os.open`` is wrapped (policy/active.py) and leaves the descriptor here per thread.
 OPEN_DIR_FD: dict[int, int] = {}
+_DIR_FD_TRACKED: list[bool] = []
 
 
 @translator("open", "sqlite3.connect", categories=[ev.FILE])
@@ -291,9 +292,10 @@ def track_open_dir_fd() -> None:
     plain builtin is faster, and without a policy a wrong directory costs only precision."""
     import posix
 
-    real_open = posix.open
-    if getattr(real_open, "__wrapped__", None) is not None:
+    if _DIR_FD_TRACKED:
         return
+    _DIR_FD_TRACKED.append(True)
+    real_open = posix.open
     pending = OPEN_DIR_FD
 
     def open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
@@ -306,7 +308,6 @@ def track_open_dir_fd() -> None:
         finally:
             pending.pop(ident, None)
 
-    open.__wrapped__ = real_open  # type: ignore[attr-defined]
     open.__doc__ = real_open.__doc__
     os.open = posix.open = open
 
