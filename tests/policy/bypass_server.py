@@ -311,7 +311,7 @@ def uninstrument_the_sensor(secret: str, work: str) -> str:
 
 @attempt
 def policy_slot_cleared(secret: str, work: str) -> str:
-    from mcptrace.sensor import decide
+    from mcptrace.record import decide
 
     decide.POLICY[0] = None
     decide._on_refused[0] = None
@@ -320,7 +320,7 @@ def policy_slot_cleared(secret: str, work: str) -> str:
 
 @attempt
 def set_decider_none(secret: str, work: str) -> str:
-    from mcptrace.sensor.decide import set_decider
+    from mcptrace.record.decide import set_decider
 
     try:
         set_decider(None)

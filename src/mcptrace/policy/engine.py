@@ -294,7 +294,9 @@ class PolicyEngine:
         self.policy = policy
         self.on_violation = on_violation
         self.tool_calls_only = policy.applies_to == m.TOOL_CALLS
-        self.enforcing = policy.enforcing()
+        self.enforcing = policy.mode == m.ENFORCE or any(
+            rule.mode == m.ENFORCE for rule in policy.rules
+        )  # anything in it can block
         self.inherited_tool = os.environ.get(POLICY_TOOL_VARIABLE) or None
         self.tainted: set[SpanState] = set()  # roots whose tool flipped a switch
         self._decide_one: Callable[[Observation, Attribution], None] | None = None
