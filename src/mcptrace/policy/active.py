@@ -13,6 +13,7 @@ A policy file that does not load is reported on one line; then
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Callable, Mapping

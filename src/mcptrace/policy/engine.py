@@ -47,6 +47,9 @@ TAMPER_RULE = "mcptrace.tamper"  # the rule a tool that flipped a switch violate
 # tamper observations (audit_event) that are a switch flipped, not merely someone watching
 SWITCHES = frozenset({"sensor.active", "sensor.pause", "policy.slot", "set_decider"})
 UNATTRIBUTED_LABEL = "unattributed"  # SpanRegistry.unattributed
+# what a tool that flipped a switch may no longer do: reach outside the process.  Code and
+# imports stay judged by the rules alone: the SDK formatting the tool's error compiles too.
+TAINTED_CATEGORIES = frozenset({ev.FILE, ev.NETWORK, ev.PROCESS, ev.NATIVE})
 # set by an enforcing parent for a child started inside a tool call: the child's actions are
 # that tool's (policy/active.py, ActivePolicy.child_environment)
 POLICY_TOOL_VARIABLE = "MCPTRACE_POLICY_TOOL"
@@ -367,6 +370,8 @@ class PolicyEngine:
         tamper_event = ev.SENSOR_TAMPER
         taint = self._taint
         outside_requests = self._outside_requests
+        tainted_categories = TAINTED_CATEGORIES
+        importer_open = ev.IMPORTER_OPEN
         inherited = self.inherited_tool is not None  # a child judged as its parent's tool
 
         def policy_decider(observation: Observation, attribution: Attribution) -> None:
@@ -374,19 +379,22 @@ class PolicyEngine:
             if observation[0] == tamper_event:
                 taint(observation, state)
                 return
-            if tainted and state.root in tainted:
-                act(observation, [self._tainted_verdict(observation)], state, attribution[1])
             judge = judges_get(observation[0])
-            if judge is None:
-                return
-            if (
-                tool_calls_only
-                and not state.root.is_mcp
-                and not inherited
-                and not outside_requests(state)
+            verdicts = (
+                judge(observation, state)
+                if judge is not None
+                and (
+                    not tool_calls_only or state.root.is_mcp or inherited or outside_requests(state)
+                )
+                else None
+            )
+            if (  # after tampering, the tool's reach outside the process is denied
+                tainted
+                and observation[1] in tainted_categories
+                and state.root in tainted
+                and observation[3] != importer_open
             ):
-                return
-            verdicts = judge(observation, state)
+                verdicts = [*(verdicts or ()), self._tainted_verdict(observation)]
             if verdicts:
                 act(observation, verdicts, state, attribution[1])
 
