@@ -22,7 +22,10 @@ from __future__ import annotations
 import os
 import sys
 from _thread import get_ident
-from collections.abc import Callable, Iterable
+
+TYPE_CHECKING = False  # not typing's: imported at interpreter start
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _PLUMBING = (__file__, os.path.abspath(__file__), _PACKAGE_DIR + "_guard.py")

@@ -47,7 +47,7 @@ from _thread import get_ident as _get_ident
 from mcptrace import _guard
 from mcptrace.record import decide as decide_module
 from mcptrace.record import vocabulary as ev
-from mcptrace.record.decide import POLICY, Decider, PolicyDenial
+from mcptrace.record.decide import POLICY, PolicyDenial
 from mcptrace.record.observation import Observation
 from mcptrace.record.recorder import Recorder, set_active
 from mcptrace.record.state import SpanRegistry, context_variable
@@ -63,6 +63,8 @@ TYPE_CHECKING = False  # not typing's: the hook is installed as the interpreter 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
+
+    from mcptrace.record.decide import Decider
 
     AuditHook = Callable[[str, tuple[Any, ...]], None]
 

@@ -278,7 +278,7 @@ class SensorLifecycle:
             return
         self.closed = True
         if not self.linked:  # never activated: nothing to write (activation.at_exit decided)
-            self.sensor.active = False
+            self.sensor.set_active(False)
             return
         try:
             self.flush()
