@@ -93,13 +93,18 @@ def trace_environment() -> dict[str, str]:
     }
 
 
+# the instrumentation settings as they were when this process started, before any tool ran
+_AT_START: dict[str, str] | None = None
+
+
 def _enforcing_policy_environment(env: Mapping[str, str]) -> dict[str, str] | None:
     """``env`` re-armed by the policy in force, if it enforces (None without one)."""
     active = sys.modules.get("mcptrace.policy.active")
     policy = active.active_policy() if active is not None else None
     if policy is None:
         return None
-    armed: dict[str, str] | None = policy.child_environment(env)
+    ours = _AT_START if _AT_START is not None else instrumentation_environment()
+    armed: dict[str, str] | None = policy.child_environment(env, ours)
     return armed
 
 
@@ -196,6 +201,9 @@ class ChildProcessInstrumentor(Instrumentor):
         return []
 
     def _instrument(self, **kwargs: Any) -> None:
+        global _AT_START
+        if _AT_START is None:
+            _AT_START = instrumentation_environment()
         importwatch.after("subprocess", _patch_popen)  # when (if) the program imports it
         for name in ("posix_spawn", "posix_spawnp"):
             if hasattr(os, name):

@@ -23,7 +23,6 @@ from typing import Any
 import wrapt
 
 from mcptrace.activation import report
-from mcptrace.children import instrumentation_environment
 from mcptrace.config import Settings
 from mcptrace.policy import model as m
 from mcptrace.policy.engine import POLICY_TOOL_VARIABLE, NetworkRule, PolicyEngine, tool_name_of
@@ -66,8 +65,6 @@ class ActivePolicy:
 
     def __init__(self, engine: PolicyEngine, violations: ViolationRecorder) -> None:
         self.engine = engine
-        # the instrumentation settings as they were at start-up, before any tool ran
-        self.environment = instrumentation_environment()
         self.decider = engine.decider()
         self.violations = violations
         self.refusals = 0  # set_decider attempts (reported on stderr once, each as an event)
@@ -111,12 +108,14 @@ class ActivePolicy:
         recorder.record(observation, attribution[0], attribution[1], threading.get_ident())
         self.decider(observation, attribution)
 
-    def child_environment(self, env: Mapping[str, str]) -> dict[str, str] | None:
-        """Under enforcement: ``env`` with this process's instrumentation settings restored
-        over whatever the caller changed, and the current tool named for the child."""
+    def child_environment(
+        self, env: Mapping[str, str], ours: Mapping[str, str]
+    ) -> dict[str, str] | None:
+        """Under enforcement: ``env`` with this process's instrumentation settings (``ours``,
+        as they were at start-up: mcptrace/children.py) restored over whatever the caller
+        changed, and the current tool named for the child."""
         if not self.engine.enforcing:
             return None
-        ours = self.environment
         armed = {
             key: value
             for key, value in env.items()
