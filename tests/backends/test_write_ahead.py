@@ -401,7 +401,8 @@ def test_the_next_process_on_the_spool_ships_what_was_left(spool: Path, tap: Ote
         collector.up()
         # a later process that lives a few seconds adopts the files of the finished one
         result = run_under_mcptrace(
-            [PYTHON, "-c", "import time; time.sleep(3)"], spool,
+            # (an instrumented process loads its exporters once it uses OpenTelemetry)
+            [PYTHON, "-c", "import time, opentelemetry.trace; time.sleep(3)"], spool,
             "--endpoint", collector.endpoint, env=env_for(),
         )  # fmt: skip
         assert "is reachable again" in result.stderr
