@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -158,6 +159,37 @@ _TOKEN_COUNT_WORDS = frozenset(
         "context",
     }
 )
+# ... but not PRIMARY_KEY, SORT_KEY, GPG_PUBLIC_KEY, S3_OBJECT_KEY
+_NOT_SECRET_KEY_WORDS = frozenset(
+    {
+        "public",
+        "pub",
+        "primary",
+        "foreign",
+        "sort",
+        "partition",
+        "cache",
+        "hash",
+        "object",
+        "s3",
+        "hot",
+        "routing",
+        "lookup",
+        "idempotency",
+        "row",
+        "index",
+        "id",
+        "unique",
+        "composite",
+        "dedup",
+        "group",
+        "shard",
+        "range",
+        "map",
+        "file",
+        "path",
+    }
+)
 _NOT_PASS = ("bypass", "compass", "overpass", "underpass", "multipass", "onepass", "twopass")
 # Query parameters that carry credentials although their name is not secret elsewhere.
 _SECRET_QUERY_NAMES = frozenset({"key", "code", "sig", "sign", "apikey", "pw"})
@@ -213,6 +245,14 @@ def _judge_name(name: str, extras: tuple[str, ...]) -> bool:
             return True
         if word in ("key", "keys") and index > 0 and words[index - 1] in _KEY_QUALIFIERS:
             return True
+    # STRIPE_KEY, OPENAI_API_KEYS: an environment-style name ending in KEY holds a key
+    if (
+        len(words) > 1
+        and words[-1] in ("key", "keys")
+        and name.isupper()
+        and not _NOT_SECRET_KEY_WORDS.intersection(words)
+    ):
+        return True
     # keytool -storepass, -keypass, PGPASS
     return squashed.endswith("pass") and not squashed.endswith(_NOT_PASS)
 
@@ -354,9 +394,15 @@ _AUTH_VALUE = re.compile(
 )
 
 
+# PuTTY .ppk: the private lines follow headers, up to the MAC line (or the end of the text)
+_PUTTY_PRIVATE_KEY = re.compile(r"PuTTY-User-Key-File-\d+:[\s\S]*?(?:Private-MAC:[^\r\n]*|$)")
+
+
 def _redact_shapes(text: str) -> str:
     if "-----BEGIN" in text:
         text = _PEM_PRIVATE_KEY.sub(REDACTED, text)
+    if "PuTTY-User-Key-File-" in text:
+        text = _PUTTY_PRIVATE_KEY.sub(REDACTED, text)
     text = _KEY_RUN.sub(lambda run: _KEYS.sub(_replace_shape, run.group(0)), text)
     lowered = text.lower()
     if any(scheme in lowered for scheme in ("bearer", "basic", "digest", "negotiate")):
@@ -388,14 +434,36 @@ def _replace_shape(match: re.Match[str]) -> str:
 # scheme://user:password@host -> scheme://host (the user name goes too: it may be a token)
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,30}://)[^\s/?#@\"'<>]*@")
 # ?name=value / &name=value / #name=value / ;name=value (also HTML-escaped &amp;)
-_QUERY_PARAM = re.compile(r"((?:[?#&;]|&amp;)([A-Za-z0-9_.\-\[\]]{1,64})=)([^&#\s\"'<>]*)")
+# (also percent-encoded: ?access%5Ftoken=x, a whole query encoded once more: %3Ftoken%3Dx)
+_QUERY_PARAM = re.compile(
+    r"((?:[?#&;]|&amp;|%(?:26|3[Ff]|23|3[Bb]))"
+    r"((?:[A-Za-z0-9_.\-\[\]]|%(?!26|3[Dd])[0-9A-Fa-f]{2}){1,64})"
+    r"(?:=|%3[Dd]))([^&#\s\"'<>]*)"
+)
 
 
 def _replace_query(match: re.Match[str]) -> str:
     value = match.group(3)
-    if value and value != REDACTED and _is_secret_query_name(match.group(2)):
+    name = match.group(2)
+    if "%" in name:
+        name = urllib.parse.unquote(name)
+    if value and value != REDACTED and _is_secret_query_name(name):
         return match.group(1) + REDACTED
+    if "%" in value:  # a query encoded inside a value: ?next=%2Fcb%3Ftoken%3Dx
+        return match.group(1) + _QUERY_PARAM.sub(_replace_query, value)
     return match.group(0)
+
+
+# A path segment after one named like a secret: /token/<value>, /api-keys/<value>.  Only a
+# value shaped like a token (letters and digits, 16 or more) goes: /token/refresh stays.
+_PATH_SECRET = re.compile(
+    r"(?i)(/(?:[\w-]{0,20}(?:token|tokens|secret|secrets|password|passwd|apikey|api[_-]key"
+    r"|api[_-]keys|key|keys|sig|signature|auth|bot))/)"
+    r"(?=[A-Za-z0-9._~%+=:-]{0,200}\d)(?=[A-Za-z0-9._~%+=:-]{0,200}[A-Za-z])"
+    r"([A-Za-z0-9._~%+=:-]{12,512})(?=[/?#\s\"'<>)\],;]|$)"
+    # Telegram bot API: /bot<id>:<token>/method
+    r"|(/bot)(\d{5,12}:[A-Za-z0-9_-]{8,})"
+)
 
 
 # ---------------------------------------------------------------- name = value in text
@@ -448,7 +516,10 @@ _UNQUOTED_CHAR = r"(?:\[REDACTED\]|[^\s\"',;&}\]<>)\\])"
 # name=value / name: value, the name at the start of a word (or after a \n escape in JSON)
 _ASSIGNMENT = re.compile(
     r"(?:(?<![\w.\-/\\])|(?<=\\[nrt]))(-{0,2}[A-Za-z_$@][\w.\-]{0,80}?)"
-    r"(?:(?P<colon>(?:\\*[\"'])?[ \t]*:(?!//)[ \t]*)|(?P<equals>(?:\\*[\"'])?[ \t]*=[ \t]*))"
+    # a quoted name may have its colon on the next line (pretty-printed JSON); a name may be
+    # a subscript (os.environ["API_KEY"]="x"); "=" may be percent-encoded (password%3Dx)
+    r"(?:(?P<colon>\\*[\"']\]?\s{0,8}:(?!//)\s{0,8}|\]?[ \t]*:(?!//)[ \t]*)"
+    r"|(?P<equals>(?:\\*[\"'])?\]?[ \t]*(?:=|%3[Dd])[ \t]*))"
 )
 # after "name:" a value runs to the end of the phrase (a passphrase has spaces) ...
 _COLON_VALUE = re.compile(rf"{_QUOTED_VALUE}|(?:{_UNQUOTED_CHAR}|[ \t]){{0,512}}{_UNQUOTED_CHAR}")
@@ -554,6 +625,104 @@ def _redact_assignments(text: str) -> str:
     return "".join(pieces)
 
 
+# An error message naming what it quotes: 'bad key Zq8v...', 'invalid token "abc123..."'.
+# Only a value shaped like a credential (8+ characters mixing letters and digits, no path,
+# not all hex of a digest length) goes: "token count 12", "password reset" stay.
+_PROSE_SECRET = re.compile(
+    r"(?i)(?=[akpstc])(?<![\w-])((?:api[ _-]?)?"
+    r"(?:key|token|password|passwd|secret|passphrase|credential|apikey)"
+    r"s?(?:[ \t]+(?:is|was|of|=))?[ \t]+)([\"'`]?)"
+    r"(?=[A-Za-z0-9_+/=.~-]{0,200}\d)(?=[A-Za-z0-9_+/=.~-]{0,200}[A-Za-z])"
+    r"([A-Za-z0-9_+=.~-][A-Za-z0-9_+/=.~-]{7,511})(?![A-Za-z0-9_+/=.~-])\2"
+)
+_DIGEST = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+def _replace_prose_secret(match: re.Match[str]) -> str:
+    value = match.group(3)
+    if value.startswith(REDACTED) or _DIGEST.fullmatch(value) or _UUID.fullmatch(value):
+        return match.group(0)
+    if "." in value and not any(c.isupper() for c in value) and value.count("-") == 0:
+        return match.group(0)  # a file or host name: key.pem, token.example.com
+    quote = match.group(2)
+    return f"{match.group(1)}{quote}{REDACTED}{quote}"
+
+
+_FILE_NAME = re.compile(r"[\w-]+\.[A-Za-z]{1,5}")
+
+
+_PATH_HINTS = ("token", "secret", "passw", "key", "sig", "auth")
+_ORACLE_HINTS = ("oracle", "sql", "exp", "imp", "rman", "dgmgrl")
+
+
+def _replace_path_secret(match: re.Match[str]) -> str:
+    if match.group(2) is not None and _FILE_NAME.fullmatch(match.group(2)):
+        return match.group(0)  # /keys/server-2024.pem
+    return (match.group(1) or match.group(3)) + REDACTED
+
+
+# Oracle logins: sqlplus scott/tiger@orcl, jdbc:oracle:thin:scott/tiger@host:1521:orcl
+_ORACLE_LOGIN = re.compile(
+    r"(?i)((?:jdbc:oracle:\w+:|\b(?:sqlplus|sqlldr|expdp|impdp|exp|imp|rman|dgmgrl|sql)"
+    r"(?:\s+-\w+)*\s+[\"']?)[\w$#.]{1,60}/)([^@\s/\"']{1,256})(@)"
+)
+
+# A value named by a sibling: <password>x</password>, <add key="ApiKey" value="x"/>,
+# <entry name="password">x</entry>, {"name": "DB_PASSWORD", "value": "x"} (Kubernetes env,
+# AWS parameter lists, .NET settings)
+_XML_ELEMENT = re.compile(r"<([A-Za-z_][\w.\-:]{0,80})((?:\s[^<>]{0,400})?)>([^<]{1,4096})</\1\s*>")
+_NAME_ATTRIBUTE = re.compile(r"(?i)\b(?:name|key)\s*=\s*[\"']([\w.\-:]{1,80})[\"']")
+_VALUE_ATTRIBUTE = re.compile(r"(?i)(\bvalue\s*=\s*)([\"'])([^\"'<>]{0,4096})\2")
+_NAME_VALUE_JSON = re.compile(
+    r"(?i)((\\*[\"'])(?:name|key|parameterkey|variable)\2\s*:\s*\2([\w.\-:]{1,80})\2\s*,\s*"
+    r"\2(?:value|secretvalue|parametervalue)\2\s*:\s*)(\2(?:(?!\2).){0,4096}?\2)"
+)
+_XML_TAG = re.compile(r"<[A-Za-z_][^<>]{0,600}>")
+
+
+def _redact_named_values(text: str) -> str:
+    if "<" in text:
+        text = _XML_ELEMENT.sub(_replace_xml_element, text)
+        text = _XML_TAG.sub(_replace_xml_tag, text)
+    if ('"' in text or "'" in text) and "value" in text.lower():
+        text = _NAME_VALUE_JSON.sub(_replace_name_value_json, text)
+    return text
+
+
+def _replace_xml_element(match: re.Match[str]) -> str:
+    tag, attributes, content = match.group(1), match.group(2), match.group(3)
+    named = _NAME_ATTRIBUTE.search(attributes) if attributes else None
+    name = named.group(1) if named is not None else tag.rsplit(":", 1)[-1]
+    if content.strip() in ("", REDACTED) or not _names_a_secret_value(name):
+        return match.group(0)
+    return f"<{tag}{attributes}>{REDACTED}</{tag}>"
+
+
+def _replace_xml_tag(match: re.Match[str]) -> str:
+    tag = match.group(0)
+    named = _NAME_ATTRIBUTE.search(tag)
+    if named is None or not _names_a_secret_value(named.group(1)):
+        return tag
+    return _VALUE_ATTRIBUTE.sub(
+        lambda m: (
+            m.group(0)
+            if m.group(3) in ("", REDACTED)
+            else f"{m.group(1)}{m.group(2)}{REDACTED}{m.group(2)}"
+        ),
+        tag,
+    )
+
+
+def _replace_name_value_json(match: re.Match[str]) -> str:
+    quote, value = match.group(2), match.group(4)
+    if value[len(quote) : -len(quote)] in ("", REDACTED) or not _names_a_secret_value(
+        match.group(3)
+    ):
+        return match.group(0)
+    return f"{match.group(1)}{quote}{REDACTED}{quote}"
+
+
 # ["X-Api-Key", "value"], ('password', 'value'): a header or setting as a pair
 _PAIR = re.compile(r"([\[(]\s*(\\*[\"']))([\w.\-]{1,80})(\2\s*,\s*)(\2)((?:(?!\2).){0,4096}?)\2")
 
@@ -650,7 +819,10 @@ _PROGRAM_FLAGS: dict[str, dict[str, str]] = {
     "influx": {"-t": "value"},
     "cqlsh": {"-p": "value"},
     "pgcli": {},
+    **_each(("sqlplus", "sqlldr", "expdp", "impdp", "rman", "dgmgrl"), {}),
 }
+_ORACLE_PROGRAMS = frozenset({"sqlplus", "sqlldr", "expdp", "impdp", "rman", "dgmgrl"})
+_ORACLE_WORD = re.compile(r"[\w$#.]{1,60}/([^@\s/]{1,256})(?:@|$)")
 # Registry logins: -p is the password only after the word "login" (docker run -p is a port).
 _LOGIN_PROGRAMS = frozenset(
     {"docker", "podman", "nerdctl", "buildah", "skopeo", "oras", "helm", "crane", "regctl"}
@@ -758,6 +930,11 @@ def _secret_spans(words: list[str]) -> dict[int, tuple[int, int]]:
         ):
             pending = "value"
             continue
+        if program in _ORACLE_PROGRAMS:  # sqlplus scott/tiger@orcl
+            oracle = _ORACLE_WORD.match(word)
+            if oracle is not None:
+                spans[index] = oracle.span(1)
+                continue
         if word.startswith("pass:"):  # openssl -passin pass:SECRET
             spans[index] = (5, len(word))
             continue
@@ -874,16 +1051,25 @@ def _redact_text(text: str, quoting_levels: int) -> str:
         text = _redact_command_words(text, _LOOSE_WORD)
     if "://" in text:
         text = _URL_USERINFO.sub(r"\1", text)
-    if "=" in text:
+    if "=" in text or "%3" in text:
         text = _QUERY_PARAM.sub(_replace_query, text)
+    if "/" in text:
+        lowered = text.lower()
+        if "/bot" in lowered or any(hint in lowered for hint in _PATH_HINTS):
+            text = _PATH_SECRET.sub(_replace_path_secret, text)
+        if "@" in text and any(hint in lowered for hint in _ORACLE_HINTS):
+            text = _ORACLE_LOGIN.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
     if "login" in text:
         text = _NETRC.sub(lambda m: m.group(1) + REDACTED, text)
     if ":" in text and _may_name_a_secret(text):
         text = _redact_header_lines(text)
-    if ("=" in text or ":" in text) and _may_name_a_secret(text):
+    if ("=" in text or ":" in text or "%3" in text) and _may_name_a_secret(text):
         text = _redact_assignments(text)
     if "," in text:
         text = _PAIR.sub(_replace_pair, text)
+    if _may_name_a_secret(text):
+        text = _redact_named_values(text)
+        text = _PROSE_SECRET.sub(_replace_prose_secret, text)
     for pattern in _extra_patterns:
         text = pattern.sub(REDACTED, text)
     return text
@@ -971,12 +1157,13 @@ def redact_data(value: Any, extra_keys: Iterable[str] = (), _depth: int = 0) -> 
     extras = tuple(extra_keys)
     if isinstance(value, Mapping):
         result: dict[str, Any] = {}
+        secret_sibling = _names_a_secret_sibling(value)
         for key, item in value.items():
             name = key if isinstance(key, str) else str(key)
             if (
                 item not in (None, "")
                 and not isinstance(item, bool)
-                and is_secret_name(name, extras)
+                and (is_secret_name(name, extras) or (secret_sibling and name in _VALUE_FIELDS))
             ):
                 item = REDACTED
             else:
@@ -1005,6 +1192,17 @@ def redact_data(value: Any, extra_keys: Iterable[str] = (), _depth: int = 0) -> 
 
 
 _PLAIN_NAME = re.compile(r"[\w.\-]{1,80}")
+# {"name": "DB_PASSWORD", "value": "x"}: the value is named by its sibling
+_NAME_FIELDS = ("name", "Name", "key", "Key", "ParameterKey", "variable", "Variable")
+_VALUE_FIELDS = frozenset({"value", "Value", "ParameterValue", "SecretValue", "secretValue"})
+
+
+def _names_a_secret_sibling(mapping: Mapping[Any, Any]) -> bool:
+    for field in _NAME_FIELDS:
+        named = mapping.get(field)
+        if isinstance(named, str) and _PLAIN_NAME.fullmatch(named):
+            return _names_a_secret_value(named)
+    return False
 
 
 def redact_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
