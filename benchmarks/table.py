@@ -136,6 +136,10 @@ def _turns(document: dict[str, Any]) -> int:
     return int(sensor.get("alternations", document["rounds"]))
 
 
+CPU_START = "<!-- benchmarks-cpu:start -->"
+CPU_END = "<!-- benchmarks-cpu:end -->"
+
+
 def render(document: dict[str, Any]) -> str:
     info = document["machine"]
     lines = [
@@ -154,9 +158,33 @@ def render(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_cpu(document: dict[str, Any]) -> str:
+    """The table of a ``python -m benchmarks startup roundtrip`` run (results-cpu.json)."""
+    info = document["machine"]
+    lines = [
+        CPU_START,
+        "Measured with "
+        + " then ".join(
+            f"`python -m benchmarks {name}`"
+            for name in str(document.get("scenarios", "startup roundtrip")).split()
+        )
+        + f" ({document['rounds']} rounds; the start-up CPU rows ≥ 15) on {info['cpus']} CPUs "
+        f"({info['cpu']}), Python {info['python']}; median (min–max) of the per-round "
+        f"figures; the runs took {sum(document.get('seconds', {}).values()):.0f} s.",
+        "",
+        "| scenario | result | target | |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows(document)]
+    lines.append(CPU_END)
+    return "\n".join(lines)
+
+
 def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as handle:
-        print(render(json.load(handle)))
+        document = json.load(handle)
+    cpu = len(sys.argv) > 2 and sys.argv[2] == "--cpu"
+    print(render_cpu(document) if cpu else render(document))
     return 0
 
 

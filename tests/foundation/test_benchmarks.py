@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from benchmarks._child import ServedChild, clean_env
 from benchmarks.harness import alternate, rotate
-from benchmarks.table import END, START, render
+from benchmarks.table import CPU_END, CPU_START, END, START, render, render_cpu
 
 from support import ROOT
 
@@ -50,6 +50,14 @@ def test_readme_table_matches_the_committed_results() -> None:
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index(START) : readme.index(END) + len(END)]
     assert table == render(document)
+
+
+def test_readme_cpu_table_matches_the_committed_results() -> None:
+    document = json.loads((ROOT / "benchmarks" / "results-cpu.json").read_text())
+    assert document["smoke"] is False and document["rounds"] >= 5
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index(CPU_START) : readme.index(CPU_END) + len(CPU_END)]
+    assert table == render_cpu(document)
 
 
 SERVED = """
