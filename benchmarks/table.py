@@ -165,7 +165,7 @@ def render_cpu(document: dict[str, Any]) -> str:
         CPU_START,
         "Measured with "
         + " then ".join(
-            f"`python -m benchmarks {name}`"
+            f"`python -m benchmarks{'.' if name == 'cpu_roundtrip' else ' '}{name}`"
             for name in str(document.get("scenarios", "startup roundtrip")).split()
         )
         + f" ({document['rounds']} rounds; the start-up CPU rows ≥ 15) on {info['cpus']} CPUs "
