@@ -385,12 +385,16 @@ class TracingMiddleware:
     to the span enricher instead, and only notifications get a span of ours.
     """
 
-    def __init__(self, opens_request_spans: bool = True) -> None:
+    def __init__(
+        self, opens_request_spans: bool = True, server: dict[str, Any] | None = None
+    ) -> None:
         self.opens_request_spans = opens_request_spans
+        self.server = server or {}  # the server's own name and version, on its spans
 
     async def __call__(self, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         try:
             inbound = _inbound(ctx)
+            inbound.attributes.update(self.server)
         except Exception:
             return await call_next(ctx)
         if not self.opens_request_spans and ctx.request_id is not None:
@@ -444,7 +448,10 @@ def install_middleware(server: Any) -> None:
     chain: list[Any] = server.middleware
     if any(isinstance(entry, TracingMiddleware) for entry in chain):
         return
-    ours = TracingMiddleware(opens_request_spans=not type(server).__module__.startswith("fastmcp"))
+    ours = TracingMiddleware(
+        opens_request_spans=not type(server).__module__.startswith("fastmcp"),
+        server=server_info_attributes(server),
+    )
     for index, entry in enumerate(chain):
         if _is_sdk_tracing_middleware(entry):
             chain[index] = ours

@@ -385,7 +385,9 @@ class Side:
         session = attrs.get(A_SESSION)
         self.session_id = intern(session) if isinstance(session, str) else ""
         self.service = intern(str(span.resource.get("service.name", "")))
-        self.instance = intern(str(span.resource.get("service.instance.id", "")))
+        # which process: a server names itself on its spans; else the instance id, if any
+        own = attrs.get(A_SERVER_NAME) if span.kind != SPAN_KIND_CLIENT else None
+        self.instance = intern(str(own or span.resource.get("service.instance.id", "")))
         self.start_ns = span.start_unix_nano
         self.end_ns = span.end_unix_nano
         # who called (server side: the client's clientInfo), and who is at the other end
