@@ -225,3 +225,49 @@ def test_view_modules_print_only_through_the_choke_point() -> None:
         if direct.search(line) and not line.lstrip().startswith(("#", "print(line)", "print(call"))
     ]
     assert not offenders, offenders
+
+
+# Lines a damaged or hand-edited spool can hold: not JSON, JSON of the wrong shape, and
+# requests whose fields have the wrong types.  Each is one malformed line, nothing else lost.
+DAMAGED_LINES = [
+    b"\xff\xfe\x00 not json at all",
+    b'{"resourceSpans": [ cut short',
+    b"[]",
+    b'"\\ud800"',
+    b'{"resourceSpans": 5}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 7, "traceId": null}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x", "traceId": "t", "spanId":'
+    b' "s", "startTimeUnixNano": "nan", "attributes": [{"key": 5, "value": {}}]}]}]}]}',
+    b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": [], "body": 3}]}]}]}',
+    b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"eventName": {"a": 1}}]}]}]}',
+]
+
+
+def test_damaged_lines_and_huge_names_neither_crash_nor_blind_the_view(tmp_path: Path) -> None:
+    spool = tmp_path / "damaged"
+    recording = RecordingSpool(spool)
+    huge = "call_" + "\x1b[2K" * 3 + "A" * 5000
+    recording.write(
+        [
+            Request("tools/call", huge, 0, 12, 10, error=("ValueError", "boom")),
+            Request("tools/call", "after_the_huge_one", 20, 6, 5),
+        ]
+    )
+    recording.close()
+    for path in spool.glob("*.jsonl"):
+        lines = path.read_bytes().splitlines(keepends=True)
+        path.write_bytes(b"".join([*lines[:1], *(x + b"\n" for x in DAMAGED_LINES), *lines[1:]]))
+    done = view(str(spool), "--limit", "0")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b""
+    text = assert_inert(done.stdout)
+    huge_line = next(line for line in text.splitlines() if "call_\\x1b[2K" in line)
+    assert "ERR" in huge_line and len(huge_line) < 300  # the status stays on screen
+    assert "(+" in huge_line and "chars)" in huge_line
+    assert "after_the_huge_one" in text
+    # every damaged line is counted where it is read (a traces file ignores log requests)
+    skipped = re.search(r"(\d+) malformed spool lines skipped", text)
+    assert skipped is not None and int(skipped[1]) == 14
+    for args in (["--json"], ["--html", str(tmp_path / "r.html")]):
+        done = view(str(spool), *args)
+        assert done.returncode == 0, done.stderr

@@ -42,7 +42,19 @@ def any_value(value: dict[str, Any]) -> Any:
 
 
 def attributes_of(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {item["key"]: any_value(item.get("value", {})) for item in items}
+    return {_text(item["key"]): any_value(item.get("value", {})) for item in items}
+
+
+def _text(value: Any) -> str:
+    """A string field of the spool (a hostile or damaged line may hold anything there)."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+# What a damaged or hand-made line can raise while read as OTLP/JSON: the whole line is
+# then counted as malformed and skipped, the rest of the spool is read.
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, OverflowError, IndexError)
 
 
 @dataclass
@@ -131,8 +143,20 @@ def iter_requests(
                     counts.malformed += 1
 
 
-def spans_in(tree: dict[str, Any], file: str = "") -> Iterator[SpanRecord]:
-    """The spans of one ExportTraceServiceRequest in OTLP/JSON."""
+def spans_in(
+    tree: dict[str, Any], file: str = "", stats: ReadStats | None = None
+) -> list[SpanRecord]:
+    """The spans of one ExportTraceServiceRequest in OTLP/JSON; none if the request is not
+    well-formed (counted in ``stats``)."""
+    try:
+        return list(_spans_in(tree, file))
+    except _MALFORMED:
+        if stats is not None:
+            stats.malformed += 1
+        return []
+
+
+def _spans_in(tree: dict[str, Any], file: str) -> Iterator[SpanRecord]:
     for resource_spans in tree.get("resourceSpans", []):
         resource = attributes_of(resource_spans.get("resource", {}).get("attributes", []))
         for scope_spans in resource_spans.get("scopeSpans", []):
@@ -140,17 +164,17 @@ def spans_in(tree: dict[str, Any], file: str = "") -> Iterator[SpanRecord]:
             for span in scope_spans.get("spans", []):
                 status = span.get("status", {})
                 yield SpanRecord(
-                    name=span.get("name", ""),
+                    name=_text(span.get("name", "")),
                     kind=int(span.get("kind", 0)),
-                    trace_id=span.get("traceId", ""),
-                    span_id=span.get("spanId", ""),
-                    parent_span_id=span.get("parentSpanId", ""),
+                    trace_id=_text(span.get("traceId", "")),
+                    span_id=_text(span.get("spanId", "")),
+                    parent_span_id=_text(span.get("parentSpanId", "")),
                     start_unix_nano=int(span.get("startTimeUnixNano", 0)),
                     end_unix_nano=int(span.get("endTimeUnixNano", 0)),
                     attributes=attributes_of(span.get("attributes", [])),
                     events=[
                         SpanEventRecord(
-                            event.get("name", ""),
+                            _text(event.get("name", "")),
                             int(event.get("timeUnixNano", 0)),
                             attributes_of(event.get("attributes", [])),
                         )
@@ -158,15 +182,25 @@ def spans_in(tree: dict[str, Any], file: str = "") -> Iterator[SpanRecord]:
                     ],
                     links=span.get("links", []),
                     status_code=int(status.get("code", 0)),
-                    status_message=status.get("message", ""),
-                    scope=scope,
+                    status_message=_text(status.get("message", "")),
+                    scope=_text(scope),
                     resource=resource,
                     file=file,
                 )
 
 
-def logs_in(tree: dict[str, Any]) -> Iterator[LogRecordEntry]:
-    """The log records of one ExportLogsServiceRequest in OTLP/JSON."""
+def logs_in(tree: dict[str, Any], stats: ReadStats | None = None) -> list[LogRecordEntry]:
+    """The log records of one ExportLogsServiceRequest in OTLP/JSON; none if the request is
+    not well-formed (counted in ``stats``)."""
+    try:
+        return list(_logs_in(tree))
+    except _MALFORMED:
+        if stats is not None:
+            stats.malformed += 1
+        return []
+
+
+def _logs_in(tree: dict[str, Any]) -> Iterator[LogRecordEntry]:
     for resource_logs in tree.get("resourceLogs", []):
         resource = attributes_of(resource_logs.get("resource", {}).get("attributes", []))
         for scope_logs in resource_logs.get("scopeLogs", []):
@@ -174,27 +208,29 @@ def logs_in(tree: dict[str, Any]) -> Iterator[LogRecordEntry]:
             for record in scope_logs.get("logRecords", []):
                 attributes = attributes_of(record.get("attributes", []))
                 yield LogRecordEntry(
-                    event_name=record.get("eventName") or attributes.get("event.name", ""),
+                    event_name=_text(record.get("eventName") or attributes.get("event.name", "")),
                     time_unix_nano=int(record.get("timeUnixNano", 0)),
                     severity_number=int(record.get("severityNumber", 0)),
-                    severity_text=record.get("severityText", ""),
+                    severity_text=_text(record.get("severityText", "")),
                     body=any_value(record["body"]) if "body" in record else None,
                     attributes=attributes,
-                    trace_id=record.get("traceId", ""),
-                    span_id=record.get("spanId", ""),
-                    scope=scope,
+                    trace_id=_text(record.get("traceId", "")),
+                    span_id=_text(record.get("spanId", "")),
+                    scope=_text(scope),
                     resource=resource,
                 )
 
 
 def iter_spans(spool_dir: Path, stats: ReadStats | None = None) -> Iterator[SpanRecord]:
-    for path, tree in iter_requests(spool_dir, "traces", stats):
-        yield from spans_in(tree, path.name)
+    counts = stats or ReadStats()
+    for path, tree in iter_requests(spool_dir, "traces", counts):
+        yield from spans_in(tree, path.name, counts)
 
 
 def iter_logs(spool_dir: Path, stats: ReadStats | None = None) -> Iterator[LogRecordEntry]:
-    for _path, tree in iter_requests(spool_dir, "logs", stats):
-        yield from logs_in(tree)
+    counts = stats or ReadStats()
+    for _path, tree in iter_requests(spool_dir, "logs", counts):
+        yield from logs_in(tree, counts)
 
 
 _METRIC_KINDS = ("sum", "gauge", "histogram", "exponentialHistogram", "summary")

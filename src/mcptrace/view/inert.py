@@ -70,6 +70,16 @@ def visible(text: str, *, one_line: bool = False) -> str:
     return _forbidden(one_line).sub(_escape, text)
 
 
+def clipped(text: str, limit: int) -> str:
+    """``text`` as ``visible`` shows it on one line, cut to ``limit`` characters with a count
+    of the rest: a name thousands of characters long must not push a call's status and the
+    lines after it off the screen."""
+    shown = visible(text, one_line=True)
+    if len(shown) <= limit:
+        return shown
+    return f"{shown[:limit]}…(+{len(shown) - limit} chars)"
+
+
 def json_inert(text: str) -> str:
     """JSON text with the characters JSON leaves raw (C1, bidi, invisible, DEL) written as
     ``\\uXXXX`` escapes: the same data, nothing a terminal obeys."""

@@ -49,4 +49,4 @@ def iter_spans_mentioning(spool: Path, needle: str, stats: ReadStats) -> Iterato
                 tree = parse_line(raw)
                 if not tree:
                     stats.malformed += 1
-                yield from spans_of(tree, path.name)
+                yield from spans_of(tree, path.name, stats)

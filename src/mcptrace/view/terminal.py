@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TextIO
 
-from mcptrace.view.inert import STYLE_MARK, InertStream
+from mcptrace.view.inert import STYLE_MARK, InertStream, clipped
 from mcptrace.view.model import CATEGORIES, Activity, Call, Detail, Model, Session, Summary
 
 _CODES = {
@@ -30,6 +30,10 @@ _CODES = {
     "bold_red": "1;31",
 }
 OUTSIDE_LISTED = 10  # noteworthy lines listed for activity outside any request
+# the longest tool name, target or error shown (the rest is counted): data from the watched
+# program must not push a call's status or the lines after it off the screen
+NAME_LIMIT = 80
+TEXT_LIMIT = 400
 CATEGORY_COLOUR = {
     "file": "blue",
     "network": "cyan",
@@ -127,11 +131,11 @@ def short(identifier: str) -> str:
 
 
 def session_header(session: Session, style: Style) -> list[str]:
-    ids = f" {style.joined} ".join(session.session_ids) or "(no session id)"
-    services = " → ".join(s or "?" for s in session.services)
+    ids = f" {style.joined} ".join(clipped(i, NAME_LIMIT) for i in session.session_ids)
+    services = " → ".join(clipped(s, NAME_LIMIT) if s else "?" for s in session.services)
     facts = [services]
     if session.clients:
-        facts.append("client " + ", ".join(session.clients))
+        facts.append("client " + ", ".join(clipped(c, NAME_LIMIT) for c in session.clients))
     if session.transport:
         facts.append(session.transport)
     facts.append(f"{stamp(session.start_ns)} → {clock(session.end_ns)}")
@@ -139,13 +143,13 @@ def session_header(session: Session, style: Style) -> list[str]:
     errors = session.errors
     facts.append(count + (f", {errors} failed" if errors else ""))
     return [
-        style.paint("session ", "bold") + style.paint(ids, "bold"),
+        style.paint("session ", "bold") + style.paint(ids or "(no session id)", "bold"),
         "  " + style.paint(" · ".join(facts), "dim"),
     ]
 
 
 def call_line(call: Call, style: Style, name_width: int) -> str:
-    name = call.name.ljust(name_width)
+    name = clipped(call.name, NAME_LIMIT).ljust(name_width)
     status = style.paint("ERR", "red") if call.failed else style.paint("ok ", "green")
     parts = [
         style.paint(clock(call.start_ns), "dim"),
@@ -179,7 +183,7 @@ def activity_lines(
     wanted = tuple(categories)
     lines: list[str] = []
     if error:
-        lines.append(style.paint("error".ljust(8), "red") + " " + error)
+        lines.append(style.paint("error".ljust(8), "red") + " " + clipped(error, TEXT_LIMIT))
     details = list(activity.details_in(wanted))
     if only_noteworthy:
         listed = [d for d in details if _noteworthy(d)][:OUTSIDE_LISTED]
@@ -189,12 +193,13 @@ def activity_lines(
     for detail in sorted(details, key=lambda d: bool(d.library)):
         count = f" {style.times}{detail.count}" if detail.count > 1 else ""
         if detail.library:
-            text = f"{detail.category.ljust(8)} {detail.action} {detail.target or '-'}{count}"
+            target = clipped(detail.target or "-", TEXT_LIMIT)
+            text = f"{detail.category.ljust(8)} {detail.action} {target}{count}"
             lines.append(style.paint(f"{text} · {detail.library}", "dim"))
             continue
         label = style.paint(detail.category.ljust(8), CATEGORY_COLOUR[detail.category])
         action = detail.action.ljust(11)
-        target = detail.target or "-"
+        target = clipped(detail.target or "-", TEXT_LIMIT)
         if detail.flagged:
             target = style.paint(target, "yellow")
         lines.append(f"{label} {action} {target}{count}")
