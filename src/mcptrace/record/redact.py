@@ -517,9 +517,10 @@ _UNQUOTED_CHAR = r"(?:\[REDACTED\]|[^\s\"',;&}\]<>)\\])"
 _ASSIGNMENT = re.compile(
     r"(?:(?<![\w.\-/\\])|(?<=\\[nrt]))(-{0,2}[A-Za-z_$@][\w.\-]{0,80}?)"
     # a quoted name may have its colon on the next line (pretty-printed JSON); a name may be
-    # a subscript (os.environ["API_KEY"]="x"); "=" may be percent-encoded (password%3Dx)
+    # a subscript (os.environ["API_KEY"]="x"); "=" may be percent-encoded (password%3Dx) or a
+    # Ruby/PHP/Perl hash arrow ("password" => "x")
     r"(?:(?P<colon>\\*[\"']\]?\s{0,8}:(?!//)\s{0,8}|\]?[ \t]*:(?!//)[ \t]*)"
-    r"|(?P<equals>(?:\\*[\"'])?\]?[ \t]*(?:=|%3[Dd])[ \t]*))"
+    r"|(?P<equals>(?:\\*[\"'])?\]?[ \t]*(?:=>?|%3[Dd])[ \t]*))"
 )
 # after "name:" a value runs to the end of the phrase (a passphrase has spaces) ...
 _COLON_VALUE = re.compile(rf"{_QUOTED_VALUE}|(?:{_UNQUOTED_CHAR}|[ \t]){{0,512}}{_UNQUOTED_CHAR}")
