@@ -457,8 +457,7 @@ def _replace_query(match: re.Match[str]) -> str:
 # A path segment after one named like a secret: /token/<value>, /api-keys/<value>.  Only a
 # value shaped like a token (letters and digits, 16 or more) goes: /token/refresh stays.
 _PATH_SECRET = re.compile(
-    r"(?i)(/(?:[\w-]{0,20}(?:token|tokens|secret|secrets|password|passwd|apikey|api[_-]key"
-    r"|api[_-]keys|key|keys|sig|signature|auth|bot))/)"
+    r"(/([\w-]{1,40})/)"
     r"(?=[A-Za-z0-9._~%+=:-]{0,200}\d)(?=[A-Za-z0-9._~%+=:-]{0,200}[A-Za-z])"
     r"([A-Za-z0-9._~%+=:-]{12,512})(?=[/?#\s\"'<>)\],;]|$)"
     # Telegram bot API: /bot<id>:<token>/method
@@ -654,18 +653,26 @@ _FILE_NAME = re.compile(r"[\w-]+\.[A-Za-z]{1,5}")
 
 
 _PATH_HINTS = ("token", "secret", "passw", "key", "sig", "auth")
-_ORACLE_HINTS = ("oracle", "sql", "exp", "imp", "rman", "dgmgrl")
+_ORACLE_HINTS = ("jdbc:oracle", "sqlplus", "sqlldr", "expdp", "impdp", "rman", "dgmgrl")
+
+
+_PATH_SECRET_NAME = re.compile(
+    r"(?i)(?:token|tokens|secret|secrets|password|passwd|apikey|api[_-]key|api[_-]keys|key|keys"
+    r"|sig|signature|auth)$"
+)
 
 
 def _replace_path_secret(match: re.Match[str]) -> str:
-    if match.group(2) is not None and _FILE_NAME.fullmatch(match.group(2)):
+    if match.group(1) is None:
+        return match.group(4) + REDACTED  # /bot<id>:<token>
+    if not _PATH_SECRET_NAME.search(match.group(2)) or _FILE_NAME.fullmatch(match.group(3)):
         return match.group(0)  # /keys/server-2024.pem
-    return (match.group(1) or match.group(3)) + REDACTED
+    return match.group(1) + REDACTED
 
 
 # Oracle logins: sqlplus scott/tiger@orcl, jdbc:oracle:thin:scott/tiger@host:1521:orcl
 _ORACLE_LOGIN = re.compile(
-    r"(?i)((?:jdbc:oracle:\w+:|\b(?:sqlplus|sqlldr|expdp|impdp|exp|imp|rman|dgmgrl|sql)"
+    r"(?i)((?:jdbc:oracle:\w+:|\b(?:sqlplus|sqlldr|expdp|impdp|rman|dgmgrl)"
     r"(?:\s+-\w+)*\s+[\"']?)[\w$#.]{1,60}/)([^@\s/\"']{1,256})(@)"
 )
 
