@@ -2,7 +2,7 @@
 
     python -m benchmarks.corpus.run [--json FILE] [--only NAME] [--benign-only|--malicious-only]
 
-Every malicious server in ``malicious/`` (one guilty tool each: credential theft,
+Every malicious server in ``malicious/`` and ``evasive/`` (one guilty tool each: credential theft,
 exfiltration, persistence, reverse shells, obfuscated code, destruction, ...) runs inside
 bubblewrap: no network but a private loopback, a throwaway HOME seeded with fake secrets,
 the rest of the file system read-only.  An ordinary workload calls each of its tools twice
@@ -35,6 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 MALICIOUS = HERE / "malicious"
+EVASIVE = HERE / "evasive"
+STARTUP = "<startup>"  # GUILTY of a server whose badness runs outside any tool call
 VENVS = Path(os.environ.get("MCPTRACE_VENVS", ROOT / ".venvs"))
 MAIN_PYTHON = VENVS / "main" / "bin" / "python"
 BENIGN_PYTHON = VENVS / "benign" / "bin" / "python"
@@ -162,16 +164,35 @@ def run_workload(
 
 
 def tool_detections(spool: Path) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(tool, detection attributes) for every server-side tools/call span in the spool."""
+    """(tool, detection attributes) for every server-side tools/call span in the spool.
+
+    Detections the sensor raised after a span ended (a thread or timer still working after
+    its tool returned) are log records linked to that span: they count for its tool.  Those
+    linked to no tool call (import time, server start, description poisoning found in the
+    offer) are listed under ``STARTUP``.
+    """
     sys.path.insert(0, str(ROOT / "src"))
-    from mcptrace.export.spool_reader import iter_spans
+    from mcptrace.export.spool_reader import iter_logs, iter_spans
 
     calls = []
+    tool_of: dict[str, int] = {}
     for span in iter_spans(spool):
         if span.kind != 2 or not span.name.startswith("tools/call "):
             continue
         found = [event.attributes for event in span.events if event.name == DETECTION]
+        tool_of[span.span_id] = len(calls)
         calls.append((span.name.removeprefix("tools/call "), found))
+    outside: list[dict[str, Any]] = []
+    for log in iter_logs(spool):
+        if log.event_name != DETECTION or not log.attributes.get("mcptrace.span.ended", True):
+            continue  # a detection on a live span is a span event too: counted there
+        index = tool_of.get(log.span_id) if log.span_id else None
+        if index is not None:
+            calls[index][1].append(log.attributes)
+        else:
+            outside.append(log.attributes)
+    if outside:
+        calls.append((STARTUP, outside))
     return calls
 
 
@@ -184,8 +205,8 @@ def measure_malicious(path: Path, keep: bool) -> Outcome:
         path.stem, [str(MAIN_PYTHON), str(path)], "all:2", MAIN_PYTHON, keep
     )
     for tool, found in tool_detections(spool):
-        outcome.tool_calls += 1
-        outcome.calls_with_detections += bool(found)
+        outcome.tool_calls += tool != STARTUP
+        outcome.calls_with_detections += bool(found) and tool != STARTUP
         rules = [
             f"{d['mcptrace.detection.severity']}:{d['mcptrace.detection.rule']}" for d in found
         ]
@@ -313,7 +334,7 @@ def measure_benign(name: str, command: list[str], plan: str, python: Path, keep:
     started = time.monotonic()
     work, spool, outcome.error = run_workload(name, command, plan, python, keep)
     for tool, found in tool_detections(spool):
-        outcome.tool_calls += 1
+        outcome.tool_calls += tool != STARTUP
         outcome.calls_with_detections += bool(found)
         if found:
             outcome.other_rules.setdefault(tool, []).extend(
@@ -336,6 +357,8 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
         "malicious_servers": len(malicious),
         "malicious_detected": detected,
         "malicious_detected_share": round(detected / len(malicious), 4) if malicious else None,
+        "evasive_servers": sum(o.name.startswith("e") for o in malicious),
+        "evasive_detected": sum(o.detected for o in malicious if o.name.startswith("e")),
         "benign_servers": len(benign),
         "benign_tool_calls": benign_calls,
         "benign_calls_with_detections": flagged,
@@ -373,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     if not args.benign_only:
         paths = [
-            path for path in sorted(MALICIOUS.glob("m*.py")) if _selected(path.stem, args.only)
+            path
+            for path in sorted(MALICIOUS.glob("m*.py")) + sorted(EVASIVE.glob("e*.py"))
+            if _selected(path.stem, args.only)
         ]
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             measured = pool.map(lambda path: measure_malicious(path, args.keep), paths)
@@ -403,6 +428,11 @@ def main(argv: list[str] | None = None) -> int:
             f"malicious servers with a warning-or-worse detection on the guilty tool: "
             f"{figures['malicious_detected']}/{figures['malicious_servers']} "
             f"({100 * figures['malicious_detected_share']:.1f} %)"
+        )
+    if figures["evasive_servers"]:
+        print(
+            f"  of which the evasive corpus (evasive/): "
+            f"{figures['evasive_detected']}/{figures['evasive_servers']}"
         )
     if figures["benign_servers"]:
         print(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import Event
+from opentelemetry.trace import SpanContext
 
 from mcptrace.activation import report
 from mcptrace.record import vocabulary as ev
@@ -39,9 +40,11 @@ from mcptrace.record.recorder import (
 from mcptrace.record.state import SpanState
 
 if TYPE_CHECKING:
-    from mcptrace.policy.detect import Action, Detector
+    from mcptrace.policy.detect import Action, Detector, Finding
 
 STASH_LIMIT = 1024  # child spans' records waiting for a root that has not ended yet
+ENDED_KEPT = 1024  # ended MCP calls whose late records can still be judged
+LATE_REPORTED_KEPT = 4096  # (call, rule, subject) already reported late: said once
 ACTIONS_PER_ROOT = 4096
 TOOL_NAME = ev.GEN_AI_TOOL_NAME
 _SPAN_NAME_TOOL_PREFIX = "tools/call "
@@ -57,6 +60,11 @@ class DetectionStage:
         self._failed = False
         self._lock = threading.Lock()
         self._waiting: dict[int, list[tuple[Action, str, int]]] = {}
+        # span id of an ended span of an MCP call -> span id of the call's root; root span
+        # id -> (its span context, its tool): where a late record's detection goes
+        self._root_of: dict[int, int] = {}
+        self._calls: dict[int, tuple[SpanContext, str | None]] = {}
+        self._late_reported: dict[tuple[int, str, str], None] = {}
         self.errors = 0
 
     def detector(self) -> Detector | None:
@@ -90,6 +98,7 @@ class DetectionStage:
         root = state.root
         if not root.is_mcp:  # detections judge MCP requests (tool calls), like the policy
             return []
+        self._remember(state, span_attributes)
         actions = [
             (
                 Action(record[TIME], record[OBSERVATION].name, record_attributes(record)),
@@ -135,12 +144,98 @@ class DetectionStage:
                 self.recorder.pending.append((record, root.span_context))
         return events
 
+    def _remember(self, state: SpanState, span_attributes: Mapping[str, Any] | None) -> None:
+        """Where a record arriving after ``state``'s span ended will be judged."""
+        context, root = state.span_context, state.root
+        if context is None or root.span_context is None:
+            return
+        root_id = root.span_context.span_id
+        self._root_of[context.span_id] = root_id
+        if len(self._root_of) > ENDED_KEPT:
+            self._root_of.pop(next(iter(self._root_of)))
+        if root is state:
+            self._calls[root_id] = (context, _tool_name(span_attributes))
+            if len(self._calls) > ENDED_KEPT:
+                self._calls.pop(next(iter(self._calls)))
+
+    def late(
+        self, batch: list[tuple[Record, SpanContext | None]]
+    ) -> list[tuple[Record, SpanContext | None]]:
+        """Judge records no span end will judge; detection records to emit (log thread).
+
+        A thread or timer a tool started can do its work after the call returned: its
+        records are log records linked to the ended call (``mcptrace.span.ended``), and
+        their detections are too, named for that call's tool.  Records of no call (import
+        time, server start-up, a thread started outside any call) are judged on their own
+        and their detections are linked to nothing.  Each (call, rule, subject) is said once.
+        """
+        from mcptrace.policy.detect import Action
+
+        groups: dict[int, list[Action]] = {}
+        contexts: dict[int, SpanContext | None] = {0: None}
+        tools: dict[int, str | None] = {0: None}
+        for record, span_context in batch:
+            key = 0
+            if span_context is not None:
+                root_id = self._root_of.get(span_context.span_id)
+                call = self._calls.get(root_id) if root_id is not None else None
+                if call is None:
+                    continue  # not an MCP call's (or forgotten): nothing to judge it with
+                key = root_id or 0
+                contexts[key], tools[key] = call
+            groups.setdefault(key, []).append(
+                Action(record[TIME], record[OBSERVATION].name, record_attributes(record))
+            )
+        if not groups:
+            return []
+        detector = self.detector()
+        if detector is None:
+            return []
+        out: list[tuple[Record, SpanContext | None]] = []
+        for key, actions in groups.items():
+            tool = tools[key]
+            for finding in detector.evaluate(actions, tool):
+                if not key and _launches_a_server(finding):
+                    continue
+                said = (key, finding.rule.id, finding.subject)
+                if said in self._late_reported:
+                    continue
+                self._late_reported[said] = None
+                if len(self._late_reported) > LATE_REPORTED_KEPT:
+                    self._late_reported.pop(next(iter(self._late_reported)))
+                attributes = finding.as_attributes(tool)
+                if key:
+                    attributes[ev.SPAN_ENDED] = True
+                attributes[ev.ATTRIBUTION] = finding.attributes.get(ev.ATTRIBUTION, ev.NONE)
+                audit_event = str(finding.attributes.get(ev.AUDIT_EVENT, ""))
+                observation = Observation(
+                    ev.DETECTION, ev.DETECTION_CATEGORY, attributes, audit_event
+                )
+                thread = finding.attributes.get(ev.THREAD_ID, 0)
+                how = str(attributes[ev.ATTRIBUTION])
+                out.append(([finding.time_ns, observation, how, thread, 0, True], contexts[key]))
+        return out
+
     def warm_up(self) -> None:
         """Load the rules on the log thread, so the first tool call does not pay for it."""
         try:
             self.detector()
         except Exception:
             self.errors += 1
+
+
+def _launches_a_server(finding: Finding) -> bool:
+    """Outside any call, an ordinary spawn is what an MCP client does to start a server.
+
+    A stdio client starts ``python server.py``, ``npx``, ``uvx`` or a shell: a spawn that
+    only the warning-level spawn rules match is not judged outside a call (in a call it
+    is).  Spawns a critical rule matches (reverse shells, inline code, download-and-run)
+    still are.
+    """
+    return finding.event.startswith(_SPAWN_EVENTS) and finding.rule.severity != "critical"
+
+
+_SPAWN_EVENTS = ("mcptrace.process.",)
 
 
 def _tool_name(span_attributes: Mapping[str, Any] | None) -> str | None:
@@ -158,6 +253,7 @@ def install(recorder: Recorder, policy: Path | None) -> DetectionStage:
     global _installed
     stage = DetectionStage(recorder, policy)
     recorder.detector = stage
+    recorder.late_detector = stage.late
     _installed = stage
     started = time.monotonic()
 

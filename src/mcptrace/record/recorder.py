@@ -58,6 +58,7 @@ else:
 TIME, OBSERVATION, HOW, THREAD, REPEATS, SEALED = range(6)
 LOG_RECORDS_FACTOR = 8
 QUEUE_LIMIT = 8192
+JUDGE_ONLY_LIMIT = 2048  # per category of a span-less bucket: judged, never emitted
 SUMMARY_WINDOW_SECONDS = 10.0
 SENSOR_CATEGORY = "sensor"
 PROCESS = "process"  # the label of a child's process span state
@@ -105,6 +106,11 @@ class Recorder:
         self.drain: Callable[[], None] | None = None
         # judges a span's records when it ends (policy/detect_stage.py): its span events
         self.detector: Detector | None = None
+        # judges, on the log thread, the records no span end will judge: those of a thread
+        # still working after its call ended (``mcptrace.span.ended``) and those of no call
+        # (start-up, unattributed); returns detection records to emit with them
+        self.late_detector: LateDetector | None = None
+        self.judge_only: deque[Record] = deque(maxlen=QUEUE_LIMIT)
         self.detector_errors = 0
         # held to count, and to look up, add or seal a record open to repeats: nothing inside
         # it calls out or raises an audit event; re-entrant all the same, for a signal handler
@@ -157,6 +163,9 @@ class Recorder:
                 return
             if seen > (self.log_cap if span_context is not None else self.span_cap):
                 root.dropped += 1
+                if span_context is None and seen <= JUDGE_ONLY_LIMIT and self.late_detector:
+                    # past the log cap of start-up / unattributed: not emitted, still judged
+                    self.judge_only.append([_time_ns(), observation, how, thread_id, 0, True])
                 return
             recent = state.recent
             try:
@@ -230,6 +239,7 @@ class Recorder:
     def reset_after_fork(self) -> None:
         """In a forked child: the parent's records are its own; the producers stay attached."""
         self.pending = deque()
+        self.judge_only = deque(maxlen=QUEUE_LIMIT)
         self.lock = _thread.RLock()  # another thread may have held it at the fork
         parent = self.pump
         self.pump = LogPump(self)
@@ -253,6 +263,18 @@ if TYPE_CHECKING:
 
     # (span state, its records, the ending span's attributes) -> span events of detections
     Detector = Callable[[SpanState, list[Record], Mapping[str, Any] | None], list[Event]]
+    # records emitted after their span ended or outside any span -> detection records
+    LateDetector = Callable[
+        [list[tuple[Record, SpanContext | None]]], list[tuple[Record, SpanContext | None]]
+    ]
+
+
+def _judged_late(record: Record, span_context: SpanContext | None) -> bool:
+    """A record no span end judges: after its span ended, or attributed to no span."""
+    observation = record[OBSERVATION]
+    if observation.category in (SENSOR_CATEGORY, ev.DETECTION_CATEGORY):
+        return False
+    return span_context is None or bool(observation.attributes.get(ev.SPAN_ENDED))
 
 
 class LogPump:
@@ -311,6 +333,8 @@ class LogPump:
         """Emit everything pending now, in the calling thread."""
         with self.lock, _guard.sensor_paused():
             pending = self.recorder.pending
+            judge = self.recorder.late_detector
+            late: list[tuple[Record, SpanContext | None]] = []
             while pending:
                 try:
                     record, span_context = pending.popleft()
@@ -320,6 +344,25 @@ class LogPump:
                     self._emit(record, span_context)
                 except Exception:
                     self.errors += 1
+                if judge is not None and _judged_late(record, span_context):
+                    late.append((record, span_context))
+            judge_only = self.recorder.judge_only
+            while judge_only:
+                try:
+                    late.append((judge_only.popleft(), None))
+                except IndexError:
+                    break
+            if late and judge is not None:
+                try:
+                    found = judge(late)
+                except Exception:
+                    self.recorder.detector_errors += 1
+                    found = []
+                for record, span_context in found:
+                    try:
+                        self._emit(record, span_context)
+                    except Exception:
+                        self.errors += 1
         for source in self.sources:  # their own locks; outside ours
             try:
                 source()

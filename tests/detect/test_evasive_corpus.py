@@ -1,0 +1,52 @@
+"""A slice of the evasive corpus (benchmarks/corpus/evasive/): badness where a per-call judge
+looks least.
+
+Each server runs in bubblewrap (loopback only, a throwaway HOME) under ``mcptrace run``:
+a Timer that steals the SSH key after its tool returned, a thread that unpickles a crafted
+payload after the call ended, an appended ~/.profile from a late thread, a theft at import
+time and a ~/.bashrc write while a low-level server starts.  Each must give a detection of
+severity warning or worse on the guilty tool (late detections are log records linked to
+its ended span) or, for start-up badness, on no call at all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import ROOT, clean_env
+
+SLICE = "e01_,e07_,e08_,e27_,e31_,e14_"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
+def test_evasive_slice_late_and_startup_badness_is_detected(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.corpus.run", "--malicious-only",
+            "--only", SLICE, "--json", str(out),
+        ],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    outcomes = {o["name"]: o for o in figures["outcomes"]}
+    assert len(outcomes) == 6, result.stdout
+    missed = [name for name, o in outcomes.items() if not o["detected"]]
+    assert missed == [], result.stdout
+    assert outcomes["e07_import_time_theft"]["guilty"] == "<startup>"
+    assert any(
+        "credential-access.ssh-private-key" in rule
+        for rule in outcomes["e01_timer_after_return"]["guilty_rules"]
+    ), result.stdout
