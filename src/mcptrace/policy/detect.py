@@ -464,7 +464,13 @@ _POISON = re.compile(
     r"|\bignore\s+(all\s+)?(previous|prior|above|earlier)\s+(instructions|rules)"
     r"|\bbefore\s+(using|calling|running)\s+this\s+tool\b[^.]{0,80}\b(read|open|call|send|pass)\b"
     r"|~/\.ssh|\bid_(rsa|ed25519|ecdsa)\b|\.aws/credentials|\bmcp\.json\b"
-    r"|claude_desktop_config|/etc/(passwd|shadow)|\.cursor/|\bprivate key\b",
+    r"|claude_desktop_config|/etc/(passwd|shadow)|\.cursor/|\bprivate key\b"
+    # text the user never sees: Unicode tag characters, bidi overrides and isolates
+    "|[\U000e0000-\U000e007f\u202a-\u202e\u2066-\u2069]"
+    # shadowing: instructions about how another tool must behave
+    r"|\bwhen\s+this\s+tool\s+is\s+(available|present|loaded)\b"
+    r"|\b\w+_\w+\s+tool\s+(must|should|has\s+to|needs\s+to)\s+(always\s+)?"
+    r"(send|forward|copy|bcc|include|use|call)\b",
     re.IGNORECASE,
 )
 
