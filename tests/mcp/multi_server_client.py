@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from mcp.client.stdio import stdio_client
-from version_client import STATELESS, propose, text_of
+from version_client import STATELESS, discover, propose, text_of
 
 from mcp import ClientSession, StdioServerParameters, types
 
@@ -38,7 +38,7 @@ async def run(version: str) -> dict[str, Any]:
                 ClientSession(streams[0], streams[1], client_info=info)
             )
             if version >= STATELESS:
-                await session.discover()  # type: ignore[attr-defined]
+                await discover(session)
             else:
                 propose(version)
                 await session.initialize()

@@ -41,6 +41,19 @@ def propose(version: str) -> None:
         client_session_module.types.LATEST_PROTOCOL_VERSION = version
 
 
+async def discover(session: ClientSession) -> Any:
+    """``session.discover()`` with a probe timeout meant for a server that is still starting.
+
+    The SDK gives ``server/discover`` 10 s (``DISCOVER_TIMEOUT_SECONDS``) counted from the
+    send, and these clients send it right after spawning the stdio server: the probe then
+    also waits for the server's Python, mcp and mcptrace to start, which on a loaded 2-core
+    CI machine can take longer than 10 s (about 1.5 s idle).  The tests are about what
+    mcptrace records, not start-up speed; a server that never answers still fails them.
+    """
+    client_session_module.DISCOVER_TIMEOUT_SECONDS = 120.0  # type: ignore[attr-defined]
+    return await session.discover()  # type: ignore[attr-defined]
+
+
 async def run(
     version: str, http: str | None, server_python: str, name: str, user: str | None = None
 ) -> dict[str, Any]:
@@ -65,7 +78,7 @@ async def run(
             ClientSession(streams[0], streams[1], client_info=info)
         )
         if version >= STATELESS:
-            discovered = await session.discover()  # type: ignore[attr-defined]
+            discovered = await discover(session)
             out["negotiated"] = session.protocol_version  # type: ignore[attr-defined]
             out["discovered"] = list(discovered.supported_versions)
         else:
