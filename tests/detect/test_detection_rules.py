@@ -399,6 +399,19 @@ def test_look_alikes_raise_nothing(actions: list[tuple[str, dict[str, Any]]]) ->
     assert rules_for(*actions) == set()
 
 
+def test_code_compiled_from_a_zip_in_a_scratch_directory_is_flagged() -> None:
+    compiled = {"mcptrace.code.operation": "compile", "mcptrace.origin": "library"}
+    zipped = ("mcptrace.code.exec", {**compiled, "mcptrace.code.filename": "/tmp/ext.zip/zext.py"})
+    assert "defense-evasion.zip-module-from-writable" in rules_for(zipped)
+    installed = "/usr/lib/python3.11/site-packages/pkg.zip/mod.py"
+    assert "defense-evasion.zip-module-from-writable" not in rules_for(
+        ("mcptrace.code.exec", {**compiled, "mcptrace.code.filename": installed})
+    )
+    assert "defense-evasion.zip-module-from-writable" not in rules_for(
+        ("mcptrace.code.exec", {**compiled, "mcptrace.code.filename": "/tmp/build/setup.py"})
+    )
+
+
 def offered(description: str) -> tuple[str, dict[str, Any]]:
     return "mcptrace.mcp.tool.offered", {"mcptrace.mcp.component.description": description}
 

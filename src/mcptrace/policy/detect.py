@@ -582,6 +582,8 @@ class CompiledDetection:
 
     def _path_subjects(self, event: str, attributes: dict[str, Any]) -> list[str]:
         source = attributes.get(ev.FILE_PATH)
+        if source is None and event == ev.CODE_EXEC:  # compiled code's file, if any
+            source = attributes.get(ev.CODE_FILENAME)
         target = attributes.get(ev.FILE_TARGET_PATH)
         if event in _TWO_PATH_EVENTS:
             if event == ev.FILE_LINK:  # the link is written, what it points to is exposed
@@ -782,9 +784,12 @@ class Detector:
         if not candidates or gate is None:
             return candidates
         attributes = action.attributes
+        path = attributes.get(ev.FILE_PATH)
+        if path is None and action.event == ev.CODE_EXEC:  # compiled code's file, if any
+            path = attributes.get(ev.CODE_FILENAME)
         key = (
             action.event,
-            attributes.get(ev.FILE_PATH),
+            path,
             attributes.get(ev.FILE_TARGET_PATH),
             attributes.get(ev.FILE_SYMLINK_TARGET),
         )
