@@ -194,3 +194,31 @@ def test_a_bad_user_pattern_is_one_clear_line() -> None:
     assert errors and "capture" in settings.disabled_parts  # capture off, redaction still on
     good = load_settings({"MCPTRACE_REDACT_PATTERNS": r"ok_[a-z]{4}  INT-\d{6}"})
     assert good.redact_patterns == (r"ok_[a-z]{4}", r"INT-\d{6}")
+
+
+def test_published_key_formats_in_recorded_file_paths_are_redacted() -> None:
+    from mcptrace.record import vocabulary as ev
+    from mcptrace.record.observation import Observation
+    from mcptrace.record.recorder import record_attributes
+
+    def recorded(path: str, target: str | None = None) -> dict[str, Any]:
+        attributes: dict[str, Any] = {ev.FILE_PATH: path}
+        if target is not None:
+            attributes[ev.FILE_TARGET_PATH] = target
+        observation = Observation(ev.FILE_OPEN, ev.FILE, attributes, "open")
+        return record_attributes([0, observation, "context", 1, 0, False])
+
+    key = "sk-live-Zq8vN3xKp2Lm7Rt4wQ"
+    github = "ghp_" + "a1B2" * 9
+    out = recorded(f"/tmp/{key}", f"/srv/{github}/config")
+    assert key not in json.dumps(out) and github not in json.dumps(out)
+    assert out[ev.FILE_PATH] == f"/tmp/{REDACTED}"
+    assert out[ev.FILE_TARGET_PATH] == f"/srv/{REDACTED}/config"
+    for path in (
+        "/usr/lib/python3.11/json/__init__.py",
+        "/home/u/github/ghost/sk-learn.txt",
+        "/srv/git/objects/9f/ceb02d0ae598e95dc970b74767f19372d61af8",
+        "/var/cache/3f2c9a1e-7b4d-4c2a-9e8f-1a2b3c4d5e6f.json",
+        "/home/u/.ssh/id_ed25519",
+    ):
+        assert recorded(path)[ev.FILE_PATH] == path

@@ -79,6 +79,12 @@ def record_attributes(record: Record) -> dict[str, AttributeValue]:
             if name is not None:
                 attributes[ev.MODULE_NAME] = name
         attributes.update(describe_module(path))
+    from mcptrace.record.redact import redact_path  # not at interpreter start: re, urllib
+
+    for key in (ev.FILE_PATH, ev.FILE_TARGET_PATH):
+        value = attributes.get(key)
+        if isinstance(value, str):  # a key's published format in a file name is a secret
+            attributes[key] = redact_path(value)
     attributes[ev.ATTRIBUTION] = how
     attributes[ev.AUDIT_EVENT] = observation.audit_event
     attributes[ev.THREAD_ID] = thread_id

@@ -1117,6 +1117,46 @@ def redact_host(host: str) -> str:
     return host if _PLAIN_HOST.fullmatch(host) else redact_text(host)
 
 
+# The distinctive starts of published key formats: a path holding none (nearly every path) is
+# returned after these substring tests, without a regular expression.
+_PATH_KEY_STARTS = (
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "ya29.",
+    "GOCSPX-",
+    "gh",
+    "github_pat_",
+    "gl",
+    "xox",
+    "xapp-",
+    "npm_",
+    "pypi-",
+    "sk-",
+    "sk_",
+    "rk_",
+    "whsec_",
+    "hf_",
+    "gsk_",
+    "xai-",
+    "eyJ",
+    "dckr_pat_",
+    "SG.",
+    "hvs.",
+    "AGE-SECRET",
+    "-----BEGIN",
+)
+
+
+def redact_path(path: str) -> str:
+    """A file path with published key formats replaced (``/tmp/sk-live-…``, a file named after
+    a GitHub token); names and conventions are not read in paths, so ordinary paths, hashes
+    and ids stay as written."""
+    if not any(start in path for start in _PATH_KEY_STARTS):
+        return path
+    return _redact_shapes(path)
+
+
 def redact_url(url: str) -> str:
     """A URL without user info and with secret query/fragment values (and path-embedded
     tokens such as webhook URLs) replaced; everything else kept as written."""
