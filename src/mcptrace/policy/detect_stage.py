@@ -254,6 +254,7 @@ def install(recorder: Recorder, policy: Path | None) -> DetectionStage:
     stage = DetectionStage(recorder, policy)
     recorder.detector = stage
     recorder.late_detector = stage.late
+    recorder.judge_past_cap = True  # a flood past the per-span caps hides nothing from it
     _installed = stage
     started = time.monotonic()
 

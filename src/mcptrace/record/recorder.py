@@ -65,6 +65,42 @@ PROCESS = "process"  # the label of a child's process span state
 _time_ns = time.time_ns
 
 
+PAST_CAP_SUSPECT = 64  # per span: actions past the cap a pre-filter could not clear
+PAST_CAP_LATEST = 32  # per span: the last actions past the cap
+_LOOPBACK_PREFIXES = ("127.", "::1", "localhost", "0:0:0:0:0:0:0:1", "::ffff:127.")
+_SYSTEM_PREFIXES = ("/etc/", "/proc/", "/var/", "/run/", "/root/", "/usr/", "/boot/")
+
+
+def _suspect(observation: Observation) -> bool:
+    """False only for an action past the cap that no built-in detection could be about."""
+    category = observation[1]
+    attributes = observation[2]
+    if category == ev.FILE:
+        path = attributes.get(ev.FILE_PATH)
+        if type(path) is not str:
+            return True
+        return "/." in path or path.startswith(_SYSTEM_PREFIXES) or "-packages" in path
+    if category == ev.NETWORK:
+        address = attributes.get(ev.SERVER_ADDRESS)
+        return type(address) is not str or not address.startswith(_LOOPBACK_PREFIXES)
+    return category != ev.IMPORT
+
+
+def cleared_open(event: str, args: tuple[Any, ...]) -> bool:
+    """An ``open`` past the cap the pre-filter clears from its raw arguments (absolute path,
+    nothing suspect): the hook then only counts it, as without detections."""
+    if event != "open" or not args:
+        return False
+    path = args[0]
+    return (
+        type(path) is str
+        and path[:1] == "/"
+        and "/." not in path
+        and not path.startswith(_SYSTEM_PREFIXES)
+        and "-packages" not in path
+    )
+
+
 _SEVERITY_TEXT = {"WARN": "WARN", "ERROR": "ERROR", "ERROR2": "ERROR"}  # by SeverityNumber name
 
 
@@ -118,6 +154,9 @@ class Recorder:
         self.late_detector: LateDetector | None = None
         self.judge_only: deque[Record] = deque(maxlen=QUEUE_LIMIT)
         self.detector_errors = 0
+        # past the log cap, records are still kept (bounded) for the detector to judge, so a
+        # flood of harmless actions cannot hide the one that matters (detect_stage sets it)
+        self.judge_past_cap = False
         # held to count, and to look up, add or seal a record open to repeats: nothing inside
         # it calls out or raises an audit event; re-entrant all the same, for a signal handler
         # that runs between two of its bytecodes and ends a span in the same thread
@@ -150,6 +189,26 @@ class Recorder:
         seen.add(key)
         return True
 
+    def _keep_past_cap(
+        self, state: SpanState, observation: Observation, how: str, thread_id: int
+    ) -> None:
+        """An action past the span's log cap: kept for the detector only, never emitted.
+
+        Two bounded lists per span: ``suspect`` holds the first actions a cheap pre-filter
+        cannot clear (dot-files, system paths, non-loopback peers, spawns, exec, native
+        loads), ``latest`` the last ones whatever they are, so flooding the pre-filter
+        still leaves the action that follows the flood to be judged.
+        """
+        record: Record = [_time_ns(), observation, how, thread_id, 0, True]
+        past = state.past_cap
+        if past is None:
+            past = state.past_cap = ([], deque(maxlen=PAST_CAP_LATEST))
+        suspect = past[0]
+        if len(suspect) < PAST_CAP_SUSPECT and _suspect(observation):
+            suspect.append(record)
+        else:
+            past[1].append(record)
+
     def record(self, observation: Observation, state: SpanState, how: str, thread_id: int) -> None:
         category = observation[1]
         root = state.root
@@ -172,6 +231,8 @@ class Recorder:
                 if span_context is None and seen <= JUDGE_ONLY_LIMIT and self.late_detector:
                     # past the log cap of start-up / unattributed: not emitted, still judged
                     self.judge_only.append([_time_ns(), observation, how, thread_id, 0, True])
+                if self.judge_past_cap and span_context is not None and not ended:
+                    self._keep_past_cap(state, observation, how, thread_id)
                 return
             recent = state.recent
             try:
@@ -212,6 +273,11 @@ class Recorder:
                     record[SEALED] = True
                 records = list(state.recent.values())
                 state.recent.clear()
+        past = state.past_cap
+        if past is not None:  # judged, not emitted: their counts are already on the root
+            state.past_cap = None
+            records.extend(past[0])
+            records.extend(past[1])
         if self.detector is not None:
             try:
                 additions.events.extend(self.detector(state, records, span_attributes))

@@ -134,6 +134,7 @@ class SpanState:
         "key",
         "label",
         "mcp_client",
+        "past_cap",
         "recent",
         "root",
         "shown",
@@ -157,9 +158,11 @@ class SpanState:
         self.dropped = 0  # on a root: events that became neither span event nor log record
         self.symbols: set[tuple[object, object]] | None = None  # native symbols looked up
         self.recent: dict[tuple[object, ...], Any] = {}  # records open to repeats (recorder)
+        self.past_cap: tuple[list[Any], Any] | None = None  # records past the cap (detector)
 
     def reset(self) -> None:
         self.symbols = None
+        self.past_cap = None
         self.recent.clear()
         self.kept.clear()
         self.shown.clear()

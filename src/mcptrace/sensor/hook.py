@@ -49,7 +49,7 @@ from mcptrace.record import decide as decide_module
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.decide import POLICY, PolicyDenial
 from mcptrace.record.observation import Observation
-from mcptrace.record.recorder import Recorder, set_active
+from mcptrace.record.recorder import Recorder, cleared_open, set_active
 from mcptrace.record.state import SpanRegistry, context_variable
 from mcptrace.sensor import translate as translate_module
 from mcptrace.sensor.origin import ORIGIN_CATEGORIES, mark_library_origin
@@ -210,6 +210,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 and state.kept.get(category, 0) >= saturated_at
                 and policy[0] is None
                 and pinned[0] is None
+                and (not recorder.judge_past_cap or cleared_open(event, args))
             ):
                 root = state.root  # counted (and dropped), nothing more; the C hook too
                 with recorder.lock:
@@ -338,13 +339,19 @@ def install(sensor: Sensor) -> bool:
     return True
 
 
+_OFF = ("0", "false", "no", "off")
+
+
 def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
     try:
         from mcptrace.sensor import _fasthook
     except ImportError:  # not built (no compiler at install time): the Python hook alone
         return False
+    # with detections on, events past the cap are translated and judged (recorder's
+    # judge_past_cap), so the C hook's count-only step must not apply to any of them
+    judged = os.environ.get("MCPTRACE_DETECTIONS", "").strip().lower() not in _OFF
     events = {
-        name: None if name in MAIN_STARTS else TRANSLATORS[name].only_category
+        name: None if name in MAIN_STARTS or judged else TRANSLATORS[name].only_category
         for name in sensor.interesting
     }
     try:

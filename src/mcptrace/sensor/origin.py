@@ -214,6 +214,9 @@ def mark_library_origin(observation: Observation) -> None:
         path = attributes.get(ev.FILE_PATH)
         if not isinstance(path, str):
             return
+        if path.endswith(_CREDENTIAL_FILES_LIBRARIES_READ):
+            _mark_credential_read(attributes)
+            return
         # Python sources, or a code object's pseudo file name ("<unknown>") linecache probes
         if not path.endswith((".py", ".pyw")) and not path.endswith(">"):
             return
@@ -245,6 +248,37 @@ def mark_library_origin(observation: Observation) -> None:
     attributes[ev.ORIGIN] = ev.LIBRARY
     attributes[ev.ORIGIN_MODULE] = module
     attributes[ev.ORIGIN_LIBRARY] = _responsible_library(frame, kind, top, module)
+
+
+# read by HTTP libraries before each request (requests' get_netrc_auth, httpx's trust_env)
+_CREDENTIAL_FILES_LIBRARIES_READ = (os.sep + ".netrc", os.sep + "_netrc")
+
+
+def _mark_credential_read(attributes: dict[str, Any]) -> None:
+    """A credentials file HTTP libraries read on their own: library if the first frame
+    outside the standard library (and mcptrace) is an installed library's, not the tool's.
+
+    ``netrc.netrc()`` called from a tool is the tool's read (its first frame outside the
+    standard library is the tool's code); ``requests.get`` reading ``~/.netrc`` is requests'.
+    """
+    frame: Any = sys._getframe(2)
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            return
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIRECTORY) and filename[:1] != "<":
+            kind, top = classify(filename)
+            if kind != STDLIB:
+                break
+        frame = frame.f_back
+    else:
+        return
+    kind, top = classify(frame.f_code.co_filename)
+    if not _is_library(kind, top, frame):
+        return  # the tool's own code
+    attributes[ev.ORIGIN] = ev.LIBRARY
+    attributes[ev.ORIGIN_MODULE] = str(frame.f_globals.get("__name__", "") or top)
+    attributes[ev.ORIGIN_LIBRARY] = top
 
 
 def _responsible_library(frame: Any, kind: str, top: str, module: str) -> str:
