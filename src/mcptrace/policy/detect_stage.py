@@ -14,6 +14,7 @@ loaded on first use (or by the log thread soon after start), never at import.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -255,6 +256,10 @@ def install(recorder: Recorder, policy: Path | None) -> DetectionStage:
     recorder.detector = stage
     recorder.late_detector = stage.late
     recorder.judge_past_cap = True  # a flood past the per-span caps hides nothing from it
+    hook = sys.modules.get("mcptrace.sensor.hook")  # the sensor's C hook must not hide them
+    sensor = getattr(hook, "_installed", None)
+    if sensor is not None and sensor.recorder is recorder:
+        hook.judge_past_cap(sensor)  # type: ignore[union-attr]
     _installed = stage
     started = time.monotonic()
 

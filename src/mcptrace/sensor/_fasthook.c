@@ -61,6 +61,7 @@ typedef struct {
     PyObject *policy;      /* list whose [0] is the policy decider or None */
     long log_cap;
     int pinned;            /* a policy is locked in: step 1b and step 2 are off for good */
+    int judge;             /* detections judge events past the cap: step 2 only for cleared opens */
     unsigned long long fast_counted; /* events step 2 counted (for tests) */
 } HookState;
 
@@ -383,6 +384,35 @@ done:
     return result;
 }
 
+/* An open past the cap no detection could be about (recorder.cleared_open, the same test):
+   an absolute ASCII path without "/.", "-packages" or a system directory prefix. */
+static int
+is_cleared_open(PyObject *args)
+{
+    static const char *system[] = {"/etc/", "/proc/", "/var/", "/run/", "/root/", "/usr/", "/boot/"};
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 0;
+    }
+    PyObject *path = PyTuple_GET_ITEM(args, 0);
+    if (!PyUnicode_CheckExact(path) || !PyUnicode_IS_ASCII(path)) {
+        return 0;
+    }
+    const char *text = (const char *)PyUnicode_DATA(path);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    if (length < 1 || text[0] != '/' || (Py_ssize_t)strlen(text) != length) {
+        return 0;
+    }
+    if (strstr(text, "/.") != NULL || strstr(text, "-packages") != NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(system) / sizeof(system[0]); i++) {
+        if (strncmp(text, system[i], strlen(system[i])) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int
 fast_audit_hook(const char *event, PyObject *args, void *user_data)
 {
@@ -399,7 +429,8 @@ fast_audit_hook(const char *event, PyObject *args, void *user_data)
         return 0; /* 1b. the importer reading a module's bytecode */
     }
     Entry *entry = &state.entries[index];
-    if (entry->category != NULL && state.context_var != NULL) {
+    if (entry->category != NULL && state.context_var != NULL
+        && (!state.judge || (index == state.open_index && is_cleared_open(args)))) {
         int counted = count_if_saturated(entry->category); /* 2. count only */
         if (counted == 1) {
             return 0;
@@ -583,6 +614,19 @@ pin(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(judge_past_cap_doc,
+"judge_past_cap()\n--\n\nDetections judge events past the cap: step 2 then counts only opens\n"
+"that no detection could be about; every other event goes to the Python hook.");
+
+static PyObject *
+judge_past_cap(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    state.judge = 1;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(fast_counted_doc,
 "fast_counted()\n--\n\nHow many events the C step 2 counted without calling the Python hook.");
 
@@ -615,6 +659,7 @@ static PyMethodDef methods[] = {
     {"link", (PyCFunction)(void (*)(void))link_context, METH_FASTCALL, link_doc},
     {"fast_counted", fast_counted, METH_NOARGS, fast_counted_doc},
     {"pin", pin, METH_NOARGS, pin_doc},
+    {"judge_past_cap", judge_past_cap, METH_NOARGS, judge_past_cap_doc},
     {"drain", drain, METH_NOARGS, drain_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -339,19 +339,13 @@ def install(sensor: Sensor) -> bool:
     return True
 
 
-_OFF = ("0", "false", "no", "off")
-
-
 def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
     try:
         from mcptrace.sensor import _fasthook
     except ImportError:  # not built (no compiler at install time): the Python hook alone
         return False
-    # with detections on, events past the cap are translated and judged (recorder's
-    # judge_past_cap), so the C hook's count-only step must not apply to any of them
-    judged = os.environ.get("MCPTRACE_DETECTIONS", "").strip().lower() not in _OFF
     events = {
-        name: None if name in MAIN_STARTS or judged else TRANSLATORS[name].only_category
+        name: None if name in MAIN_STARTS else TRANSLATORS[name].only_category
         for name in sensor.interesting
     }
     try:
@@ -371,6 +365,20 @@ def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
         return False
     sensor.recorder.drain = _fasthook.drain
     return True
+
+
+def judge_past_cap(sensor: Sensor) -> None:
+    """Detections are on: events past the caps are kept for them (``Recorder.judge_past_cap``),
+    and the C hook only counts opens the pre-filter clears (``cleared_open``)."""
+    sensor.recorder.judge_past_cap = True
+    if sensor.native:
+        from mcptrace.sensor import _fasthook
+
+        switch = getattr(_fasthook, "judge_past_cap", None)
+        if switch is not None:
+            switch()
+        else:  # an accelerator built before the switch existed: its step 2 would hide them
+            _fasthook.pin()
 
 
 def link_otel(sensor: Sensor) -> None:
