@@ -74,6 +74,7 @@ POSITIVE = [
     ),
     ([opened(f"{H}/.azure/accessTokens.json")], "credential-access.cloud-credentials"),
     ([opened(f"{H}/.kube/config")], "credential-access.cloud-credentials"),
+    ([opened(f"{H}/.netrc")], "credential-access.netrc"),
     ([opened("/srv/app/.env")], "credential-access.secrets-file"),
     ([opened(f"{H}/.git-credentials")], "credential-access.secrets-file"),
     ([opened(f"{H}/.docker/config.json")], "credential-access.secrets-file"),
@@ -335,7 +336,9 @@ NEGATIVE = [
         ),
     ],
     [opened(f"{H}/.ssh/id_rsa.pub")],
-    [opened(f"{H}/.netrc")],  # requests reads it before each request
+    [  # requests reads it before each request: the sensor marks that read as the library's
+        ("mcptrace.file.open", {**opened(f"{H}/.netrc")[1], "mcptrace.origin": "library"})
+    ],
     [opened(f"{H}/.ssh/known_hosts")],
     [opened("/srv/app/.env.example")],
     [opened(f"{H}/.bashrc")],  # reading a start-up file is not changing it
