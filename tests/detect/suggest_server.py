@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -58,6 +59,14 @@ def read_file(path: str) -> str:
     """Read any file (the workload reads one in the data folder)."""
     with open(path, encoding="utf-8") as handle:
         return handle.read()[:100]
+
+
+@server.tool()
+def run_snippet(code: str) -> str:
+    """Run base64-encoded Python (the workload never calls it: new code under a policy)."""
+    scope: dict[str, object] = {}
+    exec(base64.b64decode(code).decode(), scope)
+    return str(scope.get("result"))
 
 
 if __name__ == "__main__":

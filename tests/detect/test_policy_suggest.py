@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from pathlib import Path
 
@@ -91,15 +92,21 @@ def test_suggestion_allows_the_same_workload_and_blocks_anything_new(tmp_path: P
     ]
     assert not any(result["error"] for result in second), second
 
-    # something new: another file, another program, each blocked inside its tool
-    # (the SDK formatting the refusal's traceback may compile code: not allowed either)
-    for call, rule in (
-        (("read_file", {"path": "/etc/hostname"}), "default.file_read"),
-        (("run_program", {"program": "id"}), "default.process"),
-    ):
-        spool, third = run(tmp_path, f"new-{rule}", [call], "--policy", str(policy))
-        assert [result["error"] for result in third] == [True], third
-        assert rule in {v["mcptrace.policy.rule"] for v in blocked(spool)}, blocked(spool)
+    # something new: another file, another program, the tool's own exec of a decoded string,
+    # each blocked inside its tool, in one run: the SDK handling one refusal (logging its
+    # traceback: linecache reads, dataclasses compiling) is machinery, never blocked itself
+    snippet = base64.b64encode(b"result = 6 * 7").decode()
+    new = [
+        ("read_file", {"path": "/etc/hostname"}),
+        ("run_program", {"program": "id"}),
+        ("run_snippet", {"code": snippet}),
+        ("report", {}),
+    ]
+    spool, third = run(tmp_path, "new", new, "--policy", str(policy))
+    assert [result["error"] for result in third] == [True, True, True, False], third
+    assert third[3]["text"] == first[0]["text"]
+    rules = {v["mcptrace.policy.rule"] for v in blocked(spool)}
+    assert rules == {"default.file_read", "default.process", "default.code"}, blocked(spool)
 
 
 @pytest.mark.slow

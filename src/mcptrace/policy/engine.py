@@ -521,9 +521,14 @@ class PolicyEngine:
         attributes = observation[2]
         access = attributes.get(ev.FILE_ACCESS, ev.READ)
         target = self.resolve.lookup(str(attributes.get(ev.FILE_PATH, "")))
-        # The importer reading a real module file (not a link to something else) is judged by
-        # the rules that name it, not by a deny default: lazy imports keep working.
-        use_default = not (observation[3] == ev.IMPORTER_OPEN and looks_like_module_file(target[0]))
+        # The importer reading a real module file (not a link to something else), and library
+        # machinery reading Python sources (sensor/origin.py: linecache formatting the tool's
+        # error), are judged by the rules that name them, not by a deny default: lazy imports
+        # and the SDK's error handling keep working.
+        use_default = not (
+            (observation[3] == ev.IMPORTER_OPEN and looks_like_module_file(target[0]))
+            or attributes.get(ev.ORIGIN) == ev.LIBRARY  # linecache formatting a traceback
+        )
         verdicts = []
         if access in _READ_ACCESS:
             verdict = self._path_verdict(m.FILE_READ, target, where, use_default)
@@ -651,6 +656,12 @@ class PolicyEngine:
 
     def _code(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes
+        # Code that library machinery generates (dataclasses, namedtuple, typing, ast for a
+        # traceback: marked by sensor/origin.py) is not the tool's: the SDK formatting a
+        # blocked tool's error compiles too, and must not be refused in turn.  The tool's own
+        # compile/exec, code it hands to timeit, runpy, code, ..., and unpickling are judged.
+        if observation.name == ev.CODE_EXEC and attributes.get(ev.ORIGIN) == ev.LIBRARY:
+            return []
         if observation.name == ev.CODE_DESERIALIZE:
             operation = str(attributes.get(ev.DESERIALIZE_FORMAT, "pickle"))
             pickled = str(attributes.get(ev.DESERIALIZE_GLOBAL, ""))

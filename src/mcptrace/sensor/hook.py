@@ -21,12 +21,12 @@
     4. translate   audit args → Observation (plain data) or None; the network activity of an
                    MCP client request outside any tool call (the transport connecting to its
                    server) is dropped here: it is the protocol's, not a tool's
-    5. decide      the policy seam (record/decide.py): may raise PolicyDenial
+    5. decide      the policy seam (record/decide.py): may raise PolicyDenial.  Source
+                   reads, code and imports made by library machinery (a traceback being
+                   formatted, dataclasses generating code) are marked just before
+                   (sensor/origin.py): the policy judges those by its rules only
     6. record      bounded per-span buffers and counters (record/recorder.py); a native
-                   symbol already looked up in this span is skipped here, after the policy;
-                   source reads, code and imports made by library machinery (a traceback
-                   being formatted, dataclasses generating code) are marked first
-                   (sensor/origin.py)
+                   symbol already looked up in this span is skipped here, after the policy
 
 Nothing in the hook calls the OTel API.  Any error is counted and swallowed, except a
 deliberate ``PolicyDenial`` and KeyboardInterrupt/SystemExit.
@@ -244,6 +244,10 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 observation[1] == network_category and state.mcp_client and not state.root.is_mcp
             ):
                 return
+            if observation[1] in origin_categories and observation[3] is not importer_open:
+                # library machinery's, or the tool's: marked before the policy sees it (a
+                # deny default does not apply to machinery formatting the tool's error)
+                mark_library_origin(observation)
             if decider is not None:
                 decider(observation, (state, how))
             if observation[3] is importer_open:
@@ -251,8 +255,6 @@ def make_hook(sensor: Sensor) -> AuditHook:
             name = observation[0]
             if name == symbol_event and not first_lookup(state, observation):
                 return  # the same native symbol again in this span (Recorder.first_lookup)
-            if observation[1] in origin_categories:  # 6a. library machinery's, or the tool's
-                mark_library_origin(observation)
             record(observation, state, how, thread_id)  # 6b. record
             if name == exec_event and sensor.on_exec is not None:
                 sensor.on_exec()  # the image is about to be replaced: flush now
