@@ -171,10 +171,14 @@ def test_resolve(run: tuple[Recorded, Path]) -> None:
     assert resolve[ev.SERVER_PORT] == 80
 
 
-def test_urllib_request_without_query(run: tuple[Recorded, Path], loopback: Loopback) -> None:
+def test_urllib_request_with_secret_query_values_redacted(
+    run: tuple[Recorded, Path], loopback: Loopback
+) -> None:
     recorded, _ = run
     request = recorded.one_event("http_get", ev.NETWORK_REQUEST).attributes
-    assert request[ev.URL_FULL] == f"http://127.0.0.1:{loopback.http_port}/status"
+    # README: url.full without user info, secret query values redacted (the rest kept)
+    port = loopback.http_port
+    assert request[ev.URL_FULL] == f"http://127.0.0.1:{port}/status?token=[REDACTED]&x=1"
     assert request[ev.HTTP_REQUEST_METHOD] == "GET"
     span = recorded.tool_span("http_get")
     protocols = [
