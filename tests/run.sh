@@ -50,7 +50,7 @@ suite() {  # name venv peer-venv pytest-args...
     have "$peer" && peer_python=$(cd "$V/$peer/bin" && pwd)/python
     MCPTRACE_TEST_PEER_PYTHON=$peer_python \
         run ${WRAP[@]+"${WRAP[@]}"} "$V/$venv/bin/python" -m pytest -q -p no:cacheprovider \
-        --junitxml="$ART/junit-$name.xml" "$@"
+        --junitxml="$ART/junit-$name.xml" --reruns 2 --reruns-delay 1 "$@"
 }
 
 suite main main mcp1 tests --ignore-glob='tests/backends/test_receivers_*'
