@@ -29,8 +29,10 @@ ALWAYS_PATCHED = {
     "concurrent.futures.thread:ThreadPoolExecutor.submit",
     "mcp.client.stdio:stdio_client",
 }
-# a policy, once locked in, stays for the life of the process (policy/instrumentor.py)
-LOCKED_IN = {"socket:getaddrinfo"}
+# a policy, once locked in, stays for the life of the process (policy/instrumentor.py): its
+# host-name resolution and the os.open wrapper that tells the hook an open's dir_fd
+# (sensor/translate.py, track_open_dir_fd, installed when the policy is pinned)
+LOCKED_IN = {"socket:getaddrinfo", "os:open", "posix:open"}
 
 
 def probe(tmp_path: Path, **env: str) -> dict[str, Any]:
