@@ -86,7 +86,8 @@ class ViolationRecorder:
         category = ev.POLICY_CATEGORY_NAME
         root = state.root
         with self._counts_lock():
-            root.counts[category] = root.counts.get(category, 0) + 1
+            if not root.ended:  # an ended call's counters are final: late records are logs
+                root.counts[category] = root.counts.get(category, 0) + 1
             seen = state.kept.get(category, 0) + 1
             state.kept[category] = seen
             if seen > self.log_cap or len(self.pending) >= QUEUE_LIMIT:

@@ -219,7 +219,8 @@ class Recorder:
         key: tuple[object, ...] | None
         key = (observation[0], observation[3], how, thread_id, *observation[2].items())
         with self.lock:  # threads sharing a span (inferred), span end: counts lose nothing
-            root.counts[category] = root.counts.get(category, 0) + 1
+            if not root.ended:  # an ended call's counters are final: late records are logs
+                root.counts[category] = root.counts.get(category, 0) + 1
             seen = state.kept.get(category, 0) + 1
             state.kept[category] = seen
             if category == ev.IMPORT and (span_context is None or state.label == PROCESS):
