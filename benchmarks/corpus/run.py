@@ -107,6 +107,17 @@ def seed_home(home: Path) -> None:
         (home / "project" / ".git" / "hooks").mkdir(parents=True)
 
 
+def _under_tmp_again() -> list[str]:
+    """The checkout and the interpreter, bound again when they live under /tmp (a CI clone):
+    the sandbox's empty /tmp would hide them."""
+    binds: list[str] = []
+    for place in sorted({str(Path(__file__).resolve().parents[2]), sys.prefix, sys.base_prefix}):
+        real = os.path.realpath(place)
+        if real == "/tmp" or real.startswith("/tmp/"):
+            binds += ["--ro-bind", real, real]
+    return binds
+
+
 def sandboxed(work: Path, home: Path, argv: list[str]) -> list[str]:
     """``argv`` inside bubblewrap: loopback-only network, ``work`` the only writable place."""
     return [
@@ -115,6 +126,7 @@ def sandboxed(work: Path, home: Path, argv: list[str]) -> list[str]:
         "--dev", "/dev",
         "--proc", "/proc",
         "--tmpfs", "/tmp",
+        *_under_tmp_again(),
         "--bind", str(work), str(work),
         "--unshare-net",
         "--unshare-pid",

@@ -301,6 +301,26 @@ def _in_home(attributes: dict[str, Any], resolve: PathResolver) -> bool:
     return home != "/" and any(_under(p, home) for p in _resolved_paths(attributes, resolve))
 
 
+_INSTALL_DIRS: tuple[str, ...] | None = None
+
+
+def _install_dirs() -> tuple[str, ...]:
+    """Where this interpreter's own code lives: its prefixes, its library and site directories,
+    and mcptrace itself.  A checkout or a virtualenv may sit in /tmp (CI clones do); a module
+    imported from there is installed code, not a file a tool dropped into a scratch directory
+    (writes into site-packages have persistence rules of their own)."""
+    global _INSTALL_DIRS
+    if _INSTALL_DIRS is None:
+        import sys
+        import sysconfig
+
+        found = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+        found.update(p for p in sysconfig.get_paths().values() if p)
+        found.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # mcptrace
+        _INSTALL_DIRS = tuple(sorted({os.path.realpath(d) for d in found if d}))
+    return _INSTALL_DIRS
+
+
 def _scratch_dirs() -> tuple[str, ...]:
     dirs = {os.path.realpath(tempfile.gettempdir()), "/tmp", "/var/tmp", "/dev/shm"}
     return tuple(sorted(dirs))
@@ -623,6 +643,10 @@ class CompiledDetection:
                     forms.add(resolve(path))
                 if self.exclude_paths is not None and any(
                     self.exclude_paths.search(form) for form in forms
+                ):
+                    continue
+                if event == ev.MODULE_IMPORT and any(
+                    _under(form, directory) for form in forms for directory in _install_dirs()
                 ):
                     continue
                 if self.paths is None or any(self.paths.search(form) for form in forms):
