@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import time
+import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from spoolgen import SERVER_SESSION, RecordingSpool, Request, _ev
 from test_view_html import chromium, needs_chromium, rows
 from test_view_tree import _run_in_terminal
 
-from mcptrace.view.inert import json_inert, visible
+from mcptrace.view.inert import js_character_class, json_inert, visible
 from support import clean_env, mcptrace_cmd
 
 NAMES: list[str] = json.loads(
@@ -30,11 +31,19 @@ NAMES: list[str] = json.loads(
 )["names"]
 
 # What a terminal may receive from the view: printable text, newline, tab; nothing in C0
-# (but \n \t), DEL, C1, no bidi or invisible formatting character, no line separator.
-FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u115f\u180e\u200b-\u200f\u2028-\u202e"
-    "\u2060-\u2069\u3164\ufeff\U000e0000-\U000e007f]"
+# (but \n \t), DEL, C1, no format character (Unicode category Cf: bidi controls, zero-width
+# joiners, tags, Arabic and Egyptian format signs), no line separator, no lone surrogate, and
+# none of the other default-ignorable characters a terminal draws nothing for (variation
+# selectors, Hangul fillers, Mongolian selectors).  Built from unicodedata, not from inert.py.
+_IGNORABLE = (
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef"
 )
+_BY_CATEGORY = "".join(
+    chr(code)
+    for code in range(0x110000)
+    if unicodedata.category(chr(code)) in ("Cc", "Cf", "Zl", "Zp") and chr(code) not in "\n\t"
+)
+FORBIDDEN = re.compile(f"[{re.escape(_BY_CATEGORY)}\ud800-\udfff{_IGNORABLE}]")
 
 
 class HostileSpool(RecordingSpool):
@@ -147,6 +156,19 @@ def test_terminal_view_writes_nothing_a_terminal_obeys(spool: Path) -> None:
         line.lstrip().startswith("├─ file     read /etc/shadow") for line in text.splitlines()
     )
     assert "\\x1b[1A" in text and "<U+202E>" in text and "\\x9b" in text
+
+
+def test_every_invisible_character_is_escaped_in_the_terminal_and_the_page() -> None:
+    # the whole class, not the corpus: each format, control and default-ignorable character
+    hidden = [chr(code) for code in range(0x110000) if FORBIDDEN.match(chr(code))]
+    assert len(hidden) > 400
+    for char in hidden:
+        shown = visible(f"a{char}b", one_line=True)
+        assert not FORBIDDEN.search(shown) and shown != f"a{char}b", f"U+{ord(char):04X}"
+    # the report's script uses the same class (it is rendered from inert.py's)
+    js_class = js_character_class()
+    as_python = re.sub(r"\\u\{([0-9a-f]+)\}", lambda m: chr(int(m[1], 16)), js_class)
+    assert all(re.fullmatch(f"[{as_python}]", char) for char in hidden)
 
 
 def test_colours_are_the_only_escape_sequences_on_a_terminal(spool: Path) -> None:

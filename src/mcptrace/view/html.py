@@ -20,7 +20,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from mcptrace.view.inert import json_inert, visible
+from mcptrace.view.inert import js_character_class, json_inert, visible
 from mcptrace.view.jsonout import call_dict, model_dict
 from mcptrace.view.model import CATEGORIES, Call, Filters, Model, Session, iso
 from mcptrace.view.terminal import clock, duration
@@ -233,7 +233,7 @@ def render_report(model: Model, filters: Filters) -> str:
         sessions="".join(sections) or '<p class="note">no MCP requests in this spool</p>',
         data=_json_for_script(data),
         css=_CSS,
-        js=_JS,
+        js=_JS.replace("@HIDDEN@", js_character_class()),
     )
 
 
@@ -295,11 +295,7 @@ const $ = (sel, root) => (root||document).querySelector(sel);
 // Every text the page shows passes here (as view/inert.py does for the terminal): control,
 // bidirectional and invisible characters become visible escapes, so a name cannot reorder
 // or hide what is around it.
-const HIDDEN = new RegExp('[' + [
-  '\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\ud800-\\udfff',
-  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b-\\u200f\\u2028-\\u202e',
-  '\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}',
-].join('') + ']', 'gu');
+const HIDDEN = /[@HIDDEN@]/gu;  // view/inert.py's characters, filled in below
 const NAMED = {'\n': '\\n', '\r': '\\r', '\x1b': '\\x1b', '\x07': '\\x07', '\x08': '\\x08'};
 const hex = (code, width) => code.toString(16).padStart(width, '0');
 const shown = text => String(text).replace(HIDDEN, c => NAMED[c] || (c.codePointAt(0) < 0x100 ?

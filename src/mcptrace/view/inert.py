@@ -23,10 +23,14 @@ from typing import TextIO
 
 STYLE_MARK = "\ue000" + os.urandom(8).hex() + "\ue001"
 
+# Unicode's format characters (category Cf) and default-ignorable code points: a terminal
+# draws nothing for them, or lets them change what is around them (variation selectors
+# 17-256 and tag characters can carry a hidden message inside an innocent-looking name).
 _INVISIBLE = (
-    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"
-    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
-    "\U000e0000-\U000e007f"
+    "\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
+    "\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
 _C0_BUT_TAB_NEWLINE = "\x00-\x08\x0b-\x1f"
 
@@ -60,6 +64,13 @@ def _escape(match: re.Match[str]) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"<U+{code:04X}>"
+
+
+def js_character_class() -> str:
+    """The characters ``visible`` escapes on one line, as the body of a JavaScript regular
+    expression class (``u`` flag): the HTML report's script hides exactly these, too."""
+    body = _forbidden(True).pattern[1:-1]
+    return "".join(char if char == "-" else f"\\u{{{ord(char):x}}}" for char in body)
 
 
 def visible(text: str, *, one_line: bool = False) -> str:
