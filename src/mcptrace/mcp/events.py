@@ -1,24 +1,24 @@
-"""Emit mcptrace's MCP log records (sessions, inventory): one small function, never raises.
+"""Emit mcptrace's MCP log records (sessions, inventory, pinning): one small function, never raises.
 
 Usage::
 
     emit_event(EVENT_SESSION_START, {MCP_SESSION_ID: "..."}, body="session started")
 
-These are rare (per session, per registration), never per message: a log emit costs ~13 µs.
+These are rare (per session, per registration), never per message.  They are handed to the
+record stage's one log pump (``record.recorder.emit_log``), which emits them on its thread
+with the context they were made in; without a pump (sensor off) they are emitted at once.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry._logs import LogRecord, SeverityNumber, get_logger
+from opentelemetry._logs import SeverityNumber
 
 from mcptrace.mcp.semconv import SCOPE_VERSION
+from mcptrace.record.recorder import emit_log
 from mcptrace.record.vocabulary import MCPTRACE_SCOPE
-
-_logger = get_logger(MCPTRACE_SCOPE, SCOPE_VERSION)
 
 
 def emit_event(
@@ -29,15 +29,6 @@ def emit_event(
 ) -> None:
     try:
         clean = {key: value for key, value in attributes.items() if value is not None}
-        _logger.emit(
-            LogRecord(
-                timestamp=time.time_ns(),
-                severity_number=severity,
-                severity_text=severity.name,
-                body=body or name,
-                attributes=clean,
-                event_name=name,
-            )
-        )
+        emit_log(MCPTRACE_SCOPE, SCOPE_VERSION, name, clean, body or name, int(severity.value))
     except Exception:  # telemetry must never cost the program
         pass

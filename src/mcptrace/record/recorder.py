@@ -367,6 +367,9 @@ class LogPump:
         self.on_tick: list[Callable[[], None]] = []  # on each wake-up (bucket summaries)
         self.sources: list[Callable[[], None]] = []  # flushed after the sensor's records
         self.after_fork: list[Callable[[], None]] = []  # in a forked child
+        # other producers' ready-made records (MCP sessions, inventory, pinning): emitted
+        # with the next flush, in the order they came
+        self.ready: deque[LogItem] = deque(maxlen=QUEUE_LIMIT)
         self._logger: Logger | None = None
         self._contexts: dict[tuple[int, int], Context] = {}
         self.errors = 0
@@ -387,7 +390,16 @@ class LogPump:
             wake.set()
 
     def stop(self) -> None:
+        """No more wake-ups; what is submitted from now on is emitted by its producer."""
         self.stopped = True
+        self.notify()
+
+    def submit(self, item: LogItem) -> None:
+        """Emit ``item`` with the next flush; at once if the pump has stopped (exit)."""
+        if self.stopped:
+            emit_item(item)
+            return
+        self.ready.append(item)
         self.notify()
 
     def _run(self, wake: threading.Event) -> None:
@@ -436,6 +448,14 @@ class LogPump:
                         self._emit(record, span_context)
                     except Exception:
                         self.errors += 1
+            ready = self.ready
+            while ready:
+                try:
+                    emit_item(ready.popleft())
+                except IndexError:
+                    break
+                except Exception:
+                    self.errors += 1
         for source in self.sources:  # their own locks; outside ours
             try:
                 source()
@@ -491,6 +511,56 @@ class LogPump:
             attributes=attributes,
             event_name=observation.name,
         )
+
+
+# A record another producer made: (scope, scope version, event name, attributes, body,
+# severity number, its time, the context it was made in — the span it belongs to)
+if TYPE_CHECKING:
+    LogItem = tuple[str, str | None, str, Mapping[str, Any], str, int, int, Context]
+
+
+_loggers: dict[tuple[str, str | None], Logger] = {}
+
+
+def emit_item(item: LogItem) -> None:
+    """Emit one producer's record through the SDK (the pump's thread, or the producer's)."""
+    from opentelemetry._logs import SeverityNumber, get_logger
+
+    scope, version, name, attributes, body, severity, timestamp, context = item
+    number = SeverityNumber(severity)
+    logger = _loggers.get((scope, version))
+    if logger is None:
+        logger = _loggers[(scope, version)] = get_logger(scope, version)  # type: ignore[arg-type]
+    logger.emit(
+        timestamp=timestamp,
+        observed_timestamp=_time_ns(),
+        context=context,
+        severity_number=number,
+        severity_text=_SEVERITY_TEXT.get(number.name, number.name),
+        body=body,
+        attributes=attributes,
+        event_name=name,
+    )
+
+
+def emit_log(
+    scope: str,
+    version: str | None,
+    name: str,
+    attributes: Mapping[str, Any],
+    body: str,
+    severity: int,
+) -> None:
+    """Hand one record to the process's log pump (its producer's thread is not delayed by
+    the SDK); emitted at once when there is no pump (sensor off) or it has stopped."""
+    from opentelemetry.context import get_current
+
+    item: LogItem = (scope, version, name, attributes, body, severity, _time_ns(), get_current())
+    current = _active
+    if current is None:
+        emit_item(item)
+    else:
+        current[1].pump.submit(item)
 
 
 _active: tuple[SpanRegistry, Recorder] | None = None

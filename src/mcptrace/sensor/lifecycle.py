@@ -152,7 +152,11 @@ class SensorLifecycle:
         """Something for the exporters: a pending record, or events on the process span."""
         recorder = self.sensor.recorder
         process = self.sensor.registry.process
-        return bool(recorder.pending) or (process is not None and bool(process.events))
+        return (
+            bool(recorder.pending)
+            or bool(recorder.pump.ready)
+            or (process is not None and bool(process.events))
+        )
 
     def stop(self) -> None:
         """Audit hooks cannot be removed: stop recording and unregister the enricher.
@@ -280,12 +284,14 @@ class SensorLifecycle:
         if not self.linked:  # never activated: nothing to write (activation.at_exit decided)
             self.sensor.set_active(False)
             return
+        # stopped first: a record another producer submits from now on is emitted by it,
+        # not left behind in the pump after its last flush
+        self.sensor.recorder.pump.stop()
         try:
             self.flush()
         finally:
             self.sensor.set_active(False)  # the providers shut down next (unless a policy
             # is locked in: it keeps judging until the end)
-            self.sensor.recorder.pump.stop()
 
     def after_fork_in_child(self) -> None:
         _guard.PAUSED.intersection_update({_thread.get_ident()})
