@@ -235,15 +235,20 @@ def test_a_stdio_server_stopped_by_its_client_keeps_every_span(
         tap.wait_for(lambda t: {s["spanId"] for s in t.spans()} == expected)
 
 
-def test_sigterm_keeps_everything(spool: Path) -> None:
-    script = WORKLOAD.format(count=25, pause=0) + "time.sleep(60)\n"
-    process = subprocess.Popen(
+def start_against_closed_port(spool: Path, script: str) -> subprocess.Popen[str]:
+    """``script`` under ``mcptrace run``, its collector's port closed; stdout piped."""
+    return subprocess.Popen(
         mcptrace_cmd("run", "--spool", str(spool), "--endpoint",
                      f"http://127.0.0.1:{closed_port()}", "--", PYTHON, "-c", script),
         env=env_for(),
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
+
+
+def test_sigterm_keeps_everything(spool: Path) -> None:
+    script = WORKLOAD.format(count=25, pause=0) + "time.sleep(60)\n"
+    process = start_against_closed_port(spool, script)
     assert process.stdout is not None
     assert process.stdout.readline() == "done\n"
     process.send_signal(signal.SIGTERM)
@@ -271,13 +276,7 @@ SIGKILL_WORKLOAD = (
 def test_sigkill_loses_at_most_the_last_flush_interval(spool: Path) -> None:
     """Batches go to disk every second (``OTEL_BSP_SCHEDULE_DELAY``, 1000 ms by default in
     mcptrace): a SIGKILL loses what was made since the last one, and nothing before."""
-    process = subprocess.Popen(
-        mcptrace_cmd("run", "--spool", str(spool), "--endpoint",
-                     f"http://127.0.0.1:{closed_port()}", "--", PYTHON, "-c", SIGKILL_WORKLOAD),
-        env=env_for(),
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    process = start_against_closed_port(spool, SIGKILL_WORKLOAD)
     assert process.stdout is not None
     assert process.stdout.readline() == "started\n"
     time.sleep(4.0)

@@ -102,34 +102,42 @@ def _wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 3
     raise AssertionError("server did not listen in time")
 
 
-def run_http_pair(
-    spool: Path, calls: str = "all", env: dict[str, str] | None = None, transport: str = "http"
-) -> PairRun:
-    """streamable HTTP (``http``) or SSE (``sse``) on 127.0.0.1 with a free port."""
-    port = free_port()
-    server = subprocess.Popen(
-        mcptrace_cmd(
-            "run", "--spool", str(spool), "--", sys.executable, SERVER, transport, str(port)
-        ),
-        env=clean_env(**(env or {})),
+def serve_and_run(
+    spool: Path, server: list[str], client: list[str], env: dict[str, str], port: int
+) -> subprocess.CompletedProcess[str]:
+    """Start ``server`` (listening on ``port``) and run ``client`` to its end, both under
+    ``mcptrace run``; the server is then stopped with SIGINT, as a user would."""
+    process = subprocess.Popen(
+        mcptrace_cmd("run", "--spool", str(spool), "--", *server),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        _wait_for_port(port, server)
-        done = run_under_mcptrace(
-            [sys.executable, CLIENT, *_endpoint(transport, port), "--calls", calls],
-            spool,
-            env=clean_env(**(env or {})),
-        )
+        _wait_for_port(port, process)
+        return run_under_mcptrace(client, spool, env=env)
     finally:
-        server.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)
         try:
-            server.communicate(timeout=20)
+            process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate()
+            process.kill()
+            process.communicate()
+
+
+def run_http_pair(
+    spool: Path, calls: str = "all", env: dict[str, str] | None = None, transport: str = "http"
+) -> PairRun:
+    """streamable HTTP (``http``) or SSE (``sse``) on 127.0.0.1 with a free port."""
+    port = free_port()
+    done = serve_and_run(
+        spool,
+        [sys.executable, SERVER, transport, str(port)],
+        [sys.executable, CLIENT, *_endpoint(transport, port), "--calls", calls],
+        clean_env(**(env or {})),
+        port,
+    )
     return PairRun(
         _result_of(done.stdout),
         spans(spool),

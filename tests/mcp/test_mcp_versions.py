@@ -5,14 +5,12 @@ other, and who called (the client's name and version) on every server span and m
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp_pairs import CLIENT, SERVER, PairRun, _result_of, _wait_for_port, free_port
+from mcp_pairs import CLIENT, SERVER, PairRun, _result_of, free_port, serve_and_run
 
 from mcptrace.mcp.instrumentor import mcp_major
 from support import (
@@ -20,7 +18,6 @@ from support import (
     SPAN_KIND_SERVER,
     clean_env,
     logs,
-    mcptrace_cmd,
     metric_points,
     run_under_mcptrace,
     spans,
@@ -45,28 +42,14 @@ def run_version_pair(
             _result_of(done.stdout), spans(spool), logs(spool), metric_points(spool), transport
         )
     port = free_port()
-    server = subprocess.Popen(
-        mcptrace_cmd(
-            "run", "--spool", str(spool), "--", sys.executable, str(HERE / "peer_server.py"),
-            "http", str(port),
-        ),
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        _wait_for_port(port, server)
-        done = run_under_mcptrace(
-            [sys.executable, VERSION_CLIENT, version, "--http", f"http://127.0.0.1:{port}/mcp"]
-            + (["--user", user] if user else []),
-            spool,
-            env=env,
-        )
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate()
+    done = serve_and_run(
+        spool,
+        [sys.executable, str(HERE / "peer_server.py"), "http", str(port)],
+        [sys.executable, VERSION_CLIENT, version, "--http", f"http://127.0.0.1:{port}/mcp"]
+        + (["--user", user] if user else []),
+        env,
+        port,
+    )
     return PairRun(
         _result_of(done.stdout),
         spans(spool),
