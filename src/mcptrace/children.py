@@ -26,6 +26,7 @@ this process's own (or its parent's, when the sensor is off), read from the envi
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
 
@@ -177,6 +178,50 @@ def _posix_spawn(wrapped: Callable[..., Any]) -> Callable[..., Any]:
     return _wraps(spawn, wrapped)
 
 
+_ENVIRON_SWAP = _thread.allocate_lock()
+
+
+def _set_environ(target: Mapping[str, str]) -> None:
+    for key in [key for key in os.environ if key not in target]:
+        del os.environ[key]
+    for key, value in target.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+def _spawnv_passfds(wrapped: Callable[..., Any]) -> Callable[..., Any]:
+    """multiprocessing's spawn and forkserver start their Python children through
+    ``_posixsubprocess.fork_exec`` with no environment of their own: the child inherits
+    ``os.environ`` as tool code left it, and nobody tells it which tool started it.  Under an
+    enforcing policy the process environment is the armed one (``child_environment``) for the
+    instant of the start, so the child judges its actions as that tool's."""
+
+    def spawnv_passfds(path: Any, args: Any, passfds: Any) -> Any:
+        try:
+            armed = _enforcing_policy_environment(os.environ)
+        except Exception:  # never stop the program from spawning
+            armed = None
+        if armed is None:
+            return wrapped(path, args, passfds)
+        from mcptrace._guard import sensor_paused
+
+        with _ENVIRON_SWAP:
+            saved = dict(os.environ)
+            try:
+                with sensor_paused():  # mcptrace's own putenv calls, not the tool's
+                    _set_environ(armed)
+                return wrapped(path, args, passfds)
+            finally:
+                with sensor_paused():
+                    _set_environ(saved)
+
+    return _wraps(spawnv_passfds, wrapped)
+
+
+def _patch_multiprocessing(util: ModuleType) -> None:
+    _patch(util, "spawnv_passfds", _spawnv_passfds)
+
+
 def _patch(owner: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
     current = getattr(owner, name)
     if getattr(current, "__mcptrace_wrapper__", False):
@@ -205,6 +250,7 @@ class ChildProcessInstrumentor(Instrumentor):
         if _AT_START is None:
             _AT_START = instrumentation_environment()
         importwatch.after("subprocess", _patch_popen)  # when (if) the program imports it
+        importwatch.after("multiprocessing.util", _patch_multiprocessing)
         for name in ("posix_spawn", "posix_spawnp"):
             if hasattr(os, name):
                 _patch(os, name, _posix_spawn)
@@ -213,6 +259,10 @@ class ChildProcessInstrumentor(Instrumentor):
         import sys
 
         importwatch.forget("subprocess")
+        importwatch.forget("multiprocessing.util")
+        util = sys.modules.get("multiprocessing.util")
+        if util is not None:
+            _restore(util, "spawnv_passfds")
         subprocess = sys.modules.get("subprocess")
         if subprocess is not None:
             _restore(subprocess.Popen, "__init__")

@@ -441,6 +441,203 @@ def thread_while_another_call_runs(secret: str, work: str) -> str:
     return _late.get("concurrent", "(the thread never finished)")
 
 
+# --- a path that changes between the check and the use, and other spellings
+
+
+class _FlippingPath:
+    """A path-like whose first answer is the secret and every later one a harmless file."""
+
+    def __init__(self, first: str, later: str) -> None:
+        self.answers = [first]
+        self.later = later
+
+    def __fspath__(self) -> str:
+        return self.answers.pop() if self.answers else self.later
+
+
+class _LyingStr(str):
+    """A str whose methods the checker might call describe another path."""
+
+    def startswith(self, *args: object, **kwargs: object) -> bool:  # type: ignore[override]
+        return False
+
+    def __str__(self) -> str:
+        return "/dev/null"
+
+    def __fspath__(self) -> str:
+        return "/dev/null"
+
+
+@attempt
+def fileio_flipping_path(secret: str, work: str) -> str:
+    harmless = os.path.join(work, "harmless.txt")
+    pathlib.Path(harmless).write_text("harmless")
+    with io.FileIO(_FlippingPath(secret, harmless)) as handle:  # type: ignore[arg-type]
+        return handle.read().decode()
+
+
+@attempt
+def fileio_lying_str(secret: str, work: str) -> str:
+    with io.FileIO(_LyingStr(secret)) as handle:
+        return handle.read().decode()
+
+
+@attempt
+def open_lying_str(secret: str, work: str) -> str:
+    with open(_LyingStr(secret)) as handle:
+        return handle.read()
+
+
+@attempt
+def subprocess_flipping_argument(secret: str, work: str) -> str:
+    harmless = os.path.join(work, "harmless.txt")
+    pathlib.Path(harmless).write_text("harmless")
+    argv = ["cat", _FlippingPath(secret, harmless)]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout  # type: ignore[arg-type]
+
+
+@attempt
+def subprocess_flipping_argument_late(secret: str, work: str) -> str:
+    # subprocess raises its audit event before it converts the arguments: harmless first
+    harmless = os.path.join(work, "harmless.txt")
+    pathlib.Path(harmless).write_text("harmless")
+    argv = ["cat", _FlippingPath(harmless, secret)]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout  # type: ignore[arg-type]
+
+
+@attempt
+def sqlite_flipping_path(secret: str, work: str) -> str:
+    database = os.path.join(os.path.dirname(secret), "store.db")
+    harmless = os.path.join(work, "harmless.db")
+    connection = sqlite3.connect(_FlippingPath(database, harmless))  # type: ignore[arg-type]
+    try:
+        return str(connection.execute("select value from secrets").fetchall())
+    finally:
+        connection.close()
+
+
+@attempt
+def subprocess_lying_str(secret: str, work: str) -> str:
+    argv = ["cat", _LyingStr(secret)]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+@attempt
+def io_fileio(secret: str, work: str) -> str:
+    with io.FileIO(secret) as handle:
+        return handle.read().decode()
+
+
+@attempt
+def chdir_relative(secret: str, work: str) -> str:
+    before = os.getcwd()
+    os.chdir(os.path.dirname(secret))
+    try:
+        with open(os.path.basename(secret)) as handle:
+            return handle.read()
+    finally:
+        os.chdir(before)
+
+
+@attempt
+def subprocess_cwd(secret: str, work: str) -> str:
+    argv = ["cat", os.path.basename(secret)]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=os.path.dirname(secret))
+    return done.stdout + done.stderr
+
+
+@attempt
+def fwalk_dir_fd(secret: str, work: str) -> str:
+    for _root, _dirs, files, root_fd in os.fwalk(os.path.dirname(secret)):
+        for name in files:
+            if name == os.path.basename(secret):
+                with os.fdopen(os.open(name, os.O_RDONLY, dir_fd=root_fd)) as handle:
+                    return handle.read()
+    return "(not found)"
+
+
+@attempt
+def proc_self_fd_of_directory(secret: str, work: str) -> str:
+    directory = os.open(os.path.dirname(secret), os.O_PATH | os.O_DIRECTORY)
+    try:
+        with open(f"/proc/self/fd/{directory}/{os.path.basename(secret)}") as handle:
+            return handle.read()
+    finally:
+        os.close(directory)
+
+
+@attempt
+def dev_fd_of_directory(secret: str, work: str) -> str:
+    directory = os.open(os.path.dirname(secret), os.O_PATH | os.O_DIRECTORY)
+    try:
+        with open(f"/dev/fd/{directory}/{os.path.basename(secret)}") as handle:
+            return handle.read()
+    finally:
+        os.close(directory)
+
+
+def _read_for_pool(secret: str) -> str:
+    with open(secret) as handle:
+        return handle.read()
+
+
+def _in_pool(method: str, secret: str) -> str:
+    import multiprocessing
+
+    with multiprocessing.get_context(method).Pool(1) as pool:
+        try:
+            return pool.apply(_read_for_pool, (secret,))
+        except BaseException as exc:  # the child's error, pickled back
+            return f"child failed: {exc!r}"
+
+
+@attempt
+def multiprocessing_spawn(secret: str, work: str) -> str:
+    return _in_pool("spawn", secret)
+
+
+@attempt
+def multiprocessing_spawn_opted_out(secret: str, work: str) -> str:
+    os.environ["MCPTRACE_ENABLED"] = "false"
+    try:
+        return _in_pool("spawn", secret)
+    finally:
+        del os.environ["MCPTRACE_ENABLED"]
+
+
+@attempt
+def multiprocessing_forkserver(secret: str, work: str) -> str:
+    return _in_pool("forkserver", secret)
+
+
+@attempt
+def asyncio_subprocess(secret: str, work: str) -> str:
+    import asyncio
+
+    async def cat() -> str:
+        process = await asyncio.create_subprocess_exec(
+            "cat", secret, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await process.communicate()
+        return (out + err).decode()
+
+    box: list[str] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(asyncio.run(cat()))
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    if failed:
+        raise failed[0]
+    return box[0] if box else "(no answer)"
+
+
 # --- what audit hooks cannot stop: evidence only
 
 

@@ -58,6 +58,21 @@ ATTEMPTS_BLOCKED_IN_THE_TOOL = [
     "subprocess_cat",
     "shell_cat",
     "child_isolated_mode",
+    # a path that answers the check otherwise than the opener, and other spellings
+    "fileio_flipping_path",
+    "fileio_lying_str",
+    "open_lying_str",
+    "subprocess_flipping_argument",
+    "subprocess_flipping_argument_late",
+    "sqlite_flipping_path",
+    "subprocess_lying_str",
+    "io_fileio",
+    "chdir_relative",
+    "subprocess_cwd",
+    "fwalk_dir_fd",
+    "proc_self_fd_of_directory",
+    "dev_fd_of_directory",
+    "asyncio_subprocess",
 ]
 # Blocked, but the library swallows the PermissionError and answers "nothing there".
 ATTEMPTS_SWALLOWED = ["linecache_line", "glob_the_directory"]
@@ -68,6 +83,9 @@ ATTEMPTS_BLOCKED_ELSEWHERE = [
     "child_bare_environment",
     "child_environ_edited",
     "forked_child",
+    "multiprocessing_spawn",  # multiprocessing starts these through fork_exec, not Popen
+    "multiprocessing_spawn_opted_out",
+    "multiprocessing_forkserver",
     "collect_late_thread",  # the thread thread_outlives_its_tool started
     "thread_while_another_call_runs",
 ]
@@ -116,7 +134,7 @@ paths = ["{secret_dir}/**"]
     calls: list[Any] = [
         [name, arguments] for name in ATTEMPTS_BLOCKED_IN_THE_TOOL + ATTEMPTS_SWALLOWED
     ]
-    calls += [[name, arguments] for name in ATTEMPTS_BLOCKED_ELSEWHERE[:5]]
+    calls += [[name, arguments] for name in ATTEMPTS_BLOCKED_ELSEWHERE[:8]]
     calls += [["thread_outlives_its_tool", arguments], ["collect_late_thread", arguments]]
     calls += [
         [

@@ -54,6 +54,9 @@ TAINTED_CATEGORIES = frozenset({ev.FILE, ev.NETWORK, ev.PROCESS, ev.NATIVE})
 # that tool's (policy/active.py, ActivePolicy.child_environment)
 POLICY_TOOL_VARIABLE = "MCPTRACE_POLICY_TOOL"
 CHILD_OPT_OUT_RULE = "mcptrace.child-opt-out"  # python -I/-E/-S would start uninstrumented
+# a file or program named by a path-like object of the program's own (sensor/translate.py,
+# own_path_object): what it told the check need not be what it told the opener
+PATH_OBJECT_RULE = "mcptrace.path-object"
 _PYTHON_NAME = re.compile(r"python[0-9.]*\Z")
 _OWN_PYTHON = os.path.realpath(sys.executable)
 
@@ -530,6 +533,9 @@ class PolicyEngine:
             or attributes.get(ev.ORIGIN) == ev.LIBRARY  # linecache formatting a traceback
         )
         verdicts = []
+        if self.enforcing and ev.PATH_OBJECT in attributes:
+            category = m.FILE_READ if access in _READ_ACCESS else m.FILE_WRITE
+            verdicts.append(Verdict(PATH_OBJECT_RULE, category, target[0], True))
         if access in _READ_ACCESS:
             verdict = self._path_verdict(m.FILE_READ, target, where, use_default)
             if verdict is not None:
@@ -629,6 +635,8 @@ class PolicyEngine:
         )
         command_line = shlex.join(argv)
         verdicts: list[Verdict] = []
+        if self.enforcing and ev.PATH_OBJECT in attributes:
+            verdicts.append(Verdict(PATH_OBJECT_RULE, m.PROCESS, command_line or executable, True))
         if self.enforcing and python_opts_out(executable, argv):
             verdicts.append(
                 Verdict(CHILD_OPT_OUT_RULE, m.PROCESS, command_line or executable, True)

@@ -148,6 +148,9 @@ CONTEXT = "context"
 INFERRED = "inferred"
 NONE = "none"
 
+# the type of a path-like object of the program's own that named the file or program: its
+# __fspath__ may have answered the opener otherwise than the check (a policy refuses it)
+PATH_OBJECT = "mcptrace.path_object"
 # mcptrace.file.access values
 READ, WRITE, READ_WRITE, CREATE, APPEND = "read", "write", "read_write", "create", "append"
 # Observation.audit_event of the importer reading or caching a module file: judged by a

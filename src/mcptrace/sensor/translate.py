@@ -88,6 +88,51 @@ def fd_path(fd: int) -> str | None:
     return target if target.startswith("/") else None
 
 
+def plain_text(value: Any) -> str | None:
+    """The exact ``str`` a path argument holds, or None when it is none of str/bytes/path-like.
+
+    A ``str`` or ``bytes`` subclass is read by its characters, never through its methods
+    (``startswith``, ``__str__``, ``__fspath__``), which the program may define to describe
+    another path than the one the C code opens.
+    """
+    if isinstance(value, str):
+        return str.__str__(value)  # an exact copy: the subclass's methods are not asked
+    if isinstance(value, (bytes, bytearray)):
+        return os.fsdecode(bytes(memoryview(value)))
+    fspath = getattr(type(value), "__fspath__", None)
+    if fspath is None:
+        return None
+    answer = fspath(value)
+    return plain_text(answer) if isinstance(answer, (str, bytes)) else None
+
+
+def own_path_object(value: Any) -> bool:
+    """A path-like object whose ``__fspath__`` (or ``__str__``) is the program's own.
+
+    ``io.FileIO``, ``sqlite3.connect`` and ``os.exec*`` ask it for its path before they raise
+    their audit event, ``subprocess`` after: the answer the check gets need not be the one the
+    kernel got.  pathlib's paths and ``os.DirEntry`` answer the same every time.
+    """
+    kind = type(value)
+    if kind is str or kind is bytes or isinstance(value, (str, bytes, bytearray, int)):
+        return False
+    fspath = getattr(kind, "__fspath__", None)
+    if fspath is None:
+        return False
+    if fspath is _DIR_ENTRY_FSPATH:
+        return False
+    pathlib = sys.modules.get("pathlib")
+    pure = getattr(pathlib, "PurePath", None)
+    return not (
+        pure is not None
+        and fspath is getattr(pure, "__fspath__", None)
+        and kind.__str__ is getattr(pure, "__str__", None)
+    )
+
+
+_DIR_ENTRY_FSPATH = os.DirEntry.__fspath__
+
+
 def fs_path(value: Any, dir_fd: Any = None) -> str | None:
     """An absolute path string, or None for a file descriptor / something unreadable.
 
@@ -97,13 +142,14 @@ def fs_path(value: Any, dir_fd: Any = None) -> str | None:
         path = value
     elif isinstance(value, int):
         return None
-    elif isinstance(value, bytes):
-        path = os.fsdecode(value)
     else:
         try:
-            path = os.fsdecode(os.fspath(value))
-        except TypeError:
+            found = plain_text(value)
+        except Exception:  # a path-like whose __fspath__ raises: the open fails the same way
             return None
+        if found is None:
+            return None
+        path = found
     if path.startswith("/"):
         return path
     if type(dir_fd) is int:
@@ -125,14 +171,13 @@ def arg(args: Args, index: int) -> Any:
 
 
 def text(value: Any) -> str:
-    if isinstance(value, str):
+    if type(value) is str:
         return value
-    if isinstance(value, (bytes, bytearray)):
-        return os.fsdecode(bytes(value))
     try:
-        return os.fsdecode(os.fspath(value))
-    except TypeError:
-        return str(value)
+        found = plain_text(value)
+    except Exception:  # a path-like whose __fspath__ raises: the call fails the same way
+        found = None
+    return found if found is not None else str(value)
 
 
 def argv_of(args: Any) -> list[str]:
@@ -268,6 +313,8 @@ def _open(event: str, args: Args) -> Observation | None:
     if type(path) is not str or path[:1] != "/":
         if event == "sqlite3.connect":
             return _sqlite_connect(args)
+        if own_path_object(path):
+            return _path_object_open(path, args)
         path = fs_path(path, OPEN_DIR_FD.get(_get_ident()) if OPEN_DIR_FD else None)
         if path is None:  # os.fdopen(fd): no new file is reached
             return None
@@ -284,6 +331,21 @@ def _open(event: str, args: Args) -> Observation | None:
     return _new(
         Observation, (ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: path, ev.FILE_ACCESS: access}, event)
     )
+
+
+def _path_object_open(path_object: Any, args: Args) -> Observation | None:
+    """``io.FileIO(obj)`` with the program's own path-like ``obj``: recorded with the path it
+    answers now, and marked (``mcptrace.path_object``), since FileIO asked it first."""
+    path = fs_path(path_object)
+    if path is None:
+        return None
+    flags = args[2] if len(args) > 2 and type(args[2]) is int else 0
+    attributes: Attrs = {
+        ev.FILE_PATH: path,
+        ev.FILE_ACCESS: access_of(flags),
+        ev.PATH_OBJECT: type(path_object).__qualname__,
+    }
+    return Observation(ev.FILE_OPEN, ev.FILE, attributes, "open")
 
 
 def track_open_dir_fd() -> None:
@@ -317,14 +379,12 @@ _SQLITE_NO_FILE = frozenset({"", ":memory:"})
 
 def _sqlite_connect(args: Args) -> Observation | None:
     """``sqlite3.connect(database)``: a read-write open of the database file (a URI's path)."""
-    database = args[0] if args else None
-    if isinstance(database, (bytes, bytearray)):
-        database = os.fsdecode(bytes(database))
-    elif database is not None and not isinstance(database, str):
-        try:
-            database = os.fsdecode(os.fspath(database))
-        except TypeError:
-            return None
+    given = args[0] if args else None
+    own = own_path_object(given)
+    try:
+        database = plain_text(given) if given is not None else None
+    except Exception:  # a path-like whose __fspath__ raises: connect fails the same way
+        return None
     if database is None or database in _SQLITE_NO_FILE:
         return None  # in memory or a temporary database: no file of the user's
     access = ev.READ_WRITE
@@ -342,9 +402,10 @@ def _sqlite_connect(args: Args) -> Observation | None:
     path = fs_path(database)
     if path is None:
         return None
-    return Observation(
-        ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: path, ev.FILE_ACCESS: access}, "sqlite3.connect"
-    )
+    attributes: Attrs = {ev.FILE_PATH: path, ev.FILE_ACCESS: access}
+    if own:
+        attributes[ev.PATH_OBJECT] = type(given).__qualname__
+    return Observation(ev.FILE_OPEN, ev.FILE, attributes, "sqlite3.connect")
 
 
 def is_bytecode_write(path: str) -> bool:
@@ -623,7 +684,20 @@ def _spawn(event: str, executable: Any, argv: Any, extra: Attrs | None = None) -
     }
     if extra:
         attrs.update(extra)
+    own = _own_path_object_in(executable, argv)
+    if own is not None:
+        attrs[ev.PATH_OBJECT] = own
     return Observation(ev.PROCESS_SPAWN, ev.PROCESS, attrs, event)
+
+
+def _own_path_object_in(executable: Any, argv: Any) -> str | None:
+    """The type name of the first of the program's own path-like objects among the
+    executable and the arguments (``own_path_object``), if any."""
+    items = [executable, *argv] if isinstance(argv, (list, tuple)) else [executable, argv]
+    for item in items:
+        if own_path_object(item):
+            return type(item).__qualname__
+    return None
 
 
 @translator("subprocess.Popen", categories=[ev.PROCESS])
@@ -632,6 +706,8 @@ def _popen(event: str, args: Args) -> Observation | None:
     extra: Attrs = {ev.PROCESS_ENV_OVERRIDE: env is not None}
     if cwd is not None:
         extra[ev.PROCESS_WORKING_DIRECTORY] = text(cwd)
+        if own_path_object(cwd):
+            extra[ev.PATH_OBJECT] = type(cwd).__qualname__
     _remember_spawn()
     return _spawn(event, executable, argv, extra)
 
