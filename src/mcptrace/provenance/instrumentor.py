@@ -70,16 +70,25 @@ def _start() -> None:
     from mcptrace.provenance.describe import ModuleProvenance
     from mcptrace.provenance.startup import ModuleInventory
     from mcptrace.record.modules import set_module_describer
+    from mcptrace.record.recorder import active, when_active
 
     settings = activation.current_settings()
     # a bad MCPTRACE_HASH_CACHE was reported by the settings; hash without a cache then
     cache = HashCache(settings.hash_cache_path()) if settings.part_enabled("import") else None
     provenance = ModuleProvenance(cache)
     set_module_describer(provenance.describe)
-    _inventory = ModuleInventory(provenance, "ok" if cache is not None else "off")
-    _inventory.start()
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_inventory.after_fork_in_child)
+    inventory = _inventory = ModuleInventory(provenance, "ok" if cache is not None else "off")
+    # the walks run on the record stage's one log pump, which the sensor owns; without the
+    # sensor there is none: the inventory walks once, at exit (_at_exit)
+    when_active(inventory.attach)
+    if active() is None and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=lambda: _reset_unattached(inventory))
+
+
+def _reset_unattached(inventory: ModuleInventory) -> None:
+    """A forked child's cache connection, when no pump resets it (its after_fork does)."""
+    if inventory.pump is None:
+        inventory.after_fork_in_child()
 
 
 def _at_exit() -> None:

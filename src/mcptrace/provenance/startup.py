@@ -3,8 +3,8 @@
 Usage (the instrumentor does this)::
 
     inventory = ModuleInventory(provenance)
-    inventory.start()                 # background thread: walks sys.modules as imports settle
-    atexit.register(inventory.at_exit)
+    when_active(inventory.attach)     # record/recorder.py: onto the one log pump
+    activation.on_exit(inventory.at_exit)
 
 The audit hook cannot see what was imported before it was installed, and the sensor keeps
 only a count of imports made outside MCP requests, so this walks ``sys.modules`` instead:
@@ -14,6 +14,12 @@ once more at exit.  Every module with a file gets one ``mcptrace.module.import``
 (attribution ``none``, no span; WARN for a mismatch), and the end of start-up gets one
 ``mcptrace.module.summary`` record: counts, the distributions loaded, the mismatching files,
 and how many files this process had to hash (zero on a warm cache).
+
+It owns no thread: the walks run on the record stage's one log pump (``tick``, on each of
+its wake-ups, at least once a second), a few batches of files per wake-up — a cold cache
+hashes tens of megabytes, and the sensor's records must not wait behind that — asking the
+pump to come back at once while a walk has files left.  Without the sensor there is no
+pump: the inventory then walks once, at exit (records and summary).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from opentelemetry._logs import Logger, SeverityNumber, get_logger
@@ -31,12 +38,18 @@ from mcptrace import _guard
 from mcptrace.provenance.describe import Described, ModuleProvenance, attributes_of, module_path
 from mcptrace.record import vocabulary as names
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mcptrace.record.recorder import LogPump, Recorder
+    from mcptrace.record.state import SpanRegistry
+
 SETTLE_INTERVAL = 1.0
 SETTLE_WALKS = 2
 STARTUP_LIMIT = 30.0
 LATE_INTERVAL = 30.0
 EXIT_BUDGET_SECONDS = 5.0
 BATCH = 100  # files per cache query, per hold of the lock a span end may wait on
+TICK_BUDGET_SECONDS = 0.02  # per pump wake-up: then the sensor's records go out, and we resume
 MAX_MODULES = 20_000  # per process: a plugin loader gone wild must not grow memory forever
 
 
@@ -55,43 +68,80 @@ class ModuleInventory:
         self.seen_names: set[str] = set()
         self.reported: set[str] = set()
         self.walk_lock = threading.Lock()
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.stopped = False
+        self.pump: LogPump | None = None
         self.summarized = False
         self.skipped = 0
         self.startup_counts = {names.VERIFIED: 0, names.MISMATCH: 0, names.UNRECORDED: 0}
         self.distributions: set[str] = set()
         self.mismatches: list[str] = []
         self.started = time.monotonic()
+        self.next_walk = self.started + SETTLE_INTERVAL
+        self.queue: deque[tuple[str, str]] = deque()  # the current walk's files left to describe
+        self.walking = False  # a walk has begun and not finished (its files are in ``queue``)
+        self.walk_new = 0  # modules the current walk reported so far
+        self.quiet = 0  # settle walks in a row that found nothing new
         self._logger: Logger | None = None
 
-    # --- scheduling
+    # --- scheduling: on the record stage's log pump
 
-    def start(self) -> None:
-        self.stop_event.clear()
-        self.thread = threading.Thread(target=self._run, name="mcptrace-provenance", daemon=True)
-        self.thread.start()
+    def attach(self, registry: SpanRegistry, recorder: Recorder) -> None:
+        """Walk on ``recorder``'s log pump (record.recorder.when_active calls this)."""
+        pump = recorder.pump
+        self.pump = pump
+        pump.on_tick.append(self.tick)
+        pump.after_fork.append(self.after_fork_in_child)
+        pump.notify()
 
     def stop(self) -> None:
-        self.stop_event.set()
+        """No more walks (uninstrumented): off the pump."""
+        self.stopped = True
+        pump = self.pump
+        if pump is not None:
+            for hooks, hook in (
+                (pump.on_tick, self.tick),
+                (pump.after_fork, self.after_fork_in_child),
+            ):
+                try:
+                    hooks.remove(hook)
+                except ValueError:
+                    pass
 
-    def _run(self) -> None:
-        _guard.PAUSED.add(threading.get_ident())  # nothing this thread reads is the tool's
-        quiet = 0
-        while not self.stop_event.wait(SETTLE_INTERVAL if not self.summarized else LATE_INTERVAL):
-            with self.walk_lock:
-                if self.stop_event.is_set():
-                    return
-                new = self.walk()
-                if not self.summarized:
-                    quiet = 0 if new else quiet + 1
-                    elapsed = time.monotonic() - self.started
-                    if quiet >= SETTLE_WALKS or elapsed >= STARTUP_LIMIT:
-                        self.summarize()
+    def tick(self) -> None:
+        """On a pump wake-up: begin a walk when one is due, go on with one begun."""
+        if self.stopped or (not self.walking and time.monotonic() < self.next_walk):
+            return
+        if not self.walk_lock.acquire(blocking=False):
+            return  # the exit walk has it
+        try:
+            if self.stopped:
+                return
+            if not self.walking:
+                self.walking = True
+                self.walk_new = 0
+                self._collect()
+            self.walk_new += self._describe(time.monotonic() + TICK_BUDGET_SECONDS)
+            if self.queue:
+                if self.pump is not None:
+                    self.pump.notify()  # the rest on the next wake-up, after the sensor's logs
+                return
+            self._end_walk()
+        finally:
+            self.walk_lock.release()
+
+    def _end_walk(self) -> None:
+        self.walking = False
+        self.provenance.persist()
+        if not self.summarized:
+            self.quiet = 0 if self.walk_new else self.quiet + 1
+            if self.quiet >= SETTLE_WALKS or time.monotonic() - self.started >= STARTUP_LIMIT:
+                self.summarize()
+        interval = LATE_INTERVAL if self.summarized else SETTLE_INTERVAL
+        self.next_walk = time.monotonic() + interval
 
     def at_exit(self) -> None:
         """Late imports, and the summary of a process that ended before start-up settled."""
-        self.stop_event.set()
+        self.stopped = True
         if not self.walk_lock.acquire(timeout=EXIT_BUDGET_SECONDS):
             return
         try:
@@ -103,16 +153,22 @@ class ModuleInventory:
             self.walk_lock.release()
 
     def after_fork_in_child(self) -> None:
+        """In a forked child (the pump's after_fork, or an at-fork handler without a pump)."""
         self.walk_lock = threading.Lock()
         self.provenance.reset_after_fork()
-        if self.thread is not None and not self.stop_event.is_set():
-            self.start()
 
     # --- work
 
     def walk(self, deadline: float | None = None) -> int:
-        """Describe and log every module not seen yet; returns how many were new."""
-        found: list[tuple[str, str]] = []
+        """Describe and log every module not seen yet, now; returns how many were new."""
+        self._collect()
+        new = self._describe(deadline, skip_late=True)
+        self.walking = False
+        self.provenance.persist()
+        return new
+
+    def _collect(self) -> None:
+        """Queue the files of the modules loaded since the last walk."""
         for name, module in list(sys.modules.items()):
             if name in self.seen_names:
                 continue
@@ -123,13 +179,20 @@ class ModuleInventory:
             path = _module_file(module)
             if path is not None and path not in self.reported:
                 self.reported.add(path)
-                found.append((name, path))
+                self.queue.append((name, path))
+
+    def _describe(self, deadline: float | None, skip_late: bool = False) -> int:
+        """Describe and log queued files, a batch at a time, until ``deadline``: then stop
+        (the rest waits for the next call) or, with ``skip_late``, count the rest skipped."""
+        queue = self.queue
         new = 0
-        for start in range(0, len(found), BATCH):
-            batch = found[start : start + BATCH]
+        while queue:
             if deadline is not None and time.monotonic() > deadline:
-                self.skipped += len(batch)
-                continue
+                if skip_late:
+                    self.skipped += len(queue)
+                    queue.clear()
+                break
+            batch = [queue.popleft() for _ in range(min(BATCH, len(queue)))]
             try:
                 described = self.provenance.describe_many([path for _, path in batch])
             except Exception:
@@ -138,7 +201,6 @@ class ModuleInventory:
                 if one is not None:
                     new += 1
                     self._report(name, path, one)
-        self.provenance.persist()
         return new
 
     def _report(self, name: str, path: str, described: Described) -> None:
