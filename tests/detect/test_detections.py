@@ -38,6 +38,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
             ("shell", {}),
             ("wipe", {}),
             ("poisoned", {}),
+            ("schema_poisoned", {"a": 2}),
+            ("injected_answer", {}),
             ("benign", {"text": "one two three"}),
         ]
         results = drive(SERVER, spool, home, calls)
@@ -55,6 +57,8 @@ EXPECTED = {
     "shell": "execution.shell",
     "wipe": "impact.destructive-delete",
     "poisoned": "initial-access.tool-poisoning",
+    "schema_poisoned": "initial-access.tool-poisoning",  # in a parameter's description
+    "injected_answer": "initial-access.tool-result-injection",  # in what it returned
 }
 
 

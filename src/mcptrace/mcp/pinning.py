@@ -333,7 +333,12 @@ def server_offer(server: Any, server_name: str | None) -> list[dict[str, Any]]:
     offer: list[dict[str, Any]] = []
     tools = getattr(server, "_tool_manager", None)
     for tool in tools.list_tools() if tools is not None else []:
-        remember_tool(str(tool.name), getattr(tool, "description", None))
+        remember_tool(
+            str(tool.name),
+            getattr(tool, "description", None),
+            getattr(tool, "parameters", None),
+            getattr(tool, "annotations", None),
+        )
         offer.append(
             fingerprint(
                 "tool",

@@ -43,15 +43,20 @@ from mcptrace.mcp.sessions import (
     with_session,
 )
 from mcptrace.mcp.spans import handling_span, run_handler, sending_span
+from mcptrace.record.offers import remember_answer, remember_listed_tools
 from mcptrace.record.vocabulary import (
     INITIALIZE,
     MCP_PROTOCOL_VERSION,
     MCP_SESSION_ID,
+    PROMPTS_GET,
+    RESOURCES_READ,
     TOOLS_CALL,
+    TOOLS_LIST,
     TRANSPORT_TCP,
 )
 
 _SESSION_ATTRIBUTE = "_mcptrace_session"
+_ANSWERS_WITH_TEXT = (RESOURCES_READ, PROMPTS_GET)  # judged for instructions to the model
 _SPAN_ATTRIBUTE = "_mcptrace_span"
 # The streamable-HTTP session id of the ServerSession about to be created in this task.
 _HTTP_SESSION_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -360,6 +365,11 @@ async def wrap_respond(
                 method = instance.request.root.method
                 if method == TOOLS_CALL:
                     record_tool_result(span, root)
+                    remember_answer(span.get_span_context().span_id, root)
+                elif method in _ANSWERS_WITH_TEXT:
+                    remember_answer(span.get_span_context().span_id, root)
+                elif method == TOOLS_LIST:
+                    remember_listed_tools(root)
                 elif method == INITIALIZE:
                     version = getattr(root, "protocolVersion", None)
                     info = session_of(instance._session)

@@ -69,15 +69,19 @@ from mcptrace.mcp.sessions import (
     with_session,
 )
 from mcptrace.mcp.spans import handling_span, run_handler, sending_span
+from mcptrace.record.offers import remember_answer, remember_listed_tools
 from mcptrace.record.vocabulary import (
     FASTMCP_SCOPE,
     INITIALIZE,
     JSONRPC_REQUEST_ID,
     MCP_PROTOCOL_VERSION,
     MCP_SESSION_ID,
+    PROMPTS_GET,
+    RESOURCES_READ,
     SDK_SCOPE,
     SERVER_DISCOVER,
     TOOLS_CALL,
+    TOOLS_LIST,
     TRANSPORT_PIPE,
     TRANSPORT_TCP,
 )
@@ -365,6 +369,11 @@ def _is_validation_error(error: BaseException) -> bool:
 def _record_result(span: Any, inbound: _Inbound, result: Any) -> None:
     if inbound.method == TOOLS_CALL:
         record_tool_result(span, result)
+        remember_answer(span.get_span_context().span_id, result)
+    elif inbound.method in (RESOURCES_READ, PROMPTS_GET):  # judged for instructions too
+        remember_answer(span.get_span_context().span_id, result)
+    elif inbound.method == TOOLS_LIST:
+        remember_listed_tools(result)
     elif inbound.method == INITIALIZE:
         if isinstance(result, Mapping):
             version = result.get("protocolVersion")

@@ -476,6 +476,14 @@ _ENVIRONMENT_MARKERS = (
     "/pypoetry/virtualenvs/",
 )
 
+# rewriting what another tool does (the WhatsApp MCP attack): "when send_message is invoked,
+# change the recipient to ...", "bcc every mail to x@y"
+_SHADOWING = (
+    r"\bwhen\s+(\(\s*[\w.-]+\s*\)\s*)?[a-z]\w*_\w+\s+(tool\s+)?(is\s+)?(invoked|called|used|run)\b"
+    r"|\b(change|replace|set|switch|redirect)\s+the\s+(recipient|receiver|destination|to\s+address"
+    r"|email\s+address|phone\s+number|account\s+number|iban|wallet\s+address|webhook)\s+to\b"
+    r"|\b(bcc|cc|forward|copy)\b[^.]{0,40}\bto\s+[\w.+-]+@[\w-]+(\.[\w-]+)+"
+)
 # hidden instructions in a tool's description (tool poisoning): tags that address the model,
 # secrecy towards the user, overriding instructions, paths a tool has no business naming
 _POISON = re.compile(
@@ -490,17 +498,40 @@ _POISON = re.compile(
     # shadowing: instructions about how another tool must behave
     r"|\bwhen\s+this\s+tool\s+is\s+(available|present|loaded)\b"
     r"|\b\w+_\w+\s+tool\s+(must|should|has\s+to|needs\s+to)\s+(always\s+)?"
-    r"(send|forward|copy|bcc|include|use|call)\b",
+    r"(send|forward|copy|bcc|include|use|call)\b" + "|" + _SHADOWING,
+    re.IGNORECASE,
+)
+# instructions for the model anywhere a user does not read them (a parameter's description,
+# an enum or default value, a tool's answer): addressed to the model, hidden from the user,
+# overriding its rules, or rewriting what another tool does; not a bare mention of a path
+_INSTRUCTION = re.compile(
+    r"<\s*/?\s*(important|system|instructions?|secret|hidden)\b"
+    r"|\b(do not|don't|never)\s+(tell|mention|inform|reveal|show|notify)\b[^.]{0,40}\buser"
+    r"|\bignore\s+(all\s+)?(previous|prior|above|earlier)\s+(instructions|rules)"
+    r"|\b(assistant|model|ai|llm|agent)\s+(must|should|needs?\s+to|has\s+to|is\s+required\s+to)"
+    r"\s+(now\s+|first\s+|also\s+)?(read|open|call|invoke|send|include|fetch|pass|upload|append"
+    r"|provide|attach)\b[^.]{0,120}(~/|\.ssh\b|\.aws\b|\bid_(rsa|ed25519|ecdsa)\b|\bmcp\.json\b"
+    r"|\.env\b|\bprivate\s+key\b|credentials)"
+    "|[\U000e0000-\U000e007f]"
+    "|" + _SHADOWING,
     re.IGNORECASE,
 )
 
 
 def _poisoned_description(attributes: dict[str, Any]) -> bool:
-    return bool(_POISON.search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))))
+    """The tool's description (_POISON), or its input schema's strings (_INSTRUCTION)."""
+    if _POISON.search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))):
+        return True
+    return bool(_INSTRUCTION.search(str(attributes.get(ev.MCPTRACE_COMPONENT_SCHEMA_TEXT, ""))))
+
+
+def _injected_answer(attributes: dict[str, Any]) -> bool:
+    return bool(_INSTRUCTION.search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))))
 
 
 CHECKS: dict[str, Any] = {
     "poisoned-description": _poisoned_description,
+    "injected-answer": _injected_answer,
     "other-process": _other_process,
     "own-process": _own_process_proc,
     "user-code": _user_code,

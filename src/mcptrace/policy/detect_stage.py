@@ -25,9 +25,10 @@ from opentelemetry.sdk.trace import Event
 from opentelemetry.trace import SpanContext
 
 from mcptrace.activation import report
+from mcptrace.record import offers
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
-from mcptrace.record.offers import tool_description
+from mcptrace.record.offers import take_answer, tool_offer
 from mcptrace.record.recorder import (
     HOW,
     OBSERVATION,
@@ -118,17 +119,25 @@ class DetectionStage:
                     self._waiting.pop(next(iter(self._waiting)))
             return []
         actions.extend(self._waiting.pop(id(root), ()))
-        if not actions and tool_description(_tool_name(span_attributes)) is None:
+        tool = _tool_name(span_attributes)
+        offer = tool_offer(tool)
+        context = root.span_context
+        answer = take_answer(context.span_id if context is not None else None)
+        if not actions and offer is None and answer is None:
             return []
         detector = self.detector()
         if detector is None:
             return []
-        tool = _tool_name(span_attributes)
-        description = tool_description(tool)
-        if description:  # the tool's own offer is judged too (tool poisoning)
-            offered = {ev.MCPTRACE_COMPONENT_DESCRIPTION: description[:4096]}
-            first = min((action.time_ns for action, _, _ in actions), default=0)
+        first = min((action.time_ns for action, _, _ in actions), default=0)
+        if offer:  # the tool's own offer is judged too (tool poisoning)
+            offered = {
+                ev.MCPTRACE_COMPONENT_DESCRIPTION: offer[0],
+                ev.MCPTRACE_COMPONENT_SCHEMA_TEXT: offer[1],
+            }
             actions.append((Action(first, ev.TOOL_OFFERED, offered), ev.CONTEXT, 0))
+        if answer:  # and what it told the model (instructions in a result)
+            answered = {ev.MCPTRACE_COMPONENT_DESCRIPTION: answer}
+            actions.append((Action(first, ev.TOOL_ANSWERED, answered), ev.CONTEXT, 0))
         findings = detector.evaluate((action for action, _, _ in actions), tool)
         if not findings:
             return []
@@ -253,6 +262,7 @@ def install(recorder: Recorder, policy: Path | None) -> DetectionStage:
     """Make ``recorder`` judge every finished span; rules load on the log thread."""
     global _installed
     stage = DetectionStage(recorder, policy)
+    offers.judging = True  # the answers a server sends are worth keeping for the rules
     recorder.detector = stage
     recorder.late_detector = stage.late
     recorder.judge_past_cap = True  # a flood past the per-span caps hides nothing from it

@@ -65,6 +65,7 @@ DETECTION_EVENT = "mcptrace.detection.event"  # the event name of the action jud
 DETECTION_COUNT = "mcptrace.detection.count"  # matching actions, when more than one
 # what detections see of the called tool's offer (record/offers.py), judged like an action
 TOOL_OFFERED = "mcptrace.mcp.tool.offered"
+TOOL_ANSWERED = "mcptrace.mcp.tool.answered"  # what a tool, resource or prompt returned
 
 # --- OTel semantic-convention attributes (general)
 FILE_PATH = "file.path"
@@ -219,6 +220,8 @@ MCP_CLIENT_SESSION_DURATION = "mcp.client.session.duration"
 MCP_SERVER_SESSION_DURATION = "mcp.server.session.duration"
 # MCP method names that carry a target or need special attributes
 TOOLS_CALL = "tools/call"
+TOOLS_LIST = "tools/list"
+RESOURCES_READ = "resources/read"
 PROMPTS_GET = "prompts/get"
 INITIALIZE = "initialize"
 SERVER_DISCOVER = "server/discover"  # 2026-07-28: replaces initialize
@@ -241,6 +244,7 @@ MCPTRACE_SERVER_COMPONENTS = "mcptrace.mcp.server.components"
 MCPTRACE_COMPONENT_KIND = "mcptrace.mcp.component.kind"  # tool | resource | ... | prompt
 MCPTRACE_COMPONENT_NAME = "mcptrace.mcp.component.name"
 MCPTRACE_COMPONENT_DESCRIPTION = "mcptrace.mcp.component.description"
+MCPTRACE_COMPONENT_SCHEMA_TEXT = "mcptrace.mcp.component.schema_text"  # judged, never emitted
 MCPTRACE_COMPONENT_URI = "mcptrace.mcp.component.uri"
 MCPTRACE_COMPONENT_SCHEMA_SHA256 = "mcptrace.mcp.component.input_schema.sha256"
 # tool pinning: description | schema | annotations | added | removed
