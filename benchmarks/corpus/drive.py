@@ -29,6 +29,11 @@ def default_arguments(schema: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _schema(tool: Any) -> dict[str, Any]:
+    """The tool's input schema (``inputSchema`` on mcp 1.x, ``input_schema`` on 2.x)."""
+    return getattr(tool, "inputSchema", None) or getattr(tool, "input_schema", None) or {}
+
+
 async def main(command: list[str], plan: str) -> None:
     params = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
     results: list[dict[str, Any]] = []
@@ -38,7 +43,7 @@ async def main(command: list[str], plan: str) -> None:
         if plan.startswith("all:"):
             rounds = int(plan.split(":", 1)[1])
             calls = [
-                (tool.name, default_arguments(getattr(tool, "inputSchema", None) or {}))
+                (tool.name, default_arguments(_schema(tool)))
                 for _ in range(rounds)
                 for tool in listed.tools
             ]

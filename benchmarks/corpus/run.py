@@ -2,8 +2,9 @@
 
     python -m benchmarks.corpus.run [--json FILE] [--only NAME] [--benign-only|--malicious-only]
 
-Every malicious server in ``malicious/`` and ``evasive/`` (one guilty tool each: credential theft,
-exfiltration, persistence, reverse shells, obfuscated code, destruction, ...) runs inside
+Every malicious server in ``malicious/``, ``evasive/`` and ``wild/`` (one guilty tool each:
+credential theft, exfiltration, persistence, reverse shells, obfuscated code, destruction,
+tool poisoning, ...) runs inside
 bubblewrap: no network but a private loopback, a throwaway HOME seeded with fake secrets,
 the rest of the file system read-only.  An ordinary workload calls each of its tools twice
 under ``mcptrace run``.  The benign corpus (the examples and real servers from PyPI, in the
@@ -18,6 +19,7 @@ It prints, and writes as JSON:
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 MALICIOUS = HERE / "malicious"
 EVASIVE = HERE / "evasive"
+WILD = HERE / "wild"
 STARTUP = "<startup>"  # GUILTY of a server whose badness runs outside any tool call
 VENVS = Path(os.environ.get("MCPTRACE_VENVS", ROOT / ".venvs"))
 MAIN_PYTHON = VENVS / "main" / "bin" / "python"
@@ -77,6 +80,12 @@ def seed_home(home: Path) -> None:
         ".bashrc": "alias ll='ls -l'\n",
         ".config/google-chrome/Default/Login Data": "fake sqlite",
         ".config/google-chrome/Default/Cookies": "fake sqlite",
+        ".mozilla/firefox/x1y2.default-release/logins.json": '{"logins": []}\n',
+        ".npmrc": "//registry.npmjs.org/:_authToken=npm_fake\n",
+        ".pypirc": "[pypi]\nusername = __token__\npassword = pypi-fake\n",
+        ".config/solana/id.json": "[1, 2, 3]\n",
+        ".electrum/wallets/default_wallet": '{"seed": "fake"}\n',
+        ".config/Claude/claude_desktop_config.json": '{"mcpServers": {}}\n',
         ".local/share/keyrings/login.keyring": "fake keyring",
         "project/.env": "OPENAI_API_KEY=sk-fake\n",
         "project/README.md": "# Project\n\nA small project used by the benign workloads.\n",
@@ -208,13 +217,24 @@ def tool_detections(spool: Path) -> list[tuple[str, list[dict[str, Any]]]]:
     return calls
 
 
+def workload_plan(source: str) -> str:
+    """The server's own ``PLAN = [[tool, arguments], ...]`` (a tool that only misbehaves on
+    the arguments a user or a poisoned model passes), else every tool twice with defaults."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and [
+            getattr(target, "id", "") for target in node.targets
+        ] == ["PLAN"]:
+            return json.dumps(ast.literal_eval(node.value))
+    return "all:2"
+
+
 def measure_malicious(path: Path, keep: bool) -> Outcome:
     source = path.read_text()
     guilty = re.search(r'^GUILTY = "([^"]+)"', source, re.MULTILINE)
     outcome = Outcome(path.stem, "malicious", guilty.group(1) if guilty else "?")
     started = time.monotonic()
     work, spool, outcome.error = run_workload(
-        path.stem, [str(MAIN_PYTHON), str(path)], "all:2", MAIN_PYTHON, keep
+        path.stem, [str(MAIN_PYTHON), str(path)], workload_plan(source), MAIN_PYTHON, keep
     )
     for tool, found in tool_detections(spool):
         outcome.tool_calls += tool != STARTUP
@@ -371,6 +391,8 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
         "malicious_detected_share": round(detected / len(malicious), 4) if malicious else None,
         "evasive_servers": sum(o.name.startswith("e") for o in malicious),
         "evasive_detected": sum(o.detected for o in malicious if o.name.startswith("e")),
+        "wild_servers": sum(o.name.startswith("w") for o in malicious),
+        "wild_detected": sum(o.detected for o in malicious if o.name.startswith("w")),
         "benign_servers": len(benign),
         "benign_tool_calls": benign_calls,
         "benign_calls_with_detections": flagged,
@@ -409,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.benign_only:
         paths = [
             path
-            for path in sorted(MALICIOUS.glob("m*.py")) + sorted(EVASIVE.glob("e*.py"))
+            for path in sorted(MALICIOUS.glob("m*.py"))
+            + sorted(EVASIVE.glob("e*.py"))
+            + sorted(WILD.glob("w*.py"))
             if _selected(path.stem, args.only)
         ]
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
@@ -445,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  of which the evasive corpus (evasive/): "
             f"{figures['evasive_detected']}/{figures['evasive_servers']}"
+        )
+    if figures["wild_servers"]:
+        print(
+            f"  of which the wild corpus (wild/): "
+            f"{figures['wild_detected']}/{figures['wild_servers']}"
         )
     if figures["benign_servers"]:
         print(
