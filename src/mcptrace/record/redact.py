@@ -228,6 +228,8 @@ def is_secret_name(name: str, extra_keys: Iterable[str] = ()) -> bool:
 
 
 def _judge_name(name: str, extras: tuple[str, ...]) -> bool:
+    if not name.isascii():  # ｐａｓｓｗｏｒｄ, pass<ZWSP>word: judged as they read
+        name = _plain_unicode(name)
     squashed = _squash(name)
     if not squashed:
         return False
@@ -324,6 +326,24 @@ _KEY_FORMATS = [
     r"pul-[a-f0-9]{40}",  # Pulumi
     r"fo1_[A-Za-z0-9_-]{30,}",  # Fly.io
     r"sbp_[a-f0-9]{40}",  # Supabase
+    r"LTAI[A-Za-z0-9]{12,30}",  # Alibaba Cloud AccessKey id
+    r"AKID[A-Za-z0-9]{13,40}",  # Tencent Cloud SecretId
+    r"AQVN[A-Za-z0-9_-]{35,38}",  # Yandex Cloud API key
+    r"YC[A-Za-z0-9_-]{38}",  # Yandex Cloud static access key
+    r"t1\.[A-Za-z0-9_-]+={0,2}\.[A-Za-z0-9_-]{86}={0,2}",  # Yandex Cloud IAM token
+    r"SCW[A-Z0-9]{17}",  # Scaleway access key
+    r"GOOG1[A-Z0-9]{50,70}",  # Google Cloud Storage HMAC access id
+    r"HRKU-AA[0-9A-Za-z_-]{58}",  # Heroku
+    r"nf[pcoub]_[A-Za-z0-9_-]{36,}",  # Netlify
+    r"napi_[a-z0-9]{64}",  # Neon
+    r"rnd_[A-Za-z0-9]{28,}",  # Render
+    r"dose[a-f0-9]{32}",  # Databricks OAuth secret
+    r"v1\.0-[a-f0-9]{24}-[a-f0-9]{146}",  # Cloudflare Origin CA key
+    # an Azure key that names its service (storage, Cosmos DB, Functions, Search, ...)
+    r"[A-Za-z0-9/+]{70,80}(?:\+ASt|AzFu|AzSe|ACDb|\+ASb|\+AEh|AIoT|APIM|\+ACR|\+ARm)"
+    r"[A-Za-z0-9/+]{5,6}={0,2}",
+    r"[A-Za-z0-9]{52}JQQJ9[9DH][A-Za-z0-9][A-L][A-Za-z0-9]{16}[A-Za-z][A-Za-z0-9]{7}(?:[A-Za-z0-9]{2}==)?",
+    r"ATBB[A-Za-z0-9_=.-]{28,}",  # Bitbucket app password
     # source hosting and package registries
     r"gh[pousr]_[A-Za-z0-9]{20,}",
     r"github_pat_[A-Za-z0-9_]{20,}",
@@ -352,6 +372,17 @@ _KEY_FORMATS = [
     r"gsk_[A-Za-z0-9]{30,}",  # Groq
     r"xai-[A-Za-z0-9]{30,}",
     r"pplx-[A-Za-z0-9]{30,}",
+    r"pcsk_[A-Za-z0-9_]{40,}",  # Pinecone
+    r"lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}",  # LangSmith
+    r"tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}",  # Tavily
+    r"fc-[a-f0-9]{32}",  # Firecrawl
+    r"e2b_[a-f0-9]{40}",  # E2B
+    r"sk\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}",  # Mapbox secret token
+    r"sl\.(?:u\.)?[A-Za-z0-9_-]{130,}",  # Dropbox
+    r"prtapi_[a-f0-9]{32}",  # Shopify partner
+    r"FLWSECK(?:_TEST)?-[a-f0-9]{32}-X",  # Flutterwave
+    r"rzp_(?:live|test)_[A-Za-z0-9]{14}",  # Razorpay key id
+    r"re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24}",  # Resend
     r"r8_[A-Za-z0-9]{30,}",  # Replicate
     r"lin_api_[A-Za-z0-9]{30,}",  # Linear
     r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}",  # Postman
@@ -1046,7 +1077,89 @@ def redact_text(text: str) -> str:
         return text
     if len(text) > MAX_SCANNED_CHARS:
         text = text[:MAX_SCANNED_CHARS] + TRUNCATION_MARK
-    return _redact_text(text, 2)
+    return _redact_disguised(_redact_text(text, 2), 2)
+
+
+# ---------------------------------------------------------------- disguises
+#
+# A secret can be written so that no rule sees it: escaped (``"pass\u0077ord": "x"``,
+# ``\x70\x61ss…``, ``password&#61;x``), percent-encoded twice (``%253Ftoken%253Dx``), spelled
+# with look-alike or invisible characters (fullwidth ``ｐａｓｓｗｏｒｄ``, a zero-width space
+# inside the name, a no-break space after the colon) or wrapped in base64.  Each is decoded
+# and the rules run on the plain form; where they find a secret the plain, redacted form is
+# kept (the disguise is not worth keeping), otherwise the text stays exactly as written.
+
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|x([0-9A-Fa-f]{2}))")
+_ENTITY_HINT = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
+# base64 (standard or URL-safe) long enough to hold a name and a value
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")  # leftmost-longest: a whole run
+_NOT_A_WORD = re.compile(r"[0-9+/_=-]")
+
+
+def _unescape(text: str) -> str:
+    def char(match: re.Match[str]) -> str:
+        code = int(match.group(1) or match.group(2) or match.group(3), 16)
+        return chr(code) if code <= 0x10FFFF else match.group(0)
+
+    return _ESCAPE.sub(char, text)
+
+
+def _plain_unicode(text: str) -> str:
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in folded if unicodedata.category(c) != "Cf")
+
+
+def _disguises(text: str) -> Iterable[Callable[[str], str]]:
+    if not text.isascii():
+        yield _plain_unicode
+    if "\\" in text and _ESCAPE.search(text):
+        yield _unescape
+    if "&" in text and _ENTITY_HINT.search(text):
+        import html
+
+        yield html.unescape
+    if "%25" in text:
+        yield urllib.parse.unquote
+
+
+def _redact_disguised(text: str, depth: int) -> str:
+    for decode in _disguises(text):
+        try:
+            plain = decode(text)
+        except (ValueError, OverflowError):
+            continue
+        if plain != text:
+            cleaned = _redact_text(plain, 2)
+            if depth:
+                cleaned = _redact_disguised(cleaned, depth - 1)
+            if cleaned != plain:
+                text = cleaned
+    if depth and len(text) >= 20:
+        text = _BASE64_RUN.sub(lambda run: _redact_base64(run, depth - 1), text)
+    return text
+
+
+def _redact_base64(run: re.Match[str], depth: int) -> str:
+    """A base64 run whose decoded text holds a secret is removed whole."""
+    found = run.group(0)
+    import base64
+    import binascii
+
+    body = found.rstrip("=")
+    if len(body) % 4 == 1 or not _NOT_A_WORD.search(found):
+        return found  # not base64, or a plain long word
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return found
+    if not decoded.isprintable() and not decoded.replace("\n", "").replace("\t", "").isprintable():
+        return found  # binary: a digest, a key id, compressed data
+    cleaned = _redact_disguised(_redact_text(decoded, 2), depth)
+    return found if cleaned == decoded else REDACTED
 
 
 def _redact_text(text: str, quoting_levels: int) -> str:
@@ -1145,6 +1258,12 @@ _PATH_KEY_STARTS = (
     "hvs.",
     "AGE-SECRET",
     "-----BEGIN",
+    "LTAI",
+    "AKID",
+    "HRKU-",
+    "pcsk_",
+    "lsv2_",
+    "tvly-",
 )
 
 
