@@ -10,6 +10,7 @@ policy rules, detection reasons, error types and messages, events outside any re
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -293,3 +294,55 @@ def test_damaged_lines_and_huge_names_neither_crash_nor_blind_the_view(tmp_path:
     for args in (["--json"], ["--html", str(tmp_path / "r.html")]):
         done = view(str(spool), *args)
         assert done.returncode == 0, done.stderr
+
+
+def _limited_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+
+@pytest.mark.slow
+def test_planted_spool_files_neither_hang_nor_exhaust_the_view(tmp_path: Path) -> None:
+    # The program being watched can write in its spool directory: a FIFO (the view would wait
+    # forever), a directory, links to /dev/zero (an endless line), a line of 17 MiB.
+    spool = tmp_path / "planted"
+    recording = RecordingSpool(spool)
+    recording.write([Request("tools/call", "kept_call", 0, 12, 10)])
+    recording.close()
+    good = next(spool.glob("traces-*.jsonl"))
+    os.mkfifo(spool / "traces-20990101T000000-1-0001.jsonl")
+    os.mkfifo(spool / "logs-20990101T000000-1-0001.jsonl")
+    (spool / "traces-20990101T000000-2-0001.jsonl").mkdir()
+    os.symlink("/dev/zero", spool / "traces-20990101T000000-3-0001.jsonl")
+    os.symlink("/dev/zero", spool / "logs-20990101T000000-3-0001.jsonl")
+    long_line = spool / "traces-20990101T000000-4-0001.jsonl"
+    long_line.write_bytes(
+        b"x" * (17 << 20) + b"\n" + good.read_bytes().replace(b"kept_call", b"after_long")
+    )
+    for args in ([], ["--json"], ["--html", str(tmp_path / "r.html")], ["--trace", "0"]):
+        done = subprocess.run(
+            mcptrace_cmd("view", str(spool), "--limit", "0", *args),
+            capture_output=True,
+            env=clean_env(),
+            timeout=120,
+            preexec_fn=_limited_memory,
+        )
+        assert done.returncode in (0, 1) and b"Traceback" not in done.stderr, done.stderr[-2000:]
+        if not args:
+            text = assert_inert(done.stdout)
+            assert "kept_call" in text and "after_long" in text
+            assert "5 spool files skipped: not plain files" in text
+            assert "1 malformed spool lines skipped" in text
+    follow = subprocess.Popen(
+        mcptrace_cmd("view", str(spool), "--follow", "--poll", "0.1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        preexec_fn=_limited_memory,
+    )
+    time.sleep(6)
+    follow.terminate()
+    out, err = follow.communicate(timeout=30)
+    assert b"Traceback" not in err, err[-2000:]
+    assert "kept_call" in assert_inert(out)

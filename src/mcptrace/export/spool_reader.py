@@ -14,10 +14,12 @@ counted in ``ReadStats``; they never stop the read.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from mcptrace.config import Signal
 
@@ -62,6 +64,7 @@ class ReadStats:
     lines: int = 0
     malformed: int = 0
     files: int = 0
+    not_plain_files: int = 0  # a FIFO, device, directory or symlink under a spool file's name
 
 
 @dataclass
@@ -121,26 +124,72 @@ def spool_files(spool_dir: Path, signal: Signal) -> list[Path]:
     return sorted(Path(spool_dir).glob(f"{signal}-*.jsonl"))
 
 
+# The writer keeps every line under 1 MiB (export/spool.py, MAX_LINE_BYTES): a reader holds no
+# more than this of one line; a longer one is skipped as malformed without being kept.
+MAX_READ_LINE = 16 * 1024 * 1024
+
+
+def open_plain_file(path: Path) -> BinaryIO:
+    """A spool file opened for reading, never through a symlink, never blocking on a FIFO and
+    never reading a device planted under a spool file's name (the program being watched can
+    write in its spool directory): OSError for anything but a plain file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(f"{path} is not a plain file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def complete_lines(handle: BinaryIO, stats: ReadStats) -> Iterator[bytes]:
+    """The newline-terminated lines of ``handle`` (a last line without one is being written);
+    a line longer than ``MAX_READ_LINE`` is counted malformed and skipped."""
+    while True:
+        raw = handle.readline(MAX_READ_LINE)
+        if raw.endswith(b"\n"):
+            yield raw
+            continue
+        if len(raw) < MAX_READ_LINE:
+            return  # the end, or a line being written right now
+        stats.lines += 1
+        stats.malformed += 1
+        while raw and not raw.endswith(b"\n"):  # the rest of the long line, unkept
+            raw = handle.readline(MAX_READ_LINE)
+
+
+def plain_files(
+    spool_dir: Path, signal: Signal, stats: ReadStats
+) -> Iterator[tuple[Path, BinaryIO]]:
+    """Each spool file of ``signal`` that is a plain file, opened; the others are counted."""
+    for path in spool_files(spool_dir, signal):
+        stats.files += 1
+        try:
+            handle = open_plain_file(path)
+        except OSError:  # not a plain file, or gone since the listing
+            stats.not_plain_files += path.is_symlink() or path.exists()
+            continue
+        with handle:
+            yield path, handle
+
+
 def iter_requests(
     spool_dir: Path, signal: Signal, stats: ReadStats | None = None
 ) -> Iterator[tuple[Path, dict[str, Any]]]:
     counts = stats or ReadStats()
-    for path in spool_files(spool_dir, signal):
-        counts.files += 1
-        with path.open("rb") as handle:
-            for raw in handle:
-                if not raw.endswith(b"\n"):
-                    break  # being written right now
-                counts.lines += 1
-                try:
-                    tree = json.loads(raw)
-                except ValueError:
-                    counts.malformed += 1
-                    continue
-                if isinstance(tree, dict):
-                    yield path, tree
-                else:
-                    counts.malformed += 1
+    for path, handle in plain_files(spool_dir, signal, counts):
+        for raw in complete_lines(handle, counts):
+            counts.lines += 1
+            try:
+                tree = json.loads(raw)
+            except ValueError:
+                counts.malformed += 1
+                continue
+            if isinstance(tree, dict):
+                yield path, tree
+            else:
+                counts.malformed += 1
 
 
 def spans_in(

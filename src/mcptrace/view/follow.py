@@ -17,7 +17,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from mcptrace.export.spool_reader import LogRecordEntry, SpanRecord, spool_files
+from mcptrace.export.spool_reader import (
+    MAX_READ_LINE,
+    LogRecordEntry,
+    SpanRecord,
+    open_plain_file,
+    spool_files,
+)
 from mcptrace.view.model import Aggregator, Call, Filters
 from mcptrace.view.records import logs_of, parse_line, spans_of
 
@@ -33,14 +39,16 @@ class SpoolTail:
 
     def _new_lines(self, path: Path) -> Iterator[bytes]:
         offset = self.offsets.get(path, 0)
-        try:
-            with path.open("rb") as handle:
+        try:  # a FIFO or a link to a device under a spool file's name is never read
+            with open_plain_file(path) as handle:
                 handle.seek(offset)
-                data = handle.read()
+                data = handle.read(MAX_READ_LINE)
         except OSError:
             return
         end = data.rfind(b"\n")
         if end < 0:
+            if len(data) == MAX_READ_LINE:  # no line is this long: skip it, unkept
+                self.offsets[path] = offset + len(data)
             return
         self.offsets[path] = offset + end + 1
         yield from data[: end + 1].splitlines()

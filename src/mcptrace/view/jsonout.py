@@ -102,6 +102,7 @@ def model_dict(model: Model, filters: Filters) -> dict[str, Any]:
             "files": model.stats.files,
             "lines": model.stats.lines,
             "malformed": model.stats.malformed,
+            "not_plain_files": model.stats.not_plain_files,
             "spans": model.spans_read,
         },
         "limit": model.limit,

@@ -14,9 +14,10 @@ from typing import Any
 from mcptrace.export.spool_reader import (
     ReadStats,
     SpanRecord,
+    complete_lines,
     logs_in,
+    plain_files,
     spans_in,
-    spool_files,
 )
 
 
@@ -37,16 +38,12 @@ def iter_spans_mentioning(spool: Path, needle: str, stats: ReadStats) -> Iterato
     """The spans of the lines that contain ``needle`` (a trace id or its prefix) anywhere:
     a cheap byte search skips the JSON parsing of every other line of a big spool."""
     wanted = needle.encode("ascii", "replace")
-    for path in spool_files(spool, "traces"):
-        stats.files += 1
-        with path.open("rb") as handle:
-            for raw in handle:
-                if not raw.endswith(b"\n"):
-                    break  # being written right now
-                stats.lines += 1
-                if wanted not in raw:
-                    continue
-                tree = parse_line(raw)
-                if not tree:
-                    stats.malformed += 1
-                yield from spans_of(tree, path.name, stats)
+    for path, handle in plain_files(spool, "traces", stats):
+        for raw in complete_lines(handle, stats):
+            stats.lines += 1
+            if wanted not in raw:
+                continue
+            tree = parse_line(raw)
+            if not tree:
+                stats.malformed += 1
+            yield from spans_of(tree, path.name, stats)

@@ -342,3 +342,9 @@ def render_tree(
     yield from summary_lines(model.summary, style)
     if model.stats.malformed:
         yield style.paint(f"{model.stats.malformed} malformed spool lines skipped", "yellow")
+    if model.stats.not_plain_files:
+        yield style.paint(
+            f"{model.stats.not_plain_files} spool files skipped: not plain files"
+            " (a FIFO, device, directory or symbolic link under a spool file's name)",
+            "yellow",
+        )
