@@ -12,6 +12,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "sensor": ["bench_sensor.py", "--json"],
+    "events": ["bench_events.py", "--json"],
     "policy": ["bench_policy.py", "--json"],
     "provenance": ["bench_provenance.py", "--json", "-"],
 }

@@ -40,7 +40,16 @@ _COMPONENT_LABELS = {
     "echo_round_trip_ratio_sensor_on_vs_plain": ("sensor: echo round trip vs plain", "×"),
     "file_heavy_tool_ratio_policy_vs_sensor": ("policy (50 rules): file-heavy tool", "×"),
     "echo_round_trip_ratio_policy_vs_sensor": ("policy (50 rules): echo round trip", "×"),
+    "recorded_event_us": (
+        "sensor: a recorded event end to end (hook, span event, log record, encoding, spool),"
+        " process CPU",
+        " µs",
+    ),
+    "past_cap_event_us": ("sensor: an event past the span's cap, process CPU", " µs"),
 }
+
+
+_TARGET_UNIT = {"×": "", " µs": " µs"}
 
 
 _STARTUP_LABELS = {
@@ -59,6 +68,8 @@ def _figure(median: float, low: float, high: float, unit: str) -> str:
         return f"{median:+.1f} {shown} ({low:+.1f}–{high:+.1f})"
     if unit == "rate":
         return f"{median:,.0f} ({low:,.0f}–{high:,.0f})"
+    if unit == " µs":
+        return f"{median:.1f} µs ({low:.1f}–{high:.1f})"
     return f"{median:.0f}{unit} ({low:.0f}–{high:.0f})"
 
 
@@ -87,7 +98,7 @@ def rows(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
         )
     components = document.get("components", {})
-    for name in ("sensor", "policy"):
+    for name in ("sensor", "events", "policy"):
         figures = components.get(name, {})
         targets = figures.get("targets", {})
         for key, (label, unit) in _COMPONENT_LABELS.items():
@@ -99,7 +110,7 @@ def rows(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 (
                     label,
                     _figure(figure["median"], figure["min"], figure["max"], unit),
-                    "–" if target is None else f"≤ {target:g}{'' if unit == '×' else ' ns'}",
+                    "–" if target is None else f"≤ {target:g}{_TARGET_UNIT.get(unit, ' ns')}",
                     _verdict(None if target is None else figure["median"] <= target),
                 )
             )

@@ -33,6 +33,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from mcptrace.config import Signal
+from mcptrace.export.shared import SharedAttributes
 
 Tree = dict[str, Any]
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -73,8 +74,20 @@ def any_value(value: Any) -> Tree:
 
 
 def attributes(mapping: Mapping[str, Any] | None) -> list[Tree]:
+    """The OTLP/JSON attribute list; a sensor record's (``SharedAttributes``) is encoded once
+    for its span event and its log record (the list is shared: nothing changes it)."""
     if not mapping:
         return []
+    if type(mapping) is SharedAttributes:
+        holder = mapping.encoded
+        encoded: list[Tree] | None = holder[0]
+        if encoded is None:
+            encoded = holder[0] = _attributes(mapping)
+        return encoded
+    return _attributes(mapping)
+
+
+def _attributes(mapping: Mapping[str, Any]) -> list[Tree]:
     out: list[Tree] = []
     for key, value in mapping.items():
         try:

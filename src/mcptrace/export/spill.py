@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from mcptrace.export.direct_logs import DirectLogRecord
 
 
 def _spill_if_full(processor: Any) -> None:
@@ -44,4 +47,21 @@ class SpillingBatchSpanProcessor(BatchSpanProcessor):
 class SpillingBatchLogRecordProcessor(BatchLogRecordProcessor):
     def on_emit(self, log_record: Any) -> None:
         _spill_if_full(self)
+        emit = getattr(getattr(self, "_batch_processor", None), "emit", None)
+        if (
+            type(log_record) is DirectLogRecord
+            and emit is not None
+            and log_record.resource is not None
+        ):
+            # a sensor record (export/direct_logs.py): its context is a small one of ours,
+            # so the SDK's shallow copy that drops a large context is not needed
+            emit(
+                ReadableLogRecord(
+                    log_record=log_record.log_record,
+                    resource=log_record.resource,
+                    instrumentation_scope=log_record.instrumentation_scope,
+                    limits=log_record.limits,
+                )
+            )
+            return
         super().on_emit(log_record)

@@ -559,34 +559,67 @@ _WRITE_ACCESS = frozenset({ev.WRITE, ev.READ_WRITE, ev.CREATE, ev.APPEND})
 _TWO_PATH_EVENTS = frozenset({ev.FILE_RENAME, ev.FILE_COPY, ev.FILE_LINK})
 
 
-_LITERAL = re.compile(r"[^*?\[\]]{3,}")
-
-
 class PathGlobs:
     """Path globs matched fast: absolute globs by one start-anchored regex; ``**/x`` globs and
-    bare names each behind a literal the path must contain (a substring test), so the ~200
-    patterns of the built-in rules cost microseconds per path, not a backtracking regex over
-    every position (hundreds of microseconds).  ``search(path)`` says whether one matches."""
+    bare names (relative globs) each behind an index, so the ~200 patterns of the built-in
+    rules cost a few microseconds per path, not a backtracking regex over every position
+    (hundreds of microseconds) nor a test per pattern (tens).  ``search(path)`` says whether
+    one matches.
+
+    The index rests on how ``glob_to_regex`` reads a glob: ``*``, ``?`` and ``[...]`` (without
+    ``!``) stay within one path segment and a relative glob is anchored at a segment start and
+    at the end, so a literal segment of a relative glob (no ``*?[``) can only match a whole
+    segment of the path, and a glob of one segment can only match the path's last one.
+    Relative globs are kept, by kind:
+
+    * with a literal segment: under that segment (the longest), tried when the path has it;
+    * of one segment, with no ``**`` or ``[``: in one alternation matched at the last segment
+      (it matches exactly when one of them matches the path);
+    * any other: tried one by one.
+    """
 
     def __init__(self, patterns: Iterable[str]) -> None:
         absolute: list[str] = []
-        self.relative: list[tuple[str, re.Pattern[str]]] = []
+        self.by_segment: dict[str, list[re.Pattern[str]]] = {}
+        last_segment: list[str] = []
+        self.other: list[re.Pattern[str]] = []
         for pattern in patterns:
             if pattern.startswith("**/") or "/" not in pattern:
                 rest = pattern[3:] if pattern.startswith("**/") else pattern
-                regex = re.compile("(?:^|/)" + glob_to_regex(rest) + "\\Z", re.DOTALL)
-                literals = _LITERAL.findall(rest)
-                self.relative.append((max(literals, key=len) if literals else "", regex))
+                body = glob_to_regex(rest)
+                regex = re.compile("(?:^|/)" + body + "\\Z", re.DOTALL)
+                parts = rest.split("/")
+                literal = [part for part in parts if part and not _GLOB_CHARS.search(part)]
+                if literal:
+                    self.by_segment.setdefault(max(literal, key=len), []).append(regex)
+                elif "/" not in rest and "**" not in rest and "[" not in rest:
+                    last_segment.append(body)
+                else:
+                    self.other.append(regex)
             else:
                 absolute.extend(glob_to_regex(v) for v in path_pattern_variants(pattern))
         self.absolute = (
             re.compile("(?:" + "|".join(absolute) + ")\\Z", re.DOTALL) if absolute else None
         )
+        self.last_segment = (
+            re.compile("(?:" + "|".join(last_segment) + ")\\Z", re.DOTALL) if last_segment else None
+        )
 
     def search(self, path: str) -> bool:
         if self.absolute is not None and self.absolute.match(path):
             return True
-        return any(literal in path and regex.search(path) for literal, regex in self.relative)
+        segments = path.split("/")
+        by_segment = self.by_segment
+        for segment in segments:
+            regexes = by_segment.get(segment)
+            if regexes is not None and any(regex.search(path) for regex in regexes):
+                return True
+        if self.last_segment is not None and self.last_segment.match(segments[-1]):
+            return True
+        return any(regex.search(path) for regex in self.other)
+
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def path_globs(patterns: Iterable[str]) -> PathGlobs:

@@ -48,14 +48,16 @@ if TYPE_CHECKING:
     from opentelemetry.util.types import AttributeValue
 
     from mcptrace.export.enrich import Additions
+    from mcptrace.export.shared import SharedAttributes
 
 # [time_ns, observation, attribution, thread id, repeats, sealed]: a list, because repeats of
-# the same event are counted on it until the log thread emits it (seals it)
+# the same event are counted on it until the log thread emits it (seals it); once sealed,
+# ``record_attributes`` appends the attributes it built (ATTRIBUTES), for every later use
 if TYPE_CHECKING:
     Record = list[Any]
 else:
     Record = list
-TIME, OBSERVATION, HOW, THREAD, REPEATS, SEALED = range(6)
+TIME, OBSERVATION, HOW, THREAD, REPEATS, SEALED, ATTRIBUTES = range(7)
 LOG_RECORDS_FACTOR = 8
 QUEUE_LIMIT = 8192
 JUDGE_ONLY_LIMIT = 2048  # per category of a span-less bucket: judged, never emitted
@@ -104,8 +106,20 @@ def cleared_open(event: str, args: tuple[Any, ...]) -> bool:
 _SEVERITY_TEXT = {"WARN": "WARN", "ERROR": "ERROR", "ERROR2": "ERROR"}  # by SeverityNumber name
 
 
-def record_attributes(record: Record) -> dict[str, AttributeValue]:
-    """The attributes of a span event / log record (module details resolved here)."""
+def record_attributes(record: Record) -> SharedAttributes:
+    """The attributes of a span event / log record (module details resolved, paths redacted
+    here).  Built once per sealed record: its detection, its span event and its log record
+    all read the one dict (which none of them changes; a log record gets a copy)."""
+    if len(record) > ATTRIBUTES:
+        built: SharedAttributes = record[ATTRIBUTES]
+        return built
+    attributes = _build_attributes(record)
+    if record[SEALED] and len(record) == ATTRIBUTES:  # repeats are final: keep them
+        record.append(attributes)
+    return attributes
+
+
+def _build_attributes(record: Record) -> SharedAttributes:
     observation, how, thread_id = record[OBSERVATION], record[HOW], record[THREAD]
     attributes = dict(observation.attributes)
     if observation.name == ev.MODULE_IMPORT:
@@ -115,8 +129,7 @@ def record_attributes(record: Record) -> dict[str, AttributeValue]:
             if name is not None:
                 attributes[ev.MODULE_NAME] = name
         attributes.update(describe_module(path))
-    from mcptrace.record.redact import redact_path  # not at interpreter start: re, urllib
-
+    redact_path, shared = _helpers or _load_helpers()
     for key in (ev.FILE_PATH, ev.FILE_TARGET_PATH):
         value = attributes.get(key)
         if isinstance(value, str):  # a key's published format in a file name is a secret
@@ -126,7 +139,20 @@ def record_attributes(record: Record) -> dict[str, AttributeValue]:
     attributes[ev.THREAD_ID] = thread_id
     if record[REPEATS]:
         attributes[ev.EVENT_REPEATS] = record[REPEATS]
-    return attributes
+    return shared(attributes)
+
+
+_helpers: tuple[Callable[[str], str], type[SharedAttributes]] | None = None
+
+
+def _load_helpers() -> tuple[Callable[[str], str], type[SharedAttributes]]:
+    """Loaded with the first conversion, not at interpreter start (re, urllib, export)."""
+    global _helpers
+    from mcptrace.export.shared import SharedAttributes
+    from mcptrace.record.redact import redact_path
+
+    _helpers = (redact_path, SharedAttributes)
+    return _helpers
 
 
 def counter_attributes(state: SpanState) -> dict[str, AttributeValue]:
@@ -371,6 +397,8 @@ class LogPump:
         # with the next flush, in the order they came
         self.ready: deque[LogItem] = deque(maxlen=QUEUE_LIMIT)
         self._logger: Logger | None = None
+        self._emitter: Callable[..., None] | None = None
+        self._severities: dict[str, Any] = {}
         self._contexts: dict[tuple[int, int], Context] = {}
         self.errors = 0
 
@@ -463,10 +491,6 @@ class LogPump:
                 self.errors += 1
 
     def _context_for(self, span_context: SpanContext | None) -> Context | None:
-        from opentelemetry import trace
-        from opentelemetry.context import Context
-        from opentelemetry.trace import NonRecordingSpan
-
         if span_context is None:
             return None
         resolve = getattr(span_context, "resolve", None)
@@ -477,6 +501,10 @@ class LogPump:
         key = (span_context.trace_id, span_context.span_id)
         context = self._contexts.get(key)
         if context is None:
+            from opentelemetry import trace
+            from opentelemetry.context import Context
+            from opentelemetry.trace import NonRecordingSpan
+
             if len(self._contexts) > 256:
                 self._contexts.clear()
             context = trace.set_span_in_context(NonRecordingSpan(span_context), Context())
@@ -484,33 +512,51 @@ class LogPump:
         return context
 
     def _emit(self, record: Record, span_context: SpanContext | None) -> None:
-        from opentelemetry._logs import SeverityNumber, get_logger
-        from opentelemetry.context import Context
-
-        if self._logger is None:
-            self._logger = get_logger(ev.SENSOR_SCOPE)
+        emit = self._emitter or self._make_emitter()
         self.recorder.seal(record)
         observation = record[OBSERVATION]
-        if observation.category == SENSOR_CATEGORY:
-            severity = SeverityNumber.INFO
-        elif observation.category == ev.DETECTION_CATEGORY:
+        category = observation.category
+        if category == SENSOR_CATEGORY:
+            severity = _INFO
+        elif category == ev.DETECTION_CATEGORY:
             severity = detection_severity(observation.attributes.get(ev.DETECTION_SEVERITY))
         else:
-            severity = severity_of(observation.category)
-        attributes = (
-            dict(observation.attributes)
-            if observation.name == ev.SENSOR_SUMMARY
-            else record_attributes(record)
-        )
-        self._logger.emit(
+            severity = self._severities.get(category)
+            if severity is None:
+                severity = self._severities[category] = severity_of(category)
+        if observation.name == ev.SENSOR_SUMMARY:
+            attributes: Mapping[str, AttributeValue] = dict(observation.attributes)
+        else:  # the log record's own copy: a log processor may change it, never the span event
+            attributes = record_attributes(record).shared_copy()
+        emit(
             timestamp=record[TIME],
             observed_timestamp=_time_ns(),
-            context=self._context_for(span_context) or Context(),
+            context=self._context_for(span_context) or _empty_context(),
             severity_number=severity,
             severity_text=_SEVERITY_TEXT.get(severity.name, "INFO"),
             attributes=attributes,
             event_name=observation.name,
         )
+
+    def _make_emitter(self) -> Callable[..., None]:
+        """The SDK logger's processors, fed ready-made records (export/direct_logs.py), or
+        ``Logger.emit`` for a logger that is not the SDK's."""
+        from opentelemetry._logs import SeverityNumber, get_logger
+        from opentelemetry.context import Context
+
+        from mcptrace.export.direct_logs import DirectLogger
+
+        global _INFO, _empty_context
+        _INFO, _empty_context = SeverityNumber.INFO, Context
+        if self._logger is None:
+            self._logger = get_logger(ev.SENSOR_SCOPE)
+        direct = DirectLogger.of(self._logger)
+        self._emitter = direct.emit if direct is not None else self._logger.emit
+        return self._emitter
+
+
+_INFO: Any = None  # SeverityNumber.INFO and opentelemetry's Context, once the log thread runs
+_empty_context: Any = None
 
 
 # A record another producer made: (scope, scope version, event name, attributes, body,

@@ -1,0 +1,171 @@
+"""PathGlobs' index says exactly what one regex per glob says, for every path.
+
+The detector's gate dismisses most paths with an index (segments, last-segment alternation)
+instead of a test per pattern; an index that is not exact would hide a secret read or flag a
+harmless one.  Reference: each glob's own regex, as ``glob_to_regex`` reads it, anchored the
+way PathGlobs documents (relative globs at a segment start and at the end).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from mcptrace.policy.detect import Detector, PathGlobs, builtin_rules
+from mcptrace.policy.matchers import glob_to_regex, path_pattern_variants
+
+
+class Reference:
+    def __init__(self, patterns: list[str]) -> None:
+        self.searched: list[re.Pattern[str]] = []
+        self.matched: list[re.Pattern[str]] = []
+        for pattern in patterns:
+            if pattern.startswith("**/") or "/" not in pattern:
+                rest = pattern[3:] if pattern.startswith("**/") else pattern
+                regex = re.compile("(?:^|/)" + glob_to_regex(rest) + "\\Z", re.DOTALL)
+                self.searched.append(regex)
+            else:
+                for variant in path_pattern_variants(pattern):
+                    regex = re.compile("(?:" + glob_to_regex(variant) + ")\\Z", re.DOTALL)
+                    self.matched.append(regex)
+
+    def search(self, path: str) -> bool:
+        return any(r.search(path) for r in self.searched) or any(
+            r.match(path) for r in self.matched
+        )
+
+
+DETECTOR = Detector(builtin_rules().values())
+BUILTIN = sorted({p for rule in builtin_rules().values() for p in rule.paths})
+TRICKY = [
+    "**/.ssh/**",
+    "**/*.pem",
+    "*.key",
+    "id_*",
+    "**/a[!x]b/c",  # a negated class may match "/"
+    "**/x[ab]y",
+    "**/[!.]*rc",
+    "**/dir/**/deep/*.txt",
+    "**/**",
+    "**/",
+    "**",
+    "?",
+    "**/?.cfg",
+    "**/weird (copy) +$^.json",
+    "**/a**b",
+    "**/lib/python3.*/**",
+    "**/.env.*",
+    "/srv/data/**",
+    "/etc/*.conf",
+    "credentials*",
+    "**/*DECRYPT*README*",
+]
+
+SEGMENTS = [
+    "",
+    ".",
+    "..",
+    "home",
+    "user",
+    ".ssh",
+    "id_rsa",
+    "id_ed25519.pub",
+    "key.pem",
+    "a.key",
+    "x.pem.bak",
+    ".env",
+    ".env.local",
+    "env",
+    "site-packages",
+    "lib",
+    "python3.11",
+    "python3",
+    "dir",
+    "deep",
+    "f.txt",
+    "axb",
+    "ayb",
+    "a",
+    "b",
+    "c",
+    "xay",
+    "xby",
+    "zrc",
+    ".bashrc",
+    "DECRYPT_README.txt",
+    "weird (copy) +$^.json",
+    "credentials",
+    "credentials.json",
+    "aXYZb",
+    "q.cfg",
+    "qq.cfg",
+    "config",
+    ".aws",
+    "srv",
+    "data",
+    "etc",
+    "x.conf",
+    "wallet.dat",
+    "ü",
+    "new\nline",
+    "a/b",
+]
+
+
+def random_paths(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out: list[str] = []
+    for _ in range(count):
+        parts = [rng.choice(SEGMENTS) for _ in range(rng.randint(1, 7))]
+        path = "/".join(parts)
+        out.append(("/" + path) if rng.random() < 0.8 else path)
+        if rng.random() < 0.1:
+            out.append(out[-1] + "/")
+    return out
+
+
+def instances(patterns: list[str], seed: int) -> list[str]:
+    """Paths made from the globs themselves, so the positive side is exercised too."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    for pattern in patterns:
+        for _ in range(3):
+            text = pattern.replace("**", rng.choice(["", "x", "a/b", "deep/er"]))
+            text = text.replace("*", rng.choice(["", "k", "long-name"]))
+            text = text.replace("?", rng.choice(["q", "/"]))
+            text = re.sub(r"\[!?([^\]]*)\]", lambda m: m.group(1)[:1] or "z", text)
+            prefix = rng.choice(["", "/home/u/", "/", "/opt/project/"])
+            out.append(prefix + text.lstrip("/") if not text.startswith("/") else text)
+    return out
+
+
+@pytest.mark.parametrize(
+    "patterns", [BUILTIN, TRICKY, BUILTIN + TRICKY], ids=["builtin", "tricky", "both"]
+)
+def test_index_agrees_with_one_regex_per_glob(patterns: list[str]) -> None:
+    globs, expected = PathGlobs(patterns), Reference(patterns)
+    paths = random_paths(2000, seed=len(patterns)) + instances(patterns, seed=7)
+    wrong = [path for path in paths if globs.search(path) != expected.search(path)]
+    assert not wrong, wrong[:10]
+    found = sum(globs.search(path) for path in paths)
+    assert found > 100  # the corpus reaches the positive side
+
+
+def test_the_builtin_globs_pass_ordinary_paths() -> None:
+    globs = PathGlobs(BUILTIN)
+    paths = random_paths(500, seed=11)
+    assert 0 < sum(globs.search(path) for path in paths) < len(paths)
+
+
+def test_every_gate_of_the_builtin_detector_agrees() -> None:
+    paths = random_paths(800, seed=3) + instances(BUILTIN, seed=5)
+    for event, compiled_rules in DETECTOR.by_event.items():
+        gate = DETECTOR.gates.get(event)
+        if gate is None:
+            continue
+        patterns = [p for c in compiled_rules if c.paths is not None for p in c.rule.paths]
+        expected = Reference(patterns)
+        wrong = [path for path in paths if gate[0].search(path) != expected.search(path)]
+        assert not wrong, (event, wrong[:10])
