@@ -187,31 +187,43 @@ def run_workload(
 def tool_detections(spool: Path) -> list[tuple[str, list[dict[str, Any]]]]:
     """(tool, detection attributes) for every server-side tools/call span in the spool.
 
-    Detections the sensor raised after a span ended (a thread or timer still working after
-    its tool returned) are log records linked to that span: they count for its tool.  Those
-    linked to no tool call (import time, server start, description poisoning found in the
-    offer) are listed under ``STARTUP``.
+    A detection counts for the call whose span it is on or under: span events of the call
+    and of spans inside it (the process span of a child the call started), log records
+    linked to any of those (a thread or timer still working after its tool returned, a
+    child's own detections).  Those linked to no tool call (import time, server start,
+    description poisoning found in the offer) are listed under ``STARTUP``.
     """
     sys.path.insert(0, str(ROOT / "src"))
     from mcptrace.export.spool_reader import iter_logs, iter_spans
 
-    calls = []
+    calls: list[tuple[str, list[dict[str, Any]]]] = []
     tool_of: dict[str, int] = {}
+    parent_of: dict[str, str] = {}
+    events: list[tuple[str, dict[str, Any]]] = []
     for span in iter_spans(spool):
-        if span.kind != 2 or not span.name.startswith("tools/call "):
-            continue
-        found = [event.attributes for event in span.events if event.name == DETECTION]
-        tool_of[span.span_id] = len(calls)
-        calls.append((span.name.removeprefix("tools/call "), found))
+        parent_of[span.span_id] = span.parent_span_id
+        events += [(span.span_id, e.attributes) for e in span.events if e.name == DETECTION]
+        if span.kind == 2 and span.name.startswith("tools/call "):
+            tool_of[span.span_id] = len(calls)
+            calls.append((span.name.removeprefix("tools/call "), []))
+
+    def call_of(span_id: str) -> int | None:
+        for _ in range(32):
+            if not span_id or span_id in tool_of:
+                return tool_of.get(span_id)
+            span_id = parent_of.get(span_id, "")
+        return None
+
     outside: list[dict[str, Any]] = []
     for log in iter_logs(spool):
-        if log.event_name != DETECTION or not log.attributes.get("mcptrace.span.ended", True):
-            continue  # a detection on a live span is a span event too: counted there
-        index = tool_of.get(log.span_id) if log.span_id else None
+        if log.event_name == DETECTION:
+            events.append((log.span_id or "", log.attributes))
+    for span_id, attributes in events:
+        index = call_of(span_id)
         if index is not None:
-            calls[index][1].append(log.attributes)
+            calls[index][1].append(attributes)
         else:
-            outside.append(log.attributes)
+            outside.append(attributes)
     if outside:
         calls.append((STARTUP, outside))
     return calls

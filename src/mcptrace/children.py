@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _FORWARDED_PREFIXES = ("OTEL_", "MCPTRACE_")
+PARENT_TOOL_VARIABLE = "MCPTRACE_PARENT_TOOL"  # the tool whose call started this process
 # PYTHONPATH entries whose sitecustomize starts instrumentation (ours, opentelemetry-instrument's)
 _BOOTSTRAP_SUFFIXES = (
     os.path.join("mcptrace", "_bootstrap"),
@@ -79,19 +80,36 @@ def _early_trace_environment() -> dict[str, str]:
 
 
 def trace_environment() -> dict[str, str]:
-    """``TRACEPARENT``/``TRACESTATE`` of the current span, empty when there is none."""
+    """``TRACEPARENT``/``TRACESTATE`` of the current span, empty when there is none; in a
+    tool call, ``MCPTRACE_PARENT_TOOL`` names the tool (the child's detections carry it)."""
     if not activation.is_active():
         return _early_trace_environment()
     from opentelemetry import trace
     from opentelemetry.propagate import inject
 
-    if not trace.get_current_span().get_span_context().is_valid:
+    span = trace.get_current_span()
+    if not span.get_span_context().is_valid:
         return {}
     carrier: dict[str, str] = {}
     inject(carrier)
-    return {
+    extra = {
         key.upper(): value for key, value in carrier.items() if key in ("traceparent", "tracestate")
     }
+    tool = _calling_tool(span)
+    if tool:
+        extra[PARENT_TOOL_VARIABLE] = tool
+    return extra
+
+
+def _calling_tool(span: Any) -> str | None:
+    """The tool of the MCP call ``span`` belongs to, from the sensor's span registry."""
+    hook = sys.modules.get("mcptrace.sensor.hook")
+    sensor = getattr(hook, "_installed", None)
+    registry = getattr(sensor, "registry", None)
+    state = registry.by_span.get(span) if registry is not None else None
+    root = getattr(getattr(state, "root", None), "key", None)
+    name = (getattr(root, "attributes", None) or {}).get("gen_ai.tool.name")
+    return name if isinstance(name, str) else None
 
 
 # the instrumentation settings as they were when this process started, before any tool ran
@@ -194,11 +212,18 @@ def _spawnv_passfds(wrapped: Callable[..., Any]) -> Callable[..., Any]:
     ``_posixsubprocess.fork_exec`` with no environment of their own: the child inherits
     ``os.environ`` as tool code left it, and nobody tells it which tool started it.  Under an
     enforcing policy the process environment is the armed one (``child_environment``) for the
-    instant of the start, so the child judges its actions as that tool's."""
+    instant of the start, so the child judges its actions as that tool's; in a span, it also
+    carries ``TRACEPARENT`` (and the tool's name), so a pool worker's actions are judged and
+    reported as the call's that started it."""
 
     def spawnv_passfds(path: Any, args: Any, passfds: Any) -> Any:
         try:
             armed = _enforcing_policy_environment(os.environ)
+            extra = trace_environment()
+            if armed is not None:
+                armed.update(extra)
+            elif extra:
+                armed = {**os.environ, **extra}
         except Exception:  # never stop the program from spawning
             armed = None
         if armed is None:

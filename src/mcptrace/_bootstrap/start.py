@@ -274,7 +274,7 @@ def _instrument_later(name: str, value: str) -> Callable[[], None]:
     def instrument() -> None:
         from mcptrace import activation
 
-        if activation.exiting():
+        if activation.exiting() and not (name == "mcptrace_policy" and _started_in_a_span()):
             return  # activated to write what is left: nothing will run to instrument
         try:
             _load(value)().instrument()  # type: ignore[operator]
@@ -282,6 +282,12 @@ def _instrument_later(name: str, value: str) -> Callable[[], None]:
             activation.report(f"mcptrace: could not start {name} ({exc!r})")
 
     return instrument
+
+
+def _started_in_a_span() -> bool:
+    """A child a traced parent started (a tool's ``python -c`` child, a pool worker): its
+    detections still judge, at exit, what it did before it exits."""
+    return bool(os.environ.get("TRACEPARENT"))
 
 
 def _activate_before(module_name: str) -> Callable[[], Callable[[], None] | None]:

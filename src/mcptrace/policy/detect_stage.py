@@ -14,6 +14,7 @@ loaded on first use (or by the log thread soon after start), never at import.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -25,6 +26,7 @@ from opentelemetry.sdk.trace import Event
 from opentelemetry.trace import SpanContext
 
 from mcptrace.activation import report
+from mcptrace.children import PARENT_TOOL_VARIABLE
 from mcptrace.record import offers
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
@@ -32,6 +34,7 @@ from mcptrace.record.offers import take_answer, tool_offer
 from mcptrace.record.recorder import (
     HOW,
     OBSERVATION,
+    PROCESS,
     QUEUE_LIMIT,
     THREAD,
     TIME,
@@ -98,6 +101,8 @@ class DetectionStage:
         from mcptrace.policy.detect import Action
 
         root = state.root
+        if root.label == PROCESS and root is state:  # a child a call started, as it exits
+            return self._judge_child(state, records)
         if not root.is_mcp:  # detections judge MCP requests (tool calls), like the policy
             return []
         self._remember(state, span_attributes)
@@ -152,6 +157,37 @@ class DetectionStage:
             events.append(Event(ev.DETECTION, record_attributes(record), finding.time_ns))
             if len(self.recorder.pending) < QUEUE_LIMIT:
                 self.recorder.pending.append((record, root.span_context))
+        return events
+
+    def _judge_child(self, state: SpanState, records: list[Record]) -> list[Event]:
+        """The process span of a child started inside a span of its parent's (``TRACEPARENT``):
+        a ``python -c`` child or a process-pool worker of a tool call doing the theft.  Its
+        actions are judged together when it ends, named for the tool that started it
+        (``MCPTRACE_PARENT_TOOL``); a spawn only warning rules match is not reported, as
+        outside any call (a server started by an instrumented client is such a child)."""
+        from mcptrace.policy.detect import Action
+
+        actions = [
+            Action(record[TIME], record[OBSERVATION].name, record_attributes(record))
+            for record in records
+            if record[OBSERVATION].category != ev.DETECTION_CATEGORY
+        ]
+        detector = self.detector() if actions else None
+        if detector is None:
+            return []
+        tool = os.environ.get(PARENT_TOOL_VARIABLE) or None
+        events = []
+        for finding in detector.evaluate(actions, tool):
+            if _launches_a_server(finding):
+                continue
+            attributes = finding.as_attributes(tool)
+            attributes[ev.ATTRIBUTION] = finding.attributes.get(ev.ATTRIBUTION, ev.CONTEXT)
+            audit_event = str(finding.attributes.get(ev.AUDIT_EVENT, ""))
+            observation = Observation(ev.DETECTION, ev.DETECTION_CATEGORY, attributes, audit_event)
+            record: Record = [finding.time_ns, observation, ev.CONTEXT, 0, 0, True]
+            events.append(Event(ev.DETECTION, record_attributes(record), finding.time_ns))
+            if len(self.recorder.pending) < QUEUE_LIMIT:
+                self.recorder.pending.append((record, state.span_context))
         return events
 
     def _remember(self, state: SpanState, span_attributes: Mapping[str, Any] | None) -> None:

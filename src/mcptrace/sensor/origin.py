@@ -244,10 +244,27 @@ def mark_library_origin(observation: Observation) -> None:
         return  # the tool's own code
     module = str(frame.f_globals.get("__name__", "") or top)
     if category == ev.CODE and kind == STDLIB and module.split(".", 1)[0] in EXECUTORS:
-        return  # code the tool handed to timeit, runpy, code, ...: the tool's
+        if not _spawn_reruns_main(frame):
+            return  # code the tool handed to timeit, runpy, code, ...: the tool's
+        module = _SPAWN  # a spawned worker re-running its parent's main module: machinery
     attributes[ev.ORIGIN] = ev.LIBRARY
     attributes[ev.ORIGIN_MODULE] = module
     attributes[ev.ORIGIN_LIBRARY] = _responsible_library(frame, kind, top, module)
+
+
+_SPAWN = "multiprocessing.spawn"
+
+
+def _spawn_reruns_main(frame: Any) -> bool:
+    """``runpy`` called by multiprocessing's spawn start-up (``_fixup_main_from_path``): a
+    worker process loading its parent's ``__main__`` as ``__mp_main__``, before any task."""
+    for _ in range(4):
+        frame = frame.f_back
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__") == _SPAWN:
+            return True
+    return False
 
 
 # read by HTTP libraries before each request (requests' get_netrc_auth, httpx's trust_env)
