@@ -138,6 +138,7 @@ def chain(tmp_path: Path) -> Iterator[tuple[str, OtelTap, GunzipRelay]]:
     assert "Exporting failed" not in log.read_text(errors="replace")
 
 
+@pytest.mark.slow
 def test_all_signals_through_rotel(chain: tuple[str, OtelTap, GunzipRelay], spool: Path) -> None:
     endpoint, tap, relay = chain
     env = clean_env(OTEL_EXPORTER_OTLP_TIMEOUT="5")

@@ -94,6 +94,7 @@ def test_tool_reading_netrc_is_flagged(flooded: dict[str, list[dict]], tool: str
 @pytest.mark.skipif(
     not BENIGN_PYTHON.exists(), reason="needs the benign venv (bash tests/setup_venvs.sh benign)"
 )
+@pytest.mark.slow
 def test_requests_reading_netrc_is_not_flagged(tmp_path: Path) -> None:
     import subprocess
 

@@ -48,6 +48,7 @@ def stdio_run(python: str, state: Path, spool: Path, **offer: str) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # four instrumented runs, each hashing a cold cache at exit
 @pytest.mark.parametrize("python", [PYTHON, PEER], ids=["mcp2", "mcp1"])
 def test_rug_pull_over_stdio_is_reported_by_server_and_client(tmp_path: Path, python: str) -> None:
     if not Path(python).exists():
@@ -90,6 +91,7 @@ def test_rug_pull_over_stdio_is_reported_by_server_and_client(tmp_path: Path, py
     assert not any(change == "description" for _, _, change in found)
 
 
+@pytest.mark.slow
 def test_pins_are_private_files_and_no_symlink_is_followed(tmp_path: Path) -> None:
     state = tmp_path / "state"
     stdio_run(PYTHON, state, tmp_path / "first")
@@ -136,6 +138,7 @@ def http_run(state: Path, spool: Path, port: int, **offer: str) -> None:
         server.wait(30)
 
 
+@pytest.mark.slow
 def test_rug_pull_over_http(tmp_path: Path) -> None:
     state = tmp_path / "state"
     port = free_port()  # the same URL both times: the client knows the server by it
