@@ -18,7 +18,9 @@ itself; mcptrace enriches it like the SDK's (see ``v2``).
 Inventory: when a server starts (``run_async``) mcptrace logs ``server.start`` and one
 ``component.registered`` record per tool, resource, template and prompt registered on it
 (its ``LocalProvider``); a component added to a started server (``add_tool`` and the
-decorators all go through ``LocalProvider._add_component``) is logged when it is added.
+decorators all go through ``LocalProvider._add_component``) is logged when it is added.  Each
+tool's description is remembered for the detections, as the SDK servers' are (tool poisoning
+is flagged on the calls of a tool whose description hides instructions).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from mcptrace.mcp.inventory import (
     fastmcp_server_components,
     server_identity,
 )
+from mcptrace.record.offers import remember_tool
 from mcptrace.record.vocabulary import FASTMCP_SCOPE, JSONRPC_REQUEST_ID, MCP_METHOD_NAME
 
 _announced: set[int] = set()
@@ -121,6 +124,20 @@ def _announce_fastmcp_server(server: Any) -> None:
     provider = getattr(server, "_local_provider", None)
     if provider is not None:
         _started_providers[provider] = name
+        stored = getattr(provider, "_components", None)
+        for component in list(stored.values()) if isinstance(stored, dict) else []:
+            _remember_if_tool(component)
+
+
+def _remember_if_tool(component: Any) -> None:
+    """A tool's own description, whole, for the detections (tool poisoning) on its calls."""
+    key = getattr(component, "key", None)
+    if isinstance(key, str) and key.startswith("tool:"):
+        name, description = (
+            str(getattr(component, "name", "")),
+            getattr(component, "description", None),
+        )
+        remember_tool(name, description, getattr(component, "parameters", None))
 
 
 async def wrap_fastmcp_run_async(
@@ -141,6 +158,7 @@ def wrap_local_provider_add_component(
         if instance in _started_providers:
             component = args[0] if args else kwargs.get("component")
             if added is component:  # not an existing one kept (on_duplicate="ignore")
+                _remember_if_tool(added)
                 attributes = fastmcp_component_attributes(added, _started_providers[instance])
                 if attributes is not None:
                     announce_components([attributes])

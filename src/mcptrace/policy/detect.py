@@ -487,12 +487,19 @@ _SHADOWING = (
 # hidden instructions in a tool's description (tool poisoning): tags that address the model,
 # secrecy towards the user, overriding instructions, paths a tool has no business naming
 _POISON = re.compile(
-    r"<\s*/?\s*(important|system|instructions?|secret|hidden)\b"
+    r"<\s*/?\s*(important|system|instructions?|secret|hidden"
+    r"|mandatory|critical|required|override|directive)\b"
     r"|\b(do not|don't|never)\s+(tell|mention|inform|reveal|show|notify)\b[^.]{0,40}\buser"
     r"|\bignore\s+(all\s+)?(previous|prior|above|earlier)\s+(instructions|rules)"
     r"|\bbefore\s+(using|calling|running)\s+this\s+tool\b[^.]{0,80}\b(read|open|call|send|pass)\b"
     r"|~/\.ssh|\bid_(rsa|ed25519|ecdsa)\b|\.aws/credentials|\bmcp\.json\b"
     r"|claude_desktop_config|/etc/(passwd|shadow)|\.cursor/|\bprivate key\b"
+    # orders for the agent: a duty to act, a command to run, a download piped into a shell
+    r"|\b(agent|assistant|model|ai|llm)\s+(must|shall|is\s+required\s+to)\s+(first\s+)?"
+    r"(run|execute|read|send|pass|audit|include|upload|open|access)\b"
+    r"|\b(run|running|execute|executing)\s+(this|the\s+following)\s+"
+    r"(shell\s+|terminal\s+|bash\s+)?command"
+    r"|\b(curl|wget)\b[^|\n]{0,200}\|\s*(sudo\s+)?((ba|da|z|k)?sh|python[0-9.]*|perl|ruby|node|php)\b"
     # text the user never sees: Unicode tag characters, bidi overrides and isolates
     "|[\U000e0000-\U000e007f\u202a-\u202e\u2066-\u2069]"
     # shadowing: instructions about how another tool must behave
