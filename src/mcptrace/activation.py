@@ -398,9 +398,15 @@ def _build() -> Telemetry | None:
                     report(f"{exc} (telemetry that needs the spool is dropped and counted)")
                     os.environ[_REPORTED_SPOOL] = str(settings.spool_dir)
                 spool_reported(settings.spool_dir)
+        from mcptrace.record.redact import redact_resource
+
         try:
             active = build_telemetry(
-                settings, default_service_name(), spool_usable, at_exit=_exited
+                settings,
+                default_service_name(),
+                spool_usable,
+                at_exit=_exited,
+                scrub_resource=redact_resource,
             )
         except ExporterError as exc:
             report(str(exc))
@@ -408,6 +414,7 @@ def _build() -> Telemetry | None:
                 Settings(**{**settings.__dict__, "disabled_parts": {"export"}}),
                 default_service_name(),
                 at_exit=_exited,
+                scrub_resource=redact_resource,
             )
         active.install()
         _pin_locations_for_children(settings)

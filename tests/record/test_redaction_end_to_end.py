@@ -28,10 +28,23 @@ BENIGN: dict[str, Any] = json.loads((CORPORA / "benign.json").read_text())
 pytestmark = pytest.mark.slow
 
 
+# Resource attributes are user data too: set through OTEL_RESOURCE_ATTRIBUTES they reach every
+# record of both processes, so a secret there must not.
+RESOURCE_SECRETS = {
+    "db.password": "ResPw8hQ2mZx7qLk",
+    "vendor.api_key": "ResKey4wKq9z7qAb",
+    "deploy.note": "AKIAJ5K6J25LQB7TB5DR",
+}
+RESOURCE_ATTRIBUTES = ",".join(
+    ["deployment.environment=redaction-test", *(f"{k}={v}" for k, v in RESOURCE_SECRETS.items())]
+)
+
+
 @cache
 def recorded(capture: bool, base: Path) -> tuple[Path, dict[str, Any]]:
     spool = base / f"spool-capture-{capture}"
     env = clean_env(
+        OTEL_RESOURCE_ATTRIBUTES=RESOURCE_ATTRIBUTES,
         MCPTRACE_MAX_EVENTS_PER_SPAN="100000",
         MCPTRACE_CAPTURE_MAX_BYTES="4000000",  # the whole corpus, not its first 4 kB
         OTEL_SPAN_EVENT_COUNT_LIMIT="100000",
@@ -134,3 +147,13 @@ def test_every_channel_recorded_and_benign_values_arrive_intact(
     assert benign_call in [json.loads(c) for c in captured if c], "benign arguments changed"
     results = [json.loads(s.attributes[vocab.GEN_AI_TOOL_CALL_RESULT]) for s in echo]
     assert any(json.dumps(benign_call)[1:-1] in json.dumps(r) for r in results)
+
+
+def test_resource_attributes_lose_their_secrets(run: Any) -> None:
+    _capture, spool, _result = run
+    text = spool_text(spool)
+    for secret in RESOURCE_SECRETS.values():
+        assert secret not in text
+    resources = [span.resource for span in spans(spool)]
+    assert resources and all(r.get("deployment.environment") == "redaction-test" for r in resources)
+    assert all(r.get("db.password") == "[REDACTED]" for r in resources)

@@ -21,7 +21,7 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -269,7 +269,21 @@ class Telemetry:
 
 
 def build_resource(
-    settings: Settings, default_service_name: str | None, at_exit: bool = False
+    settings: Settings,
+    default_service_name: str | None,
+    at_exit: bool = False,
+    scrub: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+) -> Resource:
+    """The resource of every signal; ``scrub`` (redaction, from a layer above) sees its
+    attributes last: OTEL_RESOURCE_ATTRIBUTES and detectors are user data too."""
+    resource = _detected_resource(settings, default_service_name, at_exit)
+    if scrub is None:
+        return resource
+    return Resource(scrub(dict(resource.attributes)), resource.schema_url)
+
+
+def _detected_resource(
+    settings: Settings, default_service_name: str | None, at_exit: bool
 ) -> Resource:
     attributes: dict[str, Any] = {
         "telemetry.distro.name": "mcptrace",
@@ -300,6 +314,7 @@ def build_telemetry(
     default_service_name: str | None = None,
     spool_usable: bool = True,
     at_exit: bool = False,
+    scrub_resource: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
 ) -> Telemetry:
     """Providers for all three signals; an exporter that fails to build raises ExporterError.
 
@@ -309,7 +324,7 @@ def build_telemetry(
     it writes for the next process or ``mcptrace replay``), every signal exported once, at
     shutdown.  Nothing registers at exit here: ``Telemetry.shutdown`` flushes the providers,
     then closes the shipper (activation.at_exit calls it after every part has flushed)."""
-    resource = build_resource(settings, default_service_name, at_exit)
+    resource = build_resource(settings, default_service_name, at_exit, scrub_resource)
     shipper = None
     shipped = any("otlp" in settings.exporter_for(s) for s in ("traces", "logs", "metrics"))
     if spool_usable and shipped and not at_exit:

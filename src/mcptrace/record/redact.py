@@ -30,6 +30,8 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from mcptrace.record import vocabulary
+
 REDACTED = "[REDACTED]"
 TRUNCATION_MARK = "...[truncated]"
 MAX_ARGS = 64
@@ -1381,6 +1383,32 @@ def redact_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(value, (list, tuple)):
             value = [redact_text(item) if isinstance(item, str) else item for item in value]
         result[key] = value
+    return result
+
+
+# resource attributes that are a command line (the process detector's)
+_RESOURCE_ARGV = frozenset({vocabulary.PROCESS_COMMAND_ARGS})
+_RESOURCE_COMMAND_LINES = frozenset({vocabulary.PROCESS_COMMAND_LINE, vocabulary.PROCESS_COMMAND})
+
+
+def redact_resource(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Resource attributes (``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``, detectors such
+    as ``process``): a value under a secret-like name goes whole, a command line by its
+    conventions, every other string by the text rules."""
+    result: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if is_secret_name(key) or is_secret_name(key.rpartition(".")[2]):
+            result[key] = REDACTED
+        elif key in _RESOURCE_ARGV and isinstance(value, (list, tuple)):
+            result[key] = redact_argv(value)
+        elif key in _RESOURCE_COMMAND_LINES and isinstance(value, str):
+            result[key] = redact_command_line(value)
+        elif isinstance(value, str):
+            result[key] = redact_text(value)
+        elif isinstance(value, (list, tuple)):
+            result[key] = [redact_text(item) if isinstance(item, str) else item for item in value]
+        else:
+            result[key] = value
     return result
 
 

@@ -31,6 +31,7 @@ from mcptrace.record.vocabulary import (
     MCP_RESOURCE_URI,
     MCPTRACE_SCOPE,
     PROCESS_COMMAND_ARGS,
+    PROCESS_COMMAND_LINE,
     URL_FULL,
 )
 
@@ -44,7 +45,7 @@ USER_DATA_ATTRIBUTES = (
     GEN_AI_TOOL_CALL_ARGUMENTS,
     GEN_AI_TOOL_CALL_RESULT,
     PROCESS_COMMAND_ARGS,
-    "process.command_line",
+    PROCESS_COMMAND_LINE,
 )
 
 
