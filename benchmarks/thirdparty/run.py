@@ -52,7 +52,8 @@ spec = importlib.util.spec_from_file_location("thirdparty_server", {entry!r})
 module = importlib.util.module_from_spec(spec)
 sys.modules["thirdparty_server"] = module
 spec.loader.exec_module(module)
-getattr(module, {obj!r}).run()
+server = getattr(module, {obj!r})
+(server() if {factory!r} else server).run()
 """
 
 # files the poisoned descriptions of these servers ask the model to read, beyond the corpus HOME
@@ -190,10 +191,15 @@ def measure(entry: dict[str, Any], keep: bool) -> Result:
         if base.is_file():
             base = base.parent
         script = base / entry["entry"]
+        for relative, text in entry.get("stubs", {}).items():  # ours: a decorator-only import
+            (base / relative).parent.mkdir(parents=True, exist_ok=True)
+            (base / relative).write_text(text)
         if entry.get("object"):
             launcher = base / "_mcptrace_launch.py"
+            name = entry["object"].removesuffix("()")
+            factory = entry["object"].endswith("()")  # a function that builds the server
             launcher.write_text(
-                LAUNCHER.format(directory=str(base), entry=str(script), obj=entry["object"])
+                LAUNCHER.format(directory=str(base), entry=str(script), obj=name, factory=factory)
             )
             script = launcher
         command = [str(python), str(script), *entry.get("args", [])]
