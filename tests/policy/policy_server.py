@@ -75,6 +75,22 @@ def connect_host(host: str, port: int) -> str:
 
 
 @server.tool()
+def connect_raw(host: str, port: int) -> str:
+    """socket.connect itself: a host the C code resolves without an audited getaddrinfo."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect((host, port))
+    return "connected"
+
+
+@server.tool()
+def send_udp(host: str, port: int) -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"ping", (host, port))
+    return "sent"
+
+
+@server.tool()
 def spawn(word: str) -> str:
     completed = subprocess.run(["/bin/echo", word], capture_output=True, text=True, check=True)
     return completed.stdout.strip()

@@ -305,3 +305,38 @@ hosts = ["localhost"]
     assert results[1] == {"tool": "connect_host", "error": False, "text": "connected"}
     assert results[2]["error"] and "default.network" in results[2]["text"]
     assert "resolve nonexistent.invalid" in results[2]["text"]
+
+
+# The spellings the C library takes for 127.0.0.1 without asking DNS (inet_aton), the
+# unspecified address Linux connects to this host, and a name it resolves by itself: handed to
+# socket.connect/sendto directly, no audited getaddrinfo turns them into the IP a rule names.
+LOOPBACK_SPELLINGS = ["2130706433", "127.1", "0x7f000001", "0177.0.0.1", "0.0.0.0", "LOCALHOST"]
+
+
+def test_an_address_rule_holds_however_the_address_is_spelled(tmp_path: Path, spool: Path) -> None:
+    sock = listener()
+    try:
+        port = sock.getsockname()[1]
+        policy = write_policy(
+            tmp_path,
+            """
+[policy]
+mode = "enforce"
+
+[[rule]]
+id = "no-loopback-ip"
+category = "network"
+addresses = ["127.0.0.1"]
+""",
+        )
+        calls = [("connect_raw", {"host": host, "port": port}) for host in LOOPBACK_SPELLINGS]
+        calls += [("send_udp", {"host": host, "port": port}) for host in LOOPBACK_SPELLINGS]
+        calls += [("connect_raw", {"host": "127.0.0.2", "port": port})]  # not the rule's
+        results, _ = drive(spool, policy, calls)
+        time.sleep(0.2)
+        assert pending_connections(sock) == 0
+    finally:
+        sock.close()
+    for (_tool, arguments), result in zip(calls[:-1], results, strict=False):
+        assert result["error"] and "no-loopback-ip" in result["text"], (arguments, result)
+    assert "no-loopback-ip" not in results[-1]["text"]  # refused by the kernel, not the rule

@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import socket
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -350,6 +352,11 @@ class PolicyEngine:
         self._path_candidates: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
         self._network_candidates: dict[tuple[str, str, int | None], tuple[CompiledRule, ...]] = {}
         self.resolved_names: dict[str, str] = {}  # IP -> the host name it was resolved from
+        self.name_addresses: dict[str, tuple[float, tuple[str, ...]]] = {}  # the engine's own
+        self.denies_by_address = any(
+            isinstance(rule, NetworkRule) and rule.addresses is not None and not rule.allow
+            for rule in self.rules[m.NETWORK]
+        )
 
     def _protected_directories(self) -> list[str]:
         """The literal part of every path a deny rule names (a directory or a file)."""
@@ -609,12 +616,47 @@ class PolicyEngine:
         attributes = observation.attributes
         operation = _NETWORK_EVENTS[observation.name]
         address = str(attributes.get(ev.SERVER_ADDRESS, ""))
-        if operation == "resolve" and parse_address(address) is not None:
+        parsed = parse_address(address)
+        if operation == "resolve" and parsed is not None:
             return []  # "resolving" an IP literal asks nobody anything; the connect is judged
+        if parsed is not None and operation != "bind":
+            if parsed.is_unspecified:  # Linux connects 0.0.0.0 and :: to this very host
+                address = "127.0.0.1" if parsed.version == 4 else "::1"
+            elif str(parsed) != address and ":" not in address:  # 127.1, 2130706433, 0x7f.1
+                address = str(parsed)
         port = attributes.get(ev.SERVER_PORT)
-        return self._network_verdict(
-            operation, address, port if isinstance(port, int) else None, where
-        )
+        port = port if isinstance(port, int) else None
+        verdicts = self._network_verdict(operation, address, port, where)
+        if verdicts or parsed is not None or operation == "resolve" or operation == "bind":
+            return verdicts
+        if not self.denies_by_address or not address or address.startswith(("/", "\0")):
+            return verdicts
+        # socket.connect/sendto given a host name: the C library resolves it with no audited
+        # getaddrinfo, so an address rule (169.254.169.254, loopback) would never see where
+        # it leads.  Judged by each address the name resolves to as well.
+        for resolved in self._addresses_of(address):
+            verdicts = self._network_verdict(operation, resolved, port, where)
+            if verdicts:
+                return verdicts
+        return []
+
+    def _addresses_of(self, host: str) -> tuple[str, ...]:
+        """What ``host`` resolves to now (cached for a few seconds; the hook's own look-up
+        is not audited: the thread is inside the hook)."""
+        now = time.monotonic()
+        cached = self.name_addresses.get(host)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            found = tuple({str(item[4][0]) for item in socket.getaddrinfo(host, None)})
+        except (OSError, UnicodeError, ValueError):
+            found = ()
+        if len(self.name_addresses) >= CACHE_LIMIT:
+            self.name_addresses.clear()
+        self.name_addresses[host] = (now + 10.0, found)
+        if found:
+            self.remember_resolution(host, found)
+        return found
 
     def _request(self, observation: Observation, where: Where) -> list[Verdict]:
         url = urlsplit(str(observation.attributes.get(ev.URL_FULL, "")))

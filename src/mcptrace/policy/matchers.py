@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import stat
 import time
 from collections.abc import Callable, Iterable
@@ -237,12 +238,23 @@ _PRIVATE: tuple[Network, ...] = tuple(
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
+# What the C library also takes for an IPv4 address without asking DNS (inet_aton, which
+# getaddrinfo and so socket.connect use): 2130706433, 127.1, 0x7f000001, 0177.0.0.1
+_INET_ATON_SHAPE = re.compile(r"[0-9A-Fa-fXx.]+\Z")
+
+
 def parse_address(text: str) -> IPAddress | None:
-    """An IP address (IPv4-mapped IPv6 as IPv4, zone index dropped), or None for a name."""
+    """An IP address (IPv4-mapped IPv6 as IPv4, zone index dropped, the numeric spellings
+    ``inet_aton`` accepts read as it reads them), or None for a name."""
     try:
         address = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
-        return None
+        if not (text[:1].isdigit() and _INET_ATON_SHAPE.match(text)):
+            return None
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(text))
+        except OSError:
+            return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
