@@ -39,8 +39,13 @@ def _placed_leaves(signal: Signal, tree: dict[str, Any]) -> Iterator[Placed]:
                 yield resource, scope, leaf
 
 
+# A request tree is built fresh from the SDK's items: no container can hold itself, so the
+# encoder's check for cycles (a dict insert and delete per container) is skipped.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+
+
 def _dump(tree: dict[str, Any]) -> str:
-    return json.dumps(tree, separators=(",", ":"), ensure_ascii=False) + "\n"
+    return _encode(tree) + "\n"
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -18,7 +18,8 @@ class SharedAttributes(dict):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.encoded: list[Any] = [None]  # [the OTLP/JSON attribute list], shared by copies
+        # [the OTLP/JSON attribute list, its compact JSON text], shared by copies
+        self.encoded: list[Any] = [None, None]
 
     def shared_copy(self) -> SharedAttributes:
         copy = SharedAttributes(self)
@@ -26,7 +27,7 @@ class SharedAttributes(dict):  # type: ignore[type-arg]
         return copy
 
     def _changed(self) -> None:
-        self.encoded = [None]
+        self.encoded = [None, None]
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._changed()

@@ -35,6 +35,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from mcptrace import _guard
 from mcptrace._files import UnsafePath, private_directory
 from mcptrace.config import Signal, load_settings_lenient
+from mcptrace.export.log_text import log_lines
 from mcptrace.export.otlp_json import encode_lines, utf8
 
 SYNC_SECONDS = 1.0  # fdatasync at most this often per file (and on close)
@@ -235,9 +236,14 @@ class SpoolLogExporter(_SpoolExporterBase, LogRecordExporter):
     signal: Signal = "logs"
 
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
-        return (
-            LogRecordExportResult.SUCCESS if self._write(batch) else LogRecordExportResult.FAILURE
-        )
+        with _guard.sensor_paused():  # written as text (export/log_text.py), chunk by chunk
+            lines = [
+                line
+                for start in range(0, len(batch), ENCODE_CHUNK)
+                for line in log_lines(batch[start : start + ENCODE_CHUNK], MAX_LINE_BYTES)
+            ]
+        written = self.writer.write(lines, len(batch))
+        return LogRecordExportResult.SUCCESS if written else LogRecordExportResult.FAILURE
 
     def shutdown(self) -> None:
         self.writer.close()

@@ -581,7 +581,9 @@ class PathGlobs:
 
     * with a literal segment: under that segment (the longest), tried when the path has it;
     * of one segment, with no ``**`` or ``[``: in one alternation matched at the last segment
-      (it matches exactly when one of them matches the path);
+      (it matches exactly when one of them matches the path), tried only when that segment
+      ends with one of their literal suffixes or starts with one of their literal prefixes
+      (those with neither, ``*DECRYPT*README*``, in an alternation of their own);
     * any other: tried one by one.
     """
 
@@ -589,6 +591,9 @@ class PathGlobs:
         absolute: list[str] = []
         self.by_segment: dict[str, list[re.Pattern[str]]] = {}
         last_segment: list[str] = []
+        last_free: list[str] = []
+        suffixes: set[str] = set()
+        prefixes: set[str] = set()
         self.other: list[re.Pattern[str]] = []
         for pattern in patterns:
             if pattern.startswith("**/") or "/" not in pattern:
@@ -600,6 +605,15 @@ class PathGlobs:
                 if literal:
                     self.by_segment.setdefault(max(literal, key=len), []).append(regex)
                 elif "/" not in rest and "**" not in rest and "[" not in rest:
+                    literals = _WILDCARDS.split(rest)
+                    prefix, suffix = literals[0], literals[-1]
+                    if suffix:
+                        suffixes.add(suffix)
+                    elif prefix:
+                        prefixes.add(prefix)
+                    else:
+                        last_free.append(body)
+                        continue
                     last_segment.append(body)
                 else:
                     self.other.append(regex)
@@ -608,9 +622,11 @@ class PathGlobs:
         self.absolute = (
             re.compile("(?:" + "|".join(absolute) + ")\\Z", re.DOTALL) if absolute else None
         )
-        self.last_segment = (
-            re.compile("(?:" + "|".join(last_segment) + ")\\Z", re.DOTALL) if last_segment else None
+        self.last_segment, self.last_free = (
+            re.compile("(?:" + "|".join(bodies) + ")\\Z", re.DOTALL) if bodies else None
+            for bodies in (last_segment, last_free)
         )
+        self.suffixes, self.prefixes = tuple(suffixes), tuple(prefixes)
 
     def search(self, path: str) -> bool:
         if self.absolute is not None and self.absolute.match(path):
@@ -621,12 +637,20 @@ class PathGlobs:
             regexes = by_segment.get(segment)
             if regexes is not None and any(regex.search(path) for regex in regexes):
                 return True
-        if self.last_segment is not None and self.last_segment.match(segments[-1]):
+        last = segments[-1]
+        if (
+            self.last_segment is not None
+            and (last.endswith(self.suffixes) or last.startswith(self.prefixes))
+            and self.last_segment.match(last)
+        ):
+            return True
+        if self.last_free is not None and self.last_free.match(last):
             return True
         return any(regex.search(path) for regex in self.other)
 
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_WILDCARDS = re.compile(r"[*?]")
 
 
 def path_globs(patterns: Iterable[str]) -> PathGlobs:

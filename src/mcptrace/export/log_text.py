@@ -1,0 +1,128 @@
+"""Log records as spool text, built from text instead of a tree.
+
+``log_line(records)`` is exactly ``json.dumps(request_tree("logs", records))`` as the spool
+writes it (compact, UTF-8 kept), byte for byte (tests/foundation/test_log_text.py holds the
+two equal), without building the request's tree: each record is written field by field, and
+a sensor record's attribute list (``SharedAttributes``) is written from the text its span
+event's encoding left, or leaves it for the span event: encoded once for both signals.
+
+Usage::
+
+    for line in log_lines(records, max_bytes):
+        spool.write(line)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from mcptrace.export import otlp_tree
+from mcptrace.export.shared import SharedAttributes
+
+_quote = json.encoder.encode_basestring  # C; what json.dumps(text, ensure_ascii=False) writes
+
+
+# json.dumps(value, separators=(",", ":"), ensure_ascii=False), without making an encoder
+# per call (that costs more than encoding a record's few fields)
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _number(value: Any) -> str:
+    return str(value) if type(value) is int else _compact(value)
+
+
+def attributes_text(mapping: Mapping[str, Any] | None) -> str:
+    """The compact JSON of ``otlp_tree.attributes(mapping)``; "" for an empty list.  Made
+    once for a ``SharedAttributes`` (kept next to its encoded list)."""
+    if not mapping:
+        return ""
+    if type(mapping) is SharedAttributes:
+        holder = mapping.encoded
+        text: str | None = holder[1]
+        if text is None:
+            encoded = otlp_tree.attributes(mapping)
+            text = holder[1] = _compact(encoded) if encoded else ""
+        return text
+    encoded = otlp_tree.attributes(mapping)
+    return _compact(encoded) if encoded else ""
+
+
+def _log_text(readable: Any) -> str:
+    """``otlp_tree._log(readable)`` as compact JSON text, its keys in the same order."""
+    record = readable.log_record
+    parts: list[str] = []
+    if record.timestamp:
+        parts.append('"timeUnixNano":' + _quote(str(record.timestamp)))
+    severity = getattr(record.severity_number, "value", None)
+    if severity:
+        parts.append('"severityNumber":' + _number(severity))
+    if record.severity_text:
+        parts.append('"severityText":' + _quote(record.severity_text))
+    body = record.body
+    parts.append('"body":' + ("{}" if body is None else _compact(otlp_tree._body(body))))
+    attributes = attributes_text(record.attributes)
+    if attributes:
+        parts.append('"attributes":' + attributes)
+    dropped = readable.dropped_attributes
+    if dropped:
+        parts.append('"droppedAttributesCount":' + _number(dropped))
+    flags = int(record.trace_flags)
+    if flags:
+        parts.append(f'"flags":{flags}')
+    if record.trace_id:
+        parts.append(f'"traceId":"{record.trace_id:032x}"')
+    if record.span_id:
+        parts.append(f'"spanId":"{record.span_id:016x}"')
+    if record.observed_timestamp:
+        parts.append('"observedTimeUnixNano":' + _quote(str(record.observed_timestamp)))
+    if record.event_name:
+        parts.append('"eventName":' + _quote(record.event_name))
+    return "{" + ",".join(parts) + "}"
+
+
+def log_line(records: Sequence[Any]) -> str:
+    """The spool line of these log records ("" for none)."""
+    groups = otlp_tree._group(
+        records, lambda r: r.resource, lambda r: r.instrumentation_scope or None
+    )
+    resources: list[str] = []
+    for resource, scopes in groups.items():
+        scope_texts: list[str] = []
+        for scope, members in scopes.items():
+            text = (
+                '{"scope":'
+                + _compact(otlp_tree._scope(scope))
+                + ',"logRecords":['
+                + ",".join([_log_text(member) for member in members])
+                + "]"
+            )
+            if scope is not None and scope.schema_url:
+                text += ',"schemaUrl":' + _quote(scope.schema_url)
+            scope_texts.append(text + "}")
+        text = (
+            '{"resource":'
+            + _compact(otlp_tree._resource(resource))
+            + ',"scopeLogs":['
+            + ",".join(scope_texts)
+            + "]"
+        )
+        if resource.schema_url:
+            text += ',"schemaUrl":' + _quote(resource.schema_url)
+        resources.append(text + "}")
+    return '{"resourceLogs":[' + ",".join(resources) + "]}\n" if resources else ""
+
+
+def log_lines(records: Sequence[Any], max_bytes: int) -> Iterator[str]:
+    """``log_line``, halving the batch until every line fits in ``max_bytes`` (one record
+    larger than that is written whole, as ``otlp_json.tree_to_lines`` does)."""
+    line = log_line(records)
+    if not line:
+        return
+    if len(line) <= max_bytes or len(records) < 2:
+        yield line
+        return
+    middle = len(records) // 2
+    yield from log_lines(records[:middle], max_bytes)
+    yield from log_lines(records[middle:], max_bytes)
