@@ -411,6 +411,23 @@ POSITIVE = [
         "persistence.mcp-client-config",
     ),
     ([opened(f"{H}/.claude.json", "write")], "persistence.mcp-client-config"),
+    # infostealers' favourite application stores: chat tokens, FTP and mail passwords
+    (
+        [opened(f"{H}/.config/discord/Local Storage/leveldb/000005.ldb")],
+        "credential-access.app-data",
+    ),
+    ([opened(f"{H}/.local/share/TelegramDesktop/tdata/key_datas")], "credential-access.app-data"),
+    ([opened(f"{H}/.config/filezilla/sitemanager.xml")], "credential-access.app-data"),
+    ([opened(f"{H}/.thunderbird/abc.default/logins.json")], "credential-access.app-data"),
+    # more paste, webhook and tunnel services
+    (
+        [("mcptrace.network.resolve", {"server.address": "termbin.com"})],
+        "network.exfiltration-service",
+    ),
+    (
+        [("mcptrace.network.resolve", {"server.address": "x1.free.beeceptor.com"})],
+        "network.exfiltration-service",
+    ),
     # cloud metadata spelled as an IPv4-mapped IPv6 address
     ([connected("::ffff:169.254.169.254", 80)], "credential-access.cloud-metadata"),
 ]
@@ -499,6 +516,8 @@ NEGATIVE = [
     [opened(f"{H}/.local/share/app/data.json", "write")],
     [opened(f"{H}/project/mcp.md", "write"), opened(f"{H}/project/.cursor/rules.md", "write")],
     [spawned("import", "notes.txt")],
+    [opened(f"{H}/.venv/lib/python3.11/site-packages/discord/Local Storage/x.py")],
+    [opened(f"{H}/.config/filezilla/filezilla.xml")],
     [
         (
             "mcptrace.network.send",

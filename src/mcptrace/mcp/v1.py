@@ -43,7 +43,11 @@ from mcptrace.mcp.sessions import (
     with_session,
 )
 from mcptrace.mcp.spans import handling_span, run_handler, sending_span
-from mcptrace.record.offers import remember_answer, remember_listed_tools
+from mcptrace.record.offers import (
+    remember_answer,
+    remember_instructions,
+    remember_listed_tools,
+)
 from mcptrace.record.vocabulary import (
     INITIALIZE,
     MCP_PROTOCOL_VERSION,
@@ -371,6 +375,7 @@ async def wrap_respond(
                 elif method == TOOLS_LIST:
                     remember_listed_tools(root)
                 elif method == INITIALIZE:
+                    remember_instructions(root)
                     version = getattr(root, "protocolVersion", None)
                     info = session_of(instance._session)
                     if info is not None and version:

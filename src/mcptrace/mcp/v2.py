@@ -69,7 +69,11 @@ from mcptrace.mcp.sessions import (
     with_session,
 )
 from mcptrace.mcp.spans import handling_span, run_handler, sending_span
-from mcptrace.record.offers import remember_answer, remember_listed_tools
+from mcptrace.record.offers import (
+    remember_answer,
+    remember_instructions,
+    remember_listed_tools,
+)
 from mcptrace.record.vocabulary import (
     FASTMCP_SCOPE,
     INITIALIZE,
@@ -375,6 +379,7 @@ def _record_result(span: Any, inbound: _Inbound, result: Any) -> None:
     elif inbound.method == TOOLS_LIST:
         remember_listed_tools(result)
     elif inbound.method == INITIALIZE:
+        remember_instructions(result)
         if isinstance(result, Mapping):
             version = result.get("protocolVersion")
         else:
