@@ -32,6 +32,7 @@ import sys
 
 from mcptrace import activation, importwatch
 from mcptrace.instrumentor import Instrumentor
+from mcptrace.record.vocabulary import PARENT_TOOL_VARIABLE
 
 TYPE_CHECKING = False  # not typing's: this module is imported at every interpreter start
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 _FORWARDED_PREFIXES = ("OTEL_", "MCPTRACE_")
-PARENT_TOOL_VARIABLE = "MCPTRACE_PARENT_TOOL"  # the tool whose call started this process
 # PYTHONPATH entries whose sitecustomize starts instrumentation (ours, opentelemetry-instrument's)
 _BOOTSTRAP_SUFFIXES = (
     os.path.join("mcptrace", "_bootstrap"),

@@ -26,7 +26,6 @@ from opentelemetry.sdk.trace import Event
 from opentelemetry.trace import SpanContext
 
 from mcptrace.activation import report
-from mcptrace.children import PARENT_TOOL_VARIABLE
 from mcptrace.record import offers
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
@@ -175,7 +174,7 @@ class DetectionStage:
         detector = self.detector() if actions else None
         if detector is None:
             return []
-        tool = os.environ.get(PARENT_TOOL_VARIABLE) or None
+        tool = os.environ.get(ev.PARENT_TOOL_VARIABLE) or None
         events = []
         for finding in detector.evaluate(actions, tool):
             if _launches_a_server(finding):

@@ -34,24 +34,38 @@ _instructions = ""  # what the server's initialize answer tells the model about 
 
 
 def _strings(value: Any, out: list[str], depth: int = 0) -> None:
-    """Every string in a JSON-like value, property names included (``_`` read as a space)."""
-    if depth > 8 or sum(len(text) for text in out) > TEXT_MAX:
+    """Every string in a JSON-like value, property names included (``_`` read as a space),
+    until ``TEXT_MAX`` characters are collected (``out[0]`` keeps the running total)."""
+    if not out:
+        out.append("")
+    if depth > 8 or len(out[0]) > TEXT_MAX:
         return
     if isinstance(value, str):
-        out.append(value)
+        _add(out, value)
     elif isinstance(value, Mapping):
         for key, item in value.items():
             if isinstance(key, str) and not key.startswith("$"):
-                out.append(key.replace("_", " "))
+                _add(out, key.replace("_", " "))
             _strings(item, out, depth + 1)
     elif isinstance(value, (list, tuple)):
         for item in value:
             _strings(item, out, depth + 1)
-    elif hasattr(value, "model_dump"):  # pydantic models (annotations)
+            if len(out[0]) > TEXT_MAX:
+                return
+    elif hasattr(value, "model_dump"):  # pydantic models (annotations, content items)
         try:
             _strings(value.model_dump(exclude_none=True), out, depth + 1)
         except Exception:
             pass
+
+
+def _add(out: list[str], text: str) -> None:
+    if text and text not in _CONTENT_NOISE:
+        out[0] += "\n" + text[: TEXT_MAX + 1 - len(out[0])]
+
+
+def _collected(out: list[str]) -> str:
+    return out[0].lstrip("\n")[:TEXT_MAX] if out else ""
 
 
 def schema_text(schema: Any = None, annotations: Any = None) -> str:
@@ -59,7 +73,7 @@ def schema_text(schema: Any = None, annotations: Any = None) -> str:
     parts: list[str] = []
     _strings(schema, parts)
     _strings(annotations, parts)
-    return "\n".join(parts)[:TEXT_MAX]
+    return _collected(parts)
 
 
 def remember_tool(
@@ -104,7 +118,9 @@ def remember_instructions(result: Any) -> None:
 def tool_offer(name: str | None) -> tuple[str, str] | None:
     """(description, schema text and the server's instructions) of the tool as last
     offered, or None."""
-    description, schema = _descriptions.get(name, ("", "")) if name else ("", "")
+    if not name:
+        return None
+    description, schema = _descriptions.get(name, ("", ""))
     if _instructions:
         schema = f"{schema}\n{_instructions}" if schema else _instructions
     return (description, schema) if description or schema else None
@@ -124,7 +140,7 @@ def _answer_text(result: Any) -> str:
     for item in content:
         _strings(item, parts)
     _strings(structured, parts)
-    return "\n".join(part for part in parts if part not in _CONTENT_NOISE)[:TEXT_MAX]
+    return _collected(parts)
 
 
 _CONTENT_NOISE = frozenset({"text", "type", "content", "role", "user", "assistant", "uri"})

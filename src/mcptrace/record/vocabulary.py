@@ -65,6 +65,7 @@ DETECTION_EVENT = "mcptrace.detection.event"  # the event name of the action jud
 DETECTION_COUNT = "mcptrace.detection.count"  # matching actions, when more than one
 # what detections see of the called tool's offer (record/offers.py), judged like an action
 TOOL_OFFERED = "mcptrace.mcp.tool.offered"
+PARENT_TOOL_VARIABLE = "MCPTRACE_PARENT_TOOL"  # the tool whose call started this process
 TOOL_ANSWERED = "mcptrace.mcp.tool.answered"  # what a tool, resource or prompt returned
 
 # --- OTel semantic-convention attributes (general)
