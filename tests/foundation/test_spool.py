@@ -26,7 +26,7 @@ from mcptrace.export.otlp_json import decode_line, encode_lines
 from mcptrace.export.spool import MAX_LINE_BYTES, SpoolSpanExporter
 from otlp_oracle import encode_request
 from receivers import closed_port
-from support import PYTHON, clean_env, example_client, mcptrace_cmd
+from support import PYTHON, clean_env, example_client, mcptrace_cmd, spans
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
@@ -278,3 +278,33 @@ def test_a_full_queue_spills_to_disk_instead_of_dropping(
         tracer.start_span("s").end()
     telemetry.shutdown()
     assert len(list(iter_spans(spool))) == 5000
+
+
+def test_a_spool_removed_mid_run_keeps_what_comes_after(tmp_path: Path) -> None:
+    """The program (or a cleaner) removes the spool while it runs: what is recorded after
+    that goes to a new file in the directory made again, not to the removed file's inode."""
+    spool = tmp_path / "spool"
+    script = (
+        "import shutil, sys\n"
+        "from opentelemetry import trace\n"
+        "tracer = trace.get_tracer('t')\n"
+        "with tracer.start_as_current_span('before-removal'):\n"
+        "    pass\n"
+        "trace.get_tracer_provider().force_flush()\n"
+        "shutil.rmtree(sys.argv[1])\n"
+        "for index in range(50):\n"
+        "    with tracer.start_as_current_span('after-removal'):\n"
+        "        pass\n"
+        "print('finished', flush=True)\n"
+    )
+    result = subprocess.run(
+        mcptrace_cmd("run", "--spool", str(spool), "--", PYTHON, "-c", script, str(spool)),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "finished\n"
+    names = [span.name for span in spans(spool)]
+    assert names.count("after-removal") == 50, names

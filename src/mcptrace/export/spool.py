@@ -152,7 +152,17 @@ class SpoolWriter:
             self.listener.notify()
         return True
 
+    def _removed(self) -> bool:
+        """The current file was removed under us (``rm -rf`` of the spool by the program, a
+        cleaner): every line written to it now would be lost with its inode."""
+        try:
+            return self._fd is not None and os.fstat(self._fd).st_nlink == 0
+        except OSError:
+            return True
+
     def _write_line(self, data: bytes) -> None:
+        if self._fd is not None and self._removed():
+            self._close()  # a new file (and the directory again) below
         if self._fd is None or (self._size and self._size + len(data) > self.max_file_bytes):
             self._close()
             self._fd = self._open_next()
