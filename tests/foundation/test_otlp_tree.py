@@ -39,7 +39,7 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-from mcptrace.export.otlp_json import decode_line, encode_lines
+from mcptrace.export.otlp_json import _dump, decode_line, encode_lines, span_line
 from mcptrace.export.otlp_tree import request_tree
 from mcptrace.export.spool import MAX_LINE_BYTES, SpoolSpanExporter
 from otlp_oracle import encode_request, reference_tree
@@ -117,6 +117,87 @@ def test_spans_of_each_batch_shape() -> None:
     items = spans()
     for batch in ([], items[:1], items[::-1], items + items):
         assert_same("traces", batch)
+
+
+def test_span_lines_are_the_trees_text_byte_for_byte() -> None:
+    """Spans are written as text, not through the tree: the same bytes, for every shape,
+    also when a resource, scope or attribute pair is met again (their text is kept)."""
+    items = spans()
+    for batch in (items[:1], items[::-1], items + items, items, items[2:3] * 3):
+        assert span_line(batch) == _dump(request_tree("traces", batch))
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource({"service.name": 'ü\udce9"q\\'}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("t\n", schema_url="s\u2028")
+    for n in range(3000):  # past the kept texts' bound
+        with tracer.start_as_current_span(f"call {n} \u0001") as span:
+            span.set_attributes({"same": "v\"", "n": str(n), "flag": n % 2 == 0, "i": n,
+                                 "\ud800key": "\udcff", "t": ("a", "b")})  # fmt: skip
+    batch = memory.get_finished_spans()
+    assert span_line(batch) == _dump(request_tree("traces", batch))
+    assert span_line(batch[::7]) == _dump(request_tree("traces", batch[::7]))
+
+
+def test_spans_queued_before_the_spool_are_text_and_die_young(tmp_path: Path) -> None:
+    """In front of the spool a span is encoded as it ends: the queue holds its text, the
+    span is freed by its reference count (no cyclic collection needed), and the line
+    written is the one the span itself would give."""
+    import gc
+    import weakref
+
+    from mcptrace.export.otlp_json import EncodedSpan
+    from mcptrace.export.spill import SpillingBatchSpanProcessor
+
+    exporter = SpoolSpanExporter(tmp_path)
+    processor = SpillingBatchSpanProcessor(exporter, schedule_delay_millis=60_000)
+    provider = TracerProvider(resource=RESOURCE)
+    provider.add_span_processor(processor)
+    expected = spans()  # every shape, ended by other providers
+    gone: list[weakref.ref[Any]] = []
+    gc.disable()
+    try:
+        for span in expected:
+            processor.on_end(span)
+        with provider.get_tracer("t").start_as_current_span("live") as live:
+            live.set_attribute("k", "v")
+            gone.append(weakref.ref(live))
+        del live
+        assert all(ref() is None for ref in gone)
+    finally:
+        gc.enable()
+    queued = list(processor._batch_processor._queue)
+    assert queued and all(type(item) is EncodedSpan for item in queued)
+    provider.force_flush()
+    (path,) = tmp_path.glob("traces-*.jsonl")
+    lines = path.read_text().splitlines(keepends=True)
+    written = [s for line in lines for s in _all_spans(json.loads(line))]
+    by_id = {span["spanId"]: span for span in written}
+    assert len(by_id) == len(expected) + 1
+    for span in _all_spans(request_tree("traces", expected)):
+        assert by_id[span["spanId"]] == span
+    provider.shutdown()
+
+
+def _all_spans(tree: dict[str, Any]) -> list[Any]:
+    return [s for r in tree["resourceSpans"] for sc in r["scopeSpans"] for s in sc["spans"]]
+
+
+def test_an_oversized_batch_of_encoded_spans_is_split() -> None:
+    from mcptrace.export.otlp_json import EncodedSpan
+
+    items = spans()
+    mixed = [EncodedSpan(s) if n % 2 else s for n, s in enumerate(items)]
+    (whole,) = encode_lines("traces", mixed, MAX_LINE_BYTES)
+    assert whole == _dump(request_tree("traces", items))
+    lines = list(encode_lines("traces", mixed, 2000))
+    assert len(lines) > 2 and all(len(line) <= 2000 or _count(line) == 1 for line in lines)
+    assert sorted(s["spanId"] for line in lines for s in _all_spans(json.loads(line))) == sorted(
+        s["spanId"] for s in _all_spans(request_tree("traces", items))
+    )
+
+
+def _count(line: str) -> int:
+    return len(_all_spans(json.loads(line)))
 
 
 def logs() -> list[Any]:

@@ -170,7 +170,7 @@ def test_operation_metrics(pair: PairRun) -> None:
         assert int(echo.data["count"]) == 1
         assert echo.attributes["network.transport"] in ("pipe", "tcp")
         assert echo.attributes["mcp.protocol.version"] == "2025-11-25"
-        # recorded off the request path, yet the exemplar still points at the call's span
+        # the exemplar points at the call's span
         span = (
             pair.client("tools/call echo") if side == "client" else pair.server("tools/call echo")
         )

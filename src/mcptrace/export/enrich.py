@@ -10,12 +10,12 @@ Finishers get the final span last and may return a changed copy (the redaction o
 other tracers, such as the mcp SDK's own, wrote from user data).
 
 Sinks are processors that want the finished, enriched span but are no exporter (the MCP
-operation metrics, recorded from spans on a batch thread instead of on the request path).
+operation metrics, one histogram point recorded as each span ends).
 
 Usage::
 
     register_enricher(my_enricher)        # has on_start(span, parent_context) and on_end(span)
-    register_sink(BatchSpanProcessor(my_span_consumer))
+    register_sink(my_span_processor)      # on_end(span) sees each finished span
     provider.add_span_processor(EnrichingSpanProcessor([BatchSpanProcessor(exporter)]))
 """
 

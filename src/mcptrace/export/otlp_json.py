@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mcptrace.config import Signal
+from mcptrace.export import otlp_tree
 from mcptrace.export.otlp_tree import FIELDS, request_tree
 
 if TYPE_CHECKING:
@@ -112,10 +113,178 @@ def tree_to_lines(signal: Signal, tree: dict[str, Any], max_bytes: int) -> Itera
 
 
 def encode_lines(signal: Signal, items: Any, max_bytes: int) -> Iterator[str]:
+    if signal == "traces":
+        if items:
+            yield from span_lines(list(items), max_bytes)
+        return
     tree = request_tree(signal, items)
     if not tree:
         return
     yield from tree_to_lines(signal, tree, max_bytes)
+
+
+# -- spans as text -------------------------------------------------------------------------
+# Every ended span is encoded once, and the spool is the only consumer of its text, so spans
+# skip the tree: each part is written as the JSON text ``_dump(request_tree(...))`` would
+# print for it, byte for byte (tests/foundation/test_otlp_tree.py holds the two equal).  A
+# request's parts repeat from span to span (the resource, the scope, most attribute pairs:
+# method, session, transport, versions), so their text is made once and kept.
+_quote = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False), in C
+_CACHE_LIMIT = 1024
+_pair_text: dict[tuple[str, Any], str] = {}  # (key, str or bool value) -> its KeyValue text
+_envelope_text: dict[int, tuple[Any, str]] = {}  # id(resource or scope) -> (it, its text)
+
+
+def _compact(tree: Any) -> str:
+    return json.dumps(tree, separators=(",", ":"), ensure_ascii=False)
+
+
+def _kept(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(cache) >= _CACHE_LIMIT:  # a bound, not an LRU: the steady state refills it
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _span_attribute_items(span: Any) -> Any:
+    # ReadableSpan.attributes is a MappingProxyType over the SDK's BoundedAttributes, a
+    # MutableMapping whose items() walks the ABC's views (one __getitem__ per key); the plain
+    # dict inside gives the same pairs in the same order.
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return inner.items()
+    return (span.attributes or {}).items()
+
+
+def _attributes_text(items: Any, dropped: int) -> str:
+    """``,"attributes":[...]`` (and the dropped count) as ``_put_attributes`` puts them."""
+    parts: list[str] = []
+    if items:
+        for key, value in items:
+            kind = type(value)
+            if kind is str or kind is bool:
+                text = _pair_text.get((key, value))
+                if text is None:
+                    tree = {"key": key, "value": otlp_tree.any_value(value)}
+                    text = _kept(_pair_text, (key, value), _compact(tree))
+                parts.append(text)
+                continue
+            try:
+                parts.append(_compact({"key": key, "value": otlp_tree.any_value(value)}))
+            except TypeError:  # as attributes(): the SDK lets no such value through
+                continue
+    text = ',"attributes":[' + ",".join(parts) + "]" if parts else ""
+    if dropped:
+        text += f',"droppedAttributesCount":{dropped}'
+    return text
+
+
+def _span_text(span: Any) -> str:
+    """``otlp_tree._span(span)`` as compact JSON text, its keys in the same order."""
+    context = span.get_span_context()
+    text = f'{{"traceId":"{context.trace_id:032x}","spanId":"{context.span_id:016x}"'
+    trace_state = context.trace_state
+    if trace_state:
+        text += ',"traceState":' + _quote(",".join(f"{k}={v}" for k, v in trace_state.items()))
+    parent = span.parent
+    if parent is not None:
+        text += f',"parentSpanId":"{parent.span_id:016x}"'
+    if span.name:
+        text += ',"name":' + _quote(span.name)
+    text += f',"kind":{span.kind.value + 1}'
+    if span.start_time:
+        text += f',"startTimeUnixNano":"{span.start_time}"'
+    if span.end_time:
+        text += f',"endTimeUnixNano":"{span.end_time}"'
+    text += _attributes_text(_span_attribute_items(span), span.dropped_attributes)
+    tail: otlp_tree.Tree = {}
+    events = span.events
+    if events:
+        tail["events"] = [otlp_tree._event(event) for event in events]
+    if span.dropped_events:
+        tail["droppedEventsCount"] = span.dropped_events
+    links = span.links
+    if links:
+        tail["links"] = [otlp_tree._link(link) for link in links]
+    if span.dropped_links:
+        tail["droppedLinksCount"] = span.dropped_links
+    if tail:  # rare on the request path: the tree's own text, its braces dropped
+        text += "," + _compact(tail)[1:-1]
+    status = span.status
+    code = status.status_code.value
+    if code or status.description:
+        status_tree: otlp_tree.Tree = {}
+        if code:
+            status_tree["code"] = code
+        if status.description:
+            status_tree["message"] = status.description
+        text += ',"status":' + _compact(status_tree)
+    else:
+        text += ',"status":{}'
+    return text + f',"flags":{otlp_tree._span_flags(parent)}}}'
+
+
+def _envelope_part(part: Any, make: Callable[[Any], otlp_tree.Tree]) -> str:
+    """The text of a resource's or scope's own tree (``{"resource":{...}}`` without its
+    closing brace), made once per object: the SDK shares them between spans."""
+    kept = _envelope_text.get(id(part))
+    if kept is not None and kept[0] is part:
+        return str(kept[1])
+    text = _compact(make(part))[:-1]
+    _kept(_envelope_text, id(part), (part, text))
+    return text
+
+
+class EncodedSpan:
+    """A finished span as its spool text, with what the request groups it by: what a batch
+    processor in front of the spool queues instead of the span (``spill.py``).  A queued
+    span is a graph of a dozen objects that lives until its batch is written (long enough
+    to be promoted by the cyclic GC, and to be most of a server's memory); this is one
+    object and one string, and the span itself dies young."""
+
+    __slots__ = ("context", "instrumentation_scope", "resource", "text")
+
+    def __init__(self, span: Any) -> None:
+        self.context = span.context
+        self.resource = span.resource
+        self.instrumentation_scope = span.instrumentation_scope
+        self.text = _span_text(span)
+
+
+def span_line(spans: Sequence[Any]) -> str:
+    """The spool line of these spans: ``_dump(request_tree("traces", spans))``, built from
+    text instead of a tree."""
+    groups = otlp_tree._group(
+        spans, lambda s: s.resource, lambda s: s.instrumentation_scope or None
+    )
+    resources: list[str] = []
+    for resource, scopes in groups.items():
+        scope_texts: list[str] = []
+        for scope, members in scopes.items():
+            head = _envelope_part(scope, lambda s: {"scope": otlp_tree._scope(s)})
+            texts = [m.text if type(m) is EncodedSpan else _span_text(m) for m in members]
+            text = head + ',"spans":[' + ",".join(texts) + "]"
+            if scope is not None and scope.schema_url:
+                text += ',"schemaUrl":' + _quote(scope.schema_url)
+            scope_texts.append(text + "}")
+        head = _envelope_part(resource, lambda r: {"resource": otlp_tree._resource(r)})
+        text = head + ',"scopeSpans":[' + ",".join(scope_texts) + "]"
+        if resource.schema_url:
+            text += ',"schemaUrl":' + _quote(resource.schema_url)
+        resources.append(text + "}")
+    return '{"resourceSpans":[' + ",".join(resources) + "]}\n"
+
+
+def span_lines(spans: Sequence[Any], max_bytes: int) -> Iterator[str]:
+    """``span_line``, halving the batch until every line fits in ``max_bytes`` (a single
+    span larger than that is written whole, as ``tree_to_lines`` does)."""
+    line = span_line(spans)
+    if len(line) <= max_bytes or len(spans) < 2:
+        yield line
+        return
+    middle = len(spans) // 2
+    yield from span_lines(spans[:middle], max_bytes)
+    yield from span_lines(spans[middle:], max_bytes)
 
 
 def _request_type(signal: Signal) -> type[Message]:
