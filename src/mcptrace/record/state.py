@@ -246,9 +246,14 @@ class SpanRegistry:
         ended[span] = state
         if len(ended) > ENDED_SPANS_KEPT:
             try:
-                del ended[next(iter(ended))]
+                evicted = ended.pop(next(iter(ended)))
             except (StopIteration, KeyError, RuntimeError):  # another thread got there first
-                pass
+                return
+            # A root's state is a cycle (its root is itself): left alone it would keep its
+            # span (the span's whole object graph) until a full collection of the cyclic
+            # GC, having been promoted while kept here.  Nothing looks it up by its span
+            # any more (a late record adopts the span anew), so the span goes now.
+            evicted.key = None
 
     def adopt_ended(self, span: object) -> SpanState | None:
         """A state for an ended SDK span no longer kept (rule 1b), or None if ``span`` is not

@@ -1,0 +1,61 @@
+"""The span registry lets go of ended spans: a server's memory and the cyclic GC's work must
+not grow with the calls it served."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind
+
+from mcptrace.record import vocabulary as ev
+from mcptrace.record.state import ENDED_SPANS_KEPT, SpanRegistry
+
+
+def _serve(registry: SpanRegistry, calls: int) -> list[weakref.ref[Any]]:
+    tracer = TracerProvider().get_tracer(ev.MCPTRACE_SCOPE)
+    refs = []
+    for n in range(calls):
+        span = tracer.start_span(
+            f"tools/call t{n}",
+            kind=SpanKind.SERVER,
+            attributes={ev.MCP_METHOD_NAME: "tools/call", ev.GEN_AI_TOOL_NAME: f"t{n}"},
+        )
+        state = registry.span_started(span, None)  # type: ignore[arg-type]
+        assert state.is_mcp and state.root is state  # a root: a cycle of its own
+        span.end()
+        assert registry.span_ended(span.get_span_context().span_id) is state
+        refs.append(weakref.ref(span))
+        del span, state
+    return refs
+
+
+def test_ended_spans_past_the_kept_ones_are_freed_without_a_collection() -> None:
+    registry = SpanRegistry()
+    gc.collect()
+    gc.disable()
+    try:
+        refs = _serve(registry, ENDED_SPANS_KEPT + 50)
+        alive = [ref() is not None for ref in refs]
+    finally:
+        gc.enable()
+    assert alive == [False] * 50 + [True] * ENDED_SPANS_KEPT
+    assert len(registry.ended) == ENDED_SPANS_KEPT
+
+
+def test_a_late_record_for_a_span_no_longer_kept_still_finds_its_call() -> None:
+    registry = SpanRegistry()
+    tracer = TracerProvider().get_tracer(ev.MCPTRACE_SCOPE)
+    first = tracer.start_span(
+        "tools/call first", kind=SpanKind.SERVER, attributes={ev.MCP_METHOD_NAME: "tools/call"}
+    )
+    registry.span_started(first, None)  # type: ignore[arg-type]
+    first.end()
+    registry.span_ended(first.get_span_context().span_id)
+    _serve(registry, ENDED_SPANS_KEPT + 1)
+    assert first not in registry.ended
+    state, how = registry.attribute_without_span(first)
+    assert how == ev.CONTEXT and state.key is first and state.ended and state.is_mcp
+    assert state.span_context == first.get_span_context()
