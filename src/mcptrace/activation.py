@@ -29,6 +29,8 @@ import atexit
 import os
 import sys
 
+from mcptrace._stderr import say
+
 TYPE_CHECKING = False  # not typing's: importing typing costs every process start-up
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,11 +60,7 @@ _ambient: tuple[object, dict[str, object]] | None = None  # (our context variabl
 
 def report(message: str) -> None:
     """The single way mcptrace tells the user something at runtime: one line on stderr."""
-    try:
-        sys.stderr.write(message.rstrip("\n") + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
+    say(message)
 
 
 def current_settings() -> Settings:

@@ -34,10 +34,9 @@ if TYPE_CHECKING:
 
 
 def _report(name: str, exc: BaseException) -> None:
-    try:
-        sys.stderr.write(f"mcptrace: instrumenting {name} failed ({exc!r})\n")
-    except (OSError, ValueError, AttributeError):
-        pass
+    from mcptrace._stderr import say
+
+    say(f"mcptrace: instrumenting {name} failed ({exc!r})")
 
 
 class _ChainedLoader:

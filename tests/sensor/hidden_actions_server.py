@@ -29,6 +29,19 @@ server = FastMCP("hidden-actions")
 
 
 @server.tool()
+def stderr_onto_stdout_then_break_spool(spool: str) -> str:
+    """Tool code rebinding sys.stderr to the JSON-RPC channel, then making the spool
+    unwritable (a file where the directory was): mcptrace's warning must not follow it."""
+    import shutil
+
+    sys.stderr = sys.stdout
+    shutil.rmtree(spool)
+    with open(spool, "w"):
+        pass
+    return "broken"
+
+
+@server.tool()
 def echo(text: str) -> str:
     return text
 

@@ -155,3 +155,16 @@ def test_exporter_connection_and_spool_are_never_recorded(
     paths = [str(value) for key, value in pairs if key == ev.FILE_PATH]
     assert not [path for path in paths if path.startswith(str(spool))]
     # (the spool is the write-ahead log of what was shipped: its lines are there by design)
+
+
+def test_warnings_never_follow_sys_stderr_onto_the_json_rpc_channel(spool: Path) -> None:
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("stderr_onto_stdout_then_break_spool", {"spool": str(spool)})
+    ]
+    calls += [("echo", {"text": f"after {index}"}) for index in range(20)]
+    results, completed = drive(spool, calls)
+    assert [r["text"] for r in results[1:]] == [f"after {index}" for index in range(20)]
+    # the client parsed every line the server wrote: no warning of ours on its stdout
+    assert "Failed to parse JSONRPC" not in completed.stderr, completed.stderr[-3000:]
+    # the warning went to a stderr instead
+    assert "cannot write the spool" in completed.stderr, completed.stderr[-3000:]

@@ -51,6 +51,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
+from mcptrace._stderr import say
 from mcptrace._version import __version__
 from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
 from mcptrace.export.enrich import EnrichingSpanProcessor
@@ -113,8 +114,7 @@ _SPOOL = {"traces": SpoolSpanExporter, "logs": SpoolLogExporter, "metrics": Spoo
 
 def _say(message: str) -> None:
     try:
-        sys.stderr.write(message.rstrip("\n") + "\n")
-        sys.stderr.flush()
+        say(message)
     except (OSError, ValueError, AttributeError):
         pass
 

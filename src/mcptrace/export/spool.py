@@ -20,7 +20,6 @@ of each new file and each write, it sends from disk.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from mcptrace import _guard
 from mcptrace._files import UnsafePath, private_directory
+from mcptrace._stderr import say
 from mcptrace.config import Signal, load_settings_lenient
 from mcptrace.export.log_text import log_lines
 from mcptrace.export.otlp_json import encode_lines, utf8
@@ -55,7 +55,7 @@ def _warn_once(writer: SpoolWriter, message: str) -> None:
     """One line per spool directory and process, however many signals and batches fail."""
     if writer.directory not in _warned_directories:
         _warned_directories.add(writer.directory)
-        sys.stderr.write(f"mcptrace: {message}\n")
+        say(f"mcptrace: {message}")
 
 
 class SpoolListener(Protocol):

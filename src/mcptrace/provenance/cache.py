@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import threading
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import NamedTuple
 
 from mcptrace._files import UnsafePath, refuse_unsafe_file
 from mcptrace._guard import sensor_paused
+from mcptrace._stderr import say
 from mcptrace.provenance.hashing import FileKey
 
 BUSY_TIMEOUT_MS = 5000
@@ -66,10 +66,7 @@ _reported: set[str] = set()
 def _report_once(message: str) -> None:
     if message not in _reported:
         _reported.add(message)
-        try:
-            sys.stderr.write(message + "\n")
-        except (OSError, ValueError, AttributeError):
-            pass
+        say(message)
 
 
 class HashCache:
