@@ -20,10 +20,14 @@ encoding and the spool write), per event::
     past the cap    = (CPU(past_cap) - CPU(256 events)) / PAST_CAP
 
 minus the same loops' CPU in a plain interpreter (``sys.audit`` without a hook: the
-benchmark's own loop, ≈0.05 µs).  The kinds alternate in interleaved rounds (each round
-runs every kind several times and keeps the fastest, which drops the other engineers'
-preemptions); the figure is the median over rounds with min–max.  Targets: a recorded
-event ≤ 30 µs, an event past the cap ≤ 2 µs.
+benchmark's own loop, ≈0.05 µs).  The floor (no target): a process without mcptrace making
+the same span event and log record per open with the OTel SDK's own ``span.add_event`` and
+``Logger.emit``, through the same batch processors and spool exporters, flushed alike:
+what one event costs with these dependencies before the sensor does anything.
+
+The kinds alternate in interleaved rounds (each round runs every kind several times and
+keeps the fastest, which drops the other engineers' preemptions); the figure is the median
+over rounds with min–max.  Targets: a recorded event ≤ 30 µs, an event past the cap ≤ 2 µs.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -49,37 +54,90 @@ TARGETS = {"recorded_event_us": 30.0, "past_cap_event_us": 2.0}
 # ------------------------------------------------------------------ child
 
 
-def _child(rounds: int, repeats: int, past_cap: int) -> dict[str, Any]:
+def _floor_sdk() -> tuple[Any, Any, Any]:
+    """The floor: the OTel SDK's own tracer and logger, each behind the spool's batch
+    processor and exporter (what mcptrace writes with), and nothing of mcptrace's sensor."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from mcptrace.export.spill import SpillingBatchLogRecordProcessor, SpillingBatchSpanProcessor
+    from mcptrace.export.spool import SpoolLogExporter, SpoolSpanExporter
+
+    spool = Path(tempfile.mkdtemp(prefix="mcptrace-floor-"))
+    spool.chmod(0o700)
+    resource = Resource({"service.name": "bench-floor"})
+    tracers = TracerProvider(resource=resource, shutdown_on_exit=False)
+    tracers.add_span_processor(SpillingBatchSpanProcessor(SpoolSpanExporter(spool, 1 << 26)))
+    loggers = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    loggers.add_log_record_processor(
+        SpillingBatchLogRecordProcessor(SpoolLogExporter(spool, 1 << 26))
+    )
+    return tracers, loggers, loggers.get_logger("mcptrace.sensor")
+
+
+def _child(rounds: int, repeats: int, past_cap: int, floor: bool) -> dict[str, Any]:
     """Runs in the measured process; prints per-round CPU seconds of each kind."""
     from mcptrace.record.recorder import active
 
     found = active()  # the sensor's registry and recorder: None in a plain interpreter
     instrumented = found is not None
-    if found is not None:
+    if found is not None or floor:
         from opentelemetry import trace
+        from opentelemetry._logs import SeverityNumber
         from opentelemetry.trace import SpanKind
-
+    if found is not None:
         from mcptrace import activation
 
         telemetry = activation.activate()
         tracer = trace.get_tracer("mcptrace.bench")
         pump = found[1].pump
+    if floor:
+        tracers, loggers, logger = _floor_sdk()
+        tracer = tracers.get_tracer("mcptrace.bench")
     audit = sys.audit
     base = f"/nonexistent/mcptrace-bench-{os.getpid()}"
     counter = [0]
+    thread_id = threading.get_ident()
+
+    def floor_events(span: Any, paths: list[str]) -> None:
+        """What the sensor records for each open, as the SDK's own span event and log
+        record (attributes as the sensor writes them)."""
+        context = trace.set_span_in_context(span)
+        for path in paths:
+            attributes = {
+                "file.path": path,
+                "mcptrace.file.access": "read",
+                "mcptrace.attribution": "context",
+                "mcptrace.audit.event": "open",
+                "thread.id": thread_id,
+            }
+            now = time.time_ns()
+            span.add_event("mcptrace.file.open", attributes, now)
+            logger.emit(
+                timestamp=now,
+                context=context,
+                severity_number=SeverityNumber.INFO,
+                severity_text="INFO",
+                attributes=attributes,
+                event_name="mcptrace.file.open",
+            )
 
     def call(events: int) -> None:
         # distinct paths (identical events coalesce), made before the timed part starts
         start = counter[0]
         counter[0] += events
         paths = [f"{base}/{index}.txt" for index in range(start, start + events)]
-        if instrumented:
+        if instrumented or floor:
             attributes = {"mcp.method.name": "tools/call", "gen_ai.tool.name": "bench"}
             with tracer.start_as_current_span(
                 "tools/call bench", kind=SpanKind.SERVER, attributes=attributes
-            ):
-                for path in paths:
-                    audit("open", path, "r", 0)
+            ) as span:
+                if floor:
+                    floor_events(span, paths[:LOG_CAP])  # the SDK has no cap of its own
+                else:
+                    for path in paths:
+                        audit("open", path, "r", 0)
         else:
             for path in paths:
                 audit("open", path, "r", 0)
@@ -90,6 +148,9 @@ def _child(rounds: int, repeats: int, past_cap: int) -> dict[str, Any]:
             if telemetry is not None:
                 telemetry.tracer_provider.force_flush()
                 telemetry.logger_provider.force_flush()
+        if floor:
+            tracers.force_flush()
+            loggers.force_flush()
 
     def sample(events: int, calls: int) -> float:
         best = float("inf")
@@ -126,13 +187,18 @@ def measure(quick: bool) -> dict[str, Any]:
     child = [sys.executable, me, "--child", str(rounds), str(repeats), str(past_cap)]
     recorded: list[float] = []
     past: list[float] = []
+    floor: list[float] = []
     with tempfile.TemporaryDirectory() as spool:
         run = [sys.executable, "-m", "mcptrace.cli", "run", "--spool", spool, "--"]
         sessions = 1 if quick else 3
         for _ in range(sessions):  # fresh processes, alternating with the plain loop
             plain = run_json(child, clean_env())
             traced = run_json([*run, *child], clean_env())
+            sdk = run_json([*child, "--floor"], clean_env())
             for index in range(rounds):
+                floor.append(
+                    (sdk["recorded"][index] - sdk["none"][index]) / (CALLS * RECORDED) * 1e6
+                )
                 loop = (plain["recorded"][index] - plain["none"][index]) / (CALLS * RECORDED)
                 per_event = (traced["recorded"][index] - traced["none"][index]) / (CALLS * RECORDED)
                 recorded.append((per_event - loop) * 1e6)
@@ -144,6 +210,7 @@ def measure(quick: bool) -> dict[str, Any]:
         "rounds": len(recorded),
         "recorded_event_us": spread(recorded),
         "past_cap_event_us": spread(past),
+        "floor_event_us": spread(floor),
         "targets": dict(TARGETS),
     }
 
@@ -157,13 +224,18 @@ def _report(results: dict[str, Any]) -> str:
             f"  {key}: median {figure['median']:.2f} µs (min {figure['min']:.2f}, "
             f"max {figure['max']:.2f}; target <= {target}) {verdict}"
         )
+    figure = results["floor_event_us"]
+    lines.append(
+        f"  floor_event_us (the SDK's own span event + log record, spool): median "
+        f"{figure['median']:.2f} µs (min {figure['min']:.2f}, max {figure['max']:.2f})"
+    )
     return "\n".join(lines)
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         rounds, repeats, past_cap = (int(value) for value in sys.argv[2:5])
-        print(json.dumps(_child(rounds, repeats, past_cap)))
+        print(json.dumps(_child(rounds, repeats, past_cap, "--floor" in sys.argv)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")

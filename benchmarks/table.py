@@ -46,6 +46,10 @@ _COMPONENT_LABELS = {
         " µs",
     ),
     "past_cap_event_us": ("sensor: an event past the span's cap, process CPU", " µs"),
+    "floor_event_us": (
+        "floor: the SDK's own span event and log record per event, spool, no sensor",
+        " µs",
+    ),
 }
 
 
