@@ -465,7 +465,8 @@ def _replace_shape(match: re.Match[str]) -> str:
 # ---------------------------------------------------------------- URLs
 
 # scheme://user:password@host -> scheme://host (the user name goes too: it may be a token)
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,30}://)[^\s/?#@\"'<>]*@")
+# the scheme as libraries write it too: SQLAlchemy's oracle+cx_oracle://, mysql+mysql_connector://
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+._-]{1,30}://)[^\s/?#@\"'<>]*@")
 # ?name=value / &name=value / #name=value / ;name=value (also HTML-escaped &amp;)
 # (also percent-encoded: ?access%5Ftoken=x, a whole query encoded once more: %3Ftoken%3Dx)
 _QUERY_PARAM = re.compile(
@@ -859,6 +860,7 @@ _PROGRAM_FLAGS: dict[str, dict[str, str]] = {
     "rabbitmqadmin": {"-p": "value"},
     "influx": {"-t": "value"},
     "cqlsh": {"-p": "value"},
+    "twine": {"-p": "value"},
     "pgcli": {},
     **_each(("sqlplus", "sqlldr", "expdp", "impdp", "rman", "dgmgrl"), {}),
 }
