@@ -75,6 +75,13 @@ def connect_host(host: str, port: int) -> str:
 
 
 @server.tool()
+def set_xattr(path: str) -> str:
+    os.setxattr(path, "user.mcptrace-test", b"x")
+    os.removexattr(path, "user.mcptrace-test")
+    return "set"
+
+
+@server.tool()
 def connect_raw(host: str, port: int) -> str:
     """socket.connect itself: a host the C code resolves without an audited getaddrinfo."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

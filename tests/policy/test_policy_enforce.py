@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -340,3 +341,30 @@ addresses = ["127.0.0.1"]
     for (_tool, arguments), result in zip(calls[:-1], results, strict=False):
         assert result["error"] and "no-loopback-ip" in result["text"], (arguments, result)
     assert "no-loopback-ip" not in results[-1]["text"]  # refused by the kernel, not the rule
+
+
+def test_extended_attributes_are_writes(tmp_path: Path, spool: Path) -> None:
+    protected = tmp_path / "protected"
+    protected.mkdir()
+    target = protected / "file.txt"
+    target.write_text("x")
+    try:
+        os.setxattr(target, "user.probe", b"1")
+    except OSError:
+        pytest.skip("this filesystem has no user extended attributes")
+    os.removexattr(target, "user.probe")
+    policy = write_policy(
+        tmp_path,
+        f"""
+[policy]
+mode = "enforce"
+
+[[rule]]
+id = "read-only-protected"
+category = "file_write"
+paths = ["{protected}/**"]
+""",
+    )
+    results, _ = drive(spool, policy, [("set_xattr", {"path": str(target)})])
+    assert results[0]["error"] and "read-only-protected" in results[0]["text"], results
+    assert os.listxattr(target) == []

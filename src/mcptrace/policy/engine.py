@@ -239,6 +239,7 @@ _FILE_WRITES = frozenset(
         ev.FILE_LINK,
         ev.FILE_TRUNCATE,
         ev.FILE_UTIME,
+        ev.FILE_XATTR,
     }
 )
 _NETWORK_EVENTS = {

@@ -48,6 +48,7 @@ _FILE_WRITE_EVENTS = frozenset(
         ev.FILE_LINK,
         ev.FILE_TRUNCATE,
         ev.FILE_UTIME,
+        ev.FILE_XATTR,
     }
 )
 _NETWORK_OPERATIONS = {

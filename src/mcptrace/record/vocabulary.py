@@ -36,6 +36,7 @@ FILE_LINK = "mcptrace.file.link"
 FILE_LISTDIR = "mcptrace.file.listdir"
 FILE_TRUNCATE = "mcptrace.file.truncate"
 FILE_UTIME = "mcptrace.file.utime"
+FILE_XATTR = "mcptrace.file.xattr"  # an extended attribute set or removed
 NETWORK_CONNECT = "mcptrace.network.connect"
 NETWORK_BIND = "mcptrace.network.bind"
 NETWORK_SEND = "mcptrace.network.send"

@@ -450,6 +450,15 @@ def _chmod(event: str, args: Args) -> Observation | None:
     return Observation(ev.FILE_CHMOD, ev.FILE, attrs, event)
 
 
+@translator("os.setxattr", "os.removexattr", categories=[ev.FILE])
+def _xattr(event: str, args: Args) -> Observation | None:
+    attrs: Attrs = {}
+    path = fd_or_path(args[0])
+    if path is not None:
+        attrs[ev.FILE_PATH] = path
+    return Observation(ev.FILE_XATTR, ev.FILE, attrs, event)
+
+
 @translator("os.chown", "shutil.chown", categories=[ev.FILE])
 def _chown(event: str, args: Args) -> Observation | None:
     attrs: Attrs = {}
