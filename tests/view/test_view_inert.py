@@ -24,7 +24,7 @@ from spoolgen import SERVER_SESSION, RecordingSpool, Request, _ev
 from test_view_html import chromium, needs_chromium, rows
 from test_view_tree import _run_in_terminal
 
-from mcptrace.view.inert import js_character_class, json_inert, visible
+from mcptrace.view.inert import clipped_name, js_character_class, json_inert, visible
 from support import clean_env, mcptrace_cmd
 
 NAMES: list[str] = json.loads(
@@ -157,6 +157,11 @@ def test_terminal_view_writes_nothing_a_terminal_obeys(spool: Path) -> None:
         line.lstrip().startswith("├─ file     read /etc/shadow") for line in text.splitlines()
     )
     assert "\\x1b[1A" in text and "<U+202E>" in text and "\\x9b" in text
+    # a tool name cannot pass for another: letters that only look like ASCII are shown
+    for lookalike in ("r<U+0435>ad_file", "<U+FF52><U+FF45><U+FF41><U+FF44>_file"):
+        assert lookalike in text
+    assert "send_<U+0435>mail <U+03BF>n behalf" in text
+    assert "<U+1D42B><U+1D41E><U+1D41A><U+1D41D>_file" in text
 
 
 def test_every_invisible_character_is_escaped_in_the_terminal_and_the_page() -> None:
@@ -231,7 +236,8 @@ def test_html_report_renders_every_row_and_runs_nothing_injected(
     names = [r["name"] for r in rows(dom)]
     assert len(names) == len(NAMES)
     for name in NAMES:  # as text, with the same visible escapes as the terminal
-        assert any(visible(name, one_line=True) in shown for shown in names), name
+        assert any(clipped_name(name, 1 << 20) in shown for shown in names), name
+    assert any(n.endswith(" r<U+0435>ad_file") for n in names)  # not "read_file"
     assert not FORBIDDEN.search(dom), "a control or bidi character reached the page's text"
 
 

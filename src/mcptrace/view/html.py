@@ -20,7 +20,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from mcptrace.view.inert import js_character_class, json_inert, visible
+from mcptrace.view.inert import (
+    LOOKALIKE_SCRIPTS,
+    clipped_name,
+    js_character_class,
+    json_inert,
+    visible,
+)
 from mcptrace.view.jsonout import call_dict, model_dict
 from mcptrace.view.model import CATEGORIES, Call, Filters, Model, Session, iso
 from mcptrace.view.terminal import clock, duration
@@ -131,7 +137,7 @@ def timeline_svg(session: Session, calls: list[Call], session_index: int) -> str
         )
         label = call.tool or call.method
         if width > 6.5 * len(label) + 8:
-            out.append(f'<text class="label" x="{x0 + 4:.1f}" y="{y + 10}">{_text(label)}</text>')
+            out.append(f'<text class="label" x="{x0 + 4:.1f}" y="{y + 10}">{_name(label)}</text>')
         for time_ns, category, label in call.activity.labelled_marks():
             mx = min(max(scale.x(time_ns), x0 + 2), x0 + width - 2)
             out.append(
@@ -160,6 +166,11 @@ def _call_with_marks(call: Call) -> dict[str, Any]:
         for t, c, label in call.activity.labelled_marks()
     ]
     return data
+
+
+def _name(value: object) -> str:
+    """A name for the page: as ``_text``, and lookalike letters shown (inert.clipped_name)."""
+    return escape(clipped_name(str(value), 1 << 20))
 
 
 def _text(value: object) -> str:
@@ -214,8 +225,8 @@ def render_report(model: Model, filters: Filters) -> str:
             )
         sections.append(
             f'<section class="session" data-session="{index}">'
-            f"<h2>session <code>{_text(ids)}</code></h2>"
-            f'<p class="facts">{_text(facts)}</p>{note}'
+            f"<h2>session <code>{_name(ids)}</code></h2>"
+            f'<p class="facts">{_name(facts)}</p>{note}'
             f"{timeline_svg(session, calls, index) if calls else ''}"
             '<p class="note">time axis compressed: order and overlap are exact, '
             "lengths grow with the logarithm of duration</p></section>"
@@ -233,7 +244,9 @@ def render_report(model: Model, filters: Filters) -> str:
         sessions="".join(sections) or '<p class="note">no MCP requests in this spool</p>',
         data=_json_for_script(data),
         css=_CSS,
-        js=_JS.replace("@HIDDEN@", js_character_class()),
+        js=_JS.replace("@HIDDEN@", js_character_class()).replace(
+            "@SCRIPTS@", ", ".join(f"'{script.title()}'" for script in LOOKALIKE_SCRIPTS)
+        ),
     )
 
 
@@ -300,6 +313,17 @@ const NAMED = {'\n': '\\n', '\r': '\\r', '\x1b': '\\x1b', '\x07': '\\x07', '\x08
 const hex = (code, width) => code.toString(16).padStart(width, '0');
 const shown = text => String(text).replace(HIDDEN, c => NAMED[c] || (c.codePointAt(0) < 0x100 ?
   '\\x' + hex(c.codePointAt(0), 2) : '<U+' + hex(c.codePointAt(0), 4).toUpperCase() + '>'));
+// Names (tools, services, sessions) also show letters that pass for ASCII without being it
+// (Cyrillic а in rеad_file, fullwidth ｒ), as view/inert.py's clipped_name does.
+const LOOKALIKE = new RegExp('^(?:' + [@SCRIPTS@].map(s => '\\p{Script=' + s + '}').join('|') +
+  ')$', 'u');
+const passesForAscii = c => /^[\x21-\x7e]+$/.test(c.normalize('NFKC')) || LOOKALIKE.test(c);
+const named = text => {
+  const t = shown(text);
+  if (/^[\x00-\x7f]*$/.test(t) || !/[A-Za-z]/.test(t)) return t;
+  return Array.from(t).map(c => c.codePointAt(0) > 127 && passesForAscii(c) ?
+    '<U+' + hex(c.codePointAt(0), 4).toUpperCase() + '>' : c).join('');
+};
 const el = (tag, props, children) => {
   const node = document.createElement(tag);
   const safe = Object.assign({}, props||{});
@@ -315,11 +339,11 @@ if (s.detections && s.detections.length) {
   box.append(el('h2', {textContent: `detections (${s.detections.reduce((n,d) => n+d.count, 0)})`}));
   box.append(el('ul', {}, s.detections.map(d => el('li', {className: 'sev-'+d.severity}, [
     el('b', {textContent: d.severity+' '}),
-    el('span', {textContent: (d.tool || '?') + ': ' + d.finding +
+    el('span', {textContent: (d.tool ? named(d.tool) : '?') + ': ' + d.finding +
       (d.count > 1 ? ` ×${d.count}` : '')})]))));
 }
 const cards = [
-  ['tool calls', s.tool_calls, s.tools.map(t => `${t.name} ×${t.calls}` +
+  ['tool calls', s.tool_calls, s.tools.map(t => `${named(t.name)} ×${t.calls}` +
     (t.errors ? ` (${t.errors} failed)` : ''))],
   ['error rate', (100*s.error_rate).toFixed(1)+'%', [`${s.tool_errors} of ${s.tool_calls}`]],
   ['p95 duration', fmt(s.p95_duration_ms), [`${s.requests} requests in all`]],
@@ -356,7 +380,7 @@ const tbody = $('#calls tbody');
 calls.forEach(call => {
   const row = el('tr', {className: 'call-row' + (call.status === 'error' ? ' err' : '')}, [
     el('td', {textContent: call.start.slice(11, 23)}),
-    el('td', {className: 'name', textContent: call.name}),
+    el('td', {className: 'name', textContent: named(call.name)}),
     el('td', {className: 'status', textContent: call.status === 'error' ?
       (call.error_type || 'error') : 'ok'}),
     el('td', {textContent: fmt(call.duration_ms)}),
@@ -380,7 +404,8 @@ function select(call) {
   const facts = [['status', call.status === 'error' ?
       `${call.error_type}${call.error_message ? ': ' + call.error_message : ''}` : 'ok'],
     ['start', call.start], ['duration', fmt(call.duration_ms)],
-    ['method', call.method], ['tool', call.tool || '-'], ['request id', call.request_id || '-'],
+    ['method', call.method], ['tool', call.tool ? named(call.tool) : '-'],
+    ['request id', call.request_id || '-'],
     ['trace', call.trace_id],
     ['client span', call.client ? `${call.client.span_id} · ${call.client.service} · ` +
       fmt(call.client.duration_ms) : '(not traced)'],
@@ -391,7 +416,7 @@ function select(call) {
     ['events', countsText(call.activity) || 'none']];
   const dl = el('dl');
   facts.forEach(([k, v]) => dl.append(el('dt', {textContent: k}), el('dd', {textContent: v})));
-  panel.append(el('h3', {textContent: call.name}), dl);
+  panel.append(el('h3', {textContent: named(call.name)}), dl);
   if (call.activity.items.length) {
     panel.append(el('h4', {textContent: 'what it did'}));
     panel.append(el('ul', {}, call.activity.items.map(i => el('li', {

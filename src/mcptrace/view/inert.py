@@ -91,6 +91,32 @@ def clipped(text: str, limit: int) -> str:
     return f"{shown[:limit]}…(+{len(shown) - limit} chars)"
 
 
+# Scripts whose letters pass for Latin ones: а/a, е/e, о/o, р/p, ѕ/s (Cyrillic), ο/o, ν/v
+# (Greek), օ/o (Armenian), Ꭺ/A (Cherokee), ⲟ/o (Coptic), ꓚ/C (Lisu).
+LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC", "LISU")
+
+
+def _passes_for_ascii(char: str) -> bool:
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", char)  # ｒ, 𝐫, ﬁ, K (Kelvin): ASCII once folded
+    if folded.isascii() and folded.isprintable() and not folded.isspace():
+        return True
+    return unicodedata.name(char, "").split(" ", 1)[0] in LOOKALIKE_SCRIPTS
+
+
+def clipped_name(text: str, limit: int) -> str:
+    """A name (tool, server, service, session) as ``clipped`` shows it, and, when it has
+    ASCII letters, every character that passes for ASCII without being it shown as
+    ``<U+XXXX>``: ``rеad_file`` with a Cyrillic е cannot pass for ``read_file``."""
+    shown = clipped(text, limit)
+    if shown.isascii() or not any("a" <= c.lower() <= "z" for c in shown):
+        return shown
+    return "".join(
+        f"<U+{ord(c):04X}>" if not c.isascii() and _passes_for_ascii(c) else c for c in shown
+    )
+
+
 def json_inert(text: str) -> str:
     """JSON text with the characters JSON leaves raw (C1, bidi, invisible, DEL) written as
     ``\\uXXXX`` escapes: the same data, nothing a terminal obeys."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TextIO
 
-from mcptrace.view.inert import STYLE_MARK, InertStream, clipped
+from mcptrace.view.inert import STYLE_MARK, InertStream, clipped, clipped_name
 from mcptrace.view.model import CATEGORIES, Activity, Call, Detail, Model, Session, Summary
 
 _CODES = {
@@ -131,11 +131,11 @@ def short(identifier: str) -> str:
 
 
 def session_header(session: Session, style: Style) -> list[str]:
-    ids = f" {style.joined} ".join(clipped(i, NAME_LIMIT) for i in session.session_ids)
-    services = " → ".join(clipped(s, NAME_LIMIT) if s else "?" for s in session.services)
+    ids = f" {style.joined} ".join(clipped_name(i, NAME_LIMIT) for i in session.session_ids)
+    services = " → ".join(clipped_name(s, NAME_LIMIT) if s else "?" for s in session.services)
     facts = [services]
     if session.clients:
-        facts.append("client " + ", ".join(clipped(c, NAME_LIMIT) for c in session.clients))
+        facts.append("client " + ", ".join(clipped_name(c, NAME_LIMIT) for c in session.clients))
     if session.transport:
         facts.append(session.transport)
     facts.append(f"{stamp(session.start_ns)} → {clock(session.end_ns)}")
@@ -149,7 +149,7 @@ def session_header(session: Session, style: Style) -> list[str]:
 
 
 def call_line(call: Call, style: Style, name_width: int) -> str:
-    name = clipped(call.name, NAME_LIMIT).ljust(name_width)
+    name = clipped_name(call.name, NAME_LIMIT).ljust(name_width)
     status = style.paint("ERR", "red") if call.failed else style.paint("ok ", "green")
     parts = [
         style.paint(clock(call.start_ns), "dim"),
@@ -309,7 +309,8 @@ def detection_lines(summary: Summary, style: Style) -> list[str]:
             "bold_red" if found["severity"] in ("critical", "error") else "yellow",
         )
         count = f" {style.times}{found['count']}" if found["count"] > 1 else ""
-        lines.append(f"  {severity} {found['tool'] or '?'}: {found['finding']}{count}")
+        tool = clipped_name(found["tool"], NAME_LIMIT) if found["tool"] else "?"
+        lines.append(f"  {severity} {tool}: {found['finding']}{count}")
     return lines
 
 
