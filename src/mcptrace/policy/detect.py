@@ -536,8 +536,30 @@ def _injected_answer(attributes: dict[str, Any]) -> bool:
     return bool(_INSTRUCTION.search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))))
 
 
+def _environment_in_answer(attributes: dict[str, Any]) -> bool:
+    """The answer holds this process's environment: the value of a variable whose name says
+    secret (8 characters or more), or the names and values of 8 variables together."""
+    text = str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))
+    if len(text) < 8:
+        return False
+    from mcptrace.record.redact import is_secret_name
+
+    pairs = 0
+    for name, value in list(os.environ.items()):  # (the tool's answer, read by mcptrace)
+        if len(value) < 6 or value not in text:
+            continue
+        if len(value) >= 8 and is_secret_name(name):
+            return True
+        if name in text:
+            pairs += 1
+            if pairs >= 8:
+                return True
+    return False
+
+
 CHECKS: dict[str, Any] = {
     "poisoned-description": _poisoned_description,
+    "environment-in-answer": _environment_in_answer,
     "injected-answer": _injected_answer,
     "other-process": _other_process,
     "own-process": _own_process_proc,

@@ -336,6 +336,9 @@ def install(sensor: Sensor) -> bool:
     if "opentelemetry.context" in sys.modules:  # OTel already loaded: spans from now on
         link_otel(sensor)
     _installed = sensor
+    from mcptrace.sensor.environ import watch_environ
+
+    watch_environ()  # whole-environment reads become an audit event too
     set_active(sensor.registry, sensor.recorder)
     decide_module.on_lock(sensor.pin)
     return True

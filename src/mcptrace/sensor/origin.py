@@ -298,6 +298,39 @@ def _mark_credential_read(attributes: dict[str, Any]) -> None:
     attributes[ev.ORIGIN_LIBRARY] = top
 
 
+_ENVIRON_MACHINERY = (os.sep + "os.py", os.sep + "_collections_abc.py")
+_ENVIRON_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "environ.py")
+
+
+def environ_asker() -> str | None:
+    """Who asked for the whole environment (``sensor/environ.py``), seen from inside the
+    hook: None for mcptrace itself, ``library`` for library machinery, else the tool ("")."""
+    frame: Any = sys._getframe(1)
+    for _ in range(_MAX_FRAMES):  # up through the hook to the watched mapping
+        if frame is None or frame.f_code.co_filename == _ENVIRON_FILE:
+            break
+        frame = frame.f_back
+    for _ in range(_MAX_FRAMES):  # past it, os.py and collections.abc: the one who asked
+        if frame is None:
+            return None
+        filename = frame.f_code.co_filename
+        if not (
+            filename == _ENVIRON_FILE
+            or filename.endswith(_ENVIRON_MACHINERY)
+            or filename in ("<frozen os>", "<frozen _collections_abc>")
+        ):
+            break
+        frame = frame.f_back
+    else:
+        return None
+    if filename.startswith(_PACKAGE_DIRECTORY):
+        return None  # mcptrace's own reading (a child's environment, the settings)
+    if filename[:1] == "<" and not filename.startswith("<frozen "):
+        return ""  # code the tool generated (an exec'd string)
+    kind, top = classify(filename)
+    return ev.LIBRARY if _is_library(kind, top, frame) else ""
+
+
 def _responsible_library(frame: Any, kind: str, top: str, module: str) -> str:
     """The third-party package whose call led here (``httpx`` for dataclasses generating its
     models), or the standard-library module itself if the tool called it directly."""

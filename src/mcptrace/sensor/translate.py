@@ -777,6 +777,19 @@ def _kill(event: str, args: Args) -> Observation | None:
     )
 
 
+@translator("mcptrace.environ", categories=[ev.PROCESS])  # sensor/environ.py raises it
+def _environ(event: str, args: Args) -> Observation | None:
+    from mcptrace.sensor.origin import environ_asker
+
+    asker = environ_asker()
+    if asker is None:
+        return None  # mcptrace's own reading (a child's environment, the settings)
+    attributes: Attrs = {ev.ENV_COUNT: args[0] if type(args[0]) is int else 0}
+    if asker:
+        attributes[ev.ORIGIN] = asker
+    return Observation(ev.PROCESS_ENVIRON, ev.PROCESS, attributes, event)
+
+
 @translator("os.putenv", "os.unsetenv", categories=[ev.PROCESS])
 def _putenv(event: str, args: Args) -> Observation | None:
     return Observation(ev.PROCESS_PUTENV, ev.PROCESS, {ev.ENV_KEY: text(args[0])}, event)
