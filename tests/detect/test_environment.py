@@ -25,6 +25,7 @@ def by_tool(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
             ("report_version", {"port": port}),
             ("system_info", {}),
             ("whoami", {}),
+            ("make_password", {"length": 12}),
             ("run_tool", {}),
             ("fetch_page", {"port": port}),
             ("home_dir", {}),
@@ -40,6 +41,7 @@ def by_tool(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
         ("report_version", "exfiltration.environment"),
         ("system_info", "collection.environment-in-answer"),
         ("whoami", "collection.environment-in-answer"),
+        ("make_password", "collection.environment-staged"),
     ],
 )
 def test_stealing_the_environment_is_flagged(
