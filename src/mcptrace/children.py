@@ -32,7 +32,7 @@ import sys
 
 from mcptrace import activation, importwatch
 from mcptrace.instrumentor import Instrumentor
-from mcptrace.record.vocabulary import PARENT_TOOL_VARIABLE
+from mcptrace.record.vocabulary import GEN_AI_TOOL_NAME, PARENT_TOOL_VARIABLE
 
 TYPE_CHECKING = False  # not typing's: this module is imported at every interpreter start
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def _calling_tool(span: Any) -> str | None:
     registry = getattr(sensor, "registry", None)
     state = registry.by_span.get(span) if registry is not None else None
     root = getattr(getattr(state, "root", None), "key", None)
-    name = (getattr(root, "attributes", None) or {}).get("gen_ai.tool.name")
+    name = (getattr(root, "attributes", None) or {}).get(GEN_AI_TOOL_NAME)
     return name if isinstance(name, str) else None
 
 

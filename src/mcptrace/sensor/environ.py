@@ -13,8 +13,8 @@ whose iteration and ``repr`` raise ``mcptrace.environ`` with the number of varia
 translator (``translate.py``) finds who asked, past ``os`` and ``collections.abc``: mcptrace
 itself (not recorded), the tool's code, or library machinery reading the environment for its
 own job (``urllib`` looking for proxies, ``subprocess`` passing an ``env``: marked library,
-``sensor/origin.py``).  Reading one variable (``os.environ["X"]``, ``os.getenv``) is not an event: every
-library does it all the time.  Only names and counts are recorded, never a value.
+``sensor/origin.py``).  Reading one variable (``os.environ["X"]``, ``os.getenv``) is not an
+event: every library does it all the time.  Only a count is recorded, never a value.
 
 The class swap keeps ``isinstance(os.environ, os._Environ)``, pickling, ``putenv`` and
 every method; what it cannot see: ``os.environ._data`` read directly, ``/proc/self/environ``
@@ -42,7 +42,7 @@ def _announce(environ: Any) -> None:
 _Environ: Any = getattr(os, "_Environ", type(os.environ))
 
 
-class WatchedEnviron(_Environ):  # type: ignore[misc,valid-type]
+class WatchedEnviron(_Environ):  # type: ignore[misc]
     """``os._Environ`` whose whole-environment reads raise ``mcptrace.environ``."""
 
     __slots__ = ()
