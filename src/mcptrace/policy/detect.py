@@ -500,6 +500,15 @@ _POISON = re.compile(
     r"|\b(run|running|execute|executing)\s+(this|the\s+following)\s+"
     r"(shell\s+|terminal\s+|bash\s+)?command"
     r"|\b(curl|wget)\b[^|\n]{0,200}\|\s*(sudo\s+)?((ba|da|z|k)?sh|python[0-9.]*|perl|ruby|node|php)\b"
+    # jailbreak phrasing: bracketed directives, role-play orders, safety to be bypassed
+    r"|\[\s*[a-z]+(\s+[a-z]+){0,3}\s+(directive|instructions?|override|protocol)\s*\]"
+    r"|\[\s*(system|hidden|secret)\b[^\]\n]{0,30}\]"
+    r"|\bact\s+as\s*:|\bjailbreak|\b(instruction|system)\s+override\b|\boverride\s+directive\b"
+    r"|\bsystem\s*:\s*(trust|ignore|bypass|disregard|always|never|you\s+(are|must))\b"
+    r"|\b(ignore|disregard)\s+(all\s+)?(previous|prior|above|earlier|safety|security)\s+"
+    r"(\w+\s+)?(instructions|rules|restrictions|guidelines|policies|filters)"
+    r"|\b(bypass|disable|skip)\s+(all\s+)?(safety|security)\s+"
+    r"(checks|restrictions|policies|validation|filters?|guidelines)"
     # text the user never sees: Unicode tag characters, bidi overrides and isolates
     "|[\U000e0000-\U000e007f\u202a-\u202e\u2066-\u2069]"
     # shadowing: instructions about how another tool must behave
