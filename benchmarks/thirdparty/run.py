@@ -34,6 +34,7 @@ from typing import Any
 import tomllib
 
 from benchmarks.corpus import run as corpus
+from benchmarks.thirdparty.triggers import calls_from_source
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -46,6 +47,7 @@ SERVERS = Path(os.environ.get("MCPTRACE_THIRDPARTY_DIR", Path.home() / ".cache" 
 # (many demos start an HTTP transport, or uvicorn on an object that is not an ASGI app)
 LAUNCHER = """\
 import importlib.util, sys
+{prelude}
 sys.path.insert(0, {directory!r})
 sys.argv = [{entry!r}]
 spec = importlib.util.spec_from_file_location("thirdparty_server", {entry!r})
@@ -79,6 +81,33 @@ class Result:
     error: str = ""
     note: str = ""
     seconds: float = 0.0
+
+
+ANY = "*"  # in ``bad``: the server is bad as a whole (any tool, or its start-up, may show it)
+
+
+def expand(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's servers, then one entry per file of each ``[[suite]]`` (a directory of
+    single-file servers sharing how they are run), named PREFIX-DIRECTORY-STEM."""
+    entries = list(manifest.get("server", []))
+    for suite in manifest.get("suite", []):
+        listing = subprocess.run(
+            [
+                *("git", "-C", str(mirror(suite["repo"]))),
+                *("ls-tree", "-r", "--name-only", suite["commit"], suite["path"]),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        files = [line for line in listing.stdout.splitlines() if line.endswith(".py")]
+        if not files:
+            entries.append({**suite, "name": suite["prefix"], "skip": "no mirror or no files"})
+        for path in files:
+            folder, stem = Path(path).parent.name, Path(path).stem
+            entry = {key: value for key, value in suite.items() if key != "prefix"}
+            name = f"{suite['prefix']}-{folder}-{stem}"
+            entries.append({**entry, "name": name, "path": path, "entry": Path(path).name})
+    return entries
 
 
 def mirror(repo: str) -> Path:
@@ -199,11 +228,20 @@ def measure(entry: dict[str, Any], keep: bool) -> Result:
             name = entry["object"].removesuffix("()")
             factory = entry["object"].endswith("()")  # a function that builds the server
             launcher.write_text(
-                LAUNCHER.format(directory=str(base), entry=str(script), obj=name, factory=factory)
+                LAUNCHER.format(
+                    directory=str(base),
+                    entry=str(script),
+                    obj=name,
+                    factory=factory,
+                    prelude=entry.get("prelude", ""),
+                )
             )
             script = launcher
         command = [str(python), str(script), *entry.get("args", [])]
-        plan = json.dumps(entry["calls"])
+        calls = entry["calls"]
+        if calls == "triggers":  # each tool with ordinary arguments, then its trigger values
+            calls = calls_from_source((base / entry["entry"]).read_text(errors="replace"))
+        plan = calls if isinstance(calls, str) else json.dumps(calls)  # "all:N": every tool
         work, spool, result.error = run_sandboxed(
             entry["name"], base, command, plan, python, entry.get("env", {})
         )
@@ -220,9 +258,8 @@ def measure(entry: dict[str, Any], keep: bool) -> Result:
             if rules:
                 result.rules[tool] = rules
         for tool in result.bad:
-            serious = any(
-                d["mcptrace.detection.severity"] in corpus.SERIOUS for d in found.get(tool, [])
-            )
+            pool = found.get(tool, []) if tool != ANY else [d for ds in found.values() for d in ds]
+            serious = any(d["mcptrace.detection.severity"] in corpus.SERIOUS for d in pool)
             (result.detected_tools if serious else result.missed_tools).append(tool)
         result.detected = bool(result.bad) and not result.missed_tools
         if keep:
@@ -246,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("bwrap") is None:
         print("thirdparty: bubblewrap (bwrap) is required", file=sys.stderr)
         return 2
-    entries = tomllib.loads(Path(args.manifest).read_text())["server"]
+    entries = expand(tomllib.loads(Path(args.manifest).read_text()))
     results = []
     for entry in entries:
         if args.only and not any(part in entry["name"] for part in args.only.split(",")):
