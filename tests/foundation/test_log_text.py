@@ -108,3 +108,28 @@ def test_the_spool_writes_the_text(tmp_path: Path) -> None:
     (written,) = tmp_path.glob("logs-*.jsonl")
     text = written.read_bytes().decode("utf-8")
     assert text == dumped(items).replace("\udcff", "\\\\xff")  # a lone surrogate kept as text
+
+
+def test_a_sensor_span_event_and_its_log_record_share_one_attribute_text() -> None:
+    from opentelemetry.sdk.trace import Event, TracerProvider
+
+    from mcptrace.export.enrich import Additions, apply
+    from mcptrace.export.otlp_json import _dump, span_line
+
+    records = sensor_records()
+    provider = TracerProvider(resource=Resource({"service.name": "text"}), shutdown_on_exit=False)
+    span = provider.get_tracer("t").start_span("tools/call x")
+    span.add_event("sdk.event", {"n": 1})  # the SDK's own kind of event, next to ours
+    span.end()
+    events = []
+    for index, record in enumerate(records):
+        shared = record.log_record.attributes
+        assert type(shared) is SharedAttributes
+        events.append(Event(str(record.log_record.event_name), shared, index or None))
+    events.append(Event("", None, 7))  # neither name nor attributes
+    ended = apply(span, Additions(events=events))  # type: ignore[arg-type]
+    first = attributes_text(records[1].log_record.attributes)
+    line = span_line([ended])
+    assert line == _dump(request_tree("traces", [ended]))
+    assert attributes_text(records[1].log_record.attributes) is first  # not made again
+    assert first in line and log_line(records).count(first) == 1

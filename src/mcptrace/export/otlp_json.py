@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from mcptrace.config import Signal
 from mcptrace.export import otlp_tree
+from mcptrace.export.log_text import attributes_text
 from mcptrace.export.otlp_tree import FIELDS, request_tree
+from mcptrace.export.shared import SharedAttributes
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -179,6 +181,27 @@ def _attributes_text(items: Any, dropped: int) -> str:
     return text
 
 
+def _event_text(event: Any) -> str:
+    """``otlp_tree._event(event)`` as compact JSON text.  A sensor event's attribute list
+    (``SharedAttributes``) is written from the text its log record's encoding left, or leaves
+    it for the log record (export/log_text.py): made once for both signals."""
+    head = f'"timeUnixNano":"{event.timestamp}"' if event.timestamp else ""
+    if event.name:
+        head += (',"name":' if head else '"name":') + _quote(event.name)
+    attributes = event.attributes
+    dropped = event.dropped_attributes
+    if type(attributes) is SharedAttributes:
+        listed = attributes_text(attributes)
+        text = ',"attributes":' + listed if listed else ""
+        if dropped:
+            text += f',"droppedAttributesCount":{dropped}'
+    else:
+        text = _attributes_text(attributes.items() if attributes else (), dropped)
+    if not head:
+        text = text[1:]
+    return "{" + head + text + "}"
+
+
 def _span_text(span: Any) -> str:
     """``otlp_tree._span(span)`` as compact JSON text, its keys in the same order."""
     context = span.get_span_context()
@@ -197,10 +220,10 @@ def _span_text(span: Any) -> str:
     if span.end_time:
         text += f',"endTimeUnixNano":"{span.end_time}"'
     text += _attributes_text(_span_attribute_items(span), span.dropped_attributes)
-    tail: otlp_tree.Tree = {}
     events = span.events
     if events:
-        tail["events"] = [otlp_tree._event(event) for event in events]
+        text += ',"events":[' + ",".join([_event_text(event) for event in events]) + "]"
+    tail: otlp_tree.Tree = {}
     if span.dropped_events:
         tail["droppedEventsCount"] = span.dropped_events
     links = span.links
