@@ -24,7 +24,12 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("children")
     home = fake_home(root)
     spool = root / "spool"
-    calls = [("child_steals", {}), ("worker_steals", {}), ("worker_squares", {})]
+    calls = [
+        ("child_steals", {}),
+        ("child_installs", {}),
+        ("worker_steals", {}),
+        ("worker_squares", {}),
+    ]
     results = drive(SERVER, spool, home, calls)
     assert [r["tool"] for r in results] == [name for name, _ in calls]
     assert not any(r["error"] for r in results), results
@@ -66,6 +71,14 @@ def test_the_childs_detection_names_the_tool_that_started_it(recorded: Path) -> 
         if log.attributes[RULE] == KEY_RULE
     }
     assert named == {"child_steals", "worker_steals"}
+
+
+def test_a_childs_unreported_spawn_sets_up_no_exfiltration(recorded: Path) -> None:
+    """pip asks `uname` (a discovery command, not reported in a child) and then connects to
+    its index: that is no exfiltration after collection."""
+    found = _by_call(recorded)["child_installs"]
+    assert "exfiltration.after-collection" not in found, found
+    assert "discovery.system-commands" not in found, found
 
 
 def test_a_pool_doing_ordinary_work_raises_nothing(recorded: Path) -> None:

@@ -175,8 +175,14 @@ class DetectionStage:
         if detector is None:
             return []
         tool = os.environ.get(ev.PARENT_TOOL_VARIABLE) or None
+        findings = detector.evaluate(actions, tool)
+        reported = {id(f.attributes) for f in findings if not _launches_a_server(f)}
+        dropped = {id(f.attributes) for f in findings if _launches_a_server(f)} - reported
+        if dropped:  # an unreported spawn (pip asking `uname`) sets up no later rule
+            actions = [action for action in actions if id(action.attributes) not in dropped]
+            findings = detector.evaluate(actions, tool)
         events = []
-        for finding in detector.evaluate(actions, tool):
+        for finding in findings:
             if _launches_a_server(finding):
                 continue
             attributes = finding.as_attributes(tool)
