@@ -253,3 +253,37 @@ def test_importwatch_runs_callbacks_around_the_import(tmp_path: Path) -> None:
         sys.path.remove(str(tmp_path))
         sys.modules.pop(name, None)
         del sys._order  # type: ignore[attr-defined]
+
+
+def test_environments_taking_turns_keep_their_entry_point_answers(
+    spool: Path, tmp_path: Path
+) -> None:
+    """The installed instrumentors are remembered per interpreter and sys.path: a process of
+    another environment (here another PYTHONPATH) does not overwrite this one's answer, so
+    neither scans every distribution's metadata again when they take turns; old answers are
+    pruned to the newest few."""
+    state = tmp_path / "state" / "mcptrace"
+    state.mkdir(parents=True)
+    for number in range(40):  # answers of environments long gone, the lowest the oldest
+        stale = state / f"entry-points-cpython-0-{number:012x}.txt"
+        stale.write_text("stale\n")
+        os.utime(stale, ns=(1_000_000_000 * (number + 1), 1_000_000_000 * (number + 1)))
+    others = [tmp_path / "env-a", tmp_path / "env-b"]
+    for directory in others:
+        directory.mkdir()
+    for directory in others:  # each scans once
+        run_under_mcptrace(
+            [PYTHON, "-c", "pass"], spool, env=env_for(tmp_path, PYTHONPATH=str(directory))
+        )
+    answers = sorted(path.name for path in state.glob("entry-points-*.txt"))
+    stale = [f"entry-points-cpython-0-{number:012x}.txt" for number in range(40)]
+    assert len(answers) == 32
+    assert not set(stale[:10]) & set(answers)  # the oldest went
+    assert len(set(answers) - set(stale)) == 2  # one answer per environment
+    for directory in others:  # and neither scans again
+        result = run_under_mcptrace(
+            [PYTHON, "-X", "importtime", "-c", "pass"],
+            spool,
+            env=env_for(tmp_path, PYTHONPATH=str(directory)),
+        )
+        assert "importlib.metadata" not in imported(result.stderr), directory

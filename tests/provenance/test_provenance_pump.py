@@ -78,3 +78,28 @@ def test_without_the_sensor_the_inventory_walks_at_exit(tmp_path: Path) -> None:
     assert summaries[0].attributes[names.SUMMARY_COUNT] > 100
     modules = of_server(spool, names.MODULE_IMPORT)
     assert {"mcp", "pydantic", "anyio"} <= {r.attributes[names.MODULE_NAME] for r in modules}
+
+
+@pytest.mark.slow
+def test_a_server_whose_modules_were_reported_before_writes_one_summary(tmp_path: Path) -> None:
+    """Past its first walks too: start-up's set of module files, reported in full by an
+    earlier run and unchanged, is one summary record that counts it, not a record each."""
+    _, spool = serve(tmp_path, wait=6.0)
+    full = of_server(spool, names.MODULE_IMPORT)
+    assert len(full) > 100
+    [summary] = of_server(spool, names.MODULE_SUMMARY)
+    assert summary.attributes[names.SUMMARY_KNOWN] == 0
+    assert summary.attributes[names.SUMMARY_COUNT] > 100
+    before = len(logs(spool))
+
+    second, _ = serve(tmp_path, wait=6.0)
+    records = logs(spool)[before:]
+    again = [r for r in records if r.resource.get("service.name") == "threads_server"]
+    [summary] = [r for r in again if r.event_name == names.MODULE_SUMMARY]
+    assert summary.time_unix_nano < second["server"]["at"]  # decided while it ran
+    assert summary.attributes[names.SUMMARY_KNOWN] > 100
+    assert summary.attributes[names.SUMMARY_COUNT] == 0
+    assert len(str(summary.attributes[names.SUMMARY_SET_DIGEST])) == 32
+    modules = [r for r in again if r.event_name == names.MODULE_IMPORT]
+    assert len(modules) < 20  # only what it imported after start-up, if anything
+    assert not [r for r in modules if r.attributes[names.MODULE_NAME] in ("mcp", "pydantic")]

@@ -154,9 +154,39 @@ def _scan() -> tuple[bool, list[tuple[str, str]]]:
     return foreign, found
 
 
+_SCAN_FILES_KEPT = 32  # entry-point answers kept in the state directory (newest)
+
+
 def _scan_cache_path() -> str:
+    """One file per interpreter and ``sys.path``: processes of other environments (another
+    venv, another PYTHONPATH) keep their own answer instead of overwriting this one, which
+    made each of them scan again (≈50 ms) whenever they took turns."""
+    try:
+        from _blake2 import blake2b  # (hashlib would import more at every start)
+    except ImportError:  # pragma: no cover - a Python built without it
+        from hashlib import blake2b
+
     tag = sys.implementation.cache_tag or "python"
-    return os.path.join(state_dir(os.environ), f"entry-points-{tag}.txt")
+    where = "\0".join(sys.path).encode("utf-8", "surrogateescape")
+    digest = blake2b(where, digest_size=6).hexdigest()
+    return os.path.join(state_dir(os.environ), f"entry-points-{tag}-{digest}.txt")
+
+
+def _prune_scan_files(directory: str) -> None:
+    """Keep the newest ``_SCAN_FILES_KEPT`` answers (one per environment that ran here)."""
+    try:
+        paths = [
+            os.path.join(directory, name)
+            for name in os.listdir(directory)
+            if name.startswith("entry-points-") and name.endswith(".txt")
+        ]
+        if len(paths) <= _SCAN_FILES_KEPT:
+            return
+        paths.sort(key=lambda path: os.stat(path).st_mtime_ns)
+        for path in paths[: len(paths) - _SCAN_FILES_KEPT]:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def installed_instrumentors() -> tuple[bool, list[tuple[str, str]]]:
@@ -189,6 +219,7 @@ def installed_instrumentors() -> tuple[bool, list[tuple[str, str]]]:
         os.replace(temporary, path)
     except OSError:
         pass
+    _prune_scan_files(os.path.dirname(path))
     return foreign, entries
 
 

@@ -31,12 +31,29 @@ def glob_to_regex(pattern: str) -> str:
     """A glob as a regex body: ``*``/``?`` stay within one path segment, ``**`` crosses them.
 
     ``dir/**`` also matches ``dir`` itself; a leading ``**/`` matches any directory prefix.
+    Remembered per pattern: the built-in detections alone compile ~2,000 globs at start-up.
     """
+    body = _regex_bodies.get(pattern)
+    if body is None:
+        body = _glob_to_regex(pattern)
+        if len(_regex_bodies) >= _REGEX_BODIES_KEPT:
+            _regex_bodies.clear()
+        _regex_bodies[pattern] = body
+    return body
+
+
+_regex_bodies: dict[str, str] = {}
+_REGEX_BODIES_KEPT = 8192
+_LITERAL_RUN = re.compile(r"[^*?\[]+")
+
+
+def _glob_to_regex(pattern: str) -> str:
     out: list[str] = []
     i, n = 0, len(pattern)
+    tail = n - 3 if pattern.endswith("/**") else n  # where a trailing "/**" begins
     while i < n:
         char = pattern[i]
-        if pattern.startswith("/**", i) and i + 3 == n:
+        if i == tail:
             out.append("(?:/.*)?")
             i += 3
         elif pattern.startswith("**/", i):
@@ -62,9 +79,11 @@ def glob_to_regex(pattern: str) -> str:
                 body = "^" + body[1:]
             out.append("[" + body.replace("\\", "\\\\") + "]")
             i = end + 1
-        else:
-            out.append(re.escape(char))
-            i += 1
+        else:  # a run of plain characters, escaped at once (up to a trailing "/**")
+            run = _LITERAL_RUN.match(pattern, i, tail if i < tail else n)
+            end = run.end() if run is not None else i + 1
+            out.append(re.escape(pattern[i:end]))
+            i = end
     return "".join(out)
 
 

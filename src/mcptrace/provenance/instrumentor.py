@@ -77,7 +77,12 @@ def _start() -> None:
     cache = HashCache(settings.hash_cache_path()) if settings.part_enabled("import") else None
     provenance = ModuleProvenance(cache)
     set_module_describer(provenance.describe)
-    inventory = _inventory = ModuleInventory(provenance, "ok" if cache is not None else "off")
+    from mcptrace.provenance.known import KnownModuleSets
+
+    known = KnownModuleSets(_known_path())
+    inventory = _inventory = ModuleInventory(
+        provenance, "ok" if cache is not None else "off", known
+    )
     # the walks run on the record stage's one log pump, which the sensor owns; without the
     # sensor there is none: the inventory walks once, at exit (_at_exit)
     when_active(inventory.attach)
@@ -95,7 +100,12 @@ def _at_exit() -> None:
     inventory = _inventory
     if not _active or inventory is None:
         return
-    if not inventory.reported and _exit_digest is None and _nothing_new():
+    if (
+        not inventory.emitted
+        and not inventory.summarized
+        and _exit_digest is None
+        and _nothing_new()
+    ):
         # activated for something else (an import of mcp, say) and gone before the first
         # walk: every module file it loaded was reported before, unchanged
         inventory.stop()

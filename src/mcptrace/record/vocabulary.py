@@ -189,6 +189,9 @@ SUMMARY_HASHED = "mcptrace.module.hashed.count"  # files read and hashed by this
 SUMMARY_CACHE_HITS = "mcptrace.module.cache.hits"
 SUMMARY_SKIPPED = "mcptrace.module.skipped.count"  # not described (exit budget, limit)
 SUMMARY_CACHE_STATE = "mcptrace.module.cache.state"  # ok | rebuilt | unavailable | off
+# files of a module set reported before, unchanged and without a mismatch: no record each
+SUMMARY_KNOWN = "mcptrace.module.known.count"
+SUMMARY_SET_DIGEST = "mcptrace.module.set.digest"  # that set's digest (provenance/known.py)
 # mcptrace.module.verification values
 VERIFIED = "verified"
 MISMATCH = "mismatch"
