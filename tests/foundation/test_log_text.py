@@ -133,3 +133,19 @@ def test_a_sensor_span_event_and_its_log_record_share_one_attribute_text() -> No
     assert line == _dump(request_tree("traces", [ended]))
     assert attributes_text(records[1].log_record.attributes) is first  # not made again
     assert first in line and log_line(records).count(first) == 1
+
+
+def test_attribute_text_without_the_tree_is_the_trees_text() -> None:
+    from test_otlp_tree import ARRAYS, SCALARS
+
+    odd: dict[str, Any] = {f"odd{n}": text for n, text in enumerate(ODD)}
+    extra: dict[str, Any] = {
+        "big": 2**64, "small": -(2**64), "bytes": b"\x00\xff", "map": {"a": [1, None]},
+        "tuple": ("x", "y"), "none": None, "object": object(), "sub": type("S", (str,), {})("s"),
+    }  # fmt: skip
+    for values in (SCALARS, ARRAYS, odd, extra, {**SCALARS, **ARRAYS, **odd, **extra}, {}):
+        shared = SharedAttributes(values)
+        tree = attributes(dict(values))
+        assert attributes_text(shared) == (
+            json.dumps(tree, separators=(",", ":"), ensure_ascii=False) if tree else ""
+        )

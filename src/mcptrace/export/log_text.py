@@ -42,11 +42,40 @@ def attributes_text(mapping: Mapping[str, Any] | None) -> str:
         holder = mapping.encoded
         text: str | None = holder[1]
         if text is None:
-            encoded = otlp_tree.attributes(mapping)
-            text = holder[1] = _compact(encoded) if encoded else ""
+            if holder[0] is not None:  # its tree exists already (another encoder's)
+                text = _compact(holder[0]) if holder[0] else ""
+            else:
+                text = _pairs_text(mapping)
+            holder[1] = text
         return text
     encoded = otlp_tree.attributes(mapping)
     return _compact(encoded) if encoded else ""
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _pairs_text(mapping: Mapping[str, Any]) -> str:
+    """``_compact(otlp_tree.attributes(mapping))`` without the tree: the common values
+    (strings, booleans, 64-bit integers) written directly, any other through ``any_value``
+    (a value it refuses is left out, as ``attributes`` leaves it)."""
+    parts: list[str] = []
+    for key, value in mapping.items():
+        kind = type(value)
+        if kind is str:
+            shown = '{"stringValue":' + _quote(value) + "}"
+        elif kind is bool:
+            shown = '{"boolValue":true}' if value else '{"boolValue":false}'
+        elif kind is int and _INT64_MIN <= value <= _INT64_MAX:
+            shown = '{"intValue":"' + str(value) + '"}'
+        else:
+            try:
+                shown = _compact(otlp_tree.any_value(value))
+            except TypeError:
+                continue
+        name = _quote(key) if type(key) is str else _compact(key)
+        parts.append('{"key":' + name + ',"value":' + shown + "}")
+    return "[" + ",".join(parts) + "]" if parts else ""
 
 
 def _log_text(readable: Any) -> str:
