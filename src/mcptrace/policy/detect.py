@@ -520,18 +520,22 @@ _POISON = re.compile(
 # instructions for the model anywhere a user does not read them (a parameter's description,
 # an enum or default value, a tool's answer): addressed to the model, hidden from the user,
 # overriding its rules, or rewriting what another tool does; not a bare mention of a path
-_INSTRUCTION = re.compile(
-    r"<\s*/?\s*(important|system|instructions?|secret|hidden)\b"
-    r"|\b(do not|don't|never)\s+(tell|mention|inform|reveal|show|notify)\b[^.]{0,40}\buser"
+_ADDRESSED = (
+    r"\b(do not|don't|never)\s+(tell|mention|inform|reveal|show|notify)\b[^.]{0,40}\buser"
     r"|\bignore\s+(all\s+)?(previous|prior|above|earlier)\s+(instructions|rules)"
     r"|\b(assistant|model|ai|llm|agent)\s+(must|should|needs?\s+to|has\s+to|is\s+required\s+to)"
     r"\s+(now\s+|first\s+|also\s+)?(read|open|call|invoke|send|include|fetch|pass|upload|append"
     r"|provide|attach)\b[^.]{0,120}(~/|\.ssh\b|\.aws\b|\bid_(rsa|ed25519|ecdsa)\b|\bmcp\.json\b"
     r"|\.env\b|\bprivate\s+key\b|credentials)"
     "|[\U000e0000-\U000e007f]"
-    "|" + _SHADOWING,
+)
+_INSTRUCTION = re.compile(
+    r"<\s*/?\s*(important|system|instructions?|secret|hidden)\b|" + _ADDRESSED + "|" + _SHADOWING,
     re.IGNORECASE,
 )
+# in an answer (a file, a page, a mail the tool returns) prompt-style tags and "change the
+# recipient to ..." are ordinary content; what is addressed to the model is not
+_INJECTED = re.compile(r"<\s*/?\s*important\b|" + _ADDRESSED, re.IGNORECASE)
 
 
 def _poisoned_description(attributes: dict[str, Any]) -> bool:
@@ -542,7 +546,7 @@ def _poisoned_description(attributes: dict[str, Any]) -> bool:
 
 
 def _injected_answer(attributes: dict[str, Any]) -> bool:
-    return bool(_INSTRUCTION.search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))))
+    return bool(_INJECTED.search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))))
 
 
 def _environment_in_answer(attributes: dict[str, Any]) -> bool:
