@@ -334,10 +334,13 @@ def decode_line(signal: Signal, line: str | bytes) -> Message:
     """Parse one spool line back into its protobuf request (hex ids accepted).
 
     Raises ValueError when the line is not JSON or not that signal's export request."""
-    tree = json.loads(line)
-    if not isinstance(tree, dict):
-        raise ValueError(f"not an OTLP/JSON {signal} export request")
-    return tree_to_message(signal, tree)
+    try:
+        tree = json.loads(line)
+        if not isinstance(tree, dict):
+            raise ValueError(f"not an OTLP/JSON {signal} export request")
+        return tree_to_message(signal, tree)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def tree_to_message(signal: Signal, tree: dict[str, Any]) -> Message:

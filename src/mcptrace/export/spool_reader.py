@@ -56,7 +56,15 @@ def _text(value: Any) -> str:
 
 # What a damaged or hand-made line can raise while read as OTLP/JSON: the whole line is
 # then counted as malformed and skipped, the rest of the spool is read.
-_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, OverflowError, IndexError)
+_MALFORMED = (
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    OverflowError,
+    IndexError,
+    RecursionError,  # values nested thousands deep
+)
 
 
 @dataclass
@@ -183,7 +191,7 @@ def iter_requests(
             counts.lines += 1
             try:
                 tree = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested thousands deep
                 counts.malformed += 1
                 continue
             if isinstance(tree, dict):

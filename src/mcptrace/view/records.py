@@ -24,7 +24,7 @@ from mcptrace.export.spool_reader import (
 def parse_line(line: bytes) -> dict[str, Any]:
     try:
         tree = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested thousands deep
         return {}
     return tree if isinstance(tree, dict) else {}
 
