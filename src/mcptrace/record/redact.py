@@ -328,6 +328,7 @@ _KEY_FORMATS = [
     r"pul-[a-f0-9]{40}",  # Pulumi
     r"fo1_[A-Za-z0-9_-]{30,}",  # Fly.io
     r"sbp_[a-f0-9]{40}",  # Supabase
+    r"(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[A-Za-z0-9/+=]{80,}",  # AWS STS session token
     r"LTAI[A-Za-z0-9]{12,30}",  # Alibaba Cloud AccessKey id
     r"AKID[A-Za-z0-9]{13,40}",  # Tencent Cloud SecretId
     r"AQVN[A-Za-z0-9_-]{35,38}",  # Yandex Cloud API key
@@ -385,6 +386,10 @@ _KEY_FORMATS = [
     r"FLWSECK(?:_TEST)?-[a-f0-9]{32}-X",  # Flutterwave
     r"rzp_(?:live|test)_[A-Za-z0-9]{14}",  # Razorpay key id
     r"re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24}",  # Resend
+    r"AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{100,}",  # Firebase Cloud Messaging server key
+    r"xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}",  # Brevo (Sendinblue)
+    r"pat-(?:na|eu|ap)1-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}",  # HubSpot
+    r"tfp_[A-Za-z0-9_-]{40,}",  # Typeform
     r"r8_[A-Za-z0-9]{30,}",  # Replicate
     r"lin_api_[A-Za-z0-9]{30,}",  # Linear
     r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}",  # Postman
