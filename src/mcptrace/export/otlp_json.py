@@ -133,7 +133,7 @@ def encode_lines(signal: Signal, items: Any, max_bytes: int) -> Iterator[str]:
 # method, session, transport, versions), so their text is made once and kept.
 _quote = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False), in C
 _CACHE_LIMIT = 1024
-_pair_text: dict[tuple[str, Any], str] = {}  # (key, str or bool value) -> its KeyValue text
+_pair_text: dict[tuple[str, str], str] = {}  # (key, text value) -> its KeyValue text
 _envelope_text: dict[int, tuple[Any, str]] = {}  # id(resource or scope) -> (it, its text)
 
 
@@ -164,11 +164,11 @@ def _attributes_text(items: Any, dropped: int) -> str:
     if items:
         for key, value in items:
             kind = type(value)
-            if kind is str or kind is bool:
+            if kind is str:
                 text = _pair_text.get((key, value))
-                if text is None:
-                    tree = {"key": key, "value": otlp_tree.any_value(value)}
-                    text = _kept(_pair_text, (key, value), _compact(tree))
+                if text is None:  # a request id, a path: often new, so no dict is built
+                    text = f'{{"key":{_quote(key)},"value":{{"stringValue":{_quote(value)}}}}}'
+                    _kept(_pair_text, (key, value), text)
                 parts.append(text)
                 continue
             try:
