@@ -139,12 +139,7 @@ def record_session(client_side: bool, seconds: float, attributes: Mapping[str, A
         pass
 
 
-def is_mcp_span(span: ReadableSpan) -> bool:
-    if span.kind not in (SpanKind.CLIENT, SpanKind.SERVER):
-        return False
-    attributes = span.attributes
-    if not attributes or MCP_METHOD_NAME not in attributes:
-        return False
+def _is_mcp_scope(span: ReadableSpan) -> bool:
     scope = span.instrumentation_scope
     return scope is not None and scope.name in MCP_SPAN_SCOPES
 
@@ -161,12 +156,22 @@ class OperationMetrics(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            if not is_mcp_span(span) or span.start_time is None or span.end_time is None:
+            if span.kind not in (SpanKind.CLIENT, SpanKind.SERVER):
+                return
+            # ReadableSpan.attributes is a read-only view of the SDK's BoundedAttributes,
+            # where each `in` and lookup goes through the Mapping ABC; the plain dict
+            # inside answers the same, and _pick makes a dozen of them per span.
+            attributes = getattr(getattr(span, "_attributes", None), "_dict", None)
+            if type(attributes) is not dict:
+                attributes = span.attributes or {}
+            if MCP_METHOD_NAME not in attributes or not _is_mcp_scope(span):
+                return
+            if span.start_time is None or span.end_time is None:
                 return
             record_operation(
                 span.kind,
                 (span.end_time - span.start_time) / 1e9,
-                span.attributes or {},
+                attributes,
                 set_span_in_context(NonRecordingSpan(span.context)),
             )
         except Exception:  # a metric must never cost the span behind it
