@@ -368,3 +368,33 @@ paths = ["{protected}/**"]
     results, _ = drive(spool, policy, [("set_xattr", {"path": str(target)})])
     assert results[0]["error"] and "read-only-protected" in results[0]["text"], results
     assert os.listxattr(target) == []
+
+
+def test_a_host_rule_holds_for_every_spelling_dns_is_asked_the_same(
+    tmp_path: Path, spool: Path
+) -> None:
+    # a trailing dot, upper case, fullwidth letters and an ideographic full stop all make
+    # getaddrinfo ask DNS for evil.example: the look-up is refused before it leaves
+    policy = write_policy(
+        tmp_path,
+        """
+[policy]
+mode = "enforce"
+
+[[rule]]
+id = "no-evil"
+category = "network"
+hosts = ["evil.example"]
+""",
+    )
+    spellings = [
+        "evil.example.",
+        "EVIL.Example",
+        "\uff45\uff56\uff49\uff4c.example",
+        "evil\u3002example",
+    ]
+    results, _ = drive(
+        spool, policy, [("connect_host", {"host": host, "port": 80}) for host in spellings]
+    )
+    for host, result in zip(spellings, results, strict=True):
+        assert result["error"] and "no-evil" in result["text"], (host, result)

@@ -32,6 +32,7 @@ from mcptrace.policy.matchers import (
     Target,
     compile_name_globs,
     compile_path_globs,
+    dns_name,
     executable_matcher,
     literal_prefix,
     looks_like_module_file,
@@ -178,7 +179,9 @@ class NetworkRule(CompiledRule):
         if self.addresses is not None and self.addresses(address):
             return True
         hosts = self.hosts
-        return hosts is not None and any(hosts.match(name) for name in (address, *names))
+        if hosts is None:
+            return False
+        return any(hosts.match(name) for name in (address, dns_name(address), *names))
 
 
 class ProcessRule(CompiledRule):

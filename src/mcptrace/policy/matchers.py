@@ -262,6 +262,19 @@ _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhos
 _INET_ATON_SHAPE = re.compile(r"[0-9A-Fa-fXx.]+\Z")
 
 
+def dns_name(host: str) -> str:
+    """The name DNS is asked for ``host``: lower case, trailing dots dropped, and what the
+    IDNA codec (which ``socket.getaddrinfo`` applies) makes of fullwidth letters or an
+    ideographic full stop, so ``EVIL.example.`` and ``ｅｖｉｌ。example`` are ``evil.example``."""
+    name = host.rstrip(".")
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except (UnicodeError, ValueError):
+            pass
+    return name.lower().rstrip(".")
+
+
 def parse_address(text: str) -> IPAddress | None:
     """An IP address (IPv4-mapped IPv6 as IPv4, zone index dropped, the numeric spellings
     ``inet_aton`` accepts read as it reads them), or None for a name."""
