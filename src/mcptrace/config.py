@@ -400,6 +400,7 @@ def _otel_values(
                 )
             )
             disabled.add("export")
+    errors.extend(batch_errors(env))
     values["protocol"] = protocols.pop("all", "http/protobuf")
     values["protocols"] = protocols
     endpoints: dict[str, str] = {}
@@ -430,6 +431,47 @@ def _otel_values(
                     values["protocols"][signal] = _OTLP_BY_NAME[named]
     values["exporters"] = exporters
     return values
+
+
+BATCH_QUEUE_SIZE = 16384
+"""mcptrace's default for OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE (the SDK: 2048)."""
+BATCH_EXPORT_SIZE = 512
+"""The SDK's default for OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BLRP_MAX_EXPORT_BATCH_SIZE."""
+
+
+def batch_setting(env: Mapping[str, str], name: str, default: int) -> tuple[int, str | None]:
+    """A batch processor's integer setting (>= 1), or ``default`` and what is wrong with it."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default, None
+    try:
+        value = int(raw)
+    except ValueError:
+        return default, f"{raw!r} is not an integer"
+    if value < 1:
+        return default, f"{value} is too small"
+    return value, None
+
+
+def batch_errors(env: Mapping[str, str]) -> list[ConfigError]:
+    """Bad OTEL_BSP_*/OTEL_BLRP_* values: the SDK would refuse them and switch telemetry off.
+
+    At run time each falls back to its default (export.providers), so the part is "none".
+    """
+    errors = []
+    for prefix in ("OTEL_BSP_", "OTEL_BLRP_"):
+        queue, _ = batch_setting(env, f"{prefix}MAX_QUEUE_SIZE", BATCH_QUEUE_SIZE)
+        for suffix in ("SCHEDULE_DELAY", "MAX_QUEUE_SIZE", "MAX_EXPORT_BATCH_SIZE"):
+            name = prefix + suffix
+            value, problem = batch_setting(env, name, 0)
+            unit = "milliseconds" if suffix == "SCHEDULE_DELAY" else "items"
+            fix = f"use a whole number >= 1 ({unit})"
+            if problem is None and suffix == "MAX_EXPORT_BATCH_SIZE" and value > queue:
+                problem = f"{value} is more than {prefix}MAX_QUEUE_SIZE ({queue})"
+                fix = f"use at most {queue} or raise {prefix}MAX_QUEUE_SIZE"
+            if problem is not None:
+                errors.append(ConfigError(name, problem, fix, "none"))
+    return errors
 
 
 def _positive_number(text: str) -> bool:

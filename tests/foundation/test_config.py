@@ -29,6 +29,16 @@ BAD_VALUES = [
     ({"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}, "OTEL_EXPORTER_OTLP_TIMEOUT"),
     ({"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "-3"}, "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"),
     ({"OTEL_EXPORTER_OTLP_COMPRESSION": "brotli"}, "OTEL_EXPORTER_OTLP_COMPRESSION"),
+    # the SDK's batch processors raise on these, which switched all telemetry off
+    ({"OTEL_BSP_SCHEDULE_DELAY": "fast"}, "OTEL_BSP_SCHEDULE_DELAY"),
+    ({"OTEL_BLRP_SCHEDULE_DELAY": "0"}, "OTEL_BLRP_SCHEDULE_DELAY"),
+    ({"OTEL_BSP_MAX_QUEUE_SIZE": "huge"}, "OTEL_BSP_MAX_QUEUE_SIZE"),
+    ({"OTEL_BLRP_MAX_QUEUE_SIZE": "-5"}, "OTEL_BLRP_MAX_QUEUE_SIZE"),
+    ({"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "0"}, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+    (
+        {"OTEL_BLRP_MAX_QUEUE_SIZE": "64", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "128"},
+        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+    ),
 ]
 
 
@@ -220,3 +230,39 @@ def test_destination_reads_the_variables_like_the_sdk() -> None:
     assert {t.compression for t in targets.values()} == {"gzip"}
     assert {t.certificate for t in targets.values()} == {"/etc/ca.pem"}
     assert targets["traces"].client_key == "/etc/k.pem" and targets["logs"].client_key is None
+
+
+@pytest.mark.slow
+def test_bad_batch_settings_keep_telemetry_in_a_running_program(tmp_path: Path) -> None:
+    """A bad OTEL_BSP_*/OTEL_BLRP_* value is one line and its default; spans and logs still go."""
+    spool = tmp_path / "spool"
+    script = (
+        "import logging\n"
+        "from opentelemetry import trace\n"
+        "with trace.get_tracer('t').start_as_current_span('still-traced'): pass\n"
+        "print('program output')\n"
+    )
+    result = subprocess.run(
+        [str(Path(PYTHON).with_name("opentelemetry-instrument")), PYTHON, "-c", script],
+        env=clean_env(
+            MCPTRACE_SPOOL_DIR=str(spool),
+            OTEL_BSP_SCHEDULE_DELAY="-1",
+            OTEL_BLRP_MAX_QUEUE_SIZE="0",
+            OTEL_BSP_MAX_QUEUE_SIZE="100",  # legal: the SDK's 512-item batch must shrink to fit
+            OTEL_PYTHON_DISTRO="mcptrace",
+            OTEL_PYTHON_CONFIGURATOR="mcptrace",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "program output\n"
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_BLRP_MAX_QUEUE_SIZE",
+    ], result.stderr
+    assert "setup failed" not in result.stderr
+    traces = [path for path in spool.iterdir() if path.name.startswith("traces-")]
+    assert traces and "still-traced" in traces[0].read_text()

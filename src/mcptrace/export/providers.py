@@ -53,7 +53,14 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
 from mcptrace._stderr import say
 from mcptrace._version import __version__
-from mcptrace.config import SPOOL_EXPORTER, Settings, Signal
+from mcptrace.config import (
+    BATCH_EXPORT_SIZE,
+    BATCH_QUEUE_SIZE,
+    SPOOL_EXPORTER,
+    Settings,
+    Signal,
+    batch_setting,
+)
 from mcptrace.export.enrich import EnrichingSpanProcessor
 from mcptrace.export.spill import SpillingBatchLogRecordProcessor, SpillingBatchSpanProcessor
 from mcptrace.export.spool import SpoolLogExporter, SpoolMetricExporter, SpoolSpanExporter
@@ -62,7 +69,7 @@ if TYPE_CHECKING:
     from mcptrace.export.shipper import BackgroundShipper
 
 FLUSH_MILLIS = 1000  # the flush interval: what a SIGKILL can lose
-QUEUE_SIZE = 16_384
+QUEUE_SIZE = BATCH_QUEUE_SIZE
 
 
 # thread id -> the span id its next span must have (see PresetIdGenerator)
@@ -218,9 +225,8 @@ def _span_processor(exporter: Any, meter_provider: MeterProvider) -> BatchSpanPr
     kind = SpillingBatchSpanProcessor if isinstance(exporter, SpoolSpanExporter) else None
     return (kind or BatchSpanProcessor)(
         exporter,
-        schedule_delay_millis=_env_int("OTEL_BSP_SCHEDULE_DELAY", FLUSH_MILLIS),
-        max_queue_size=_env_int("OTEL_BSP_MAX_QUEUE_SIZE", QUEUE_SIZE),
         meter_provider=meter_provider,
+        **_batch_arguments("OTEL_BSP_"),
     )
 
 
@@ -228,17 +234,25 @@ def _log_processor(exporter: Any, meter_provider: MeterProvider) -> BatchLogReco
     kind = SpillingBatchLogRecordProcessor if isinstance(exporter, SpoolLogExporter) else None
     return (kind or BatchLogRecordProcessor)(
         exporter,
-        schedule_delay_millis=_env_int("OTEL_BLRP_SCHEDULE_DELAY", FLUSH_MILLIS),
-        max_queue_size=_env_int("OTEL_BLRP_MAX_QUEUE_SIZE", QUEUE_SIZE),
         meter_provider=meter_provider,
+        **_batch_arguments("OTEL_BLRP_"),
     )
 
 
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ[name])
-    except (KeyError, ValueError):
-        return default
+def _batch_arguments(prefix: str) -> dict[str, int]:
+    """The batch processor's settings; a bad value (reported by config) is its default.
+
+    The SDK raises on a non-positive value or a batch larger than the queue, which would
+    switch all telemetry off for one mistyped number.
+    """
+    env = os.environ
+    queue, _ = batch_setting(env, f"{prefix}MAX_QUEUE_SIZE", QUEUE_SIZE)
+    batch, _ = batch_setting(env, f"{prefix}MAX_EXPORT_BATCH_SIZE", BATCH_EXPORT_SIZE)
+    return {
+        "schedule_delay_millis": batch_setting(env, f"{prefix}SCHEDULE_DELAY", FLUSH_MILLIS)[0],
+        "max_queue_size": queue,
+        "max_export_batch_size": min(batch, queue),
+    }
 
 
 @dataclass
