@@ -110,7 +110,7 @@ def diagnose(env: dict[str, str], config: Path | None = None) -> tuple[list[str]
         lines.append(f"spool {settings.spool_dir}: writable")
         lines.extend(_unsent(settings, env))
     except ConfigError as exc:
-        lines.append(f"spool: PROBLEM {exc}")
+        lines.append(f"spool: PROBLEM {str(exc).removeprefix('mcptrace: ')}")
         ok = False
     cache = settings.hash_cache_path()
     try:

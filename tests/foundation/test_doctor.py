@@ -45,7 +45,7 @@ def test_unreachable_endpoint_and_unwritable_spool(tmp_path: Path) -> None:
     result = doctor("--spool", str(blocker / "spool"), "--endpoint", dead)
     assert result.returncode == 1
     assert f"endpoint {dead}: PROBLEM unreachable" in result.stdout
-    assert "spool: PROBLEM" in result.stdout
+    assert "spool: PROBLEM MCPTRACE_SPOOL_DIR: " in result.stdout  # no second "mcptrace:"
 
 
 def test_bad_setting_is_reported(spool: Path) -> None:
