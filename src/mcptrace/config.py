@@ -131,7 +131,9 @@ def _int_parser(minimum: int) -> Callable[[str, object, str], int]:
 
 
 def _parse_path(setting: str, raw: object, part: str) -> Path:
-    text = str(raw).strip()
+    if not isinstance(raw, str):  # a TOML number, boolean or table would become a path "5"
+        raise ConfigError(setting, f"{raw!r} is not a path", "write it as a quoted string", part)
+    text = raw.strip()
     if not text:
         raise ConfigError(setting, "is empty", "give a directory path or unset it", part)
     return Path(os.path.expandvars(os.path.expanduser(text)))
