@@ -239,7 +239,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     if only == "run":
         return parser
 
-    replay = commands.add_parser("replay", help="send the spool to an OTLP endpoint, once")
+    replay = commands.add_parser(
+        "replay", help="send the spool to an OTLP endpoint (--follow: keep sending)"
+    )
     replay.add_argument("spool_dir", nargs="?", metavar="SPOOL", help="spool directory")
     _add_settings_options(replay)
     replay.add_argument(

@@ -120,7 +120,7 @@ def test_toml_unknown_key_and_bad_type(tmp_path: Path) -> None:
     config.write_text('max_events_per_span = "many"\n')
     with pytest.raises(ConfigError, match="max_events_per_span"):
         load_settings({}, config)
-    for not_a_path in ("5", "true", "[\"/x\"]", "{ dir = \"/x\" }"):
+    for not_a_path in ("5", "true", '["/x"]', '{ dir = "/x" }'):
         for key in ("spool_dir", "hash_cache", "policy"):
             config.write_text(f"{key} = {not_a_path}\n")
             with pytest.raises(ConfigError, match=f"{key}: .* is not a path"):

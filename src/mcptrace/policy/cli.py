@@ -101,7 +101,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 def add_policy_commands(commands: Any) -> None:
     """The ``policy`` group on the top-level subparsers."""
-    policy = commands.add_parser("policy", help="check a policy file, or dry-run it over a spool")
+    policy = commands.add_parser(
+        "policy", help="check a policy, dry-run it over a spool, or suggest one from a run"
+    )
     group = policy.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
     check = group.add_parser("check", help="validate a policy file (errors with line numbers)")
     check.add_argument("file", metavar="FILE")
