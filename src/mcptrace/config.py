@@ -391,6 +391,17 @@ def _otel_values(
                 )
             )
             disabled.add("export")
+        headers_problem = _headers_problem(env.get(f"{prefix}HEADERS", ""))
+        if headers_problem:
+            # the SDK skips such an item; part "none": a running program keeps the others
+            errors.append(
+                ConfigError(
+                    f"{prefix}HEADERS",
+                    headers_problem,
+                    "write name=value pairs separated by commas (URL-encode other commas)",
+                    "none",
+                )
+            )
         compression = env.get(f"{prefix}COMPRESSION", "").strip().lower()
         if compression and compression not in ("gzip", "deflate", "none"):
             errors.append(
@@ -474,6 +485,17 @@ def batch_errors(env: Mapping[str, str]) -> list[ConfigError]:
             if problem is not None:
                 errors.append(ConfigError(name, problem, fix, "none"))
     return errors
+
+
+def _headers_problem(raw: str) -> str | None:
+    """What is wrong with an OTLP headers value, without repeating it (it may hold a token)."""
+    items = [item for item in raw.split(",") if item.strip()]
+    for index, item in enumerate(items, 1):
+        name, equals, _ = item.partition("=")
+        if not equals or not name.strip():
+            missing = "no '='" if not equals else "no name before '='"
+            return f"item {index} of {len(items)} has {missing} (value not shown)"
+    return None
 
 
 def _positive_number(text: str) -> bool:

@@ -29,6 +29,9 @@ BAD_VALUES = [
     ({"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}, "OTEL_EXPORTER_OTLP_TIMEOUT"),
     ({"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "-3"}, "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"),
     ({"OTEL_EXPORTER_OTLP_COMPRESSION": "brotli"}, "OTEL_EXPORTER_OTLP_COMPRESSION"),
+    # the SDK skips these items: an Authorization header silently not sent
+    ({"OTEL_EXPORTER_OTLP_HEADERS": "Authorization Bearer s3cret"}, "OTEL_EXPORTER_OTLP_HEADERS"),
+    ({"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "a=1,=s3cret"}, "OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
     # the SDK's batch processors raise on these, which switched all telemetry off
     ({"OTEL_BSP_SCHEDULE_DELAY": "fast"}, "OTEL_BSP_SCHEDULE_DELAY"),
     ({"OTEL_BLRP_SCHEDULE_DELAY": "0"}, "OTEL_BLRP_SCHEDULE_DELAY"),
@@ -75,6 +78,7 @@ def test_run_refuses_to_start_on_bad_value(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert setting in lines[0]
+    assert "s3cret" not in result.stderr  # a header value may be a token
     assert not marker.exists()
     assert result.stdout == ""
 
@@ -225,7 +229,10 @@ def test_destination_reads_the_variables_like_the_sdk() -> None:
         "OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/ca.pem",
         "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY": "/etc/k.pem",
     }
-    targets = Destination.from_environment(load_settings(env), env).targets
+    # a running program (lenient): the broken item is reported, and skipped as the SDK does
+    settings, errors = load_settings_lenient(env)
+    assert [error.setting for error in errors] == ["OTEL_EXPORTER_OTLP_HEADERS"]
+    targets = Destination.from_environment(settings, env).targets
     assert targets["traces"].url == "http://collector:4318/v1/traces"
     assert targets["logs"].url == "http://logs.example:9000/otlp/logs"  # used as it is
     assert targets["metrics"].url == "http://collector:4318/v1/metrics"
@@ -271,3 +278,8 @@ def test_bad_batch_settings_keep_telemetry_in_a_running_program(tmp_path: Path) 
     assert "setup failed" not in result.stderr
     traces = [path for path in spool.iterdir() if path.name.startswith("traces-")]
     assert traces and "still-traced" in traces[0].read_text()
+
+
+def test_good_headers_are_accepted() -> None:
+    env = {"OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20x,x-team=a=b, ,"}
+    assert load_settings(env).endpoints == {}
