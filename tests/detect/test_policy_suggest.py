@@ -130,3 +130,41 @@ def test_suggest_on_an_empty_spool_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "no MCP server requests" in result.stderr
+
+
+@pytest.mark.slow
+def test_suggest_and_test_find_the_spool_as_view_does(tmp_path: Path) -> None:
+    """Without --spool: MCPTRACE_SPOOL_DIR, else $XDG_STATE_HOME/mcptrace/spool."""
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("A")
+    learned, _ = run(tmp_path, "observe", workload(data, str(data / "a.txt")))
+    state = tmp_path / "state"
+    shutil.copytree(learned, state / "mcptrace" / "spool")
+
+    def policy(*args: str, **env: str) -> str:
+        result = subprocess.run(
+            mcptrace_cmd("policy", *args),
+            env=clean_env(**env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def body(text: str) -> str:  # past the header naming the spool and the time
+        return text[text.index("[policy]") :]
+
+    explicit = body(policy("suggest", "--spool", str(learned)))
+    assert 'tools = ["run_program"]' in explicit
+    assert body(policy("suggest", MCPTRACE_SPOOL_DIR=str(learned))) == explicit
+    assert body(policy("suggest", XDG_STATE_HOME=str(state))) == explicit
+    rules = tmp_path / "suggested.toml"
+    rules.write_text(explicit)
+    tested = policy("test", str(rules), "--spool", str(learned))
+    assert policy("test", str(rules), XDG_STATE_HOME=str(state)) == tested.replace(
+        str(learned), str(state / "mcptrace" / "spool")
+    )

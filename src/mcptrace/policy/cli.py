@@ -1,4 +1,4 @@
-"""``mcptrace policy check FILE``, ``policy test FILE --spool DIR``, ``policy suggest --spool DIR``.
+"""``mcptrace policy check FILE``, ``policy test FILE [--spool DIR]``, ``policy suggest``.
 
 Usage (from mcptrace/cli.py)::
 
@@ -54,10 +54,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _spool(given: str | None) -> Path:
+    """--spool, else the spool `mcptrace run` writes to (as `mcptrace view` finds it)."""
+    if given:
+        return Path(given)
+    from mcptrace.config import load_settings_lenient
+
+    # lenient: a bad value elsewhere in the settings must not hide the spool
+    return load_settings_lenient()[0].spool_dir
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from mcptrace.policy.replay import replay_spool
 
-    path, spool = Path(args.file), Path(args.spool)
+    path, spool = Path(args.file), _spool(args.spool)
     try:
         policy = load_policy(path)
     except PolicyFileError as exc:
@@ -78,7 +88,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_suggest(args: argparse.Namespace) -> int:
     from mcptrace.policy.suggest import SuggestionError, suggest_policy
 
-    spool = Path(args.spool)
+    spool = _spool(args.spool)
     if not spool.is_dir():
         sys.stderr.write(f"mcptrace policy suggest: spool {spool} is not a directory\n")
         return EXIT_USAGE
@@ -99,6 +109,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_DEFAULT = "default: MCPTRACE_SPOOL_DIR, else ~/.local/state/mcptrace/spool"
+
+
 def add_policy_commands(commands: Any) -> None:
     """The ``policy`` group on the top-level subparsers."""
     policy = commands.add_parser(
@@ -112,7 +125,7 @@ def add_policy_commands(commands: Any) -> None:
         "test", help="replay a spool's recorded actions against a policy (dry run)"
     )
     test.add_argument("file", metavar="FILE")
-    test.add_argument("--spool", required=True, metavar="DIR", help="spool directory to replay")
+    test.add_argument("--spool", metavar="DIR", help=f"spool directory to replay ({_DEFAULT})")
     test.add_argument("--json", action="store_true", help="print the report as JSON")
     test.set_defaults(handler=cmd_test)
     suggest = group.add_parser(
@@ -120,7 +133,7 @@ def add_policy_commands(commands: Any) -> None:
         help="write an enforce policy allowing exactly what each tool did in a spool",
     )
     suggest.add_argument(
-        "--spool", required=True, metavar="DIR", help="spool directory to learn from"
+        "--spool", metavar="DIR", help=f"spool directory to learn from ({_DEFAULT})"
     )
     suggest.add_argument("--tool", metavar="NAME", help="only tools matching NAME (a glob)")
     suggest.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
