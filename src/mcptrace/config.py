@@ -179,10 +179,12 @@ def _parse_redact_patterns(setting: str, raw: object, part: str) -> tuple[str, .
     for pattern in patterns:
         try:
             re.compile(pattern)
-        except re.error as error:
+        except (re.error, OverflowError, RecursionError) as error:  # x{99999999999}, ((((…
+            why = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+            shown = pattern if len(pattern) <= 80 else pattern[:60] + f"…(+{len(pattern) - 60})"
             raise ConfigError(
                 setting,
-                f"{pattern!r} is not a regular expression ({error})",
+                f"{shown!r} is not a regular expression ({why})",
                 "fix the pattern (separate several with spaces; write a space as \\s)",
                 part,
             ) from None

@@ -29,6 +29,9 @@ BAD_VALUES = [
     ({"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}, "OTEL_EXPORTER_OTLP_TIMEOUT"),
     ({"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "-3"}, "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"),
     ({"OTEL_EXPORTER_OTLP_COMPRESSION": "brotli"}, "OTEL_EXPORTER_OTLP_COMPRESSION"),
+    # re.compile raises OverflowError and RecursionError for these, not re.error
+    ({"MCPTRACE_REDACT_PATTERNS": "ok x{99999999999}"}, "MCPTRACE_REDACT_PATTERNS"),
+    ({"MCPTRACE_REDACT_PATTERNS": "(" * 5000 + "a" + ")" * 5000}, "MCPTRACE_REDACT_PATTERNS"),
     # the SDK skips these items: an Authorization header silently not sent
     ({"OTEL_EXPORTER_OTLP_HEADERS": "Authorization Bearer s3cret"}, "OTEL_EXPORTER_OTLP_HEADERS"),
     ({"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "a=1,=s3cret"}, "OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
@@ -50,7 +53,7 @@ def test_bad_value_is_one_line_naming_the_setting(env: dict[str, str], setting: 
     with pytest.raises(ConfigError) as caught:
         load_settings(env)
     message = str(caught.value)
-    assert "\n" not in message
+    assert "\n" not in message and len(message) < 400
     assert message.startswith(f"mcptrace: {setting}")
 
 
