@@ -80,6 +80,27 @@ def test_syntax_error_has_the_decoders_line_and_column() -> None:
         ),
         ('[[rule]]\nid = "a"\ncategory = "file_write"\npaths = ["data/**"]\n', 4, "relative"),
         ('[[rule]]\nid = "a"\ncategory = "process"\narguments = ["("]\n', 4, "not a valid regex"),
+        # re.compile raises OverflowError / RecursionError here, not re.error
+        (
+            '[[rule]]\nid = "a"\ncategory = "process"\narguments = ["x{99999999999}"]\n',
+            4,
+            "not a valid regex (the repetition number is too large)",
+        ),
+        (
+            '[[rule]]\nid = "a"\ncategory = "process"\narguments = ["'
+            + "(" * 3000
+            + "a"
+            + ")" * 3000
+            + '"]\n',
+            4,
+            "not a valid regex",
+        ),
+        (
+            '[[detection]]\nid = "x"\nseverity = "warning"\ncategory = "process"\n'
+            'arguments = ["x{99999999999}"]\n',
+            1,
+            "not a valid regex (the repetition number is too large)",
+        ),
         ('[[rule]]\nid = "a"\ncategory = "code"\noperations = ["evil"]\n', 4, "use compile"),
         ('[[rule]]\nid = "a"\ncategory = "process"\n', 1, "needs executables or arguments"),
         ('[rule]\nid = "a"\n', 1, "[[rule]]"),

@@ -1086,7 +1086,7 @@ def _validate(values: dict[str, Any], where: str, problems: list[str]) -> None:
         for pattern in values.get(key, ()):
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:  # x{99999999999}, ((((…
                 problems.append(f"{where}: {key}: {pattern!r} is not a valid regex ({exc})")
     for key in ("paths", "exclude_paths", "executables"):
         expanded = []

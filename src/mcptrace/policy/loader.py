@@ -307,7 +307,7 @@ class _RuleReader:
         for pattern in arguments:
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:  # x{99999999999}, ((((…
                 self.error(f"arguments: {pattern!r} is not a valid regex ({exc})", "arguments")
         return {"executables": tuple(executables), "arguments": arguments}
 
