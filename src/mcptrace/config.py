@@ -454,8 +454,12 @@ BATCH_EXPORT_SIZE = 512
 """The SDK's default for OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BLRP_MAX_EXPORT_BATCH_SIZE."""
 
 
+BATCH_MAX = 2**31 - 1
+"""Above this a delay overflows the worker's timed wait, a size the queue's C length."""
+
+
 def batch_setting(env: Mapping[str, str], name: str, default: int) -> tuple[int, str | None]:
-    """A batch processor's integer setting (>= 1), or ``default`` and what is wrong with it."""
+    """A batch processor's integer setting (1..BATCH_MAX), or ``default`` and what is wrong."""
     raw = env.get(name, "").strip()
     if not raw:
         return default, None
@@ -465,6 +469,8 @@ def batch_setting(env: Mapping[str, str], name: str, default: int) -> tuple[int,
         return default, f"{raw!r} is not an integer"
     if value < 1:
         return default, f"{value} is too small"
+    if value > BATCH_MAX:
+        return default, f"{value} is too large"
     return value, None
 
 
@@ -480,7 +486,7 @@ def batch_errors(env: Mapping[str, str]) -> list[ConfigError]:
             name = prefix + suffix
             value, problem = batch_setting(env, name, 0)
             unit = "milliseconds" if suffix == "SCHEDULE_DELAY" else "items"
-            fix = f"use a whole number >= 1 ({unit})"
+            fix = f"use a whole number from 1 to {BATCH_MAX} ({unit})"
             if problem is None and suffix == "MAX_EXPORT_BATCH_SIZE" and value > queue:
                 problem = f"{value} is more than {prefix}MAX_QUEUE_SIZE ({queue})"
                 fix = f"use at most {queue} or raise {prefix}MAX_QUEUE_SIZE"

@@ -41,6 +41,9 @@ BAD_VALUES = [
     ({"OTEL_BSP_MAX_QUEUE_SIZE": "huge"}, "OTEL_BSP_MAX_QUEUE_SIZE"),
     ({"OTEL_BLRP_MAX_QUEUE_SIZE": "-5"}, "OTEL_BLRP_MAX_QUEUE_SIZE"),
     ({"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "0"}, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+    # a timed wait this long overflows time_t in the SDK's worker thread (a traceback)
+    ({"OTEL_BSP_SCHEDULE_DELAY": "9" * 30}, "OTEL_BSP_SCHEDULE_DELAY"),
+    ({"OTEL_BLRP_MAX_QUEUE_SIZE": "9" * 30}, "OTEL_BLRP_MAX_QUEUE_SIZE"),
     (
         {"OTEL_BLRP_MAX_QUEUE_SIZE": "64", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "128"},
         "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
@@ -261,7 +264,7 @@ def test_bad_batch_settings_keep_telemetry_in_a_running_program(tmp_path: Path) 
         [str(Path(PYTHON).with_name("opentelemetry-instrument")), PYTHON, "-c", script],
         env=clean_env(
             MCPTRACE_SPOOL_DIR=str(spool),
-            OTEL_BSP_SCHEDULE_DELAY="-1",
+            OTEL_BSP_SCHEDULE_DELAY="9" * 30,
             OTEL_BLRP_MAX_QUEUE_SIZE="0",
             OTEL_BSP_MAX_QUEUE_SIZE="100",  # legal: the SDK's 512-item batch must shrink to fit
             OTEL_PYTHON_DISTRO="mcptrace",
