@@ -136,7 +136,25 @@ def _parse_path(setting: str, raw: object, part: str) -> Path:
     text = raw.strip()
     if not text:
         raise ConfigError(setting, "is empty", "give a directory path or unset it", part)
-    return Path(os.path.expandvars(os.path.expanduser(text)))
+    expanded = os.path.expandvars(os.path.expanduser(text))
+    unexpanded = unexpanded_part(expanded)
+    if unexpanded:  # else a directory literally named "$HOEM" or "~bob" appears in the cwd
+        user = unexpanded[0] == "~"
+        raise ConfigError(
+            setting,
+            f"there is no user {unexpanded[1:]!r}" if user else f"{unexpanded} is not set",
+            "write the path out" if user else "set it, or write the path out",
+            part,
+        )
+    return Path(expanded)
+
+
+def unexpanded_part(path: str) -> str | None:
+    """The ``$NAME``, ``${NAME}`` or ``~user`` that expandvars/expanduser left in ``path``."""
+    if path.startswith("~"):
+        return path.split("/", 1)[0]
+    found = re.search(r"\$(?:\w+|\{[^}]*\})", path)
+    return found.group(0) if found else None
 
 
 def _parse_existing_file(setting: str, raw: object, part: str) -> Path:

@@ -118,7 +118,10 @@ def short_run(arguments: Sequence[str], env: Mapping[str, str]) -> int | None:
             raw = env[name].strip()
             if not raw:
                 return None  # config reports the empty value
-            locations[name] = os.path.expandvars(os.path.expanduser(raw))
+            location = os.path.expandvars(os.path.expanduser(raw))
+            if location.startswith("~") or "$" in location:
+                return None  # an unset variable or unknown user: config says which
+            locations[name] = location
     if quick.enabled:
         spool = locations.get("MCPTRACE_SPOOL_DIR") or os.path.join(state_dir(env), "spool")
         if not _spool_writable(spool):

@@ -289,3 +289,38 @@ def test_bad_batch_settings_keep_telemetry_in_a_running_program(tmp_path: Path) 
 def test_good_headers_are_accepted() -> None:
     env = {"OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20x,x-team=a=b, ,"}
     assert load_settings(env).endpoints == {}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "fragment"),
+    [
+        ("MCPTRACE_SPOOL_DIR", "$MCPTRACE_TEST_UNSET_Q/spool", "$MCPTRACE_TEST_UNSET_Q is not set"),
+        ("MCPTRACE_SPOOL_DIR", "${MCPTRACE_TEST_UNSET_Q}/spool", "is not set"),
+        ("MCPTRACE_SPOOL_DIR", "~mcptrace-no-such-user/spool", "no user 'mcptrace-no-such-user'"),
+        ("MCPTRACE_HASH_CACHE", "$MCPTRACE_TEST_UNSET_Q/cache.sqlite3", "is not set"),
+        ("MCPTRACE_POLICY", "$MCPTRACE_TEST_UNSET_Q/policy.toml", "is not set"),
+    ],
+)
+def test_unexpanded_path_is_refused_not_created_in_the_cwd(
+    setting: str, value: str, fragment: str, tmp_path: Path
+) -> None:
+    """An unset variable (or unknown ~user) made a directory literally named so in the cwd."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    result = subprocess.run(
+        mcptrace_cmd("run", "--", PYTHON, "-c", "import subprocess; subprocess.run(['true'])"),
+        env=clean_env(**{"MCPTRACE_SPOOL_DIR": str(tmp_path / "spool"), setting: value}),
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{setting}: " in lines[0] and fragment in lines[0], lines
+    assert list(work.iterdir()) == []
+    config = tmp_path / "mcptrace.toml"
+    key = setting.removeprefix("MCPTRACE_").lower()
+    config.write_text(f"{key} = {value!r}\n")
+    with pytest.raises(ConfigError, match=r"is not set|no user"):
+        load_settings({}, config)
