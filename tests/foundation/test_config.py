@@ -324,3 +324,33 @@ def test_unexpanded_path_is_refused_not_created_in_the_cwd(
     config.write_text(f"{key} = {value!r}\n")
     with pytest.raises(ConfigError, match=r"is not set|no user"):
         load_settings({}, config)
+
+
+@pytest.mark.slow
+def test_unexpanded_paths_in_a_running_program_create_nothing_in_the_cwd(tmp_path: Path) -> None:
+    """Under opentelemetry-instrument: one line per setting, the program runs, the cwd is kept."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    result = subprocess.run(
+        [
+            str(Path(PYTHON).with_name("opentelemetry-instrument")),
+            PYTHON,
+            "-c",
+            "import json\nfrom opentelemetry import trace\n"
+            "trace.get_tracer('t').start_span('x').end()\nprint('program output')\n",
+        ],
+        env=clean_env(
+            XDG_STATE_HOME=str(tmp_path / "state"),
+            MCPTRACE_HASH_CACHE="$MCPTRACE_TEST_UNSET_Q/cache.sqlite3",
+            OTEL_PYTHON_DISTRO="mcptrace",
+            OTEL_PYTHON_CONFIGURATOR="mcptrace",
+        ),
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "program output\n"
+    assert "MCPTRACE_HASH_CACHE: $MCPTRACE_TEST_UNSET_Q is not set" in result.stderr
+    assert list(work.iterdir()) == []

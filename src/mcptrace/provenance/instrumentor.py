@@ -40,7 +40,10 @@ def _hash_cache_path() -> str:
     """MCPTRACE_HASH_CACHE as the settings resolve it, without loading them when unset."""
     raw = os.environ.get("MCPTRACE_HASH_CACHE", "").strip()
     if raw:
-        return os.path.expandvars(os.path.expanduser(raw))
+        path = os.path.expandvars(os.path.expanduser(raw))
+        if not (path.startswith("~") or "$" in path):
+            return path
+        # an unset $VAR or unknown ~user: the settings report it and use the default
     return str(activation.current_settings().hash_cache_path())
 
 
