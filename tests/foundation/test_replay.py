@@ -355,3 +355,23 @@ def test_a_spool_file_planted_as_a_symlink_or_a_fifo_is_skipped(
     assert "1 file(s) not sent (unsafe files, see above)" in result.stderr  # the FIFO: no hang
     tap.wait_for(lambda t: len(work_names(t)) == 20)  # the real files went
     assert victim.read_bytes() == b"precious\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"), [("missing", "does not exist"), ("file", "is not a directory")]
+)
+def test_a_spool_that_is_not_a_directory_is_one_line(
+    tmp_path: Path, kind: str, problem: str
+) -> None:
+    spool = tmp_path / "spool"
+    if kind == "file":
+        spool.write_text("")
+    result = subprocess.run(
+        mcptrace_cmd("replay", str(spool), "--endpoint", "http://127.0.0.1:9"),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"mcptrace replay: spool directory {spool} {problem}\n"

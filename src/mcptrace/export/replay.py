@@ -84,7 +84,8 @@ def replay(
             "mcptrace replay: no endpoint; pass --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT"
         )
     if not spool_dir.is_dir():
-        raise ReplayError(f"mcptrace replay: spool directory {spool_dir} does not exist")
+        problem = "is not a directory" if spool_dir.exists() else "does not exist"
+        raise ReplayError(f"mcptrace replay: spool directory {spool_dir} {problem}")
     report = ReplayReport(destination.label)
     shipping = Shipping(spool_dir, destination, say or (lambda text: None))
     policy = patient_policy(MAX_ATTEMPTS)
