@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -915,25 +916,63 @@ def _default_subject(event: str, attributes: dict[str, Any]) -> str:
 class Detector:
     """Compiled rules; ``evaluate`` judges one tool call's actions, in time order."""
 
-    def __init__(self, rules: Iterable[DetectionRule]) -> None:
-        self.rules = [CompiledDetection(rule) for rule in rules if rule.enabled]
+    def __init__(self, rules: Iterable[DetectionRule], lazy: bool = False) -> None:
+        """``lazy``: compile an event's rules when the first action of that event is judged
+        (a process whose only recorded actions are a library's ``compile`` calls compiles the
+        few rules about code, not all of them).  Every rule must be known to compile."""
+        enabled = [rule for rule in rules if rule.enabled]
+        self.rules: list[CompiledDetection] = []
         self.by_event: dict[str, list[CompiledDetection]] = {}
-        for compiled in self.rules:
-            for event in compiled.events:
-                self.by_event.setdefault(event, []).append(compiled)
         self.resolve = PathResolver(4096)
         # Most files a tool touches match no rule's paths: one regex over every path pattern
         # of an event's rules (the gate) dismisses them, remembered per path.
         self.gates: dict[str, tuple[PathGlobs, list[CompiledDetection]]] = {}
-        for event, compiled_rules in self.by_event.items():
-            patterns = [p for c in compiled_rules if c.paths is not None for p in c.rule.paths]
-            if patterns:
-                ungated = [c for c in compiled_rules if c.paths is None]
-                self.gates[event] = (path_globs(patterns), ungated)
         self.gate_memo: dict[tuple[object, ...], bool] = {}
+        # event -> its rules, not compiled yet (lazy); emptied as events are first judged
+        self._pending: dict[str, list[DetectionRule]] = {}
+        self._compiled: dict[str, CompiledDetection] = {}
+        self._lock = threading.Lock()
+        if not lazy:
+            self.rules = [self._compile(rule) for rule in enabled]
+            grouped: dict[str, list[CompiledDetection]] = {}
+            for compiled in self.rules:
+                for event in compiled.events:
+                    grouped.setdefault(event, []).append(compiled)
+            for event, compiled_rules in grouped.items():
+                self._add(event, compiled_rules)
+            return
+        for rule in enabled:
+            for event in dict.fromkeys(full_event_name(name) for name in rule.events):
+                self._pending.setdefault(event, []).append(rule)
+
+    def _compile(self, rule: DetectionRule) -> CompiledDetection:
+        compiled = self._compiled.get(rule.id)
+        if compiled is None or compiled.rule is not rule:
+            compiled = self._compiled[rule.id] = CompiledDetection(rule)
+            self.rules.append(compiled)
+        return compiled
+
+    def _add(self, event: str, compiled_rules: list[CompiledDetection]) -> None:
+        patterns = [p for c in compiled_rules if c.paths is not None for p in c.rule.paths]
+        if patterns:
+            ungated = [c for c in compiled_rules if c.paths is None]
+            self.gates[event] = (path_globs(patterns), ungated)
+        self.by_event[event] = compiled_rules  # after its gate: readers take no lock
+
+    def _rules_for(self, event: str) -> list[CompiledDetection] | None:
+        """An event's compiled rules, compiling them on its first action (lazy)."""
+        if event in self._pending:
+            with self._lock:
+                rules = self._pending.get(event)
+                if rules is not None:
+                    self._add(event, [self._compile(rule) for rule in rules])
+                    del self._pending[event]  # after by_event is set (see _candidates)
+        return self.by_event.get(event)
 
     def _candidates(self, action: Action) -> list[CompiledDetection] | None:
         candidates = self.by_event.get(action.event)
+        if candidates is None and self._pending:
+            candidates = self._rules_for(action.event)
         gate = self.gates.get(action.event)
         if not candidates or gate is None:
             return candidates
@@ -1110,11 +1149,20 @@ _KNOWN_EVENTS = frozenset(
 
 
 def parse_detection_tables(
-    tables: object, source: str, base: dict[str, DetectionRule] | None = None
+    tables: object,
+    source: str,
+    base: dict[str, DetectionRule] | None = None,
+    compile_check: bool = True,
 ) -> dict[str, DetectionRule]:
-    """``[[detection]]`` tables over ``base`` (new rules, overrides, silences), by id."""
+    """``[[detection]]`` tables over ``base`` (new rules, overrides, silences), by id.
+
+    Every rule these tables add or change is compiled once to check its regexes and globs
+    (``compile_check``); ``base`` is taken as checked.  The built-in rules skip the check when
+    a process loads them (tests/detect compile every one of them).
+    """
     rules = dict(base or {})
     problems: list[str] = []
+    touched: list[str] = []
     if isinstance(tables, dict):
         problems.append(f"{source}: write each detection as [[detection]], not [detection]")
         tables = []
@@ -1131,6 +1179,7 @@ def parse_detection_tables(
             continue
         values = _read_table(table, where, problems)
         _validate(values, where, problems)
+        touched.append(rule_id)
         existing = rules.get(rule_id)
         if existing is not None:
             values.pop("id", None)
@@ -1149,7 +1198,8 @@ def parse_detection_tables(
             problems.append(f"{where}: {exc}")
     if problems:
         raise DetectionRuleError(problems)
-    for rule in rules.values():  # every regex and glob compiles
+    for rule_id in dict.fromkeys(touched) if compile_check else ():  # regexes, globs compile
+        rule = rules[rule_id]
         try:
             CompiledDetection(rule)
         except (re.error, ValueError) as exc:
@@ -1162,7 +1212,7 @@ def builtin_rules() -> dict[str, DetectionRule]:
 
     text = resources.files("mcptrace.policy").joinpath(BUILTIN_RULES).read_text("utf-8")
     document = toml().loads(text)
-    return parse_detection_tables(document.get("detection", []), BUILTIN_RULES)
+    return parse_detection_tables(document.get("detection", []), BUILTIN_RULES, compile_check=False)
 
 
 def user_tables(path: Path) -> object:

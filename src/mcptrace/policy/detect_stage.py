@@ -9,7 +9,8 @@ records of child spans (an HTTP client span inside the tool) wait on the root un
 so a rule can relate an action to an earlier one anywhere in the call.  Each finding becomes
 a ``mcptrace.detection`` span event on the root and a log record in the root's context (the
 sensor's log thread emits it).  Nothing here runs inside the audit hook, and the rules are
-loaded on first use (or by the log thread soon after start), never at import.
+loaded on first use (or by the log thread once the process serves its first MCP request),
+never at import: a process with nothing to judge never loads them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ from mcptrace.record.recorder import (
     Recorder,
     record_attributes,
 )
-from mcptrace.record.state import SpanState
+from mcptrace.record.state import SpanRegistry, SpanState
 
 if TYPE_CHECKING:
     from mcptrace.policy.detect import Action, Detector, Finding
@@ -82,13 +82,13 @@ class DetectionStage:
         from mcptrace.policy.detect import DetectionRuleError, Detector, load_detection_rules
 
         try:
-            return Detector(load_detection_rules(self.policy))
+            return Detector(load_detection_rules(self.policy), lazy=True)
         except DetectionRuleError as exc:
             report(f"mcptrace: detections: {exc.problems[0]}; built-in detections only")
         except Exception as exc:  # never take the program down for a rule file
             report(f"mcptrace: detections could not load ({exc}); built-in detections only")
         try:
-            return Detector(load_detection_rules(None))
+            return Detector(load_detection_rules(None), lazy=True)
         except Exception as exc:
             report(f"mcptrace: detections are off: {exc}")
             self._failed = True
@@ -299,8 +299,16 @@ def _tool_name(span_attributes: Mapping[str, Any] | None) -> str | None:
 _installed: DetectionStage | None = None
 
 
-def install(recorder: Recorder, policy: Path | None) -> DetectionStage:
-    """Make ``recorder`` judge every finished span; rules load on the log thread."""
+def install(
+    recorder: Recorder, policy: Path | None, registry: SpanRegistry | None = None
+) -> DetectionStage:
+    """Make ``recorder`` judge every finished span; the rules load when first needed.
+
+    That is the first span or late record with something to judge, or (on the log thread,
+    so a tool call does not pay for it) soon after ``registry`` saw its first MCP request.
+    A process that never serves a request and records nothing to judge (a client, a child a
+    tool starts, a script importing mcp) never parses or compiles them.
+    """
     global _installed
     stage = DetectionStage(recorder, policy)
     offers.judging = True  # the answers a server sends are worth keeping for the rules
@@ -312,11 +320,11 @@ def install(recorder: Recorder, policy: Path | None) -> DetectionStage:
     if sensor is not None and sensor.recorder is recorder:
         hook.judge_past_cap(sensor)  # type: ignore[union-attr]
     _installed = stage
-    started = time.monotonic()
 
     def warm_up_once() -> None:
-        if stage._detector is None and time.monotonic() - started > 0.5:
+        if stage._detector is None and registry is not None and registry.requests_seen:
             stage.warm_up()
 
-    recorder.pump.on_tick.append(warm_up_once)
+    if registry is not None:
+        recorder.pump.on_tick.append(warm_up_once)
     return stage

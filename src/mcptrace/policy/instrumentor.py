@@ -27,7 +27,7 @@ from mcptrace.instrumentor import Instrumentor
 
 
 def _install_detections(policy: Path | None) -> None:
-    """Detections judge each finished span (observe only; rules load off the hot path)."""
+    """Detections judge each finished span (observe only; rules load when first needed)."""
     from mcptrace.record.recorder import Recorder, when_active
     from mcptrace.record.state import SpanRegistry
 
@@ -35,7 +35,7 @@ def _install_detections(policy: Path | None) -> None:
         if recorder.detector is None:
             from mcptrace.policy import detect_stage
 
-            detect_stage.install(recorder, policy)
+            detect_stage.install(recorder, policy, registry)
 
     when_active(attach)
 

@@ -1,0 +1,112 @@
+"""The detection rules cost nothing until something is judged, then only what is judged.
+
+A process under mcptrace that serves no MCP request and records nothing worth judging never
+parses or compiles the rules (it used to, on the log thread half a second after start); a
+detector built for a process compiles an event's rules on that event's first action.  The
+lazy detector must find exactly what the eager one finds.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from detect_support import RULE, detection_logs, fake_home
+from test_detection_rules import NEGATIVE, POSITIVE, opened, spawned
+
+from mcptrace.policy.detect import (
+    Action,
+    DetectionRuleError,
+    Detector,
+    builtin_rules,
+    parse_detection_tables,
+)
+from support import PYTHON, clean_env, run_under_mcptrace
+
+Case = list[tuple[str, dict[str, Any]]]
+EAGER = Detector(builtin_rules().values())
+SHARED_LAZY = Detector(builtin_rules().values(), lazy=True)  # warms up across the cases
+
+
+def findings(detector: Detector, actions: Case) -> list[tuple[str, str, int]]:
+    timed = [Action(index, name, attrs) for index, (name, attrs) in enumerate(actions)]
+    return [(f.rule.id, f.subject, f.occurrences) for f in detector.evaluate(timed, "t")]
+
+
+@pytest.mark.parametrize("actions", [a for a, _ in POSITIVE] + NEGATIVE)
+def test_lazy_detector_finds_what_the_eager_one_finds(actions: Case) -> None:
+    expected = findings(EAGER, actions)
+    assert findings(Detector(builtin_rules().values(), lazy=True), actions) == expected
+    assert findings(SHARED_LAZY, actions) == expected
+
+
+def test_only_the_rules_of_judged_events_are_compiled() -> None:
+    detector = Detector(builtin_rules().values(), lazy=True)
+    assert detector.rules == [] and detector.by_event == {}
+    findings(detector, [opened("/etc/hostname")])
+    assert set(detector.by_event) == {"mcptrace.file.open"}
+    some = len(detector.rules)
+    assert 0 < some < len(EAGER.rules)
+    findings(detector, [spawned("/bin/sh", "-c", "id")])
+    assert set(detector.by_event) == {"mcptrace.file.open", "mcptrace.process.spawn"}
+    # a rule listening to both events is compiled once, not once per event
+    assert len({id(c) for c in detector.rules}) == len(detector.rules)
+    assert len({c.rule.id for c in detector.rules}) == len(detector.rules)
+
+
+def test_threads_judging_the_first_action_of_an_event_together_all_see_its_rules() -> None:
+    for _ in range(20):
+        detector = Detector(builtin_rules().values(), lazy=True)
+        start = threading.Barrier(4)
+        seen: list[set[str]] = []
+
+        def judge(
+            detector: Detector = detector,
+            start: threading.Barrier = start,
+            seen: list[set[str]] = seen,
+        ) -> None:
+            start.wait()
+            seen.append({rule for rule, _, _ in findings(detector, [opened("/root/.ssh/id_rsa")])})
+
+        threads = [threading.Thread(target=judge) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert seen == [{"credential-access.ssh-private-key"}] * 4
+
+
+def test_a_user_rule_that_does_not_compile_is_still_refused_at_load() -> None:
+    for table in (
+        {"id": "credential-access.ssh-private-key", "paths": ["**/[z-a]"]},  # override
+        {"id": "mine", "severity": "warning", "reason": "r", "events": ["file.open"]}
+        | {"paths": ["/x/[z-a]"]},  # new rule
+    ):  # a glob whose regex does not compile: only compiling the rule finds it
+        with pytest.raises(DetectionRuleError, match="bad character range"):
+            parse_detection_tables([table], "p.toml", builtin_rules())
+
+
+PROGRAM = """
+import sys, time
+import mcp  # the sensor and the detection stage are live from here; no request is served
+time.sleep(2.5)  # the log thread ticks at least once a second meanwhile
+stage = sys.modules["mcptrace.policy.detect_stage"]._installed
+detector = stage._detector
+print("compiled:", 0 if detector is None else len(detector.rules), flush=True)
+open(sys.argv[1]).read()  # start-up theft: judged outside any call
+"""
+
+
+def test_a_process_serving_no_request_compiles_only_what_it_judges(tmp_path: Path) -> None:
+    home = fake_home(tmp_path)
+    spool = tmp_path / "spool"
+    key = str(home / ".ssh" / "id_rsa")
+    result = run_under_mcptrace([PYTHON, "-c", PROGRAM, key], spool, env=clean_env(HOME=str(home)))
+    compiled = int(result.stdout.split("compiled:")[1].split()[0])
+    # importing mcp records a few library compile() calls: at most their rules, never all
+    assert compiled < len(EAGER.rules) // 2, result.stdout + result.stderr
+    # and theft after that is still judged (loading the rules it needs then)
+    rules = {record.attributes.get(RULE) for record in detection_logs(spool)}
+    assert "credential-access.ssh-private-key" in rules, result.stderr
