@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from detect_support import RULE, detection_logs, fake_home
+from detect_support import RULE, detection_logs, drive, fake_home
 from test_detection_rules import NEGATIVE, POSITIVE, opened, spawned
 
 from mcptrace.policy.detect import (
@@ -54,6 +54,17 @@ def test_only_the_rules_of_judged_events_are_compiled() -> None:
     # a rule listening to both events is compiled once, not once per event
     assert len({id(c) for c in detector.rules}) == len(detector.rules)
     assert len({c.rule.id for c in detector.rules}) == len(detector.rules)
+
+
+def test_compile_all_compiles_what_the_eager_detector_does() -> None:
+    detector = Detector(builtin_rules().values(), lazy=True)
+    findings(detector, [opened("/etc/hostname")])
+    detector.compile_all()
+    assert {c.rule.id for c in detector.rules} == {c.rule.id for c in EAGER.rules}
+    assert {e: [c.rule.id for c in r] for e, r in detector.by_event.items()} == {
+        e: [c.rule.id for c in r] for e, r in EAGER.by_event.items()
+    }
+    assert set(detector.gates) == set(EAGER.gates)
 
 
 def test_threads_judging_the_first_action_of_an_event_together_all_see_its_rules() -> None:
@@ -110,3 +121,13 @@ def test_a_process_serving_no_request_compiles_only_what_it_judges(tmp_path: Pat
     # and theft after that is still judged (loading the rules it needs then)
     rules = {record.attributes.get(RULE) for record in detection_logs(spool)}
     assert "credential-access.ssh-private-key" in rules, result.stderr
+
+
+def test_a_server_compiles_every_rule_off_the_tool_calls_path(tmp_path: Path) -> None:
+    # its first request (initialize) is the cue: the log thread compiles every rule while the
+    # first tool call waits, so tool calls never pay for a rule's first compile
+    home = fake_home(tmp_path)
+    server = Path(__file__).resolve().parent / "lazy_server.py"
+    (result,) = drive(server, tmp_path / "spool", home, [("compiled_rules", {"wait": 2.5})])
+    assert not result["error"], result
+    assert int(result["text"]) == len(EAGER.rules)

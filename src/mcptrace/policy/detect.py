@@ -959,6 +959,11 @@ class Detector:
             self.gates[event] = (path_globs(patterns), ungated)
         self.by_event[event] = compiled_rules  # after its gate: readers take no lock
 
+    def compile_all(self) -> None:
+        """Compile every rule now (a server about to serve tool calls: off their path)."""
+        for event in list(self._pending):
+            self._rules_for(event)
+
     def _rules_for(self, event: str) -> list[CompiledDetection] | None:
         """An event's compiled rules, compiling them on its first action (lazy)."""
         if event in self._pending:

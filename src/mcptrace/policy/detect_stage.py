@@ -268,9 +268,11 @@ class DetectionStage:
         return out
 
     def warm_up(self) -> None:
-        """Load the rules on the log thread, so the first tool call does not pay for it."""
+        """Load and compile the rules on the log thread, so tool calls do not pay for it."""
         try:
-            self.detector()
+            detector = self.detector()
+            if detector is not None:
+                detector.compile_all()
         except Exception:
             self.errors += 1
 
@@ -321,10 +323,14 @@ def install(
         hook.judge_past_cap(sensor)  # type: ignore[union-attr]
     _installed = stage
 
-    def warm_up_once() -> None:
-        if stage._detector is None and registry is not None and registry.requests_seen:
-            stage.warm_up()
-
     if registry is not None:
+        warmed = False
+
+        def warm_up_once() -> None:  # once, even if a late record loaded some rules before
+            nonlocal warmed
+            if not warmed and registry.requests_seen:
+                warmed = True
+                stage.warm_up()
+
         recorder.pump.on_tick.append(warm_up_once)
     return stage
