@@ -6,8 +6,9 @@ Backdoors hide behind a magic argument (``if service_id == "SHELL_ACCESS"``, ``i
 mode``, ``if length == 16``).  A model following a poisoned description, or an attacker,
 supplies it; a default argument never does.  For each tool function (``@X.tool`` decorated)
 this yields one call with ordinary arguments, then one per constant its code compares a
-parameter with, then upper-case tokens the module holds (``MAGIC_STRINGS = ["ACTIVATE_..."]``
-checked in a helper), at most ``PER_TOOL`` calls in all.  A string parameter named like a
+parameter with, each boolean switch flipped from its default, then upper-case tokens the
+module holds (``MAGIC_STRINGS = ["ACTIVATE_..."]`` checked in a helper), at most ``PER_TOOL``
+calls in all.  A string parameter named like a
 path, a command or a URL first gets what an attacker would pass there (``_BY_NAME``).
 """
 
@@ -85,6 +86,17 @@ _BY_NAME: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+def _default(function: ast.FunctionDef | ast.AsyncFunctionDef, parameter: str) -> Any:
+    """A parameter's default value when it is a constant (None when absent or computed)."""
+    arguments = function.args.args
+    offset = len(arguments) - len(function.args.defaults)
+    for index, argument in enumerate(arguments[offset:]):
+        default = function.args.defaults[index]
+        if argument.arg == parameter and isinstance(default, ast.Constant):
+            return default.value
+    return None
+
+
 def _by_name(parameter: str) -> str | None:
     for pattern, value in _BY_NAME:
         if pattern.search(parameter):
@@ -119,12 +131,18 @@ def calls_from_source(source: str) -> list[list[Any]]:
             base[argument.arg] = DEFAULTS.get(kinds[argument.arg], "hello")
         planned = [[tool, base]]
         for argument in arguments:
-            candidates = _triggers(function, argument.arg)
+            candidates: list[Any] = _triggers(function, argument.arg)
+            if kinds[argument.arg] == "bool":  # a switch an attacker turns on (or off)
+                candidates = [True, False]
             if kinds[argument.arg] == "str":  # an attacker's value, a token checked elsewhere
                 named = _by_name(argument.arg)
                 candidates = ([named] if named else []) + candidates
                 candidates += [token for token in magic if token not in candidates]
             for value in candidates:
+                if isinstance(value, bool):
+                    if base.get(argument.arg, _default(function, argument.arg)) != value:
+                        planned.append([tool, {**base, argument.arg: value}])
+                    continue
                 if isinstance(value, int) and kinds[argument.arg] not in ("int", "float"):
                     value = str(value)
                 if isinstance(value, str) and kinds[argument.arg] in ("int", "float"):
