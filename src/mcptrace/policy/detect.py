@@ -20,6 +20,7 @@ many matching actions the call made (mass deletion).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -487,7 +488,7 @@ _SHADOWING = (
 )
 # hidden instructions in a tool's description (tool poisoning): tags that address the model,
 # secrecy towards the user, overriding instructions, paths a tool has no business naming
-_POISON = re.compile(
+_POISON = (
     r"<\s*/?\s*(important|system|instructions?|secret|hidden"
     r"|mandatory|critical|required|override|directive)\b"
     r"|\b(do not|don't|never)\s+(tell|mention|inform|reveal|show|notify)\b[^.]{0,40}\buser"
@@ -515,8 +516,7 @@ _POISON = re.compile(
     # shadowing: instructions about how another tool must behave
     r"|\bwhen\s+this\s+tool\s+is\s+(available|present|loaded)\b"
     r"|\b\w+_\w+\s+tool\s+(must|should|has\s+to|needs\s+to)\s+(always\s+)?"
-    r"(send|forward|copy|bcc|include|use|call)\b" + "|" + _SHADOWING,
-    re.IGNORECASE,
+    r"(send|forward|copy|bcc|include|use|call)\b" + "|" + _SHADOWING
 )
 # instructions for the model anywhere a user does not read them (a parameter's description,
 # an enum or default value, a tool's answer): addressed to the model, hidden from the user,
@@ -530,24 +530,32 @@ _ADDRESSED = (
     r"|\.env\b|\bprivate\s+key\b|credentials)"
     "|[\U000e0000-\U000e007f]"
 )
-_INSTRUCTION = re.compile(
-    r"<\s*/?\s*(important|system|instructions?|secret|hidden)\b|" + _ADDRESSED + "|" + _SHADOWING,
-    re.IGNORECASE,
+_INSTRUCTION = (
+    r"<\s*/?\s*(important|system|instructions?|secret|hidden)\b|" + _ADDRESSED + "|" + _SHADOWING
 )
 # in an answer (a file, a page, a mail the tool returns) prompt-style tags and "change the
 # recipient to ..." are ordinary content; what is addressed to the model is not
-_INJECTED = re.compile(r"<\s*/?\s*important\b|" + _ADDRESSED, re.IGNORECASE)
+_INJECTED = r"<\s*/?\s*important\b|" + _ADDRESSED
+
+
+@functools.cache
+def _text_regex(pattern: str) -> re.Pattern[str]:
+    """The three above, compiled when a tool's offer or answer is first judged (≈10 ms):
+    a process that serves no tool never pays for them."""
+    return re.compile(pattern, re.IGNORECASE)
 
 
 def _poisoned_description(attributes: dict[str, Any]) -> bool:
     """The tool's description (_POISON), or its input schema's strings (_INSTRUCTION)."""
-    if _POISON.search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))):
+    if _text_regex(_POISON).search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))):
         return True
-    return bool(_INSTRUCTION.search(str(attributes.get(ev.MCPTRACE_COMPONENT_SCHEMA_TEXT, ""))))
+    schema = str(attributes.get(ev.MCPTRACE_COMPONENT_SCHEMA_TEXT, ""))
+    return bool(_text_regex(_INSTRUCTION).search(schema))
 
 
 def _injected_answer(attributes: dict[str, Any]) -> bool:
-    return bool(_INJECTED.search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))))
+    answer = str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))
+    return bool(_text_regex(_INJECTED).search(answer))
 
 
 def _environment_in_answer(attributes: dict[str, Any]) -> bool:
