@@ -195,11 +195,22 @@ def render_cpu(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    with open(sys.argv[1], encoding="utf-8") as handle:
-        document = json.load(handle)
-    cpu = len(sys.argv) > 2 and sys.argv[2] == "--cpu"
-    print(render_cpu(document) if cpu else render(document))
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.table", description="Render a results file as the README table."
+    )
+    parser.add_argument("results", help="a JSON file written by python -m benchmarks --json")
+    parser.add_argument("--cpu", action="store_true", help="the CPU table (results-cpu.json)")
+    args = parser.parse_args(argv)
+    try:
+        with open(args.results, encoding="utf-8") as handle:
+            document = json.load(handle)
+        print(render_cpu(document) if args.cpu else render(document))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"benchmarks.table: cannot render {args.results}: {error!r}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from benchmarks._child import ServedChild, clean_env
@@ -183,3 +184,9 @@ print(",".join(loaded))
 def test_the_plain_children_load_no_sdk() -> None:
     """The baseline must be plain: the floor's SDK loads only with ``--bare-sdk``."""
     assert run_in_benchmarks(PLAIN_IMPORTS).strip() == ""
+
+
+def test_the_table_renderer_says_one_line_for_a_missing_file(tmp_path: Path) -> None:
+    from benchmarks.table import main
+
+    assert main([str(tmp_path / "none.json")]) == 2
