@@ -69,6 +69,22 @@ def test_python_c_pass_loads_no_opentelemetry(spool: Path, tmp_path: Path) -> No
     assert spool_files(spool) == before  # nothing new to say, nothing written
 
 
+def test_python_c_pass_with_the_default_cache_loads_no_settings(
+    spool: Path, tmp_path: Path
+) -> None:
+    """Without MCPTRACE_HASH_CACHE (the usual case) the exit check finds the default cache
+    beside the state directory itself: no settings module, no redaction patterns."""
+    env = clean_env(XDG_STATE_HOME=str(tmp_path / "state"))
+    for _ in range(2):
+        run_under_mcptrace([PYTHON, "-c", "pass"], spool, env=env)
+    result = run_under_mcptrace([PYTHON, "-X", "importtime", "-c", "pass"], spool, env=env)
+    names = imported(result.stderr)
+    assert "mcptrace.sensor.hook" in names
+    assert heavy(names) == []
+    assert not names & {"mcptrace.config", "mcptrace.record.redact", "dataclasses"}
+    assert (tmp_path / "state" / "mcptrace" / "hash-cache.sqlite3.known").is_file()
+
+
 def test_a_module_set_file_others_can_write_is_not_trusted(spool: Path, tmp_path: Path) -> None:
     """The file that lets a process skip reporting its modules is trusted only as the hash
     cache is: made writable by others (or planted), it reads as empty and all is reported."""
