@@ -32,8 +32,12 @@ server = FastMCP("hidden-actions")
 def stderr_onto_stdout_then_break_spool(spool: str) -> str:
     """Tool code rebinding sys.stderr to the JSON-RPC channel, then making the spool
     unwritable (a file where the directory was): mcptrace's warning must not follow it."""
+    import logging
     import shutil
 
+    # mcp 1.x logs every request at INFO through a handler that writes to whatever
+    # sys.stderr is: that would follow the rebind too, and it is the SDK's, not mcptrace's
+    logging.getLogger("mcp").setLevel(logging.WARNING)
     sys.stderr = sys.stdout
     shutil.rmtree(spool)
     with open(spool, "w"):
