@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from support import PYTHON, SPAN_KIND_SERVER, clean_env, logs, run_under_mcptrace, spans
+from support import PYTHON, ROOT, SPAN_KIND_SERVER, clean_env, logs, run_under_mcptrace, spans
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "drive_server.py"
@@ -100,3 +102,23 @@ def detections_by_tool(spool: Path) -> dict[str, list[dict[str, Any]]]:
 
 def detection_logs(spool: Path) -> list[Any]:
     return [record for record in logs(spool) if record.event_name == DETECTION]
+
+
+def run_corpus_slice(
+    names: str, out: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``python -m benchmarks.corpus.run --malicious-only --only NAMES`` (bubblewrap, loopback
+    only): the run and its outcomes by server name."""
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.corpus.run", "--malicious-only",
+            "--only", names, "--json", str(out),
+        ],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, {o["name"]: o for o in json.loads(out.read_text())["outcomes"]}

@@ -11,15 +11,11 @@ its ended span) or, for start-up badness, on no call at all.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from support import ROOT, clean_env
+from detect_support import run_corpus_slice
 
 SLICE = "e01_,e07_,e08_,e27_,e31_,e14_"
 
@@ -27,21 +23,7 @@ SLICE = "e01_,e07_,e08_,e27_,e31_,e14_"
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
 def test_evasive_slice_late_and_startup_badness_is_detected(tmp_path: Path) -> None:
-    out = tmp_path / "figures.json"
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "benchmarks.corpus.run", "--malicious-only",
-            "--only", SLICE, "--json", str(out),
-        ],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(out.read_text())
-    outcomes = {o["name"]: o for o in figures["outcomes"]}
+    result, outcomes = run_corpus_slice(SLICE, tmp_path / "figures.json")
     assert len(outcomes) == 6, result.stdout
     missed = [name for name, o in outcomes.items() if not o["detected"]]
     assert missed == [], result.stdout

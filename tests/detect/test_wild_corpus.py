@@ -10,15 +10,11 @@ give a detection of severity warning or worse on the guilty tool.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from support import ROOT, clean_env
+from detect_support import run_corpus_slice
 
 SLICE = "w04_,w05_,w16_,w17_,w26_"
 EXPECTED = {
@@ -33,20 +29,7 @@ EXPECTED = {
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
 def test_wild_slice_is_detected_on_the_guilty_tool(tmp_path: Path) -> None:
-    out = tmp_path / "figures.json"
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "benchmarks.corpus.run", "--malicious-only",
-            "--only", SLICE, "--json", str(out),
-        ],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    outcomes = {o["name"]: o for o in json.loads(out.read_text())["outcomes"]}
+    result, outcomes = run_corpus_slice(SLICE, tmp_path / "figures.json")
     assert sorted(outcomes) == sorted(EXPECTED), result.stdout
     for name, rule in EXPECTED.items():
         assert outcomes[name]["detected"], result.stdout

@@ -545,12 +545,22 @@ def _text_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
+_offer_verdicts: dict[tuple[str, str], bool] = {}  # a tool's offer is judged on every call
+
+
 def _poisoned_description(attributes: dict[str, Any]) -> bool:
     """The tool's description (_POISON), or its input schema's strings (_INSTRUCTION)."""
-    if _text_regex(_POISON).search(str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))):
-        return True
+    description = str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))
     schema = str(attributes.get(ev.MCPTRACE_COMPONENT_SCHEMA_TEXT, ""))
-    return bool(_text_regex(_INSTRUCTION).search(schema))
+    verdict = _offer_verdicts.get((description, schema))
+    if verdict is None:
+        verdict = bool(
+            _text_regex(_POISON).search(description) or _text_regex(_INSTRUCTION).search(schema)
+        )
+        if len(_offer_verdicts) >= 1024:
+            _offer_verdicts.clear()
+        _offer_verdicts[(description, schema)] = verdict
+    return verdict
 
 
 def _injected_answer(attributes: dict[str, Any]) -> bool:
@@ -562,21 +572,39 @@ def _environment_in_answer(attributes: dict[str, Any]) -> bool:
     """The answer holds this process's environment: the value of a variable whose name says
     secret (8 characters or more), or the names and values of 8 variables together."""
     text = str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))
-    if len(text) < 8:
+    if len(text) < 6:
         return False
-    from mcptrace.record.redact import is_secret_name
-
     pairs = 0
-    for name, value in list(os.environ.items()):  # (the tool's answer, read by mcptrace)
-        if len(value) < 6 or value not in text:
+    for name, value, secret in _environment_values():
+        if value not in text:
             continue
-        if len(value) >= 8 and is_secret_name(name):
+        if secret:
             return True
         if name in text:
             pairs += 1
             if pairs >= 8:
                 return True
     return False
+
+
+_environment: list[Any] = [None, []]  # [the environment it was read from, its values]
+
+
+def _environment_values() -> list[tuple[str, str, bool]]:
+    """(name, value, secret-named with 8+ characters) of the variables worth looking for,
+    read again only when the environment changed (every answer is judged)."""
+    data = getattr(os.environ, "_data", None)
+    snapshot = dict(data) if isinstance(data, dict) else None
+    if snapshot is None or snapshot != _environment[0]:
+        from mcptrace.record.redact import is_secret_name
+
+        values = [
+            (name, value, len(value) >= 8 and is_secret_name(name))
+            for name, value in list(os.environ.items())  # (read by mcptrace: not recorded)
+            if len(value) >= 6
+        ]
+        _environment[:] = [snapshot, values]
+    return _environment[1]  # type: ignore[no-any-return]
 
 
 CHECKS: dict[str, Any] = {
