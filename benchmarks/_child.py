@@ -3,6 +3,7 @@ script in this directory, ``benchmarks._child`` from the suite)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import queue
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 ROUND_TIMEOUT_SECONDS = 1800
@@ -76,6 +78,39 @@ def flush_telemetry() -> bool:
 
 def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def figure_line(
+    key: str, figure: dict[str, float], target: float | None = None, unit: str = ""
+) -> str:
+    """One report line of a component benchmark: a ``spread`` figure, against its target
+    (lower is better) when it has one."""
+    line = (
+        f"  {key}: median {figure['median']:.3g}{unit} "
+        f"(min {figure['min']:.3g}, max {figure['max']:.3g}"
+    )
+    if target is None:
+        return line + ")"
+    verdict = "ok" if figure["median"] <= target else "OVER TARGET"
+    return line + f"; target <= {target}) {verdict}"
+
+
+def script_main(
+    doc: str | None,
+    measure: Callable[[argparse.Namespace], dict[str, Any]],
+    report: Callable[[dict[str, Any]], str],
+    options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """A component benchmark's command line: ``--json`` prints the results as JSON,
+    ``--quick`` asks for fewer rounds; ``options`` adds the script's own."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and events")
+    if options is not None:
+        options(parser)
+    args = parser.parse_args()
+    results = measure(args)
+    print(json.dumps(results, indent=2) if args.json else report(results))
 
 
 class ServedChild:

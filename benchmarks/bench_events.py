@@ -32,7 +32,6 @@ over rounds with min–max.  Targets: a recorded event ≤ 30 µs, an event past
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -42,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _child import clean_env, run_json, spread
+from _child import clean_env, figure_line, run_json, script_main, spread
 
 RECORDED = 32  # the span-event cap per category (--max-events-per-span): span event + log
 LOG_CAP = 256  # span-event cap x LOG_RECORDS_FACTOR: log records only up to here
@@ -218,16 +217,13 @@ def measure(quick: bool) -> dict[str, Any]:
 def _report(results: dict[str, Any]) -> str:
     lines = [f"sensor event cost, Python {results['python']}, {results['rounds']} rounds"]
     for key, target in results["targets"].items():
-        figure = results[key]
-        verdict = "ok" if figure["median"] <= target else "OVER TARGET"
-        lines.append(
-            f"  {key}: median {figure['median']:.2f} µs (min {figure['min']:.2f}, "
-            f"max {figure['max']:.2f}; target <= {target}) {verdict}"
-        )
-    figure = results["floor_event_us"]
+        lines.append(figure_line(key, results[key], target, " µs"))
     lines.append(
-        f"  floor_event_us (the SDK's own span event + log record, spool): median "
-        f"{figure['median']:.2f} µs (min {figure['min']:.2f}, max {figure['max']:.2f})"
+        figure_line(
+            "floor_event_us (the SDK's own span event + log record, spool)",
+            results["floor_event_us"],
+            unit=" µs",
+        )
     )
     return "\n".join(lines)
 
@@ -237,12 +233,7 @@ def main() -> None:
         rounds, repeats, past_cap = (int(value) for value in sys.argv[2:5])
         print(json.dumps(_child(rounds, repeats, past_cap, "--floor" in sys.argv)))
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and events")
-    args = parser.parse_args()
-    results = measure(args.quick)
-    print(json.dumps(results, indent=2) if args.json else _report(results))
+    script_main(__doc__, lambda args: measure(args.quick), _report)
 
 
 if __name__ == "__main__":

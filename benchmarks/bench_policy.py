@@ -19,7 +19,6 @@ round trip ≤ ×1.03 (policy vs no policy).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _child import WARMUP_SECONDS, ServedChild, clean_env, spread
+from _child import WARMUP_SECONDS, ServedChild, clean_env, figure_line, script_main, spread
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "bench_sensor.py"  # its --child-drive runs _echo_server.py over stdio
@@ -155,23 +154,16 @@ def _report(results: dict[str, Any]) -> str:
         + ", ".join(f"{key} {value:.0f}" for key, value in results["decider_ns"].items()),
     ]
     for key, target in results["targets"].items():
-        figure = results[key]
-        verdict = "ok" if figure["median"] <= target else "OVER TARGET"
-        lines.append(
-            f"  {key}: median {figure['median']:.3f}x (min {figure['min']:.3f}, "
-            f"max {figure['max']:.3f}; target <= {target}) {verdict}"
-        )
+        lines.append(figure_line(key, results[key], target, "x"))
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--quick", action="store_true", help="fewer calls per round")
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (>= 5)")
-    args = parser.parse_args()
-    results = measure(args.quick, args.rounds)
-    print(json.dumps(results, indent=2) if args.json else _report(results))
+
+
+def main() -> None:
+    script_main(__doc__, lambda args: measure(args.quick, args.rounds), _report, _options)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ on ≤ ×1.05 (vs the sensor off).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import json
@@ -38,7 +37,9 @@ from _child import (
     ServedChild,
     clean_env,
     end_of_round,
+    figure_line,
     run_json,
+    script_main,
     spread,
 )
 
@@ -214,13 +215,8 @@ def measure(quick: bool) -> dict[str, Any]:
 def _report(results: dict[str, Any]) -> str:
     lines = [f"sensor benchmark, Python {results['python']}, {results['rounds']} A/B rounds"]
     for key, target in results["targets"].items():
-        figure = results[key]
         unit = " ns" if key.endswith("_ns_added") else "x"
-        verdict = "ok" if figure["median"] <= target else "OVER TARGET"
-        lines.append(
-            f"  {key}: median {figure['median']:.3g}{unit} "
-            f"(min {figure['min']:.3g}, max {figure['max']:.3g}; target <= {target}) {verdict}"
-        )
+        lines.append(figure_line(key, results[key], target, unit))
     for key in (
         "recorded_event_ns_added",
         "file_heavy_tool_cpu_ratio_sensor_vs_plain",
@@ -229,11 +225,7 @@ def _report(results: dict[str, Any]) -> str:
         "recorded_event_ns_added_python_hook",
         "file_heavy_tool_ratio_python_hook_vs_plain",
     ):
-        figure = results[key]
-        lines.append(
-            f"  {key}: median {figure['median']:.3g} (min {figure['min']:.3g}, "
-            f"max {figure['max']:.3g})"
-        )
+        lines.append(figure_line(key, results[key]))
     return "\n".join(lines)
 
 
@@ -244,12 +236,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child-drive":
         asyncio.run(_drive(int(sys.argv[2]), float(sys.argv[3])))
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and events")
-    args = parser.parse_args()
-    results = measure(args.quick)
-    print(json.dumps(results, indent=2) if args.json else _report(results))
+    script_main(__doc__, lambda args: measure(args.quick), _report)
 
 
 if __name__ == "__main__":
