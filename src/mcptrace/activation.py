@@ -54,6 +54,7 @@ _exit_needs: list[Callable[[], bool]] = []  # "is there something to write at ex
 _exit_registered = False
 _exited = False
 _sigterm_installed = False
+_real_os_exit: Callable[[int], None] | None = None  # os._exit before install_exit_flush
 _context_loaded_before = True  # OTel's context was in use before activate() ran
 _ambient: tuple[object, dict[str, object]] | None = None  # (our context variable, its default)
 
@@ -214,6 +215,62 @@ def _spool_in_use(settings: Settings) -> bool:
         for signal in SIGNALS
         for name in settings.exporter_for(signal)
     )
+
+
+def install_exit_flush() -> None:
+    """What was recorded is written however the process ends, where Python lets it run:
+    ``os._exit`` (how multiprocessing's fork workers, daemonizing servers and many forked
+    children end) flushes first, and so does a SIGTERM left at its default."""
+    _flush_before_os_exit()
+    install_sigterm_flush()
+
+
+_EXIT_FLUSH_SECONDS = 5.0  # a flush stuck on a lock held at the exit must not keep the exit
+
+
+def _flush_before_os_exit() -> None:
+    """Wrap ``os._exit`` once: flush (as at a normal exit) in a helper thread, waiting for
+    it at most ``_EXIT_FLUSH_SECONDS``, then exit with the program's status.  A helper, not
+    this thread: ``os._exit`` may be called from a signal handler, or in a forked child,
+    while a lock the flush needs is held by the code it interrupted."""
+    global _real_os_exit
+    if _real_os_exit is not None:
+        return
+    import _operator
+
+    real_exit = _real_os_exit = os._exit
+
+    def _exit(status: int, /) -> None:
+        try:
+            _operator.index(status)  # os._exit("x") raises TypeError: nothing ends, nothing flushed
+        except TypeError:
+            real_exit(status)
+        if not _exited:
+            _flush_within(_EXIT_FLUSH_SECONDS)
+        real_exit(status)
+
+    _exit.__doc__ = real_exit.__doc__
+    _exit.__wrapped__ = real_exit  # type: ignore[attr-defined]
+    os._exit = _exit  # type: ignore[assignment]
+
+
+def _flush_within(seconds: float) -> None:
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def flush() -> None:
+        try:
+            at_exit()
+        except BaseException:
+            pass
+        finally:
+            done.release()
+
+    try:
+        _thread.start_new_thread(flush, ())
+    except RuntimeError:  # no thread can be started (interpreter shutting down): exit as asked
+        return
+    done.acquire(timeout=seconds)
 
 
 def install_sigterm_flush() -> None:
@@ -421,7 +478,7 @@ def _build() -> Telemetry | None:
             _exit_registered = True
             atexit.register(at_exit)
         if not _exited:
-            install_sigterm_flush()
+            install_exit_flush()
         return active
     except Exception as exc:  # never take the program down
         report(f"mcptrace: telemetry disabled, setup failed ({exc!r})")

@@ -298,7 +298,7 @@ def start() -> None:
 
         for module_name in ACTIVATING_IMPORTS:
             importwatch.before(module_name, _activate_before(module_name))
-        activation.install_sigterm_flush()  # what was recorded survives a SIGTERM
+        activation.install_exit_flush()  # what was recorded survives os._exit and SIGTERM
 
 
 def _instrument_later(name: str, value: str) -> Callable[[], None]:

@@ -147,6 +147,11 @@ class SensorLifecycle:
         self._start_process_span()  # may replace OTel's context variable: link after it
         link_otel(self.sensor)
         self.sensor.recorder.pump.start()
+        if hasattr(os, "register_at_fork"):
+            # registered after threading's own at-fork hook (the pump imported threading):
+            # a thread started before that hook runs is dropped from threading's table
+            # and fails as it ends (KeyError in Thread._delete)
+            os.register_at_fork(after_in_child=self._start_pump_in_child)
 
     def has_records(self) -> bool:
         """Something for the exporters: a pending record, or events on the process span."""
@@ -306,5 +311,6 @@ class SensorLifecycle:
         translate.reset_after_fork()
         self.process_span = None
         self.early = None
-        if self.linked:
-            self.sensor.recorder.pump.start()
+
+    def _start_pump_in_child(self) -> None:
+        self.sensor.recorder.pump.start()

@@ -1,0 +1,74 @@
+"""What a child records reaches the spool however the child ends, where Python runs at all.
+
+A forked child that ends by ``os._exit`` (multiprocessing's fork workers, pty.fork, a
+daemonizing server), by an unhandled exception in a worker, by SIGTERM at its default, by
+its own handler calling ``os._exit``: its records are written before it goes, by the child
+itself, once, and its exit code is the one the program chose.  A child killed by SIGKILL
+keeps what it recorded before the last flush (OTEL_BLRP_SCHEDULE_DELAY, 1 s) when mcptrace
+was set up in it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import HERE, SENSOR_SCOPE
+
+from mcptrace.export.spool_reader import iter_requests, logs_in
+from mcptrace.record import vocabulary as ev
+from support import PYTHON, run_under_mcptrace
+
+pytestmark = pytest.mark.slow
+
+EXPECTED_EXIT = {
+    "os_exit": 7,
+    "sigterm_default": -15,
+    "own_handler_os_exit": 9,
+    "from_a_thread": 7,
+    "pty_fork": 3,
+    "mp_process": 0,
+    "mp_failing": 1,
+    "mp_pool": 0,
+    "main_os_exit": 5,
+}
+
+
+def child_opens(spool: Path, path: str) -> list[int]:
+    """The pid of the writer of each log record of an open of ``path``."""
+    return [
+        int(file.name.split("-")[2])
+        for file, tree in iter_requests(spool, "logs")
+        for record in logs_in(tree)
+        if record.scope == SENSOR_SCOPE
+        and record.event_name == ev.FILE_OPEN
+        and record.attributes.get(ev.FILE_PATH) == path
+    ]
+
+
+def run_ending(how: str, spool: Path, work: Path, active: bool) -> tuple[int, int, int]:
+    command = [PYTHON, str(HERE / "fork_endings.py"), how, str(work)]
+    result = run_under_mcptrace([*command, *(["active"] if active else [])], spool, check=False)
+    assert "Traceback" not in result.stderr.replace("RuntimeError: the worker fails", "") or (
+        how == "mp_failing" and result.stderr.count("Traceback") == 1
+    ), result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return result.returncode, report["child"], report["exit"]
+
+
+@pytest.mark.parametrize("active", [False, True], ids=["lazy", "active"])
+@pytest.mark.parametrize("how", sorted(EXPECTED_EXIT))
+def test_a_child_writes_what_it_recorded_before_it_ends(
+    how: str, active: bool, spool: Path, tmp_path: Path
+) -> None:
+    returncode, child, code = run_ending(how, spool, tmp_path, active)
+    assert code == EXPECTED_EXIT[how]  # the program's own exit code, unchanged
+    assert returncode == (5 if how == "main_os_exit" else 0)
+    assert child_opens(spool, str(tmp_path / f"child-{how}.txt")) == [child]
+
+
+def test_a_child_killed_after_a_grace_kept_what_it_recorded(spool: Path, tmp_path: Path) -> None:
+    returncode, child, code = run_ending("sigkill_after_grace", spool, tmp_path, active=True)
+    assert (returncode, code) == (0, -9)
+    assert child_opens(spool, str(tmp_path / "child-sigkill_after_grace.txt")) == [child]
