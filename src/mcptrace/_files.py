@@ -21,6 +21,46 @@ from pathlib import Path
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def above_stdio(fd: int) -> int:
+    """``fd`` moved to 3 or above (close-on-exec) when it landed on 0, 1 or 2.
+
+    A program that closed its stdout or stderr gets the lowest free descriptor for the next
+    file it opens; a spool file, a directory or a socket of mcptrace's there would receive
+    what the program then prints (and a stdio server's JSON-RPC), instead of the EBADF the
+    program would have had."""
+    if fd > 2:
+        return fd
+    import fcntl
+
+    try:
+        moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    except OSError:
+        return fd  # no descriptor free above 2: keep it rather than lose the file
+    os.close(fd)
+    return moved
+
+
+class StdioSlotsHeld:
+    """While in use, the closed ones of descriptors 0-2 hold /dev/null, and are closed again
+    after: SQLite never opens a database on them, and fills them with /dev/null for good
+    instead (a program that closed its stdout would then print into /dev/null, not fail)."""
+
+    def __enter__(self) -> None:
+        self.held: list[int] = []
+        for slot in (0, 1, 2):
+            try:
+                os.fstat(slot)
+            except OSError:
+                fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+                self.held.append(fd)
+                if fd > 2:
+                    break  # the slots below were taken meanwhile
+
+    def __exit__(self, *exc_info: object) -> None:
+        for fd in self.held:
+            os.close(fd)
+
+
 class UnsafePath(OSError):
     """A path mcptrace refuses to use; ``str()`` is one line saying why and how to fix it."""
 
@@ -67,7 +107,7 @@ def private_directory(path: Path, kind: str = "directory") -> int:
         else:
             os.chmod(directory, 0o700, follow_symlinks=False)  # the umask may have narrowed it
     try:
-        fd = os.open(path, _DIRECTORY_FLAGS)
+        fd = above_stdio(os.open(path, _DIRECTORY_FLAGS))
     except OSError as exc:
         if os.path.islink(path):
             raise UnsafePath(
@@ -92,7 +132,7 @@ def private_subdirectory(parent_fd: int, name: str, parent: Path) -> int:
     else:
         os.chmod(name, 0o700, dir_fd=parent_fd, follow_symlinks=False)
     try:
-        fd = os.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd)
+        fd = above_stdio(os.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd))
     except OSError:
         raise UnsafePath(
             f"{parent / name} is not a directory of mcptrace's (a symbolic link or a file?); "
@@ -112,6 +152,7 @@ def open_private(directory_fd: int, name: str, flags: int, directory: Path) -> i
     to a file elsewhere), never someone else's."""
     try:
         fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory_fd)
+        fd = above_stdio(fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafePath(

@@ -84,6 +84,24 @@ def _read_file(path: str) -> bytes:
         return handle.read()
 
 
+def _connect_above_stdio(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+    """``socket.create_connection`` with the socket on a descriptor above 2: a kept-alive
+    connection on a program's closed stdout would receive what it prints."""
+    sock = socket.create_connection(address, *args, **kwargs)
+    if sock.fileno() > 2:
+        return sock
+    import fcntl
+
+    try:
+        fd = fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, 3)
+    except OSError:
+        return sock
+    moved = socket.socket(sock.family, sock.type, sock.proto, fileno=fd)
+    moved.settimeout(sock.gettimeout())
+    sock.close()
+    return moved
+
+
 class Sender:
     def __init__(self) -> None:
         self._connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
@@ -145,6 +163,7 @@ class Sender:
                 )
             else:
                 connection = http.client.HTTPConnection(host, port, timeout=timeout)
+            connection._create_connection = _connect_above_stdio  # type: ignore[attr-defined]
             self._connections[key] = connection
         connection.timeout = timeout
         if connection.sock is not None:

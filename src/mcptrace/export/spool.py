@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from mcptrace import _guard
-from mcptrace._files import UnsafePath, private_directory
+from mcptrace._files import UnsafePath, above_stdio, private_directory
 from mcptrace._stderr import say
 from mcptrace.config import Signal, load_settings_lenient
 from mcptrace.export.log_text import log_lines
@@ -104,6 +104,7 @@ class SpoolWriter:
                     )  # fmt: skip
                 except FileExistsError:
                     continue
+                fd = above_stdio(fd)
                 os.fchmod(fd, 0o600)
                 self._size = 0
                 self.current_name = name

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from mcptrace._files import UnsafePath, refuse_unsafe_file
+from mcptrace._files import StdioSlotsHeld, UnsafePath, refuse_unsafe_file
 from mcptrace._guard import sensor_paused
 from mcptrace._stderr import say
 from mcptrace.provenance.hashing import FileKey
@@ -94,6 +94,10 @@ class HashCache:
             )
         except FileExistsError:
             pass
+        with StdioSlotsHeld():  # every file SQLite keeps open is opened below
+            return self._open_database()
+
+    def _open_database(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
             str(self.path),
             timeout=BUSY_TIMEOUT_MS / 1000,
