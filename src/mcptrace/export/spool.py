@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -86,6 +87,8 @@ class SpoolWriter:
         self._sequence = 0
         self._pid = os.getpid()
         self.current_name = ""
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_in_child(weakref.ref(self)))
 
     def _open_next(self) -> int:
         directory_fd = private_directory(self.directory, "spool directory")
@@ -186,6 +189,17 @@ class SpoolWriter:
     def close(self) -> None:
         with self._lock:
             self._close()
+
+
+def _forget_in_child(writer: weakref.ref[SpoolWriter]) -> Callable[[], None]:
+    # an exporter thread writing a batch holds the lock at a fork; no thread releases it in
+    # the child, whose own writes then waited for ever (a forked child never exited)
+    def forget() -> None:
+        alive = writer()
+        if alive is not None:
+            alive._lock = threading.Lock()
+
+    return forget
 
 
 def _spool_dir(spool_dir: Path | None) -> Path:

@@ -995,6 +995,10 @@ class Detector:
             self.gates[event] = (path_globs(patterns), ungated)
         self.by_event[event] = compiled_rules  # after its gate: readers take no lock
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: the thread compiling an event's rules at the fork is gone."""
+        self._lock = threading.Lock()
+
     def compile_all(self) -> None:
         """Compile every rule now (a server about to serve tool calls: off their path)."""
         for event in list(self._pending):

@@ -71,6 +71,13 @@ class DetectionStage:
         self._late_reported: dict[tuple[int, str, str], None] = {}
         self.errors = 0
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: the log thread may have held these locks, loading or compiling
+        rules, when another thread forked; it does not exist here to release them."""
+        self._lock = threading.Lock()
+        if self._detector is not None:
+            self._detector.reset_after_fork()
+
     def detector(self) -> Detector | None:
         if self._detector is None and not self._failed:
             with self._lock:
@@ -316,6 +323,7 @@ def install(
     offers.judging = True  # the answers a server sends are worth keeping for the rules
     recorder.detector = stage
     recorder.late_detector = stage.late
+    recorder.pump.after_fork.append(stage.reset_after_fork)
     recorder.judge_past_cap = True  # a flood past the per-span caps hides nothing from it
     hook = sys.modules.get("mcptrace.sensor.hook")  # the sensor's C hook must not hide them
     sensor = getattr(hook, "_installed", None)
