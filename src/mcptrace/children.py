@@ -199,6 +199,15 @@ def _posix_spawn(wrapped: Callable[..., Any]) -> Callable[..., Any]:
 _ENVIRON_SWAP = _thread.allocate_lock()
 
 
+def _new_swap_lock_in_child() -> None:
+    global _ENVIRON_SWAP
+    _ENVIRON_SWAP = _thread.allocate_lock()  # a thread spawning at the fork may have held it
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_swap_lock_in_child)
+
+
 def _set_environ(target: Mapping[str, str]) -> None:
     for key in [key for key in os.environ if key not in target]:
         del os.environ[key]

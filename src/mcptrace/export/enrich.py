@@ -21,6 +21,7 @@ Usage::
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,15 @@ _enrichers: list[SpanEnricher] = []
 _finishers: list[SpanFinisher] = []
 _sinks: list[SpanProcessor] = []
 _enrichers_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    global _enrichers_lock
+    _enrichers_lock = threading.Lock()  # a thread of the parent's may have held it
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def register_enricher(enricher: SpanEnricher) -> None:

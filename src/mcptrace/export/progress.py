@@ -59,7 +59,10 @@ class Claim:
 
 def _forget_claims_in_child() -> None:
     # flock belongs to the open file, which a fork shares: a child that outlives its parent
-    # must not keep the parent's files claimed forever.
+    # must not keep the parent's files claimed forever.  The lock may have been held by a
+    # thread of the parent's at the fork.
+    global _claims_lock
+    _claims_lock = threading.Lock()
     for claim in list(_claims):
         try:
             os.close(claim.fd)

@@ -50,6 +50,15 @@ FIELDS = ("description", "schema", "annotations")
 KINDS = ("tool", "resource", "resource_template", "prompt")
 _DESCRIPTION_MAX = 1024
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # a thread of the parent's may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 _store_dir: Path | None = None
 
 
