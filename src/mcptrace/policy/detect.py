@@ -80,6 +80,8 @@ SUBJECT_ATTRIBUTES = (
     ev.ENV_KEY,
     ev.AUDIT_EVENT,
     ev.ATTRIBUTION,
+    ev.RESOURCE_KIND,
+    ev.RESOURCE_USAGE,
 )
 
 # keys a [[detection]] table may have
@@ -939,6 +941,7 @@ def _default_subject(event: str, attributes: dict[str, Any]) -> str:
         ev.CODE_FILENAME,
         ev.ENV_KEY,
         ev.AUDIT_EVENT,
+        ev.RESOURCE_USAGE,
     ):
         value = attributes.get(key)
         if value:

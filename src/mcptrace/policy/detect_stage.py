@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from opentelemetry.sdk.trace import Event
 from opentelemetry.trace import SpanContext
 
 from mcptrace.activation import report
+from mcptrace.policy.resources import ResourceWatch, limits_from_environment
 from mcptrace.record import offers
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.observation import Observation
@@ -69,6 +71,7 @@ class DetectionStage:
         self._root_of: dict[int, int] = {}
         self._calls: dict[int, tuple[SpanContext, str | None]] = {}
         self._late_reported: dict[tuple[int, str, str], None] = {}
+        self.resources = ResourceWatch(limits_from_environment())
         self.errors = 0
 
     def reset_after_fork(self) -> None:
@@ -77,6 +80,7 @@ class DetectionStage:
         self._lock = threading.Lock()
         if self._detector is not None:
             self._detector.reset_after_fork()
+        self.resources.reset()
 
     def detector(self) -> Detector | None:
         if self._detector is None and not self._failed:
@@ -274,6 +278,35 @@ class DetectionStage:
                 out.append(([finding.time_ns, observation, how, thread, 0, True], contexts[key]))
         return out
 
+    def watch_resources(self, registry: SpanRegistry) -> None:
+        """Each tick of the log thread: a tool call in flight that exhausts the server (a
+        CPU loop, a fork or thread bomb) is judged while it runs, since it may never end."""
+        from mcptrace.policy.detect import Action
+
+        if not registry.requests_seen:  # a client, a child, a script: no calls to watch
+            return
+        try:
+            found = self.resources.tick(list(registry.in_flight.values()))
+            detector = self.detector() if found else None
+            if detector is None:
+                return
+            for exhaustion in found:
+                call = exhaustion.call
+                tool = _tool_name(getattr(call.key, "attributes", None))
+                used = {ev.RESOURCE_KIND: exhaustion.kind, ev.RESOURCE_USAGE: exhaustion.what}
+                action = Action(time.time_ns(), ev.RESOURCE_EXHAUSTED, used)
+                for finding in detector.evaluate([action], tool):
+                    attributes = finding.as_attributes(tool)
+                    observation = Observation(ev.DETECTION, ev.DETECTION_CATEGORY, attributes, "")
+                    record: Record = [finding.time_ns, observation, ev.CONTEXT, 0, 0, True]
+                    with self.recorder.lock:
+                        if not call.ended:  # a span event too, if the call ever ends
+                            call.events.append(record)
+                    if len(self.recorder.pending) < QUEUE_LIMIT:
+                        self.recorder.pending.append((record, call.span_context))
+        except Exception:
+            self.errors += 1
+
     def warm_up(self) -> None:
         """Load and compile the rules on the log thread, so tool calls do not pay for it."""
         try:
@@ -341,4 +374,5 @@ def install(
                 stage.warm_up()
 
         recorder.pump.on_tick.append(warm_up_once)
+        recorder.pump.on_tick.append(lambda: stage.watch_resources(registry))
     return stage

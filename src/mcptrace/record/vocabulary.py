@@ -69,6 +69,10 @@ DETECTION_COUNT = "mcptrace.detection.count"  # matching actions, when more than
 TOOL_OFFERED = "mcptrace.mcp.tool.offered"
 PARENT_TOOL_VARIABLE = "MCPTRACE_PARENT_TOOL"  # the tool whose call started this process
 TOOL_ANSWERED = "mcptrace.mcp.tool.answered"  # what a tool, resource or prompt returned
+# a call in flight grew the server's use of a resource past a limit (policy/resources.py)
+RESOURCE_EXHAUSTED = "mcptrace.resource.exhausted"
+RESOURCE_KIND = "mcptrace.resource.kind"  # cpu memory threads processes descriptors written
+RESOURCE_USAGE = "mcptrace.resource.usage"  # "41 s of CPU (limit 30 s)"
 
 # --- OTel semantic-convention attributes (general)
 FILE_PATH = "file.path"
