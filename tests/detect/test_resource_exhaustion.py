@@ -4,7 +4,6 @@ one that runs after another leaked descriptors, are not."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
