@@ -18,6 +18,8 @@ import os
 import stat
 from pathlib import Path
 
+from mcptrace import _pristine
+
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -36,7 +38,7 @@ def above_stdio(fd: int) -> int:
         moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     except OSError:
         return fd  # no descriptor free above 2: keep it rather than lose the file
-    os.close(fd)
+    _pristine.close(fd)
     return moved
 
 
@@ -49,16 +51,16 @@ class StdioSlotsHeld:
         self.held: list[int] = []
         for slot in (0, 1, 2):
             try:
-                os.fstat(slot)
+                _pristine.fstat(slot)
             except OSError:
-                fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+                fd = _pristine.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
                 self.held.append(fd)
                 if fd > 2:
                     break  # the slots below were taken meanwhile
 
     def __exit__(self, *exc_info: object) -> None:
         for fd in self.held:
-            os.close(fd)
+            _pristine.close(fd)
 
 
 class UnsafePath(OSError):
@@ -101,13 +103,14 @@ def private_directory(path: Path, kind: str = "directory") -> int:
         probe = probe.parent
     for directory in reversed(missing):
         try:
-            os.mkdir(directory, 0o700)
+            _pristine.mkdir(directory, 0o700)
         except FileExistsError:
             pass  # made meanwhile (another process); checked below like any existing one
         else:
-            os.chmod(directory, 0o700, follow_symlinks=False)  # the umask may have narrowed it
+            # the umask may have narrowed it
+            _pristine.chmod(directory, 0o700, follow_symlinks=False)
     try:
-        fd = above_stdio(os.open(path, _DIRECTORY_FLAGS))
+        fd = above_stdio(_pristine.open(path, _DIRECTORY_FLAGS))
     except OSError as exc:
         if os.path.islink(path):
             raise UnsafePath(
@@ -115,9 +118,9 @@ def private_directory(path: Path, kind: str = "directory") -> int:
             ) from None
         raise exc
     try:
-        check_owned(path, os.fstat(fd), kind)
+        check_owned(path, _pristine.fstat(fd), kind)
     except BaseException:
-        os.close(fd)
+        _pristine.close(fd)
         raise
     return fd
 
@@ -126,22 +129,22 @@ def private_subdirectory(parent_fd: int, name: str, parent: Path) -> int:
     """``name`` inside an already checked directory: made 0700, opened without following a
     symlink, and refused unless it is ours."""
     try:
-        os.mkdir(name, 0o700, dir_fd=parent_fd)
+        _pristine.mkdir(name, 0o700, dir_fd=parent_fd)
     except FileExistsError:
         pass
     else:
-        os.chmod(name, 0o700, dir_fd=parent_fd, follow_symlinks=False)
+        _pristine.chmod(name, 0o700, dir_fd=parent_fd, follow_symlinks=False)
     try:
-        fd = above_stdio(os.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd))
+        fd = above_stdio(_pristine.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd))
     except OSError:
         raise UnsafePath(
             f"{parent / name} is not a directory of mcptrace's (a symbolic link or a file?); "
             "remove it"
         ) from None
     try:
-        check_owned(parent / name, os.fstat(fd))
+        check_owned(parent / name, _pristine.fstat(fd))
     except BaseException:
-        os.close(fd)
+        _pristine.close(fd)
         raise
     return fd
 
@@ -151,7 +154,7 @@ def open_private(directory_fd: int, name: str, flags: int, directory: Path) -> i
     directory: never through a symlink, never a file with other links (a hard link planted
     to a file elsewhere), never someone else's."""
     try:
-        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory_fd)
+        fd = _pristine.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory_fd)
         fd = above_stdio(fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
@@ -160,12 +163,12 @@ def open_private(directory_fd: int, name: str, flags: int, directory: Path) -> i
             ) from None
         raise
     try:
-        info = os.fstat(fd)
+        info = _pristine.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
             raise UnsafePath(f"{directory / name} is not a plain file of mcptrace's; remove it")
         check_owned(directory / name, info, "file")
     except BaseException:
-        os.close(fd)
+        _pristine.close(fd)
         raise
     return fd
 
@@ -173,7 +176,7 @@ def open_private(directory_fd: int, name: str, flags: int, directory: Path) -> i
 def refuse_unsafe_file(path: Path, kind: str = "file") -> None:
     """For a file opened by name by a library (SQLite): it must not be a symlink or another
     user's, and its directory must be private (created so if missing)."""
-    os.close(private_directory(path.parent, "directory"))
+    _pristine.close(private_directory(path.parent, "directory"))
     try:
         info = os.lstat(path)
     except FileNotFoundError:

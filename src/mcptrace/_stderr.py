@@ -9,14 +9,15 @@ A stdio MCP server speaks JSON-RPC on its stdout.  Tool code may rebind ``sys.st
 ``sys.stdout`` (or to a stream on the same pipe); a line mcptrace wrote there would be a
 message the client cannot parse.  ``say`` writes to ``sys.stderr``, else to the stderr the
 process started with, and to neither when it leads where stdout does over a pipe or socket:
-the line is then dropped.  Imported at interpreter start: ``os``, ``stat`` and ``sys`` only.
+the line is then dropped.  Imported at interpreter start: ``stat``, ``sys`` and ``_pristine`` only.
 """
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
+
+from mcptrace import _pristine
 
 TYPE_CHECKING = False  # not typing's: imported at interpreter start
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def _reaches_stdout(stream: Any) -> bool:
     except (AttributeError, OSError, ValueError):
         return False  # an in-memory stream (a test's capture)
     try:
-        mine, out = os.fstat(fd), os.fstat(1)
+        mine, out = _pristine.fstat(fd), _pristine.fstat(1)  # not a replaced os.fstat
     except OSError:
         return fd == 1
     if not (stat.S_ISFIFO(out.st_mode) or stat.S_ISSOCK(out.st_mode)):

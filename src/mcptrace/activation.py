@@ -29,6 +29,7 @@ import atexit
 import os
 import sys
 
+from mcptrace import _pristine
 from mcptrace._stderr import say
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every process start-up
@@ -156,7 +157,8 @@ def at_exit() -> None:
     paused_here = me not in PAUSED
     PAUSED.add(me)  # what follows is mcptrace's own work, not the program's
     try:
-        _exit_sequence()
+        with _pristine.restored():  # the program may have replaced os.open, os.write, ...
+            _exit_sequence()
     finally:
         if paused_here:
             PAUSED.discard(me)

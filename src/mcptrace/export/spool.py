@@ -32,7 +32,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from mcptrace import _guard
+from mcptrace import _guard, _pristine
 from mcptrace._files import UnsafePath, above_stdio, private_directory
 from mcptrace._stderr import say
 from mcptrace.config import Signal, load_settings_lenient
@@ -98,7 +98,7 @@ class SpoolWriter:
                 stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
                 name = f"{self.signal}-{stamp}-{os.getpid()}-{self._sequence:04d}.jsonl"
                 try:
-                    fd = os.open(
+                    fd = _pristine.open(
                         name,
                         os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                         | os.O_CLOEXEC,
@@ -108,20 +108,20 @@ class SpoolWriter:
                 except FileExistsError:
                     continue
                 fd = above_stdio(fd)
-                os.fchmod(fd, 0o600)
+                _pristine.fchmod(fd, 0o600)
                 self._size = 0
                 self.current_name = name
                 return fd
         finally:
-            os.close(directory_fd)
+            _pristine.close(directory_fd)
 
     def _close(self) -> None:
         if self._fd is not None:
             try:
-                os.fdatasync(self._fd)
+                _pristine.fdatasync(self._fd)
             except OSError:
                 pass
-            os.close(self._fd)
+            _pristine.close(self._fd)
             self._fd = None
 
     def write(self, lines: Sequence[str], items: int = 0) -> bool:
@@ -134,13 +134,15 @@ class SpoolWriter:
                 data = utf8(line)
                 try:
                     self._write_line(data)
-                except OSError as exc:
+                except Exception as exc:  # OSError; or the program's audit hook refusing
+                    # our open, a replaced function raising: never the program's problem
                     self.dropped_lines += len(lines) - index
                     self.dropped_items += items
+                    reason = exc.strerror or exc if isinstance(exc, OSError) else repr(exc)
                     problem = (
                         str(exc)
                         if isinstance(exc, UnsafePath)
-                        else (f"cannot write the spool in {self.directory} ({exc.strerror or exc})")
+                        else f"cannot write the spool in {self.directory} ({reason})"
                     )
                     _warn_once(
                         self, f"{problem}; telemetry is being dropped, the program continues"
@@ -149,7 +151,7 @@ class SpoolWriter:
             if self._fd is not None and time.monotonic() - self._synced >= SYNC_SECONDS:
                 self._synced = time.monotonic()
                 try:
-                    os.fdatasync(self._fd)
+                    _pristine.fdatasync(self._fd)
                 except OSError:
                     pass
         if self.listener is not None and lines:
@@ -160,7 +162,7 @@ class SpoolWriter:
         """The current file was removed under us (``rm -rf`` of the spool by the program, a
         cleaner): every line written to it now would be lost with its inode."""
         try:
-            return self._fd is not None and os.fstat(self._fd).st_nlink == 0
+            return self._fd is not None and _pristine.fstat(self._fd).st_nlink == 0
         except OSError:
             return True
 
@@ -174,13 +176,13 @@ class SpoolWriter:
                 self.listener.own(self.signal, self.current_name)
         start = self._size
         try:
-            written = os.write(self._fd, data)
+            written = _pristine.write(self._fd, data)
             if written != len(data):
                 raise OSError(28, "short write (disk full?)")
         except OSError:
             # Leave no half line: a reader must only ever see whole requests.
             try:
-                os.ftruncate(self._fd, start)
+                _pristine.ftruncate(self._fd, start)
             except OSError:
                 self._close()
             raise

@@ -454,7 +454,16 @@ fast_audit_hook(const char *event, PyObject *args, void *user_data)
     thread_state->tracing--;
 #endif
     if (result == NULL) {
-        return -1; /* a policy denial (the Python hook swallows everything else) */
+        /* The Python hook swallows everything but a policy denial, once it runs.  Calling it
+           can fail before it runs: at the recursion limit (the program may open a file there:
+           a C call needs no frame) or out of memory.  That error is ours, not the program's,
+           unless a policy is locked in: then an event it could not judge is refused. */
+        if (!state.pinned && (PyErr_ExceptionMatches(PyExc_RecursionError)
+                              || PyErr_ExceptionMatches(PyExc_MemoryError))) {
+            PyErr_Clear();
+            return 0;
+        }
+        return -1;
     }
     Py_DECREF(result);
     return 0;
