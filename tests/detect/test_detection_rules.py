@@ -7,6 +7,7 @@ tests in test_detections.py show the same rules on a real server.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -430,6 +431,52 @@ POSITIVE = [
     ),
     # cloud metadata spelled as an IPv4-mapped IPv6 address
     ([connected("::ffff:169.254.169.254", 80)], "credential-access.cloud-metadata"),
+    # the lookup of the host the secrets go to (where names do not resolve, the only trace)
+    (
+        [
+            opened(f"{H}/.ssh/id_rsa"),
+            ("mcptrace.network.resolve", {"server.address": "c2.example"}),
+        ],
+        "exfiltration.after-collection",
+    ),
+    # system information sent out: host, kernel, memory map, mounts, network configuration
+    (
+        [opened("/proc/self/maps"), connected("203.0.113.9", 443)],
+        "exfiltration.system-information",
+    ),
+    (
+        [
+            opened("/etc/hostname"),
+            opened("/proc/version"),
+            ("mcptrace.network.resolve", {"server.address": "telemetry.example"}),
+        ],
+        "exfiltration.system-information",
+    ),
+    (
+        [
+            opened("/proc/net/route"),
+            ("mcptrace.network.request", {"url.full": "https://x.example/u"}),
+        ],
+        "exfiltration.system-information",
+    ),
+    # data staged, a payload or a marker dropped as a dot-file in a shared temporary directory
+    ([opened("/tmp/.auth_cache", "write")], "defense-evasion.hidden-scratch-file"),
+    ([opened("/var/tmp/.calc_audit", "append")], "defense-evasion.hidden-scratch-file"),
+    ([opened("/dev/shm/.x/payload.bin", "create")], "defense-evasion.hidden-scratch-file"),
+    ([opened("/tmp/.hidden/stage2.py", "write")], "defense-evasion.hidden-scratch-file"),
+    (
+        [
+            (
+                "mcptrace.file.copy",
+                {"file.path": "/etc/hosts", "mcptrace.file.target_path": "/tmp/.h"},
+            )
+        ],
+        "defense-evasion.hidden-scratch-file",
+    ),
+    (
+        [("mcptrace.file.rename", {"file.path": "/tmp/a", "mcptrace.file.target_path": "/tmp/.a"})],
+        "defense-evasion.hidden-scratch-file",
+    ),
 ]
 
 
@@ -516,6 +563,16 @@ NEGATIVE = [
     [opened(f"{H}/.local/share/app/data.json", "write")],
     [opened(f"{H}/project/mcp.md", "write"), opened(f"{H}/project/.cursor/rules.md", "write")],
     [spawned("import", "notes.txt")],
+    [opened("/tmp/.auth_cache", "read")],  # reading one is no drop
+    # system information kept on the machine, or sent only to a local service
+    [opened("/proc/meminfo"), opened("/etc/os-release")],
+    [opened("/proc/self/status"), connected("127.0.0.1", 5432)],
+    [opened("/etc/hostname"), ("mcptrace.network.resolve", {"server.address": "localhost"})],
+    [opened("/tmp/.X11-unix/X0", "write")],  # the display server's sockets and locks
+    [opened("/tmp/.X0-lock", "write")],
+    [opened("/tmp/tmpab12cd/.gitignore", "write")],  # inside the tool's own scratch directory
+    [opened(f"{H}/project/.env", "write")],
+    [opened("/tmp/report.txt", "write")],
     [opened(f"{H}/.venv/lib/python3.11/site-packages/discord/Local Storage/x.py")],
     [opened(f"{H}/.config/filezilla/filezilla.xml")],
     [
@@ -680,6 +737,13 @@ def test_instructions_in_a_tool_answer_are_flagged(text: str) -> None:
 )
 def test_ordinary_answers_are_not(text: str) -> None:
     assert rules_for(answered(text)) == set()
+
+
+def test_looking_up_this_machines_own_name_sends_no_system_information() -> None:
+    own = ("mcptrace.network.resolve", {"server.address": socket.gethostname()})
+    assert "exfiltration.system-information" not in rules_for(opened("/etc/hosts"), own)
+    elsewhere = ("mcptrace.network.resolve", {"server.address": "collector.example"})
+    assert "exfiltration.system-information" in rules_for(opened("/etc/hosts"), elsewhere)
 
 
 def test_unusual_dns_names() -> None:

@@ -24,6 +24,7 @@ import functools
 import os
 import re
 import shlex
+import socket
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
@@ -429,6 +430,16 @@ def _non_loopback(attributes: dict[str, Any]) -> bool:
     return not (parsed.is_loopback or parsed.is_unspecified)
 
 
+def _not_this_host(attributes: dict[str, Any]) -> bool:
+    """Not this machine's own name (looking it up to list its addresses sends nothing)."""
+    address = _address_of(attributes).lower().rstrip(".")
+    try:
+        own = socket.gethostname().lower()
+    except OSError:
+        return True
+    return address not in (own, own.split(".")[0])
+
+
 def _ip_endpoint(attributes: dict[str, Any]) -> bool:
     """An INET endpoint (not a unix socket path, not a netlink/other family tuple)."""
     address = _address_of(attributes)
@@ -623,6 +634,7 @@ CHECKS: dict[str, Any] = {
     "host-name": _host_name,
     "non-loopback": _non_loopback,
     "ip-endpoint": _ip_endpoint,
+    "not-this-host": _not_this_host,
 }
 PATH_CHECKS: dict[str, Any] = {
     "in-home": _in_home,
