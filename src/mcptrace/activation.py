@@ -294,7 +294,9 @@ def install_sigterm_flush() -> None:
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         try:
-            at_exit()
+            # in a helper, bounded: the interrupted code may hold a lock the flush needs
+            # (a spool write on this thread), and a handler waiting for it never returns
+            _flush_within(_EXIT_FLUSH_SECONDS)
         finally:
             _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
             os.kill(os.getpid(), _signal.SIGTERM)
