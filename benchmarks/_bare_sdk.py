@@ -6,7 +6,9 @@ deliver what the issues ask for:
 * ``install()``, for round trips: the SDK's ``TracerProvider`` (which makes mcp 2.x's own
   spans real: one per message sent, one per message handled, with ``_meta`` context
   propagation) and a ``BatchSpanProcessor`` whose exporter only encodes each batch to binary
-  OTLP protobuf (written to a scratch file: no JSON, no network).
+  OTLP protobuf (written to a scratch file: no JSON, no network).  With
+  ``exporter="no-op"`` the batch processor's exporter drops each batch: issue 20's floor
+  (its "+2.6 MiB" server footprint), without protobuf's modules and message objects.
 * ``install_module_records()``, for start-up with module provenance: that, plus a
   ``LoggerProvider`` that, at exit, emits one log record per loaded module file (name, path,
   and a fixed stand-in for the hash: no hashing, no cache, no RECORD lookup) to an exporter
@@ -63,6 +65,13 @@ class SpanFileExporter(_ScratchFile, SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+class NoOpSpanExporter(SpanExporter):
+    """Drops every batch: the SDK's span pipeline with nothing after it (issue 20's floor)."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
 class KeptLogExporter(LogRecordExporter):
     """Keeps the records it is given: the SDK's work without any encoding."""
 
@@ -80,16 +89,17 @@ class KeptLogExporter(LogRecordExporter):
         pass
 
 
-def install(service_name: str) -> SpanFileExporter:
+def install(service_name: str, exporter: str = "protobuf") -> SpanExporter:
+    """The round-trip floor; ``exporter`` is "protobuf" (``SpanFileExporter``) or "no-op"."""
     resource = Resource.create({"service.name": service_name})
     provider = TracerProvider(resource=resource)
-    exporter = SpanFileExporter()
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    chosen = SpanFileExporter() if exporter == "protobuf" else NoOpSpanExporter()
+    provider.add_span_processor(BatchSpanProcessor(chosen))
     trace.set_tracer_provider(provider)
-    return exporter
+    return chosen
 
 
-def install_module_records(service_name: str) -> tuple[SpanFileExporter, KeptLogExporter]:
+def install_module_records(service_name: str) -> tuple[SpanExporter, KeptLogExporter]:
     spans = install(service_name)
     provider = LoggerProvider(resource=Resource.create({"service.name": service_name}))
     exporter = KeptLogExporter()

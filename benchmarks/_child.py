@@ -24,19 +24,22 @@ WARMUP_SECONDS = 5.0
 
 
 BARE_SDK_FLAG = "--bare-sdk"
+BARE_SDK_NOOP_FLAG = "--bare-sdk-noop"  # the floor with a no-op exporter (issue 20's floor)
 
 
-def take_bare_sdk_flag(argv: list[str], service_name: str) -> bool:
-    """Remove ``--bare-sdk`` from a child's ``argv``; if it was there, install the round-trip
-    floor (``_bare_sdk.install``).  Imported only then: a plain child must not even load the
-    SDK, or its memory and start-up would not be plain."""
-    if BARE_SDK_FLAG not in argv:
-        return False
-    argv.remove(BARE_SDK_FLAG)
-    import _bare_sdk  # the script's directory is on sys.path
+def take_bare_sdk_flag(argv: list[str], service_name: str) -> str:
+    """Remove ``--bare-sdk`` or ``--bare-sdk-noop`` from a child's ``argv``; if one was there,
+    install that round-trip floor (``_bare_sdk.install``) and return the flag ("" if none).
+    Imported only then: a plain child must not even load the SDK, or its memory and start-up
+    would not be plain."""
+    for flag, exporter in ((BARE_SDK_FLAG, "protobuf"), (BARE_SDK_NOOP_FLAG, "no-op")):
+        if flag in argv:
+            argv.remove(flag)
+            import _bare_sdk  # the script's directory is on sys.path
 
-    _bare_sdk.install(service_name)
-    return True
+            _bare_sdk.install(service_name, exporter)
+            return flag
+    return ""
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -235,3 +238,56 @@ def compile_mcptrace() -> None:
     import mcptrace
 
     compileall.compile_dir(os.path.dirname(mcptrace.__file__), quiet=1)
+
+
+def memory_report(top: int = 30) -> dict[str, Any]:
+    """Where this process's memory is: the kernel's figures (``/proc/self/status``,
+    ``smaps_rollup``: anonymous against file-backed), the ``top`` mappings by RSS (a C
+    extension's code, the heap, thread stacks), thread count, loaded modules per top-level
+    package, and the ``top`` allocation sites by file and line when tracemalloc traces."""
+    import tracemalloc
+
+    def kib_fields(path: str) -> dict[str, int]:
+        fields = {}
+        with open(path, encoding="ascii") as handle:
+            for line in handle:
+                key, _, rest = line.partition(":")
+                parts = rest.split()
+                if len(parts) == 2 and parts[1] == "kB":
+                    fields[key] = int(parts[0])
+        return fields
+
+    mappings: dict[str, int] = {}
+    name = "?"
+    with open("/proc/self/smaps", encoding="ascii", errors="replace") as handle:
+        for line in handle:
+            head = line.split()
+            if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                name = head[5] if len(head) > 5 else "[anonymous]"
+            elif head and head[0] == "Rss:":
+                mappings[name] = mappings.get(name, 0) + int(head[1])
+    packages: dict[str, int] = {}
+    for module in list(sys.modules):
+        root = module.partition(".")[0]
+        packages[root] = packages.get(root, 0) + 1
+    report: dict[str, Any] = {
+        "status": kib_fields("/proc/self/status"),
+        "smaps_rollup": kib_fields("/proc/self/smaps_rollup"),
+        "mappings_kib": sorted(mappings.items(), key=lambda item: -item[1])[:top],
+        "threads": [thread.name for thread in threading.enumerate()],
+        "modules": len(sys.modules),
+        "module_names": sorted(sys.modules),
+        "packages": sorted(packages.items(), key=lambda item: -item[1])[:top],
+    }
+    if tracemalloc.is_tracing():
+        snapshot = tracemalloc.take_snapshot()
+        report["traced_kib"] = tracemalloc.get_traced_memory()[0] // 1024
+        report["by_line"] = [
+            [str(stat.traceback), stat.size // 1024, stat.count]
+            for stat in snapshot.statistics("lineno")[:top]
+        ]
+        report["by_file"] = [
+            [str(stat.traceback), stat.size // 1024, stat.count]
+            for stat in snapshot.statistics("filename")[:top]
+        ]
+    return report

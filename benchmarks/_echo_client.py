@@ -30,7 +30,7 @@ from contextlib import AsyncExitStack
 
 from mcp.client.stdio import stdio_client
 
-from _child import BARE_SDK_FLAG, GC, READY, end_of_round, take_bare_sdk_flag
+from _child import GC, READY, end_of_round, take_bare_sdk_flag
 from mcp import ClientSession, StdioServerParameters
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -190,7 +190,7 @@ def main() -> None:
             args.tool,
             json.loads(args.argument),
             args.warmup_seconds,
-            [BARE_SDK_FLAG] if bare_sdk else [],
+            [bare_sdk] if bare_sdk else [],  # the server runs the same floor
         )
     )
 

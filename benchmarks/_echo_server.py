@@ -64,6 +64,20 @@ def peak_rss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+@server.tool()
+def memory_report(top: int = 30, trim: bool = False) -> str:
+    """Where this process's memory is (JSON): /proc status and smaps_rollup figures, the
+    largest mappings by RSS, threads, loaded modules per top-level package, and, when
+    tracemalloc traces (``-X tracemalloc``), the largest allocation sites by file and line."""
+    import json
+
+    if trim:  # what glibc's arenas hold free, given back first
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    return json.dumps(_child.memory_report(top))
+
+
 if __name__ == "__main__":
     _child.take_bare_sdk_flag(sys.argv, "bench-server")
     run_server(server, sys.argv)

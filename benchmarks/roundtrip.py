@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._child import BARE_SDK_FLAG, WARMUP_SECONDS, ServedChild
+from benchmarks._child import BARE_SDK_FLAG, BARE_SDK_NOOP_FLAG, WARMUP_SECONDS, ServedChild
 from benchmarks.harness import Result, rotate
 
 CLIENT = str(Path(__file__).with_name("_echo_client.py"))
@@ -39,6 +39,25 @@ SPANS_ONLY = {
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "mcptrace_provenance",
 }
 ECHO = '{"text": "hello"}'
+
+
+# The floors (_bare_sdk.py): the SDK making mcp 2.x's spans real, batches encoded to protobuf
+# ("floor"), or dropped by a no-op exporter (issue 20's floor, NOOP_FLOOR)
+NOOP_FLOOR = "floor, no-op exporter"
+FLOOR_SUFFIX = {
+    "floor": ": the OTel SDK alone, no mcptrace (floor)",
+    NOOP_FLOOR: ": the OTel SDK alone, no-op exporter (issue 20's floor)",
+}
+CPU_FLOOR_SUFFIX = {
+    "floor": ", the OTel SDK alone (floor)",
+    NOOP_FLOOR: ", the OTel SDK alone, no-op exporter (issue 20's floor)",
+}
+FLOOR_NOTE = {
+    "floor": "mcp 2.x's own spans made real by an SDK TracerProvider, batches encoded to "
+    "binary OTLP: what any OTel-based instrumentation of mcp 2.x costs at least",
+    NOOP_FLOOR: "the same TracerProvider and batch processor, each batch dropped by a no-op "
+    "exporter: the floor issue 20 measured (no protobuf loaded)",
+}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -91,8 +110,9 @@ class Runner:
         }
         for label, overrides in (variants or {}).items():  # other instrumented settings
             self.children[label] = ServedChild([*run, *command], {**self.env, **overrides})
-        if floor:
+        if floor:  # ours (protobuf encoding) and issue 20's (a no-op exporter)
             self.children["floor"] = ServedChild([*command, BARE_SDK_FLAG], self.env)
+            self.children[NOOP_FLOOR] = ServedChild([*command, BARE_SDK_NOOP_FLAG], self.env)
         self.figures: dict[str, list[dict[str, float]]] = {label: [] for label in self.children}
         try:
             for child in self.children.values():  # no round runs beside the other's warm-up
@@ -181,6 +201,7 @@ def measure(
             results.append(variant)
         if floor:
             results.append(floor_result(name, samples, p99))
+            results.append(floor_result(name, samples, p99, NOOP_FLOOR))
         if cpu_rows:
             results += cpu_results(name, runner, rounds)
         for other in also or []:
@@ -202,18 +223,19 @@ def measure(
     return [*results, *memory_results(memory, memory_after)] if memory else results
 
 
-def floor_result(name: str, samples: dict[str, list[float]], p99: dict[str, list[float]]) -> Result:
+def floor_result(
+    name: str, samples: dict[str, list[float]], p99: dict[str, list[float]], label: str = "floor"
+) -> Result:
     floor = Result(
-        f"{name}: the OTel SDK alone, no mcptrace (floor)",
+        f"{name}{FLOOR_SUFFIX[label]}",
         "s",
         samples["baseline"],
-        samples["floor"],
-        note="mcp 2.x's own spans made real by an SDK TracerProvider, batches encoded to "
-        "binary OTLP: what any OTel-based instrumentation of mcp 2.x costs at least",
+        samples[label],
+        note=FLOOR_NOTE[label],
     )
-    floor.extra["p99_s"] = {"baseline": p99["baseline"], "floor": p99["floor"]}
+    floor.extra["p99_s"] = {"baseline": p99["baseline"], label: p99[label]}
     floor.extra["mcptrace_vs_floor"] = [
-        i / f for i, f in zip(samples["instrumented"], samples["floor"], strict=True) if f > 0
+        i / f for i, f in zip(samples["instrumented"], samples[label], strict=True) if f > 0
     ]
     return floor
 
@@ -230,9 +252,7 @@ def cpu_results(name: str, runner: Runner, rounds: int) -> list[Result]:
     for label, runs in figures.items():
         if label == "baseline":
             continue
-        suffix = {"instrumented": "", "floor": ", the OTel SDK alone (floor)"}.get(
-            label, f", {label}"
-        )
+        suffix = {"instrumented": "", **CPU_FLOOR_SUFFIX}.get(label, f", {label}")
 
         def row(
             key: str,
@@ -312,18 +332,19 @@ def memory_results(memory: dict[str, dict[str, float]], calls: int) -> list[Resu
         note="what instrumentation accumulates per call after the warm-up (flat = no leak)",
     )
     results = [footprint, growth]
-    if "floor" in memory:
-        results.insert(
-            1,
-            Result(
-                f"server peak RSS after {calls:,} calls: the OTel SDK alone (floor)",
-                "MiB",
-                baseline=[memory["baseline"]["server_peak_rss_kib"] / 1024],
-                instrumented=[memory["floor"]["server_peak_rss_kib"] / 1024],
-                compare="delta",
-                note="the SDK's TracerProvider and the OTLP protobuf encoder, no mcptrace",
-            ),
-        )
+    for label in (NOOP_FLOOR, "floor"):
+        if label in memory:
+            results.insert(
+                1,
+                Result(
+                    f"server peak RSS after {calls:,} calls{FLOOR_SUFFIX[label]}",
+                    "MiB",
+                    baseline=[memory["baseline"]["server_peak_rss_kib"] / 1024],
+                    instrumented=[memory[label]["server_peak_rss_kib"] / 1024],
+                    compare="delta",
+                    note=FLOOR_NOTE[label],
+                ),
+            )
     return results
 
 

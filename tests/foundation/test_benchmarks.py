@@ -169,6 +169,37 @@ def test_the_floor_makes_sdk_spans_real_encodes_them_and_emits_a_record_per_modu
     )
 
 
+NOOP_FLOOR = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import _child
+from opentelemetry import trace
+
+argv = ["server", _child.BARE_SDK_NOOP_FLAG, "stdio"]
+flag = _child.take_bare_sdk_flag(argv, "noop-floor-test")
+for _ in range(3):
+    with trace.get_tracer("mcp-python-sdk").start_as_current_span("MCP send tools/call") as span:
+        recording = span.is_recording()
+flushed = trace.get_tracer_provider().force_flush()
+print(json.dumps({"flag": flag, "argv": argv, "recording": recording, "flushed": flushed,
+                  "proto": any(m.startswith("google.protobuf") for m in sys.modules)}))
+"""
+
+
+def test_the_issues_floor_makes_spans_real_and_drops_them_without_protobuf() -> None:
+    """Issue 20's floor (``--bare-sdk-noop``): the SDK's spans are real and go through the
+    batch processor to an exporter that drops them; protobuf never loads, even after a flush
+    (which is what separates its memory from our protobuf floor's)."""
+    out = json.loads(run_in_benchmarks(NOOP_FLOOR))
+    assert out == {
+        "flag": "--bare-sdk-noop",
+        "argv": ["server", "stdio"],
+        "recording": True,
+        "flushed": True,
+        "proto": False,
+    }
+
+
 PLAIN_IMPORTS = """
 import runpy, sys
 sys.path.insert(0, sys.argv[1])
