@@ -144,3 +144,49 @@ def test_an_unusable_cache_location_costs_only_the_cache(site: Path, tmp_path: P
     record = record_for(spool, core)
     assert record.attributes[names.MODULE_SHA256] == sha256_of(core)
     assert record.attributes[names.MODULE_VERIFICATION] == names.VERIFIED
+
+
+def test_a_closed_cache_opens_again_on_the_next_lookup(tmp_path: Path) -> None:
+    """A settled inventory closes the cache between its walks (its page cache is memory a
+    server keeps otherwise); a late import's lookup opens the file again and finds its row."""
+    from mcptrace.provenance.cache import FileFacts, HashCache
+    from mcptrace.provenance.hashing import stat_key
+
+    module = tmp_path / "late.py"
+    module.write_text("X = 1\n")
+    key = stat_key(str(module))
+    assert key is not None
+    facts = FileFacts("ab" * 32, "", "", "", "", "unowned")
+    cache = HashCache(tmp_path / "cache.sqlite3")
+    assert cache.put_many([(key, facts)])
+    cache.close()
+    assert cache.get(key) == facts  # opened again
+    cache.close()
+    assert cache.get_many([key]) == {key: facts}
+    cache.close()
+    assert HashCache(tmp_path / "cache.sqlite3").get(key) == facts  # stored on disk
+
+
+def test_released_facts_come_back_from_the_cache_unhashed(tmp_path: Path) -> None:
+    """A settled inventory releases what it kept in memory; a file described again is then
+    a cache hit (same attributes, nothing hashed again), and a file edited since is hashed
+    afresh: its new bytes are what the record says."""
+    from mcptrace.provenance.cache import HashCache
+    from mcptrace.provenance.describe import ModuleProvenance
+
+    module = tmp_path / "late.py"
+    module.write_text("X = 1\n")
+    time.sleep(RACY_WINDOW_NS / 1e9 + 0.2)  # older than the racy window: its row is saved
+    provenance = ModuleProvenance(HashCache(tmp_path / "cache.sqlite3"))
+    first = provenance.describe(str(module))
+    provenance.persist()
+    assert provenance.hashed == 1 and first[names.MODULE_SHA256] == sha256_of(module)
+    provenance.release()
+    assert provenance.memory == {}
+    assert provenance.describe(str(module)) == first
+    assert provenance.hashed == 1  # from the cache file, not read again
+    module.write_text("X = 2\n")
+    provenance.release()
+    edited = provenance.describe(str(module))
+    assert provenance.hashed == 2
+    assert edited[names.MODULE_SHA256] == sha256_of(module) != first[names.MODULE_SHA256]

@@ -4,8 +4,8 @@
 
 ``mcptrace_threads(wait)`` sleeps ``wait`` seconds (long enough for the module inventory's
 start-up walks), then returns JSON: the names of the threads whose name starts with
-"mcptrace" and the time it looked.  Nothing here writes to stdout: that is the JSON-RPC
-channel.
+"mcptrace", the time it looked and what its file descriptors point at.  Nothing here
+writes to stdout: that is the JSON-RPC channel.
 """
 
 from __future__ import annotations
@@ -27,7 +27,18 @@ server = FastMCP("threads")
 def mcptrace_threads(wait: float) -> str:
     time.sleep(wait)
     names = sorted(t.name for t in threading.enumerate() if t.name.startswith("mcptrace"))
-    return json.dumps({"threads": names, "at": time.time_ns()})
+    return json.dumps({"threads": names, "at": time.time_ns(), "open_files": open_files()})
+
+
+def open_files() -> list[str]:
+    """What this process's file descriptors point at."""
+    targets = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass  # closed meanwhile (the listing's own descriptor)
+    return targets
 
 
 if __name__ == "__main__":

@@ -214,6 +214,17 @@ class ModuleProvenance:
         if rows and self.cache is not None:
             self.cache.put_many(rows)
 
+    def release(self) -> None:
+        """Let go of what a walk kept (start-up settled, walks are far apart): the facts of
+        every file described so far (≈0.8 MiB in a server) and SQLite's page cache (≈1.1 MiB).
+        Saved rows stay in the cache file, so describing such a file again is one lookup
+        (the connection opens again on demand); facts not saved (a file changed within the
+        racy window) are hashed again."""
+        with self.lock:
+            self.memory = {}
+            if self.cache is not None:
+                self.cache.close()
+
     def reset_after_fork(self) -> None:
         self.lock = threading.RLock()
         if self.cache is not None:

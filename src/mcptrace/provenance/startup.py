@@ -179,6 +179,8 @@ class ModuleInventory:
         if self.decided and not self.summarized:
             self.summarize()
             self._remember_reported()
+        if self.decided:  # walks are LATE_INTERVAL apart now: keep nothing between them
+            self.provenance.release()
         interval = LATE_INTERVAL if self.decided else SETTLE_INTERVAL
         self.next_walk = time.monotonic() + interval
 
