@@ -459,6 +459,21 @@ POSITIVE = [
         ],
         "exfiltration.system-information",
     ),
+    # a string compiled to import a module, wherever it is compiled (typing, logging.config)
+    (
+        [
+            (
+                "mcptrace.code.exec",
+                {
+                    "mcptrace.code.operation": "compile",
+                    "mcptrace.code.filename": "<string>",
+                    "mcptrace.code.imports_module": True,
+                    "mcptrace.origin": "library",
+                },
+            )
+        ],
+        "execution.string-import",
+    ),
     # data staged, a payload or a marker dropped as a dot-file in a shared temporary directory
     ([opened("/tmp/.auth_cache", "write")], "defense-evasion.hidden-scratch-file"),
     ([opened("/var/tmp/.calc_audit", "append")], "defense-evasion.hidden-scratch-file"),

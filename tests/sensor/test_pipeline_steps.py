@@ -110,6 +110,24 @@ def test_putenv_keeps_the_key_only() -> None:
     assert observation.attributes == {ev.ENV_KEY: "API_TOKEN"}
 
 
+def test_a_string_compiled_to_import_a_module_is_marked() -> None:
+    # an expression can import only through __import__ (or importlib): what a payload
+    # laundered through a library's eval (typing's forward references, logging.config's
+    # `args`) needs; the source itself is never kept
+    for source in (
+        "__import__('socket').create_connection(('10.0.0.1', 4444)) and int",
+        b"getattr(__import__('os'), 'system')('id')",
+        "importlib.import_module('subprocess').run(['id'])",
+    ):
+        observation = translate("compile", (source, "<string>"))
+        assert observation is not None
+        assert observation.attributes[ev.CODE_IMPORTS_MODULE] is True
+    for source in ("List[int]", "(sys.stderr,)", "def f(x):\n    return x + 1\n", "import json"):
+        observation = translate("compile", (source, "<string>"))
+        assert observation is not None
+        assert ev.CODE_IMPORTS_MODULE not in observation.attributes
+
+
 def test_categories_select_events() -> None:
     network_only = interesting_events({"network"})
     assert "socket.connect" in network_only

@@ -71,6 +71,9 @@ class DetectionStage:
         self._root_of: dict[int, int] = {}
         self._calls: dict[int, tuple[SpanContext, str | None]] = {}
         self._late_reported: dict[tuple[int, str, str], None] = {}
+        # in a forked child: the tool call that forked it (a copy of the server acting for
+        # that call, which no span of this process will ever end)
+        self._forked_call: tuple[SpanContext, str | None] | None = None
         self.resources = ResourceWatch(limits_from_environment())
         self.errors = 0
 
@@ -81,6 +84,7 @@ class DetectionStage:
         if self._detector is not None:
             self._detector.reset_after_fork()
         self.resources.reset()
+        self._forked_call = _current_tool_call()
 
     def detector(self) -> Detector | None:
         if self._detector is None and not self._failed:
@@ -186,15 +190,19 @@ class DetectionStage:
         if detector is None:
             return []
         tool = os.environ.get(ev.PARENT_TOOL_VARIABLE) or None
+        forked = self._forked_call
+        if tool is None and forked is not None:  # a forked copy of the server, in a call
+            tool = forked[1]
         findings = detector.evaluate(actions, tool)
-        reported = {id(f.attributes) for f in findings if not _launches_a_server(f)}
-        dropped = {id(f.attributes) for f in findings if _launches_a_server(f)} - reported
+        launched = _launches_a_server if forked is None else _never
+        reported = {id(f.attributes) for f in findings if not launched(f)}
+        dropped = {id(f.attributes) for f in findings if launched(f)} - reported
         if dropped:  # an unreported spawn (pip asking `uname`) sets up no later rule
             actions = [action for action in actions if id(action.attributes) not in dropped]
             findings = detector.evaluate(actions, tool)
         events = []
         for finding in findings:
-            if _launches_a_server(finding):
+            if launched(finding):
                 continue
             attributes = finding.as_attributes(tool)
             attributes[ev.ATTRIBUTION] = finding.attributes.get(ev.ATTRIBUTION, ev.CONTEXT)
@@ -236,11 +244,17 @@ class DetectionStage:
         groups: dict[int, list[Action]] = {}
         contexts: dict[int, SpanContext | None] = {0: None}
         tools: dict[int, str | None] = {0: None}
+        forked = self._forked_call
         for record, span_context in batch:
             key = 0
-            if span_context is not None:
+            if span_context is None and forked is not None:  # a forked copy, in its call
+                key = forked[0].span_id
+                contexts[key], tools[key] = forked
+            elif span_context is not None:
                 root_id = self._root_of.get(span_context.span_id)
                 call = self._calls.get(root_id) if root_id is not None else None
+                if call is None and forked is not None and forked[0] == span_context:
+                    root_id, call = span_context.span_id, forked
                 if call is None:
                     continue  # not an MCP call's (or forgotten): nothing to judge it with
                 key = root_id or 0
@@ -266,7 +280,7 @@ class DetectionStage:
                 if len(self._late_reported) > LATE_REPORTED_KEPT:
                     self._late_reported.pop(next(iter(self._late_reported)))
                 attributes = finding.as_attributes(tool)
-                if key:
+                if key and self._forked_call is None:
                     attributes[ev.SPAN_ENDED] = True
                 attributes[ev.ATTRIBUTION] = finding.attributes.get(ev.ATTRIBUTION, ev.NONE)
                 audit_event = str(finding.attributes.get(ev.AUDIT_EVENT, ""))
@@ -315,6 +329,22 @@ class DetectionStage:
                 detector.compile_all()
         except Exception:
             self.errors += 1
+
+
+def _never(finding: Finding) -> bool:
+    return False
+
+
+def _current_tool_call() -> tuple[SpanContext, str | None] | None:
+    """The MCP tool call span current in this thread, if it is one (read in a forked child:
+    the thread that forked is the one left, still in the call's context)."""
+    from opentelemetry.trace import get_current_span
+
+    span = get_current_span()
+    name = getattr(span, "name", "")
+    if not isinstance(name, str) or not name.startswith(_SPAN_NAME_TOOL_PREFIX):
+        return None
+    return span.get_span_context(), _tool_name(getattr(span, "attributes", None))
 
 
 def _launches_a_server(finding: Finding) -> bool:

@@ -130,6 +130,9 @@ CODE_FILENAME = "mcptrace.code.filename"
 CODE_SHA256 = "mcptrace.code.sha256"  # first 16 hex digits of the source's SHA-256
 CODE_SIZE = "mcptrace.code.size"
 CODE_SOURCE_TYPE = "mcptrace.code.source_type"
+# compiled source that imports a module by name (__import__, import_module): how an
+# expression eval'd by a library (typing, logging.config) reaches os or socket
+CODE_IMPORTS_MODULE = "mcptrace.code.imports_module"
 DESERIALIZE_FORMAT = "mcptrace.deserialize.format"
 DESERIALIZE_GLOBAL = "mcptrace.deserialize.global"
 DESERIALIZE_SIZE = "mcptrace.deserialize.size"

@@ -816,10 +816,27 @@ def _compile(event: str, args: Args) -> Observation | None:
         attrs[ev.CODE_SOURCE_TYPE] = type(source).__name__
     else:
         attrs[ev.CODE_SHA256], attrs[ev.CODE_SIZE] = digest
+    if _imports_module(source):
+        attrs[ev.CODE_IMPORTS_MODULE] = True
     if len(_last_compile) > 1024:
         _last_compile.clear()
     _last_compile[_get_ident()] = name
     return Observation(ev.CODE_EXEC, ev.CODE, attrs, event)
+
+
+_IMPORT_CALLS = ("__import__", "import_module(")
+_IMPORT_CALLS_BYTES = tuple(call.encode() for call in _IMPORT_CALLS)
+_SOURCE_SCANNED = 16384  # characters of a compiled string looked at
+
+
+def _imports_module(source: object) -> bool:
+    if isinstance(source, str):
+        head = source[:_SOURCE_SCANNED]
+        return any(call in head for call in _IMPORT_CALLS)
+    if isinstance(source, (bytes, bytearray)):
+        raw = bytes(source[:_SOURCE_SCANNED])
+        return any(call in raw for call in _IMPORT_CALLS_BYTES)
+    return False
 
 
 @translator("exec", categories=[ev.CODE, ev.IMPORT])
