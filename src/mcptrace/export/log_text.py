@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mcptrace.export import otlp_tree
+from mcptrace.export.request_text import request_line
 from mcptrace.export.shared import SharedAttributes
 
 _quote = json.encoder.encode_basestring  # C; what json.dumps(text, ensure_ascii=False) writes
@@ -78,69 +79,82 @@ def _pairs_text(mapping: Mapping[str, Any]) -> str:
     return "[" + ",".join(parts) + "]" if parts else ""
 
 
-def _log_text(readable: Any) -> str:
-    """``otlp_tree._log(readable)`` as compact JSON text, its keys in the same order."""
-    record = readable.log_record
+def record_text(
+    timestamp: int | None,
+    severity_number: int | None,
+    severity_text: str | None,
+    body: Any,
+    attributes: str,
+    dropped_attributes: int,
+    flags: int,
+    trace_id: int,
+    span_id: int,
+    observed_timestamp: int | None,
+    event_name: str | None,
+) -> str:
+    """One ``LogRecord`` as compact JSON text, its keys in ``otlp_tree._log``'s order;
+    ``attributes`` is the text ``attributes_text`` gives for its attributes."""
     parts: list[str] = []
-    if record.timestamp:
-        parts.append('"timeUnixNano":' + _quote(str(record.timestamp)))
-    severity = getattr(record.severity_number, "value", None)
-    if severity:
-        parts.append('"severityNumber":' + _number(severity))
-    if record.severity_text:
-        parts.append('"severityText":' + _quote(record.severity_text))
-    body = record.body
+    if timestamp:
+        parts.append('"timeUnixNano":' + _quote(str(timestamp)))
+    if severity_number:
+        parts.append('"severityNumber":' + _number(severity_number))
+    if severity_text:
+        parts.append('"severityText":' + _quote(severity_text))
     parts.append('"body":' + ("{}" if body is None else _compact(otlp_tree._body(body))))
-    attributes = attributes_text(record.attributes)
     if attributes:
         parts.append('"attributes":' + attributes)
-    dropped = readable.dropped_attributes
-    if dropped:
-        parts.append('"droppedAttributesCount":' + _number(dropped))
-    flags = int(record.trace_flags)
+    if dropped_attributes:
+        parts.append('"droppedAttributesCount":' + _number(dropped_attributes))
     if flags:
         parts.append(f'"flags":{flags}')
-    if record.trace_id:
-        parts.append(f'"traceId":"{record.trace_id:032x}"')
-    if record.span_id:
-        parts.append(f'"spanId":"{record.span_id:016x}"')
-    if record.observed_timestamp:
-        parts.append('"observedTimeUnixNano":' + _quote(str(record.observed_timestamp)))
-    if record.event_name:
-        parts.append('"eventName":' + _quote(record.event_name))
+    if trace_id:
+        parts.append(f'"traceId":"{trace_id:032x}"')
+    if span_id:
+        parts.append(f'"spanId":"{span_id:016x}"')
+    if observed_timestamp:
+        parts.append('"observedTimeUnixNano":' + _quote(str(observed_timestamp)))
+    if event_name:
+        parts.append('"eventName":' + _quote(event_name))
     return "{" + ",".join(parts) + "}"
 
 
-def log_line(records: Sequence[Any]) -> str:
-    """The spool line of these log records ("" for none)."""
-    groups = otlp_tree._group(
-        records, lambda r: r.resource, lambda r: r.instrumentation_scope or None
+class EncodedLog:
+    """A log record already written as its spool text, with what the request groups it by
+    (export/direct_logs.py makes them for the sensor's records): what the batch processor in
+    front of the spool queues instead of a ``ReadableLogRecord``."""
+
+    __slots__ = ("instrumentation_scope", "resource", "text")
+
+    def __init__(self, resource: Any, instrumentation_scope: Any, text: str) -> None:
+        self.resource = resource
+        self.instrumentation_scope = instrumentation_scope
+        self.text = text
+
+
+def _log_text(readable: Any) -> str:
+    """``otlp_tree._log(readable)`` as compact JSON text, its keys in the same order."""
+    if type(readable) is EncodedLog:
+        return readable.text
+    record = readable.log_record
+    return record_text(
+        record.timestamp,
+        getattr(record.severity_number, "value", None),
+        record.severity_text,
+        record.body,
+        attributes_text(record.attributes),
+        readable.dropped_attributes,
+        int(record.trace_flags),
+        record.trace_id,
+        record.span_id,
+        record.observed_timestamp,
+        record.event_name,
     )
-    resources: list[str] = []
-    for resource, scopes in groups.items():
-        scope_texts: list[str] = []
-        for scope, members in scopes.items():
-            text = (
-                '{"scope":'
-                + _compact(otlp_tree._scope(scope))
-                + ',"logRecords":['
-                + ",".join([_log_text(member) for member in members])
-                + "]"
-            )
-            if scope is not None and scope.schema_url:
-                text += ',"schemaUrl":' + _quote(scope.schema_url)
-            scope_texts.append(text + "}")
-        text = (
-            '{"resource":'
-            + _compact(otlp_tree._resource(resource))
-            + ',"scopeLogs":['
-            + ",".join(scope_texts)
-            + "]"
-        )
-        if resource.schema_url:
-            text += ',"schemaUrl":' + _quote(resource.schema_url)
-        resources.append(text + "}")
-    return '{"resourceLogs":[' + ",".join(resources) + "]}\n" if resources else ""
+
+
+def log_line(records: Sequence[Any]) -> str:
+    """The spool line of these log records ("" for none; export/request_text.py)."""
+    return request_line("logs", records, _log_text)
 
 
 def log_lines(records: Sequence[Any], max_bytes: int) -> Iterator[str]:

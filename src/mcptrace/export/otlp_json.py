@@ -25,6 +25,8 @@ from mcptrace.config import Signal
 from mcptrace.export import otlp_tree
 from mcptrace.export.log_text import attributes_text
 from mcptrace.export.otlp_tree import FIELDS, request_tree
+from mcptrace.export.request_text import compact as _compact
+from mcptrace.export.request_text import kept, request_line
 from mcptrace.export.shared import SharedAttributes
 
 if TYPE_CHECKING:
@@ -132,20 +134,7 @@ def encode_lines(signal: Signal, items: Any, max_bytes: int) -> Iterator[str]:
 # request's parts repeat from span to span (the resource, the scope, most attribute pairs:
 # method, session, transport, versions), so their text is made once and kept.
 _quote = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False), in C
-_CACHE_LIMIT = 1024
 _pair_text: dict[tuple[str, str], str] = {}  # (key, text value) -> its KeyValue text
-_envelope_text: dict[int, tuple[Any, str]] = {}  # id(resource or scope) -> (it, its text)
-
-
-def _compact(tree: Any) -> str:
-    return json.dumps(tree, separators=(",", ":"), ensure_ascii=False)
-
-
-def _kept(cache: dict[Any, Any], key: Any, value: Any) -> Any:
-    if len(cache) >= _CACHE_LIMIT:  # a bound, not an LRU: the steady state refills it
-        cache.clear()
-    cache[key] = value
-    return value
 
 
 def _span_attribute_items(span: Any) -> Any:
@@ -168,7 +157,7 @@ def _attributes_text(items: Any, dropped: int) -> str:
                 text = _pair_text.get((key, value))
                 if text is None:  # a request id, a path: often new, so no dict is built
                     text = f'{{"key":{_quote(key)},"value":{{"stringValue":{_quote(value)}}}}}'
-                    _kept(_pair_text, (key, value), text)
+                    kept(_pair_text, (key, value), text)
                 parts.append(text)
                 continue
             try:
@@ -247,17 +236,6 @@ def _span_text(span: Any) -> str:
     return text + f',"flags":{otlp_tree._span_flags(parent)}}}'
 
 
-def _envelope_part(part: Any, make: Callable[[Any], otlp_tree.Tree]) -> str:
-    """The text of a resource's or scope's own tree (``{"resource":{...}}`` without its
-    closing brace), made once per object: the SDK shares them between spans."""
-    kept = _envelope_text.get(id(part))
-    if kept is not None and kept[0] is part:
-        return str(kept[1])
-    text = _compact(make(part))[:-1]
-    _kept(_envelope_text, id(part), (part, text))
-    return text
-
-
 class EncodedSpan:
     """A finished span as its spool text, with what the request groups it by: what a batch
     processor in front of the spool queues instead of the span (``spill.py``).  A queued
@@ -274,34 +252,22 @@ class EncodedSpan:
         self.text = _span_text(span)
 
 
+def _member_text(member: Any) -> str:
+    return member.text if type(member) is EncodedSpan else _span_text(member)
+
+
 def span_line(spans: Sequence[Any]) -> str:
     """The spool line of these spans: ``_dump(request_tree("traces", spans))``, built from
-    text instead of a tree."""
-    groups = otlp_tree._group(
-        spans, lambda s: s.resource, lambda s: s.instrumentation_scope or None
-    )
-    resources: list[str] = []
-    for resource, scopes in groups.items():
-        scope_texts: list[str] = []
-        for scope, members in scopes.items():
-            head = _envelope_part(scope, lambda s: {"scope": otlp_tree._scope(s)})
-            texts = [m.text if type(m) is EncodedSpan else _span_text(m) for m in members]
-            text = head + ',"spans":[' + ",".join(texts) + "]"
-            if scope is not None and scope.schema_url:
-                text += ',"schemaUrl":' + _quote(scope.schema_url)
-            scope_texts.append(text + "}")
-        head = _envelope_part(resource, lambda r: {"resource": otlp_tree._resource(r)})
-        text = head + ',"scopeSpans":[' + ",".join(scope_texts) + "]"
-        if resource.schema_url:
-            text += ',"schemaUrl":' + _quote(resource.schema_url)
-        resources.append(text + "}")
-    return '{"resourceSpans":[' + ",".join(resources) + "]}\n"
+    text instead of a tree (export/request_text.py)."""
+    return request_line("traces", spans, _member_text)
 
 
 def span_lines(spans: Sequence[Any], max_bytes: int) -> Iterator[str]:
     """``span_line``, halving the batch until every line fits in ``max_bytes`` (a single
     span larger than that is written whole, as ``tree_to_lines`` does)."""
     line = span_line(spans)
+    if not line:
+        return
     if len(line) <= max_bytes or len(spans) < 2:
         yield line
         return

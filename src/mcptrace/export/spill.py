@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from mcptrace.export.direct_logs import DirectLogRecord
+from mcptrace.export.log_text import EncodedLog
 from mcptrace.export.otlp_json import EncodedSpan
 
 
@@ -58,6 +59,11 @@ class SpillingBatchSpanProcessor(BatchSpanProcessor):
 
 
 class SpillingBatchLogRecordProcessor(BatchLogRecordProcessor):
+    def emit_encoded(self, item: EncodedLog) -> None:
+        """Queue a record already written as spool text (direct_logs.SpoolTextLogger)."""
+        _spill_if_full(self)
+        self._batch_processor.emit(item)  # type: ignore[arg-type]  # the spool's exporter reads it
+
     def on_emit(self, log_record: Any) -> None:
         _spill_if_full(self)
         emit = getattr(getattr(self, "_batch_processor", None), "emit", None)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import SpanContext
     from opentelemetry.util.types import AttributeValue
 
+    from mcptrace.export.direct_logs import SpoolTextLogger
     from mcptrace.export.enrich import Additions
     from mcptrace.export.shared import SharedAttributes
 
@@ -398,6 +399,7 @@ class LogPump:
         self.ready: deque[LogItem] = deque(maxlen=QUEUE_LIMIT)
         self._logger: Logger | None = None
         self._emitter: Callable[..., None] | None = None
+        self._text: SpoolTextLogger | None = None  # set with the emitter
         self._severities: dict[str, Any] = {}
         self._contexts: dict[tuple[int, int], Context] = {}
         self.errors = 0
@@ -491,13 +493,9 @@ class LogPump:
                 self.errors += 1
 
     def _context_for(self, span_context: SpanContext | None) -> Context | None:
+        span_context = _resolved(span_context)
         if span_context is None:
             return None
-        resolve = getattr(span_context, "resolve", None)
-        if resolve is not None:  # a process span's context taken before OTel loaded
-            span_context = resolve()
-            if span_context is None:
-                return None
         key = (span_context.trace_id, span_context.span_id)
         context = self._contexts.get(key)
         if context is None:
@@ -524,6 +522,23 @@ class LogPump:
             severity = self._severities.get(category)
             if severity is None:
                 severity = self._severities[category] = severity_of(category)
+        text = self._text
+        if text is not None:  # the spool is the only destination: written as text now
+            shared: Mapping[str, Any] = (
+                observation.attributes
+                if observation.name == ev.SENSOR_SUMMARY
+                else record_attributes(record)
+            )
+            if text.emit(
+                timestamp=record[TIME],
+                observed_timestamp=_time_ns(),
+                span_context=_resolved(span_context),
+                severity_number=severity.value,
+                severity_text=_SEVERITY_TEXT.get(severity.name, "INFO"),
+                attributes=shared,
+                event_name=observation.name,
+            ):
+                return
         if observation.name == ev.SENSOR_SUMMARY:
             attributes: Mapping[str, AttributeValue] = dict(observation.attributes)
         else:  # the log record's own copy: a log processor may change it, never the span event
@@ -544,15 +559,27 @@ class LogPump:
         from opentelemetry._logs import SeverityNumber, get_logger
         from opentelemetry.context import Context
 
-        from mcptrace.export.direct_logs import DirectLogger
+        from mcptrace.export.direct_logs import DirectLogger, SpoolTextLogger
 
         global _INFO, _empty_context
         _INFO, _empty_context = SeverityNumber.INFO, Context
         if self._logger is None:
             self._logger = get_logger(ev.SENSOR_SCOPE)
         direct = DirectLogger.of(self._logger)
+        self._text = SpoolTextLogger.of(self._logger)
         self._emitter = direct.emit if direct is not None else self._logger.emit
         return self._emitter
+
+
+def _resolved(span_context: SpanContext | None) -> SpanContext | None:
+    """The span context, a process span's context taken before OTel loaded resolved."""
+    if span_context is None:
+        return None
+    resolve = getattr(span_context, "resolve", None)
+    if resolve is not None:
+        resolved: SpanContext | None = resolve()
+        return resolved
+    return span_context
 
 
 _INFO: Any = None  # SeverityNumber.INFO and opentelemetry's Context, once the log thread runs
