@@ -28,12 +28,14 @@ from mcptrace.policy import model as m
 from mcptrace.policy.matchers import (
     AddressMatcher,
     HardLinkIndex,
+    Identity,
     PathResolver,
     Target,
     compile_name_globs,
     compile_path_globs,
     dns_name,
     executable_matcher,
+    identify,
     literal_prefix,
     looks_like_module_file,
     parse_address,
@@ -354,6 +356,23 @@ class PolicyEngine:
         self.resolve = PathResolver(CACHE_LIMIT)
         self.hard_links = HardLinkIndex(self._protected_directories())
         self._path_candidates: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
+        # per path category, one regex of every rule's paths: a path none of them selects
+        # (most of them) is dismissed by one match instead of one per rule
+        self._any_path: dict[str, re.Pattern[str] | None] = {
+            category: compile_path_globs(
+                [pattern for rule in self.rules[category] for pattern in rule.rule.paths]
+            )
+            if any(isinstance(rule, PathRule) for rule in self.rules[category])
+            else None
+            for category in (m.FILE_READ, m.FILE_WRITE)
+        }
+        # a plain open's verdicts per (path, access[, tool]), kept with the identity of the
+        # file the path led to: reused while a stat finds the same file (see _file_open)
+        self._open_verdicts: dict[tuple[str, ...], tuple[Identity, list[Verdict]]] = {}
+        self._open_tool_scoped = any(
+            rule.tools is not None for category in (m.FILE_READ, m.FILE_WRITE)
+            for rule in self.rules[category]
+        )  # fmt: skip
         self._network_candidates: dict[tuple[str, str, int | None], tuple[CompiledRule, ...]] = {}
         self.resolved_names: dict[str, str] = {}  # IP -> the host name it was resolved from
         self.name_addresses: dict[str, tuple[float, tuple[str, ...]]] = {}  # the engine's own
@@ -498,10 +517,15 @@ class PolicyEngine:
         key = (category, resolved)
         rules = self._path_candidates.get(key)
         if rules is None:
-            rules = tuple(
-                rule
-                for rule in self.rules[category]
-                if isinstance(rule, PathRule) and rule.paths.match(resolved)
+            any_path = self._any_path.get(category)
+            rules = (
+                ()
+                if any_path is not None and any_path.match(resolved) is None
+                else tuple(
+                    rule
+                    for rule in self.rules[category]
+                    if isinstance(rule, PathRule) and rule.paths.match(resolved)
+                )
             )
             if len(self._path_candidates) >= CACHE_LIMIT:
                 self._path_candidates.clear()
@@ -532,9 +556,39 @@ class PolicyEngine:
         return verdict
 
     def _file_open(self, observation: Observation, where: Where) -> list[Verdict]:
+        """A plain open (a path and an access mode, by the program, not the importer: no
+        origin mark, no path object) reuses its verdicts while the path leads to the same
+        file (one ``stat``, as ``PathResolver`` checks anyway): the verdict depends on the
+        resolved path, the access and (for tool-scoped rules) the tool, nothing else.  Not
+        for a file with several names (the hard-link index changes as links are made)."""
         attributes = observation[2]
         access = attributes.get(ev.FILE_ACCESS, ev.READ)
-        target = self.resolve.lookup(str(attributes.get(ev.FILE_PATH, "")))
+        path = str(attributes.get(ev.FILE_PATH, ""))
+        identity, links = identify(path)
+        key: tuple[str, ...] | None = None
+        if len(attributes) == 2 and observation[3] == "open" and type(access) is str:
+            key = (path, access)
+            if self._open_tool_scoped:
+                key += (tool_in(where) or self.inherited_tool or "",)
+            held = self._open_verdicts.get(key)
+            if held is not None and identity is not None and held[0] == identity:
+                return list(held[1])
+        verdicts = self._judge_open(observation, access, (path, identity, links), where)
+        if key is not None and identity is not None and links <= 1:
+            if len(self._open_verdicts) >= CACHE_LIMIT:
+                self._open_verdicts.clear()
+            self._open_verdicts[key] = (identity, verdicts)
+        return verdicts
+
+    def _judge_open(
+        self,
+        observation: Observation,
+        access: object,
+        identified: tuple[str, Identity | None, int],
+        where: Where,
+    ) -> list[Verdict]:
+        attributes = observation[2]
+        target = self.resolve.lookup_identified(*identified)
         # The importer reading a real module file (not a link to something else), and library
         # machinery reading Python sources (sensor/origin.py: linecache formatting the tool's
         # error), are judged by the rules that name them, not by a deny default: lazy imports

@@ -144,6 +144,16 @@ def looks_like_module_file(resolved: str) -> bool:
     return resolved.endswith(".py") or "/__pycache__/" in resolved
 
 
+def identify(path: str) -> tuple[Identity | None, int]:
+    """(device, inode) of the file ``path`` leads to now (None if none), and its hard-link
+    count if it is a regular file (else 0): one ``stat``, following links as an open does."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None, 0
+    return (status.st_dev, status.st_ino), (status.st_nlink if stat.S_ISREG(status.st_mode) else 0)
+
+
 class PathResolver:
     """Where a path leads *now*: symlinks resolved, and re-resolved whenever that changes.
 
@@ -167,13 +177,11 @@ class PathResolver:
     def lookup(self, path: str) -> Target:
         """(resolved path, identity of the file or None, its hard-link count if a regular
         file with more than one name, else 0)."""
-        try:
-            status = os.stat(path)
-        except (OSError, ValueError):
-            identity, links = None, 0
-        else:
-            identity = (status.st_dev, status.st_ino)
-            links = status.st_nlink if stat.S_ISREG(status.st_mode) else 0
+        identity, links = identify(path)
+        return self.lookup_identified(path, identity, links)
+
+    def lookup_identified(self, path: str, identity: Identity | None, links: int) -> Target:
+        """``lookup`` with the path's ``identify`` already made (one ``stat``, not two)."""
         cached = self.cache.get(path)
         if cached is not None and identity is not None and cached[0] == identity:
             return cached[1], identity, links

@@ -253,6 +253,17 @@ def make_hook(sensor: Sensor) -> AuditHook:
             if observation[3] is importer_open:
                 return  # the importer reading a module file: judged, never recorded
             name = observation[0]
+            if (  # judged, and past its span's log cap: only counted, as without a policy
+                category is not None
+                and name != exec_event
+                and state.kept.get(category, 0) >= saturated_at
+                and (not recorder.judge_past_cap or cleared_open(event, args))
+            ):
+                root = state.root
+                with recorder.lock:
+                    root.counts[category] = root.counts.get(category, 0) + 1
+                    root.dropped += 1
+                return
             if name == symbol_event and not first_lookup(state, observation):
                 return  # the same native symbol again in this span (Recorder.first_lookup)
             record(observation, state, how, thread_id)  # 6b. record
