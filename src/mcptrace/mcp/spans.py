@@ -34,20 +34,23 @@ _tracer = trace.get_tracer(MCPTRACE_SCOPE, SCOPE_VERSION)
 def handling_span(name: str, attributes: Mapping[str, Any], meta: Any) -> Iterator[Span]:
     parent = extract_meta(meta)
     links = ambient_links(parent)
-    token = otel_context.attach(parent) if parent is not None else None
+    span = _tracer.start_span(
+        name,
+        context=parent,
+        kind=SpanKind.SERVER,
+        attributes=attributes,
+        links=links,
+        record_exception=False,
+        set_status_on_exception=False,
+    )
+    # One attach for the extracted context (the sender's baggage) and the span together;
+    # detached before the span ends, as ``start_as_current_span`` does.
+    token = otel_context.attach(trace.set_span_in_context(span, parent))
     try:
-        with _tracer.start_as_current_span(
-            name,
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            links=links,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            yield span
+        yield span
     finally:
-        if token is not None:
-            otel_context.detach(token)
+        otel_context.detach(token)
+        span.end()
 
 
 def sending_span(name: str, attributes: Mapping[str, Any]) -> Any:

@@ -112,23 +112,26 @@ class DetectionStage:
     def __call__(
         self, state: SpanState, records: list[Record], span_attributes: Mapping[str, Any] | None
     ) -> list[Event]:
-        from mcptrace.policy.detect import Action
-
         root = state.root
         if root.label == PROCESS and root is state:  # a child a call started, as it exits
             return self._judge_child(state, records)
         if not root.is_mcp:  # detections judge MCP requests (tool calls), like the policy
             return []
-        self._remember(state, span_attributes)
-        actions = [
-            (
-                Action(record[TIME], record[OBSERVATION].name, record_attributes(record)),
-                record[HOW],
-                record[THREAD],
-            )
-            for record in records
-            if record[OBSERVATION].category != ev.DETECTION_CATEGORY
-        ]
+        tool = _tool_name(span_attributes)
+        self._remember(state, tool)
+        actions: list[tuple[Action, str, int]] = []
+        if records:
+            from mcptrace.policy.detect import Action
+
+            actions = [
+                (
+                    Action(record[TIME], record[OBSERVATION].name, record_attributes(record)),
+                    record[HOW],
+                    record[THREAD],
+                )
+                for record in records
+                if record[OBSERVATION].category != ev.DETECTION_CATEGORY
+            ]
         if root is not state and root.key is not None:  # the root is live: judge with it
             if actions:
                 waiting = self._waiting.setdefault(id(root), [])
@@ -137,8 +140,8 @@ class DetectionStage:
                 if len(self._waiting) > STASH_LIMIT:
                     self._waiting.pop(next(iter(self._waiting)))
             return []
-        actions.extend(self._waiting.pop(id(root), ()))
-        tool = _tool_name(span_attributes)
+        if self._waiting:
+            actions.extend(self._waiting.pop(id(root), ()))
         offer = tool_offer(tool)
         context = root.span_context
         answer = take_answer(context.span_id if context is not None else None)
@@ -147,6 +150,8 @@ class DetectionStage:
         detector = self.detector()
         if detector is None:
             return []
+        from mcptrace.policy.detect import Action
+
         first = min((action.time_ns for action, _, _ in actions), default=0)
         if offer:  # the tool's own offer is judged too (tool poisoning)
             offered = {
@@ -214,8 +219,9 @@ class DetectionStage:
                 self.recorder.pending.append((record, state.span_context))
         return events
 
-    def _remember(self, state: SpanState, span_attributes: Mapping[str, Any] | None) -> None:
-        """Where a record arriving after ``state``'s span ended will be judged."""
+    def _remember(self, state: SpanState, tool: str | None) -> None:
+        """Where a record arriving after ``state``'s span ended will be judged (``tool``: the
+        span's tool name, if it names one)."""
         context, root = state.span_context, state.root
         if context is None or root.span_context is None:
             return
@@ -224,7 +230,7 @@ class DetectionStage:
         if len(self._root_of) > ENDED_KEPT:
             self._root_of.pop(next(iter(self._root_of)))
         if root is state:
-            self._calls[root_id] = (context, _tool_name(span_attributes))
+            self._calls[root_id] = (context, tool)
             if len(self._calls) > ENDED_KEPT:
                 self._calls.pop(next(iter(self._calls)))
 

@@ -288,12 +288,9 @@ class Recorder:
     def span_additions(
         self, state: SpanState, span_attributes: Mapping[str, Any] | None = None
     ) -> Additions | None:
-        """Span events for the records kept on ``state``, counters if it is a root."""
-        from opentelemetry.sdk.trace import Event
+        """Span events for the records kept on ``state``, counters if it is a root.
 
-        from mcptrace.export.enrich import Additions
-
-        additions = Additions()
+        A span that recorded nothing (most spans) builds no objects: ``None``."""
         records: list[Record] = []
         if state.recent:  # the span's records are complete: its log records say the same
             with self.lock:
@@ -306,23 +303,32 @@ class Recorder:
             state.past_cap = None
             records.extend(past[0])
             records.extend(past[1])
+        events: list[Any] = []
         if self.detector is not None:
             try:
-                additions.events.extend(self.detector(state, records, span_attributes))
+                events.extend(self.detector(state, records, span_attributes))
             except Exception:
                 self.detector_errors += 1
-        for record in state.events:
-            additions.events.append(
-                Event(record[OBSERVATION].name, record_attributes(record), timestamp=record[TIME])
-            )
-        state.events.clear()
+        if state.events:
+            from opentelemetry.sdk.trace import Event
+
+            for record in state.events:
+                events.append(
+                    Event(
+                        record[OBSERVATION].name, record_attributes(record), timestamp=record[TIME]
+                    )
+                )
+            state.events.clear()
+        counters: dict[str, AttributeValue] | None = None
         if state.root is state:
             if self.drain is not None:
                 self.drain()  # the C hook's counts for this span (and others) into the objects
-            additions.attributes.update(counter_attributes(state))
-        if not additions.events and not additions.attributes:
+            counters = counter_attributes(state)
+        if not events and not counters:
             return None
-        return additions
+        from mcptrace.export.enrich import Additions
+
+        return Additions(attributes=counters or {}, events=events)
 
     def summarize(self, bucket: SpanState, phase: str) -> None:
         """One log record with the counts of a bucket (start-up, unattributed); resets it."""

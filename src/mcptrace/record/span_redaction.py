@@ -14,7 +14,7 @@ redaction module.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -74,6 +74,19 @@ def _redacted_events(events: Sequence[Event]) -> Sequence[Event] | None:
     return result if changed else None
 
 
+def _attribute_dict(span: ReadableSpan) -> Mapping[str, Any]:
+    """The attributes of an ended span as the plain dict the SDK keeps them in, when it does.
+
+    ``ReadableSpan.attributes`` is a new read-only view on every access, over the SDK's
+    ``BoundedAttributes`` whose ``get`` goes through the ``Mapping`` mixin (a ``KeyError``
+    raised and caught for each absent key): nine lookups of mostly absent keys per span."""
+    held = getattr(span, "_attributes", None)
+    inner = getattr(held, "_dict", held)
+    if type(inner) is dict:
+        return inner
+    return span.attributes or {}
+
+
 def redact_span(span: ReadableSpan) -> ReadableSpan:
     """``span``, or a copy with its status message, exception events and (for spans of
     other tracers) user-data attributes redacted."""
@@ -87,14 +100,15 @@ def redact_span(span: ReadableSpan) -> ReadableSpan:
     new_events = _redacted_events(span.events) if span.events else None
     new_attributes = None
     scope = span.instrumentation_scope
-    if span.attributes and (scope is None or scope.name != MCPTRACE_SCOPE):
+    if scope is None or scope.name != MCPTRACE_SCOPE:
+        attributes = _attribute_dict(span)
         for key in USER_DATA_ATTRIBUTES:
-            value = span.attributes.get(key)
+            value = attributes.get(key)
             if value is None:
                 continue
             redacted_value = _redacted_value(value)
             if redacted_value != value:
-                new_attributes = new_attributes or dict(span.attributes)
+                new_attributes = new_attributes or dict(attributes)
                 new_attributes[key] = redacted_value
     if new_status is None and new_events is None and new_attributes is None:
         return span

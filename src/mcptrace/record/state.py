@@ -83,11 +83,28 @@ def context_variable() -> ContextVar[Context] | None:
     return None
 
 
+class _Otel:
+    """What span starts read from OpenTelemetry, imported with the first span (OTel is loaded
+    by then), not at interpreter start, and not again on every span (an import statement
+    costs a lookup in ``sys.modules`` each time)."""
+
+    server: object = None
+    client: object = None
+    parent_span_context: Callable[[Context | None], SpanContext] | None = None
+
+    @classmethod
+    def load(cls) -> None:
+        from opentelemetry.trace import SpanKind, get_current_span
+
+        cls.server, cls.client = SpanKind.SERVER, SpanKind.CLIENT
+        cls.parent_span_context = lambda context: get_current_span(context).get_span_context()
+
+
 def is_mcp_server_span(kind: SpanKind, attributes: Any, scope_name: str | None) -> bool:
     """True for a span that handles one MCP message on the server side (any SDK version)."""
-    from opentelemetry.trace import SpanKind  # a span exists: OTel is loaded
-
-    if kind is not SpanKind.SERVER:
+    if _Otel.server is None:
+        _Otel.load()
+    if kind is not _Otel.server:
         return False
     if attributes and ev.MCP_METHOD_NAME in attributes:
         return True
@@ -96,9 +113,9 @@ def is_mcp_server_span(kind: SpanKind, attributes: Any, scope_name: str | None) 
 
 def is_mcp_client_span(kind: SpanKind, attributes: Any, scope_name: str | None) -> bool:
     """True for a span that sends one MCP message on the client side (any SDK version)."""
-    from opentelemetry.trace import SpanKind  # a span exists: OTel is loaded
-
-    if kind is not SpanKind.CLIENT:
+    if _Otel.client is None:
+        _Otel.load()
+    if kind is not _Otel.client:
         return False
     if attributes and ev.MCP_METHOD_NAME in attributes:
         return True
@@ -204,20 +221,21 @@ class SpanRegistry:
     # --- span lifecycle (called from the enricher, off the hot path)
 
     def span_started(self, span: Span, parent_context: Context | None) -> SpanState:
-        from opentelemetry.trace import get_current_span
-
+        if _Otel.parent_span_context is None:
+            _Otel.load()
         span_context = span.get_span_context()
         scope = span.instrumentation_scope
         scope_name = scope.name if scope else None
-        is_mcp = is_mcp_server_span(span.kind, span.attributes, scope_name)
+        kind, attributes = span.kind, span.attributes
+        is_mcp = is_mcp_server_span(kind, attributes, scope_name)
         state = SpanState(span_context, is_mcp)
-        parent = get_current_span(parent_context).get_span_context()
+        parent = _Otel.parent_span_context(parent_context)  # type: ignore[misc]
         parent_state = self.by_id.get(parent.span_id) if parent.is_valid else None
         if not is_mcp and parent_state is not None:
             state.root = parent_state.root
         if not is_mcp:
             state.mcp_client = (parent_state is not None and parent_state.mcp_client) or (
-                is_mcp_client_span(span.kind, span.attributes, scope_name)
+                is_mcp_client_span(kind, attributes, scope_name)
             )
         state.key = span
         self.by_span[span] = state
