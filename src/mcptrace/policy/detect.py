@@ -607,6 +607,8 @@ def _environment_values() -> list[tuple[str, str, bool]]:
     """(name, value, secret-named with 8+ characters) of the variables worth looking for,
     read again only when the environment changed (every answer is judged)."""
     data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict) and data == _environment[0]:  # unchanged: compared, not copied
+        return _environment[1]  # type: ignore[no-any-return]
     snapshot = dict(data) if isinstance(data, dict) else None
     if snapshot is None or snapshot != _environment[0]:
         from mcptrace.record.redact import is_secret_name

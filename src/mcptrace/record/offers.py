@@ -42,16 +42,18 @@ def _strings(value: Any, out: list[str], depth: int = 0) -> None:
         return
     if isinstance(value, str):
         _add(out, value)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str) and not key.startswith("$"):
-                _add(out, key.replace("_", " "))
-            _strings(item, out, depth + 1)
+    elif value is None or isinstance(value, (bool, int, float)):
+        return  # (checked before the Mapping ABC, which is slow to say no)
     elif isinstance(value, (list, tuple)):
         for item in value:
             _strings(item, out, depth + 1)
             if len(out[0]) > TEXT_MAX:
                 return
+    elif isinstance(value, (dict, Mapping)):
+        for key, item in value.items():
+            if isinstance(key, str) and not key.startswith("$"):
+                _add(out, key.replace("_", " "))
+            _strings(item, out, depth + 1)
     elif hasattr(value, "model_dump"):  # pydantic models (annotations, content items)
         try:
             _strings(value.model_dump(exclude_none=True), out, depth + 1)
