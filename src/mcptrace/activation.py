@@ -55,6 +55,9 @@ _exit_needs: list[Callable[[], bool]] = []  # "is there something to write at ex
 _exit_registered = False
 _exited = False
 _sigterm_installed = False
+_retry_at_exit = False  # an activation the exit overtook: at_exit activates again
+_exit_flushing = _thread.allocate_lock()  # held while at_exit runs
+_exit_thread: int | None = None  # the thread running at_exit
 _real_os_exit: Callable[[int], None] | None = None  # os._exit before install_exit_flush
 _context_loaded_before = True  # OTel's context was in use before activate() ran
 _ambient: tuple[object, dict[str, object]] | None = None  # (our context variable, its default)
@@ -147,13 +150,14 @@ def _run(callback: Callable[[], None]) -> None:
 def at_exit() -> None:
     """Flush every part, then the providers; activates first if a part has something to
     write and nothing did so yet."""
-    global _exited
+    global _exited, _exit_thread
     if _exited:
         return
     _exited = True
     from mcptrace._guard import PAUSED
 
-    me = _thread.get_ident()
+    me = _exit_thread = _thread.get_ident()
+    _exit_flushing.acquire()
     paused_here = me not in PAUSED
     PAUSED.add(me)  # what follows is mcptrace's own work, not the program's
     try:
@@ -162,9 +166,16 @@ def at_exit() -> None:
     finally:
         if paused_here:
             PAUSED.discard(me)
+        _exit_flushing.release()
 
 
 def _exit_sequence() -> None:
+    global _activated, _retry_at_exit
+    if _activated and _telemetry is None and _lock.acquire(timeout=_EXIT_FLUSH_SECONDS):
+        _lock.release()  # an activation under way in another thread has ended
+        if _telemetry is None and _retry_at_exit:  # it failed because the process is ending:
+            _retry_at_exit = False  # once more, as an activation at exit (no threads)
+            _activated = False
     if _telemetry is None and not _activated:
         try:
             wanted = any(needs() for needs in list(_exit_needs))
@@ -247,8 +258,7 @@ def _flush_before_os_exit() -> None:
             _operator.index(status)  # os._exit("x") raises TypeError: nothing ends, nothing flushed
         except TypeError:
             real_exit(status)
-        if not _exited:
-            _flush_within(_EXIT_FLUSH_SECONDS)
+        _flush_within(_EXIT_FLUSH_SECONDS)
         real_exit(status)
 
     _exit.__doc__ = real_exit.__doc__
@@ -257,6 +267,13 @@ def _flush_before_os_exit() -> None:
 
 
 def _flush_within(seconds: float) -> None:
+    if _exited:
+        # a flush under way in another thread (os._exit's, while a SIGTERM arrives — a
+        # multiprocessing pool terminating its workers): let it end first, as long as it
+        # has ``seconds``; in this very thread it is below us on the stack: go on
+        if _exit_thread != _thread.get_ident() and _exit_flushing.acquire(timeout=seconds):
+            _exit_flushing.release()
+        return
     done = _thread.allocate_lock()
     done.acquire()
 
@@ -391,7 +408,8 @@ def _activate_locked() -> Telemetry | None:
     try:
         _telemetry = _build()
         callbacks = list(_on_active) if _telemetry is not None else []
-        _on_active.clear()
+        if _telemetry is not None:  # kept for a retry at exit (_retry_at_exit)
+            _on_active.clear()
         for callback in callbacks:
             _run(callback)
     finally:
@@ -427,8 +445,15 @@ def _import_sdk_without_detectors() -> None:
         Resource.create = original  # type: ignore[method-assign]
 
 
+def _shutting_down() -> bool:
+    """The interpreter is ending: threading's shutdown has begun (before atexit runs)."""
+    threading = sys.modules.get("threading")
+    return bool(getattr(threading, "_SHUTTING_DOWN", False)) or sys.is_finalizing()
+
+
 def _build() -> Telemetry | None:
-    global _exit_registered
+    global _exit_registered, _retry_at_exit
+    begun_before_exit = not _exited
     try:
         settings = current_settings()
         if not settings.part_enabled("all"):
@@ -485,16 +510,44 @@ def _build() -> Telemetry | None:
             install_exit_flush()
         return active
     except Exception as exc:  # never take the program down
+        if begun_before_exit and (_exited or _shutting_down()):
+            # begun in a thread before the exit, the exit overtook it (no atexit or thread
+            # can be registered now): at_exit activates again, for the exit
+            _retry_at_exit = True
+            return None
         report(f"mcptrace: telemetry disabled, setup failed ({exc!r})")
         return None
 
 
+_held_for_fork = False
+
+
+def _before_fork() -> None:
+    """A fork waits (a bounded while) for an activation under way in another thread: the
+    child would inherit the import locks of the modules it was loading, held for ever."""
+    global _held_for_fork
+    _held_for_fork = _lock.acquire(timeout=_EXIT_FLUSH_SECONDS)
+
+
+def _after_fork_in_parent() -> None:
+    global _held_for_fork
+    if _held_for_fork:
+        _held_for_fork = False
+        _lock.release()
+
+
 def _after_fork_in_child() -> None:
-    global _lock
+    global _lock, _held_for_fork, _exit_flushing
+    _held_for_fork = False
     _lock = _thread.RLock()  # another thread may have held it at the fork
+    _exit_flushing = _thread.allocate_lock()
 
 
 _main_thread_ident = _thread.get_ident()  # imported at start-up, in the main thread
 _start_argv: list[str] = list(getattr(sys, "argv", []))
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )

@@ -73,8 +73,19 @@ def own_handler_os_exit() -> tuple[int, int]:
     return fork_then(end)
 
 
+GRACE_SECONDS = 6.0  # ≈1 s before a lazy process sets up its exporters, 1 s batches, slack
+
+
 def sigkill_after_grace() -> tuple[int, int]:
-    return fork_then(lambda: (time.sleep(4.0), os.kill(os.getpid(), signal.SIGKILL)))
+    return fork_then(lambda: (time.sleep(GRACE_SECONDS), os.kill(os.getpid(), signal.SIGKILL)))
+
+
+def main_sigkill_after_grace() -> tuple[int, int]:
+    record()
+    print(json.dumps({"child": os.getpid(), "exit": -9}), flush=True)
+    time.sleep(GRACE_SECONDS)
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 0, 0  # not reached
 
 
 def from_a_thread() -> tuple[int, int]:
@@ -148,6 +159,7 @@ ENDINGS = {
     "mp_failing": mp_failing,
     "mp_pool": mp_pool,
     "main_os_exit": main_os_exit,
+    "main_sigkill_after_grace": main_sigkill_after_grace,
 }
 
 if __name__ == "__main__":

@@ -188,6 +188,8 @@ class Recorder:
         # it calls out or raises an audit event; re-entrant all the same, for a signal handler
         # that runs between two of its bytecodes and ends a span in the same thread
         self.lock = _thread.RLock()
+        # called once, with the first record of a process that has no exporter yet
+        self.on_first_record: Callable[[], None] | None = None
 
     # --- hot path: plain lists and integer counters, no OTel call; one lock around the
     # counters and the records open to repeats (a thread switch can fall between the read
@@ -282,6 +284,9 @@ class Recorder:
                     state.shown[category] = shown + 1
                     state.events.append(record)
         self.pending.append((record, span_context))
+        if self.on_first_record is not None:
+            first, self.on_first_record = self.on_first_record, None
+            first()
 
     # --- conversions (off the hot path)
 

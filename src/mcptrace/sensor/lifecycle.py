@@ -30,6 +30,10 @@ from mcptrace.record.state import SpanState
 from mcptrace.sensor import translate
 from mcptrace.sensor.hook import Sensor, install, link_otel
 
+# A process with records activates at exit anyway: activating a little earlier in a thread
+# costs nothing more, and one that exits sooner is not slowed at all.
+LAZY_WRITE_SECONDS = 1.0
+
 TYPE_CHECKING = False  # not typing's: imported as the interpreter starts
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -130,11 +134,32 @@ class SensorLifecycle:
         if started_from_site():
             sensor.active, sensor.bootstrapping = False, True
         self._early_process_state()
+        recorder.on_first_record = self._write_soon
         install(sensor)
         activation.on_exit(self.at_exit, needs=self.has_records)
         activation.when_active(self.link)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self.after_fork_in_child)
+
+    def _write_soon(self) -> None:
+        """The first record of a process that has not set up OpenTelemetry: a short process
+        writes it at exit, one that lives on writes it after ``LAZY_WRITE_SECONDS``, so a
+        SIGKILL costs at most that much (plus the 1 s batches), never the whole run."""
+        try:
+            _thread.start_new_thread(self._activate_later, ())
+        except RuntimeError:  # no thread now (interpreter shutting down): at exit, then
+            pass
+
+    def _activate_later(self) -> None:
+        time.sleep(LAZY_WRITE_SECONDS)
+        if self.linked or activation.exiting() or activation.is_settled():
+            return
+        _guard.PAUSED.add(_thread.get_ident())  # what activation opens is not the program's
+        try:
+            activation.activate(blocking=False)
+            self.sensor.recorder.pump.notify()  # what waited is emitted now, not in 1 s
+        except Exception:
+            pass
 
     def link(self) -> None:
         """The providers exist: spans get their events, records become log records."""
@@ -311,6 +336,8 @@ class SensorLifecycle:
         translate.reset_after_fork()
         self.process_span = None
         self.early = None
+        if not self.linked:  # the parent's timer did not come along
+            self.sensor.recorder.on_first_record = self._write_soon
 
     def _start_pump_in_child(self) -> None:
         self.sensor.recorder.pump.start()
