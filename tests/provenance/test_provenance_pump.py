@@ -65,6 +65,7 @@ def test_a_server_has_one_log_thread_and_its_inventory_runs_on_it(tmp_path: Path
     assert {"mcp", "pydantic", "anyio", "json"} <= walked
     # settled: the hash cache is closed until the next walk needs it (its page cache freed)
     assert not [f for f in server["open_files"] if "cache.sqlite3" in f], server["open_files"]
+    assert server["trimmed"] is True  # and what start-up's work freed went back (_memory.py)
 
 
 @pytest.mark.slow

@@ -4,7 +4,8 @@
 
 ``mcptrace_threads(wait)`` sleeps ``wait`` seconds (long enough for the module inventory's
 start-up walks), then returns JSON: the names of the threads whose name starts with
-"mcptrace", the time it looked and what its file descriptors point at.  Nothing here
+"mcptrace", the time it looked, what its file descriptors point at and whether the module
+inventory gave start-up's freed memory back.  Nothing here
 writes to stdout: that is the JSON-RPC channel.
 """
 
@@ -27,7 +28,15 @@ server = FastMCP("threads")
 def mcptrace_threads(wait: float) -> str:
     time.sleep(wait)
     names = sorted(t.name for t in threading.enumerate() if t.name.startswith("mcptrace"))
-    return json.dumps({"threads": names, "at": time.time_ns(), "open_files": open_files()})
+    inventory = getattr(sys.modules.get("mcptrace.provenance.instrumentor"), "_inventory", None)
+    return json.dumps(
+        {
+            "threads": names,
+            "at": time.time_ns(),
+            "open_files": open_files(),
+            "trimmed": getattr(inventory, "trimmed", None),  # start-up's freed memory given back
+        }
+    )
 
 
 def open_files() -> list[str]:

@@ -43,6 +43,7 @@ from opentelemetry.context import Context
 from opentelemetry.util.types import AttributeValue
 
 from mcptrace import _guard
+from mcptrace._memory import give_back_free_memory
 from mcptrace.provenance.describe import Described, ModuleProvenance, attributes_of, module_path
 from mcptrace.record import vocabulary as names
 
@@ -102,6 +103,7 @@ class ModuleInventory:
         self.covered = 0  # files of a known set: no record each
         self.covered_digest: str | None = None
         self.emitted = 0  # module records this process emitted
+        self.trimmed = False  # start-up's freed memory was given back (_memory.py)
         self._logger: Logger | None = None
 
     # --- scheduling: on the record stage's log pump
@@ -181,6 +183,8 @@ class ModuleInventory:
             self._remember_reported()
         if self.decided:  # walks are LATE_INTERVAL apart now: keep nothing between them
             self.provenance.release()
+            if not self.trimmed:  # start-up's work is done: what it freed goes back
+                self.trimmed = give_back_free_memory()
         interval = LATE_INTERVAL if self.decided else SETTLE_INTERVAL
         self.next_walk = time.monotonic() + interval
 
