@@ -439,7 +439,6 @@ def _import_sdk_without_detectors() -> None:
     Resource.create = staticmethod(create)  # type: ignore[method-assign,assignment]
     try:
         import opentelemetry.sdk._logs
-        import opentelemetry.sdk.metrics
         import opentelemetry.sdk.trace  # noqa: F401
     finally:
         Resource.create = original  # type: ignore[method-assign]

@@ -303,3 +303,59 @@ def test_environments_taking_turns_keep_their_entry_point_answers(
             env=env_for(tmp_path, PYTHONPATH=str(directory)),
         )
         assert "importlib.metadata" not in imported(result.stderr), directory
+
+
+# a program that imports mcp, checks what is loaded, then opens a session to the example
+# server over stdio and calls a tool that reads a file
+_IMPORT_THEN_SESSION = """
+import asyncio, sys
+import mcp, pydantic, anyio, starlette
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+print("before:", *sorted(m for m in sys.modules if m.startswith("opentelemetry.sdk.metrics")))
+
+async def main():
+    server = StdioServerParameters(command=sys.executable, args=[SERVER])
+    async with stdio_client(server) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            await session.call_tool("word_count", {"path": TARGET})
+
+if len(sys.argv) > 1:
+    asyncio.run(main())
+print("after:", "opentelemetry.sdk.metrics" in sys.modules)
+"""
+
+
+def test_importing_mcp_loads_no_metrics_sdk_until_a_session_measures(
+    spool: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "words.txt"
+    target.write_text("one two three\n")
+    from support import EXAMPLES, metric_points
+
+    script = tmp_path / "program.py"
+    script.write_text(
+        f"SERVER = {str(EXAMPLES / 'server.py')!r}\nTARGET = {str(target)!r}\n"
+        + _IMPORT_THEN_SESSION
+    )
+    env = env_for(tmp_path)
+    only_import = run_under_mcptrace([PYTHON, str(script)], spool, env=env)
+    assert only_import.stdout.splitlines() == ["before:", "after: False"], only_import.stderr
+    assert not [p for p in metric_points(spool)]
+
+    session = run_under_mcptrace([PYTHON, str(script), "session"], spool, env=env)
+    assert session.stdout.splitlines() == ["before:", "after: True"], session.stderr
+    # nothing lost across the hand-over: both sides' spans in one trace, both sides'
+    # duration metrics, the tool's file open as a record in that trace
+    calls = [s for s in spans(spool) if s.name == "tools/call word_count"]
+    assert sorted(s.kind for s in calls) == [2, 3], [(s.name, s.kind) for s in spans(spool)]
+    assert len({s.trace_id for s in calls}) == 1
+    names = {p.name for p in metric_points(spool)}
+    assert {"mcp.client.operation.duration", "mcp.server.operation.duration"} <= names, names
+    opens = [
+        r
+        for r in logs(spool)
+        if r.event_name == ev.FILE_OPEN and r.attributes.get(ev.FILE_PATH) == str(target)
+    ]
+    assert opens and all(r.trace_id == calls[0].trace_id for r in opens), opens

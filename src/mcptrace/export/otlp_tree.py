@@ -22,18 +22,13 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
-
-from opentelemetry.sdk.metrics.export import (
-    ExponentialHistogram,
-    Gauge,
-    Histogram,
-    MetricsData,
-    Sum,
-)
+from typing import TYPE_CHECKING, Any
 
 from mcptrace.config import Signal
 from mcptrace.export.shared import SharedAttributes
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricsData
 
 Tree = dict[str, Any]
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -375,6 +370,9 @@ def _exponential_point(point: Any) -> Tree:
 
 
 def _metric(metric: Any) -> Tree:
+    # the metrics SDK, loaded by then: a process without a measurement never loads it
+    from opentelemetry.sdk.metrics.export import ExponentialHistogram, Gauge, Histogram, Sum
+
     out: Tree = {}
     for key, value in (("name", metric.name), ("description", metric.description)):
         if value:

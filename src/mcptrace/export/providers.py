@@ -34,13 +34,6 @@ from opentelemetry.sdk._logs.export import (
     LogRecordExporter,
     SimpleLogRecordProcessor,
 )
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import (
-    ConsoleMetricExporter,
-    MetricExporter,
-    MetricReader,
-    PeriodicExportingMetricReader,
-)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -62,11 +55,15 @@ from mcptrace.config import (
     batch_setting,
 )
 from mcptrace.export.enrich import EnrichingSpanProcessor
+from mcptrace.export.lazy_metrics import LazyMeterProvider
 from mcptrace.export.spill import SpillingBatchLogRecordProcessor, SpillingBatchSpanProcessor
-from mcptrace.export.spool import SpoolLogExporter, SpoolMetricExporter, SpoolSpanExporter
+from mcptrace.export.spool import SpoolLogExporter, SpoolSpanExporter
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+
     from mcptrace.export.shipper import BackgroundShipper
+    from mcptrace.export.spool_metrics import SpoolMetricExporter
 
 FLUSH_MILLIS = 1000  # the flush interval: what a SIGKILL can lose
 QUEUE_SIZE = BATCH_QUEUE_SIZE
@@ -116,7 +113,15 @@ class ExporterError(ValueError):
     """An exporter name that cannot be built; the message is one line for the user."""
 
 
-_SPOOL = {"traces": SpoolSpanExporter, "logs": SpoolLogExporter, "metrics": SpoolMetricExporter}
+_BUILT_IN = frozenset({SPOOL_EXPORTER, "otlp", "console"})
+
+
+def _spool_exporter(signal: Signal) -> Any:
+    if signal == "metrics":  # the metrics SDK: loaded with the first measurement
+        from mcptrace.export.spool_metrics import SpoolMetricExporter
+
+        return SpoolMetricExporter
+    return SpoolSpanExporter if signal == "traces" else SpoolLogExporter
 
 
 def _say(message: str) -> None:
@@ -150,7 +155,7 @@ def build_exporter(
 ) -> Any:
     """``otlp`` writes the spool the ``shipper`` sends (see build_shipper; without one,
     the spool is only written)."""
-    spool = _SPOOL[signal]
+    spool = _spool_exporter(signal)
     if name == SPOOL_EXPORTER:
         return spool(settings.spool_dir, settings.spool_max_file_bytes)
     if name == "otlp":
@@ -158,11 +163,11 @@ def build_exporter(
             return _otlp_metrics(settings, shipper)
         return spool(settings.spool_dir, settings.spool_max_file_bytes, shipper)
     if name == "console":
-        console: dict[str, Any] = {
-            "traces": ConsoleSpanExporter,
-            "logs": ConsoleLogRecordExporter,
-            "metrics": ConsoleMetricExporter,
-        }
+        if signal == "metrics":
+            from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+            return ConsoleMetricExporter(out=sys.stderr)
+        console: dict[str, Any] = {"traces": ConsoleSpanExporter, "logs": ConsoleLogRecordExporter}
         return console[signal](out=sys.stderr)
     from importlib.metadata import entry_points  # only for names that are not built in
 
@@ -191,6 +196,8 @@ def _otlp_metrics(settings: Settings, shipper: BackgroundShipper | None) -> Spoo
         ExplicitBucketHistogramAggregation,
         ExponentialBucketHistogramAggregation,
     )
+
+    from mcptrace.export.spool_metrics import SpoolMetricExporter
 
     exporter = SpoolMetricExporter(settings.spool_dir, settings.spool_max_file_bytes, shipper)
     preference = (
@@ -259,7 +266,7 @@ def _batch_arguments(prefix: str) -> dict[str, int]:
 class Telemetry:
     tracer_provider: TracerProvider
     logger_provider: LoggerProvider
-    meter_provider: MeterProvider
+    meter_provider: LazyMeterProvider
     exporters: dict[str, list[Any]] = field(default_factory=dict)
     shipper: BackgroundShipper | None = None
 
@@ -348,16 +355,37 @@ def build_telemetry(
             build_exporter(signal, name, settings, shipper)
             for name in settings.exporter_for(signal)
         ]
-        for signal in ("traces", "logs", "metrics")
+        for signal in ("traces", "logs")
     }
-    interval = math.inf if at_exit else None  # at exit: no thread, one export at shutdown
-    readers: list[MetricReader] = [
-        PeriodicExportingMetricReader(exporter, export_interval_millis=interval)
-        for exporter in chosen["metrics"]
-    ]
-    meter_provider = MeterProvider(
-        resource=resource, metric_readers=readers, shutdown_on_exit=False
-    )
+    metric_names = settings.exporter_for("metrics")
+    if any(name not in _BUILT_IN for name in metric_names):  # an unknown name fails now
+        chosen["metrics"] = [build_exporter("metrics", n, settings, shipper) for n in metric_names]
+
+    def build_meter_provider() -> MeterProvider:
+        """At the first measurement (lazy_metrics): the metrics SDK, its exporters, readers."""
+        from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        if "metrics" not in chosen:
+            chosen["metrics"] = [
+                build_exporter("metrics", name, settings, shipper) for name in metric_names
+            ]
+
+        def readers(interval: float | None) -> list[Any]:
+            return [
+                PeriodicExportingMetricReader(exporter, export_interval_millis=interval)
+                for exporter in chosen["metrics"]
+            ]
+
+        try:  # at exit: no thread, one export at shutdown
+            metric_readers = readers(math.inf if at_exit else None)
+        except RuntimeError:  # first measured as the interpreter exits: no new threads
+            metric_readers = readers(math.inf)
+        return SdkMeterProvider(
+            resource=resource, metric_readers=metric_readers, shutdown_on_exit=False
+        )
+
+    meter_provider = LazyMeterProvider(build_meter_provider)
     tracer_provider = TracerProvider(
         resource=resource, id_generator=PresetIdGenerator(), shutdown_on_exit=False
     )
@@ -388,7 +416,6 @@ def build_telemetry(
 __all__ = [
     "ExporterError",
     "LogRecordExporter",
-    "MetricExporter",
     "SpanExporter",
     "Telemetry",
     "build_exporter",

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -288,27 +287,11 @@ def _metric_points(data: Any) -> int:
     )
 
 
-class SpoolMetricExporter(_SpoolExporterBase, MetricExporter):
-    signal: Signal = "metrics"
+def __getattr__(name: str) -> Any:
+    """``SpoolMetricExporter`` lives in ``spool_metrics`` (it loads the metrics SDK, which a
+    process loads only when it first measures something); its entry point names it here."""
+    if name == "SpoolMetricExporter":
+        from mcptrace.export.spool_metrics import SpoolMetricExporter
 
-    def __init__(
-        self,
-        spool_dir: Path | None = None,
-        max_file_bytes: int | None = None,
-        listener: SpoolListener | None = None,
-    ) -> None:
-        MetricExporter.__init__(self)
-        _SpoolExporterBase.__init__(self, spool_dir, max_file_bytes, listener)
-
-    def export(
-        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
-    ) -> MetricExportResult:
-        return (
-            MetricExportResult.SUCCESS if self._write(metrics_data) else MetricExportResult.FAILURE
-        )
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self.writer.close()
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return True
+        return SpoolMetricExporter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
