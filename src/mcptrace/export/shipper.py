@@ -24,6 +24,7 @@ import os
 import stat
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -393,6 +394,9 @@ class _Health:
     backoff: float = _FIRST_BACKOFF
 
 
+UNSPOOLED_LINES = 64  # lines (each under 1 MiB) held in memory when the spool takes none
+
+
 class BackgroundShipper:
     """The in-process shipper: one daemon thread per process and spool."""
 
@@ -415,6 +419,8 @@ class BackgroundShipper:
         self._pid = os.getpid()
         self._shipping: Shipping | None = None
         self._broken = False
+        # lines the spool could not take (a full disk): sent once from memory, newest kept
+        self._unspooled: deque[tuple[Signal, bytes]] = deque(maxlen=UNSPOOLED_LINES)
 
     # called by the spool writers (exporter threads) ------------------------------------
 
@@ -426,6 +432,31 @@ class BackgroundShipper:
             if signal in self._own:
                 self._own[signal].append(name)
         self.notify()
+
+    def send_unspooled(self, signal: Signal, lines: list[bytes]) -> bool:
+        """Lines the spool could not write (full disk, quota, unwritable directory): sent
+        once from memory, without the spool's guarantee.  False if this signal is not
+        shipped (the caller counts them as dropped)."""
+        if signal not in self.destination.targets or self._closing_deadline is not None:
+            return False
+        if self._pid != os.getpid():
+            self._after_fork()
+        self._unspooled.extend((signal, line) for line in lines)
+        self.notify()
+        return True
+
+    def _send_unspooled(self, shipping: Shipping) -> None:
+        while self._unspooled:
+            try:
+                signal, line = self._unspooled.popleft()
+            except IndexError:
+                return
+            target = self.destination.targets[signal]
+            try:
+                body, _ = shipping.sender.prepare(target, line)
+            except ValueError:
+                continue
+            shipping.sender.send(target, body, target.timeout)  # once: nowhere else to keep it
 
     def notify(self) -> None:
         if self._pid != os.getpid():  # forked: a fresh thread and claims of our own
@@ -450,6 +481,7 @@ class BackgroundShipper:
         self._thread = None
         self._shipping = None
         self._claims = {}  # the parent's claims were closed by progress' at-fork hook
+        self._unspooled = deque(maxlen=UNSPOOLED_LINES)
         self._own = {signal: [] for signal in self.destination.targets}
 
     def close(self, budget: float = EXIT_BUDGET_SECONDS) -> None:
@@ -503,6 +535,7 @@ class BackgroundShipper:
             self._shipping = Shipping(self.spool_dir, self.destination, self.say)
         shipping = self._shipping
         deadline = self._closing_deadline
+        self._send_unspooled(shipping)
         for signal, target in self.destination.targets.items():
             health = self._health.setdefault(target.collector, _Health())
             now = time.monotonic()

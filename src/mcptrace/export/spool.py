@@ -61,6 +61,7 @@ def _warn_once(writer: SpoolWriter, message: str) -> None:
 class SpoolListener(Protocol):
     def own(self, signal: Signal, name: str) -> None: ...
     def notify(self) -> None: ...
+    def send_unspooled(self, signal: Signal, lines: list[bytes]) -> bool: ...
 
 
 class SpoolWriter:
@@ -135,14 +136,21 @@ class SpoolWriter:
                     self._write_line(data)
                 except Exception as exc:  # OSError; or the program's audit hook refusing
                     # our open, a replaced function raising: never the program's problem
-                    self.dropped_lines += len(lines) - index
-                    self.dropped_items += items
                     reason = exc.strerror or exc if isinstance(exc, OSError) else repr(exc)
                     problem = (
                         str(exc)
                         if isinstance(exc, UnsafePath)
                         else f"cannot write the spool in {self.directory} ({reason})"
                     )
+                    if self._send_from_memory([utf8(rest) for rest in lines[index:]]):
+                        _warn_once(
+                            self,
+                            f"{problem}; telemetry goes to the collector from memory, not "
+                            "kept on disk until it is delivered; the program continues",
+                        )
+                        return True
+                    self.dropped_lines += len(lines) - index
+                    self.dropped_items += items
                     _warn_once(
                         self, f"{problem}; telemetry is being dropped, the program continues"
                     )
@@ -156,6 +164,15 @@ class SpoolWriter:
         if self.listener is not None and lines:
             self.listener.notify()
         return True
+
+    def _send_from_memory(self, lines: list[bytes]) -> bool:
+        """With an OTLP endpoint, what the spool cannot take is sent once from memory."""
+        if self.listener is None:
+            return False
+        try:
+            return self.listener.send_unspooled(self.signal, lines)
+        except Exception:
+            return False
 
     def _removed(self) -> bool:
         """The current file was removed under us (``rm -rf`` of the spool by the program, a
