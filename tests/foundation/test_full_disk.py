@@ -71,3 +71,14 @@ def test_a_full_disk_costs_telemetry_with_one_line(
         assert all(f"after-{n}".encode() in received for n in range(20))
     else:
         assert "being dropped" in lines[0]
+
+
+def test_no_free_descriptor_costs_nothing_the_open_spool_files_can_take(
+    spool: Path, tmp_path: Path
+) -> None:
+    program = Path(__file__).resolve().parent / "no_descriptors_program.py"
+    result = run_under_mcptrace([PYTHON, str(program), str(tmp_path)], spool)
+    assert "Traceback" not in result.stderr, result.stderr
+    names = {span.name for span in iter_spans(spool)}
+    expected = {"before"} | {f"{when}-{n}" for when in ("during", "afterwards") for n in range(5)}
+    assert expected <= names
