@@ -222,3 +222,27 @@ def test_published_key_formats_in_recorded_file_paths_are_redacted() -> None:
         "/home/u/.ssh/id_ed25519",
     ):
         assert recorded(path)[ev.FILE_PATH] == path
+
+
+def test_patterns_compile_at_first_use_and_then_are_the_module_globals() -> None:
+    """Importing redaction compiles nothing (a process that never redacts a text pays no
+    pattern); a pattern used once is the compiled pattern itself from then on."""
+    import importlib.util
+    import re
+
+    import mcptrace.record.redact as loaded
+
+    spec = importlib.util.spec_from_file_location("fresh_redact", loaded.__file__)
+    assert spec is not None and spec.loader is not None
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    lazy = {name for name, value in vars(fresh).items() if isinstance(value, fresh._Pattern)}
+    assert len(lazy) >= 30
+    assert not [n for n, v in vars(fresh).items() if isinstance(v, re.Pattern)]
+    for name in lazy:  # each stands for the pattern named as its global
+        assert vars(fresh)[name]._name == name
+    assert fresh.redact_text("export GITHUB_TOKEN=ghp_" + "a" * 36) != (
+        "export GITHUB_TOKEN=ghp_" + "a" * 36
+    )
+    compiled = {n for n in lazy if isinstance(vars(fresh)[n], re.Pattern)}
+    assert compiled and compiled < lazy

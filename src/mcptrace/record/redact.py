@@ -32,6 +32,28 @@ from typing import Any
 
 from mcptrace.record import vocabulary
 
+
+class _Pattern:
+    """A module pattern, compiled at its first use, when it becomes the module's global
+    itself: most processes never redact with most of them, and all ≈40 compiled at import
+    were ≈13 ms of every activated process's start-up."""
+
+    __slots__ = ("_arguments", "_name")
+
+    def __init__(self, name: str, pattern: str, flags: int) -> None:
+        self._name = name
+        self._arguments = (pattern, flags)
+
+    def __getattr__(self, attribute: str) -> Any:
+        compiled = re.compile(*self._arguments)
+        globals()[self._name] = compiled  # later uses find the compiled pattern directly
+        return getattr(compiled, attribute)
+
+
+def _lazy(name: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return _Pattern(name, pattern, flags)  # type: ignore[return-value]
+
+
 REDACTED = "[REDACTED]"
 TRUNCATION_MARK = "...[truncated]"
 MAX_ARGS = 64
@@ -195,7 +217,7 @@ _NOT_SECRET_KEY_WORDS = frozenset(
 _NOT_PASS = ("bypass", "compass", "overpass", "underpass", "multipass", "onepass", "twopass")
 # Query parameters that carry credentials although their name is not secret elsewhere.
 _SECRET_QUERY_NAMES = frozenset({"key", "code", "sig", "sign", "apikey", "pw"})
-_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_WORDS = _lazy("_WORDS", r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 _extra_keys: tuple[str, ...] = ()
 _extra_patterns: tuple[re.Pattern[str], ...] = ()
@@ -413,27 +435,32 @@ _KEY_FORMATS = [
     # generic token shapes
     r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",  # JWT (also alg=none)
 ]
-_PEM_PRIVATE_KEY = re.compile(
+_PEM_PRIVATE_KEY = _lazy(
+    "_PEM_PRIVATE_KEY",
     r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
-    r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)"
+    r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)",
 )
-_KEYS = re.compile(
+_KEYS = _lazy(
+    "_KEYS",
     r"(?<![A-Za-z0-9_])(?:" + "|".join(_KEY_FORMATS) + r")"
     # AWS secret access key: 40 base64 characters mixing cases and digits (checked below)
-    r"|(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+    r"|(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
 )
 # Every key format is a run of these characters: the formats are only tried on such runs
 # (trying a long alternation at every position of a text costs milliseconds per 4 kB).
-_KEY_RUN = re.compile(r"[A-Za-z0-9_\-.~+/=:]{16,}")
+_KEY_RUN = _lazy("_KEY_RUN", r"[A-Za-z0-9_\-.~+/=:]{16,}")
 # Authorization scheme values outside a header line: "Bearer abc.def"
-_AUTH_VALUE = re.compile(
+_AUTH_VALUE = _lazy(
+    "_AUTH_VALUE",
     r"(?i)(?<![\w-])(bearer|basic|digest|negotiate)\s+(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=])"
-    r"[A-Za-z0-9._~+/=-]{8,}"
+    r"[A-Za-z0-9._~+/=-]{8,}",
 )
 
 
 # PuTTY .ppk: the private lines follow headers, up to the MAC line (or the end of the text)
-_PUTTY_PRIVATE_KEY = re.compile(r"PuTTY-User-Key-File-\d+:[\s\S]*?(?:Private-MAC:[^\r\n]*|$)")
+_PUTTY_PRIVATE_KEY = _lazy(
+    "_PUTTY_PRIVATE_KEY", r"PuTTY-User-Key-File-\d+:[\s\S]*?(?:Private-MAC:[^\r\n]*|$)"
+)
 
 
 def _redact_shapes(text: str) -> str:
@@ -448,7 +475,7 @@ def _redact_shapes(text: str) -> str:
     return text
 
 
-_AWS_SECRET_SHAPE = re.compile(r"[A-Za-z0-9/+]{40}")
+_AWS_SECRET_SHAPE = _lazy("_AWS_SECRET_SHAPE", r"[A-Za-z0-9/+]{40}")
 
 
 def _replace_shape(match: re.Match[str]) -> str:
@@ -471,13 +498,14 @@ def _replace_shape(match: re.Match[str]) -> str:
 
 # scheme://user:password@host -> scheme://host (the user name goes too: it may be a token)
 # the scheme as libraries write it too: SQLAlchemy's oracle+cx_oracle://, mysql+mysql_connector://
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+._-]{1,30}://)[^\s/?#@\"'<>]*@")
+_URL_USERINFO = _lazy("_URL_USERINFO", r"(?i)\b([a-z][a-z0-9+._-]{1,30}://)[^\s/?#@\"'<>]*@")
 # ?name=value / &name=value / #name=value / ;name=value (also HTML-escaped &amp;)
 # (also percent-encoded: ?access%5Ftoken=x, a whole query encoded once more: %3Ftoken%3Dx)
-_QUERY_PARAM = re.compile(
+_QUERY_PARAM = _lazy(
+    "_QUERY_PARAM",
     r"((?:[?#&;]|&amp;|%(?:26|3[Ff]|23|3[Bb]))"
     r"((?:[A-Za-z0-9_.\-\[\]]|%(?!26|3[Dd])[0-9A-Fa-f]{2}){1,64})"
-    r"(?:=|%3[Dd]))([^&#\s\"'<>]*)"
+    r"(?:=|%3[Dd]))([^&#\s\"'<>]*)",
 )
 
 
@@ -495,19 +523,20 @@ def _replace_query(match: re.Match[str]) -> str:
 
 # A path segment after one named like a secret: /token/<value>, /api-keys/<value>.  Only a
 # value shaped like a token (letters and digits, 16 or more) goes: /token/refresh stays.
-_PATH_SECRET = re.compile(
+_PATH_SECRET = _lazy(
+    "_PATH_SECRET",
     r"(/([\w-]{1,40})/)"
     r"(?=[A-Za-z0-9._~%+=:-]{0,200}\d)(?=[A-Za-z0-9._~%+=:-]{0,200}[A-Za-z])"
     r"([A-Za-z0-9._~%+=:-]{12,512})(?=[/?#\s\"'<>)\],;]|$)"
     # Telegram bot API: /bot<id>:<token>/method
-    r"|(/bot)(\d{5,12}:[A-Za-z0-9_-]{8,})"
+    r"|(/bot)(\d{5,12}:[A-Za-z0-9_-]{8,})",
 )
 
 
 # ---------------------------------------------------------------- name = value in text
 
 # .netrc: machine HOST login USER password SECRET
-_NETRC = re.compile(r"(\blogin[ \t]+\S+[ \t]+(?:password|passwd|account)[ \t]+)(\S+)")
+_NETRC = _lazy("_NETRC", r"(\blogin[ \t]+\S+[ \t]+(?:password|passwd|account)[ \t]+)(\S+)")
 _HEADER_NAMES = (
     r"proxy-authorization|authorization|set-cookie|cookie|x-api-key|api-key|apikey"
     r"|x-auth-token|x-access-token|x-amz-security-token|x-goog-api-key|private-token"
@@ -517,8 +546,10 @@ _HEADER_NAMES = (
 )
 # A header line: the whole rest of the line is the credential ("Bearer x", "a=1; b=2").
 _HEADER_NAME_SET = frozenset(_HEADER_NAMES.split("|"))
-_HEADER_NAME = re.compile(r"(?:(?<![\w\-\\])|(?<=\\[nrt]))([A-Za-z][\w-]{1,40})[ \t]*:[ \t]*")
-_HEADER_VALUE = re.compile(r"[^\r\n\"'\\]+")
+_HEADER_NAME = _lazy(
+    "_HEADER_NAME", r"(?:(?<![\w\-\\])|(?<=\\[nrt]))([A-Za-z][\w-]{1,40})[ \t]*:[ \t]*"
+)
+_HEADER_VALUE = _lazy("_HEADER_VALUE", r"[^\r\n\"'\\]+")
 
 
 def _redact_header_lines(text: str) -> str:
@@ -552,18 +583,21 @@ _QUOTED_VALUE = (
 )
 _UNQUOTED_CHAR = r"(?:\[REDACTED\]|[^\s\"',;&}\]<>)\\])"
 # name=value / name: value, the name at the start of a word (or after a \n escape in JSON)
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = _lazy(
+    "_ASSIGNMENT",
     r"(?:(?<![\w.\-/\\])|(?<=\\[nrt]))(-{0,2}[A-Za-z_$@][\w.\-]{0,80}?)"
     # a quoted name may have its colon on the next line (pretty-printed JSON); a name may be
     # a subscript (os.environ["API_KEY"]="x"); "=" may be percent-encoded (password%3Dx) or a
     # Ruby/PHP/Perl hash arrow ("password" => "x")
     r"(?:(?P<colon>\\*[\"']\]?\s{0,8}:(?!//)\s{0,8}|\]?[ \t]*:(?!//)[ \t]*)"
-    r"|(?P<equals>(?:\\*[\"'])?\]?[ \t]*(?:=>?|%3[Dd])[ \t]*))"
+    r"|(?P<equals>(?:\\*[\"'])?\]?[ \t]*(?:=>?|%3[Dd])[ \t]*))",
 )
 # after "name:" a value runs to the end of the phrase (a passphrase has spaces) ...
-_COLON_VALUE = re.compile(rf"{_QUOTED_VALUE}|(?:{_UNQUOTED_CHAR}|[ \t]){{0,512}}{_UNQUOTED_CHAR}")
+_COLON_VALUE = _lazy(
+    "_COLON_VALUE", rf"{_QUOTED_VALUE}|(?:{_UNQUOTED_CHAR}|[ \t]){{0,512}}{_UNQUOTED_CHAR}"
+)
 # ... after "name=" to the next space (NAME=x command)
-_EQUALS_VALUE = re.compile(rf"{_QUOTED_VALUE}|{_UNQUOTED_CHAR}{{1,4096}}")
+_EQUALS_VALUE = _lazy("_EQUALS_VALUE", rf"{_QUOTED_VALUE}|{_UNQUOTED_CHAR}{{1,4096}}")
 _NOT_SECRET_VALUES = frozenset(
     {REDACTED, "true", "false", "null", "None", "True", "False", '""', "''", "{}", "[]"}
 )
@@ -667,15 +701,16 @@ def _redact_assignments(text: str) -> str:
 # An error message naming what it quotes: 'bad key Zq8v...', 'invalid token "abc123..."'.
 # Only a value shaped like a credential (8+ characters mixing letters and digits, no path,
 # not all hex of a digest length) goes: "token count 12", "password reset" stay.
-_PROSE_SECRET = re.compile(
+_PROSE_SECRET = _lazy(
+    "_PROSE_SECRET",
     r"(?i)(?=[akpstc])(?<![\w-])((?:api[ _-]?)?"
     r"(?:key|token|password|passwd|secret|passphrase|credential|apikey)"
     r"s?(?:[ \t]+(?:is|was|of|=))?[ \t]+)([\"'`]?)"
     r"(?=[A-Za-z0-9_+/=.~-]{0,200}\d)(?=[A-Za-z0-9_+/=.~-]{0,200}[A-Za-z])"
-    r"([A-Za-z0-9_+=.~-][A-Za-z0-9_+/=.~-]{7,511})(?![A-Za-z0-9_+/=.~-])\2"
+    r"([A-Za-z0-9_+=.~-][A-Za-z0-9_+/=.~-]{7,511})(?![A-Za-z0-9_+/=.~-])\2",
 )
-_DIGEST = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128}")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_DIGEST = _lazy("_DIGEST", r"[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128}")
+_UUID = _lazy("_UUID", r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 def _replace_prose_secret(match: re.Match[str]) -> str:
@@ -688,16 +723,17 @@ def _replace_prose_secret(match: re.Match[str]) -> str:
     return f"{match.group(1)}{quote}{REDACTED}{quote}"
 
 
-_FILE_NAME = re.compile(r"[\w-]+\.[A-Za-z]{1,5}")
+_FILE_NAME = _lazy("_FILE_NAME", r"[\w-]+\.[A-Za-z]{1,5}")
 
 
 _PATH_HINTS = ("token", "secret", "passw", "key", "sig", "auth")
 _ORACLE_HINTS = ("jdbc:oracle", "sqlplus", "sqlldr", "expdp", "impdp", "rman", "dgmgrl")
 
 
-_PATH_SECRET_NAME = re.compile(
+_PATH_SECRET_NAME = _lazy(
+    "_PATH_SECRET_NAME",
     r"(?i)(?:token|tokens|secret|secrets|password|passwd|apikey|api[_-]key|api[_-]keys|key|keys"
-    r"|sig|signature|auth)$"
+    r"|sig|signature|auth)$",
 )
 
 
@@ -710,22 +746,26 @@ def _replace_path_secret(match: re.Match[str]) -> str:
 
 
 # Oracle logins: sqlplus scott/tiger@orcl, jdbc:oracle:thin:scott/tiger@host:1521:orcl
-_ORACLE_LOGIN = re.compile(
+_ORACLE_LOGIN = _lazy(
+    "_ORACLE_LOGIN",
     r"(?i)((?:jdbc:oracle:\w+:|\b(?:sqlplus|sqlldr|expdp|impdp|rman|dgmgrl)"
-    r"(?:\s+-\w+)*\s+[\"']?)[\w$#.]{1,60}/)([^@\s/\"']{1,256})(@)"
+    r"(?:\s+-\w+)*\s+[\"']?)[\w$#.]{1,60}/)([^@\s/\"']{1,256})(@)",
 )
 
 # A value named by a sibling: <password>x</password>, <add key="ApiKey" value="x"/>,
 # <entry name="password">x</entry>, {"name": "DB_PASSWORD", "value": "x"} (Kubernetes env,
 # AWS parameter lists, .NET settings)
-_XML_ELEMENT = re.compile(r"<([A-Za-z_][\w.\-:]{0,80})((?:\s[^<>]{0,400})?)>([^<]{1,4096})</\1\s*>")
-_NAME_ATTRIBUTE = re.compile(r"(?i)\b(?:name|key)\s*=\s*[\"']([\w.\-:]{1,80})[\"']")
-_VALUE_ATTRIBUTE = re.compile(r"(?i)(\bvalue\s*=\s*)([\"'])([^\"'<>]{0,4096})\2")
-_NAME_VALUE_JSON = re.compile(
-    r"(?i)((\\*[\"'])(?:name|key|parameterkey|variable)\2\s*:\s*\2([\w.\-:]{1,80})\2\s*,\s*"
-    r"\2(?:value|secretvalue|parametervalue)\2\s*:\s*)(\2(?:(?!\2).){0,4096}?\2)"
+_XML_ELEMENT = _lazy(
+    "_XML_ELEMENT", r"<([A-Za-z_][\w.\-:]{0,80})((?:\s[^<>]{0,400})?)>([^<]{1,4096})</\1\s*>"
 )
-_XML_TAG = re.compile(r"<[A-Za-z_][^<>]{0,600}>")
+_NAME_ATTRIBUTE = _lazy("_NAME_ATTRIBUTE", r"(?i)\b(?:name|key)\s*=\s*[\"']([\w.\-:]{1,80})[\"']")
+_VALUE_ATTRIBUTE = _lazy("_VALUE_ATTRIBUTE", r"(?i)(\bvalue\s*=\s*)([\"'])([^\"'<>]{0,4096})\2")
+_NAME_VALUE_JSON = _lazy(
+    "_NAME_VALUE_JSON",
+    r"(?i)((\\*[\"'])(?:name|key|parameterkey|variable)\2\s*:\s*\2([\w.\-:]{1,80})\2\s*,\s*"
+    r"\2(?:value|secretvalue|parametervalue)\2\s*:\s*)(\2(?:(?!\2).){0,4096}?\2)",
+)
+_XML_TAG = _lazy("_XML_TAG", r"<[A-Za-z_][^<>]{0,600}>")
 
 
 def _redact_named_values(text: str) -> str:
@@ -771,7 +811,9 @@ def _replace_name_value_json(match: re.Match[str]) -> str:
 
 
 # ["X-Api-Key", "value"], ('password', 'value'): a header or setting as a pair
-_PAIR = re.compile(r"([\[(]\s*(\\*[\"']))([\w.\-]{1,80})(\2\s*,\s*)(\2)((?:(?!\2).){0,4096}?)\2")
+_PAIR = _lazy(
+    "_PAIR", r"([\[(]\s*(\\*[\"']))([\w.\-]{1,80})(\2\s*,\s*)(\2)((?:(?!\2).){0,4096}?)\2"
+)
 
 
 def _replace_pair(match: re.Match[str]) -> str:
@@ -870,7 +912,7 @@ _PROGRAM_FLAGS: dict[str, dict[str, str]] = {
     **_each(("sqlplus", "sqlldr", "expdp", "impdp", "rman", "dgmgrl"), {}),
 }
 _ORACLE_PROGRAMS = frozenset({"sqlplus", "sqlldr", "expdp", "impdp", "rman", "dgmgrl"})
-_ORACLE_WORD = re.compile(r"[\w$#.]{1,60}/([^@\s/]{1,256})(?:@|$)")
+_ORACLE_WORD = _lazy("_ORACLE_WORD", r"[\w$#.]{1,60}/([^@\s/]{1,256})(?:@|$)")
 # Registry logins: -p is the password only after the word "login" (docker run -p is a port).
 _LOGIN_PROGRAMS = frozenset(
     {"docker", "podman", "nerdctl", "buildah", "skopeo", "oras", "helm", "crane", "regctl"}
@@ -891,7 +933,7 @@ def _program(word: str) -> str:
 
 # bare user:password@host (sshpass-style tools, impacket "domain/user:pass@host")
 _URI_SCHEMES = frozenset({"mailto", "sip", "sips", "xmpp", "im", "pres", "news", "tel"})
-_BARE_USERINFO = re.compile(r"^([\w.+\\/-]+):([^@\s/:]+)@[\w.\[\]-]+")
+_BARE_USERINFO = _lazy("_BARE_USERINFO", r"^([\w.+\\/-]+):([^@\s/:]+)@[\w.\[\]-]+")
 
 
 def _secret_spans(words: list[str]) -> dict[int, tuple[int, int]]:
@@ -1017,9 +1059,11 @@ def _value_span(kind: str, value: str) -> tuple[int, int] | None:
 # A word of a command line or of free text.  Read twice: once as a shell would (quoted parts
 # are one word), once splitting at quotes and brackets too (a Python list repr of an argv in
 # an error message: "Command '['mysql', '-pX']' returned ...").
-_SHELL_WORD = re.compile(r"(?:[^\s\"'\\;|&()`]|\\.|\"(?:[^\"\\]|\\.)*\"?|'[^']*'?)+|[;|&()`]+")
-_LOOSE_WORD = re.compile(r"[^\s\"'\\;|&()`\[\]]+|[;|&()`]+")
-_QUOTES = re.compile(r"\"((?:[^\"\\]|\\.)*)\"?|'([^']*)'?|\\(.)")
+_SHELL_WORD = _lazy(
+    "_SHELL_WORD", r"(?:[^\s\"'\\;|&()`]|\\.|\"(?:[^\"\\]|\\.)*\"?|'[^']*'?)+|[;|&()`]+"
+)
+_LOOSE_WORD = _lazy("_LOOSE_WORD", r"[^\s\"'\\;|&()`\[\]]+|[;|&()`]+")
+_QUOTES = _lazy("_QUOTES", r"\"((?:[^\"\\]|\\.)*)\"?|'([^']*)'?|\\(.)")
 _PUNCTUATION = "[](),"
 
 
@@ -1098,11 +1142,11 @@ def redact_text(text: str) -> str:
 # and the rules run on the plain form; where they find a secret the plain, redacted form is
 # kept (the disguise is not worth keeping), otherwise the text stays exactly as written.
 
-_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|x([0-9A-Fa-f]{2}))")
-_ENTITY_HINT = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
+_ESCAPE = _lazy("_ESCAPE", r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|x([0-9A-Fa-f]{2}))")
+_ENTITY_HINT = _lazy("_ENTITY_HINT", r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
 # base64 (standard or URL-safe) long enough to hold a name and a value
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")  # leftmost-longest: a whole run
-_NOT_A_WORD = re.compile(r"[0-9+/_=-]")
+_BASE64_RUN = _lazy("_BASE64_RUN", r"[A-Za-z0-9+/_-]{20,}={0,2}")  # leftmost-longest: a whole run
+_NOT_A_WORD = _lazy("_NOT_A_WORD", r"[0-9+/_=-]")
 
 
 def _unescape(text: str) -> str:
@@ -1230,7 +1274,7 @@ def _requote(text: str, quote: str) -> str:
 
 
 # IP addresses and short plain host names: nothing to find (the sensor sees one per send)
-_PLAIN_HOST = re.compile(r"[0-9A-Fa-f.:%]{1,45}|[A-Za-z0-9.-]{1,15}")
+_PLAIN_HOST = _lazy("_PLAIN_HOST", r"[0-9A-Fa-f.:%]{1,45}|[A-Za-z0-9.-]{1,15}")
 
 
 def redact_host(host: str) -> str:
@@ -1276,7 +1320,7 @@ _PATH_KEY_STARTS = (
 )
 
 
-_PATH_KEY_START = re.compile("|".join(re.escape(start) for start in _PATH_KEY_STARTS))
+_PATH_KEY_START = _lazy("_PATH_KEY_START", "|".join(re.escape(start) for start in _PATH_KEY_STARTS))
 
 
 def redact_path(path: str) -> str:
@@ -1370,7 +1414,7 @@ def redact_data(value: Any, extra_keys: Iterable[str] = (), _depth: int = 0) -> 
     return redact_text(_as_text(value))
 
 
-_PLAIN_NAME = re.compile(r"[\w.\-]{1,80}")
+_PLAIN_NAME = _lazy("_PLAIN_NAME", r"[\w.\-]{1,80}")
 # {"name": "DB_PASSWORD", "value": "x"}: the value is named by its sibling
 _NAME_FIELDS = ("name", "Name", "key", "Key", "ParameterKey", "variable", "Variable")
 _VALUE_FIELDS = frozenset({"value", "Value", "ParameterValue", "SecretValue", "secretValue"})
