@@ -296,8 +296,9 @@ def install_sigterm_flush() -> None:
     """On SIGTERM, flush like a normal exit, then die of SIGTERM as the parent expects.
 
     Only from the main thread, only over the default disposition (a program or runtime
-    handling SIGTERM itself keeps its handler; atexit still flushes).  ``_signal``, not
-    ``signal``: this runs at interpreter start, and ``signal`` imports enum."""
+    handling SIGTERM itself keeps its handler; atexit still flushes, and so does os._exit).
+    ``_signal``, not ``signal``: this runs at interpreter start, and ``signal`` imports
+    enum."""
     import _signal  # type: ignore[import-not-found]
 
     global _sigterm_installed
@@ -309,20 +310,38 @@ def install_sigterm_flush() -> None:
     except (ValueError, OSError):
         return
 
+    real_signal, real_getsignal = _signal.signal, _signal.getsignal
+    sigterm, default = _signal.SIGTERM, _signal.SIG_DFL
+
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         try:
             # in a helper, bounded: the interrupted code may hold a lock the flush needs
             # (a spool write on this thread), and a handler waiting for it never returns
             _flush_within(_EXIT_FLUSH_SECONDS)
         finally:
-            _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
-            os.kill(os.getpid(), _signal.SIGTERM)
+            real_signal(sigterm, default)
+            os.kill(os.getpid(), sigterm)
+
+    # The program sees SIGTERM at its default: getsignal says SIG_DFL, and setting SIG_DFL
+    # back (asyncio's remove_signal_handler, a handler re-raising the signal, as uvicorn's
+    # does) keeps the flush in front of the default ending.
+    def signal(signalnum: int, handler: object, /) -> object:
+        main = _thread.get_ident() == _main_thread_ident
+        chosen = on_sigterm if signalnum == sigterm and handler == default and main else handler
+        previous = real_signal(signalnum, chosen)
+        return default if previous is on_sigterm else previous
+
+    def getsignal(signalnum: int, /) -> object:
+        current = real_getsignal(signalnum)
+        return default if current is on_sigterm else current
 
     try:
-        _signal.signal(_signal.SIGTERM, on_sigterm)
+        real_signal(sigterm, on_sigterm)
         _sigterm_installed = True
     except (ValueError, OSError):
-        pass
+        return
+    signal.__doc__, getsignal.__doc__ = real_signal.__doc__, real_getsignal.__doc__
+    _signal.signal, _signal.getsignal = signal, getsignal
 
 
 def _pin_locations_for_children(settings: Settings) -> None:

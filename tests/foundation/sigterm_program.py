@@ -7,6 +7,9 @@ HOW:
                 after 1 s.  ``WORK_DIR/count`` is how many were opened before it.
   in_spool_write  SIGTERM arrives while this thread is inside a spool write (it holds the
                 spool writer's lock, as a batch written on the producing thread does)
+  set_back_to_default  the program's own handler, then SIG_DFL set back, then SIGTERM
+  handler_reraises     the program's handler sets SIG_DFL and sends SIGTERM again
+                ``WORK_DIR/seen``: what signal.getsignal said at the program's start
 """
 
 from __future__ import annotations
@@ -42,6 +45,22 @@ if HOW == "burst":
             open(os.path.join(WORK, "burst.txt"), "w").close()
         count += 1
         os.pwrite(counter, f"{count:>12}".encode(), 0)  # one call: never seen half done
+elif HOW in ("set_back_to_default", "handler_reraises"):
+    seen = signal.getsignal(signal.SIGTERM)
+    with open(os.path.join(WORK, "seen"), "w") as handle:
+        handle.write("SIG_DFL" if seen is signal.SIG_DFL else repr(seen))
+
+    def reraise(signum: int, frame: object) -> None:  # as uvicorn ends after its shutdown
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, reraise)
+    if HOW == "set_back_to_default":  # asyncio's remove_signal_handler does this
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with tracer.start_as_current_span("last work"):
+        open(os.path.join(WORK, "last.txt"), "w").close()
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(60)
 elif HOW == "in_spool_write":
     telemetry = activation.telemetry()
     assert telemetry is not None

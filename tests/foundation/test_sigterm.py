@@ -1,7 +1,7 @@
-"""SIGTERM, left at its default by the program, flushes what was recorded and then ends the
-process by SIGTERM, as the parent expects, even in the middle of a burst of records or of
-a spool write on the very thread the signal interrupts (the flush waits at most 5 s for a
-lock held there, instead of for ever)."""
+"""SIGTERM, left at (or set back to) its default by the program, flushes what was recorded
+and then ends the process by SIGTERM, as the parent expects, even in the middle of a burst
+of records or of a spool write on the very thread the signal interrupts (the flush waits at
+most 5 s for a lock held there, instead of for ever)."""
 
 from __future__ import annotations
 
@@ -49,3 +49,15 @@ def test_sigterm_inside_a_spool_write_does_not_hang(spool: Path, tmp_path: Path)
     assert returncode == -15
     assert seconds < 60  # the program sleeps 60 s after the signal: it ended before
     assert "first work" in {span.name for span in iter_spans(spool)}
+
+
+@pytest.mark.parametrize("how", ["set_back_to_default", "handler_reraises"])
+def test_sigterm_set_back_to_its_default_still_flushes(
+    how: str, spool: Path, tmp_path: Path
+) -> None:
+    """The program sees SIGTERM at its default, and setting the default back (asyncio's
+    remove_signal_handler, a handler that re-raises as uvicorn's does) keeps the flush."""
+    returncode, seconds = run(how, spool, tmp_path)
+    assert returncode == -15 and seconds < 60
+    assert (tmp_path / "seen").read_text() == "SIG_DFL"
+    assert {"first work", "last work"} <= {span.name for span in iter_spans(spool)}
