@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,8 +69,10 @@ class DetectionStage:
         self._waiting: dict[int, list[tuple[Action, str, int]]] = {}
         # span id of an ended span of an MCP call -> span id of the call's root; root span
         # id -> (its span context, its tool): where a late record's detection goes
-        self._root_of: dict[int, int] = {}
-        self._calls: dict[int, tuple[SpanContext, str | None]] = {}
+        # (OrderedDicts: FIFOs of the last ENDED_KEPT, evicted oldest first in O(1); a plain
+        # dict's ``pop(next(iter(d)))`` walks over every slot earlier evictions freed)
+        self._root_of: OrderedDict[int, int] = OrderedDict()
+        self._calls: OrderedDict[int, tuple[SpanContext, str | None]] = OrderedDict()
         self._late_reported: dict[tuple[int, str, str], None] = {}
         # in a forked child: the tool call that forked it (a copy of the server acting for
         # that call, which no span of this process will ever end)
@@ -228,11 +231,11 @@ class DetectionStage:
         root_id = root.span_context.span_id
         self._root_of[context.span_id] = root_id
         if len(self._root_of) > ENDED_KEPT:
-            self._root_of.pop(next(iter(self._root_of)))
+            self._root_of.popitem(last=False)
         if root is state:
             self._calls[root_id] = (context, tool)
             if len(self._calls) > ENDED_KEPT:
-                self._calls.pop(next(iter(self._calls)))
+                self._calls.popitem(last=False)
 
     def late(
         self, batch: list[tuple[Record, SpanContext | None]]

@@ -29,6 +29,7 @@ from mcptrace.record import vocabulary as ev
 
 TYPE_CHECKING = False  # not typing's: imported as the interpreter starts
 if TYPE_CHECKING:
+    from collections import OrderedDict
     from collections.abc import Callable, Mapping
     from contextvars import ContextVar
     from typing import Any
@@ -42,6 +43,12 @@ __all__ = ["Attribution", "SpanRegistry", "SpanState"]
 
 # Until OpenTelemetry is loaded no span of ours can exist: the hook reads an empty context.
 _NO_CONTEXT: Mapping[str, object] = {}
+
+
+def _ordered_dict() -> OrderedDict[Any, Any]:
+    from _collections import OrderedDict  # type: ignore[import-not-found]  # (no collections/)
+
+    return OrderedDict()  # type: ignore[no-any-return]
 
 
 def _no_context() -> Mapping[str, object]:
@@ -200,7 +207,10 @@ class SpanRegistry:
         self.by_span: dict[object, SpanState] = {}
         self.by_id: dict[int, SpanState] = {}
         self.in_flight: dict[int, SpanState] = {}
-        self.ended: dict[object, SpanState] = {}  # ended span object → its state (rule 1b)
+        # ended span object → its state (rule 1b), oldest first: a FIFO of the last
+        # ENDED_SPANS_KEPT.  An OrderedDict, because evicting the oldest key of a plain dict
+        # (``pop(next(iter(d)))``) walks over every slot freed by earlier evictions.
+        self.ended: OrderedDict[object, SpanState] = _ordered_dict()
         self.process: SpanState | None = None
         self.startup = SpanState(None, label="startup")
         self.unattributed = SpanState(None, label="unattributed")
@@ -264,8 +274,8 @@ class SpanRegistry:
         ended[span] = state
         if len(ended) > ENDED_SPANS_KEPT:
             try:
-                evicted = ended.pop(next(iter(ended)))
-            except (StopIteration, KeyError, RuntimeError):  # another thread got there first
+                evicted = ended.popitem(last=False)[1]
+            except KeyError:  # another thread got there first
                 return
             # A root's state is a cycle (its root is itself): left alone it would keep its
             # span (the span's whole object graph) until a full collection of the cyclic
