@@ -95,3 +95,25 @@ def test_racing_first_measurements_build_once_and_count_all() -> None:
         thread.join()
     assert build.calls == 1
     assert build.points()["c"][0].value == 800
+
+
+def test_a_measurement_made_while_building_neither_deadlocks_nor_recurses() -> None:
+    """The SDK's own internal metrics (OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED) may measure
+    through the global provider while the SDK provider is being built."""
+    built = Built()
+    provider = LazyMeterProvider(lambda: (inner.add(1), built())[1])
+    inner = provider.get_meter("sdk-internal").create_counter("inner")
+    outer = provider.get_meter("scope").create_counter("outer")
+    done = threading.Event()
+
+    def measure() -> None:
+        outer.add(2)
+        done.set()
+
+    thread = threading.Thread(target=measure, daemon=True)
+    thread.start()
+    assert done.wait(10), "deadlocked"
+    assert built.calls == 1
+    inner.add(5)  # dropped while building only: later measurements count
+    assert built.points()["outer"][0].value == 2
+    assert built.points()["inner"][0].value == 5

@@ -42,8 +42,9 @@ class LazyMeterProvider(MeterProvider):
     def __init__(self, build: Callable[[], MeterProvider]) -> None:
         self._build = build
         self._real: MeterProvider | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._closed = False
+        self._building = False
 
     @property
     def built(self) -> bool:
@@ -56,10 +57,14 @@ class LazyMeterProvider(MeterProvider):
             return real
         with self._lock:
             if self._real is None:
-                if self._closed:
+                if self._closed or self._building:  # (a measurement the build itself made)
                     return NoOpMeterProvider()
-                with _guard.sensor_paused():  # its imports and threads are not the program's
-                    self._real = self._build()
+                self._building = True
+                try:
+                    with _guard.sensor_paused():  # its imports and threads: not the program's
+                        self._real = self._build()
+                finally:
+                    self._building = False
             return self._real
 
     def get_meter(
@@ -95,14 +100,14 @@ class _LazyMeter(Meter):
         attributes: Any,
     ) -> None:
         super().__init__(name, version, schema_url)
-        self._provider = provider
+        self.provider = provider
         self._identity = (name, version, schema_url, attributes)
 
     def real(self) -> Meter:
-        return self._provider.real().get_meter(*self._identity)
+        return self.provider.real().get_meter(*self._identity)
 
     def _synchronous(self, create: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if self._provider.built:
+        if self.provider.built:
             return getattr(self.real(), create)(*args, **kwargs)
         return _LazyInstrument(self, create, args, kwargs)
 
@@ -148,9 +153,10 @@ class _LazyInstrument:
     def _resolve(self) -> Any:
         with self._lock:
             if self._instrument is None:
-                self._instrument = getattr(self._meter.real(), self._create)(
-                    *self._args, **self._kwargs
-                )
+                instrument = getattr(self._meter.real(), self._create)(*self._args, **self._kwargs)
+                if not self._meter.provider.built:  # shut down, or measured by the build
+                    return instrument  # itself: this measurement is dropped, nothing kept
+                self._instrument = instrument
                 method = _SYNCHRONOUS[self._create]
                 setattr(self, method, getattr(self._instrument, method))  # later calls: direct
             return self._instrument
