@@ -56,6 +56,7 @@ _exit_registered = False
 _exited = False
 _sigterm_installed = False
 _retry_at_exit = False  # an activation the exit overtook: at_exit activates again
+_in_background = False  # activate_in_background() is running: a failure is retried at exit
 _exit_flushing = _thread.allocate_lock()  # held while at_exit runs
 _exit_thread: int | None = None  # the thread running at_exit
 _real_os_exit: Callable[[int], None] | None = None  # os._exit before install_exit_flush
@@ -400,6 +401,21 @@ def _adopt_parent_context() -> None:
     set_ambient_context(_parent_context)
 
 
+def activate_in_background() -> None:
+    """Activate from a thread of mcptrace's while the program runs (sensor/lifecycle.py).
+    A failure is not reported now but retried at exit, where it runs on the original ``os``
+    functions (the program may have replaced them) and reports if it fails again."""
+    global _in_background
+    if not _lock.acquire(False):
+        return
+    try:
+        _in_background = True
+        _activate_locked()
+    finally:
+        _in_background = False
+        _lock.release()
+
+
 def activate(blocking: bool = True) -> Telemetry | None:
     """Configure providers and exporters from the settings; idempotent, never raises.
 
@@ -528,7 +544,7 @@ def _build() -> Telemetry | None:
             install_exit_flush()
         return active
     except Exception as exc:  # never take the program down
-        if begun_before_exit and (_exited or _shutting_down()):
+        if begun_before_exit and (_exited or _shutting_down() or _in_background):
             # begun in a thread before the exit, the exit overtook it (no atexit or thread
             # can be registered now): at_exit activates again, for the exit
             _retry_at_exit = True

