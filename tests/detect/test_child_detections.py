@@ -15,6 +15,8 @@ from detect_support import HERE, RULE, detection_logs, drive, fake_home
 
 from support import SPAN_KIND_SERVER, spans
 
+pytestmark = pytest.mark.slow  # a real server per module: CI, not the fast loop
+
 SERVER = HERE / "child_server.py"
 KEY_RULE = "credential-access.ssh-private-key"
 

@@ -11,6 +11,8 @@ from detect_support import HERE, RULE, detection_logs, drive, fake_home
 
 from support import spans
 
+pytestmark = pytest.mark.slow  # a real server per module: CI, not the fast loop
+
 SERVER = HERE / "forking_server.py"
 
 

@@ -110,6 +110,7 @@ open(sys.argv[1]).read()  # start-up theft: judged outside any call
 """
 
 
+@pytest.mark.slow
 def test_a_process_serving_no_request_compiles_only_what_it_judges(tmp_path: Path) -> None:
     home = fake_home(tmp_path)
     spool = tmp_path / "spool"
@@ -123,6 +124,7 @@ def test_a_process_serving_no_request_compiles_only_what_it_judges(tmp_path: Pat
     assert "credential-access.ssh-private-key" in rules, result.stderr
 
 
+@pytest.mark.slow
 def test_a_server_compiles_every_rule_off_the_tool_calls_path(tmp_path: Path) -> None:
     # its first request (initialize) is the cue: the log thread compiles every rule while the
     # first tool call waits, so tool calls never pay for a rule's first compile

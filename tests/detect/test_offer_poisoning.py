@@ -12,6 +12,7 @@ from detect_support import HERE, RULE, detections_by_tool, drive, fake_home
 SERVER = HERE / "instructions_server.py"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("kind", "expected"), [("poisoned", True), ("ordinary", False)])
 def test_poisoned_server_instructions_flag_its_tools(
     tmp_path: Path, kind: str, expected: bool

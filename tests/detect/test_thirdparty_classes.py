@@ -31,6 +31,7 @@ def by_tool(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     return detections_by_tool(spool)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("tool", "rule"),
     [("lint_code", POISONING), ("tidy_sql", POISONING), ("ping_host", SECRET_COMMAND)],
@@ -41,6 +42,7 @@ def test_each_class_is_flagged_on_its_tool(
     assert any(e[RULE] == rule and e[SEVERITY] != "notice" for e in by_tool[tool]), by_tool[tool]
 
 
+@pytest.mark.slow
 def test_the_ordinary_tool_is_not(by_tool: dict[str, list[dict]]) -> None:
     assert by_tool["word_count"] == []
 
@@ -117,6 +119,7 @@ def test_look_alike_commands_are_not(argv: tuple[str, ...]) -> None:
     assert SECRET_COMMAND not in rules_for(spawned(*argv))
 
 
+@pytest.mark.slow
 def test_a_low_level_servers_poisoned_description_is_flagged_from_its_listing(
     tmp_path: Path,
 ) -> None:

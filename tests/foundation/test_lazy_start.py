@@ -327,6 +327,7 @@ print("after:", "opentelemetry.sdk.metrics" in sys.modules)
 """
 
 
+@pytest.mark.slow
 def test_importing_mcp_loads_no_metrics_sdk_until_a_session_measures(
     spool: Path, tmp_path: Path
 ) -> None:
