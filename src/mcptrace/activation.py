@@ -152,13 +152,19 @@ def at_exit() -> None:
     """Flush every part, then the providers; activates first if a part has something to
     write and nothing did so yet."""
     global _exited, _exit_thread
-    if _exited:
+    me = _thread.get_ident()
+    if _exited or not _exit_flushing.acquire(False):
+        # the flush is done or under way.  Under way in another thread (os._exit's helper
+        # when a SIGTERM comes — a pool terminating a worker that is ending): wait for it,
+        # a bounded while, so the signal's default ending does not cut it short; in this
+        # thread it is below us on the stack: go on
+        if _exit_thread != me and _exit_flushing.acquire(timeout=_EXIT_FLUSH_SECONDS):
+            _exit_flushing.release()
         return
+    _exit_thread = me
     _exited = True
     from mcptrace._guard import PAUSED
 
-    me = _exit_thread = _thread.get_ident()
-    _exit_flushing.acquire()
     paused_here = me not in PAUSED
     PAUSED.add(me)  # what follows is mcptrace's own work, not the program's
     try:
@@ -172,8 +178,15 @@ def at_exit() -> None:
 
 def _exit_sequence() -> None:
     global _activated, _retry_at_exit
-    if _activated and _telemetry is None and _lock.acquire(timeout=_EXIT_FLUSH_SECONDS):
-        _lock.release()  # an activation under way in another thread has ended
+    # an activation under way in another thread: wait for it to end; one in mcptrace's
+    # background thread, for all of it: the callbacks it runs after setting ``_telemetry``
+    # too (the process span starts in one; flushing before it started lost the span)
+    if (
+        _activated
+        and (_telemetry is None or _in_background)
+        and _lock.acquire(timeout=_EXIT_FLUSH_SECONDS)
+    ):
+        _lock.release()
         if _telemetry is None and _retry_at_exit:  # it failed because the process is ending:
             _retry_at_exit = False  # once more, as an activation at exit (no threads)
             _activated = False

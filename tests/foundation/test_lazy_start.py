@@ -150,6 +150,40 @@ def test_a_child_reports_what_it_did_in_its_parents_trace(spool: Path, tmp_path:
     assert [e.name for e in process.events if e.name == ev.FILE_OPEN]
 
 
+def test_an_exit_during_a_background_activation_keeps_the_process_span(
+    spool: Path, tmp_path: Path
+) -> None:
+    """A child that lives past ``LAZY_WRITE_SECONDS`` after its first record sets up
+    OpenTelemetry in a thread; the exit can come while that thread is still running the
+    set-up's callbacks (the process span starts in one).  The exit waits for them: the span
+    was lost when the exit came between the providers and the process span (seen under load,
+    made certain here by slowing the span's start in the child)."""
+    trace_id, parent_span = secrets.token_hex(16), secrets.token_hex(8)
+    target = tmp_path / "written.txt"
+    script = (
+        "import time\n"
+        "from mcptrace.sensor import lifecycle\n"
+        "start = lifecycle.SensorLifecycle._start_process_span\n"
+        "def slow(self):\n"
+        "    time.sleep(1.5)\n"
+        "    start(self)\n"
+        "lifecycle.SensorLifecycle._start_process_span = slow\n"
+        f"open({str(target)!r}, 'w').write('x')\n"
+        "time.sleep(lifecycle.LAZY_WRITE_SECONDS + 0.5)\n"  # ends while slow() sleeps
+    )
+    env = env_for(tmp_path, TRACEPARENT=f"00-{trace_id}-{parent_span}-01")
+    run_under_mcptrace([PYTHON, "-c", script], spool, env=env)
+
+    processes = [s for s in spans(spool) if s.parent_span_id == parent_span]
+    assert [(s.name, s.trace_id) for s in processes] == [("process -c", trace_id)]
+    opens = [
+        r
+        for r in logs(spool)
+        if r.event_name == ev.FILE_OPEN and r.attributes.get(ev.FILE_PATH) == str(target)
+    ]
+    assert [(r.trace_id, r.span_id) for r in opens] == [(trace_id, processes[0].span_id)]
+
+
 @pytest.mark.parametrize(
     ("ending", "code"),
     [
