@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from mcptrace.policy.detect import Detector, PathGlobs, builtin_rules
+from mcptrace.policy.detect import Action, Detector, PathGlobs, builtin_rules
 from mcptrace.policy.matchers import glob_to_regex, path_pattern_variants
 
 
@@ -161,11 +161,112 @@ def test_the_builtin_globs_pass_ordinary_paths() -> None:
 
 def test_every_gate_of_the_builtin_detector_agrees() -> None:
     paths = random_paths(800, seed=3) + instances(BUILTIN, seed=5)
-    for event, compiled_rules in DETECTOR.by_event.items():
-        gate = DETECTOR.gates.get(event)
-        if gate is None:
+    for (event, kind), gate in DETECTOR.gates.items():
+        if gate.globs is None:
             continue
-        patterns = [p for c in compiled_rules if c.paths is not None for p in c.rule.paths]
+        patterns = [p for c in gate.rules if c.paths is not None for p in c.rule.paths]
         expected = Reference(patterns)
-        wrong = [path for path in paths if gate[0].search(path) != expected.search(path)]
-        assert not wrong, (event, wrong[:10])
+        wrong = [path for path in paths if gate.globs.search(path) != expected.search(path)]
+        assert not wrong, (event, kind, wrong[:10])
+
+
+ABSOLUTE_TRICKY = [
+    "/home/u/.ssh/**",
+    "/home/u/.ssh",
+    "/home/*/.aws/credentials",
+    "/etc/passwd",
+    "/etc/*.conf",
+    "/*/secret",
+    "/**/deep/*.txt",
+    "/**",
+    "/srv/data/**",
+    "/opt/project/x[ab]y/**",
+    "/opt/pro?ect/**",
+    "//double/**",
+    "rel/dir/*.key",
+    "/proc/*/fd/*",
+]
+ABSOLUTE_PATHS = [
+    "/home/u/.ssh",
+    "/home/u/.ssh/id_rsa",
+    "/home/u/.sshx/id_rsa",
+    "/home/u",
+    "/home/v/.aws/credentials",
+    "/etc/passwd",
+    "/etc/passwd/x",
+    "/etc/ssl.conf",
+    "/x/secret",
+    "/a/b/deep/f.txt",
+    "/srv/data",
+    "/srv/datax",
+    "/opt/project/xay/z",
+    "/opt/project/xzy/z",
+    "/opt/proXect/z",
+    "//double/z",
+    "/double/z",
+    "rel/dir/a.key",
+    "x/rel/dir/a.key",
+    "/proc/12/fd/3",
+    "/",
+    "",
+    "/home/u/.ssh/\nid",
+]
+
+
+@pytest.mark.parametrize("pattern", ABSOLUTE_TRICKY)
+def test_absolute_globs_grouped_by_directory_match_as_one_regex_each(pattern: str) -> None:
+    """Absolute globs are grouped by their literal leading directories: each alone, and all
+    together, says what its own regex says."""
+    paths = ABSOLUTE_PATHS + random_paths(300, seed=13) + instances(ABSOLUTE_TRICKY, seed=17)
+    for patterns in ([pattern], ABSOLUTE_TRICKY):
+        globs, expected = PathGlobs(patterns), Reference(patterns)
+        wrong = [path for path in paths if globs.search(path) != expected.search(path)]
+        assert not wrong, (pattern, wrong[:10])
+
+
+def test_globs_compile_only_what_a_path_can_reach() -> None:
+    """An ordinary file compiles none of the built-in rules' absolute globs
+    about $HOME, /etc or /proc; compile() builds every regex for a server warming up."""
+    globs = PathGlobs(BUILTIN)
+    assert not globs.search("/srv/app/static/logo.png")
+    index = globs._index
+    assert index is not None
+    assert 0 < len(index.compiled) < len(index.sources) / 2
+    assert not any(key[0] == "absolute" and len(key) > 1 for key in index.compiled)  # type: ignore[index]
+    globs.compile()
+    assert len(index.compiled) == len(index.sources)
+
+
+ACCESSES = [None, "read", "write", "read_write", "create", "append", "exec", ["read"]]
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
+def test_the_gates_never_leave_out_a_rule_that_matches(lazy: bool) -> None:
+    """Every rule that selects an action is among the gate's candidates for it, whatever
+    the access of a file.open (a write-only rule's paths never open the gate for a read)."""
+    detector = Detector(builtin_rules().values(), lazy=lazy)
+    detector.compile_all()
+    rng = random.Random(23)
+    paths = random_paths(400, seed=29) + instances(BUILTIN, seed=31)
+    selected = 0
+    for event in sorted(detector.by_event):
+        for path in rng.sample(paths, 250):
+            attributes: dict[str, object] = {"file.path": path}
+            access = rng.choice(ACCESSES)
+            if access is not None:
+                attributes["mcptrace.file.access"] = access
+            if rng.random() < 0.2:
+                attributes["mcptrace.file.target_path"] = rng.choice(paths)
+            action = Action(0, event, attributes)
+            try:
+                matching = {
+                    c.rule.id
+                    for c in detector.by_event[event]
+                    if c.matches(action, detector.resolve) is not None
+                }
+            except TypeError:  # an unhashable access: matches() cannot say
+                continue
+            candidates = {c.rule.id for c in detector._candidates(action) or []}
+            assert matching <= candidates, (event, attributes, matching - candidates)
+            selected += len(matching)
+    assert selected > 200  # the corpus reaches rules of several events

@@ -39,6 +39,7 @@ from mcptrace.policy.matchers import (
     PathResolver,
     compile_name_globs,
     glob_to_regex,
+    literal_prefix,
     parse_address,
     path_pattern_variants,
     validate_address,
@@ -655,17 +656,25 @@ _TWO_PATH_EVENTS = frozenset({ev.FILE_RENAME, ev.FILE_COPY, ev.FILE_LINK})
 
 
 class PathGlobs:
-    """Path globs matched fast: absolute globs by one start-anchored regex; ``**/x`` globs and
+    """Path globs matched fast: absolute globs by start-anchored regexes, ``**/x`` globs and
     bare names (relative globs) each behind an index, so the ~200 patterns of the built-in
     rules cost a few microseconds per path, not a backtracking regex over every position
     (hundreds of microseconds) nor a test per pattern (tens).  ``search(path)`` says whether
     one matches.
 
+    Nothing is compiled until a path is searched, and then only the regexes that path can
+    reach: compiling the built-in rules' globs costs tens of milliseconds of ``re``, and a
+    process judging only its start-up (a library's files, a scratch file) needs a few of
+    them.  ``compile()`` builds everything at once (a server warming up off its calls' path).
+
     The index rests on how ``glob_to_regex`` reads a glob: ``*``, ``?`` and ``[...]`` (without
     ``!``) stay within one path segment and a relative glob is anchored at a segment start and
     at the end, so a literal segment of a relative glob (no ``*?[``) can only match a whole
     segment of the path, and a glob of one segment can only match the path's last one.
-    Relative globs are kept, by kind:
+    Absolute globs are grouped by the whole directories their literal prefix names (up to
+    two: ``/home/me/.ssh/**`` under ``home/me``), which a path they match must begin with;
+    globs without one (``/*/x``, a relative glob with a ``/`` in it) are in a group tried for
+    every path.  Relative globs are kept, by kind:
 
     * with a literal segment: under that segment (the longest), tried when the path has it;
     * of one segment, with no ``**`` or ``[``: in one alternation matched at the last segment
@@ -676,22 +685,45 @@ class PathGlobs:
     """
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        absolute: list[str] = []
-        self.by_segment: dict[str, list[re.Pattern[str]]] = {}
+        self.patterns = tuple(patterns)
+        self._index: _GlobIndex | None = None
+
+    def search(self, path: str) -> bool:
+        index = self._index
+        if index is None:
+            index = self._index = _GlobIndex(self.patterns)
+        return index.search(path)
+
+    def compile(self) -> None:
+        """Compile every regex now."""
+        index = self._index
+        if index is None:
+            index = self._index = _GlobIndex(self.patterns)
+        index.compile_all()
+
+
+_ALWAYS: tuple[str, ...] = ()  # the group of absolute globs tried for every path
+
+
+class _GlobIndex:
+    """PathGlobs' index: regex bodies by where they can match, each compiled on first use."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        absolute: dict[tuple[str, ...], list[str]] = {}
+        by_segment: dict[str, list[str]] = {}
         last_segment: list[str] = []
         last_free: list[str] = []
         suffixes: set[str] = set()
         prefixes: set[str] = set()
-        self.other: list[re.Pattern[str]] = []
+        other: list[str] = []
         for pattern in patterns:
             if pattern.startswith("**/") or "/" not in pattern:
                 rest = pattern[3:] if pattern.startswith("**/") else pattern
                 body = glob_to_regex(rest)
-                regex = re.compile("(?:^|/)" + body + "\\Z", re.DOTALL)
                 parts = rest.split("/")
                 literal = [part for part in parts if part and not _GLOB_CHARS.search(part)]
                 if literal:
-                    self.by_segment.setdefault(max(literal, key=len), []).append(regex)
+                    by_segment.setdefault(max(literal, key=len), []).append(body)
                 elif "/" not in rest and "**" not in rest and "[" not in rest:
                     literals = _WILDCARDS.split(rest)
                     prefix, suffix = literals[0], literals[-1]
@@ -704,37 +736,73 @@ class PathGlobs:
                         continue
                     last_segment.append(body)
                 else:
-                    self.other.append(regex)
+                    other.append("(?:^|/)" + body + "\\Z")
             else:
-                absolute.extend(glob_to_regex(v) for v in path_pattern_variants(pattern))
-        self.absolute = (
-            re.compile("(?:" + "|".join(absolute) + ")\\Z", re.DOTALL) if absolute else None
+                for variant in path_pattern_variants(pattern):
+                    group = _ALWAYS
+                    if variant.startswith("/"):  # its first literal directories, if any
+                        group = tuple(literal_prefix(variant).split("/")[1:3])
+                        if group == ("",):  # "/" itself
+                            group = _ALWAYS
+                    absolute.setdefault(group, []).append(glob_to_regex(variant))
+        # regex sources, compiled into ``self.compiled`` (same keys) when first needed
+        self.sources: dict[object, str] = {
+            ("absolute", *group): "(?:" + "|".join(bodies) + ")\\Z"
+            for group, bodies in absolute.items()
+        }
+        self.sources.update(
+            (("segment", segment), "(?:^|/)(?:" + "|".join(bodies) + ")\\Z")
+            for segment, bodies in by_segment.items()
         )
-        self.last_segment, self.last_free = (
-            re.compile("(?:" + "|".join(bodies) + ")\\Z", re.DOTALL) if bodies else None
-            for bodies in (last_segment, last_free)
-        )
+        for key, bodies in (("last", last_segment), ("free", last_free)):
+            if bodies:
+                self.sources[key] = "(?:" + "|".join(bodies) + ")\\Z"
+        self.sources.update((("other", n), source) for n, source in enumerate(other))
+        self.compiled: dict[object, re.Pattern[str]] = {}
+        self.segments = frozenset(by_segment)
+        self.always = ("absolute",) in self.sources
+        self.free = "free" in self.sources
+        self.others = len(other)
         self.suffixes, self.prefixes = tuple(suffixes), tuple(prefixes)
 
+    def regex(self, key: object) -> re.Pattern[str] | None:
+        compiled = self.compiled.get(key)
+        if compiled is None:
+            source = self.sources.get(key)
+            if source is None:
+                return None
+            compiled = self.compiled[key] = re.compile(source, re.DOTALL)
+        return compiled
+
+    def compile_all(self) -> None:
+        for key in self.sources:
+            self.regex(key)
+
     def search(self, path: str) -> bool:
-        if self.absolute is not None and self.absolute.match(path):
-            return True
         segments = path.split("/")
-        by_segment = self.by_segment
-        for segment in segments:
-            regexes = by_segment.get(segment)
-            if regexes is not None and any(regex.search(path) for regex in regexes):
+        if path.startswith("/"):  # the groups of its first directories, then of none
+            for group in (("absolute", *segments[1:3]), ("absolute", segments[1])):
+                if self.found(group, path, at_start=True):
+                    return True
+        if self.always and self.found(("absolute",), path, at_start=True):
+            return True
+        for segment in self.segments.intersection(segments):
+            if self.found(("segment", segment), path):
                 return True
         last = segments[-1]
-        if (
-            self.last_segment is not None
-            and (last.endswith(self.suffixes) or last.startswith(self.prefixes))
-            and self.last_segment.match(last)
+        if (last.endswith(self.suffixes) or last.startswith(self.prefixes)) and self.found(
+            "last", last, at_start=True
         ):
             return True
-        if self.last_free is not None and self.last_free.match(last):
+        if self.free and self.found("free", last, at_start=True):
             return True
-        return any(regex.search(path) for regex in self.other)
+        return any(self.found(("other", n), path) for n in range(self.others))
+
+    def found(self, key: object, text: str, at_start: bool = False) -> bool:
+        regex = self.regex(key)
+        if regex is None:
+            return False
+        return (regex.match(text) if at_start else regex.search(text)) is not None
 
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -756,6 +824,10 @@ class CompiledDetection:
         self.paths = path_globs(rule.paths) if rule.paths else None
         self.exclude_paths = path_globs(rule.exclude_paths) if rule.exclude_paths else None
         self.access = frozenset(rule.access)
+        # the file.open access values the rule selects (any, if it names no access)
+        self.wanted = (_READ_ACCESS if "read" in self.access else frozenset()) | (
+            _WRITE_ACCESS if "write" in self.access else frozenset()
+        )
         self.executables = path_globs(rule.executables) if rule.executables else None
         self.arguments = _regex(rule.arguments)
         self.exclude_arguments = _regex(rule.exclude_arguments)
@@ -777,6 +849,19 @@ class CompiledDetection:
         self.globals = compile_name_globs(rule.globals) if rule.globals else None
         self.tools = compile_name_globs(rule.tools) if rule.tools else None
         self.except_tools = compile_name_globs(rule.except_tools) if rule.except_tools else None
+
+    def compile_globs(self) -> None:
+        for globs in (self.paths, self.exclude_paths, self.executables):
+            if globs is not None:
+                globs.compile()
+
+    def selects_access(self, kind: str | None) -> bool:
+        """Whether a file.open of access ``kind`` (``_access_kind``) can match the rule."""
+        if kind is None or not self.access:
+            return True
+        return ("read" in self.access and kind in ("read", "both")) or (
+            "write" in self.access and kind in ("write", "both")
+        )
 
     def applies_in(self, tool: str | None) -> bool:
         if self.tools is not None and (tool is None or not self.tools.match(tool)):
@@ -809,13 +894,12 @@ class CompiledDetection:
         event, attributes = action.event, action.attributes
         if event not in self.events:
             return None
-        if self.access and event == ev.FILE_OPEN:
-            access = attributes.get(ev.FILE_ACCESS, ev.READ)
-            wanted = (_READ_ACCESS if "read" in self.access else frozenset()) | (
-                _WRITE_ACCESS if "write" in self.access else frozenset()
-            )
-            if access not in wanted:
-                return None
+        if (
+            self.access
+            and event == ev.FILE_OPEN
+            and attributes.get(ev.FILE_ACCESS, ev.READ) not in self.wanted
+        ):
+            return None
         subject = ""
         if self.paths is not None or self.exclude_paths is not None:
             candidates = self._path_subjects(event, attributes)
@@ -966,6 +1050,28 @@ def _default_subject(event: str, attributes: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- the detector
 
 
+class Gate(NamedTuple):
+    """An event's rules (of one kind of access, for file.open) behind their path patterns."""
+
+    rules: list[CompiledDetection]
+    globs: PathGlobs | None  # every path pattern of ``rules``; None if they have none
+    ungated: list[CompiledDetection]  # the rules judged whatever the path (no ``paths``)
+
+
+_ACCESS_KINDS = ("read", "write", "both", "none")
+
+
+def _access_kind(attributes: dict[str, Any]) -> str:
+    """Which access rules a file.open selects: ``read``, ``write``, ``both`` (read_write) or
+    ``none`` (an access no rule's ``access`` names: only rules without one select it)."""
+    access = attributes.get(ev.FILE_ACCESS, ev.READ)
+    try:
+        read, write = access in _READ_ACCESS, access in _WRITE_ACCESS
+    except TypeError:  # unhashable: no access rule selects it (matches() says the same)
+        return "none"
+    return "both" if read and write else "read" if read else "write" if write else "none"
+
+
 class Detector:
     """Compiled rules; ``evaluate`` judges one tool call's actions, in time order."""
 
@@ -977,9 +1083,11 @@ class Detector:
         self.rules: list[CompiledDetection] = []
         self.by_event: dict[str, list[CompiledDetection]] = {}
         self.resolve = PathResolver(4096)
-        # Most files a tool touches match no rule's paths: one regex over every path pattern
-        # of an event's rules (the gate) dismisses them, remembered per path.
-        self.gates: dict[str, tuple[PathGlobs, list[CompiledDetection]]] = {}
+        # Most files a tool touches match no rule's paths: the path patterns of an event's
+        # rules (the gate) dismiss them, remembered per path.  A file.open has a gate per
+        # kind of access (_access_kind): a library reading its own files is not judged by
+        # the rules about writing into site-packages.
+        self.gates: dict[tuple[str, str | None], Gate] = {}
         self.gate_memo: dict[tuple[object, ...], bool] = {}
         # event -> its rules, not compiled yet (lazy); emptied as events are first judged
         self._pending: dict[str, list[DetectionRule]] = {}
@@ -1006,11 +1114,13 @@ class Detector:
         return compiled
 
     def _add(self, event: str, compiled_rules: list[CompiledDetection]) -> None:
-        patterns = [p for c in compiled_rules if c.paths is not None for p in c.rule.paths]
-        if patterns:
-            ungated = [c for c in compiled_rules if c.paths is None]
-            self.gates[event] = (path_globs(patterns), ungated)
-        self.by_event[event] = compiled_rules  # after its gate: readers take no lock
+        for kind in _ACCESS_KINDS if event == ev.FILE_OPEN else (None,):
+            selected = [c for c in compiled_rules if c.selects_access(kind)]
+            patterns = [p for c in selected if c.paths is not None for p in c.rule.paths]
+            ungated = [c for c in selected if c.paths is None]
+            globs = path_globs(patterns) if patterns else None
+            self.gates[(event, kind)] = Gate(selected, globs, ungated)
+        self.by_event[event] = compiled_rules  # after its gates: readers take no lock
 
     def reset_after_fork(self) -> None:
         """In a forked child: the thread compiling an event's rules at the fork is gone."""
@@ -1020,6 +1130,11 @@ class Detector:
         """Compile every rule now (a server about to serve tool calls: off their path)."""
         for event in list(self._pending):
             self._rules_for(event)
+        for gate in list(self.gates.values()):
+            if gate.globs is not None:
+                gate.globs.compile()
+        for compiled in list(self.rules):
+            compiled.compile_globs()
 
     def _rules_for(self, event: str) -> list[CompiledDetection] | None:
         """An event's compiled rules, compiling them on its first action (lazy)."""
@@ -1032,18 +1147,23 @@ class Detector:
         return self.by_event.get(event)
 
     def _candidates(self, action: Action) -> list[CompiledDetection] | None:
-        candidates = self.by_event.get(action.event)
-        if candidates is None and self._pending:
-            candidates = self._rules_for(action.event)
-        gate = self.gates.get(action.event)
-        if not candidates or gate is None:
-            return candidates
-        attributes = action.attributes
+        event, attributes = action.event, action.attributes
+        kind = _access_kind(attributes) if event == ev.FILE_OPEN else None
+        gate = self.gates.get((event, kind))
+        if gate is None:
+            if not self._pending or self._rules_for(event) is None:
+                return None
+            gate = self.gates.get((event, kind))
+            if gate is None:
+                return None
+        if gate.globs is None or not gate.rules:
+            return gate.rules
         path = attributes.get(ev.FILE_PATH)
-        if path is None and action.event == ev.CODE_EXEC:  # compiled code's file, if any
+        if path is None and event == ev.CODE_EXEC:  # compiled code's file, if any
             path = attributes.get(ev.CODE_FILENAME)
         key = (
-            action.event,
+            event,
+            kind,
             path,
             attributes.get(ev.FILE_TARGET_PATH),
             attributes.get(ev.FILE_SYMLINK_TARGET),
@@ -1051,19 +1171,19 @@ class Detector:
         opened = self.gate_memo.get(key)
         if opened is None:
             opened = False
-            for value in key[1:]:
+            for value in key[2:]:
                 if not isinstance(value, str) or not value:
                     continue
                 forms = {value, os.path.normpath(value)}
                 if value.startswith("/") and os.path.islink(value):  # one lstat, not realpath
                     forms.add(self.resolve(value))
-                if any(gate[0].search(form) for form in forms):
+                if any(gate.globs.search(form) for form in forms):
                     opened = True
                     break
             if len(self.gate_memo) >= 4096:
                 self.gate_memo.clear()
             self.gate_memo[key] = opened
-        return candidates if opened else gate[1]
+        return gate.rules if opened else gate.ungated
 
     def evaluate(self, actions: Iterable[Action], tool: str | None) -> list[Finding]:
         findings: list[Finding] = []
@@ -1158,7 +1278,12 @@ def _read_table(table: dict[str, Any], where: str, problems: list[str]) -> dict[
     return values
 
 
-def _validate(values: dict[str, Any], where: str, problems: list[str]) -> None:
+def _validate(
+    values: dict[str, Any], where: str, problems: list[str], regexes: bool = True
+) -> None:
+    """Problems with a table's values into ``problems``; ``~`` and ``$VAR`` of its path globs
+    expanded.  ``regexes``: compile its argument regexes to check them (not the built-in
+    rules', which tests/detect compile: that is most of what reading them costs)."""
     severity = values.get("severity")
     if severity is not None and severity not in SEVERITIES:
         problems.append(f"{where}: severity = {severity!r}: use one of {', '.join(SEVERITIES)}")
@@ -1183,7 +1308,7 @@ def _validate(values: dict[str, Any], where: str, problems: list[str]) -> None:
             problem = validate_address(entry)
             if problem:
                 problems.append(f"{where}: {key}: {problem}")
-    for key in ("arguments", "exclude_arguments"):
+    for key in ("arguments", "exclude_arguments") if regexes else ():
         for pattern in values.get(key, ()):
             try:
                 re.compile(pattern)
@@ -1240,7 +1365,7 @@ def parse_detection_tables(
             problems.append(f"{where}: every detection needs an id (letters, digits, _ . : -)")
             continue
         values = _read_table(table, where, problems)
-        _validate(values, where, problems)
+        _validate(values, where, problems, regexes=compile_check)
         touched.append(rule_id)
         existing = rules.get(rule_id)
         if existing is not None:
@@ -1263,7 +1388,7 @@ def parse_detection_tables(
     for rule_id in dict.fromkeys(touched) if compile_check else ():  # regexes, globs compile
         rule = rules[rule_id]
         try:
-            CompiledDetection(rule)
+            CompiledDetection(rule).compile_globs()  # globs compile lazily: force them here
         except (re.error, ValueError) as exc:
             raise DetectionRuleError([f"{source}: detection {rule.id!r}: {exc}"]) from None
     return rules
