@@ -27,6 +27,7 @@ from typing import Any
 from opentelemetry.metrics import Meter, MeterProvider, NoOpMeterProvider
 
 from mcptrace import _guard
+from mcptrace.export.histograms import PlainHistograms
 
 _SYNCHRONOUS = {
     "create_counter": "add",
@@ -45,6 +46,8 @@ class LazyMeterProvider(MeterProvider):
         self._lock = threading.RLock()
         self._closed = False
         self._building = False
+        # histograms aggregated outside the SDK, exported by its readers (see histograms)
+        self.histograms = PlainHistograms(self)
 
     @property
     def built(self) -> bool:
@@ -88,6 +91,7 @@ class LazyMeterProvider(MeterProvider):
             real = self._real
         if real is not None:
             real.shutdown(timeout_millis)  # type: ignore[attr-defined]
+        self.histograms.close()
 
 
 class _LazyMeter(Meter):

@@ -363,27 +363,20 @@ def build_telemetry(
 
     def build_meter_provider() -> MeterProvider:
         """At the first measurement (lazy_metrics): the metrics SDK, its exporters, readers."""
-        from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from mcptrace.export.histogram_reader import sdk_meter_provider
 
         if "metrics" not in chosen:
             chosen["metrics"] = [
                 build_exporter("metrics", name, settings, shipper) for name in metric_names
             ]
-
-        def readers(interval: float | None) -> list[Any]:
-            return [
-                PeriodicExportingMetricReader(exporter, export_interval_millis=interval)
-                for exporter in chosen["metrics"]
-            ]
-
+        # the MCP duration histograms are aggregated in plain Python when every reader takes
+        # the SDK's default histogram aggregation, and exported by these readers
+        histograms, exporters = meter_provider.histograms, chosen["metrics"]
         try:  # at exit: no thread, one export at shutdown
-            metric_readers = readers(math.inf if at_exit else None)
+            interval = math.inf if at_exit else None
+            return sdk_meter_provider(histograms, exporters, resource, interval)
         except RuntimeError:  # first measured as the interpreter exits: no new threads
-            metric_readers = readers(math.inf)
-        return SdkMeterProvider(
-            resource=resource, metric_readers=metric_readers, shutdown_on_exit=False
-        )
+            return sdk_meter_provider(histograms, exporters, resource, math.inf)
 
     meter_provider = LazyMeterProvider(build_meter_provider)
     tracer_provider = TracerProvider(

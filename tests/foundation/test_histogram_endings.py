@@ -1,0 +1,38 @@
+"""Every MCP duration point a process recorded is in the spool however it ends: a normal
+exit, ``os._exit`` and SIGTERM at its default (the plain histograms are exported by the
+metric reader's last collection, which each of these endings runs)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mcptrace.mcp.metrics import BUCKETS
+from support import PYTHON, clean_env, mcptrace_cmd, metric_points
+
+PROGRAM = Path(__file__).resolve().parent / "histogram_endings_program.py"
+COUNT = 500
+
+
+@pytest.mark.parametrize("how", ["return", "os_exit", "sigterm"])
+def test_no_point_is_lost_at_the_end(how: str, spool: Path) -> None:
+    result = subprocess.run(
+        mcptrace_cmd("run", "--spool", str(spool), "--", PYTHON, str(PROGRAM), how, str(COUNT)),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == (-15 if how == "sigterm" else 0), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    points = [p for p in metric_points(spool) if p.name == "mcp.server.operation.duration"]
+    assert points, result.stderr
+    (point,) = points  # one collection: the last one
+    assert point.attributes == {"mcp.method.name": "tools/call", "gen_ai.tool.name": "echo"}
+    assert int(point.data["count"]) == COUNT
+    assert [float(b) for b in point.data["explicitBounds"]] == list(BUCKETS)
+    assert sum(int(c) for c in point.data["bucketCounts"]) == COUNT
+    assert float(point.data["sum"]) == pytest.approx(sum(0.001 * (i % 40) for i in range(COUNT)))
+    assert len(point.data["exemplars"]) == 3  # buckets ≤0.01, ≤0.02, ≤0.05 had points
