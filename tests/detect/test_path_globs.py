@@ -161,13 +161,13 @@ def test_the_builtin_globs_pass_ordinary_paths() -> None:
 
 def test_every_gate_of_the_builtin_detector_agrees() -> None:
     paths = random_paths(800, seed=3) + instances(BUILTIN, seed=5)
-    for (event, kind), gate in DETECTOR.gates.items():
+    for (event, kind, library), gate in DETECTOR.gates.items():
         if gate.globs is None:
             continue
         patterns = [p for c in gate.rules if c.paths is not None for p in c.rule.paths]
         expected = Reference(patterns)
         wrong = [path for path in paths if gate.globs.search(path) != expected.search(path)]
-        assert not wrong, (event, kind, wrong[:10])
+        assert not wrong, (event, kind, library, wrong[:10])
 
 
 ABSOLUTE_TRICKY = [
@@ -238,17 +238,28 @@ def test_globs_compile_only_what_a_path_can_reach() -> None:
 
 
 ACCESSES = [None, "read", "write", "read_write", "create", "append", "exec", ["read"]]
+ORIGINS = [None, "library", "machinery", "import", "traceback", "tool", "", 0]
+
+
+COMPILED = [
+    {"mcptrace.code.operation": "compile", "mcptrace.code.filename": "<string>"},
+    {"mcptrace.code.operation": "compile", "mcptrace.code.imports_module": "true"},
+    {"mcptrace.code.operation": "compile", "mcptrace.code.filename": "/tmp/p.zip/m.py"},
+    {"mcptrace.code.operation": "exec", "mcptrace.code.filename": "<pydantic x>"},
+]
 
 
 @pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
 def test_the_gates_never_leave_out_a_rule_that_matches(lazy: bool) -> None:
     """Every rule that selects an action is among the gate's candidates for it, whatever
-    the access of a file.open (a write-only rule's paths never open the gate for a read)."""
+    the access of a file.open (a write-only rule's paths never open the gate for a read) and
+    whatever the origin the sensor marked (library machinery meets no user-code rule)."""
     detector = Detector(builtin_rules().values(), lazy=lazy)
     detector.compile_all()
     rng = random.Random(23)
     paths = random_paths(400, seed=29) + instances(BUILTIN, seed=31)
     selected = 0
+    fired: set[str] = set()
     for event in sorted(detector.by_event):
         for path in rng.sample(paths, 250):
             attributes: dict[str, object] = {"file.path": path}
@@ -257,6 +268,13 @@ def test_the_gates_never_leave_out_a_rule_that_matches(lazy: bool) -> None:
                 attributes["mcptrace.file.access"] = access
             if rng.random() < 0.2:
                 attributes["mcptrace.file.target_path"] = rng.choice(paths)
+            origin = rng.choice(ORIGINS)
+            if origin is not None:
+                attributes["mcptrace.origin"] = origin
+            if event == "mcptrace.code.exec":  # compiled code: its file, maybe an import
+                attributes.update(rng.choice(COMPILED))
+                if rng.random() < 0.5:
+                    del attributes["file.path"]
             action = Action(0, event, attributes)
             try:
                 matching = {
@@ -269,4 +287,36 @@ def test_the_gates_never_leave_out_a_rule_that_matches(lazy: bool) -> None:
             candidates = {c.rule.id for c in detector._candidates(action) or []}
             assert matching <= candidates, (event, attributes, matching - candidates)
             selected += len(matching)
+            fired |= matching
     assert selected > 200  # the corpus reaches rules of several events
+    assert {  # and the rules about code, library machinery's included
+        "execution.dynamic-code",
+        "execution.string-import",
+        "defense-evasion.zip-module-from-writable",
+    } <= fired
+
+
+def test_a_payload_compiled_by_a_library_is_still_judged() -> None:
+    """A tool cannot hide a compile by having typing, logging.config or zipimport make it:
+    the library gate leaves out only the rules that judge the tool's own code, so an import
+    by name in a forward reference and a module run from a zip in /tmp still fire, among
+    thousands of harmless library compiles, and the same compile from the tool's own code
+    still fires dynamic-code."""
+    harmless = {
+        "mcptrace.code.operation": "compile",
+        "mcptrace.code.filename": "<string>",
+        "mcptrace.origin": "library",
+        "mcptrace.origin.module": "typing",
+    }
+    payloads = [
+        harmless | {"mcptrace.code.imports_module": "true"},
+        harmless | {"mcptrace.code.filename": "/tmp/drop.zip/evil.py", "mcptrace.origin": "import"},
+    ]
+    own = {k: v for k, v in harmless.items() if not k.startswith("mcptrace.origin")}
+    for detector in (Detector(builtin_rules().values(), lazy=True), DETECTOR):
+        actions = [Action(i, "mcptrace.code.exec", dict(harmless)) for i in range(3000)]
+        actions += [Action(3000 + i, "mcptrace.code.exec", p) for i, p in enumerate(payloads)]
+        found = {f.rule.id for f in detector.evaluate(actions, None)}
+        assert found == {"execution.string-import", "defense-evasion.zip-module-from-writable"}
+        found = {f.rule.id for f in detector.evaluate([Action(0, "mcptrace.code.exec", own)], None)}
+        assert found == {"execution.dynamic-code"}

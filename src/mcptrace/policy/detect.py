@@ -848,6 +848,7 @@ class CompiledDetection:
             (name, compile_name_globs(globs)) for name, globs in rule.exclude_attributes
         ]
         self.checks = [CHECKS[name] for name in rule.checks if name in CHECKS]
+        self.user_code_only = "user-code" in rule.checks
         self.path_checks = [PATH_CHECKS[name] for name in rule.checks if name in PATH_CHECKS]
         self.globals = compile_name_globs(rule.globals) if rule.globals else None
         self.tools = compile_name_globs(rule.tools) if rule.tools else None
@@ -1089,8 +1090,11 @@ class Detector:
         # Most files a tool touches match no rule's paths: the path patterns of an event's
         # rules (the gate) dismiss them, remembered per path.  A file.open has a gate per
         # kind of access (_access_kind): a library reading its own files is not judged by
-        # the rules about writing into site-packages.
-        self.gates: dict[tuple[str, str | None], Gate] = {}
+        # the rules about writing into site-packages.  Each event has one gate for the
+        # actions of library machinery (the sensor's origin mark) without the rules that
+        # judge only the tool's own code (the "user-code" check): the thousands of
+        # ``compile`` calls typing, dataclasses and pydantic make at start-up meet 1 rule of 4.
+        self.gates: dict[tuple[str, str | None, bool], Gate] = {}
         self.gate_memo: dict[tuple[object, ...], bool] = {}
         # event -> its rules, not compiled yet (lazy); emptied as events are first judged
         self._pending: dict[str, list[DetectionRule]] = {}
@@ -1118,11 +1122,16 @@ class Detector:
 
     def _add(self, event: str, compiled_rules: list[CompiledDetection]) -> None:
         for kind in _ACCESS_KINDS if event == ev.FILE_OPEN else (None,):
-            selected = [c for c in compiled_rules if c.selects_access(kind)]
-            patterns = [p for c in selected if c.paths is not None for p in c.rule.paths]
-            ungated = [c for c in selected if c.paths is None]
-            globs = path_globs(patterns) if patterns else None
-            self.gates[(event, kind)] = Gate(selected, globs, ungated)
+            for library in (False, True):
+                selected = [
+                    c
+                    for c in compiled_rules
+                    if c.selects_access(kind) and not (library and c.user_code_only)
+                ]
+                patterns = [p for c in selected if c.paths is not None for p in c.rule.paths]
+                ungated = [c for c in selected if c.paths is None]
+                globs = path_globs(patterns) if patterns else None
+                self.gates[(event, kind, library)] = Gate(selected, globs, ungated)
         self.by_event[event] = compiled_rules  # after its gates: readers take no lock
 
     def reset_after_fork(self) -> None:
@@ -1152,11 +1161,12 @@ class Detector:
     def _candidates(self, action: Action) -> list[CompiledDetection] | None:
         event, attributes = action.event, action.attributes
         kind = _access_kind(attributes) if event == ev.FILE_OPEN else None
-        gate = self.gates.get((event, kind))
+        library = not _user_code(attributes)  # library machinery's (the sensor's mark)
+        gate = self.gates.get((event, kind, library))
         if gate is None:
             if not self._pending or self._rules_for(event) is None:
                 return None
-            gate = self.gates.get((event, kind))
+            gate = self.gates.get((event, kind, library))
             if gate is None:
                 return None
         if gate.globs is None or not gate.rules:
@@ -1167,6 +1177,7 @@ class Detector:
         key = (
             event,
             kind,
+            library,
             path,
             attributes.get(ev.FILE_TARGET_PATH),
             attributes.get(ev.FILE_SYMLINK_TARGET),
@@ -1174,7 +1185,7 @@ class Detector:
         opened = self.gate_memo.get(key)
         if opened is None:
             opened = False
-            for value in key[2:]:
+            for value in key[3:]:
                 if not isinstance(value, str) or not value:
                     continue
                 forms = {value, os.path.normpath(value)}
