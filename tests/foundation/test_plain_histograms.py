@@ -326,3 +326,26 @@ def test_the_readers_interval_exports_the_histograms_when_the_sdk_has_nothing() 
         for point in batch.resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
     ]
     assert counts[0] == 1 and sum(counts) == 2
+
+
+def test_under_a_programs_own_meter_provider_its_views_apply() -> None:
+    code = (
+        "from opentelemetry import metrics\n"
+        "from opentelemetry.sdk.metrics import MeterProvider\n"
+        "from opentelemetry.sdk.metrics.export import InMemoryMetricReader\n"
+        "from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View\n"
+        "from opentelemetry.trace import SpanKind\n"
+        "reader = InMemoryMetricReader()\n"
+        "view = View(instrument_name='mcp.server.operation.duration',\n"
+        "            aggregation=ExplicitBucketHistogramAggregation([0.5]))\n"
+        "metrics.set_meter_provider(MeterProvider(metric_readers=[reader], views=[view]))\n"
+        "from mcptrace.mcp.metrics import record_operation\n"
+        "record_operation(SpanKind.SERVER, 0.3, {'mcp.method.name': 'ping', 'x': 1})\n"
+        "(metric,) = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics\n"
+        "(point,) = metric.data.data_points\n"
+        "print(list(point.explicit_bounds), point.count, dict(point.attributes))\n"
+    )
+    run = subprocess.run(
+        [PYTHON, "-c", code], env=clean_env(), capture_output=True, text=True, timeout=60
+    )
+    assert run.stdout.strip() == "[0.5] 1 {'mcp.method.name': 'ping'}", run.stderr

@@ -15,7 +15,9 @@ provider, and from then on each instrument's methods are the SDK instrument's ow
 methods (no indirection per call).  Observable instruments build the provider at once:
 their callbacks are only called by a reader, so waiting for a first measurement would lose
 them.  Nothing measured is lost; after ``shutdown`` a first measurement is dropped, as the
-SDK drops measurements after its own shutdown.
+SDK drops measurements after its own shutdown.  The MCP duration histograms are no SDK
+instruments: ``provider.histograms`` aggregates them in plain Python and the SDK's readers
+export them (``histograms``, ``histogram_reader``).
 """
 
 from __future__ import annotations
