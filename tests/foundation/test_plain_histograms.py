@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +31,11 @@ from opentelemetry.sdk.metrics.view import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
+from mcptrace.config import load_settings
 from mcptrace.export.histogram_reader import sdk_meter_provider
 from mcptrace.export.lazy_metrics import LazyMeterProvider
+from mcptrace.export.providers import _otlp_metrics
+from mcptrace.export.spool_reader import ReadStats, iter_requests
 from mcptrace.mcp.metrics import BUCKETS
 from support import PYTHON, clean_env
 
@@ -349,3 +353,50 @@ def test_under_a_programs_own_meter_provider_its_views_apply() -> None:
         [PYTHON, "-c", code], env=clean_env(), capture_output=True, text=True, timeout=60
     )
     assert run.stdout.strip() == "[0.5] 1 {'mcp.method.name': 'ping'}", run.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "kind", "temporality"),
+    [
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "CUMULATIVE", "histogram", 2),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "DELTA", "histogram", 1),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "LOWMEMORY", "histogram", 1),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+            "base2_exponential_bucket_histogram",
+            "exponentialHistogram",
+            2,
+        ),
+    ],
+)
+def test_the_otlp_metric_settings_shape_what_the_spool_gets(
+    setting: str,
+    value: str,
+    kind: str,
+    temporality: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The exporter `otlp` builds (temporality and histogram aggregation from the
+    OTEL_EXPORTER_OTLP_METRICS_* settings), two collections of its spool lines."""
+    monkeypatch.setenv(setting, value)
+    exporter = _otlp_metrics(load_settings({"MCPTRACE_SPOOL_DIR": str(tmp_path)}), None)
+    lazy = LazyMeterProvider(
+        lambda: sdk_meter_provider(lazy.histograms, [exporter], RESOURCE, math.inf)
+    )
+    histogram = lazy.histograms.histogram(SCOPE, NAME, "s", DESCRIPTION, BUCKETS)
+    for value_ in (0.004, 0.3, 7.0):
+        histogram.record(value_, {"mcp.method.name": "tools/call"}, NAMES, None)
+    lazy.force_flush()
+    histogram.record(0.3, {"mcp.method.name": "tools/call"}, NAMES, None)
+    lazy.shutdown()
+    counts = []
+    for _path, tree in iter_requests(tmp_path, "metrics", ReadStats()):
+        (metric,) = tree["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+        assert metric["name"] == NAME and metric["unit"] == "s" and kind in metric
+        assert metric[kind]["aggregationTemporality"] == temporality
+        (point,) = metric[kind]["dataPoints"]
+        counts.append(int(point["count"]))
+        if kind == "histogram":
+            assert [float(b) for b in point["explicitBounds"]] == list(BUCKETS)
+    assert counts == ([3, 1] if temporality == 1 else [3, 4])
