@@ -3,11 +3,13 @@ attributes, status and parent/child links. Runs unchanged on mcp 1.x and 2.x."""
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 
 import pytest
 from mcp_pairs import PairRun, run_http_pair, run_stdio_pair
 
+from mcptrace.mcp.metrics import BUCKETS
 from support import SPAN_KIND_CLIENT, SPAN_KIND_SERVER
 
 STATUS_UNSET, STATUS_ERROR = 0, 2
@@ -176,6 +178,14 @@ def test_operation_metrics(pair: PairRun) -> None:
         )
         exemplars = {(e["traceId"], e["spanId"]) for e in echo.data.get("exemplars", [])}
         assert exemplars == {(span.trace_id, span.span_id)}
+        # the point is the span's duration: sum, min, max and its one bucket
+        seconds = (span.end_unix_nano - span.start_unix_nano) / 1e9
+        for key in ("sum", "min", "max"):
+            assert float(echo.data[key]) == pytest.approx(seconds, abs=1e-9)
+        assert [float(b) for b in echo.data["explicitBounds"]] == list(BUCKETS)
+        expected = [0] * (len(BUCKETS) + 1)
+        expected[bisect.bisect_left(BUCKETS, seconds)] = 1
+        assert [int(c) for c in echo.data["bucketCounts"]] == expected
         boom = points[(f"mcp.{side}.operation.duration", "tools/call", "boom")]
         assert boom.attributes["error.type"] == "tool_error"
         session = [p for p in pair.metrics if p.name == f"mcp.{side}.session.duration"]
