@@ -50,8 +50,14 @@ suite() {  # name venv peer-venv pytest-args...
     have "$peer" && peer_python=$(cd "$V/$peer/bin" && pwd)/python
     MCPTRACE_TEST_PEER_PYTHON=$peer_python \
         run ${WRAP[@]+"${WRAP[@]}"} "$V/$venv/bin/python" -m pytest -q -p no:cacheprovider \
-        --junitxml="$ART/junit-$name.xml" --reruns 2 --reruns-delay 1 "$@"
+        --junitxml="$ART/junit-$name.xml" --reruns 2 --reruns-delay 1 ${XDIST[@]+"${XDIST[@]}"} "$@"
 }
+# Two pytest workers per stage (pytest-xdist), each test file on one worker so a module's
+# server fixture starts once: most tests wait on subprocesses and sockets, so two workers
+# halve a stage's wall time on 2 CPUs.  MCPTRACE_CI_WORKERS=0 runs the stages serially.
+WORKERS=${MCPTRACE_CI_WORKERS:-2}
+XDIST=()
+[ "$WORKERS" != 0 ] && XDIST=(-n "$WORKERS" --dist loadfile)
 
 suite main main mcp1 tests --ignore-glob='tests/backends/test_receivers_*'
 # the policy's bypass corpus and path judgement, where audit events differ: each hook, each Python
@@ -72,6 +78,8 @@ if unshare -n sh -c 'ip link set lo up' 2>/dev/null; then
 else
     echo "unshare -n (or ip link) is not possible here: the Phoenix and rotel tests will skip" >&2
 fi
+# six tests, each with its own receiver: serial
+XDIST=()
 MCPTRACE_TEST_RECEIVERS_STAGE=1 suite receivers main mcp1 tests/backends/test_receivers_*.py
 WRAP=()
 
