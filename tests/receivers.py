@@ -4,19 +4,54 @@
 metrics), which prints every received item as one JSON line; tests read that file.  It
 answers 400 to gzip bodies, so exporters pointed at it need
 ``OTEL_EXPORTER_OTLP_COMPRESSION=none``.
+
+``accepting_endpoint()`` is the least a receiver can be, in this process: it answers 200 to
+every POST and keeps the bodies (for tests about the exporting side, not the content).
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+
+class _Accept(http.server.BaseHTTPRequestHandler):
+    bodies: list[bytes]
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def accepting_endpoint() -> Iterator[tuple[str, list[bytes]]]:
+    """An OTLP/HTTP endpoint on 127.0.0.1 that accepts everything: (URL, the bodies)."""
+    bodies: list[bytes] = []
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), type("Accept", (_Accept,), {"bodies": bodies})
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port() -> int:

@@ -8,49 +8,24 @@ failing with EBADF.  mcptrace keeps every descriptor it holds above 2.
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from mcptrace.export.spool_reader import iter_logs, iter_spans
+from receivers import accepting_endpoint
 from support import PYTHON, clean_env, run_under_mcptrace
 
 pytestmark = pytest.mark.slow
 PROGRAM = Path(__file__).resolve().parent / "closed_stdio_program.py"
 
 
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    bodies: ClassVar[list[bytes]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        type(self).bodies.append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[bytes]]]:
-    bodies: ClassVar[list[bytes]] = []
-    handler = type("Receiver", (_Receiver,), {"bodies": bodies})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+    with accepting_endpoint() as endpoint:
+        yield endpoint
 
 
 def recorded_paths(spool: Path) -> set[str]:

@@ -8,41 +8,24 @@ so its exports and its exit flush go through.
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mcptrace.export.spool_reader import iter_logs, iter_spans
+from receivers import accepting_endpoint
 from support import PYTHON, clean_env, run_under_mcptrace
 
 pytestmark = pytest.mark.slow
 PROGRAM = Path(__file__).resolve().parent / "fork_while_locked.py"
 
 
-class _Accept(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def endpoint() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Accept)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with accepting_endpoint() as (url, _):
+        yield url
 
 
 @pytest.mark.parametrize("shipped", [False, True], ids=["spool", "otlp"])

@@ -7,46 +7,23 @@ spool write fails with EFBIG, as ENOSPC does on a full filesystem.
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from mcptrace.export.spool_reader import iter_spans
+from receivers import accepting_endpoint
 from support import PYTHON, clean_env, run_under_mcptrace
 
 pytestmark = pytest.mark.slow
 PROGRAM = Path(__file__).resolve().parent / "full_disk_program.py"
 
 
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    bodies: ClassVar[list[bytes]] = []
-
-    def do_POST(self) -> None:
-        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[bytes]]]:
-    bodies: list[bytes] = []
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), type("Receiver", (_Receiver,), {"bodies": bodies})
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+    with accepting_endpoint() as endpoint:
+        yield endpoint
 
 
 @pytest.mark.parametrize("shipped", [False, True], ids=["spool", "otlp"])

@@ -52,6 +52,20 @@ TRACE_BASED, ALWAYS_ON, ALWAYS_OFF = "trace_based", "always_on", "always_off"
 ExemplarValue = tuple[float, int, "int | None", "int | None", tuple[str, ...], tuple[Any, ...]]
 
 
+def record_through_api(
+    instrument: Any,
+    value: float,
+    attributes: Mapping[str, Any],
+    names: tuple[str, ...],
+    span_context: SpanContext | None = None,
+) -> None:
+    """One point on an OpenTelemetry API histogram: the attributes ``names`` picks (absent
+    and ``None`` ones left out), ``span_context`` as the exemplar's span."""
+    picked = {name: attributes[name] for name in names if attributes.get(name) is not None}
+    context = None if span_context is None else set_span_in_context(NonRecordingSpan(span_context))
+    instrument.record(value, picked, context=context)
+
+
 def exemplar_filter(environ: Mapping[str, str] | None = None) -> str:
     """The filter the SDK's MeterProvider reads (an unknown name fails its build first)."""
     env = os.environ if environ is None else environ
@@ -191,11 +205,7 @@ class PlainHistogram:
         names: tuple[str, ...],
         span_context: SpanContext | None = None,
     ) -> None:
-        picked = {name: attributes[name] for name in names if attributes.get(name) is not None}
-        context = (
-            None if span_context is None else set_span_in_context(NonRecordingSpan(span_context))
-        )
-        self._sdk_instrument.record(value, picked, context=context)
+        record_through_api(self._sdk_instrument, value, attributes, names, span_context)
 
     def make_sdk_instrument(self, provider: Any) -> None:
         meter = provider.get_meter(*self.scope)

@@ -18,14 +18,12 @@ from opentelemetry import metrics
 from opentelemetry.metrics import Histogram
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import (
-    NonRecordingSpan,
     SpanContext,
     SpanKind,
     get_current_span,
-    set_span_in_context,
 )
 
-from mcptrace.export.histograms import PlainHistogram
+from mcptrace.export.histograms import PlainHistogram, record_through_api
 from mcptrace.export.lazy_metrics import LazyMeterProvider
 from mcptrace.mcp.semconv import SCOPE_VERSION
 from mcptrace.record.vocabulary import (
@@ -131,11 +129,7 @@ class _ApiHistogram:
         names: tuple[str, ...],
         span_context: SpanContext | None = None,
     ) -> None:
-        picked = {name: attributes[name] for name in names if attributes.get(name) is not None}
-        context = (
-            None if span_context is None else set_span_in_context(NonRecordingSpan(span_context))
-        )
-        self._histogram.record(value, picked, context=context)
+        record_through_api(self._histogram, value, attributes, names, span_context)
 
 
 _histograms = _Histograms()
