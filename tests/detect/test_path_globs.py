@@ -159,6 +159,7 @@ def test_the_builtin_globs_pass_ordinary_paths() -> None:
     assert 0 < sum(globs.search(path) for path in paths) < len(paths)
 
 
+@pytest.mark.slow  # every event, access and origin against every rule: 4 s
 def test_every_gate_of_the_builtin_detector_agrees() -> None:
     paths = random_paths(800, seed=3) + instances(BUILTIN, seed=5)
     for (event, kind, library), gate in DETECTOR.gates.items():

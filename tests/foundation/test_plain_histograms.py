@@ -182,6 +182,7 @@ def test_points_equal_the_sdks_aggregation_collection_after_collection(
         assert any(point.exemplars for point in points)
 
 
+@pytest.mark.slow  # 2,000 series through both aggregations: 6 s
 def test_past_the_cardinality_limit_one_overflow_series_as_the_sdks() -> None:
     rng = random.Random(7)
     rounds = [
