@@ -52,18 +52,36 @@ TRACE_BASED, ALWAYS_ON, ALWAYS_OFF = "trace_based", "always_on", "always_off"
 ExemplarValue = tuple[float, int, "int | None", "int | None", tuple[str, ...], tuple[Any, ...]]
 
 
-def record_through_api(
-    instrument: Any,
-    value: float,
-    attributes: Mapping[str, Any],
-    names: tuple[str, ...],
-    span_context: SpanContext | None = None,
-) -> None:
-    """One point on an OpenTelemetry API histogram: the attributes ``names`` picks (absent
-    and ``None`` ones left out), ``span_context`` as the exemplar's span."""
-    picked = {name: attributes[name] for name in names if attributes.get(name) is not None}
-    context = None if span_context is None else set_span_in_context(NonRecordingSpan(span_context))
-    instrument.record(value, picked, context=context)
+class ApiHistogram:
+    """A histogram of an OpenTelemetry API meter, recorded with ``PlainHistogram.record``'s
+    arguments: the attributes ``names`` picks (absent and ``None`` ones left out), and
+    ``span_context`` as the exemplar's span."""
+
+    def __init__(
+        self, meter: Any, name: str, unit: str, description: str, boundaries: Sequence[float]
+    ) -> None:
+        try:
+            self._instrument = meter.create_histogram(
+                name,
+                unit=unit,
+                description=description,
+                explicit_bucket_boundaries_advisory=list(boundaries),
+            )
+        except TypeError:  # an older API without bucket advice
+            self._instrument = meter.create_histogram(name, unit=unit, description=description)
+
+    def record(
+        self,
+        value: float,
+        attributes: Mapping[str, Any],
+        names: tuple[str, ...],
+        span_context: SpanContext | None = None,
+    ) -> None:
+        picked = {name: attributes[name] for name in names if attributes.get(name) is not None}
+        context = (
+            None if span_context is None else set_span_in_context(NonRecordingSpan(span_context))
+        )
+        self._instrument.record(value, picked, context=context)
 
 
 def exemplar_filter(environ: Mapping[str, str] | None = None) -> str:
@@ -130,7 +148,6 @@ class PlainHistogram:
         self._lock = threading.Lock()
         self._pending: dict[tuple[Any, ...], Series] = {}
         self._sampling = TRACE_BASED
-        self._sdk_instrument: Any = None
 
     def record(
         self,
@@ -197,29 +214,6 @@ class PlainHistogram:
             }
         series = self._pending[key] = Series(attributes, self._buckets, time_ns())
         return series
-
-    def record_sdk(
-        self,
-        value: float,
-        attributes: Mapping[str, Any],
-        names: tuple[str, ...],
-        span_context: SpanContext | None = None,
-    ) -> None:
-        record_through_api(self._sdk_instrument, value, attributes, names, span_context)
-
-    def make_sdk_instrument(self, provider: Any) -> None:
-        meter = provider.get_meter(*self.scope)
-        try:
-            self._sdk_instrument = meter.create_histogram(
-                self.name,
-                unit=self.unit,
-                description=self.description,
-                explicit_bucket_boundaries_advisory=list(self.boundaries),
-            )
-        except TypeError:  # an older API without bucket advice
-            self._sdk_instrument = meter.create_histogram(
-                self.name, unit=self.unit, description=self.description
-            )
 
     def drain(self) -> dict[tuple[Any, ...], Series]:
         with self._lock:
@@ -308,8 +302,13 @@ class PlainHistograms:
                 histogram._sampling = self._sampling
                 recorder = histogram.record_plain
             elif self.mode == "sdk":
-                histogram.make_sdk_instrument(real)
-                recorder = histogram.record_sdk
+                recorder = ApiHistogram(
+                    real.get_meter(*histogram.scope),
+                    histogram.name,
+                    histogram.unit,
+                    histogram.description,
+                    histogram.boundaries,
+                ).record
             else:
                 recorder = _drop
             setattr(histogram, "record", recorder)  # later calls: no resolution  # noqa: B010
@@ -418,11 +417,10 @@ def _merge(
                 )
                 start = recorded.start
                 if not state.cumulative and state.last_collection is not None:
-                    start = (
-                        state.last_collection
-                    )  # the SDK: a delta point starts at the last collection
+                    # the SDK: a delta point starts at the last collection
+                    start = state.last_collection
                 series = table[key] = Series(attributes, len(recorded.counts), start)
         series.add(recorded)
 
 
-__all__ = ["PlainHistogram", "PlainHistograms", "ReaderState"]
+__all__ = ["ApiHistogram", "PlainHistogram", "PlainHistograms", "ReaderState"]

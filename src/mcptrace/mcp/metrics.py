@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import metrics
-from opentelemetry.metrics import Histogram
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import (
     SpanContext,
@@ -23,7 +22,7 @@ from opentelemetry.trace import (
     get_current_span,
 )
 
-from mcptrace.export.histograms import PlainHistogram, record_through_api
+from mcptrace.export.histograms import ApiHistogram, PlainHistogram
 from mcptrace.export.lazy_metrics import LazyMeterProvider
 from mcptrace.mcp.semconv import SCOPE_VERSION
 from mcptrace.record.vocabulary import (
@@ -91,9 +90,9 @@ class _Histograms:
     """
 
     def __init__(self) -> None:
-        self._made: dict[str, PlainHistogram | _ApiHistogram] = {}
+        self._made: dict[str, PlainHistogram | ApiHistogram] = {}
 
-    def get(self, name: str, description: str) -> PlainHistogram | _ApiHistogram:
+    def get(self, name: str, description: str) -> PlainHistogram | ApiHistogram:
         histogram = self._made.get(name)
         if histogram is None:
             provider = metrics.get_meter_provider()
@@ -102,34 +101,10 @@ class _Histograms:
                     (MCPTRACE_SCOPE, SCOPE_VERSION), name, "s", description, BUCKETS
                 )
             else:
-                histogram = _ApiHistogram(provider, name, description)
+                meter = provider.get_meter(MCPTRACE_SCOPE, SCOPE_VERSION)
+                histogram = ApiHistogram(meter, name, "s", description, BUCKETS)
             self._made[name] = histogram
         return histogram
-
-
-class _ApiHistogram:
-    """A histogram of whatever meter provider is installed, recorded through its API."""
-
-    def __init__(self, provider: metrics.MeterProvider, name: str, description: str) -> None:
-        meter = provider.get_meter(MCPTRACE_SCOPE, SCOPE_VERSION)
-        try:
-            self._histogram: Histogram = meter.create_histogram(
-                name,
-                unit="s",
-                description=description,
-                explicit_bucket_boundaries_advisory=list(BUCKETS),
-            )
-        except TypeError:  # an older API without bucket advice
-            self._histogram = meter.create_histogram(name, unit="s", description=description)
-
-    def record(
-        self,
-        value: float,
-        attributes: Mapping[str, Any],
-        names: tuple[str, ...],
-        span_context: SpanContext | None = None,
-    ) -> None:
-        record_through_api(self._histogram, value, attributes, names, span_context)
 
 
 _histograms = _Histograms()
