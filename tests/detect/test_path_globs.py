@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -321,3 +322,35 @@ def test_a_payload_compiled_by_a_library_is_still_judged() -> None:
         assert found == {"execution.string-import", "defense-evasion.zip-module-from-writable"}
         found = {f.rule.id for f in detector.evaluate([Action(0, "mcptrace.code.exec", own)], None)}
         assert found == {"execution.dynamic-code"}
+
+
+def test_the_gate_opens_for_every_form_of_a_path(tmp_path: Path) -> None:
+    """The gate searches a path as written, normalized, and (a symlink) resolved: each form
+    alone opens it, so a secret reached through ``..``, ``//`` or a link is still judged."""
+    secret = tmp_path / "home" / ".ssh" / "id_ed25519"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("key")
+    link = tmp_path / "innocent.txt"
+    link.symlink_to(secret)
+    chained = tmp_path / "chained.txt"
+    chained.symlink_to(link)
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    detector = Detector(builtin_rules().values())
+
+    def opens(path: str) -> bool:
+        action = Action(0, "mcptrace.file.open", {"file.path": path})
+        candidates = {c.rule.id for c in detector._candidates(action) or []}
+        return "credential-access.ssh-private-key" in candidates
+
+    for path in (
+        str(secret),
+        str(link),
+        str(chained),
+        f"{tmp_path}/home/x/../.ssh/id_ed25519",
+        f"{tmp_path}//home/./.ssh/id_ed25519",
+    ):
+        assert opens(path), path
+        assert opens(path), path  # and again, from the gate's memo
+    assert not opens(str(plain))
+    assert not opens(f"{tmp_path}/home/.ssh/../plain.txt")

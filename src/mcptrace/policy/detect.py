@@ -762,6 +762,8 @@ class _GlobIndex:
                 self.sources[key] = "(?:" + "|".join(bodies) + ")\\Z"
         self.sources.update((("other", n), source) for n, source in enumerate(other))
         self.compiled: dict[object, re.Pattern[str]] = {}
+        # the first directories of the absolute groups (most paths are under none of them)
+        self.absolute_heads = frozenset(group[0] for group in absolute if group)
         self.segments = frozenset(by_segment)
         self.always = ("absolute",) in self.sources
         self.free = "free" in self.sources
@@ -783,15 +785,18 @@ class _GlobIndex:
 
     def search(self, path: str) -> bool:
         segments = path.split("/")
-        if path.startswith("/"):  # the groups of its first directories, then of none
+        # the groups of its first directories, then of none (a path under no group's first
+        # directory looks none up)
+        if path[:1] == "/" and segments[1] in self.absolute_heads:
             for group in (("absolute", *segments[1:3]), ("absolute", segments[1])):
                 if self.found(group, path, at_start=True):
                     return True
         if self.always and self.found(("absolute",), path, at_start=True):
             return True
-        for segment in self.segments.intersection(segments):
-            if self.found(("segment", segment), path):
-                return True
+        if not self.segments.isdisjoint(segments):
+            for segment in self.segments.intersection(segments):
+                if self.found(("segment", segment), path):
+                    return True
         last = segments[-1]
         if (last.endswith(self.suffixes) or last.startswith(self.prefixes)) and self.found(
             "last", last, at_start=True
@@ -799,7 +804,7 @@ class _GlobIndex:
             return True
         if self.free and self.found("free", last, at_start=True):
             return True
-        return any(self.found(("other", n), path) for n in range(self.others))
+        return self.others > 0 and any(self.found(("other", n), path) for n in range(self.others))
 
     def found(self, key: object, text: str, at_start: bool = False) -> bool:
         regex = self.regex(key)
@@ -1188,12 +1193,16 @@ class Detector:
             for value in key[3:]:
                 if not isinstance(value, str) or not value:
                     continue
-                forms = {value, os.path.normpath(value)}
-                if value.startswith("/") and os.path.islink(value):  # one lstat, not realpath
-                    forms.add(self.resolve(value))
-                if any(gate.globs.search(form) for form in forms):
+                search = gate.globs.search
+                normal = os.path.normpath(value)
+                if search(value) or (normal != value and search(normal)):
                     opened = True
                     break
+                if value[:1] == "/" and os.path.islink(value):  # one lstat, not realpath
+                    resolved = self.resolve(value)
+                    if resolved != value and resolved != normal and search(resolved):
+                        opened = True
+                        break
             if len(self.gate_memo) >= 4096:
                 self.gate_memo.clear()
             self.gate_memo[key] = opened
