@@ -149,3 +149,28 @@ def test_attribute_text_without_the_tree_is_the_trees_text() -> None:
         assert attributes_text(shared) == (
             json.dumps(tree, separators=(",", ":"), ensure_ascii=False) if tree else ""
         )
+
+
+def test_the_sensor_records_short_path_writes_record_texts_bytes() -> None:
+    """``sensor_record_text`` keeps the parts that repeat (severity, the span's ids, the
+    event name): each record is still exactly ``record_text``'s, whichever parts are empty
+    or zero, and past the kept parts' bounds."""
+    from mcptrace.export.log_text import record_text, sensor_record_text
+
+    shapes = 0
+    for n in range(3000):
+        args = (
+            [0, 1, 1_700_000_000_000_000_000 + n][n % 3],
+            [0, 9, 13, 17][n % 4],
+            ["", "INFO", "WARN", 'q"'][n % 4 if n % 7 else 0],
+            ["", '[{"key":"a","value":{"stringValue":"b"}}]'][n % 2],
+            [0, 1][n % 5 == 0],
+            [0, 0xABC, 2**128 - 1 - n][n % 3],
+            [0, 0xDEF + n % 400][n % 2 or n % 9 == 0],
+            [0, 1_700_000_000_000_000_001 + n][n % 11 != 0],
+            ["", "mcptrace.file.open", f"mcptrace.{ODD[n % len(ODD)]}{n % 300}"][n % 3],
+        )
+        expected = record_text(*args[:3], None, args[3], 0, *args[4:])
+        assert sensor_record_text(*args) == expected, args  # type: ignore[arg-type]
+        shapes += 1
+    assert shapes == 3000

@@ -314,3 +314,35 @@ def test_writing_the_spool_loads_no_protobuf(tmp_path: Path) -> None:
     result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
     assert len(list(tmp_path.glob("traces-*.jsonl"))) == 1
+
+
+def test_sensor_events_with_shared_attribute_text_print_as_the_tree_does() -> None:
+    """A sensor record's span event (attributes in a ``SharedAttributes``) is written by its
+    own short path, with the repeated pairs' text kept: the same bytes as the tree, and
+    protobuf's mapping, for odd strings, every integer range, empty attributes, and past the
+    kept pairs' bound."""
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+
+    from mcptrace.export.shared import SharedAttributes
+
+    odd = ['q"uote', "ctl\x00\x1f", "ü/€/𝄞", "\udcff-byte", "", "x" * 40]
+    events = []
+    for n in range(2600):
+        attributes = SharedAttributes(
+            {"file.path": f"/srv/{odd[n % len(odd)]}/{n}", "mcptrace.file.access": odd[n % 6],
+             "thread.id": n % 3000 if n % 5 else 2**63 + n, "neg": -n, "ok": n % 2 == 0,
+             "mcptrace.audit.event": "open", "args": ("a", odd[n % 6]), f"k{n % 1500}": n}
+        )  # fmt: skip
+        events.append(Event(f"mcptrace.file.open{odd[n % 6]}", attributes, 1_000 + n))
+    events.append(Event("empty", SharedAttributes(), 5))
+    events.append(Event("no time", SharedAttributes({"a": "b"}), 0))
+    context = SpanContext(7, 8, False, TraceFlags(1))
+    span = ReadableSpan(name="tools/call x", context=context, resource=RESOURCE, events=events,
+                        start_time=1, end_time=3000)  # fmt: skip
+    assert span_line([span]) == _dump(request_tree("traces", [span]))
+    assert span_line([span]) == span_line([span])  # again, from the kept texts
+    # protobuf's mapping: the events protobuf can hold (no lone surrogate, int64 values)
+    plain = [e for n, e in enumerate(events[:2600]) if n % 6 != 3 and n % 5][:300]
+    span = ReadableSpan(name="p", context=context, resource=RESOURCE, events=plain,
+                        start_time=1, end_time=3000)  # fmt: skip
+    assert decode_line("traces", span_line([span])) == encode_request("traces", [span])

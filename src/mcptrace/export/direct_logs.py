@@ -41,7 +41,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk._logs import Logger, ReadWriteLogRecord
 from opentelemetry.trace import SpanContext
 
-from mcptrace.export.log_text import EncodedLog, attributes_text, record_text
+from mcptrace.export.log_text import EncodedLog, attributes_text, sensor_record_text
 
 _SCALARS = (str, bool, int, float)
 
@@ -191,13 +191,11 @@ class SpoolTextLogger:
         item = EncodedLog(
             self.resource,
             self.scope,
-            record_text(
+            sensor_record_text(
                 timestamp,
                 severity_number,
                 severity_text,
-                None,
                 attributes_text(attributes),
-                0,
                 flags,
                 trace_id,
                 span_id,

@@ -56,6 +56,15 @@ def attributes_text(mapping: Mapping[str, Any] | None) -> str:
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
+# (key, value) -> its KeyValue text, for the short strings and the integers that repeat from
+# record to record (an access, an attribution, an audit event, a thread id); a long string (a
+# path) is nearly always new and is written each time.  Bounded: emptied when full.
+_str_pairs: dict[tuple[str, str], str] = {}
+_int_pairs: dict[tuple[str, int], str] = {}
+_PAIRS_KEPT = 1024
+_SHORT = 32
+
+
 def _pairs_text(mapping: Mapping[str, Any]) -> str:
     """``_compact(otlp_tree.attributes(mapping))`` without the tree: the common values
     (strings, booleans, 64-bit integers) written directly, any other through ``any_value``
@@ -63,6 +72,27 @@ def _pairs_text(mapping: Mapping[str, Any]) -> str:
     parts: list[str] = []
     for key, value in mapping.items():
         kind = type(value)
+        if type(key) is str and (kind is str or kind is int):
+            pairs: dict[Any, str] = _str_pairs if kind is str else _int_pairs
+            text = pairs.get((key, value))
+            if text is not None:
+                parts.append(text)
+                continue
+            if kind is str:
+                text = '{"key":' + _quote(key) + ',"value":{"stringValue":' + _quote(value) + "}}"
+                if len(value) > _SHORT:
+                    parts.append(text)
+                    continue
+            elif _INT64_MIN <= value <= _INT64_MAX:
+                text = '{"key":' + _quote(key) + ',"value":{"intValue":"' + str(value) + '"}}'
+            else:
+                text = None
+            if text is not None:
+                if len(pairs) >= _PAIRS_KEPT:
+                    pairs.clear()
+                pairs[(key, value)] = text
+                parts.append(text)
+                continue
         if kind is str:
             shown = '{"stringValue":' + _quote(value) + "}"
         elif kind is bool:
@@ -117,6 +147,69 @@ def record_text(
     if event_name:
         parts.append('"eventName":' + _quote(event_name))
     return "{" + ",".join(parts) + "}"
+
+
+_severity_texts: dict[tuple[int, str], str] = {}
+_event_names: dict[str, str] = {}
+_span_texts: dict[tuple[int, int, int], str] = {}  # (flags, trace id, span id) -> text
+
+
+def sensor_record_text(
+    timestamp: int,
+    severity_number: int,
+    severity_text: str,
+    attributes: str,
+    flags: int,
+    trace_id: int,
+    span_id: int,
+    observed_timestamp: int,
+    event_name: str,
+) -> str:
+    """``record_text`` for a record without body or dropped attributes (the sensor's): the
+    same text, its parts that repeat from record to record (severity, the span's ids, the
+    event name) written once and kept."""
+    if not timestamp or not severity_number or not observed_timestamp or not event_name:
+        return record_text(
+            timestamp, severity_number, severity_text, None, attributes, 0, flags,
+            trace_id, span_id, observed_timestamp, event_name,
+        )  # fmt: skip
+    severity = _severity_texts.get((severity_number, severity_text))
+    if severity is None:
+        severity = '"severityNumber":' + _number(severity_number)
+        if severity_text:
+            severity += ',"severityText":' + _quote(severity_text)
+        severity += ',"body":{}'
+        if len(_severity_texts) < 64:
+            _severity_texts[(severity_number, severity_text)] = severity
+    ids = (flags, trace_id, span_id)
+    span_text = _span_texts.get(ids)
+    if span_text is None:
+        span_text = f',"flags":{flags}' if flags else ""
+        if trace_id:
+            span_text += f',"traceId":"{trace_id:032x}"'
+        if span_id:
+            span_text += f',"spanId":"{span_id:016x}"'
+        if len(_span_texts) >= 256:
+            _span_texts.clear()
+        _span_texts[ids] = span_text
+    name = _event_names.get(event_name)
+    if name is None:
+        name = ',"eventName":' + _quote(event_name) + "}"
+        if len(_event_names) >= 256:
+            _event_names.clear()
+        _event_names[event_name] = name
+    return (
+        '{"timeUnixNano":"'
+        + str(timestamp)
+        + '",'
+        + severity
+        + (',"attributes":' + attributes if attributes else "")
+        + span_text
+        + ',"observedTimeUnixNano":"'
+        + str(observed_timestamp)
+        + '"'
+        + name
+    )
 
 
 class EncodedLog:

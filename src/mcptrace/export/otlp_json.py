@@ -174,10 +174,24 @@ def _event_text(event: Any) -> str:
     """``otlp_tree._event(event)`` as compact JSON text.  A sensor event's attribute list
     (``SharedAttributes``) is written from the text its log record's encoding left, or leaves
     it for the log record (export/log_text.py): made once for both signals."""
+    attributes = event.attributes
+    if type(attributes) is SharedAttributes:
+        # a sensor record's or a detection's event (record/recorder.py, the SDK's ``Event``
+        # around attributes that are no ``BoundedAttributes``: none dropped), its attribute
+        # text kept for the log record
+        timestamp, name = event.timestamp, event.name
+        if timestamp and name:
+            listed = attributes_text(attributes)
+            return (
+                '{"timeUnixNano":"'
+                + str(timestamp)
+                + '","name":'
+                + _quote(name)
+                + (',"attributes":' + listed + "}" if listed else "}")
+            )
     head = f'"timeUnixNano":"{event.timestamp}"' if event.timestamp else ""
     if event.name:
         head += (',"name":' if head else '"name":') + _quote(event.name)
-    attributes = event.attributes
     dropped = event.dropped_attributes
     if type(attributes) is SharedAttributes:
         listed = attributes_text(attributes)
