@@ -8,13 +8,14 @@ way PathGlobs documents (relative globs at a segment start and at the end).
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from pathlib import Path
 
 import pytest
 
-from mcptrace.policy.detect import Action, Detector, PathGlobs, builtin_rules
+from mcptrace.policy.detect import Action, Detector, PathGlobs, builtin_rules, normal_path
 from mcptrace.policy.matchers import glob_to_regex, path_pattern_variants
 
 
@@ -354,3 +355,12 @@ def test_the_gate_opens_for_every_form_of_a_path(tmp_path: Path) -> None:
         assert opens(path), path  # and again, from the gate's memo
     assert not opens(str(plain))
     assert not opens(f"{tmp_path}/home/.ssh/../plain.txt")
+
+
+def test_normal_path_is_normpath() -> None:
+    rng = random.Random(37)
+    tokens = ["/", "a", ".", "b", "..", "//", "...", ".a", "a.", "ü", "\n"]
+    paths = ["", ".", "..", "/", "//", "///", "a/", "./a", "a/.", "/a/..", ".."]
+    paths += ["".join(rng.choice(tokens) for _ in range(rng.randint(1, 9))) for _ in range(20000)]
+    for path in paths:
+        assert normal_path(path) == os.path.normpath(path), path

@@ -174,3 +174,22 @@ def test_the_sensor_records_short_path_writes_record_texts_bytes() -> None:
         assert sensor_record_text(*args) == expected, args  # type: ignore[arg-type]
         shapes += 1
     assert shapes == 3000
+
+
+def test_whether_shared_attributes_are_clean_is_said_once_and_forgotten_on_change() -> None:
+    """The text path takes a record only when the SDK would keep every pair as it is; for a
+    record's ``SharedAttributes`` that is worked out once, and again after any change (a
+    copy's change never makes the original look unclean, nor the reverse)."""
+    from mcptrace.export.direct_logs import _clean
+
+    shared = SharedAttributes({"file.path": "/srv/a", "thread.id": 3, "args": ("a", "b")})
+    copy = shared.shared_copy()
+    assert _clean(shared) and _clean(copy)
+    copy["odd"] = object()  # type: ignore[assignment]
+    assert not _clean(copy)
+    assert _clean(shared)
+    shared["list"] = ["a", 1]  # type: ignore[assignment]  # mixed: the SDK would drop it
+    assert not _clean(shared)
+    del shared["list"]
+    assert _clean(shared)
+    assert not _clean(SharedAttributes({"": "empty key"}))

@@ -42,12 +42,24 @@ from opentelemetry.sdk._logs import Logger, ReadWriteLogRecord
 from opentelemetry.trace import SpanContext
 
 from mcptrace.export.log_text import EncodedLog, attributes_text, sensor_record_text
+from mcptrace.export.shared import SharedAttributes
 
 _SCALARS = (str, bool, int, float)
 
 
 def _clean(attributes: Mapping[str, Any]) -> bool:
-    """Every key a string and every value one the SDK would keep exactly as it is."""
+    """Every key a string and every value one the SDK would keep exactly as it is (said once
+    for a ``SharedAttributes``, kept with its encoding until it changes)."""
+    if type(attributes) is SharedAttributes:
+        holder = attributes.encoded
+        clean = holder[2]
+        if clean is None:
+            clean = holder[2] = _clean_pairs(attributes)
+        return bool(clean)
+    return _clean_pairs(attributes)
+
+
+def _clean_pairs(attributes: Mapping[str, Any]) -> bool:
     for key, value in attributes.items():
         kind = type(value)
         if kind in _SCALARS and type(key) is str and key:

@@ -61,6 +61,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # path) is nearly always new and is written each time.  Bounded: emptied when full.
 _str_pairs: dict[tuple[str, str], str] = {}
 _int_pairs: dict[tuple[str, int], str] = {}
+_string_heads: dict[str, str] = {}  # key -> the text of its pair up to a string value
 _PAIRS_KEPT = 1024
 _SHORT = 32
 
@@ -79,7 +80,13 @@ def _pairs_text(mapping: Mapping[str, Any]) -> str:
                 parts.append(text)
                 continue
             if kind is str:
-                text = '{"key":' + _quote(key) + ',"value":{"stringValue":' + _quote(value) + "}}"
+                head = _string_heads.get(key)
+                if head is None:
+                    head = '{"key":' + _quote(key) + ',"value":{"stringValue":'
+                    if len(_string_heads) >= _PAIRS_KEPT:
+                        _string_heads.clear()
+                    _string_heads[key] = head
+                text = head + _quote(value) + "}}"
                 if len(value) > _SHORT:
                     parts.append(text)
                     continue

@@ -18,8 +18,9 @@ class SharedAttributes(dict):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # [the OTLP/JSON attribute list, its compact JSON text], shared by copies
-        self.encoded: list[Any] = [None, None]
+        # [the OTLP/JSON attribute list, its compact JSON text, whether the SDK would keep
+        # every pair as it is (export/direct_logs.py)], shared by copies
+        self.encoded: list[Any] = [None, None, None]
 
     def shared_copy(self) -> SharedAttributes:
         copy = SharedAttributes(self)
@@ -27,7 +28,7 @@ class SharedAttributes(dict):  # type: ignore[type-arg]
         return copy
 
     def _changed(self) -> None:
-        self.encoded = [None, None]
+        self.encoded = [None, None, None]
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._changed()

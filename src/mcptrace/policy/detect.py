@@ -1081,6 +1081,14 @@ def _access_kind(attributes: dict[str, Any]) -> str:
     return "both" if read and write else "read" if read else "write" if write else "none"
 
 
+def normal_path(path: str) -> str:
+    """``os.path.normpath(path)``, without the call for a path it would return unchanged
+    (no empty, ``.`` or ``..`` segment, no trailing slash: most paths)."""
+    if "//" in path or "/." in path or path[:1] == "." or path[-1:] == "/" or not path:
+        return os.path.normpath(path)
+    return path
+
+
 class Detector:
     """Compiled rules; ``evaluate`` judges one tool call's actions, in time order."""
 
@@ -1194,7 +1202,7 @@ class Detector:
                 if not isinstance(value, str) or not value:
                     continue
                 search = gate.globs.search
-                normal = os.path.normpath(value)
+                normal = normal_path(value)
                 if search(value) or (normal != value and search(normal)):
                     opened = True
                     break

@@ -412,6 +412,7 @@ class LogPump:
         self._emitter: Callable[..., None] | None = None
         self._text: SpoolTextLogger | None = None  # set with the emitter
         self._severities: dict[str, Any] = {}
+        self._severity_texts: dict[Any, tuple[int, str]] = {}  # SeverityNumber -> both
         self._contexts: dict[tuple[int, int], Context] = {}
         self.errors = 0
 
@@ -540,12 +541,16 @@ class LogPump:
                 if observation.name == ev.SENSOR_SUMMARY
                 else record_attributes(record)
             )
+            number_and_text = self._severity_texts.get(severity)
+            if number_and_text is None:  # (an enum's value and name are properties)
+                number_and_text = (severity.value, _SEVERITY_TEXT.get(severity.name, "INFO"))
+                self._severity_texts[severity] = number_and_text
             if text.emit(
                 timestamp=record[TIME],
                 observed_timestamp=_time_ns(),
                 span_context=_resolved(span_context),
-                severity_number=severity.value,
-                severity_text=_SEVERITY_TEXT.get(severity.name, "INFO"),
+                severity_number=number_and_text[0],
+                severity_text=number_and_text[1],
                 attributes=shared,
                 event_name=observation.name,
             ):
