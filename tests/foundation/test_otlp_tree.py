@@ -133,6 +133,10 @@ def test_span_lines_are_the_trees_text_byte_for_byte() -> None:
         with tracer.start_as_current_span(f"call {n} \u0001") as span:
             span.set_attributes({"same": "v\"", "n": str(n), "flag": n % 2 == 0, "i": n,
                                  "\ud800key": "\udcff", "t": ("a", "b")})  # fmt: skip
+        with tracer.start_as_current_span("numbers") as span:  # each written directly
+            span.set_attributes({"f": [1e16, 1e-7, -0.0, 0.1 + 0.2, 2.0**70, -1.5e-300][n % 6],
+                                 "i": [2**63, -(2**63) - 1, 0, -1][n % 4], "b": n % 3 == 0,
+                                 "nan": math.nan, "inf": -math.inf})  # fmt: skip
     batch = memory.get_finished_spans()
     assert span_line(batch) == _dump(request_tree("traces", batch))
     assert span_line(batch[::7]) == _dump(request_tree("traces", batch[::7]))

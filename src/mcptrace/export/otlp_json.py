@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -135,6 +136,9 @@ def encode_lines(signal: Signal, items: Any, max_bytes: int) -> Iterator[str]:
 # method, session, transport, versions), so their text is made once and kept.
 _quote = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False), in C
 _pair_text: dict[tuple[str, str], str] = {}  # (key, text value) -> its KeyValue text
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_isfinite = math.isfinite
+_float = float.__repr__  # what json writes for a finite float
 
 
 def _span_attribute_items(span: Any) -> Any:
@@ -160,6 +164,21 @@ def _attributes_text(items: Any, dropped: int) -> str:
                     kept(_pair_text, (key, value), text)
                 parts.append(text)
                 continue
+            if type(key) is str:  # the other common values written directly too
+                if kind is bool:
+                    shown = '{"boolValue":true}}' if value else '{"boolValue":false}}'
+                    parts.append('{"key":' + _quote(key) + ',"value":' + shown)
+                    continue
+                if kind is int and _INT64_MIN <= value <= _INT64_MAX:
+                    parts.append(
+                        '{"key":' + _quote(key) + ',"value":{"intValue":"' + str(value) + '"}}'
+                    )
+                    continue
+                if kind is float and _isfinite(value):  # json's own text for a float
+                    parts.append(
+                        '{"key":' + _quote(key) + ',"value":{"doubleValue":' + _float(value) + "}}"
+                    )
+                    continue
             try:
                 parts.append(_compact({"key": key, "value": otlp_tree.any_value(value)}))
             except TypeError:  # as attributes(): the SDK lets no such value through
