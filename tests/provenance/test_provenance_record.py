@@ -82,6 +82,36 @@ def test_describe_in_process_and_cache_rows(tmp_path: Path) -> None:
     assert again.hashed == 0 and again.cache_hits >= 1
 
 
+@pytest.mark.slow
+def test_released_record_index_is_read_again_for_a_new_file(tmp_path: Path) -> None:
+    """Start-up settled, ``release`` lets go of the RECORD files parsed so far (a server
+    keeps nothing of them between walks); a file of the same distribution described later
+    has its RECORD read again: the same owner, verified against its listed hash."""
+    site = install_wheel(tmp_path)
+    time.sleep(RACY_WINDOW_NS / 1e9 + 0.1)
+    provenance = ModuleProvenance(HashCache(tmp_path / "cache.sqlite3"))
+    provenance.records = RecordIndex(lambda: [str(site)])
+    core = site / "provtest" / "core.py"
+    first = provenance.describe(str(core))
+    assert first[names.MODULE_VERIFICATION] == names.VERIFIED
+    assert provenance.records.parsed_records == 1
+    provenance.persist()
+    provenance.release()
+    assert provenance.records.parsed_records == 0  # a new index: nothing of it kept
+    assert provenance.describe(str(core)) == first  # the cache row: no RECORD read
+    assert provenance.records.parsed_records == 0
+    late = site / "provtest" / "__init__.py"
+    attributes = provenance.describe(str(late))
+    assert provenance.records.parsed_records == 1  # read again, for this file
+    assert attributes[names.MODULE_DISTRIBUTION] == first[names.MODULE_DISTRIBUTION]
+    assert attributes[names.MODULE_VERSION] == first[names.MODULE_VERSION]
+    assert attributes[names.MODULE_VERIFICATION] == names.VERIFIED
+    assert attributes[names.MODULE_SHA256] == sha256_of(late)
+    late.write_text("TAMPERED = 1\n")  # listed in RECORD with other bytes: a mismatch
+    provenance.release()
+    assert provenance.describe(str(late))[names.MODULE_VERIFICATION] == names.MISMATCH
+
+
 def test_hash_checks_the_bytes_against_the_key_the_caller_took(tmp_path: Path) -> None:
     """A file rewritten between ``stat_key`` and the read is hashed again, under its new key;
     the digest always belongs to the key it is returned with."""

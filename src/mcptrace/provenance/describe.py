@@ -216,12 +216,16 @@ class ModuleProvenance:
 
     def release(self) -> None:
         """Let go of what a walk kept (start-up settled, walks are far apart): the facts of
-        every file described so far (≈0.8 MiB in a server) and SQLite's page cache (≈1.1 MiB).
+        every file described so far (≈0.8 MiB in a server), the RECORD files parsed to find
+        their owners (≈0.7 MiB on a cold cache) and SQLite's page cache (≈1.1 MiB).
         Saved rows stay in the cache file, so describing such a file again is one lookup
         (the connection opens again on demand); facts not saved (a file changed within the
-        racy window) are hashed again."""
+        racy window) are hashed again, and a file not in the cache has its distribution's
+        RECORD read again (one file)."""
         with self.lock:
             self.memory = {}
+            self.records = self.records.emptied()
+            self._record_keys = {}
             if self.cache is not None:
                 self.cache.close()
 

@@ -128,6 +128,10 @@ class RecordIndex:
         self._files: dict[str, tuple[_Distribution, str, str]] = {}
         self.parsed_records = 0
 
+    def emptied(self) -> RecordIndex:
+        """A new index over the same search path, nothing parsed (what ``release`` keeps)."""
+        return RecordIndex(self._search_path)
+
     def _import_roots(self) -> list[str]:
         """sys.path as absolute directories, longest first (recomputed when sys.path changes)."""
         current = tuple(entry for entry in self._search_path() if isinstance(entry, str))
