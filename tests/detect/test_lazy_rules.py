@@ -152,3 +152,31 @@ def test_the_tool_poisoning_patterns_compile_only_when_an_offer_is_judged() -> N
     ).stdout.splitlines()
     assert out[0] == "0"
     assert out[1] == "1 ['initial-access.tool-poisoning']", out  # the description's, alone
+
+
+def test_a_compiled_detector_holds_each_glob_regex_once() -> None:
+    """The built-in rules name the same globs in many gates and rules (≈3,100 regex sources,
+    ≈470 different): a detector with every rule compiled holds one compiled regex per
+    source and one PathGlobs per list of patterns, however many gates and rules share it,
+    and judges as before (the parametrized cases above)."""
+    from mcptrace.policy.detect import PathGlobs
+
+    detector = Detector(builtin_rules().values(), lazy=True)
+    detector.compile_all()
+    globs: list[PathGlobs] = [g.globs for g in detector.gates.values() if g.globs is not None]
+    for compiled in detector.rules:
+        globs += [g for g in (compiled.paths, compiled.exclude_paths, compiled.executables) if g]
+    by_patterns: dict[tuple[str, ...], set[int]] = {}
+    by_source: dict[str, set[int]] = {}
+    for glob in globs:
+        by_patterns.setdefault(glob.patterns, set()).add(id(glob))
+        index = glob._index
+        assert index is not None  # compile_all built every index
+        for key, source in index.sources.items():
+            by_source.setdefault(source, set()).add(id(index.compiled[key]))
+    assert len(globs) > len(by_patterns)  # gates do share lists of patterns
+    assert all(len(ids) == 1 for ids in by_patterns.values())
+    assert len(by_source) > 100
+    assert [s for s, ids in by_source.items() if len(ids) > 1] == []
+    found = [findings(detector, actions) for actions, _ in POSITIVE]
+    assert all(found) and found == [findings(EAGER, actions) for actions, _ in POSITIVE]

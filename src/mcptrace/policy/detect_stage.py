@@ -67,8 +67,8 @@ class DetectionStage:
         self._failed = False
         self._lock = threading.Lock()
         self._waiting: dict[int, list[tuple[Action, str, int]]] = {}
-        # span id of an ended span of an MCP call -> span id of the call's root; root span
-        # id -> (its span context, its tool): where a late record's detection goes
+        # span id of an ended child span of an MCP call -> span id of the call's root; root
+        # span id -> (its span context, its tool): where a late record's detection goes
         # (OrderedDicts: FIFOs of the last ENDED_KEPT, evicted oldest first in O(1); a plain
         # dict's ``pop(next(iter(d)))`` walks over every slot earlier evictions freed)
         self._root_of: OrderedDict[int, int] = OrderedDict()
@@ -229,13 +229,14 @@ class DetectionStage:
         if context is None or root.span_context is None:
             return
         root_id = root.span_context.span_id
-        self._root_of[context.span_id] = root_id
-        if len(self._root_of) > ENDED_KEPT:
-            self._root_of.popitem(last=False)
-        if root is state:
+        if root is state:  # a root is its own: found in _calls, not mapped (≈0.2 MB kept)
             self._calls[root_id] = (context, tool)
             if len(self._calls) > ENDED_KEPT:
                 self._calls.popitem(last=False)
+            return
+        self._root_of[context.span_id] = root_id
+        if len(self._root_of) > ENDED_KEPT:
+            self._root_of.popitem(last=False)
 
     def late(
         self, batch: list[tuple[Record, SpanContext | None]]
@@ -260,8 +261,8 @@ class DetectionStage:
                 key = forked[0].span_id
                 contexts[key], tools[key] = forked
             elif span_context is not None:
-                root_id = self._root_of.get(span_context.span_id)
-                call = self._calls.get(root_id) if root_id is not None else None
+                root_id = self._root_of.get(span_context.span_id, span_context.span_id)
+                call = self._calls.get(root_id)
                 if call is None and forked is not None and forked[0] == span_context:
                     root_id, call = span_context.span_id, forked
                 if call is None:
