@@ -61,7 +61,8 @@ XDIST=()
 
 suite main main mcp1 tests --ignore-glob='tests/backends/test_receivers_*'
 # the policy's bypass corpus and path judgement, where audit events differ: each hook, each Python
-ENFORCEMENT=(tests/policy/test_policy_bypass.py tests/policy/test_policy_paths.py)
+ENFORCEMENT=(tests/policy/test_policy_bypass.py tests/policy/test_policy_paths.py
+    tests/policy/test_policy_repeats.py)
 # mcp 1.x; its sensor tests run on the pure-Python audit hook (the C hook everywhere else)
 MCPTRACE_NATIVE_HOOK=false suite mcp1 mcp1 main tests/mcp tests/sensor "${ENFORCEMENT[@]}" \
     tests/backends/test_examples.py

@@ -44,6 +44,7 @@ from mcptrace.policy.matchers import (
 )
 from mcptrace.policy.violation import PolicyViolation
 from mcptrace.record import vocabulary as ev
+from mcptrace.record.decide import forget_allowed
 from mcptrace.record.observation import Observation
 from mcptrace.record.state import Attribution, SpanState
 
@@ -313,7 +314,7 @@ class PolicyEngine:
         )  # anything in it can block
         self.inherited_tool = os.environ.get(POLICY_TOOL_VARIABLE) or None
         self.tainted: set[SpanState] = set()  # roots whose tool flipped a switch
-        self._decide_one: Callable[[Observation, Attribution], None] | None = None
+        self._decide_one: Callable[[Observation, Attribution], Identity | None] | None = None
         self.rules: dict[str, list[CompiledRule]] = {category: [] for category in m.CATEGORIES}
         for index, rule in enumerate(policy.rules):
             enforce = policy.mode_of(rule) == m.ENFORCE
@@ -393,7 +394,7 @@ class PolicyEngine:
 
     # --- the decider (hot path)
 
-    def decider(self) -> Callable[[Observation, Attribution], None]:
+    def decider(self) -> Callable[[Observation, Attribution], Identity | None]:
         """The function to install with ``lock_decider``: a closure over the compiled tables,
         so an observation no rule touches costs one dict lookup and no attribute access."""
         judges_get = self.judges.get
@@ -406,21 +407,26 @@ class PolicyEngine:
         tainted_categories = TAINTED_CATEGORIES
         importer_open = ev.IMPORTER_OPEN
         inherited = self.inherited_tool is not None  # a child judged as its parent's tool
+        file_open = ev.FILE_OPEN
+        file_open_kept = self._file_open_kept
 
-        def policy_decider(observation: Observation, attribution: Attribution) -> None:
+        def policy_decider(
+            observation: Observation, attribution: Attribution
+        ) -> tuple[int, int] | None:
             state = attribution[0]
             if observation[0] == tamper_event:
                 taint(observation, state)
-                return
+                return None
             judge = judges_get(observation[0])
-            verdicts = (
-                judge(observation, state)
-                if judge is not None
-                and (
-                    not tool_calls_only or state.root.is_mcp or inherited or outside_requests(state)
-                )
-                else None
-            )
+            again: Identity | None = None  # "allowed, and again while it is this file"
+            if judge is None or not (
+                not tool_calls_only or state.root.is_mcp or inherited or outside_requests(state)
+            ):
+                verdicts = None
+            elif observation[0] == file_open:
+                verdicts, again = file_open_kept(observation, state)
+            else:
+                verdicts = judge(observation, state)
             if (  # after tampering, the tool's reach outside the process is denied
                 tainted
                 and observation[1] in tainted_categories
@@ -430,13 +436,15 @@ class PolicyEngine:
                 verdicts = [*(verdicts or ()), self._tainted_verdict(observation)]
             if verdicts:
                 act(observation, verdicts, state, attribution[1])
+                return None
+            return again
 
         return policy_decider
 
-    def __call__(self, observation: Observation, attribution: Attribution) -> None:
+    def __call__(self, observation: Observation, attribution: Attribution) -> Identity | None:
         if self._decide_one is None:
             self._decide_one = self.decider()
-        self._decide_one(observation, attribution)
+        return self._decide_one(observation, attribution)
 
     # --- tamper: a tool that flipped one of mcptrace's switches loses its permissions
 
@@ -447,6 +455,7 @@ class PolicyEngine:
             if len(self.tainted) >= CACHE_LIMIT:
                 self.tainted.clear()
             self.tainted.add(state.root)
+            forget_allowed()  # what this tool was allowed before no longer holds
 
     def _tainted_verdict(self, observation: Observation) -> Verdict:
         subject = str(observation[2].get(ev.FILE_PATH, observation[3]))
@@ -465,6 +474,7 @@ class PolicyEngine:
         self, observation: Observation, verdicts: list[Verdict], state: SpanState, how: str
     ) -> None:
         """Record every verdict; raise if any of them is enforced."""
+        forget_allowed()  # rare, and then nothing allowed before is taken on trust
         blocked = any(verdict.enforce for verdict in verdicts)
         if self.on_violation is not None:
             for verdict in verdicts:
@@ -556,29 +566,43 @@ class PolicyEngine:
         return verdict
 
     def _file_open(self, observation: Observation, where: Where) -> list[Verdict]:
+        return self._file_open_kept(observation, where)[0]
+
+    def _file_open_kept(
+        self, observation: Observation, where: Where
+    ) -> tuple[list[Verdict], Identity | None]:
         """A plain open (a path and an access mode, by the program, not the importer: no
         origin mark, no path object) reuses its verdicts while the path leads to the same
         file (one ``stat``, as ``PathResolver`` checks anyway): the verdict depends on the
         resolved path, the access and (for tool-scoped rules) the tool, nothing else.  Not
-        for a file with several names (the hard-link index changes as links are made)."""
+        for a file with several names (the hard-link index changes as links are made).
+
+        Also returns, for such an open allowed outright (no verdict), the identity of the
+        file it was allowed for, else None: the C hook answers the same open in the same
+        span again while the path leads to that file (sensor/_fasthook.c, step 3).  Not when
+        rules name tools and this one has no name yet."""
         attributes = observation[2]
         access = attributes.get(ev.FILE_ACCESS, ev.READ)
         path = str(attributes.get(ev.FILE_PATH, ""))
         identity, links = identify(path)
         key: tuple[str, ...] | None = None
+        named = True  # the verdict does not hang on a tool name still unknown
         if len(attributes) == 2 and observation[3] == "open" and type(access) is str:
             key = (path, access)
             if self._open_tool_scoped:
-                key += (tool_in(where) or self.inherited_tool or "",)
+                tool = tool_in(where) or self.inherited_tool or ""
+                key += (tool,)
+                named = tool != ""
             held = self._open_verdicts.get(key)
             if held is not None and identity is not None and held[0] == identity:
-                return list(held[1])
+                return list(held[1]), None if held[1] or not named else identity
         verdicts = self._judge_open(observation, access, (path, identity, links), where)
         if key is not None and identity is not None and links <= 1:
             if len(self._open_verdicts) >= CACHE_LIMIT:
                 self._open_verdicts.clear()
             self._open_verdicts[key] = (identity, verdicts)
-        return verdicts
+            return verdicts, None if verdicts or not named else identity
+        return verdicts, None
 
     def _judge_open(
         self,

@@ -27,7 +27,9 @@ if TYPE_CHECKING:  # the seam itself loads nothing: ``mcptrace.PolicyViolation``
     from mcptrace.record.observation import Observation
     from mcptrace.record.state import Attribution
 
-    Decider = Callable[[Observation, Attribution], None]
+    # None, or for a plain open the policy allowed and would allow again while the path
+    # leads to the same file: that file's (st_dev, st_ino) (the C hook's step 3 keeps it)
+    Decider = Callable[[Observation, Attribution], tuple[int, int] | None]
 
 
 class PolicyDenial(PermissionError):
@@ -52,6 +54,21 @@ def on_lock(listener: Callable[[Decider], None]) -> None:
     decider = POLICY[0]
     if _on_refused[0] is not None and decider is not None:
         listener(decider)
+
+
+_forget_listeners: list[Callable[[], None]] = []  # the C hook's remembered verdicts
+
+
+def on_forget(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` whenever the policy takes back what it allowed before."""
+    _forget_listeners.append(listener)
+
+
+def forget_allowed() -> None:
+    """The policy's earlier "allowed again" answers no longer hold (a violation, a tool
+    tainted, the policy restored): whoever remembers them must ask again."""
+    for listener in _forget_listeners:
+        listener()
 
 
 def set_decider(decider: Decider | None) -> None:
@@ -81,6 +98,7 @@ def restore_decider(decider: Decider, on_refused: Callable[[], None]) -> None:
     back (a tool may have installed its own ``on_refused`` too, so ``lock_decider`` would
     refuse); the policy's self-check is the one caller."""
     POLICY[0], _on_refused[0] = decider, on_refused
+    forget_allowed()
 
 
 def current_decider() -> tuple[Decider | None, Callable[[], None] | None]:

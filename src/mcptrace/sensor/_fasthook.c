@@ -14,6 +14,21 @@
  *               small C table of (root, category) -> count, which drain() adds to those two
  *               Python counters (the recorder drains before it reads them, at span end).  A
  *               full table falls back to updating the Python objects at once.
+ *   3. repeat   with a policy locked in (pin(decider)): is the event a plain open the policy
+ *               already ALLOWED in this very span, with the same path string, mode and flags,
+ *               while the path still leads to the same file (one stat: device and inode, and
+ *               not a file with several names), and is the span past its cap?  Then the
+ *               Python hook would judge it allowed again and only count it, and so does this
+ *               (the same count as step 2).  What may be answered here is told by the Python
+ *               hook itself: it returns the file's identity (st_dev, st_ino) for an open its
+ *               policy allowed and may allow again (PolicyEngine._file_open_kept), None
+ *               otherwise.  Only absolute ASCII str paths (no dir_fd or working directory
+ *               involved; not .py or __pycache__, which the importer's opens share), only
+ *               while the policy slot still holds the pinned policy, the sensor is on and
+ *               the thread not paused (any switch flipped goes to Python, which sees the
+ *               tamper).  The remembered verdicts are forgotten when the policy says so
+ *               (forget(): any violation, a tool tainted, the policy restored), when a span
+ *               ends (drain()), and in a forked child (drain()).  Denials are never kept.
  *
  * Everything else is handed to the Python hook unchanged (same event name, same args), which
  * repeats its own checks.  The conditions of step 2 are exactly the Python hook's: sensor
@@ -31,6 +46,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifndef O_ACCMODE
 #define O_ACCMODE 3
@@ -62,6 +78,7 @@ typedef struct {
     long log_cap;
     int pinned;            /* a policy is locked in: step 1b and step 2 are off for good */
     int judge;             /* detections judge events past the cap: step 2 only for cleared opens */
+    PyObject *decider;     /* the pinned policy (pin(decider)): step 3 only while policy[0] is it */
     unsigned long long fast_counted; /* events step 2 counted (for tests) */
 } HookState;
 
@@ -413,6 +430,267 @@ is_cleared_open(PyObject *args)
     return 1;
 }
 
+/* Step 3's verdicts: plain opens the policy allowed, per span state.  Open addressing, no
+   deletion: full at half the slots, then emptied at once.  Entries hold strong references
+   (the span state, the path and mode objects) until forget(); only touched with the GIL. */
+#define ALLOWED_SLOTS 2048 /* power of two */
+#define ALLOWED_LIMIT (ALLOWED_SLOTS / 2)
+typedef struct {
+    PyObject *span_state; /* the SpanState the verdict was given in (NULL = empty slot) */
+    PyObject *path;       /* exact str, absolute, ASCII */
+    PyObject *mode;       /* None or an exact str: open()'s mode */
+    long flags;           /* open(2) flags */
+    Py_hash_t hash;
+    unsigned long long device, inode; /* the file the policy judged */
+} Allowed;
+static Allowed allowed[ALLOWED_SLOTS];
+static int allowed_count;
+static unsigned long long generation; /* +1 whenever the table is emptied */
+static unsigned long long fast_allowed; /* opens step 3 answered (for tests) */
+
+static void
+forget_allowed(void)
+{
+    generation++;
+    if (allowed_count == 0) {
+        return;
+    }
+    for (int slot = 0; slot < ALLOWED_SLOTS; slot++) {
+        Allowed entry = allowed[slot];
+        if (entry.span_state == NULL) {
+            continue;
+        }
+        memset(&allowed[slot], 0, sizeof(Allowed)); /* emptied first: a decref may run code */
+        allowed_count--;
+        Py_DECREF(entry.span_state);
+        Py_DECREF(entry.path);
+        Py_DECREF(entry.mode);
+    }
+}
+
+/* The open step 3 is about: the event's own arguments and the span state it happened in. */
+typedef struct {
+    PyObject *span_state; /* strong reference, or NULL: not a candidate */
+    PyObject *path;       /* borrowed from the event's args */
+    PyObject *mode;       /* borrowed */
+    long flags;
+    Py_hash_t hash;
+} Candidate;
+
+static int
+same_text(PyObject *left, PyObject *right)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(left);
+    return left == right
+           || (length == PyUnicode_GET_LENGTH(right) && PyUnicode_KIND(left) == PyUnicode_KIND(right)
+               && memcmp(PyUnicode_DATA(left), PyUnicode_DATA(right),
+                         (size_t)length * PyUnicode_KIND(left)) == 0);
+}
+
+/* The slot holding the candidate's entry, or -1. */
+static int
+find_allowed(const Candidate *candidate)
+{
+    for (size_t slot = (size_t)candidate->hash & (ALLOWED_SLOTS - 1);;
+         slot = (slot + 1) & (ALLOWED_SLOTS - 1)) {
+        Allowed *entry = &allowed[slot];
+        if (entry->span_state == NULL) {
+            return -1;
+        }
+        if (entry->hash == candidate->hash && entry->span_state == candidate->span_state
+            && entry->flags == candidate->flags && same_text(entry->path, candidate->path)
+            && (entry->mode == candidate->mode
+                || (entry->mode != Py_None && candidate->mode != Py_None
+                    && same_text(entry->mode, candidate->mode)))) {
+            return (int)slot;
+        }
+    }
+}
+
+/* Remember the candidate as allowed for the file ``identity`` = (st_dev, st_ino) (what the
+   Python hook returned); anything else returned is ignored. */
+static void
+admit(const Candidate *candidate, PyObject *identity)
+{
+    if (!PyTuple_CheckExact(identity) || PyTuple_GET_SIZE(identity) != 2
+        || !PyLong_CheckExact(PyTuple_GET_ITEM(identity, 0))
+        || !PyLong_CheckExact(PyTuple_GET_ITEM(identity, 1))) {
+        return;
+    }
+    unsigned long long device = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(identity, 0));
+    unsigned long long inode = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(identity, 1));
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return;
+    }
+    int slot = find_allowed(candidate);
+    if (slot >= 0) {
+        allowed[slot].device = device;
+        allowed[slot].inode = inode;
+        return;
+    }
+    if (allowed_count >= ALLOWED_LIMIT) {
+        forget_allowed();
+    }
+    size_t free_slot = (size_t)candidate->hash & (ALLOWED_SLOTS - 1);
+    while (allowed[free_slot].span_state != NULL) {
+        free_slot = (free_slot + 1) & (ALLOWED_SLOTS - 1);
+    }
+    Allowed *entry = &allowed[free_slot];
+    Py_INCREF(candidate->span_state);
+    Py_INCREF(candidate->path);
+    Py_INCREF(candidate->mode);
+    entry->span_state = candidate->span_state;
+    entry->path = candidate->path;
+    entry->mode = candidate->mode;
+    entry->flags = candidate->flags;
+    entry->hash = candidate->hash;
+    entry->device = device;
+    entry->inode = inode;
+    allowed_count++;
+}
+
+/* The span state an event of this thread belongs to, if mcptrace is watching it: sensor on,
+   thread not paused, not suppressed, a tracked span in the current OTel context.  A new
+   reference; NULL with no error set when there is none, NULL with an error on failure. */
+static PyObject *
+current_span_state(void)
+{
+    PyObject *active = PyObject_GetAttr(state.sensor, str_active);
+    if (active == NULL) {
+        return NULL;
+    }
+    int is_active = active == Py_True;
+    Py_DECREF(active);
+    if (!is_active) {
+        return NULL;
+    }
+    PyObject *thread_id = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    if (thread_id == NULL) {
+        return NULL;
+    }
+    int paused = PySet_Contains(state.paused, thread_id);
+    Py_DECREF(thread_id);
+    if (paused != 0) {
+        return NULL;
+    }
+    PyObject *context = NULL;
+    if (PyContextVar_Get(state.context_var, NULL, &context) < 0 || context == NULL) {
+        return NULL;
+    }
+    PyObject *span_state = NULL;
+    if (PyDict_Check(context) && PyDict_GetItemWithError(context, state.suppress_key) == NULL
+        && !PyErr_Occurred()) {
+        PyObject *span = PyDict_GetItemWithError(context, state.span_key);
+        if (span != NULL) {
+            span_state = PyDict_GetItemWithError(state.by_span, span);
+            Py_XINCREF(span_state);
+        }
+    }
+    Py_DECREF(context);
+    return span_state;
+}
+
+/* Is the span state past its log cap for ``category``?  1 yes, 0 no, -1 error. */
+static int
+past_cap(PyObject *span_state, PyObject *category)
+{
+    PyObject *kept = PyObject_GetAttr(span_state, str_kept);
+    if (kept == NULL) {
+        return -1;
+    }
+    int result = 0;
+    if (PyDict_Check(kept)) {
+        PyObject *seen = PyDict_GetItemWithError(kept, category);
+        if (seen != NULL) {
+            long seen_count = PyLong_AsLong(seen);
+            result = seen_count == -1 && PyErr_Occurred() ? -1 : seen_count >= state.log_cap;
+        } else if (PyErr_Occurred()) {
+            result = -1;
+        }
+    }
+    Py_DECREF(kept);
+    return result;
+}
+
+/* Step 3: 1 = an allowed repeat, counted; 0 = for the Python hook (``candidate`` filled in
+   when its answer may be remembered); -1 = error (the Python hook decides). */
+static int
+allowed_repeat(PyObject *args, PyObject *category, Candidate *candidate)
+{
+    if (state.decider == NULL || state.context_var == NULL
+        || PyList_GET_SIZE(state.policy) < 1 || PyList_GET_ITEM(state.policy, 0) != state.decider) {
+        return 0; /* no policy pinned for this, or its slot rebound: the Python hook sees it */
+    }
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3) {
+        return 0;
+    }
+    PyObject *path = PyTuple_GET_ITEM(args, 0), *mode = PyTuple_GET_ITEM(args, 1);
+    PyObject *flags = PyTuple_GET_ITEM(args, 2);
+    if (!PyUnicode_CheckExact(path) || !PyUnicode_IS_ASCII(path) || !PyLong_CheckExact(flags)
+        || (mode != Py_None && !PyUnicode_CheckExact(mode))) {
+        return 0;
+    }
+    const char *text = (const char *)PyUnicode_DATA(path);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    if (length < 1 || text[0] != '/' || (Py_ssize_t)strlen(text) != length
+        || strstr(text, "__pycache__") != NULL
+        || (length >= 3 && strcmp(text + length - 3, ".py") == 0)) {
+        return 0; /* relative, a NUL inside, or what the importer's opens look like */
+    }
+    long flag_bits = PyLong_AsLong(flags);
+    if (flag_bits == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    Py_hash_t hash = PyObject_Hash(path);
+    if (hash == -1) {
+        return -1;
+    }
+    PyObject *span_state = current_span_state();
+    if (span_state == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    candidate->span_state = span_state; /* the caller releases it */
+    candidate->path = path;
+    candidate->mode = mode;
+    candidate->flags = flag_bits;
+    candidate->hash = (Py_hash_t)((size_t)hash ^ ((size_t)flag_bits * 0x9E3779B97F4A7C15ULL)
+                                  ^ ((size_t)(uintptr_t)span_state >> 4));
+    int slot = find_allowed(candidate);
+    if (slot < 0) {
+        return 0;
+    }
+    int over = past_cap(span_state, category);
+    if (over != 1) {
+        return over; /* before the cap every open is recorded, by the Python hook */
+    }
+    if (state.judge && !is_cleared_open(args)) {
+        return 0; /* detections judge it: the Python hook keeps it for them */
+    }
+    unsigned long long device = allowed[slot].device, inode = allowed[slot].inode;
+    unsigned long long before = generation;
+    struct stat status;
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = stat(text, &status); /* as the open will: following every link */
+    Py_END_ALLOW_THREADS
+    if (failed != 0 || generation != before || (unsigned long long)status.st_dev != device
+        || (unsigned long long)status.st_ino != inode
+        || (S_ISREG(status.st_mode) && status.st_nlink > 1)) {
+        return 0; /* somewhere else now, forgotten meanwhile, or a file with several names */
+    }
+    PyObject *root = PyObject_GetAttr(span_state, str_root);
+    if (root == NULL) {
+        return -1;
+    }
+    int result = pend(root, category) < 0 && add_to_root(root, category, 1) < 0 ? -1 : 1;
+    Py_DECREF(root);
+    if (result == 1) {
+        fast_allowed++;
+    }
+    return result;
+}
+
 static int
 fast_audit_hook(const char *event, PyObject *args, void *user_data)
 {
@@ -439,6 +717,17 @@ fast_audit_hook(const char *event, PyObject *args, void *user_data)
             PyErr_Clear();
         }
     }
+    Candidate candidate = {NULL, NULL, NULL, 0, 0};
+    if (index == state.open_index && state.pinned && entry->category != NULL) {
+        int answered = allowed_repeat(args, entry->category, &candidate); /* 3. repeat */
+        if (answered == 1) {
+            Py_XDECREF(candidate.span_state);
+            return 0;
+        }
+        if (answered < 0) {
+            PyErr_Clear();
+        }
+    }
     /* As CPython does for Python hooks: no tracing or profiling inside the hook */
 #if PY_VERSION_HEX >= 0x030B0000
     PyThreadState_EnterTracing(thread_state);
@@ -453,6 +742,12 @@ fast_audit_hook(const char *event, PyObject *args, void *user_data)
     thread_state->cframe->use_tracing = (thread_state->c_tracefunc || thread_state->c_profilefunc);
     thread_state->tracing--;
 #endif
+    if (candidate.span_state != NULL) {
+        if (result != NULL && result != Py_None) {
+            admit(&candidate, result); /* the policy allowed it and may again */
+        }
+        Py_DECREF(candidate.span_state);
+    }
     if (result == NULL) {
         /* The Python hook swallows everything but a policy denial, once it runs.  Calling it
            can fail before it runs: at the recursion limit (the program may open a file there:
@@ -610,17 +905,51 @@ link_context(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 PyDoc_STRVAR(pin_doc,
-"pin()\n--\n\nA policy is locked in for the life of the process: from now on every\n"
-"interesting event goes to the Python hook (no bytecode-read or count-only shortcut).\n"
-"There is no way back.");
+"pin(decider=None)\n--\n\nA policy is locked in for the life of the process: from now on every\n"
+"interesting event goes to the Python hook (no bytecode-read or count-only shortcut), but\n"
+"for step 3: an open the Python hook told this module it may answer again, while\n"
+"``policy[0]`` is ``decider``.  There is no way back.");
 
 static PyObject *
-pin(PyObject *module, PyObject *unused)
+pin(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "pin() takes at most 1 argument");
+        return NULL;
+    }
+    state.pinned = 1;
+    if (nargs == 1 && args[0] != Py_None && state.decider == NULL) {
+        forget_allowed();
+        Py_INCREF(args[0]);
+        state.decider = args[0];
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(forget_doc,
+"forget()\n--\n\nForget every allowed open step 3 remembers: the next of each goes to the\n"
+"Python hook (the policy changed its mind: a violation, a tainted tool, a restore).");
+
+static PyObject *
+forget(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
-    state.pinned = 1;
+    forget_allowed();
     Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(fast_allowed_doc,
+"fast_allowed()\n--\n\nHow many opens step 3 answered as allowed repeats without calling the\n"
+"Python hook.");
+
+static PyObject *
+fast_allowed_count(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong(fast_allowed);
 }
 
 PyDoc_STRVAR(judge_past_cap_doc,
@@ -648,14 +977,16 @@ fast_counted(PyObject *module, PyObject *unused)
 }
 
 PyDoc_STRVAR(drain_doc,
-"drain()\n--\n\nAdd the counts step 2 keeps in C to their SpanStates' ``counts`` and\n"
-"``dropped`` (read them only after this), and release those SpanStates.");
+"drain()\n--\n\nAdd the counts steps 2 and 3 keep in C to their SpanStates' ``counts`` and\n"
+"``dropped`` (read them only after this), and release those SpanStates; step 3 forgets\n"
+"every allowed open (called when a root span ends, and in a forked child).");
 
 static PyObject *
 drain(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
+    forget_allowed(); /* a span ended (its verdicts go with it), or a forked child */
     if (drain_pending() < 0) {
         PyErr_SetString(PyExc_RuntimeError, "a pending sensor count could not be added");
         return NULL;
@@ -667,7 +998,9 @@ static PyMethodDef methods[] = {
     {"install", (PyCFunction)(void (*)(void))install, METH_FASTCALL, install_doc},
     {"link", (PyCFunction)(void (*)(void))link_context, METH_FASTCALL, link_doc},
     {"fast_counted", fast_counted, METH_NOARGS, fast_counted_doc},
-    {"pin", pin, METH_NOARGS, pin_doc},
+    {"pin", (PyCFunction)(void (*)(void))pin, METH_FASTCALL, pin_doc},
+    {"forget", forget, METH_NOARGS, forget_doc},
+    {"fast_allowed", fast_allowed_count, METH_NOARGS, fast_allowed_doc},
     {"judge_past_cap", judge_past_cap, METH_NOARGS, judge_past_cap_doc},
     {"drain", drain, METH_NOARGS, drain_doc},
     {NULL, NULL, 0, NULL},

@@ -28,6 +28,10 @@
     6. record      bounded per-span buffers and counters (record/recorder.py); a native
                    symbol already looked up in this span is skipped here, after the policy
 
+For a plain open the policy allowed (and says it would allow again while the path leads to
+the same file), the hook returns that file's identity: the C hook then answers the same open
+in the same span, past its cap, without calling Python (``_fasthook.c``, step 3).
+
 Nothing in the hook calls the OTel API.  Any error is counted and swallowed, except a
 deliberate ``PolicyDenial`` and KeyboardInterrupt/SystemExit.
 
@@ -66,7 +70,9 @@ if TYPE_CHECKING:
 
     from mcptrace.record.decide import Decider
 
-    AuditHook = Callable[[str, tuple[Any, ...]], None]
+    # returns what the C hook may remember (step 3 of _fasthook.c): for a plain open the
+    # policy allowed and would allow again, the file's (st_dev, st_ino); else None
+    AuditHook = Callable[[str, tuple[Any, ...]], tuple[int, int] | None]
 
 
 class Sensor:
@@ -153,16 +159,16 @@ def make_hook(sensor: Sensor) -> AuditHook:
             if sensor.native:
                 from mcptrace.sensor import _fasthook
 
-                _fasthook.pin()
+                _fasthook.pin(decider)
 
     sensor.set_active = switch_recording
     sensor.policy_locked = lambda: pinned[0] is not None
     sensor.pin = pin
     busy: set[int] = set()  # threads inside this hook (their PAUSED mark is the hook's own)
 
-    def mcptrace_audit_hook(event: str, args: tuple[Any, ...]) -> None:
+    def mcptrace_audit_hook(event: str, args: tuple[Any, ...]) -> tuple[int, int] | None:
         if event not in interesting:  # 1. reject
-            return
+            return None
         if (  # 1b. the importer reading a module's bytecode
             event == "open"
             and len(args) == 3
@@ -172,7 +178,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
             and not flags & access_mode
             and pinned[0] is None
         ):
-            return
+            return None
         thread_id = get_ident()  # 2. guard
         switched: str | None = None
         if thread_id in paused or not sensor.active or is_finalizing():
@@ -180,19 +186,19 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 sensor.bootstrapping = False
                 sanctioned[0] = sensor.active = True
                 main_input[:] = _main_input(event, args)
-                return
+                return None
             if pinned[0] is None or is_finalizing():
-                return
+                return None
             switched = switch_problem(thread_id, sensor, sanctioned[0], is_own_pause, busy)
             if switched is None:
-                return  # mcptrace's own work, or the sensor switched off by mcptrace
+                return None  # mcptrace's own work, or the sensor switched off by mcptrace
             if switched == SWITCH_PAUSE:
                 set.discard(paused, thread_id)
             else:
                 sensor.active = True
         if event in main_starts:
             main_input[:] = _main_input(event, args)
-            return
+            return None
         try:
             # 3. attribute (SpanRegistry.attribute, its common case inlined)
             # read per event: the registry is linked to OTel's context only once it loads.
@@ -216,10 +222,10 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 with recorder.lock:
                     root.counts[category] += 1
                     root.dropped += 1
-                return
+                return None
         except Exception:  # nothing above calls out: no re-entrancy guard needed yet
             sensor.errors += 1
-            return
+            return None
         set.add(paused, thread_id)  # from here on, our own activity is not recorded
         guarded = pinned[0] is not None
         if guarded:  # the hook's own mark: not a pause someone else made (_switch_problem)
@@ -236,22 +242,25 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 record(tamper, state, how, thread_id)
                 decider(tamper, (state, how))  # type: ignore[misc]
             if main_input and _is_main_input(main_input, event, args):
-                return  # the interpreter reading the program it was given: not the program
+                return None  # the interpreter reading the program it was given: not the program
             observation = translators[event](event, args)  # 4. translate
             if observation is None or observation[1] not in categories:
-                return
+                return None
             if (  # 4b. an MCP client request's own connection, outside any tool call
                 observation[1] == network_category and state.mcp_client and not state.root.is_mcp
             ):
-                return
+                return None
             if observation[1] in origin_categories and observation[3] is not importer_open:
                 # library machinery's, or the tool's: marked before the policy sees it (a
                 # deny default does not apply to machinery formatting the tool's error)
                 mark_library_origin(observation)
+            again = None
             if decider is not None:
-                decider(observation, (state, how))
+                again = decider(observation, (state, how))
+                if switched is not None:
+                    again = None
             if observation[3] is importer_open:
-                return  # the importer reading a module file: judged, never recorded
+                return None  # the importer reading a module file: judged, never recorded
             name = observation[0]
             if (  # judged, and past its span's log cap: only counted, as without a policy
                 category is not None
@@ -263,12 +272,13 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 with recorder.lock:
                     root.counts[category] = root.counts.get(category, 0) + 1
                     root.dropped += 1
-                return
+                return again
             if name == symbol_event and not first_lookup(state, observation):
-                return  # the same native symbol again in this span (Recorder.first_lookup)
+                return None  # the same native symbol again in this span (Recorder.first_lookup)
             record(observation, state, how, thread_id)  # 6b. record
             if name == exec_event and sensor.on_exec is not None:
                 sensor.on_exec()  # the image is about to be replaced: flush now
+            return again
         except PolicyDenial:
             raise
         except (KeyboardInterrupt, SystemExit):
@@ -279,6 +289,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
             if guarded:
                 busy.discard(thread_id)
             set.discard(paused, thread_id)
+        return None
 
     return mcptrace_audit_hook
 
@@ -380,6 +391,9 @@ def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
     except Exception:  # e.g. more event names than its table holds: the Python hook alone
         return False
     sensor.recorder.drain = _fasthook.drain
+    forget = getattr(_fasthook, "forget", None)  # an accelerator built before step 3
+    if forget is not None:
+        decide_module.on_forget(forget)
     return True
 
 
@@ -422,6 +436,18 @@ def native_counted() -> int:
     from mcptrace.sensor import _fasthook
 
     return int(_fasthook.fast_counted())
+
+
+def native_allowed() -> int:
+    """Opens the C hook answered as allowed repeats without calling Python (step 3; 0 without
+    the accelerator)."""
+    sensor = _installed
+    if sensor is None or not sensor.native:
+        return 0
+    from mcptrace.sensor import _fasthook
+
+    count = getattr(_fasthook, "fast_allowed", None)
+    return int(count()) if count is not None else 0
 
 
 def installed() -> Sensor | None:
