@@ -35,7 +35,6 @@ _PACKAGES = (
     "opentelemetry-exporter-otlp-proto-http",
     "opentelemetry-exporter-otlp-proto-grpc",
     "opentelemetry-instrumentation",
-    "wrapt",
     "protobuf",
 )
 

@@ -35,9 +35,9 @@ from collections.abc import Callable, Collection
 from concurrent import futures
 from typing import Any
 
-import wrapt
 from opentelemetry import context as otel_context
 
+from mcptrace import importwatch
 from mcptrace.instrumentor import Instrumentor
 
 _CONTEXT_ATTRIBUTE = "_mcptrace_otel_context"
@@ -177,7 +177,7 @@ class ThreadContextInstrumentor(Instrumentor):
         self._pool_patch = (get_current, make_current)
         self._pool_active = True
         # multiprocessing.pool is heavy: patched when the program imports it, if ever
-        wrapt.register_post_import_hook(self._patch_pool, "multiprocessing.pool")
+        importwatch.after("multiprocessing.pool", self._patch_pool)
 
     def _patch_pool(self, module: Any) -> None:
         if not self.__dict__.get("_pool_active") or "_pool_originals" in self.__dict__:

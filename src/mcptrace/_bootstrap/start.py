@@ -6,7 +6,7 @@ loaded, honouring ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
 
 When the only instrumentors installed are mcptrace's own, start-up is lazy: the audit hook,
 the spawn patches and a watch on a few imports go in, reading the settings straight from
-the environment; the OpenTelemetry SDK, exporters, wrapt and the MCP instrumentation load
+the environment; the OpenTelemetry SDK, exporters and the MCP instrumentation load
 only when first needed (activation.py): the program imports mcp, fastmcp or opentelemetry,
 the sensor records its first event, or the process exits with something to write.  A
 process that needs none of them — ``python -c pass`` under ``mcptrace run`` — loads no

@@ -3,7 +3,7 @@
 Usage (applied by the instrumentor when ``fastmcp`` is imported)::
 
     for module, name, wrapper in FASTMCP_PATCHES:
-        wrapt.wrap_function_wrapper(module, name, wrapper)
+        wrap_function_wrapper(module, name, wrapper)  # mcptrace.instrumentor
 
 fastmcp 4's ``Client`` opens its own CLIENT span (``tools/call add``) and the SDK's dispatcher
 then opens a nested CLIENT span for the same request: two CLIENT spans per call.  mcptrace

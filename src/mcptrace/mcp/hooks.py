@@ -1,10 +1,12 @@
-"""wrapt wrappers made from one small step, so an instrumented function's hook says only
-what it adds; a step that fails is swallowed and never reaches the instrumented program.
+"""Wrappers made from one small step, so an instrumented function's hook says only what it
+adds; a step that fails is swallowed and never reaches the instrumented program.  A wrapper
+has wrapt's signature, ``wrapper(wrapped, instance, args, kwargs)``, and is applied by
+``mcptrace.instrumentor.wrap_function_wrapper`` (plain functions, no wrapt).
 
 Usage::
 
     def _tag(instance, args, kwargs, result): ...
-    wrap_init = after(_tag)              # wrapt wrapper: the call, then _tag(...)
+    wrap_init = after(_tag)              # a wrapper: the call, then _tag(...)
     wrap_aexit = finally_async(_close)   # await the call; _close(instance, args, kwargs) after
 """
 

@@ -22,8 +22,7 @@ from importlib import metadata
 from types import ModuleType
 from typing import Any
 
-import wrapt
-
+from mcptrace import importwatch
 from mcptrace.activation import report
 from mcptrace.export.enrich import (
     register_enricher,
@@ -33,7 +32,7 @@ from mcptrace.export.enrich import (
     unregister_finisher,
     unregister_sink,
 )
-from mcptrace.instrumentor import Instrumentor, unwrap
+from mcptrace.instrumentor import Instrumentor, unwrap, wrap_function_wrapper, wrapped_by
 from mcptrace.record.span_redaction import redact_span
 
 Patch = tuple[str, str, Callable[..., Any]]
@@ -83,12 +82,9 @@ class McpInstrumentor(Instrumentor):
         for _, dotted, wrapper in patches:
             try:
                 owner, attribute = _resolve_owner(module, dotted)
-                current = getattr(owner, attribute)
-                if isinstance(current, wrapt.FunctionWrapper) and (
-                    getattr(current, "_self_wrapper", None) is wrapper
-                ):
+                if wrapped_by(owner, attribute, wrapper):
                     continue  # already ours (instrumented twice)
-                wrapt.wrap_function_wrapper(owner, attribute, wrapper)
+                wrap_function_wrapper(owner, attribute, wrapper)
                 self._applied.append((owner, attribute))
             except AttributeError:
                 pass  # this SDK version has no such function: that hook is not needed
@@ -112,7 +108,7 @@ class McpInstrumentor(Instrumentor):
         if module_name in sys.modules:
             guarded(sys.modules[module_name])
         else:
-            wrapt.register_post_import_hook(guarded, module_name)
+            importwatch.after(module_name, guarded)
 
     # -- Instrumentor --------------------------------------------------------------------
     def _instrument(self, **kwargs: Any) -> None:

@@ -2,7 +2,7 @@
 
 Usage (wired by the instrumentor; the same on mcp 1.x and 2.x)::
 
-    wrapt.wrap_function_wrapper("mcp.client.stdio", "stdio_client", wrap_stdio_client)
+    wrap_function_wrapper(mcp.client.stdio, "stdio_client", wrap_stdio_client)
     info = take_client_transport(read_stream)   # in ClientSession.__init__
 
 Each transport's async context manager is wrapped so the streams it yields are tagged with
@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
-
-import wrapt
 
 from mcptrace.record.redact import redact_argv, redact_url
 from mcptrace.record.vocabulary import (
@@ -89,13 +87,20 @@ def _stdio_transport(server: Any) -> ClientTransport:
     )
 
 
-class _TaggedTransportContext(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    """The transport's context manager, tagging the streams it yields."""
+class _TaggedTransportContext:
+    """The transport's context manager, tagging the streams it yields; anything else is the
+    wrapped context manager's."""
+
+    __slots__ = ("__wrapped__", "_self_key", "_self_tag", "_self_write_key")
 
     def __init__(self, wrapped: Any, tag: ClientTransport) -> None:
-        super().__init__(wrapped)
+        self.__wrapped__ = wrapped
         self._self_tag = tag
         self._self_key: int | None = None
+        self._self_write_key = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__wrapped__, name)
 
     async def __aenter__(self) -> Any:
         streams = await self.__wrapped__.__aenter__()
@@ -126,7 +131,7 @@ class _TaggedTransportContext(wrapt.ObjectProxy):  # type: ignore[type-arg]
     ) -> Any:
         if self._self_key is not None:
             _by_read_stream.pop(self._self_key, None)
-            _http_by_write_stream.pop(getattr(self, "_self_write_key", 0), None)
+            _http_by_write_stream.pop(self._self_write_key, None)
         return await self.__wrapped__.__aexit__(exc_type, exc, traceback)
 
 

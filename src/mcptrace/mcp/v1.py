@@ -3,7 +3,7 @@
 Usage (the instrumentor applies these lazily, when ``mcp`` is imported)::
 
     for module, name, wrapper in V1_PATCHES:
-        wrapt.wrap_function_wrapper(module, name, wrapper)
+        wrap_function_wrapper(module, name, wrapper)  # mcptrace.instrumentor
 
 Sending side (``BaseSession.send_request`` / ``send_notification``, both directions): a
 CLIENT span, its context injected into a copy of the request's ``_meta``.  Handling side: a

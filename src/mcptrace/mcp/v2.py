@@ -4,7 +4,7 @@ Usage (applied by the instrumentor)::
 
     register_enricher(SDK_SPAN_ENRICHER)
     for module, name, wrapper in V2_PATCHES:
-        wrapt.wrap_function_wrapper(module, name, wrapper)
+        wrap_function_wrapper(module, name, wrapper)  # mcptrace.instrumentor
 
 Server side, handled messages: every ``Server`` gets ``TracingMiddleware`` in its public
 ``middleware`` list, in the place of the SDK's ``OpenTelemetryMiddleware``; it opens the

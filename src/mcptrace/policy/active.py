@@ -20,10 +20,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import wrapt
-
 from mcptrace.activation import report
 from mcptrace.config import Settings
+from mcptrace.instrumentor import wrap_function_wrapper
 from mcptrace.policy import model as m
 from mcptrace.policy.engine import POLICY_TOOL_VARIABLE, NetworkRule, PolicyEngine, tool_name_of
 from mcptrace.policy.loader import PolicyFileError, load_policy, looks_enforcing
@@ -221,4 +220,4 @@ def install(path: Path, settings: Settings) -> None:
     _active.start()
     surface_violations()
     if any(isinstance(rule, NetworkRule) and rule.hosts for rule in engine.rules[m.NETWORK]):
-        wrapt.wrap_function_wrapper(socket, "getaddrinfo", _remember_addresses(engine))
+        wrap_function_wrapper(socket, "getaddrinfo", _remember_addresses(engine))

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import wrapt
-
+from mcptrace import importwatch
+from mcptrace.instrumentor import wrap_function_wrapper
 from mcptrace.policy.violation import PolicyViolation
 
 _MODULE = "mcp.server.mcpserver.tools.base"
@@ -48,7 +48,7 @@ def _patch(module: ModuleType) -> None:
             name = getattr(instance, "name", "?")
             raise ToolError(f"Error executing tool {name}: {violation}") from violation
 
-    wrapt.wrap_function_wrapper(module, "Tool.run", run)
+    wrap_function_wrapper(module.Tool, "run", run)
 
 
 _registered = False
@@ -58,4 +58,4 @@ def surface_violations() -> None:
     global _registered
     if not _registered:
         _registered = True
-        wrapt.register_post_import_hook(_patch, _MODULE)
+        importwatch.after(_MODULE, _patch)
