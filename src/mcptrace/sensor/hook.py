@@ -159,7 +159,10 @@ def make_hook(sensor: Sensor) -> AuditHook:
             if sensor.native:
                 from mcptrace.sensor import _fasthook
 
-                _fasthook.pin(decider)
+                try:
+                    _fasthook.pin(decider)
+                except TypeError:  # an accelerator built before step 3: pin() alone
+                    _fasthook.pin()  # type: ignore[call-arg]
 
     sensor.set_active = switch_recording
     sensor.policy_locked = lambda: pinned[0] is not None
