@@ -128,3 +128,31 @@ def test_hash_checks_the_bytes_against_the_key_the_caller_took(tmp_path: Path) -
     assert changed is not None
     assert changed.key != stale and changed.key == stat_key(str(target))
     assert changed.sha256 == hashlib.sha256(b"A = 22\n").hexdigest()
+
+
+def test_hashing_reads_through_one_small_buffer(tmp_path: Path) -> None:
+    """A file is hashed through one buffer below glibc's mmap threshold (128 KiB), whatever
+    its size: large chunk-sized allocations, mmap'd and unmapped on every read, raised the
+    allocator's threshold and left ≈4 MiB of freed space resident in a server's arenas.
+    Every size around the buffer's gives the file's digest."""
+    import tracemalloc
+
+    from mcptrace.provenance.hashing import CHUNK
+
+    assert CHUNK < 128 * 1024
+    for size in (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 7, 5 << 20):
+        target = tmp_path / f"f{size}"
+        target.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            digest = hash_file(str(target))
+            peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+        assert (
+            digest is not None and digest.sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
+        )
+        assert digest.key == stat_key(str(target))
+        assert peak < CHUNK + 32 * 1024, (size, peak)
