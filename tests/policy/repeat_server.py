@@ -269,5 +269,43 @@ def sandbox_reader(secret: str, work: str) -> list[str]:
     return [benign] + [read(path) for _ in range(5)]
 
 
+# --- the same, as two asyncio tasks on the server's one event-loop thread
+
+_trusted_task_running: list[bool] = []
+
+
+@server.tool(name="trusted_task")
+async def trusted_task(secret: str, work: str) -> str:
+    import asyncio
+
+    before = fast_answers()
+    path = os.path.join(work, "shared", "data.txt")
+    answer = warm(path)
+    _trusted_task_running.append(True)
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        answer = read(path)
+        await asyncio.sleep(0)  # the other task runs between two of this task's opens
+    return json.dumps({"attempts": [answer], "fast": fast_answers() - before})
+
+
+@server.tool(name="sandbox_task")
+async def sandbox_task(secret: str, work: str) -> str:
+    import asyncio
+
+    before = fast_answers()
+    for _ in range(400):
+        if _trusted_task_running:
+            break
+        await asyncio.sleep(0.05)
+    benign = warm(os.path.join(work, "benign", "key.txt"))
+    path = os.path.join(work, "shared", "data.txt")
+    attempts = [benign]
+    for _ in range(5):
+        attempts.append(read(path))
+        await asyncio.sleep(0)
+    return json.dumps({"attempts": attempts, "fast": fast_answers() - before})
+
+
 if __name__ == "__main__":
     server.run()

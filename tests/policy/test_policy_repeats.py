@@ -87,6 +87,7 @@ paths = ["{work}/shared/**"]
         ["repeat_after_a_protected_name_is_added", arguments],
         ["repeat_in_forked_child", arguments],
         ["@together", [["trusted_reader", arguments], ["sandbox_reader", arguments]]],
+        ["@together", [["trusted_task", arguments], ["sandbox_task", arguments]]],
     ]
     spool = base / "spool"
     results, completed = drive(
@@ -153,20 +154,25 @@ def test_a_forked_child_does_not_inherit_remembered_verdicts(corpus: dict[str, A
     assert all(_refused(a, corpus["token"]) for a in child[1:]), child  # ... until it tampers
 
 
+@pytest.mark.parametrize(
+    ("trusted_tool", "sandbox_tool"),
+    [("trusted_reader", "sandbox_reader"), ("trusted_task", "sandbox_task")],
+    ids=["threads", "asyncio-tasks"],
+)
 def test_another_tools_remembered_verdict_does_not_hold_for_this_one(
-    corpus: dict[str, Any],
+    corpus: dict[str, Any], trusted_tool: str, sandbox_tool: str
 ) -> None:
-    trusted = corpus["answers"]["trusted_reader"]
-    sandbox = corpus["answers"]["sandbox_reader"]
+    trusted = corpus["answers"][trusted_tool]
+    sandbox = corpus["answers"][sandbox_tool]
     assert trusted["attempts"] == ["shared-" + corpus["token"]], trusted
     assert (trusted["fast"] > 0) == corpus["native"], trusted
     assert sandbox["attempts"][0] == BENIGN, sandbox
     assert all(_refused(a, corpus["token"]) for a in sandbox["attempts"][1:]), sandbox
     rules = {v.attributes["mcptrace.policy.rule"] for v in corpus["recorded"].violations(
-        "sandbox_reader"
+        sandbox_tool
     )}  # fmt: skip
     assert rules == {"sandboxed"}, rules
-    assert not corpus["recorded"].violations("trusted_reader")
+    assert not corpus["recorded"].violations(trusted_tool)
 
 
 def test_nothing_breaks_on_the_way(corpus: dict[str, Any]) -> None:
