@@ -82,12 +82,15 @@ paths = ["{work}/shared/**"]
 """,
     )
     arguments = {"secret": str(secret), "work": str(work)}
-    calls: list[Any] = [[name, arguments] for name in CHANGED]
+    # the tools that flip a switch last: a tamper taints the call it is attributed to
+    switches = [name for name in CHANGED if CHANGED[name][0] == "mcptrace.tamper"]
+    calls: list[Any] = [[name, arguments] for name in CHANGED if name not in switches]
     calls += [
         ["repeat_after_a_protected_name_is_added", arguments],
         ["repeat_in_forked_child", arguments],
         ["@together", [["trusted_reader", arguments], ["sandbox_reader", arguments]]],
         ["@together", [["trusted_task", arguments], ["sandbox_task", arguments]]],
+        *[[name, arguments] for name in switches],
     ]
     spool = base / "spool"
     results, completed = drive(
