@@ -162,7 +162,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 try:
                     _fasthook.pin(decider)
                 except TypeError:  # an accelerator built before step 3: pin() alone
-                    _fasthook.pin()  # type: ignore[call-arg]
+                    _fasthook.pin()
 
     sensor.set_active = switch_recording
     sensor.policy_locked = lambda: pinned[0] is not None
