@@ -238,6 +238,20 @@ class Recorder:
         else:
             past[1].append(record)
 
+    def only_counts(self, state: SpanState, category: str) -> bool:
+        """True when ``record`` would now only count an observation of ``category`` made for
+        ``state``: no record, span event or judge would keep it, so the hook skips the work
+        that only a kept observation reads (the origin walk).  The same tests as ``record``'s;
+        the counts only grow and the judges only come in, so the answer holds until
+        ``record`` runs (but for a judge installed by another thread in between)."""
+        span_context = state.span_context
+        if category == ev.IMPORT and (span_context is None or state.label == PROCESS):
+            return True
+        seen = state.kept.get(category, 0) + 1
+        if span_context is None:
+            return seen > self.span_cap and (seen > JUDGE_ONLY_LIMIT or not self.late_detector)
+        return seen > self.log_cap and not (self.judge_past_cap and not state.ended)
+
     def record(self, observation: Observation, state: SpanState, how: str, thread_id: int) -> None:
         category = observation[1]
         root = state.root
@@ -246,7 +260,6 @@ class Recorder:
         if ended:  # its span is gone: a log record linked to it, saying so
             observation = observation._replace(attributes={**observation[2], ev.SPAN_ENDED: True})
         key: tuple[object, ...] | None
-        key = (observation[0], observation[3], how, thread_id, *observation[2].items())
         with self.lock:  # threads sharing a span (inferred), span end: counts lose nothing
             if not root.ended:  # an ended call's counters are final: late records are logs
                 root.counts[category] = root.counts.get(category, 0) + 1
@@ -264,7 +277,8 @@ class Recorder:
                 if self.judge_past_cap and span_context is not None and not ended:
                     self._keep_past_cap(state, observation, how, thread_id)
                 return
-            recent = state.recent
+            recent = state.recent  # the key is built only now: most events past the caps
+            key = (observation[0], observation[3], how, thread_id, *observation[2].items())
             try:
                 earlier = recent.get(key)
             except TypeError:  # an unhashable attribute value: recorded on its own

@@ -24,7 +24,10 @@
     5. decide      the policy seam (record/decide.py): may raise PolicyDenial.  Source
                    reads, code and imports made by library machinery (a traceback being
                    formatted, dataclasses generating code) are marked just before
-                   (sensor/origin.py): the policy judges those by its rules only
+                   (sensor/origin.py): the policy judges those by its rules only.  Without
+                   a policy, an observation the recorder will only count (a start-up
+                   import, a code event past the caps and the judges' limit) is not marked:
+                   nothing reads the mark (``Recorder.only_counts``)
     6. record      bounded per-span buffers and counters (record/recorder.py); a native
                    symbol already looked up in this span is skipped here, after the policy
 
@@ -58,6 +61,7 @@ from mcptrace.record.state import SpanRegistry, context_variable
 from mcptrace.sensor import translate as translate_module
 from mcptrace.sensor.origin import ORIGIN_CATEGORIES, mark_library_origin
 from mcptrace.sensor.translate import (
+    COUNTED_TRANSLATORS,
     MAIN_STARTS,
     TRANSLATORS,
     interesting_events,
@@ -124,9 +128,11 @@ def make_hook(sensor: Sensor) -> AuditHook:
     recorder = sensor.recorder  # its lock is read per use: after a fork it is a new one
     record = recorder.record
     first_lookup = sensor.recorder.first_lookup
+    only_counts = sensor.recorder.only_counts
     saturated_at = sensor.recorder.log_cap
     translators = {name: entry.translate for name, entry in TRANSLATORS.items()}
     only_category = {name: entry.only_category for name, entry in TRANSLATORS.items()}
+    counted_translators = COUNTED_TRANSLATORS
     policy = POLICY
     access_mode = os.O_ACCMODE if hasattr(os, "O_ACCMODE") else 3
     main_starts = MAIN_STARTS
@@ -246,16 +252,30 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 decider(tamper, (state, how))  # type: ignore[misc]
             if main_input and _is_main_input(main_input, event, args):
                 return None  # the interpreter reading the program it was given: not the program
-            observation = translators[event](event, args)  # 4. translate
+            translate = translators[event]  # 4. translate
+            if (
+                decider is None
+                and event in counted_translators
+                and category is not None
+                and only_counts(state, category)
+            ):
+                translate = counted_translators[event]  # nothing will keep it: less work
+            observation = translate(event, args)
             if observation is None or observation[1] not in categories:
                 return None
             if (  # 4b. an MCP client request's own connection, outside any tool call
                 observation[1] == network_category and state.mcp_client and not state.root.is_mcp
             ):
                 return None
-            if observation[1] in origin_categories and observation[3] is not importer_open:
+            if (
+                observation[1] in origin_categories
+                and observation[3] is not importer_open
+                and (decider is not None or not only_counts(state, observation[1]))
+            ):
                 # library machinery's, or the tool's: marked before the policy sees it (a
-                # deny default does not apply to machinery formatting the tool's error)
+                # deny default does not apply to machinery formatting the tool's error).
+                # Not for an observation nothing will keep (a start-up import, a code event
+                # past the caps and the judges' limit): the recorder only counts it
                 mark_library_origin(observation)
             again = None
             if decider is not None:

@@ -237,9 +237,15 @@ def transport(sock: Any, address: Any) -> str:
         return "unknown"
 
 
-def short_hash(source: Any) -> tuple[str, int] | None:
-    from hashlib import sha256
+_sha256: list[Any] = []  # hashlib.sha256, once loaded
 
+
+def short_hash(source: Any) -> tuple[str, int] | None:
+    if not _sha256:  # hashlib loads with the first compile to hash, not at start-up
+        from hashlib import sha256
+
+        _sha256.append(sha256)
+    sha256 = _sha256[0]
     if isinstance(source, str):
         data = source.encode("utf-8", "surrogatepass")
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -802,14 +808,27 @@ def _putenv(event: str, args: Args) -> Observation | None:
 _last_compile: dict[int, str] = {}
 
 
-@translator("compile", categories=[ev.CODE])
-def _compile(event: str, args: Args) -> Observation | None:
+def _compiled_name(args: Args) -> str | None:
+    """The file name a compile is the tool's under, or None (a script file being run, the
+    importer compiling a module's source); the exec that follows it pairs with it."""
     source, filename = args[0], args[1]
     if source is None:  # the interpreter running a script file
         return None
     name = text(filename) if filename is not None else "<unknown>"
     if name.endswith(".py") and isinstance(source, bytes) and from_importer():
         return None
+    if len(_last_compile) > 1024:
+        _last_compile.clear()
+    _last_compile[_get_ident()] = name
+    return name
+
+
+@translator("compile", categories=[ev.CODE])
+def _compile(event: str, args: Args) -> Observation | None:
+    name = _compiled_name(args)
+    if name is None:
+        return None
+    source = args[0]
     attrs: Attrs = {ev.CODE_OPERATION: "compile", ev.CODE_FILENAME: name}
     digest = short_hash(source)
     if digest is None:
@@ -818,10 +837,20 @@ def _compile(event: str, args: Args) -> Observation | None:
         attrs[ev.CODE_SHA256], attrs[ev.CODE_SIZE] = digest
     if _imports_module(source):
         attrs[ev.CODE_IMPORTS_MODULE] = True
-    if len(_last_compile) > 1024:
-        _last_compile.clear()
-    _last_compile[_get_ident()] = name
-    return Observation(ev.CODE_EXEC, ev.CODE, attrs, event)
+    return _new(Observation, (ev.CODE_EXEC, ev.CODE, attrs, event))
+
+
+def compile_counted(event: str, args: Args) -> Observation | None:
+    """``_compile`` for a compile the recorder will only count (``Recorder.only_counts``):
+    the same answer (an observation or None) and the same pairing with the exec that
+    follows, without hashing and scanning the source, which only a kept record reads."""
+    if _compiled_name(args) is None:
+        return None
+    return _new(Observation, (ev.CODE_EXEC, ev.CODE, {}, event))
+
+
+# translations for an event the recorder will only count: the same answer, less work
+COUNTED_TRANSLATORS: dict[str, TranslateFunction] = {"compile": compile_counted}
 
 
 _IMPORT_CALLS = ("__import__", "import_module(")
