@@ -7,8 +7,6 @@ with the bucket's counts, to the JSON file named by ``argv[1]`` at its end.
 """
 
 import collections
-import dataclasses
-import json
 import sys
 import typing
 
@@ -36,6 +34,11 @@ judge_only = Copying(recorder.judge_only, maxlen=recorder.judge_only.maxlen)
 judge_only.label = "judge_only"
 recorder.pending, recorder.judge_only = pending, judge_only
 
+# OpenTelemetry set up (as importing mcp does): the detections judge start-up records from now
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+
+import opentelemetry.trace  # noqa: E402, F401
 import pydantic  # noqa: E402  (library machinery generating code: recorded, marked)
 
 
@@ -58,7 +61,7 @@ typing.get_type_hints(Point)
 # reference whose evaluation imports (typing compiles it: library code, judged all the same)
 namespace: dict[str, typing.Any] = {}
 exec("value = __import__('os').getcwd()", namespace)
-compiled = compile("import base64\nvalue = base64.b64decode('aGk=')", "<payload>", "exec")
+compiled = compile("value = __import__('base64').b64decode('aGk=')", "<payload>", "exec")
 exec(compiled, namespace)
 typing.get_type_hints(
     type("Hinted", (), {"__annotations__": {"v": "__import__('os').sep and int"}})

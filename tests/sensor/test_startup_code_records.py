@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 PROGRAM = HERE / "startup_code_program.py"
 TOOL_EXEC = "value = __import__('os').getcwd()"
-PAYLOAD = "import base64\nvalue = base64.b64decode('aGk=')"
+PAYLOAD = "value = __import__('base64').b64decode('aGk=')"
 HINT = "__import__('os').sep and int"
 
 
@@ -101,11 +101,11 @@ def test_library_code_is_kept_marked_and_the_counts_are_complete(
         if ev.ORIGIN not in r["attributes"] and r["attributes"].get(ev.CODE_SHA256) not in tools
     ]
     assert unmarked == []  # every other code event is pydantic's, typing's or dataclasses'
-    # every code event is counted; each is kept (span records, then judged only) up to the limit
+    # every code event is counted; after the detections came in, each is kept (span
+    # records, then judged only) while the judges' limit is not reached
     count = kept["counts"][ev.CODE]
-    assert count == kept["kept"][ev.CODE] and count > kept["span_cap"]
-    assert len(records) == min(count, JUDGE_ONLY_LIMIT)
-    assert sum(r["queue"] == "pending" for r in records) == kept["span_cap"]
+    assert count == kept["kept"][ev.CODE] and kept["span_cap"] < count <= JUDGE_ONLY_LIMIT
+    assert sum(r["queue"] == "judge_only" for r in records) > 100
     # start-up imports are counted only (the module inventory reports them)
     assert kept["counts"][ev.IMPORT] > 50
     assert [r for r in kept["records"] if r["category"] == ev.IMPORT] == []
