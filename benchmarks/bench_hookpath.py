@@ -190,6 +190,7 @@ def child(mode: str, out: str, profile: bool) -> None:
     replay = _replay(reached, new_sensor, hook_module, profile)
     result = {
         "stack": _stack(),
+        "hook_file": hook_module.__file__,
         "python": sys.version.split()[0],
         "child_cpu_ms_during_imports": round(elapsed * 1000, 1),
         "events_reaching_python_hook": len(reached),
@@ -297,7 +298,11 @@ def main(argv: list[str] | None = None) -> int:
             XDG_STATE_HOME=os.path.join(spool, "state"),
         )
     )
-    env["PYTHONPATH"] += os.pathsep + os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # this checkout's benchmarks; an mcptrace named by PYTHONPATH first (a before/after run)
+    extra = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    env["PYTHONPATH"] = os.pathsep.join(
+        [*os.environ.get("PYTHONPATH", "").split(os.pathsep), env["PYTHONPATH"], *extra]
+    ).strip(os.pathsep)
     mode, out = ("dump", args.dump) if args.dump else ("time", args.json or "/dev/stdout")
     command = [sys.executable, "-m", "benchmarks.bench_hookpath", "--child", mode, out]
     if args.profile:

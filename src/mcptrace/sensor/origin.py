@@ -34,8 +34,9 @@ generated ``<string>`` frames are looked past, and for imports the importer's ow
 Only file opens of Python source files (and of pseudo file names such as ``<unknown>``,
 which linecache probes on 3.13), code events and imports are looked at: that is
 where the machinery's noise is.  What generated code then does (opens, connects, spawns) is
-judged on its own.  Cost: only recorded events of those kinds pay it, never the hook's
-rejection step; a frame walk and a cached classification per file.
+judged on its own.  Cost: only events of those kinds that are kept (a record, a span event,
+a record for the judges, or any event while a policy is in force) pay it, never the hook's
+rejection step nor an event only counted; a frame walk and a cached classification per file.
 """
 
 from __future__ import annotations
