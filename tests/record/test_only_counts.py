@@ -57,3 +57,40 @@ def test_only_counts_matches_what_record_keeps() -> None:
         counted_only += predicted
     assert checked == 2 * 3 * 2 * 2 * 2 * 3 * len(fills)
     assert 0 < counted_only < checked  # both answers occur
+
+
+def _observation(name: str, category: str, attributes: dict[str, object]) -> Observation:
+    return Observation(name, category, attributes, "test")
+
+
+def test_past_the_judges_budget_start_up_still_keeps_what_a_detection_could_be_about() -> None:
+    """Start-up's span-less bucket keeps JUDGE_ONLY_LIMIT actions per category for the late
+    judge; importing a large library (typing, dataclasses, pydantic) compiles thousands of
+    strings first.  Past that budget an action a detection could be about is still judged:
+    the tool's own compile, any compile importing a module by name, a secret's path.  Only
+    library machinery's compiles without an import, and cleared paths, are left out."""
+    recorder = Recorder(SPAN_CAP)
+    recorder.late_detector = lambda *args: []  # type: ignore[assignment]
+    state = SpanState(None, label="startup")
+    state.kept[ev.CODE] = JUDGE_ONLY_LIMIT + 10
+    state.kept[ev.FILE] = JUDGE_ONLY_LIMIT + 10
+    assert not recorder.only_counts(state, ev.CODE)  # the hook marks origin and scans source
+    library = {ev.ORIGIN: ev.LIBRARY, ev.CODE_OPERATION: "compile"}
+    cases = [
+        (_observation(ev.CODE_EXEC, ev.CODE, {ev.CODE_OPERATION: "compile"}), True),
+        (_observation(ev.CODE_EXEC, ev.CODE, {**library, ev.CODE_IMPORTS_MODULE: True}), True),
+        (_observation(ev.CODE_EXEC, ev.CODE, {**library, ev.ORIGIN: "machinery"}), False),
+        (_observation(ev.CODE_EXEC, ev.CODE, library), False),
+        (_observation(ev.CODE_DESERIALIZE, ev.CODE, library), True),
+        (_observation(ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: "/home/u/.aws/credentials"}), True),
+        (_observation(ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: "/tmp/scratch/cache.txt"}), False),
+    ]
+    for observation, judged in cases:
+        before = len(recorder.judge_only)
+        recorder.record(observation, state, ev.CONTEXT, 1)
+        assert (len(recorder.judge_only) == before + 1) == judged, observation
+    # within the budget every action is judged, library machinery's too
+    within = SpanState(None, label="startup")
+    within.kept[ev.CODE] = SPAN_CAP + 1
+    recorder.record(_observation(ev.CODE_EXEC, ev.CODE, library), within, ev.CONTEXT, 1)
+    assert len(recorder.judge_only) == 5

@@ -56,7 +56,7 @@ DETECTION_EVENT = ev.DETECTION_EVENT
 DETECTION_COUNT = ev.DETECTION_COUNT
 TOOL_NAME = ev.GEN_AI_TOOL_NAME
 ORIGIN = ev.ORIGIN  # set by the sensor on activity of library machinery
-LIBRARY_ORIGINS = frozenset({"library", "machinery", "import", "traceback"})
+LIBRARY_ORIGINS = ev.LIBRARY_ORIGINS
 
 SEVERITIES = ("info", "notice", "warning", "error", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}

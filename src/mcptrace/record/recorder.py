@@ -75,9 +75,20 @@ _SYSTEM_PREFIXES = ("/etc/", "/proc/", "/var/", "/run/", "/root/", "/usr/", "/bo
 
 
 def _suspect(observation: Observation) -> bool:
-    """False only for an action past the cap that no built-in detection could be about."""
+    """False only for an action past the cap that no built-in detection could be about.
+
+    Code compiled or run by library machinery (typing's forward references, dataclasses,
+    pydantic: thousands at start-up) meets only the rule about strings that import a module
+    (the others judge the tool's own code): it is suspect only when it imports one."""
     category = observation[1]
     attributes = observation[2]
+    if observation[0] == ev.CODE_EXEC:
+        origin = attributes.get(ev.ORIGIN)
+        return (
+            origin is None
+            or str(origin) not in ev.LIBRARY_ORIGINS
+            or bool(attributes.get(ev.CODE_IMPORTS_MODULE))
+        )
     if category == ev.FILE:
         path = attributes.get(ev.FILE_PATH)
         if type(path) is not str:
@@ -248,8 +259,8 @@ class Recorder:
         if category == ev.IMPORT and (span_context is None or state.label == PROCESS):
             return True
         seen = state.kept.get(category, 0) + 1
-        if span_context is None:
-            return seen > self.span_cap and (seen > JUDGE_ONLY_LIMIT or not self.late_detector)
+        if span_context is None:  # past the judges' budget, a suspect action is still judged
+            return seen > self.span_cap and not self.late_detector
         return seen > self.log_cap and not (self.judge_past_cap and not state.ended)
 
     def record(self, observation: Observation, state: SpanState, how: str, thread_id: int) -> None:
@@ -271,8 +282,15 @@ class Recorder:
                 return
             if seen > (self.log_cap if span_context is not None else self.span_cap):
                 root.dropped += 1
-                if span_context is None and seen <= JUDGE_ONLY_LIMIT and self.late_detector:
-                    # past the log cap of start-up / unattributed: not emitted, still judged
+                if (
+                    span_context is None
+                    and self.late_detector
+                    and (seen <= JUDGE_ONLY_LIMIT or _suspect(observation))
+                ):
+                    # past the log cap of start-up / unattributed: not emitted, still judged;
+                    # past the judges' budget too when a detection could be about it (a
+                    # payload run after the import of a large library: typing, dataclasses
+                    # and pydantic alone compile thousands of strings at start-up)
                     self.judge_only.append([_time_ns(), observation, how, thread_id, 0, True])
                 if self.judge_past_cap and span_context is not None and not ended:
                     self._keep_past_cap(state, observation, how, thread_id)

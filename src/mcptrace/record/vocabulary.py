@@ -151,6 +151,8 @@ ORIGIN = "mcptrace.origin"  # "library", or absent: the tool's own code
 ORIGIN_MODULE = "mcptrace.origin.module"  # the module that made the call ("dataclasses")
 ORIGIN_LIBRARY = "mcptrace.origin.library"  # the package responsible ("httpx", "mcp")
 LIBRARY = "library"
+# every ORIGIN value the sensor writes (sensor/origin.py): library machinery, not the tool
+LIBRARY_ORIGINS = frozenset({LIBRARY, "machinery", "import", "traceback"})
 
 
 def count_attribute(category: str) -> str:
