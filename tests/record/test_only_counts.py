@@ -4,7 +4,10 @@ observation (the hook then skips the origin walk and the source hash, issue 20).
 Every combination of bucket or span, child process label, ended span, late judge,
 past-cap judging, category and fill level around each cap: the prediction must equal what
 ``record`` then did — nothing kept (no pending record, no record for the judges, nothing past
-the cap, nothing open to repeats) exactly when ``only_counts`` said so.
+the cap, nothing open to repeats) exactly when ``only_counts`` said so.  (Past start-up's
+judges' budget ``record`` keeps only suspect observations, which the hook cannot tell before
+the origin walk: ``only_counts`` is False there, and these observations are all suspect;
+the second test covers the ones left out.)
 """
 
 from __future__ import annotations

@@ -252,8 +252,10 @@ class Recorder:
     def only_counts(self, state: SpanState, category: str) -> bool:
         """True when ``record`` would now only count an observation of ``category`` made for
         ``state``: no record, span event or judge would keep it, so the hook skips the work
-        that only a kept observation reads (the origin walk).  The same tests as ``record``'s;
-        the counts only grow and the judges only come in, so the answer holds until
+        that only a kept observation reads (the origin walk).  The same tests as ``record``'s
+        but one: past start-up's judges' budget, ``record`` still keeps what a detection could
+        be about (``_suspect``, which reads the origin mark), so there the answer is False.
+        The counts only grow and the judges only come in, so the answer holds until
         ``record`` runs (but for a judge installed by another thread in between)."""
         span_context = state.span_context
         if category == ev.IMPORT and (span_context is None or state.label == PROCESS):
