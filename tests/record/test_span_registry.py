@@ -9,9 +9,10 @@ from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
+from opentelemetry.trace import set_span_in_context as trace_context
 
 from mcptrace.record import vocabulary as ev
-from mcptrace.record.state import ENDED_SPANS_KEPT, SpanRegistry
+from mcptrace.record.state import ENDED_SPANS_KEPT, SpanRegistry, SpanState
 
 
 def _serve(registry: SpanRegistry, calls: int) -> list[weakref.ref[Any]]:
@@ -59,3 +60,43 @@ def test_a_late_record_for_a_span_no_longer_kept_still_finds_its_call() -> None:
     state, how = registry.attribute_without_span(first)
     assert how == ev.CONTEXT and state.key is first and state.ended and state.is_mcp
     assert state.span_context == first.get_span_context()
+
+
+def _states() -> int:
+    return sum(isinstance(thing, SpanState) for thing in gc.get_objects())
+
+
+def test_the_states_of_ended_roots_past_the_kept_ones_are_freed_without_a_collection() -> None:
+    # A root's state is its own root (a cycle): evicted as such, each would wait for a full
+    # collection, which a busy server may not run for thousands of calls.
+    registry = SpanRegistry()
+    _serve(registry, ENDED_SPANS_KEPT + 10)  # the shared ended roots exist from here on
+    gc.collect()
+    before = _states()
+    gc.disable()
+    try:
+        _serve(registry, 500)
+        after = _states()
+    finally:
+        gc.enable()
+    assert after == before  # 500 more calls, still only the kept ones (and the shared roots)
+
+
+def test_a_record_on_its_way_to_an_evicted_root_finds_an_ended_root_of_its_kind() -> None:
+    registry = SpanRegistry()
+    tracer = TracerProvider().get_tracer(ev.MCPTRACE_SCOPE)
+    first = tracer.start_span(
+        "tools/call first", kind=SpanKind.SERVER, attributes={ev.MCP_METHOD_NAME: "tools/call"}
+    )
+    held = registry.span_started(first, None)  # type: ignore[arg-type]
+    child = tracer.start_span("inner", context=trace_context(first))
+    child_state = registry.span_started(child, trace_context(first))  # type: ignore[arg-type]
+    assert child_state.root is held
+    child.end()
+    registry.span_ended(child.get_span_context().span_id)
+    first.end()
+    registry.span_ended(first.get_span_context().span_id)
+    _serve(registry, ENDED_SPANS_KEPT + 1)
+    assert held.key is None and held.root is not held  # no cycle left
+    assert held.root.ended and held.root.is_mcp and not held.root.mcp_client
+    assert child_state.root is held  # a child's root is no cycle: kept as it was

@@ -197,6 +197,22 @@ class SpanState:
 
 Attribution = tuple[SpanState, str]
 
+# Ended roots standing in for evicted ones (SpanRegistry.keep_ended), per (is_mcp, label,
+# mcp_client): what a late reader of ``state.root`` asks of a root that has ended.
+_ENDED_ROOTS: dict[tuple[bool, str, bool], SpanState] = {}
+
+
+def _ended_root(state: SpanState) -> SpanState:
+    kind = (state.is_mcp, state.label, state.mcp_client)
+    root = _ENDED_ROOTS.get(kind)
+    if root is None:
+        root = SpanState(None, state.is_mcp, state.label)
+        root.mcp_client = state.mcp_client
+        root.ended = True
+        root = _ENDED_ROOTS.setdefault(kind, root)
+    return root
+
+
 # Ended spans kept for late events from the threads their calls started (rule 1b).  Older
 # ones are rebuilt from the span object itself (``SpanRegistry.adopt_ended``).
 ENDED_SPANS_KEPT = 256
@@ -277,11 +293,15 @@ class SpanRegistry:
                 evicted = ended.popitem(last=False)[1]
             except KeyError:  # another thread got there first
                 return
-            # A root's state is a cycle (its root is itself): left alone it would keep its
-            # span (the span's whole object graph) until a full collection of the cyclic
-            # GC, having been promoted while kept here.  Nothing looks it up by its span
-            # any more (a late record adopts the span anew), so the span goes now.
+            # Nothing looks it up by its span any more (a late record adopts the span anew),
+            # so the span (its whole object graph) goes now.  A root's state is a cycle (its
+            # root is itself): left so, the state and what it holds would wait for a full
+            # collection of the cyclic GC, which a server may not run for thousands of
+            # calls.  A record still on its way to it (queued before this) finds a shared
+            # ended root of the same kind instead (its counters were final at its end).
             evicted.key = None
+            if evicted.root is evicted:
+                evicted.root = _ended_root(evicted)
 
     def adopt_ended(self, span: object) -> SpanState | None:
         """A state for an ended SDK span no longer kept (rule 1b), or None if ``span`` is not
