@@ -7,8 +7,11 @@ few things a tool could (a dataclass, a forward reference, an ``exec`` of a stri
 ``__import__``).  Inside it, a second sensor hook, built like the bootstrap's (same
 categories and caps; detections' late judge and past-cap judging on from the first event),
 runs on every audit event, live (the frames above it are the real ones, so the origin walk
-and the importer checks do their real work), with its steps timed by ``time.process_time_ns``
-per event kind: translation, origin marking, the recorder, and the rest (guard, attribution).
+and the importer checks do their real work), with its steps timed per event kind by
+``time.thread_time_ns`` (the main thread's own CPU: the process's clock would also count
+mcptrace's log thread judging start-up records meanwhile, reported apart as
+``other_threads_cpu_ms``): translation, origin marking, the recorder, and the rest (guard,
+attribution).
 The events that reach the hook are kept and replayed afterwards through a fresh hook of the
 same kind (CPU µs per event kind; under ``cProfile`` with ``--profile``).  In the replay the
 frames above the hook are the replay loop's, so the origin walk ends at once: the live figures
@@ -91,7 +94,7 @@ def child(mode: str, out: str, profile: bool) -> None:
         return sensor
 
     sensor = new_sensor()
-    clock = time.process_time_ns
+    clock = time.thread_time_ns
     inside = [False]
     spent: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])  # n, total, tr, mark, rec
     current = ["", 0, 0, 0]
@@ -120,14 +123,17 @@ def child(mode: str, out: str, profile: bool) -> None:
         counted = getattr(translate_module, "COUNTED_TRANSLATORS", {})  # shared with the
         for name, real in list(counted.items()):  # real hook: timed only inside ours
             counted[name] = timed(real)
+        for name in ("compile_unhashed", "add_source_hash"):  # the hook's (when it has them)
+            if hasattr(hook_module, name):
+                setattr(hook_module, name, timed(getattr(hook_module, name)))
         real_mark = hook_module.mark_library_origin
 
-        def timed_mark(observation: Any) -> None:
+        def timed_mark(observation: Any, *more: Any) -> None:
             if not inside[0]:
-                return real_mark(observation)
+                return real_mark(observation, *more)
             started = clock()
             try:
-                return real_mark(observation)
+                return real_mark(observation, *more)
             finally:
                 current[2] += clock() - started
 
@@ -174,10 +180,11 @@ def child(mode: str, out: str, profile: bool) -> None:
     stack_code = compile(f"import {_stack()}", program, "exec")
     tool_code = compile(TOOL_CODE, os.path.join(os.path.dirname(program), "tool.py"), "exec")
     sys.addaudithook(outer)
-    started = time.process_time()
+    started, started_thread = time.process_time(), time.thread_time()
     exec(stack_code, {})
     exec(tool_code, {})
     elapsed = time.process_time() - started
+    elapsed_thread = time.thread_time() - started_thread
     interesting = frozenset()  # stop recording (audit hooks cannot be removed)
     if mode == "dump":
         _dump(sensor, out)
@@ -193,6 +200,8 @@ def child(mode: str, out: str, profile: bool) -> None:
         "hook_file": hook_module.__file__,
         "python": sys.version.split()[0],
         "child_cpu_ms_during_imports": round(elapsed * 1000, 1),
+        "main_thread_cpu_ms_during_imports": round(elapsed_thread * 1000, 1),
+        "other_threads_cpu_ms": round((elapsed - elapsed_thread) * 1000, 1),
         "events_reaching_python_hook": len(reached),
         "native_fast_counted": counted_by_c,
         "live": {
@@ -222,7 +231,7 @@ def _replay(
     for _ in range(5):
         hook = hook_module.make_hook(new_sensor())
         per_kind: dict[str, int] = defaultdict(int)
-        clock = time.process_time_ns
+        clock = time.thread_time_ns
         for event, args in reached:
             started = clock()
             hook(event, args)
@@ -239,7 +248,7 @@ def _replay(
         import pstats
 
         hook = hook_module.make_hook(new_sensor())
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.thread_time)  # CPU of this thread, not wall
         profiler.enable()
         for event, args in reached:
             hook(event, args)

@@ -53,8 +53,12 @@ def test_only_counts_matches_what_record_keeps() -> None:
         state.kept[category] = fill
         observation = Observation("mcptrace.test", category, {"n": checked}, "test")
         predicted = recorder.only_counts(state, category)
+        judges_only = recorder.judged_only(state, category)
+        pending = len(recorder.pending)
         case = (span, label, ended, judge, past_cap, category, fill)
         assert predicted == (not kept_anything(recorder, state, observation)), case
+        if judges_only:  # nothing emitted: the hook may leave out what only a record reads
+            assert len(recorder.pending) == pending and not state.events, case
         assert state.counts.get(category, 0) == (0 if ended else 1), case  # counted all the same
         checked += 1
         counted_only += predicted
@@ -78,7 +82,7 @@ def test_past_the_judges_budget_start_up_still_keeps_what_a_detection_could_be_a
     state.kept[ev.CODE] = JUDGE_ONLY_LIMIT + 10
     state.kept[ev.FILE] = JUDGE_ONLY_LIMIT + 10
     assert not recorder.only_counts(state, ev.CODE)  # the hook marks origin and scans source
-    library = {ev.ORIGIN: ev.LIBRARY, ev.CODE_OPERATION: "compile"}
+    library = {ev.ORIGIN: ev.LIBRARY, ev.CODE_OPERATION: "compile", ev.CODE_FILENAME: "<string>"}
     cases = [
         (_observation(ev.CODE_EXEC, ev.CODE, {ev.CODE_OPERATION: "compile"}), True),
         (_observation(ev.CODE_EXEC, ev.CODE, {**library, ev.CODE_IMPORTS_MODULE: True}), True),
@@ -92,8 +96,46 @@ def test_past_the_judges_budget_start_up_still_keeps_what_a_detection_could_be_a
         before = len(recorder.judge_only)
         recorder.record(observation, state, ev.CONTEXT, 1)
         assert (len(recorder.judge_only) == before + 1) == judged, observation
-    # within the budget every action is judged, library machinery's too
+    # within the budget every action is judged but library machinery's code no detection
+    # could be about (issue 20: judging thousands of them cost start-up's log thread)
     within = SpanState(None, label="startup")
-    within.kept[ev.CODE] = SPAN_CAP + 1
-    recorder.record(_observation(ev.CODE_EXEC, ev.CODE, library), within, ev.CONTEXT, 1)
-    assert len(recorder.judge_only) == 5
+    within.kept[ev.CODE] = within.kept[ev.FILE] = SPAN_CAP + 1
+    before = len(recorder.judge_only)
+    cleared = _observation(ev.FILE_OPEN, ev.FILE, {ev.FILE_PATH: "/tmp/scratch/cache.txt"})
+    for observation, judged in [
+        (_observation(ev.CODE_EXEC, ev.CODE, library), False),
+        (_observation(ev.CODE_EXEC, ev.CODE, {**library, ev.CODE_IMPORTS_MODULE: True}), True),
+        (_observation(ev.CODE_EXEC, ev.CODE, {ev.CODE_OPERATION: "exec"}), True),
+        (_observation(ev.CODE_DESERIALIZE, ev.CODE, library), True),
+        (cleared, True),
+    ]:
+        recorder.record(observation, within, ev.CONTEXT, 1)
+        assert (len(recorder.judge_only) == before + 1) == judged, observation
+        before = len(recorder.judge_only)
+    assert within.counts[ev.CODE] == 4  # counted all the same
+
+
+def test_library_code_named_by_a_file_is_judged() -> None:
+    """zipimport compiling a module from an archive in /tmp is library machinery's compile
+    (``defense-evasion.zip-module-from-writable`` judges it by its file, whoever compiled
+    it): a code event named by a file is kept for the judges, within the budget and past it;
+    pseudo names (``<string>``, ``<attrs generated ...>``) are not."""
+    recorder = Recorder(SPAN_CAP)
+    recorder.late_detector = lambda *args: []  # type: ignore[assignment]
+    for fill in (SPAN_CAP + 1, JUDGE_ONLY_LIMIT + 10):
+        state = SpanState(None, label="startup")
+        state.kept[ev.CODE] = fill
+        for filename, judged in [
+            ("/tmp/x/payload.zip/mod.py", True),
+            ("/usr/lib/python3/dist-packages/pkg/__init__.py", True),
+            ("<string>", False),
+            ("<attrs generated init x.A>", False),
+        ]:
+            attributes = {
+                ev.ORIGIN: ev.LIBRARY,
+                ev.CODE_OPERATION: "compile",
+                ev.CODE_FILENAME: filename,
+            }
+            before = len(recorder.judge_only)
+            recorder.record(_observation(ev.CODE_EXEC, ev.CODE, attributes), state, "none", 1)
+            assert (len(recorder.judge_only) == before + 1) == judged, (fill, filename)

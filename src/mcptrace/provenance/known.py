@@ -48,13 +48,31 @@ def module_files() -> list[str]:
         except Exception:
             continue
         if isinstance(raw, str) and raw and not raw.startswith("<"):
-            files.add(os.path.abspath(raw))
+            files.add(raw if _normal(raw) else os.path.abspath(raw))
     return sorted(files)
 
 
+def _normal(path: str) -> bool:
+    """An absolute POSIX path ``os.path.abspath`` would return unchanged (most modules')."""
+    return (
+        os.sep == "/"
+        and path[:1] == "/"
+        and path[-1:] != "/"
+        and "/." not in path
+        and "//" not in path
+    )
+
+
 def _bytecode_of(path: str) -> str | None:
+    """The ``.pyc`` the importer would read for ``path`` (``cache_from_source``'s answer,
+    built directly in the common case: no ``pycache_prefix``, no ``-O``)."""
     if not path.endswith(".py"):
         return None
+    tag = sys.implementation.cache_tag
+    if tag is not None and sys.pycache_prefix is None and not sys.flags.optimize:
+        head, _, tail = path.rpartition("/")
+        if head and tail != ".py" and _normal(path):
+            return f"{head}/__pycache__/{tail[:-3]}.{tag}.pyc"
     external = sys.modules.get("_frozen_importlib_external")
     cache_from_source = getattr(external, "cache_from_source", None)
     if cache_from_source is None:

@@ -79,15 +79,20 @@ def _suspect(observation: Observation) -> bool:
 
     Code compiled or run by library machinery (typing's forward references, dataclasses,
     pydantic: thousands at start-up) meets only the rule about strings that import a module
-    (the others judge the tool's own code): it is suspect only when it imports one."""
+    (the others judge the tool's own code) and the one about a module compiled from an
+    archive in a scratch directory (zipimport's compile, named by its file): it is suspect
+    only when it imports one or is named by a file rather than a pseudo name (``<string>``)."""
     category = observation[1]
     attributes = observation[2]
     if observation[0] == ev.CODE_EXEC:
         origin = attributes.get(ev.ORIGIN)
+        filename = attributes.get(ev.CODE_FILENAME)
         return (
             origin is None
             or str(origin) not in ev.LIBRARY_ORIGINS
             or bool(attributes.get(ev.CODE_IMPORTS_MODULE))
+            or type(filename) is not str
+            or filename[:1] != "<"
         )
     if category == ev.FILE:
         path = attributes.get(ev.FILE_PATH)
@@ -265,6 +270,19 @@ class Recorder:
             return seen > self.span_cap and not self.late_detector
         return seen > self.log_cap and not (self.judge_past_cap and not state.ended)
 
+    def judged_only(self, state: SpanState, category: str) -> bool:
+        """True when ``record`` would keep an observation of ``category`` made for ``state``
+        for the late judge at most, never as a record, span event or log record: start-up's
+        and unattributed activity past the span cap.  The hook then leaves out what only an
+        emitted record reads (the responsible library of the origin mark) and hashes a
+        compiled string only when the record is kept (``_suspect``): the judges read
+        neither the hash nor the library.  Holds until ``record`` runs, as ``only_counts``."""
+        return (
+            state.span_context is None
+            and bool(self.late_detector)
+            and state.kept.get(category, 0) >= self.span_cap
+        )
+
     def record(self, observation: Observation, state: SpanState, how: str, thread_id: int) -> None:
         category = observation[1]
         root = state.root
@@ -287,12 +305,18 @@ class Recorder:
                 if (
                     span_context is None
                     and self.late_detector
-                    and (seen <= JUDGE_ONLY_LIMIT or _suspect(observation))
+                    and (
+                        (seen <= JUDGE_ONLY_LIMIT and observation[0] != ev.CODE_EXEC)
+                        or _suspect(observation)
+                    )
                 ):
                     # past the log cap of start-up / unattributed: not emitted, still judged;
                     # past the judges' budget too when a detection could be about it (a
                     # payload run after the import of a large library: typing, dataclasses
-                    # and pydantic alone compile thousands of strings at start-up)
+                    # and pydantic alone compile thousands of strings at start-up).  Code
+                    # no built-in detection could be about (library machinery's, importing
+                    # nothing, under a pseudo name) is only counted, within the budget too:
+                    # judging it cost start-up's log thread ≈35 us a record (issue 20)
                     self.judge_only.append([_time_ns(), observation, how, thread_id, 0, True])
                 if self.judge_past_cap and span_context is not None and not ended:
                     self._keep_past_cap(state, observation, how, thread_id)

@@ -27,7 +27,11 @@
                    (sensor/origin.py): the policy judges those by its rules only.  Without
                    a policy, an observation the recorder will only count (a start-up
                    import, a code event past the caps and the judges' limit) is not marked:
-                   nothing reads the mark (``Recorder.only_counts``)
+                   nothing reads the mark (``Recorder.only_counts``); one only the judges may
+                   keep (start-up's past the span cap) is marked without the responsible
+                   library, and a compile of it hashed only once it is kept
+                   (``Recorder.judged_only``: library machinery's code importing nothing is
+                   only counted)
     6. record      bounded per-span buffers and counters (record/recorder.py); a native
                    symbol already looked up in this span is skipped here, after the policy
 
@@ -56,7 +60,7 @@ from mcptrace.record import decide as decide_module
 from mcptrace.record import vocabulary as ev
 from mcptrace.record.decide import POLICY, PolicyDenial
 from mcptrace.record.observation import Observation
-from mcptrace.record.recorder import Recorder, cleared_open, set_active
+from mcptrace.record.recorder import Recorder, _suspect, cleared_open, set_active
 from mcptrace.record.state import SpanRegistry, context_variable
 from mcptrace.sensor import translate as translate_module
 from mcptrace.sensor.origin import ORIGIN_CATEGORIES, mark_library_origin
@@ -64,6 +68,8 @@ from mcptrace.sensor.translate import (
     COUNTED_TRANSLATORS,
     MAIN_STARTS,
     TRANSLATORS,
+    add_source_hash,
+    compile_unhashed,
     interesting_events,
 )
 
@@ -129,6 +135,9 @@ def make_hook(sensor: Sensor) -> AuditHook:
     record = recorder.record
     first_lookup = sensor.recorder.first_lookup
     only_counts = sensor.recorder.only_counts
+    judged_only = sensor.recorder.judged_only
+    code_category = ev.CODE
+    suspect = _suspect
     saturated_at = sensor.recorder.log_cap
     translators = {name: entry.translate for name, entry in TRANSLATORS.items()}
     only_category = {name: entry.only_category for name, entry in TRANSLATORS.items()}
@@ -253,13 +262,13 @@ def make_hook(sensor: Sensor) -> AuditHook:
             if main_input and _is_main_input(main_input, event, args):
                 return None  # the interpreter reading the program it was given: not the program
             translate = translators[event]  # 4. translate
-            if (
-                decider is None
-                and event in counted_translators
-                and category is not None
-                and only_counts(state, category)
-            ):
-                translate = counted_translators[event]  # nothing will keep it: less work
+            unhashed = False
+            if decider is None and event in counted_translators and category is not None:
+                if only_counts(state, category):
+                    translate = counted_translators[event]  # nothing will keep it: less work
+                elif category == code_category and judged_only(state, category):
+                    # kept for the judges only if suspect: hashed once that is known
+                    translate, unhashed = compile_unhashed, True
             observation = translate(event, args)
             if observation is None or observation[1] not in categories:
                 return None
@@ -275,8 +284,13 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 # library machinery's, or the tool's: marked before the policy sees it (a
                 # deny default does not apply to machinery formatting the tool's error).
                 # Not for an observation nothing will keep (a start-up import, a code event
-                # past the caps and the judges' limit): the recorder only counts it
-                mark_library_origin(observation)
+                # past the caps and the judges' limit): the recorder only counts it.  For one
+                # only the judges may keep, without the responsible library (not judged)
+                mark_library_origin(
+                    observation, decider is not None or not judged_only(state, observation[1])
+                )
+            if unhashed and suspect(observation):
+                add_source_hash(observation[2], args[0])  # kept: as _compile would say it
             again = None
             if decider is not None:
                 again = decider(observation, (state, how))

@@ -207,8 +207,13 @@ def _is_library(kind: str, top: str, frame: Any) -> bool:
     return kind == SITE and top != _tool_package(frame)
 
 
-def mark_library_origin(observation: Observation) -> None:
-    """Add ``mcptrace.origin`` = library (and the modules) when machinery made the call."""
+def mark_library_origin(observation: Observation, responsible: bool = True) -> None:
+    """Add ``mcptrace.origin`` = library (and the modules) when machinery made the call.
+
+    ``responsible=False`` for an observation only the judges will read
+    (``Recorder.judged_only``): the responsible library (``mcptrace.origin.library``, a
+    second walk out through the callers) is left out; the judges read the mark and the
+    module, never the library."""
     category = observation[1]
     attributes = observation[2]
     if category == ev.FILE:
@@ -250,7 +255,8 @@ def mark_library_origin(observation: Observation) -> None:
         module = _SPAWN  # a spawned worker re-running its parent's main module: machinery
     attributes[ev.ORIGIN] = ev.LIBRARY
     attributes[ev.ORIGIN_MODULE] = module
-    attributes[ev.ORIGIN_LIBRARY] = _responsible_library(frame, kind, top, module)
+    if responsible:
+        attributes[ev.ORIGIN_LIBRARY] = _responsible_library(frame, kind, top, module)
 
 
 _SPAWN = "multiprocessing.spawn"

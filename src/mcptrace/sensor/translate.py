@@ -853,6 +853,28 @@ def compile_counted(event: str, args: Args) -> Observation | None:
 COUNTED_TRANSLATORS: dict[str, TranslateFunction] = {"compile": compile_counted}
 
 
+def compile_unhashed(event: str, args: Args) -> Observation | None:
+    """``_compile`` for a compile the recorder keeps only if it is suspect
+    (``Recorder.judged_only``): the same observation but for the source's hash, which the
+    hook adds (``add_source_hash``) once the origin mark says the record will be kept."""
+    name = _compiled_name(args)
+    if name is None:
+        return None
+    attrs: Attrs = {ev.CODE_OPERATION: "compile", ev.CODE_FILENAME: name}
+    if _imports_module(args[0]):
+        attrs[ev.CODE_IMPORTS_MODULE] = True
+    return _new(Observation, (ev.CODE_EXEC, ev.CODE, attrs, event))
+
+
+def add_source_hash(attrs: Attrs, source: Any) -> None:
+    """What ``_compile`` says of the source, for an observation ``compile_unhashed`` made."""
+    digest = short_hash(source)
+    if digest is None:
+        attrs[ev.CODE_SOURCE_TYPE] = type(source).__name__
+    else:
+        attrs[ev.CODE_SHA256], attrs[ev.CODE_SIZE] = digest
+
+
 _IMPORT_CALLS = ("__import__", "import_module(")
 _IMPORT_CALLS_BYTES = tuple(call.encode() for call in _IMPORT_CALLS)
 _SOURCE_SCANNED = 16384  # characters of a compiled string looked at
