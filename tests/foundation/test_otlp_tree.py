@@ -25,7 +25,7 @@ from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import (
@@ -140,6 +140,42 @@ def test_span_lines_are_the_trees_text_byte_for_byte() -> None:
     batch = memory.get_finished_spans()
     assert span_line(batch) == _dump(request_tree("traces", batch))
     assert span_line(batch[::7]) == _dump(request_tree("traces", batch[::7]))
+
+
+class _OwnReadableSpan(ReadableSpan):
+    """Not one of the SDK's own span classes: its text is read through the properties."""
+
+
+def _copy(span: Any, kind: type[ReadableSpan] = ReadableSpan) -> ReadableSpan:
+    """A finished span copied as the enricher and the redaction copy one (a plain dict of
+    attributes, tuples of events and links: nothing bounded, so nothing dropped)."""
+    return kind(
+        name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+        attributes=dict(span.attributes), events=span.events, links=span.links,
+        kind=span.kind, status=span.status, start_time=span.start_time,
+        end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
+    )  # fmt: skip
+
+
+def test_span_text_reads_the_sdks_fields_as_its_properties_give_them() -> None:
+    """The SDK's own spans are written from their fields (its live spans, the copies
+    enrichment and redaction make); any other span class through its properties: the same
+    bytes either way, dropped counts, events, links and status included."""
+    items = spans()
+    assert {type(span) for span in items} == {ReadableSpan}  # what processors are handed
+    assert any(span.dropped_events for span in items) and any(s.dropped_links for s in items)
+    assert any(span.dropped_attributes for span in items)
+    for batch in (
+        items,
+        [_copy(span) for span in items],
+        [_copy(s, _OwnReadableSpan) for s in items],
+    ):
+        assert span_line(batch) == _dump(request_tree("traces", batch))
+    for span in items:  # a subclass's overriding property is what is written
+        renamed = type("Renamed", (_OwnReadableSpan,), {"name": property(lambda _: "other")})
+        copy = _copy(span, renamed)
+        assert '"name":"other"' in span_line([copy])
+        assert span_line([copy]) == _dump(request_tree("traces", [copy]))
 
 
 def test_spans_queued_before_the_spool_are_text_and_die_young(tmp_path: Path) -> None:

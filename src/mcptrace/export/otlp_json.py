@@ -224,39 +224,116 @@ def _event_text(event: Any) -> str:
     return "{" + head + text + "}"
 
 
+_sdk_span_types: tuple[type, ...] | None = None
+_bounded: tuple[Any, Any] = (None, None)  # (BoundedAttributes, BoundedList) once loaded
+_kind_text: dict[Any, str] = {}  # SpanKind -> ``,"kind":N`` (the enum's value is slow to read)
+_status_code: dict[Any, int] = {}  # StatusCode -> its value
+
+
+def _sdk_types() -> tuple[type, ...]:
+    global _sdk_span_types
+    if _sdk_span_types is None:
+        global _bounded
+        from opentelemetry.attributes import BoundedAttributes
+        from opentelemetry.sdk import trace as sdk_trace
+        from opentelemetry.sdk.util import BoundedList
+        from opentelemetry.trace import SpanKind, StatusCode
+
+        _bounded = (BoundedAttributes, BoundedList)
+
+        _kind_text.update({kind: f',"kind":{kind.value + 1}' for kind in SpanKind})
+        _status_code.update({code: code.value for code in StatusCode})
+        _sdk_span_types = tuple(
+            kind
+            for kind in (sdk_trace.ReadableSpan, sdk_trace.Span, getattr(sdk_trace, "_Span", None))
+            if isinstance(kind, type)
+        )
+    return _sdk_span_types
+
+
+def _span_fields(span: Any) -> tuple[Any, ...]:
+    """(context, parent, name, kind, start, end, events, links, status, dropped attributes,
+    events, links) as the span's properties give them; read from the SDK's own fields when
+    the span is exactly one of its classes, whose properties only return these (a dozen
+    property calls and two copies per span otherwise)."""
+    if type(span) in (_sdk_span_types or _sdk_types()):
+        held, events, links = span._attributes, span._events, span._links
+        bounded_attributes, bounded_list = _bounded
+        return (
+            span._context,
+            span._parent,
+            span._name,
+            span._kind,
+            span._start_time,
+            span._end_time,
+            events,
+            links,
+            span._status,
+            held.dropped if isinstance(held, bounded_attributes) else 0,
+            events.dropped if isinstance(events, bounded_list) else 0,
+            links.dropped if isinstance(links, bounded_list) else 0,
+        )
+    return (
+        span.get_span_context(),
+        span.parent,
+        span.name,
+        span.kind,
+        span.start_time,
+        span.end_time,
+        span.events,
+        span.links,
+        span.status,
+        span.dropped_attributes,
+        span.dropped_events,
+        span.dropped_links,
+    )
+
+
 def _span_text(span: Any) -> str:
     """``otlp_tree._span(span)`` as compact JSON text, its keys in the same order."""
-    context = span.get_span_context()
+    (
+        context,
+        parent,
+        name,
+        kind,
+        start_time,
+        end_time,
+        events,
+        links,
+        status,
+        dropped_attributes,
+        dropped_events,
+        dropped_links,
+    ) = _span_fields(span)
     text = f'{{"traceId":"{context.trace_id:032x}","spanId":"{context.span_id:016x}"'
     trace_state = context.trace_state
     if trace_state:
         text += ',"traceState":' + _quote(",".join(f"{k}={v}" for k, v in trace_state.items()))
-    parent = span.parent
     if parent is not None:
         text += f',"parentSpanId":"{parent.span_id:016x}"'
-    if span.name:
-        text += ',"name":' + _quote(span.name)
-    text += f',"kind":{span.kind.value + 1}'
-    if span.start_time:
-        text += f',"startTimeUnixNano":"{span.start_time}"'
-    if span.end_time:
-        text += f',"endTimeUnixNano":"{span.end_time}"'
-    text += _attributes_text(_span_attribute_items(span), span.dropped_attributes)
-    events = span.events
+    if name:
+        text += ',"name":' + _quote(name)
+    text += _kind_text.get(kind) or f',"kind":{kind.value + 1}'
+    if start_time:
+        text += f',"startTimeUnixNano":"{start_time}"'
+    if end_time:
+        text += f',"endTimeUnixNano":"{end_time}"'
+    text += _attributes_text(_span_attribute_items(span), dropped_attributes)
     if events:
         text += ',"events":[' + ",".join([_event_text(event) for event in events]) + "]"
     tail: otlp_tree.Tree = {}
-    if span.dropped_events:
-        tail["droppedEventsCount"] = span.dropped_events
-    links = span.links
+    if dropped_events:
+        tail["droppedEventsCount"] = dropped_events
     if links:
         tail["links"] = [otlp_tree._link(link) for link in links]
-    if span.dropped_links:
-        tail["droppedLinksCount"] = span.dropped_links
+    if dropped_links:
+        tail["droppedLinksCount"] = dropped_links
     if tail:  # rare on the request path: the tree's own text, its braces dropped
         text += "," + _compact(tail)[1:-1]
-    status = span.status
-    code = status.status_code.value
+    status_code = status.status_code
+    code = _status_code.get(status_code)
+    if code is None:
+        code = status_code.value
     if code or status.description:
         status_tree: otlp_tree.Tree = {}
         if code:
