@@ -18,11 +18,13 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagate import get_global_textmap
+from opentelemetry.propagators.textmap import DefaultGetter
 from opentelemetry.trace import Link, SpanContext
 
 from mcptrace.activation import parent_context
 
 TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
 BAGGAGE = "baggage"
 
 
@@ -46,14 +48,66 @@ def extract_meta(meta: Any) -> Context | None:
             if meta is None:
                 return None
         propagator = get_global_textmap()
-        if TRACEPARENT not in meta and not any(key in meta for key in propagator.fields):
-            return None
-        context = propagator.extract(meta)
+        if _is_default_pair(propagator):
+            # the default W3C pair: the same two extracts the composite runs, the baggage
+            # one skipped when there is no baggage (it would return the context as is),
+            # with a getter answering as the default one does without its ABC checks
+            if TRACEPARENT not in meta and BAGGAGE not in meta and TRACESTATE not in meta:
+                return None
+            trace_context, baggage = propagator._propagators  # type: ignore[attr-defined]
+            context: Context = trace_context.extract(meta, None, _GETTER)
+            if meta.get(BAGGAGE) is not None:
+                context = baggage.extract(meta, context, _GETTER)
+        else:
+            if TRACEPARENT not in meta and not any(key in meta for key in propagator.fields):
+                return None
+            context = propagator.extract(meta)
     except Exception:
         return None
     if not trace.get_current_span(context).get_span_context().is_valid:
         return None
     return context
+
+
+class _MappingGetter(DefaultGetter):
+    """``DefaultGetter``'s answers, a text value answered without its ``Iterable`` check."""
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        value = carrier.get(key, None)
+        if type(value) is str:
+            return [value]
+        return super().get(carrier, key)
+
+
+_GETTER = _MappingGetter()
+_checked: list[Any] = [None, False]  # the global propagator last checked, its verdict
+
+
+def _is_default_pair(propagator: Any) -> bool:
+    """Whether ``propagator`` is the SDK's composite of exactly its W3C trace context and
+    baggage propagators, in that order (``OTEL_PROPAGATORS`` unset, or
+    ``tracecontext,baggage``): checked once per global propagator object."""
+    if propagator is _checked[0]:
+        return bool(_checked[1])
+    verdict = _pair_of_defaults(propagator)
+    _checked[:] = [propagator, verdict]
+    return verdict
+
+
+def _pair_of_defaults(propagator: Any) -> bool:
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    if type(propagator) is not CompositePropagator:
+        return False
+    parts = getattr(propagator, "_propagators", None)
+    return (
+        isinstance(parts, (list, tuple))
+        and len(parts) == 2
+        and type(parts[0]) is TraceContextTextMapPropagator
+        and type(parts[1]) is W3CBaggagePropagator
+    )
 
 
 def carries_baggage(meta: Any) -> bool:
