@@ -292,3 +292,68 @@ def test_the_shipper_forwards_the_text_records(tmp_path: Path, spool: Path) -> N
         assert sorted(_paths(tap.logs(), directory)) == sorted(
             str(directory / f"f{i}.txt") for i in range(20)
         )
+
+
+def _sdk_records(provider: LoggerProvider) -> None:
+    """Records as the module inventory and other SDK callers emit them (``Logger.emit``):
+    odd text, a body, a span's ids, an attribute count past the limit, no attributes."""
+    from opentelemetry._logs import SeverityNumber
+    from opentelemetry.context import Context
+    from opentelemetry.trace import NonRecordingSpan, set_span_in_context
+
+    logger = provider.get_logger("mcptrace.provenance", "1.0", "https://s/p")
+    span = NonRecordingSpan(SpanContext(0xABC, 0xDEF, False, TraceFlags(1)))
+    for index, odd in enumerate(ODD):
+        logger.emit(
+            timestamp=1_700_000_000_000_000_000 + index,
+            observed_timestamp=1_700_000_000_000_000_500 + index,
+            context=set_span_in_context(span) if index % 2 else Context(),
+            severity_number=SeverityNumber.WARN if index % 3 else SeverityNumber.INFO,
+            severity_text="WARN" if index % 3 else "INFO",
+            body=f"body {odd}" if index % 2 else None,
+            attributes={
+                ev.MODULE_NAME: f"pkg.{odd}",
+                ev.FILE_PATH: f"/site/{odd}/{index}.py",
+                "n": index,
+                "ratio": index / 3,
+                "flag": bool(index % 2),
+                "list": [odd, "x"],
+                **({f"extra{k}": k for k in range(40)} if index == 2 else {}),
+            },
+            event_name=ev.MODULE_IMPORT,
+        )
+    logger.emit(timestamp=1_700_000_000_000_009_999, observed_timestamp=1, event_name="bare")
+
+
+def test_sdk_records_are_queued_as_their_spool_text_with_the_same_bytes(tmp_path: Path) -> None:
+    # The spilling processor writes each record's text as it is emitted (a queue of ~800
+    # module records holds text, not record objects); the spool must read exactly as the
+    # SDK's own batch processor in front of the same exporter writes it.
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    from mcptrace.export.log_text import EncodedLog
+
+    texts = []
+    for name, kind in (
+        ("spill", SpillingBatchLogRecordProcessor),
+        ("sdk", BatchLogRecordProcessor),
+    ):
+        spool = tmp_path / name
+        spool.mkdir(mode=0o700)
+        provider = LoggerProvider(
+            resource=Resource({"service.name": "sdk-logs", "odd": ODD[0]}, "https://s/r"),
+            shutdown_on_exit=False,
+            log_record_limits=LogRecordLimits(max_attributes=32),
+        )
+        processor = kind(SpoolLogExporter(spool, 1 << 20), schedule_delay_millis=60_000)
+        provider.add_log_record_processor(processor)
+        _sdk_records(provider)
+        queued = list(processor._batch_processor._queue)  # type: ignore[attr-defined]
+        assert len(queued) == len(ODD) + 1
+        if kind is SpillingBatchLogRecordProcessor:
+            assert all(type(item) is EncodedLog for item in queued)
+        provider.shutdown()
+        texts.append("".join(p.read_text("utf-8", "surrogateescape") for p in spool.iterdir()))
+    spilled, sdk = texts
+    assert spilled.count('"eventName":') == len(ODD) + 1 and '"droppedAttributesCount":' in spilled
+    assert spilled == sdk  # byte for byte

@@ -252,6 +252,11 @@ def _log_text(readable: Any) -> str:
     )
 
 
+def encoded(readable: Any) -> EncodedLog:
+    """A ``ReadableLogRecord`` as its spool text, for the batch processor's queue."""
+    return EncodedLog(readable.resource, readable.instrumentation_scope, _log_text(readable))
+
+
 def log_line(records: Sequence[Any]) -> str:
     """The spool line of these log records ("" for none; export/request_text.py)."""
     return request_line("logs", records, _log_text)
