@@ -356,9 +356,14 @@ class EncodedSpan:
     __slots__ = ("context", "instrumentation_scope", "resource", "text")
 
     def __init__(self, span: Any) -> None:
-        self.context = span.context
-        self.resource = span.resource
-        self.instrumentation_scope = span.instrumentation_scope
+        if type(span) in (_sdk_span_types or _sdk_types()):  # as in _span_fields
+            self.context = span._context
+            self.resource = span._resource
+            self.instrumentation_scope = span._instrumentation_scope
+        else:
+            self.context = span.context
+            self.resource = span.resource
+            self.instrumentation_scope = span.instrumentation_scope
         self.text = _span_text(span)
 
 

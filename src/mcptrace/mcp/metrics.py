@@ -171,7 +171,11 @@ class OperationMetrics(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            if span.kind not in (SpanKind.CLIENT, SpanKind.SERVER):
+            if type(span) is ReadableSpan:  # its fields, as its properties give them
+                kind, start, end = span._kind, span._start_time, span._end_time
+            else:
+                kind, start, end = span.kind, span.start_time, span.end_time
+            if kind is not SpanKind.SERVER and kind is not SpanKind.CLIENT:
                 return
             # ReadableSpan.attributes is a read-only view of the SDK's BoundedAttributes,
             # where each `in` and lookup goes through the Mapping ABC; the plain dict
@@ -181,11 +185,9 @@ class OperationMetrics(SpanProcessor):
                 attributes = span.attributes or {}
             if MCP_METHOD_NAME not in attributes or not _is_mcp_scope(span):
                 return
-            if span.start_time is None or span.end_time is None:
+            if start is None or end is None:
                 return
-            record_operation(
-                span.kind, (span.end_time - span.start_time) / 1e9, attributes, span.context
-            )
+            record_operation(kind, (end - start) / 1e9, attributes, span.context)
         except Exception:  # a metric must never cost the span behind it
             pass
 

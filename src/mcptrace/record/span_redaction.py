@@ -47,6 +47,7 @@ USER_DATA_ATTRIBUTES = (
     PROCESS_COMMAND_ARGS,
     PROCESS_COMMAND_LINE,
 )
+_USER_DATA_SET = frozenset(USER_DATA_ATTRIBUTES)
 
 
 def _redacted_value(value: Any) -> Any:
@@ -90,26 +91,30 @@ def _attribute_dict(span: ReadableSpan) -> Mapping[str, Any]:
 def redact_span(span: ReadableSpan) -> ReadableSpan:
     """``span``, or a copy with its status message, exception events and (for spans of
     other tracers) user-data attributes redacted."""
-    status = span.status
+    if type(span) is ReadableSpan:  # its fields, as its properties give them (no copies)
+        status, events, scope = span._status, span._events, span._instrumentation_scope
+    else:
+        status, events, scope = span.status, span.events, span.instrumentation_scope
     description = status.description
     new_status = None
     if description:
         redacted = redact_text(description)
         if redacted != description:
             new_status = Status(status.status_code, redacted)
-    new_events = _redacted_events(span.events) if span.events else None
+    new_events = _redacted_events(tuple(events)) if events else None
     new_attributes = None
-    scope = span.instrumentation_scope
     if scope is None or scope.name != MCPTRACE_SCOPE:
         attributes = _attribute_dict(span)
-        for key in USER_DATA_ATTRIBUTES:
-            value = attributes.get(key)
-            if value is None:
-                continue
-            redacted_value = _redacted_value(value)
-            if redacted_value != value:
-                new_attributes = new_attributes or dict(attributes)
-                new_attributes[key] = redacted_value
+        # most spans carry none of them: one check in C before nine lookups
+        if attributes and not _USER_DATA_SET.isdisjoint(attributes.keys()):
+            for key in USER_DATA_ATTRIBUTES:
+                value = attributes.get(key)
+                if value is None:
+                    continue
+                redacted_value = _redacted_value(value)
+                if redacted_value != value:
+                    new_attributes = new_attributes or dict(attributes)
+                    new_attributes[key] = redacted_value
     if new_status is None and new_events is None and new_attributes is None:
         return span
     return ReadableSpan(
