@@ -156,3 +156,35 @@ def test_hashing_reads_through_one_small_buffer(tmp_path: Path) -> None:
         )
         assert digest.key == stat_key(str(target))
         assert peak < CHUNK + 32 * 1024, (size, peak)
+
+
+def test_each_record_rows_hash_is_read_as_written(tmp_path: Path) -> None:
+    # A hand-made site directory: RECORD rows with a sha256, another algorithm, a hash with
+    # padding, no hash at all and a malformed one; each owner says exactly what its row said
+    site = tmp_path / "site"
+    dist_info = site / "rows-1.0.dist-info"
+    (site / "rows").mkdir(parents=True)
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: rows\nVersion: 1.0\n\n")
+    rows = {
+        "rows/__init__.py": ("sha256", "abcDEF-_0"),
+        "rows/other.py": ("sha384", "xyz"),
+        "rows/padded.py": ("sha256", "pad=="),
+        "rows/none.py": ("", ""),
+        "rows/odd.py": ("nodigest", ""),
+    }
+    lines = []
+    for relative, (algorithm, expected) in rows.items():
+        (site / relative).write_text("X = 1\n")
+        if algorithm == "nodigest":
+            lines.append(f"{relative},nodigest,6")
+        else:
+            lines.append(f"{relative},{algorithm + '=' + expected if algorithm else ''},6")
+    (dist_info / "RECORD").write_text("\n".join(lines) + "\n")
+    index = RecordIndex(lambda: [str(site)])
+    for relative, (algorithm, expected) in rows.items():
+        owner = index.owner_of(str(site / relative))
+        assert owner is not None, relative
+        assert (owner.distribution, owner.version) == ("rows", "1.0")
+        assert (owner.algorithm, owner.expected) == (algorithm, expected), relative
+    assert index.parsed_records == 1

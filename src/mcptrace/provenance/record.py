@@ -125,7 +125,9 @@ class RecordIndex:
         self._roots_for: tuple[str, ...] = ()
         self._roots: list[str] = []
         self._sites: dict[str, _SiteDirectory] = {}
-        self._files: dict[str, tuple[_Distribution, str, str]] = {}
+        # file -> (its distribution, its RECORD hash "algorithm=digest"), split on lookup: a
+        # cold cache parses thousands of rows of which a few hundred are looked up
+        self._files: dict[str, tuple[_Distribution, str]] = {}
         self.parsed_records = 0
 
     def emptied(self) -> RecordIndex:
@@ -176,14 +178,13 @@ class RecordIndex:
             if not row or not row[0]:
                 continue
             digest = row[1] if len(row) > 1 else ""
-            algorithm, _, expected = digest.partition("=")
             relative = row[0]
             wrapped = f"/{relative}/"
             if plain and "//" not in wrapped and "/./" not in wrapped and "/../" not in wrapped:
                 full = prefix + relative  # already normal: what normpath(join) would give
             else:
                 full = os.path.normpath(os.path.join(site.root, relative))
-            self._files.setdefault(full, (distribution, algorithm, expected))
+            self._files.setdefault(full, (distribution, digest))
 
     def _search(self, site: _SiteDirectory, relative: str) -> None:
         """Last resort: the RECORD that mentions the file at all (read, parsed if it does)."""
@@ -198,7 +199,8 @@ class RecordIndex:
         found = self._files.get(path)
         if found is None:
             return None
-        distribution, algorithm, expected = found
+        distribution, digest = found
+        algorithm, _, expected = digest.partition("=")
         return Owner(*distribution, algorithm, expected)
 
     def owner_of(self, path: str, real: str | None = None) -> Owner | None:
