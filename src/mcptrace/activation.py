@@ -61,6 +61,7 @@ _exit_flushing = _thread.allocate_lock()  # held while at_exit runs
 _exit_thread: int | None = None  # the thread running at_exit
 _real_os_exit: Callable[[int], None] | None = None  # os._exit before install_exit_flush
 _context_loaded_before = True  # OTel's context was in use before activate() ran
+_context_by_library = False  # ... loaded by a library's import (mcp's), not used yet
 _ambient: tuple[object, dict[str, object]] | None = None  # (our context variable, its default)
 
 
@@ -82,6 +83,14 @@ def current_settings() -> Settings:
         configure_redaction(settings.redact_keys, settings.redact_patterns)
         _settings = settings
     return _settings
+
+
+def context_loaded_by_library() -> None:
+    """OTel's context is being loaded by a library's import (mcp 2.x's) with nothing
+    activating: nobody holds a context of their own yet, so activation may still give every
+    thread the parent's trace as their default (``set_ambient_context``)."""
+    global _context_by_library
+    _context_by_library = "opentelemetry.context" not in sys.modules
 
 
 def parent_context() -> Context | None:
@@ -450,7 +459,7 @@ def _activate_locked() -> Telemetry | None:
 
     _activated = True
     _activating_thread = me = _thread.get_ident()
-    _context_loaded_before = "opentelemetry.context" in sys.modules
+    _context_loaded_before = "opentelemetry.context" in sys.modules and not _context_by_library
     paused_here = me not in PAUSED
     PAUSED.add(me)  # the modules activation imports and the files it opens are not the program's
     try:

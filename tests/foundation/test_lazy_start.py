@@ -401,3 +401,29 @@ def test_importing_mcp_loads_no_metrics_sdk_until_a_session_measures(
         if r.event_name == ev.FILE_OPEN and r.attributes.get(ev.FILE_PATH) == str(target)
     ]
     assert opens and all(r.trace_id == calls[0].trace_id for r in opens), opens
+
+
+def test_a_thread_started_after_a_background_activation_is_recorded(
+    spool: Path, tmp_path: Path
+) -> None:
+    """The thread that activates on a process's first record ends; the next thread started
+    often gets its id.  What that thread does is the program's and is recorded."""
+    first, later = tmp_path / "first.txt", tmp_path / "later.txt"
+    first.write_text("1")
+    later.write_text("2")
+    script = (
+        "import threading, time\n"
+        "from mcptrace import activation\n"
+        f"open({str(first)!r}).read()\n"  # the first record: activation in 1 s, in a thread
+        "deadline = time.monotonic() + 30\n"
+        "while not activation.is_settled() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "time.sleep(0.3)  # the activating thread has ended\n"
+        f"worker = threading.Thread(target=lambda: open({str(later)!r}).read())\n"
+        "worker.start(); worker.join()\n"
+        "print(activation.is_settled())\n"
+    )
+    result = run_under_mcptrace([PYTHON, "-c", script], spool, env=env_for(tmp_path))
+    assert result.stdout.strip() == "True", result.stderr
+    paths = {r.attributes.get(ev.FILE_PATH) for r in logs(spool) if r.event_name == ev.FILE_OPEN}
+    assert {str(first), str(later)} <= paths, sorted(p for p in paths if p and "tmp" in p)

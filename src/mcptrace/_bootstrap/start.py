@@ -31,6 +31,7 @@ import sys
 TYPE_CHECKING = False  # not typing's: this module runs at every interpreter start
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from types import ModuleType
 
 _OWN_PREFIX = "mcptrace."
 _HOOK_GROUPS = ("opentelemetry_pre_instrument", "opentelemetry_post_instrument")
@@ -45,8 +46,21 @@ _EAGER_SETTINGS = (
     "MCPTRACE_REDACT_KEYS",
     "MCPTRACE_REDACT_PATTERNS",
 )
-# imports that need OpenTelemetry set up before they run
-ACTIVATING_IMPORTS = ("mcp", "fastmcp", "opentelemetry")
+# imports that need OpenTelemetry set up before they run (unless a library below imports it)
+ACTIVATING_IMPORTS = ("opentelemetry",)
+# libraries whose import of opentelemetry does not activate: mcp 2.x and fastmcp import the
+# API and take a ProxyTracer, which finds the real provider once activation has run
+_OTEL_IMPORTING_LIBRARIES = frozenset({"mcp", "fastmcp"})
+# callers of the API's entry points that are not the program's own use of OpenTelemetry
+_LIBRARY_CALLERS = frozenset({"mcp", "fastmcp", "opentelemetry", "mcptrace"})
+# the entry points through which a program uses OpenTelemetry once a library loaded it: the
+# first call from the program's own code activates first (set_*_provider does not: the
+# program's own provider, set first, wins)
+_API_ENTRY_POINTS = (
+    ("opentelemetry.trace", ("get_tracer", "get_tracer_provider")),
+    ("opentelemetry.metrics", ("get_meter", "get_meter_provider")),
+    ("opentelemetry._logs", ("get_logger", "get_logger_provider")),
+)
 _SCAN_FORMAT = "mcptrace-entry-points 1"
 
 
@@ -287,6 +301,12 @@ def start() -> None:
                 _load(value)().instrument(enabled="import" in quick.sensor)  # type: ignore[operator]
             elif name == "mcptrace_subprocess":
                 _load(value)().instrument()  # type: ignore[operator]
+            elif name == "mcptrace_mcp":
+                # thin wrappers as mcp loads; the first call of one activates, then runs
+                # the instrumentor, which puts the real ones in their place
+                from mcptrace.mcp import lazy
+
+                lazy.install(_instrument_later(name, value))
             else:
                 # the MCP instrumentation, thread context, detections (no policy is
                 # configured: quick_settings), any other of ours: once OTel is set up
@@ -323,12 +343,19 @@ def _started_in_a_span() -> bool:
 
 def _activate_before(module_name: str) -> Callable[[], Callable[[], None] | None]:
     def activate_first() -> Callable[[], None] | None:
-        from mcptrace import activation
+        from mcptrace import activation, importwatch
 
         if activation.activating_here() or activation.is_settled():
             return None  # activation itself importing opentelemetry, or done already
         if module_name == "opentelemetry" and activation.activating_elsewhere():
             return None  # that thread imports opentelemetry too: it must not wait for us
+        if module_name == "opentelemetry" and _imported_by_library():
+            # mcp's import, not the program's use: activation waits for a session (the
+            # thin MCP wrappers) or the program's own first call into the API
+            activation.context_loaded_by_library()
+            for api_module, functions in _API_ENTRY_POINTS:
+                importwatch.after(api_module, _activating_api(functions))
+            return None
         # Not here: importlib holds its global import lock while it looks for a module,
         # and activation starts threads and waits on them.  Just before the module runs.
         return _activate_now
@@ -340,3 +367,50 @@ def _activate_now() -> None:
     from mcptrace import activation
 
     activation.activate()
+
+
+def _imported_by_library() -> bool:
+    """The import under way was started by one of ``_OTEL_IMPORTING_LIBRARIES``."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if isinstance(name, str) and name.partition(".")[0] in _OTEL_IMPORTING_LIBRARIES:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def _activating_api(functions: tuple[str, ...]) -> Callable[[ModuleType], None]:
+    """Wrap the module's ``functions``: the first call from the program's own code (not a
+    library's, not the API's own) activates before it runs."""
+
+    def wrap(module: ModuleType) -> None:
+        for name in functions:
+            original = getattr(module, name, None)
+            if original is not None and getattr(original, "_mcptrace_api", False) is False:
+                setattr(module, name, _activating(original))
+
+    return wrap
+
+
+def _activating(original: Callable[..., object]) -> Callable[..., object]:
+    settled = [False]
+
+    def function(*args: object, **kwargs: object) -> object:
+        if not settled[0]:
+            caller = sys._getframe(1).f_globals.get("__name__")
+            if not isinstance(caller, str) or caller.partition(".")[0] not in _LIBRARY_CALLERS:
+                from mcptrace import activation
+
+                if not activation.is_settled() and not activation.activating_here():
+                    activation.activate()
+                settled[0] = activation.is_settled()
+        return original(*args, **kwargs)
+
+    function.__name__ = getattr(original, "__name__", "function")
+    function.__qualname__ = getattr(original, "__qualname__", function.__name__)
+    function.__doc__ = original.__doc__
+    function.__module__ = getattr(original, "__module__", None)  # type: ignore[assignment]
+    function.__wrapped__ = original  # type: ignore[attr-defined]
+    function._mcptrace_api = True  # type: ignore[attr-defined]
+    return function

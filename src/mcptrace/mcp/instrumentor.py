@@ -33,6 +33,7 @@ from mcptrace.export.enrich import (
     unregister_sink,
 )
 from mcptrace.instrumentor import Instrumentor, unwrap, wrap_function_wrapper, wrapped_by
+from mcptrace.mcp.lazy import take_back
 from mcptrace.record.span_redaction import redact_span
 
 Patch = tuple[str, str, Callable[..., Any]]
@@ -84,6 +85,7 @@ class McpInstrumentor(Instrumentor):
                 owner, attribute = _resolve_owner(module, dotted)
                 if wrapped_by(owner, attribute, wrapper):
                     continue  # already ours (instrumented twice)
+                take_back(owner, attribute)  # the thin wrapper from before activation
                 wrap_function_wrapper(owner, attribute, wrapper)
                 self._applied.append((owner, attribute))
             except AttributeError:

@@ -154,12 +154,17 @@ class SensorLifecycle:
         time.sleep(LAZY_WRITE_SECONDS)
         if self.linked or activation.exiting() or activation.is_settled():
             return
-        _guard.PAUSED.add(_thread.get_ident())  # what activation opens is not the program's
+        me = _thread.get_ident()
+        _guard.PAUSED.add(me)  # what activation opens is not the program's
         try:
             activation.activate_in_background()
             self.sensor.recorder.pump.notify()  # what waited is emitted now, not in 1 s
         except Exception:
             pass
+        finally:
+            # this thread ends here, and its id goes to the next thread started: a tool's
+            # worker thread must not inherit the pause (its file opens went unrecorded)
+            _guard.PAUSED.discard(me)
 
     def link(self) -> None:
         """The providers exist: spans get their events, records become log records."""
