@@ -10,9 +10,10 @@ Usage (done for you by ``mcptrace run`` and by ``opentelemetry-instrument`` thro
 
 ``mcptrace run`` starts lazily (``_bootstrap/start.py``): the audit hook and the spawn
 patches go in at start, and ``activate`` runs only when something needs OpenTelemetry —
-the program imports mcp, fastmcp or opentelemetry, the sensor records its first event, or
-the process exits with something to write (``at_exit``).  A process that needs none of it
-never loads the SDK.
+the first call into mcp or fastmcp (``mcp/lazy.py``: a session, server or transport), the
+program's own use of the OpenTelemetry API, the sensor's first record (1 s later), or the
+process exiting with something to write (``at_exit``).  Importing mcp alone does not.  A
+process that needs none of it never loads the SDK.
 
 Bad settings are reported as one line each on stderr and switch off only the part they
 belong to.  ``TRACEPARENT``/``TRACESTATE`` inherited from an instrumented parent become this

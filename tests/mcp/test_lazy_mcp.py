@@ -11,6 +11,7 @@ import importlib.util
 from collections import Counter
 from pathlib import Path
 
+from mcptrace.mcp import lazy
 from support import EXAMPLES, PYTHON, clean_env, run_under_mcptrace, spans
 
 STACK = ", ".join(
@@ -81,19 +82,33 @@ def test_the_program_s_own_use_of_opentelemetry_activates_first(
 
 def test_a_provider_the_program_sets_first_gets_mcp_s_spans(spool: Path, tmp_path: Path) -> None:
     """mcp 2.x takes a ProxyTracer at import: it must follow the program's own provider,
-    set before anything activated (and not be replaced by mcptrace's)."""
+    set before anything activated (and not be replaced by mcptrace's).  mcp 1.x does not
+    load OpenTelemetry: the program's import of it activates first, as before."""
     script = (
         f"import {STACK}\n"
+        "import sys\n"
+        "if 'opentelemetry' not in sys.modules:\n"
+        "    print('mcp did not load opentelemetry'); raise SystemExit\n"
         "from opentelemetry import trace\n"
         "from opentelemetry.sdk.trace import TracerProvider\n"
-        "mine = TracerProvider()\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import (\n"
+        "    InMemorySpanExporter)\n"
+        "mine, memory = TracerProvider(), InMemorySpanExporter()\n"
+        "mine.add_span_processor(SimpleSpanProcessor(memory))\n"
         "trace.set_tracer_provider(mine)\n"
-        "import mcp.client.session\n"
-        "print(trace.get_tracer_provider() is mine)\n"
+        "from mcp.shared import _otel\n"
+        "with _otel._tracer.start_as_current_span('through mcp'):\n"
+        "    pass\n"
+        "names = [s.name for s in memory.get_finished_spans()]\n"
+        "print(trace.get_tracer_provider() is mine, names)\n"
     )
     env = _env(tmp_path, MCPTRACE_SENSOR="none")
     result = run_under_mcptrace([PYTHON, "-c", script], spool, env=env)
-    assert result.stdout.strip() == "True", result.stderr
+    if lazy.mcp_major() == 1:
+        assert result.stdout.strip() == "mcp did not load opentelemetry", result.stderr
+    else:
+        assert result.stdout.strip() == "True ['through mcp']", result.stderr
 
 
 def _shape(spool: Path) -> Counter[tuple[str, int, str]]:
@@ -158,7 +173,6 @@ def test_the_thin_tables_name_the_instrumentor_s_own_wrappers() -> None:
     """The lazy tables name the instrumentor's own wrappers, entry for entry."""
     import importlib
 
-    from mcptrace.mcp import lazy
     from mcptrace.mcp.fastmcp import FASTMCP_PATCHES
     from mcptrace.mcp.transports import CLIENT_TRANSPORT_PATCHES
     from mcptrace.mcp.v1 import V1_PATCHES

@@ -6,11 +6,13 @@ loaded, honouring ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
 
 When the only instrumentors installed are mcptrace's own, start-up is lazy: the audit hook,
 the spawn patches and a watch on a few imports go in, reading the settings straight from
-the environment; the OpenTelemetry SDK, exporters and the MCP instrumentation load
-only when first needed (activation.py): the program imports mcp, fastmcp or opentelemetry,
-the sensor records its first event, or the process exits with something to write.  A
-process that needs none of them — ``python -c pass`` under ``mcptrace run`` — loads no
-OpenTelemetry at all.
+the environment; importing mcp or fastmcp puts thin wrappers on the MCP entry points
+(mcp/lazy.py).  The OpenTelemetry SDK, exporters and the MCP instrumentation load only
+when first needed (activation.py): the first call of one of those entry points, the
+program's own import or use of opentelemetry (mcp 2.x's import of it does not count), the
+sensor's first record, or the process exiting with something to write.  A process that
+needs none of them — ``python -c pass`` under ``mcptrace run`` — loads no OpenTelemetry
+at all.
 
 Everything else starts eagerly, as before: anything else hooking into auto-instrumentation
 (another instrumentor, a pre/post-instrument hook, gevent patching) runs OpenTelemetry's
@@ -268,6 +270,12 @@ def _load(value: str) -> object:
     return module
 
 
+def _beside(value: str, target: str) -> str:
+    """``target`` ("module:attribute") in the package of entry point ``value``."""
+    package = value.partition(":")[0].rpartition(".")[0]
+    return f"{package}.{target}"
+
+
 # --- start
 
 
@@ -302,11 +310,11 @@ def start() -> None:
             elif name == "mcptrace_subprocess":
                 _load(value)().instrument()  # type: ignore[operator]
             elif name == "mcptrace_mcp":
-                # thin wrappers as mcp loads; the first call of one activates, then runs
-                # the instrumentor, which puts the real ones in their place
-                from mcptrace.mcp import lazy
-
-                lazy.install(_instrument_later(name, value))
+                # thin wrappers as mcp loads (its ``lazy`` module, beside the entry point's):
+                # the first call of one activates, then runs the instrumentor, which puts
+                # the real ones in their place
+                install_thin = _load(_beside(value, "lazy:install"))
+                install_thin(_instrument_later(name, value))  # type: ignore[operator]
             else:
                 # the MCP instrumentation, thread context, detections (no policy is
                 # configured: quick_settings), any other of ours: once OTel is set up
