@@ -11,6 +11,8 @@ import importlib.util
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from mcptrace.mcp import lazy
 from support import EXAMPLES, PYTHON, clean_env, run_under_mcptrace, spans
 
@@ -188,3 +190,29 @@ def test_the_thin_tables_name_the_instrumentor_s_own_wrappers() -> None:
         module = importlib.import_module(home)
         named = [(m, dotted, getattr(module, name)) for m, dotted, name in table]
         assert named == list(real[home]), home
+
+
+def test_servers_made_in_several_threads_at_once_all_get_the_tracing_middleware(
+    spool: Path, tmp_path: Path
+) -> None:
+    """The first calls race: one thread activates and instruments while the others wait;
+    none may settle on the plain, uninstrumented call."""
+    if lazy.mcp_major() != 2:
+        pytest.skip("mcp 1.x has no middleware list: its servers are traced per message")
+    script = (
+        "import threading\n"
+        "import mcp\n"
+        "from mcp.server.lowlevel import Server\n"
+        "barrier, servers = threading.Barrier(6), []\n"
+        "def make(number):\n"
+        "    barrier.wait()\n"
+        "    servers.append(Server(f'server {number}'))\n"
+        "threads = [threading.Thread(target=make, args=(n,)) for n in range(6)]\n"
+        "for thread in threads: thread.start()\n"
+        "for thread in threads: thread.join()\n"
+        "kinds = [type(m).__name__ for s in servers for m in s.middleware]\n"
+        "print(kinds.count('TracingMiddleware'))\n"
+    )
+    for _ in range(3):
+        result = run_under_mcptrace([PYTHON, "-c", script], spool, env=_env(tmp_path))
+        assert result.stdout.strip() == "6", result.stderr

@@ -204,12 +204,12 @@ def start_instrumentation() -> None:
     from mcptrace import activation
 
     activation.activate()
-    if not _pending or not activation.is_active():
-        return
+    # under the lock even when nothing is pending: another thread may be instrumenting
+    # right now, and the caller must not find the instrumentor half done (and settle on
+    # plain calls for good)
     with _pending_lock:
-        instrument = _pending.pop() if _pending else None
-        if instrument is not None:
-            instrument()
+        if _pending and activation.is_active():
+            _pending.pop()()
 
 
 def _patch(module: ModuleType) -> None:
