@@ -310,11 +310,14 @@ def start() -> None:
             elif name == "mcptrace_subprocess":
                 _load(value)().instrument()  # type: ignore[operator]
             elif name == "mcptrace_mcp":
-                # thin wrappers as mcp loads (its ``lazy`` module, beside the entry point's):
-                # the first call of one activates, then runs the instrumentor, which puts
-                # the real ones in their place
-                install_thin = _load(_beside(value, "lazy:install"))
-                install_thin(_instrument_later(name, value))  # type: ignore[operator]
+                # thin wrappers as mcp loads (its ``lazy`` module, beside the entry point's,
+                # loaded just before mcp or fastmcp is): the first call of one activates,
+                # then runs the instrumentor, which puts the real ones in their place
+                from mcptrace import importwatch
+
+                install_thin = _thin_wrappers(name, value)
+                for module_name in ("mcp", "fastmcp"):
+                    importwatch.before(module_name, install_thin)
             else:
                 # the MCP instrumentation, thread context, detections (no policy is
                 # configured: quick_settings), any other of ours: once OTel is set up
@@ -327,6 +330,29 @@ def start() -> None:
         for module_name in ACTIVATING_IMPORTS:
             importwatch.before(module_name, _activate_before(module_name))
         activation.install_exit_flush()  # what was recorded survives os._exit and SIGTERM
+
+
+def _thin_wrappers(name: str, value: str) -> Callable[[], Callable[[], None] | None]:
+    """An ``importwatch.before`` callback installing the MCP instrumentation's thin half,
+    once, just before the module's body runs (outside importlib's global lock)."""
+    done: list[bool] = []
+
+    def install() -> None:
+        if done:
+            return
+        done.append(True)
+        try:
+            install_thin = _load(_beside(value, "lazy:install"))
+            install_thin(_instrument_later(name, value))  # type: ignore[operator]
+        except Exception as exc:
+            from mcptrace.activation import report
+
+            report(f"mcptrace: could not start {name} ({exc!r})")
+
+    def before() -> Callable[[], None] | None:
+        return None if done else install
+
+    return before
 
 
 def _instrument_later(name: str, value: str) -> Callable[[], None]:
