@@ -216,3 +216,21 @@ def test_servers_made_in_several_threads_at_once_all_get_the_tracing_middleware(
     for _ in range(3):
         result = run_under_mcptrace([PYTHON, "-c", script], spool, env=_env(tmp_path))
         assert result.stdout.strip() == "6", result.stderr
+
+
+def test_importing_fastmcp_sets_up_no_telemetry_until_its_first_server(
+    spool: Path, tmp_path: Path
+) -> None:
+    if importlib.util.find_spec("fastmcp") is None:
+        pytest.skip("fastmcp is not installed here (its CI stage runs this)")
+    script = (
+        "import sys\n"
+        "import fastmcp\n"
+        "print(any(m.startswith('opentelemetry.sdk') for m in sys.modules))\n"
+        "server = fastmcp.FastMCP('probe')\n"
+        "print(any(m.startswith('opentelemetry.sdk') for m in sys.modules))\n"
+        "print('mcptrace.mcp.fastmcp' in sys.modules)\n"
+    )
+    env = _env(tmp_path, MCPTRACE_SENSOR="none")
+    result = run_under_mcptrace([PYTHON, "-c", script], spool, env=env)
+    assert result.stdout.split() == ["False", "True", "True"], result.stderr
