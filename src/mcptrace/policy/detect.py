@@ -1096,6 +1096,8 @@ class Gate(NamedTuple):
 
 
 _ACCESS_KINDS = ("read", "write", "both", "none")
+# the checks that read nothing but an action's attributes, for an offer's text
+_OFFER_TEXT_CHECKS = frozenset({"poisoned-description", "injected-answer", "user-code"})
 
 
 def _access_kind(attributes: dict[str, Any]) -> str:
@@ -1141,6 +1143,9 @@ class Detector:
         self._pending: dict[str, list[DetectionRule]] = {}
         self._compiled: dict[str, CompiledDetection] = {}
         self._lock = threading.Lock()
+        # (tool, description, schema text) -> whether that offer, judged first in a call,
+        # matches no rule (see quiet_offer): every call of a tool judges its offer again
+        self.quiet_offers: dict[tuple[str | None, str, str], bool] = {}
         if not lazy:
             self.rules = [self._compile(rule) for rule in enabled]
             grouped: dict[str, list[CompiledDetection]] = {}
@@ -1243,6 +1248,38 @@ class Detector:
                 self.gate_memo.clear()
             self.gate_memo[key] = opened
         return gate.rules if opened else gate.ungated
+
+    def quiet_offer(self, offer: Action, tool: str | None) -> bool:
+        """Whether ``offer`` (a tool's offer, judged before any other action of its call)
+        matches no rule: then it changes nothing ``evaluate`` keeps (no finding, no fired
+        rule for ``after``, no count for ``min_count``), and a call judges the same without
+        it.  Remembered per (tool, exact description and schema text) — a changed offer is a
+        new key — when every rule about offers judges nothing but the offer's text; a rule
+        with any other check (the environment, a path, the process) is judged each time."""
+        attributes = offer.attributes
+        key = (
+            tool,
+            str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, "")),
+            str(attributes.get(ev.MCPTRACE_COMPONENT_SCHEMA_TEXT, "")),
+        )
+        quiet = self.quiet_offers.get(key)
+        if quiet is not None:
+            return quiet
+        candidates = self._candidates(offer) or []
+        quiet = not any(
+            compiled.applies_in(tool)
+            and not compiled.rule.after  # nothing fired before the first action
+            and compiled.matches(offer, self.resolve) is not None
+            for compiled in candidates
+        )
+        if all(
+            set(compiled.rule.checks) <= _OFFER_TEXT_CHECKS
+            for compiled in self.by_event.get(offer.event, ())
+        ):
+            if len(self.quiet_offers) >= 1024:
+                self.quiet_offers.clear()
+            self.quiet_offers[key] = quiet
+        return quiet
 
     def evaluate(self, actions: Iterable[Action], tool: str | None) -> list[Finding]:
         findings: list[Finding] = []

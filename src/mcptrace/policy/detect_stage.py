@@ -161,7 +161,11 @@ class DetectionStage:
                 ev.MCPTRACE_COMPONENT_DESCRIPTION: offer[0],
                 ev.MCPTRACE_COMPONENT_SCHEMA_TEXT: offer[1],
             }
-            actions.append((Action(first, ev.TOOL_OFFERED, offered), ev.CONTEXT, 0))
+            offered_action = Action(first, ev.TOOL_OFFERED, offered)
+            # a call that recorded nothing judges its offer first: an offer matching no
+            # rule (remembered per exact text) changes nothing the answer is judged with
+            if actions or not detector.quiet_offer(offered_action, tool):
+                actions.append((offered_action, ev.CONTEXT, 0))
         if answer:  # and what it told the model (instructions in a result)
             answered = {ev.MCPTRACE_COMPONENT_DESCRIPTION: answer}
             actions.append((Action(first, ev.TOOL_ANSWERED, answered), ev.CONTEXT, 0))
