@@ -553,6 +553,18 @@ _INSTRUCTION = (
 # in an answer (a file, a page, a mail the tool returns) prompt-style tags and "change the
 # recipient to ..." are ordinary content; what is addressed to the model is not
 _INJECTED = r"<\s*/?\s*important\b|" + _ADDRESSED
+# where any match of _INJECTED can begin (the first characters of each of its alternatives,
+# searched with the same flags): an answer without one needs no search of the whole pattern.
+# The lookahead's class (each word's first letter; re.IGNORECASE folds ı, İ in too) only
+# spares the alternation at the positions it could not begin at (fewer steps a character)
+_INJECTED_WORDS = ("do not", "don't", "never", "ignore", "assistant", "model", "ai", "llm", "agent")
+_INJECTED_FIRST = "[<\U000e0000-\U000e007f" + "".join(sorted({w[0] for w in _INJECTED_WORDS})) + "]"
+_INJECTED_START = (
+    f"(?={_INJECTED_FIRST})"
+    + "(?:[<\U000e0000-\U000e007f]|\\b(?:"
+    + "|".join(_INJECTED_WORDS)
+    + "))"
+)
 
 
 @functools.cache
@@ -582,7 +594,8 @@ def _poisoned_description(attributes: dict[str, Any]) -> bool:
 
 def _injected_answer(attributes: dict[str, Any]) -> bool:
     answer = str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))
-    return bool(_text_regex(_INJECTED).search(answer))
+    start = _text_regex(_INJECTED_START).search(answer)  # every answer is judged: most have none
+    return start is not None and bool(_text_regex(_INJECTED).search(answer, start.start()))
 
 
 def _environment_in_answer(attributes: dict[str, Any]) -> bool:
