@@ -151,6 +151,14 @@ def on_exit(callback: Callable[[], None], needs: Callable[[], bool] | None = Non
             atexit.register(at_exit)
 
 
+def something_to_write() -> bool:
+    """A part has something to write (what ``at_exit`` asks before activating)."""
+    try:
+        return any(needs() for needs in list(_exit_needs))
+    except Exception:
+        return True
+
+
 def _run(callback: Callable[[], None]) -> None:
     try:
         callback()

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from mcptrace.mcp import lazy
-from support import EXAMPLES, PYTHON, clean_env, run_under_mcptrace, spans
+from mcptrace.record import vocabulary as ev
+from support import EXAMPLES, PYTHON, clean_env, logs, run_under_mcptrace, spans
 
 STACK = ", ".join(
     name
@@ -234,3 +235,20 @@ def test_importing_fastmcp_sets_up_no_telemetry_until_its_first_server(
     env = _env(tmp_path, MCPTRACE_SENSOR="none")
     result = run_under_mcptrace([PYTHON, "-c", script], spool, env=env)
     assert result.stdout.split() == ["False", "True", "True"], result.stderr
+
+
+def test_a_program_that_imports_mcp_and_ends_at_once_is_still_judged(tmp_path: Path) -> None:
+    """Importing mcp used to set everything up, detections included; a program that imports
+    it and ends before anything activated is judged at exit all the same."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIAEXAMPLE\n")
+    script = "import os, mcp\nopen(os.path.expanduser('~/.aws/credentials')).read()\n"
+    spool = tmp_path / "spool"
+    run_under_mcptrace([PYTHON, "-c", script], spool, env=_env(tmp_path, HOME=str(home)))
+    rules = {
+        str(r.attributes.get(ev.DETECTION_RULE))
+        for r in logs(spool)
+        if r.event_name == ev.DETECTION
+    }
+    assert any(rule.startswith("credential-access.") for rule in rules), rules

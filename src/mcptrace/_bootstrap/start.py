@@ -359,7 +359,7 @@ def _instrument_later(name: str, value: str) -> Callable[[], None]:
     def instrument() -> None:
         from mcptrace import activation
 
-        if activation.exiting() and not (name == "mcptrace_policy" and _started_in_a_span()):
+        if activation.exiting() and not (name == "mcptrace_policy" and _judged_at_exit()):
             return  # activated to write what is left: nothing will run to instrument
         try:
             _load(value)().instrument()  # type: ignore[operator]
@@ -369,10 +369,14 @@ def _instrument_later(name: str, value: str) -> Callable[[], None]:
     return instrument
 
 
-def _started_in_a_span() -> bool:
-    """A child a traced parent started (a tool's ``python -c`` child, a pool worker): its
-    detections still judge, at exit, what it did before it exits."""
-    return bool(os.environ.get("TRACEPARENT"))
+def _judged_at_exit() -> bool:
+    """A child a traced parent started (a tool's ``python -c`` child, a pool worker), or a
+    program that imported mcp or fastmcp (which set everything up at import before
+    ``import mcp`` became lazy): its detections still judge, at exit, what it did if
+    nothing activated before the exit."""
+    return bool(os.environ.get("TRACEPARENT")) or any(
+        name in sys.modules for name in ("mcp", "fastmcp")
+    )
 
 
 def _activate_before(module_name: str) -> Callable[[], Callable[[], None] | None]:

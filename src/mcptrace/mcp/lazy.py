@@ -240,6 +240,17 @@ def _patch(module: ModuleType) -> None:
             activation.report(f"mcptrace: could not instrument {where} ({exc!r})")
 
 
+def _activate_if_recorded(module: ModuleType) -> None:
+    """Once mcp (or fastmcp) has loaded: if the sensor has recorded something by then (the
+    import of pydantic alone does), activate now, as importing mcp always did, so what the
+    program does next is judged by the detections even if it ends within the second the
+    sensor would otherwise wait; the MCP instrumentation still waits for its first call."""
+    from mcptrace import activation
+
+    if not activation.is_settled() and activation.something_to_write():
+        activation.activate()
+
+
 def install(instrument: Callable[[], None]) -> None:
     """Watch every module the instrumentation patches; each gets its thin wrappers as it
     finishes loading (before anything importing it can take a reference).  ``instrument``
@@ -247,6 +258,8 @@ def install(instrument: Callable[[], None]) -> None:
     An activation for another reason (a record to write, the program's own use of
     OpenTelemetry) leaves it for that first call."""
     _pending.append(instrument)
+    for name in ("mcp", "fastmcp"):
+        importwatch.after(name, _activate_if_recorded)
     names = {module for _, table in TABLES for module, _, _ in table}
     for name in sorted(names):
         importwatch.after(name, _patch)
