@@ -68,6 +68,7 @@ from mcptrace.mcp.sessions import (
     peer_attributes_from_request,
     with_session,
 )
+from mcptrace.mcp.span_attributes import set_span_attributes
 from mcptrace.mcp.spans import handling_span, run_handler, sending_span
 from mcptrace.record.offers import (
     remember_answer,
@@ -163,7 +164,7 @@ class SdkSpanEnricher:
                 return
             if span.name.startswith(_SDK_CLIENT_PREFIX):
                 span.update_name(span.name[len(_SDK_CLIENT_PREFIX) :])
-            span.set_attributes(outbound.span_attributes())
+            set_span_attributes(span, outbound.span_attributes())
             outbound.span = span
             request_id = (span.attributes or {}).get(JSONRPC_REQUEST_ID)
             if request_id is not None:
@@ -175,7 +176,7 @@ class SdkSpanEnricher:
             inbound = _INBOUND.get()  # set by TracingMiddleware on fastmcp servers
             if inbound is None:
                 return
-            span.set_attributes(inbound.attributes)
+            set_span_attributes(span, inbound.attributes)
             if inbound.ambient is not None:
                 parent = span.parent
                 if parent is None or parent.span_id != inbound.ambient.span_id:
@@ -196,7 +197,7 @@ def adopt_client_span(span: Any, request_id: Any) -> None:
     outbound = _OUTBOUND.get()
     if outbound is None or outbound.span is not None:
         return
-    span.set_attributes(outbound.span_attributes())
+    set_span_attributes(span, outbound.span_attributes())
     outbound.span = span
     if request_id is not None:
         outbound.request_id = str(request_id)
