@@ -160,12 +160,14 @@ def _assert_traced_as_when_eager(tmp_path: Path, name: str, command: list[str]) 
     assert pairs == _client_server_pairs(eager)
 
 
+@pytest.mark.slow  # real sessions: CI runs them, the fast loop does not
 def test_a_stdio_session_after_the_import_is_traced_as_when_set_up_at_start(
     tmp_path: Path,
 ) -> None:
     _assert_traced_as_when_eager(tmp_path, "stdio", [PYTHON, str(EXAMPLES / "client.py")])
 
 
+@pytest.mark.slow  # real sessions: CI runs them, the fast loop does not
 def test_an_http_session_after_the_import_is_traced_as_when_set_up_at_start(
     tmp_path: Path,
 ) -> None:
@@ -193,6 +195,7 @@ def test_the_thin_tables_name_the_instrumentor_s_own_wrappers() -> None:
         assert named == list(real[home]), home
 
 
+@pytest.mark.slow  # real sessions: CI runs them, the fast loop does not
 def test_servers_made_in_several_threads_at_once_all_get_the_tracing_middleware(
     spool: Path, tmp_path: Path
 ) -> None:
