@@ -240,6 +240,18 @@ def compile_mcptrace() -> None:
     compileall.compile_dir(os.path.dirname(mcptrace.__file__), quiet=1)
 
 
+def own_peak_rss_kib() -> int:
+    """This process's own peak resident set size (KiB): the kernel's ``VmHWM``.
+
+    Not ``ru_maxrss``: Linux carries the parent's peak across (v)fork and exec into it, so
+    a server spawned by a client that had grown larger would report the client's peak."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def memory_report(top: int = 30) -> dict[str, Any]:
     """Where this process's memory is: the kernel's figures (``/proc/self/status``,
     ``smaps_rollup``: anonymous against file-backed), the ``top`` mappings by RSS (a C

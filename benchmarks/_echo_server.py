@@ -58,10 +58,8 @@ def process_stats() -> str:
 
 @server.tool()
 def peak_rss_kib() -> int:
-    """The server's peak resident set size so far (KiB on Linux)."""
-    import resource
-
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """The server's own peak resident set size so far (KiB on Linux)."""
+    return _child.own_peak_rss_kib()
 
 
 @server.tool()

@@ -221,3 +221,24 @@ def test_the_table_renderer_says_one_line_for_a_missing_file(tmp_path: Path) -> 
     from benchmarks.table import main
 
     assert main([str(tmp_path / "none.json")]) == 2
+
+
+def test_a_childs_peak_rss_is_its_own_not_its_larger_parents() -> None:
+    """ru_maxrss carries the parent's peak across (v)fork and exec; the server's figure must
+    not: a child of a 256 MiB parent reads its own few MiB."""
+    script = (
+        "import subprocess, sys\n"
+        "held = bytearray(256 * 1024 * 1024)\n"
+        "held[::4096] = b'\\x01' * len(held[::4096])\n"
+        "code = 'import resource; from benchmarks._child import own_peak_rss_kib as p; "
+        "print(p(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)'\n"
+        "print(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,"
+        " check=True).stdout)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    own_kib, inherited_kib = map(int, result.stdout.split())
+    assert inherited_kib > 256 * 1024  # the kernel's behaviour this guards against
+    assert own_kib < 128 * 1024

@@ -13,7 +13,6 @@ import datetime
 import importlib
 import os
 import pickle
-import resource
 import socket
 import subprocess
 import sys
@@ -226,12 +225,21 @@ def add_audit_hook() -> str:
 
 @server.tool()
 def many_opens(count: int) -> str:
-    """Open /dev/null ``count`` times; returns peak RSS (KiB) before and after."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Open /dev/null ``count`` times; returns this process's own peak RSS (KiB, VmHWM:
+    ru_maxrss would carry the spawning client's peak) before and after."""
+    before = _own_peak_rss_kib()
     for _ in range(count):
         open("/dev/null", "rb").close()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = _own_peak_rss_kib()
     return f"{before} {after}"
+
+
+def _own_peak_rss_kib() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 if __name__ == "__main__":
