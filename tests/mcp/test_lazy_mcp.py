@@ -30,7 +30,10 @@ def heavy():
     return sorted(
         name for name in sys.modules
         if name.startswith(("opentelemetry.sdk", "mcptrace.export", "mcptrace.record.span_"))
-        or (name.startswith("mcptrace.mcp.") and name != "mcptrace.mcp.lazy")
+        or (
+            name.startswith("mcptrace.mcp.")
+            and name not in ("mcptrace.mcp.lazy", "mcptrace.mcp.patch_tables")
+        )
     )
 import {STACK}
 print("after import:", *heavy())
@@ -174,25 +177,27 @@ def test_an_http_session_after_the_import_is_traced_as_when_set_up_at_start(
     _assert_traced_as_when_eager(tmp_path, "http", [PYTHON, str(EXAMPLES / "http_client.py")])
 
 
-def test_the_thin_tables_name_the_instrumentor_s_own_wrappers() -> None:
-    """The lazy tables name the instrumentor's own wrappers, entry for entry."""
+def test_the_thin_and_the_real_wrappers_come_from_one_table() -> None:
+    """lazy's thin wrappers and the instrumentor's real ones read the same table: each
+    name there is a wrapper of that name in its home, entry for entry."""
     import importlib
 
-    from mcptrace.mcp.fastmcp import FASTMCP_PATCHES
-    from mcptrace.mcp.transports import CLIENT_TRANSPORT_PATCHES
-    from mcptrace.mcp.v1 import V1_PATCHES
-    from mcptrace.mcp.v2 import V2_PATCHES
+    from mcptrace.mcp import patch_tables
 
-    real = {
-        "mcptrace.mcp.transports": CLIENT_TRANSPORT_PATCHES,
-        "mcptrace.mcp.v1": V1_PATCHES,
-        "mcptrace.mcp.v2": V2_PATCHES,
-        "mcptrace.mcp.fastmcp": FASTMCP_PATCHES,
+    assert lazy.TABLES is patch_tables.TABLES
+    bound = {
+        "mcptrace.mcp.transports": "CLIENT_TRANSPORT_PATCHES",
+        "mcptrace.mcp.v1": "V1_PATCHES",
+        "mcptrace.mcp.v2": "V2_PATCHES",
+        "mcptrace.mcp.fastmcp": "FASTMCP_PATCHES",
     }
-    for home, table in lazy.TABLES:
+    assert {home for home, _ in patch_tables.TABLES} == set(bound)
+    for home, table in patch_tables.TABLES:
         module = importlib.import_module(home)
-        named = [(m, dotted, getattr(module, name)) for m, dotted, name in table]
-        assert named == list(real[home]), home
+        patches = getattr(module, bound[home])
+        assert [(m, dotted) for m, dotted, _ in patches] == [(m, d) for m, d, _ in table]
+        for (_, dotted, wrapper), (_, _, name) in zip(patches, table, strict=True):
+            assert callable(wrapper) and wrapper is vars(module)[name], (home, dotted)
 
 
 @pytest.mark.slow  # real sessions: CI runs them, the fast loop does not

@@ -33,7 +33,7 @@ from weakref import WeakKeyDictionary
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
-from mcptrace.mcp import v2
+from mcptrace.mcp import patch_tables, v2
 from mcptrace.mcp.inventory import (
     announce_components,
     announce_server_start,
@@ -167,11 +167,4 @@ def wrap_local_provider_add_component(
     return added
 
 
-FASTMCP_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
-    ("fastmcp.server.server", "FastMCP.run_async", wrap_fastmcp_run_async),
-    (
-        "fastmcp.server.providers.local_provider.local_provider",
-        "LocalProvider._add_component",
-        wrap_local_provider_add_component,
-    ),
-)
+FASTMCP_PATCHES = patch_tables.bind(patch_tables.FASTMCP, globals())

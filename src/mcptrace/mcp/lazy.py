@@ -15,8 +15,8 @@ everything had been set up at import.  A process that imports mcp and never uses
 neither the SDK nor mcptrace's span, export or enrichment modules.
 
 A reference taken before activation (``mcp/__init__`` binding ``stdio_client``, say) keeps
-the thin wrapper, which from then on calls the real one.  The tables below name the
-instrumentor's own (``transports``, ``v1``, ``v2``, ``fastmcp``); a test keeps them equal.
+the thin wrapper, which from then on calls the real one.  The entry points are the
+instrumentor's own, from the one table both read (``patch_tables``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,17 @@ import sys
 
 from mcptrace import importwatch
 from mcptrace.instrumentor import WRAPPER_ATTRIBUTE, unwrap, wrap_function_wrapper
+from mcptrace.mcp.patch_tables import (
+    FASTMCP,
+    FASTMCP_HOME,
+    TABLES,
+    TRANSPORTS,
+    TRANSPORTS_HOME,
+    V1,
+    V1_HOME,
+    V2,
+    V2_HOME,
+)
 
 TYPE_CHECKING = False  # not typing's: this module is imported at every interpreter start
 if TYPE_CHECKING:
@@ -33,79 +44,6 @@ if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
 
-# (module, attribute, wrapper's name in ``home``): mcptrace.mcp.transports.CLIENT_TRANSPORT_PATCHES
-_TRANSPORTS = "mcptrace.mcp.transports"
-TRANSPORTS = (
-    ("mcp.client.stdio", "stdio_client", "wrap_stdio_client"),
-    ("mcp.client.streamable_http", "streamable_http_client", "wrap_http_client"),
-    ("mcp.client.streamable_http", "streamablehttp_client", "wrap_http_client"),
-    ("mcp.client.streamable_http", "StreamableHTTPTransport.post_writer", "wrap_post_writer"),
-    ("mcp.client.sse", "sse_client", "wrap_sse_client"),
-)
-# mcptrace.mcp.v1.V1_PATCHES
-_V1 = "mcptrace.mcp.v1"
-V1 = (
-    ("mcp.shared.session", "BaseSession.send_request", "wrap_send_request"),
-    ("mcp.shared.session", "BaseSession.send_notification", "wrap_send_notification"),
-    ("mcp.shared.session", "BaseSession.__aenter__", "wrap_session_aenter"),
-    ("mcp.shared.session", "BaseSession.__aexit__", "wrap_session_aexit"),
-    ("mcp.shared.session", "RequestResponder.respond", "wrap_respond"),
-    ("mcp.client.session", "ClientSession.__init__", "wrap_client_session_init"),
-    ("mcp.client.session", "ClientSession._received_request", "wrap_client_received_request"),
-    (
-        "mcp.client.session",
-        "ClientSession._received_notification",
-        "wrap_client_received_notification",
-    ),
-    ("mcp.server.session", "ServerSession.__init__", "wrap_server_session_init"),
-    ("mcp.server.session", "ServerSession._received_request", "wrap_server_received_request"),
-    ("mcp.server.lowlevel.server", "Server._handle_message", "wrap_handle_message"),
-    (
-        "mcp.server.streamable_http",
-        "StreamableHTTPServerTransport.connect",
-        "wrap_http_transport_connect",
-    ),
-    ("mcp.server.fastmcp.server", "FastMCP.run_stdio_async", "wrap_server_run"),
-    ("mcp.server.fastmcp.server", "FastMCP.run_streamable_http_async", "wrap_server_run"),
-    ("mcp.server.fastmcp.server", "FastMCP.run_sse_async", "wrap_server_run"),
-)
-# mcptrace.mcp.v2.V2_PATCHES
-_V2 = "mcptrace.mcp.v2"
-V2 = (
-    (
-        "mcp.shared.jsonrpc_dispatcher",
-        "JSONRPCDispatcher.send_raw_request",
-        "wrap_send_raw_request",
-    ),
-    ("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher._resolve_pending", "wrap_resolve_pending"),
-    ("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher.notify", "wrap_notify"),
-    ("mcp.server.connection", "Connection.for_loop", "wrap_connection_for_loop"),
-    ("mcp.server.runner", "aclose_shielded", "wrap_aclose_shielded"),
-    ("mcp.server.lowlevel.server", "Server.__init__", "wrap_server_init"),
-    ("mcp.client.session", "ClientSession.__init__", "wrap_client_session_init"),
-    ("mcp.client.session", "ClientSession.__aexit__", "wrap_client_session_aexit"),
-    ("mcp.client.session", "ClientSession._on_request", "wrap_client_handles"),
-    ("mcp.client.session", "ClientSession._on_notify", "wrap_client_handles"),
-    (
-        "mcp.client.session",
-        "ClientSession._intercept_notification",
-        "wrap_client_intercept_notification",
-    ),
-    ("mcp.server.mcpserver.server", "MCPServer.run_stdio_async", "wrap_server_run"),
-    ("mcp.server.mcpserver.server", "MCPServer.run_streamable_http_async", "wrap_server_run"),
-    ("mcp.server.mcpserver.server", "MCPServer.run_sse_async", "wrap_server_run"),
-)
-# mcptrace.mcp.fastmcp.FASTMCP_PATCHES
-_FASTMCP = "mcptrace.mcp.fastmcp"
-FASTMCP = (
-    ("fastmcp.server.server", "FastMCP.run_async", "wrap_fastmcp_run_async"),
-    (
-        "fastmcp.server.providers.local_provider.local_provider",
-        "LocalProvider._add_component",
-        "wrap_local_provider_add_component",
-    ),
-)
-TABLES = ((_TRANSPORTS, TRANSPORTS), (_V1, V1), (_V2, V2), (_FASTMCP, FASTMCP))
 
 _pending: list[Callable[[], None]] = []  # the MCP instrumentation, until an MCP call runs it
 _pending_lock = _thread.RLock()
@@ -185,11 +123,11 @@ def mcp_major() -> int | None:
 def _entries(module_name: str) -> list[tuple[str, str, str]]:
     """(attribute, home, wrapper name) of what goes on ``module_name`` for this mcp."""
     major = mcp_major()
-    chosen = [(_TRANSPORTS, TRANSPORTS), (_FASTMCP, FASTMCP)]
+    chosen = [(TRANSPORTS_HOME, TRANSPORTS), (FASTMCP_HOME, FASTMCP)]
     if major == 1:
-        chosen.append((_V1, V1))
+        chosen.append((V1_HOME, V1))
     elif major == 2:
-        chosen.append((_V2, V2))
+        chosen.append((V2_HOME, V2))
     return [
         (dotted, home, name)
         for home, table in chosen

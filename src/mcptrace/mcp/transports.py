@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from mcptrace.mcp import patch_tables
 from mcptrace.record.redact import redact_argv, redact_url
 from mcptrace.record.vocabulary import (
     MCPTRACE_CONNECT_COMMAND,
@@ -186,10 +187,4 @@ def wrap_post_writer(
     return wrapped(*args, **kwargs)
 
 
-CLIENT_TRANSPORT_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
-    ("mcp.client.stdio", "stdio_client", wrap_stdio_client),
-    ("mcp.client.streamable_http", "streamable_http_client", wrap_http_client),
-    ("mcp.client.streamable_http", "streamablehttp_client", wrap_http_client),
-    ("mcp.client.streamable_http", "StreamableHTTPTransport.post_writer", wrap_post_writer),
-    ("mcp.client.sse", "sse_client", wrap_sse_client),
-)
+CLIENT_TRANSPORT_PATCHES = patch_tables.bind(patch_tables.TRANSPORTS, globals())

@@ -22,9 +22,10 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
+from mcptrace.mcp import patch_tables
 from mcptrace.mcp.callers import client_info_attributes, server_info_attributes
 from mcptrace.mcp.hooks import after, after_async, finally_async, with_argument
-from mcptrace.mcp.inventory import wrap_server_run
+from mcptrace.mcp.inventory import wrap_server_run  # noqa: F401  (bound by name: patch_tables)
 from mcptrace.mcp.outcome import (
     capture_arguments,
     record_exception,
@@ -386,28 +387,4 @@ async def wrap_respond(
     return await wrapped(*args, **kwargs)
 
 
-V1_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
-    ("mcp.shared.session", "BaseSession.send_request", wrap_send_request),
-    ("mcp.shared.session", "BaseSession.send_notification", wrap_send_notification),
-    ("mcp.shared.session", "BaseSession.__aenter__", wrap_session_aenter),
-    ("mcp.shared.session", "BaseSession.__aexit__", wrap_session_aexit),
-    ("mcp.shared.session", "RequestResponder.respond", wrap_respond),
-    ("mcp.client.session", "ClientSession.__init__", wrap_client_session_init),
-    ("mcp.client.session", "ClientSession._received_request", wrap_client_received_request),
-    (
-        "mcp.client.session",
-        "ClientSession._received_notification",
-        wrap_client_received_notification,
-    ),
-    ("mcp.server.session", "ServerSession.__init__", wrap_server_session_init),
-    ("mcp.server.session", "ServerSession._received_request", wrap_server_received_request),
-    ("mcp.server.lowlevel.server", "Server._handle_message", wrap_handle_message),
-    (
-        "mcp.server.streamable_http",
-        "StreamableHTTPServerTransport.connect",
-        wrap_http_transport_connect,
-    ),
-    ("mcp.server.fastmcp.server", "FastMCP.run_stdio_async", wrap_server_run),
-    ("mcp.server.fastmcp.server", "FastMCP.run_streamable_http_async", wrap_server_run),
-    ("mcp.server.fastmcp.server", "FastMCP.run_sse_async", wrap_server_run),
-)
+V1_PATCHES = patch_tables.bind(patch_tables.V1, globals())

@@ -40,9 +40,10 @@ from opentelemetry.trace import SpanContext, SpanKind
 
 from mcptrace.activation import report
 from mcptrace.export.enrich import Additions
+from mcptrace.mcp import patch_tables
 from mcptrace.mcp.callers import client_info_attributes, server_info_attributes
 from mcptrace.mcp.hooks import after, finally_async, with_argument
-from mcptrace.mcp.inventory import wrap_server_run
+from mcptrace.mcp.inventory import wrap_server_run  # noqa: F401  (bound by name: patch_tables)
 from mcptrace.mcp.outcome import (
     capture_arguments,
     record_exception,
@@ -563,32 +564,4 @@ def wrap_client_intercept_notification(
     return consumed
 
 
-# Where each hook goes, by module; the server side uses only public names (Server.__init__ adds
-# the middleware; a connection's session is made in Connection.for_loop and ended in
-# aclose_shielded).
-_HOOKS: dict[str, dict[str, Callable[..., Any]]] = {
-    "mcp.shared.jsonrpc_dispatcher": {
-        "JSONRPCDispatcher.send_raw_request": wrap_send_raw_request,
-        "JSONRPCDispatcher._resolve_pending": wrap_resolve_pending,
-        "JSONRPCDispatcher.notify": wrap_notify,
-    },
-    "mcp.server.connection": {"Connection.for_loop": wrap_connection_for_loop},
-    "mcp.server.runner": {"aclose_shielded": wrap_aclose_shielded},
-    "mcp.server.lowlevel.server": {"Server.__init__": wrap_server_init},
-    "mcp.client.session": {
-        "ClientSession.__init__": wrap_client_session_init,
-        "ClientSession.__aexit__": wrap_client_session_aexit,
-        "ClientSession._on_request": wrap_client_handles,
-        "ClientSession._on_notify": wrap_client_handles,
-        "ClientSession._intercept_notification": wrap_client_intercept_notification,
-    },
-    "mcp.server.mcpserver.server": {
-        f"MCPServer.{run}": wrap_server_run
-        for run in ("run_stdio_async", "run_streamable_http_async", "run_sse_async")
-    },
-}
-V2_PATCHES: tuple[tuple[str, str, Callable[..., Any]], ...] = tuple(
-    (module, dotted, wrapper)
-    for module, hooks in _HOOKS.items()
-    for dotted, wrapper in hooks.items()
-)
+V2_PATCHES = patch_tables.bind(patch_tables.V2, globals())
