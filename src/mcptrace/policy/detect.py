@@ -568,6 +568,11 @@ _INJECTED_START = (
 
 
 @functools.cache
+def _markup_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@functools.cache
 def _text_regex(pattern: str) -> re.Pattern[str]:
     """The three above, compiled when a tool's offer or answer is first judged (≈10 ms):
     a process that serves no tool never pays for them."""
@@ -583,9 +588,9 @@ def _poisoned_description(attributes: dict[str, Any]) -> bool:
     schema = str(attributes.get(ev.MCPTRACE_COMPONENT_SCHEMA_TEXT, ""))
     verdict = _offer_verdicts.get((description, schema))
     if verdict is None:
-        verdict = bool(
-            _text_regex(_POISON).search(description) or _text_regex(_INSTRUCTION).search(schema)
-        )
+        verdict = any(
+            _text_regex(_POISON).search(text) for text in _as_written_and_read(description)
+        ) or any(_text_regex(_INSTRUCTION).search(text) for text in _as_written_and_read(schema))
         if len(_offer_verdicts) >= 1024:
             _offer_verdicts.clear()
         _offer_verdicts[(description, schema)] = verdict
@@ -594,8 +599,55 @@ def _poisoned_description(attributes: dict[str, Any]) -> bool:
 
 def _injected_answer(attributes: dict[str, Any]) -> bool:
     answer = str(attributes.get(ev.MCPTRACE_COMPONENT_DESCRIPTION, ""))
-    start = _text_regex(_INJECTED_START).search(answer)  # every answer is judged: most have none
-    return start is not None and bool(_text_regex(_INJECTED).search(answer, start.start()))
+    if _injected(answer):
+        return True
+    plain = _as_read(answer)
+    return plain is not None and _injected(plain)
+
+
+def _injected(text: str) -> bool:
+    start = _text_regex(_INJECTED_START).search(text)  # every answer is judged: most have none
+    return start is not None and bool(_text_regex(_INJECTED).search(text, start.start()))
+
+
+# markup a reader does not see as text: HTML tags; markdown's emphasis, code and strike marks
+_TAG = r"<[^<>\n]{0,64}>"
+_MARKS = str.maketrans("", "", "*`~_")
+# Unicode's format characters (category Cf: zero-width, soft hyphen, bidi controls, tags)
+_FORMAT = (
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+
+
+def _as_written_and_read(text: str) -> tuple[str, ...]:
+    """``text``, and the text a reader or a model sees when it differs (``_as_read``)."""
+    plain = _as_read(text)
+    return (text,) if plain is None else (text, plain)
+
+
+def _as_read(text: str) -> str | None:
+    """The text a reader or a model sees in ``text``, when it differs: compatibility forms
+    folded (NFKC: fullwidth ``ｉｇｎｏｒｅ``, mathematical letters, ligatures), invisible
+    format characters dropped (zero-width spaces and joiners, soft hyphens, bidi controls)
+    and markup removed (``<b>ignore</b>``, ``**ignore** previous``, ``ign_ore``).  The
+    patterns judge both forms: hidden tag characters are format characters, seen only as
+    written."""
+    if text.isascii():
+        if "<" not in text and "_" not in text and "*" not in text and "`" not in text:
+            if "~" not in text:
+                return None
+        plain = text
+    else:
+        import unicodedata
+
+        plain = _markup_regex(_FORMAT).sub("", unicodedata.normalize("NFKC", text))
+    if "<" in plain:
+        plain = _markup_regex(_TAG).sub("", plain)
+    plain = plain.translate(_MARKS)
+    return None if plain == text else plain
 
 
 def _environment_in_answer(attributes: dict[str, Any]) -> bool:
