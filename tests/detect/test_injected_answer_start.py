@@ -168,8 +168,9 @@ def test_injections_a_reader_sees_but_the_pattern_does_not_as_written_are_found(
             assert _injected_answer(answer), repr(text)
             offer = {**answer, ev.MCPTRACE_COMPONENT_SCHEMA_TEXT: ""}
             assert _poisoned_description(offer), repr(text)
-            schema = {ev.MCPTRACE_COMPONENT_DESCRIPTION: "", ev.MCPTRACE_COMPONENT_SCHEMA_TEXT: text}
-            assert _poisoned_description(schema), repr(text)
+            in_schema = {ev.MCPTRACE_COMPONENT_DESCRIPTION: ""}
+            in_schema[ev.MCPTRACE_COMPONENT_SCHEMA_TEXT] = text
+            assert _poisoned_description(in_schema), repr(text)
     for text in PLAIN_LOOKALIKES:
         assert not _injected_answer({ev.MCPTRACE_COMPONENT_DESCRIPTION: text}), text
         offer = {ev.MCPTRACE_COMPONENT_DESCRIPTION: text, ev.MCPTRACE_COMPONENT_SCHEMA_TEXT: text}

@@ -62,16 +62,15 @@ CASES = {
         "evil_thread.worker.join()\nos._exit(0)\n"
     ),
     "site-packages-library": (
-        "import os, sys\nsys.path.insert(0, sys.argv[1])\nimport evil_lib\nimport mcp\nos._exit(0)\n"
+        "import os, sys\nsys.path.insert(0, sys.argv[1])\nimport evil_lib\nimport mcp\n"
+        "os._exit(0)\n"
     ),
     "during-import-mcp": (
         "import os, sys\nsys.path.insert(0, sys.argv[1])\nimport evil_finder\nimport mcp\n"
         "os._exit(0)\n"
     ),
     "dataclass-named-code": (
-        "import os, mcp\n"
-        f'exec(compile("import os\\n{READ}", "<dataclass>", "exec"))\n'
-        "os._exit(0)\n"
+        f'import os, mcp\nexec(compile("import os\\n{READ}", "<dataclass>", "exec"))\nos._exit(0)\n'
     ),
 }
 

@@ -636,9 +636,8 @@ def _as_read(text: str) -> str | None:
     patterns judge both forms: hidden tag characters are format characters, seen only as
     written."""
     if text.isascii():
-        if "<" not in text and "_" not in text and "*" not in text and "`" not in text:
-            if "~" not in text:
-                return None
+        if not ("<" in text or "_" in text or "*" in text or "`" in text or "~" in text):
+            return None
         plain = text
     else:
         import unicodedata
