@@ -22,6 +22,7 @@ from opentelemetry.semconv.attributes.exception_attributes import (
 from opentelemetry.trace import Span, StatusCode
 
 from mcptrace.mcp.capture import capture_enabled, to_captured_json
+from mcptrace.record.lookup import attribute
 from mcptrace.record.redact import redact_text
 from mcptrace.record.vocabulary import (
     ERROR_TYPE,
@@ -68,8 +69,8 @@ def record_exception(span: Span, error: BaseException) -> None:
 def tool_result_is_error(result: Any) -> bool:
     if isinstance(result, Mapping):
         return result.get("isError") is True
-    root = getattr(result, "root", result)  # 1.x ServerResult wraps the result
-    return getattr(root, "isError", None) is True or getattr(root, "is_error", None) is True
+    root = attribute(result, "root", result)  # 1.x ServerResult wraps the result
+    return attribute(root, "isError") is True or attribute(root, "is_error") is True
 
 
 def record_tool_result(span: Span, result: Any) -> None:
@@ -78,7 +79,7 @@ def record_tool_result(span: Span, result: Any) -> None:
         span.set_attribute(ERROR_TYPE, TOOL_ERROR)
         span.set_status(StatusCode.ERROR)
     if capture_enabled():
-        root = getattr(result, "root", result)
+        root = attribute(result, "root", result)
         span.set_attribute(GEN_AI_TOOL_CALL_RESULT, to_captured_json(root))
 
 

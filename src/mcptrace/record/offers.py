@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mcptrace.record.lookup import attribute
+
 LIMIT = 4096
 ANSWERS = 256
 TEXT_MAX = 8192
@@ -129,15 +131,13 @@ def tool_offer(name: str | None) -> tuple[str, str] | None:
 
 
 def _answer_text(result: Any) -> str:
-    root = getattr(result, "root", result)
+    root = attribute(result, "root", result)
     if isinstance(root, Mapping):
         content: Any = [root.get(key) for key in ("content", "contents", "messages")]
         structured = root.get("structuredContent")
     else:
-        content = [getattr(root, key, None) for key in ("content", "contents", "messages")]
-        structured = getattr(root, "structured_content", None) or getattr(
-            root, "structuredContent", None
-        )
+        content = [attribute(root, key) for key in ("content", "contents", "messages")]
+        structured = attribute(root, "structured_content") or attribute(root, "structuredContent")
     parts: list[str] = []
     for item in content:
         _strings(item, parts)
