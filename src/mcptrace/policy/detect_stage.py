@@ -112,6 +112,12 @@ class DetectionStage:
             self._failed = True
             return None
 
+    @staticmethod
+    def judges(state: SpanState) -> bool:
+        """Whether a call for ``state`` can judge anything: False returns [] at once."""
+        root = state.root
+        return root.is_mcp or (root.label == PROCESS and root is state)
+
     def __call__(
         self, state: SpanState, records: list[Record], span_attributes: Mapping[str, Any] | None
     ) -> list[Event]:
@@ -119,7 +125,7 @@ class DetectionStage:
         if root.label == PROCESS and root is state:  # a child a call started, as it exits
             return self._judge_child(state, records)
         if not root.is_mcp:  # detections judge MCP requests (tool calls), like the policy
-            return []
+            return []  # (``judges`` says so before: keep the two in step)
         tool = _tool_name(span_attributes)
         self._remember(state, tool)
         actions: list[tuple[Action, str, int]] = []
@@ -399,6 +405,7 @@ def install(
     stage = DetectionStage(recorder, policy)
     offers.judging = True  # the answers a server sends are worth keeping for the rules
     recorder.detector = stage
+    recorder.judges = stage.judges
     recorder.late_detector = stage.late
     recorder.pump.after_fork.append(stage.reset_after_fork)
     recorder.judge_past_cap = True  # a flood past the per-span caps hides nothing from it

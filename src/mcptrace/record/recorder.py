@@ -191,6 +191,9 @@ class Recorder:
         self.drain: Callable[[], None] | None = None
         # judges a span's records when it ends (policy/detect_stage.py): its span events
         self.detector: Detector | None = None
+        # whether the detector has anything to do for a span (else it returns no events at
+        # once): set with it; None while a detector is set means it judges every span
+        self.judges: Callable[[SpanState], bool] | None = None
         # judges, on the log thread, the records no span end will judge: those of a thread
         # still working after its call ended (``mcptrace.span.ended``) and those of no call
         # (start-up, unattributed); returns detection records to emit with them
@@ -347,6 +350,29 @@ class Recorder:
             first()
 
     # --- conversions (off the hot path)
+
+    def quiet(self, state: SpanState) -> bool:
+        """Whether ``span_additions(state)`` has nothing to convert or judge: no records, no
+        span events, and no detector that judges this span.  Then ``counters_only`` returns
+        the same, with no file read or import on the way (no pause of the sensor needed)."""
+        if state.recent or state.past_cap is not None or state.events:
+            return False
+        if self.detector is None:
+            return True
+        return self.judges is not None and not self.judges(state)
+
+    def counters_only(self, state: SpanState) -> Additions | None:
+        """``span_additions`` of a ``quiet`` span: the counters of a root, if any."""
+        if state.root is not state:
+            return None
+        if self.drain is not None:
+            self.drain()  # the C hook's counts for this span (and others) into the objects
+        counters = counter_attributes(state)
+        if not counters:
+            return None
+        from mcptrace.export.enrich import Additions
+
+        return Additions(attributes=counters, events=[])
 
     def span_additions(
         self, state: SpanState, span_attributes: Mapping[str, Any] | None = None

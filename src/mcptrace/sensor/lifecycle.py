@@ -106,8 +106,11 @@ class SensorEnricher:
         if state is None:
             return None
         recorder = self.sensor.recorder
-        with _guard.sensor_paused():  # module describers read files: not the tool's
-            additions = recorder.span_additions(state, span.attributes)
+        if recorder.quiet(state):  # recorded nothing, judged by nothing (an SDK client span)
+            additions = recorder.counters_only(state)
+        else:
+            with _guard.sensor_paused():  # module describers read files: not the tool's
+                additions = recorder.span_additions(state, span.attributes)
         if recorder.pending:  # wake the log thread only for work: a wake-up per request
             recorder.pump.notify()  # costs a GIL hand-off on the server's hot path
         return additions
