@@ -1,7 +1,9 @@
 """A server whose offer comes from the environment, to change it between two runs.
 
 PIN_DESCRIPTION: the description of ``lookup``; PIN_EXTRA=1 adds the tool ``extra``;
-PIN_READONLY=1 marks ``lookup`` read-only (annotations); PIN_PROMPT=0 drops the prompt.
+PIN_READONLY=1 marks ``lookup`` read-only (annotations); PIN_PROMPT=0 drops the prompt;
+PIN_TITLE: the title of ``lookup``; PIN_OUTPUT: the description of its answer's field (its
+output schema).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
+from pydantic import BaseModel, Field
+
 from _compat import FastMCP, run_server
 
 try:
@@ -25,11 +29,17 @@ annotations = (
 )
 
 
+class Looked(BaseModel):
+    word: str = Field(description=os.environ.get("PIN_OUTPUT", "The word, upper-cased."))
+
+
 @server.tool(
-    description=os.environ.get("PIN_DESCRIPTION", "Look a word up."), annotations=annotations
+    description=os.environ.get("PIN_DESCRIPTION", "Look a word up."),
+    annotations=annotations,
+    title=os.environ.get("PIN_TITLE", "Lookup"),
 )
-def lookup(word: str) -> str:
-    return word.upper()
+def lookup(word: str) -> Looked:
+    return Looked(word=word.upper())
 
 
 if os.environ.get("PIN_EXTRA"):

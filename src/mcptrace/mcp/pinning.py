@@ -7,7 +7,8 @@ Usage::
     client_answer(session_key, "tools/list", result)                       # client side
 
 Each tool, resource, resource template and prompt is fingerprinted (SHA-256 of its
-description, of its input schema and of its annotations, in canonical JSON).  The offer
+description, of its input schema, of its annotations and, for tools, of its output schema
+and title, in canonical JSON).  The offer
 seen last is kept per server identity in ``pins/`` next to the module hash cache; when a
 later offer differs, one ``mcptrace.mcp.component.changed`` log record (WARN) says what
 changed (description, schema, annotations, added, removed), with the new description when
@@ -46,7 +47,7 @@ from mcptrace.record.vocabulary import (
     MCPTRACE_SERVER_NAME,
 )
 
-FIELDS = ("description", "schema", "annotations")
+FIELDS = ("description", "schema", "annotations", "output_schema", "title")
 KINDS = ("tool", "resource", "resource_template", "prompt")
 _DESCRIPTION_MAX = 1024
 _lock = threading.Lock()
@@ -86,7 +87,13 @@ def _plain(value: Any) -> Any:
 
 
 def fingerprint(
-    kind: str, name: Any, description: Any, schema: Any = None, annotations: Any = None
+    kind: str,
+    name: Any,
+    description: Any,
+    schema: Any = None,
+    annotations: Any = None,
+    output_schema: Any = None,
+    title: Any = None,
 ) -> dict[str, Any]:
     """One component's pin: its key and the SHA-256 of each field (None when absent)."""
     return {
@@ -95,6 +102,8 @@ def fingerprint(
         "description": _sha256(description) if description else None,
         "schema": _sha256(_plain(schema)),
         "annotations": _sha256(_plain(annotations)),
+        "output_schema": _sha256(_plain(output_schema)),
+        "title": _sha256(title) if title else None,
         "text": redact_text(str(description))[:_DESCRIPTION_MAX] if description else None,
     }
 
@@ -188,7 +197,12 @@ def changes(
         if old is None:
             found.append(("added", now, None))
             continue
-        found.extend((field, now, old) for field in FIELDS if old.get(field) != now.get(field))
+        found.extend(
+            (field, now, old)
+            for field in FIELDS
+            # a pin written before a field was fingerprinted says nothing about it
+            if field in old and old.get(field) != now.get(field)
+        )
     found.extend(("removed", old, old) for key, old in before.items() if key not in after)
     return found
 
@@ -326,7 +340,18 @@ def client_answer(session: Any, method: str, result: Any) -> None:
             if kind == "prompt":
                 schema = _field(item, "arguments")
             description, annotations = _field(item, "description"), _field(item, "annotations")
-            components.append(fingerprint(kind, name, description, schema, annotations))
+            output_schema = _field(item, "outputSchema") or _field(item, "output_schema")
+            components.append(
+                fingerprint(
+                    kind,
+                    name,
+                    description,
+                    schema,
+                    annotations,
+                    output_schema,
+                    _field(item, "title"),
+                )
+            )
         server_name = _servers[id(session)]
         identity = _client_identity(session, server_name)
         compare_offer("client", identity, server_name, components, [kind])
@@ -342,11 +367,14 @@ def server_offer(server: Any, server_name: str | None) -> list[dict[str, Any]]:
     offer: list[dict[str, Any]] = []
     tools = getattr(server, "_tool_manager", None)
     for tool in tools.list_tools() if tools is not None else []:
+        output_schema = getattr(tool, "output_schema", None)
         remember_tool(
             str(tool.name),
             getattr(tool, "description", None),
             getattr(tool, "parameters", None),
             getattr(tool, "annotations", None),
+            output_schema,
+            getattr(tool, "title", None),
         )
         offer.append(
             fingerprint(
@@ -355,6 +383,8 @@ def server_offer(server: Any, server_name: str | None) -> list[dict[str, Any]]:
                 getattr(tool, "description", None),
                 getattr(tool, "parameters", None),
                 getattr(tool, "annotations", None),
+                output_schema,
+                getattr(tool, "title", None),
             )
         )
     resources = getattr(server, "_resource_manager", None)

@@ -72,18 +72,31 @@ def _collected(out: list[str]) -> str:
     return out[0].lstrip("\n")[:TEXT_MAX] if out else ""
 
 
-def schema_text(schema: Any = None, annotations: Any = None) -> str:
-    """The strings of a tool's input schema and annotations, one per line."""
+def schema_text(
+    schema: Any = None, annotations: Any = None, output_schema: Any = None, title: Any = None
+) -> str:
+    """The strings of a tool's input schema, annotations, output schema and title, one per
+    line (the model reads each: a description in the output schema can order it too)."""
     parts: list[str] = []
     _strings(schema, parts)
     _strings(annotations, parts)
+    _strings(output_schema, parts)
+    _strings(title, parts)
     return _collected(parts)
 
 
 def remember_tool(
-    name: str, description: str | None, schema: Any = None, annotations: Any = None
+    name: str,
+    description: str | None,
+    schema: Any = None,
+    annotations: Any = None,
+    output_schema: Any = None,
+    title: Any = None,
 ) -> None:
-    offer = ((description or "")[:TEXT_MAX], schema_text(schema, annotations))
+    offer = (
+        (description or "")[:TEXT_MAX],
+        schema_text(schema, annotations, output_schema, title),
+    )
     if any(offer) and (name in _descriptions or len(_descriptions) < LIMIT):
         _descriptions[name] = offer
 
@@ -97,12 +110,17 @@ def remember_listed_tools(result: Any) -> None:
             if isinstance(tool, Mapping):
                 name, description = tool.get("name"), tool.get("description")
                 schema, annotations = tool.get("inputSchema"), tool.get("annotations")
+                output_schema, title = tool.get("outputSchema"), tool.get("title")
             else:
                 name, description = getattr(tool, "name", None), getattr(tool, "description", None)
                 schema = getattr(tool, "input_schema", None) or getattr(tool, "inputSchema", None)
                 annotations = getattr(tool, "annotations", None)
+                output_schema = getattr(tool, "output_schema", None) or getattr(
+                    tool, "outputSchema", None
+                )
+                title = getattr(tool, "title", None)
             if isinstance(name, str):
-                remember_tool(name, description, schema, annotations)
+                remember_tool(name, description, schema, annotations, output_schema, title)
     except Exception:
         pass
 
