@@ -39,7 +39,7 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-from mcptrace.export.otlp_json import _dump, decode_line, encode_lines, span_line
+from mcptrace.export.otlp_json import _dump, decode_line, encode_lines, span_line, utf8
 from mcptrace.export.otlp_tree import request_tree
 from mcptrace.export.spool import MAX_LINE_BYTES, SpoolSpanExporter
 from otlp_oracle import encode_request, reference_tree
@@ -386,3 +386,50 @@ def test_sensor_events_with_shared_attribute_text_print_as_the_tree_does() -> No
     span = ReadableSpan(name="p", context=context, resource=RESOURCE, events=plain,
                         start_time=1, end_time=3000)  # fmt: skip
     assert decode_line("traces", span_line([span])) == encode_request("traces", [span])
+
+
+HOSTILE_TEXT = [
+    "\x00\x01\x1b[31m\x7f",  # control characters, an escape sequence
+    'quote " backslash \\ slash /',
+    "\u2028line\u2029separators",
+    "lone \udc80 surrogate \ud800 pair-less",  # a non-UTF-8 file name, surrogateescape'd
+    "𝄞 non-BMP \U000e0041 tag",
+    "x" * 300_000,  # a huge value
+    "",
+]
+
+
+def _hostile_spans() -> list[Any]:
+    """Spans whose every text field is hostile: name, attribute keys and values, event
+    names and attributes, link attributes, status description, trace state."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=RESOURCE)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("hostile")
+    remote = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1),
+                         trace_state=TraceState([("vendor", "v1")]))  # fmt: skip
+    for text in HOSTILE_TEXT:
+        attributes = {"value": text, text or "empty-key": 1, "list": [text, "b"]}
+        with tracer.start_as_current_span(text, links=[Link(remote, {"l": text})]) as span:
+            span.set_attributes(attributes)
+            span.add_event(text, {"e": text})
+            span.set_status(Status(StatusCode.ERROR, text))
+    return list(memory.get_finished_spans())
+
+
+def test_hostile_text_in_every_span_field_is_written_as_the_tree_and_the_properties_give_it() -> (
+    None
+):
+    """The fields read directly (the SDK's classes) and through the properties (any other
+    class) give the same bytes as the tree for hostile text; each line is JSON whose
+    strings are the span's (a lone surrogate written as its escape, never a lost line)."""
+    items = _hostile_spans()
+    own = [_copy(span, _OwnReadableSpan) for span in items]
+    for span, other in zip(items, own, strict=True):
+        line = span_line([span])
+        assert line == span_line([other]) == _dump(request_tree("traces", [span]))
+        written = json.loads(utf8(line))
+        (encoded,) = written["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        if "\ud800" not in span.name and "\udc80" not in span.name:
+            assert encoded.get("name", "") == span.name
+            assert encoded["status"].get("message", "") == (span.status.description or "")

@@ -24,6 +24,11 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from mcptrace.mcp import spans
 from mcptrace.mcp.propagation import extract_meta
 
+
+class Text(str):
+    """A str subclass (the getter answers it as text, as the SDK's does)."""
+
+
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 SPAN_ID = "b7ad6b7169203331"
 VALID = f"00-{TRACE_ID}-{SPAN_ID}-01"
@@ -60,6 +65,28 @@ CARRIERS: list[dict[str, Any]] = [
     {"traceparent": VALID, "baggage": None},
     {"baggage": "user=alice"},  # baggage without a parent
     {"traceparent": "garbage", "baggage": "user=alice"},
+    # hostile carriers
+    {"traceparent": VALID + "\n"},
+    {"traceparent": VALID.replace("0", "\uff10")},  # fullwidth digits
+    {"traceparent": VALID.replace("0", "\u0660")},  # Arabic-Indic digits (str.isdigit)
+    {"traceparent": VALID + "-" + "x" * 1_000_000},  # huge
+    {"traceparent": b"00-" + TRACE_ID.encode() + b"-" + SPAN_ID.encode() + b"-01"},  # bytes
+    {"traceparent": {"value": VALID}},  # a mapping: iterated, its keys
+    {"traceparent": Text(VALID)},  # a str subclass
+    {"Traceparent": VALID},  # another case: not the field
+    {"traceparent": VALID, "tracestate": ",".join(f"k{n}=v" for n in range(40))},  # > 32
+    {"traceparent": VALID, "tracestate": "a=1,a=2"},  # a duplicate key
+    {"traceparent": VALID, "tracestate": "k=" + "v" * 100_000},
+    {"traceparent": VALID, "tracestate": 7},
+    {"traceparent": VALID, "tracestate": None},
+    {"traceparent": VALID, "baggage": "a=1,a=2,A=3"},  # duplicate keys
+    {"traceparent": VALID, "baggage": "k=%ZZ,j=%41,\u00e9=\u00e9"},  # bad escapes, non-ASCII
+    {"traceparent": VALID, "baggage": b"user=alice"},
+    {"traceparent": VALID, "baggage": 7},
+    {"traceparent": VALID, "baggage": {"user": "alice"}},
+    {"traceparent": VALID, "baggage": Text("user=alice")},
+    {"traceparent": VALID, "baggage": "=,;=;,k"},
+    {"traceparent": 0, "baggage": 0},
 ]
 
 
@@ -103,7 +130,10 @@ def test_the_default_pair_extracts_as_the_sdks_composite(carrier: dict[str, Any]
     assert isinstance(propagate.get_global_textmap(), CompositePropagator)
     for meta in (carrier, _Meta(carrier)):
         assert _seen(extract_meta(meta)) == _seen(_reference(meta))
-    if carrier.get("traceparent") in (VALID, [VALID, "garbage"]):
+    # (a tracestate or baggage of no text makes the SDK's extract raise: no parent, as there)
+    siblings = (carrier.get(key) for key in ("tracestate", "baggage"))
+    texts = all(value is None or isinstance(value, (str, list)) for value in siblings)
+    if carrier.get("traceparent") in (VALID, [VALID, "garbage"]) and texts:
         assert extract_meta(carrier) is not None  # the corpus reaches the valid path
 
 

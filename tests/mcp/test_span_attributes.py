@@ -24,6 +24,31 @@ class Text(str):
     pass
 
 
+class OddKey(str):
+    """A key with its own hash and an equality that says yes to everything."""
+
+    def __hash__(self) -> int:
+        return 7
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+class OddInt(int):
+    def __str__(self) -> str:
+        return "not a number"
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = int.__hash__
+
+
+class OddText(str):
+    def __str__(self) -> str:
+        return "something else"
+
+
 PLAIN = {
     "mcp.method.name": "tools/call",
     "gen_ai.tool.name": "echo",
@@ -47,6 +72,15 @@ BATCHES: list[dict[Any, Any]] = [
     {"": "empty key"},
     {3: "key not a str"},
     {"a": object()},
+    # hostile plain values and keys: each stored as the SDK stores it
+    {"nan": float("nan"), "inf": float("-inf"), "big": 2**200, "small": -(2**64)},
+    {"bool": True, "int": 1, "zero": False},  # bool is an int: kept a bool
+    {"lone": "\udc80\ud800", "ctl": "\x00\x1b[31m", "wide": "\U000e0041𝄞"},
+    {"exact": "z" * 10, "over": "z" * 11},  # at and past a length limit of 10
+    {"huge": "h" * 100_000},
+    {OddKey("odd"): "a str subclass key with its own hash and equality"},
+    {"a": OddInt(5), "b": OddText("shown")},  # subclasses with their own __str__ and __eq__
+    {"dup": "1", OddKey("dup"): "2"},  # two keys its hash keeps apart, equal as text
 ]
 LIMITS = [
     SpanLimits(),
