@@ -261,6 +261,8 @@ def make_hook(sensor: Sensor) -> AuditHook:
                 decider(tamper, (state, how))  # type: ignore[misc]
             if main_input and _is_main_input(main_input, event, args):
                 return None  # the interpreter reading the program it was given: not the program
+            if category == network_category and state.mcp_client and not state.root.is_mcp:
+                return None  # 4b (below), known before translating: a connect per HTTP request
             translate = translators[event]  # 4. translate
             unhashed = False
             if decider is None and event in counted_translators and category is not None:
