@@ -5,11 +5,9 @@ server.py``).  Telemetry goes to OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is se
 OTLP/JSON-lines spool under ``~/.local/state/mcptrace/spool``; ``mcptrace view`` reads it.
 """
 
-from __future__ import annotations
-
 from mcptrace._version import __version__
 
-TYPE_CHECKING = False  # not typing's: mcptrace is imported at every interpreter start
+TYPE_CHECKING = False  # not typing's (nor __future__): imported at every interpreter start
 if TYPE_CHECKING:
     from typing import Any
 
@@ -18,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["PolicyViolation", "__version__"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     # lazily: importing mcptrace (the CLI does) must not load the OTel SDK
     if name == "PolicyViolation":
         from mcptrace.policy.violation import PolicyViolation

@@ -15,15 +15,12 @@ command that cannot be found — goes to ``mcptrace.cli``, which validates every
 says what is wrong, exactly as before.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
-from mcptrace._bootstrap import BOOTSTRAP_DIR
-from mcptrace._bootstrap.start import quick_settings, state_dir
+from mcptrace._bootstrap import BOOTSTRAP_DIR, quick_settings, state_dir
 
-TYPE_CHECKING = False  # not typing's: this is the launcher's whole start-up
+TYPE_CHECKING = False  # not typing's (nor __future__): this is the launcher's whole start-up
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -53,7 +50,7 @@ def borrowable_paths() -> str:
     return os.pathsep.join(dict.fromkeys(roots))
 
 
-def child_environment(env: Mapping[str, str]) -> dict[str, str]:
+def child_environment(env: "Mapping[str, str]") -> dict[str, str]:
     """``env`` plus what makes the command's Python processes start mcptrace."""
     child = dict(env)
     python_path = [p for p in child.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -98,7 +95,7 @@ def _spool_writable(directory: str) -> bool:
     return True
 
 
-def short_run(arguments: Sequence[str], env: Mapping[str, str]) -> int | None:
+def short_run(arguments: "Sequence[str]", env: "Mapping[str, str]") -> int | None:
     """Exec the command of ``mcptrace run -- COMMAND``; None when the full CLI must decide."""
     if arguments[:1] != ["run"]:
         return None
@@ -138,7 +135,7 @@ def short_run(arguments: Sequence[str], env: Mapping[str, str]) -> int | None:
     return 0  # pragma: no cover - execve does not return
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: "Sequence[str] | None" = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     code = short_run(arguments, os.environ)
     if code is not None:

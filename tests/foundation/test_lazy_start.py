@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mcptrace import importwatch
-from mcptrace._bootstrap.start import SENSOR_CATEGORIES, quick_settings, state_dir
+from mcptrace._bootstrap import SENSOR_CATEGORIES, quick_settings, state_dir
 from mcptrace.config import SENSOR_CATEGORIES as CONFIG_CATEGORIES
 from mcptrace.config import default_state_dir
 from mcptrace.record import vocabulary as ev

@@ -20,6 +20,22 @@ def _switched_off() -> bool:
 def _mcptrace_start() -> None:
     if _switched_off():
         return
+    # mcptrace's modules build thousands of objects here, none of them garbage: the young
+    # collections they trigger cost ≈1.4 million instructions (≈4 % of what mcptrace adds
+    # to `python -c pass`).  The collector is the program's again, as Python started it,
+    # before the program runs.
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _start_instrumented()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _start_instrumented() -> None:
     try:
         try:
             import mcptrace

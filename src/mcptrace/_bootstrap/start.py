@@ -20,9 +20,9 @@ Everything else starts eagerly, as before: anything else hooking into auto-instr
 activates at once.
 
 Which instrumentors are installed comes from one scan of the installed distributions'
-entry points (≈50 ms), remembered in the state directory under a key made of the
-``sys.path`` directories and the stat of each distribution's ``entry_points.txt``: any
-install, removal or edit changes the key and scans again.
+entry points (≈50 ms), remembered in the state directory with the stat of each ``sys.path``
+directory and of each distribution's ``entry_points.txt``: any install, removal or edit
+changes one of them and scans again.
 """
 
 from __future__ import annotations
@@ -30,24 +30,15 @@ from __future__ import annotations
 import os
 import sys
 
+from mcptrace._bootstrap import quick_settings, state_dir
+
 TYPE_CHECKING = False  # not typing's: this module runs at every interpreter start
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
     from types import ModuleType
 
 _OWN_PREFIX = "mcptrace."
 _HOOK_GROUPS = ("opentelemetry_pre_instrument", "opentelemetry_post_instrument")
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-# config.SENSOR_CATEGORIES (a test keeps the two equal; config is not imported at start)
-SENSOR_CATEGORIES = frozenset({"file", "network", "process", "code", "native", "import"})
-# settings that need the full settings (and everything they configure) from the start
-_EAGER_SETTINGS = (
-    "MCPTRACE_CONFIG",
-    "MCPTRACE_POLICY",
-    "MCPTRACE_REDACT_KEYS",
-    "MCPTRACE_REDACT_PATTERNS",
-)
 # imports that need OpenTelemetry set up before they run (unless a library below imports it)
 ACTIVATING_IMPORTS = ("opentelemetry",)
 # libraries whose import of opentelemetry does not activate: mcp 2.x and fastmcp import the
@@ -63,63 +54,7 @@ _API_ENTRY_POINTS = (
     ("opentelemetry.metrics", ("get_meter", "get_meter_provider")),
     ("opentelemetry._logs", ("get_logger", "get_logger_provider")),
 )
-_SCAN_FORMAT = "mcptrace-entry-points 1"
-
-
-class QuickSettings:
-    """What start-up needs, read from the environment without loading ``config``."""
-
-    __slots__ = ("enabled", "max_events", "native", "sensor")
-
-    def __init__(self, enabled: bool, sensor: frozenset[str], max_events: int, native: bool):
-        self.enabled = enabled
-        self.sensor = sensor
-        self.max_events = max_events
-        self.native = native
-
-
-def _bool(raw: str) -> bool | None:
-    text = raw.strip().lower()
-    return True if text in _TRUE else False if text in _FALSE else None
-
-
-def quick_settings(env: Mapping[str, str]) -> QuickSettings | None:
-    """The start-up settings, or None when the full settings must be read now (a config
-    file, a policy, redaction settings the sensor must apply from its first record, or a
-    value this reader does not accept: ``config`` reports it)."""
-    if any(env.get(name) for name in _EAGER_SETTINGS):
-        return None
-    enabled = _bool(env.get("MCPTRACE_ENABLED", "true"))
-    native = _bool(env.get("MCPTRACE_NATIVE_HOOK", "true"))
-    if enabled is None or native is None:
-        return None
-    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        enabled = False
-    raw = env.get("MCPTRACE_SENSOR")
-    sensor = SENSOR_CATEGORIES
-    if raw is not None:
-        names = {part.strip().lower() for part in raw.split(",") if part.strip()}
-        if names == {"all"}:
-            sensor = SENSOR_CATEGORIES
-        elif names in ({"none"}, set()):
-            sensor = frozenset()
-        elif names <= SENSOR_CATEGORIES:
-            sensor = frozenset(names)
-        else:
-            return None
-    try:
-        max_events = int(env.get("MCPTRACE_MAX_EVENTS_PER_SPAN", "32").strip())
-    except ValueError:
-        return None
-    if max_events < 0:
-        return None
-    return QuickSettings(enabled, sensor, max_events, native)
-
-
-def state_dir(env: Mapping[str, str]) -> str:
-    """config.default_state_dir(), as a string (a test keeps the two equal)."""
-    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "mcptrace")
+_SCAN_FORMAT = "mcptrace-entry-points 2"
 
 
 def _disabled() -> set[str]:
@@ -130,10 +65,30 @@ def _disabled() -> set[str]:
 # --- which instrumentors are installed
 
 
-def _scan_key() -> str:
-    """Changes whenever a distribution on sys.path is added, removed or edits its entry
-    points (or sys.path itself changes)."""
+def _directories_key() -> str:
+    """Changes whenever an entry is added to, removed from or renamed in a ``sys.path``
+    directory (its mtime, ctime and link count), or ``sys.path`` itself changes."""
     parts = [_SCAN_FORMAT, sys.version, *sys.path]
+    for entry in sys.path:
+        try:
+            status = os.stat(entry or ".")
+        except OSError:
+            parts.append("-")
+            continue
+        parts.append(f"{status.st_ino}:{status.st_nlink}:{status.st_mtime_ns}:{status.st_ctime_ns}")
+    return "\x1f".join(parts).replace("\n", " ")
+
+
+def _stat_key(path: str) -> str:
+    status = os.stat(path)
+    return f"{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
+
+
+def _distribution_checks() -> list[str]:
+    """``path\\0stat key`` of what changes when a distribution edits its entry points: its
+    ``entry_points.txt``, or, without one, its metadata directory (creating the file there
+    changes the directory's mtime)."""
+    checks = []
     for entry in sys.path:
         try:
             names = sorted(os.listdir(entry or "."))
@@ -142,16 +97,25 @@ def _scan_key() -> str:
         for name in names:
             if not name.endswith((".dist-info", ".egg-info")):
                 continue
-            path = os.path.join(entry or ".", name, "entry_points.txt")
-            try:
-                status = os.stat(path)
-            except OSError:
-                parts.append(name)
-                continue
-            parts.append(
-                f"{name}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
-            )
-    return "\x1f".join(parts)
+            directory = os.path.join(entry or ".", name)
+            for path in (os.path.join(directory, "entry_points.txt"), directory):
+                try:
+                    checks.append(f"{path}\0{_stat_key(path)}")
+                    break
+                except OSError:
+                    continue
+    return checks
+
+
+def _unchanged(checks: list[str]) -> bool:
+    for check in checks:
+        path, _, key = check.partition("\0")
+        try:
+            if _stat_key(path) != key:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _scan() -> tuple[bool, list[tuple[str, str]]]:
@@ -206,31 +170,43 @@ def _prune_scan_files(directory: str) -> None:
 
 
 def installed_instrumentors() -> tuple[bool, list[tuple[str, str]]]:
-    """``_scan()``, from the state directory when nothing on sys.path changed since."""
+    """``_scan()``, from the state directory when nothing on sys.path changed since.
+
+    Checked with stats only: each ``sys.path`` directory (a distribution installed or
+    removed) and each distribution's entry points (edited in place); the directories are
+    listed again only when one of them changed."""
     path = _scan_cache_path()
     try:
-        key = _scan_key()
+        directories = _directories_key()
     except Exception:
         return _scan()
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
             lines = handle.read().split("\n")
-        if len(lines) >= 2 and lines[0] == key.replace("\n", " "):
-            foreign = lines[1] == "foreign"
+        count = int(lines[2]) if len(lines) >= 3 and lines[0] == directories else -1
+        if 0 <= count <= len(lines) - 3 and _unchanged(lines[3 : 3 + count]):
             entries = [
                 (name, value)
-                for name, _, value in (line.partition("=") for line in lines[2:] if "=" in line)
+                for name, _, value in (
+                    line.partition("=") for line in lines[3 + count :] if "=" in line
+                )
             ]
-            return foreign, entries
-    except OSError:
+            return lines[1] == "foreign", entries
+    except (OSError, ValueError):
         pass
+    try:
+        checks = _distribution_checks()
+    except Exception:
+        return _scan()
     foreign, entries = _scan()
+    if any("\n" in check for check in checks):
+        return foreign, entries  # a path with a newline: scanned each time, never misread
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(key.replace("\n", " ") + "\n")
-            handle.write(("foreign" if foreign else "own") + "\n")
+        with open(temporary, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write(f"{directories}\n{'foreign' if foreign else 'own'}\n{len(checks)}\n")
+            handle.write("".join(f"{check}\n" for check in checks))
             handle.write("".join(f"{name}={value}\n" for name, value in entries))
         os.replace(temporary, path)
     except OSError:

@@ -45,7 +45,7 @@ def _hash_cache_path() -> str:
             return path
         # an unset $VAR or unknown ~user: the settings report it and use the default
     elif not os.environ.get("MCPTRACE_CONFIG"):  # the default, without loading the settings
-        from mcptrace._bootstrap.start import state_dir
+        from mcptrace._bootstrap import state_dir
 
         return os.path.join(state_dir(os.environ), "hash-cache.sqlite3")
     return str(activation.current_settings().hash_cache_path())
