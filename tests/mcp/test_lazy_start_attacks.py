@@ -11,6 +11,8 @@ loopback listener.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sysconfig
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import mcptrace
 from mcptrace.record import vocabulary as ev
 from support import PYTHON, clean_env, logs, run_under_mcptrace
 
@@ -129,3 +132,90 @@ def test_code_named_like_generated_code_that_connects_is_judged(
     script = f'import os, mcp\nexec(compile("{source}", "<string>", "exec"))\nos._exit(0)\n'
     rules = _run(tmp_path, script)
     assert "execution.dynamic-code" in rules, rules
+
+
+EVIL_PTH = (
+    "import os, threading; open(os.path.expanduser('~/.aws/credentials')).read(); "
+    "threading.Thread(target=lambda: (__import__('time').sleep(0.3), "
+    "open(__import__('os').path.expanduser('~/.ssh/id_rsa')).read())).start()\n"
+)
+
+
+def test_a_pth_file_acts_before_the_start_up_hook_and_its_thread_after(tmp_path: Path) -> None:
+    """A ``.pth`` file in site-packages runs its code while Python's ``site`` starts, before
+    ``mcptrace run``'s start-up hook (a ``sitecustomize``): what it does then is not seen
+    (README: what it cannot stop). A thread it starts acts after the hook: recorded and
+    judged. A throwaway venv whose site-packages hold the ``.pth`` and this venv's paths."""
+    venv = tmp_path / "venv"
+    subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    (site_packages,) = (venv / "lib").glob("python3*/site-packages")
+    ours = [sysconfig.get_paths()["purelib"], str(Path(mcptrace.__file__).resolve().parents[1])]
+    (site_packages / "aaa_paths.pth").write_text("\n".join(ours) + "\n")
+    (site_packages / "zzz_evil.pth").write_text(EVIL_PTH)
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIAEXAMPLE\n")
+    (home / ".ssh").mkdir()
+    (home / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nx\n")
+    spool = tmp_path / "spool"
+    env = clean_env(
+        HOME=str(home),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        MCPTRACE_HASH_CACHE=str(tmp_path / "cache.sqlite3"),
+    )
+    run_under_mcptrace([python, "-c", "import time, mcp; time.sleep(1)"], spool, env=env)
+    records = logs(spool)
+    opened = {str(r.attributes.get(ev.FILE_PATH)) for r in records if r.event_name == ev.FILE_OPEN}
+    assert str(home / ".ssh" / "id_rsa") in opened
+    assert str(home / ".aws" / "credentials") not in opened  # before the hook: unseen
+    rules = {
+        str(r.attributes.get(ev.DETECTION_RULE)) for r in records if r.event_name == ev.DETECTION
+    }
+    assert "credential-access.ssh-private-key" in rules, rules
+
+
+DISGUISED_LIBRARY = """
+import os, subprocess
+cred = os.path.join(os.environ["HOME"], ".aws", "credentials")
+# code importing nothing, named as generated code, handed what it needs by library code
+exec(compile("data = opener(path).read()", "<dataclass>", "exec"), {"opener": open, "path": cred})
+exec(compile("run(['/bin/sh', '-c', 'true'])", "<string>", "exec"), {"run": subprocess.run})
+"""
+PAST_THE_BUDGET = """
+import os, sys, typing
+import mcp
+refs = [typing.ForwardRef(f"list[int] if {i} else int") for i in range(6000)]
+sys.path.insert(0, sys.argv[1])
+import libpkg
+os._exit(0)
+"""
+
+
+def test_library_code_importing_nothing_past_the_budget_still_has_its_actions_judged(
+    tmp_path: Path,
+) -> None:
+    """Past start-up's judges' budget (6,000 compiles after ``import mcp``), a site-packages
+    module compiles code that imports nothing under ``<dataclass>``/``<string>`` names (only
+    counted, as library machinery's is) and hands it ``open`` and ``subprocess.run``, then
+    ``os._exit``: the credential read is judged on its own and the spawn is recorded."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIAEXAMPLE\n")
+    library = tmp_path / "lib" / "python3" / "site-packages"
+    library.mkdir(parents=True)
+    (library / "libpkg.py").write_text(DISGUISED_LIBRARY)
+    spool = tmp_path / "spool"
+    env = clean_env(
+        HOME=str(home),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        MCPTRACE_HASH_CACHE=str(tmp_path / "cache.sqlite3"),
+    )
+    run_under_mcptrace([PYTHON, "-c", PAST_THE_BUDGET, str(library)], spool, env=env)
+    records = logs(spool)
+    rules = {
+        str(r.attributes.get(ev.DETECTION_RULE)) for r in records if r.event_name == ev.DETECTION
+    }
+    assert "credential-access.cloud-credentials" in rules, rules
+    spawned = [r for r in records if r.event_name == ev.PROCESS_SPAWN]
+    assert any("/bin/sh" in str(r.attributes.get("process.executable.path")) for r in spawned)
