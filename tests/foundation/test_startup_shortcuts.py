@@ -8,6 +8,8 @@ stale memory, or changes what the program finds.
   starts it.
 - The launcher (``mcptrace run``'s own interpreter, before its ``exec``) imports neither
   ``__future__`` nor ``start``.
+- The sensor switched off (``MCPTRACE_SENSOR=none``) is not loaded at all, nor module
+  provenance without the ``import`` category: what the other parts record is still written.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import re
 import subprocess
 from pathlib import Path
 
-from support import PYTHON, clean_env, run_under_mcptrace
+import pytest
+
+from mcptrace.record import vocabulary as ev
+from support import PYTHON, clean_env, logs, run_under_mcptrace, spans
 
 # what installed_instrumentors() answers, whether it scanned the metadata for it, and
 # what a fresh scan answers (importlib.metadata is only imported by a scan)
@@ -153,3 +158,54 @@ def test_the_launcher_imports_neither_future_nor_start(tmp_path: Path) -> None:
     assert "mcptrace.quickrun" in names  # the short path ran ...
     assert "mcptrace.cli" not in names
     assert not names & {"__future__", "mcptrace._bootstrap.start", "typing"}, names
+
+
+# a span of the program's own, a file it reads and a module of its own it imports
+_WORK = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from opentelemetry import trace
+with trace.get_tracer("test").start_as_current_span("work"):
+    open(sys.argv[2]).read()
+    import fresh_module_{tag}
+"""
+
+
+@pytest.mark.parametrize(
+    ("sensor", "sensor_loaded", "provenance_loaded"),
+    [("none", False, False), ("file", True, False), ("import", True, True), ("all", True, True)],
+)
+def test_a_part_switched_off_is_not_loaded_and_the_rest_still_records(
+    spool: Path, tmp_path: Path, sensor: str, sensor_loaded: bool, provenance_loaded: bool
+) -> None:
+    tag = sensor
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / f"fresh_module_{tag}.py").write_text("VALUE = 1\n")
+    target = tmp_path / "read-me.txt"
+    target.write_text("x")
+    env = clean_env(
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        MCPTRACE_HASH_CACHE=str(tmp_path / "cache.sqlite3"),
+        MCPTRACE_SENSOR=sensor,
+    )
+    result = run_under_mcptrace(
+        [PYTHON, "-X", "importtime", "-c", _WORK.format(tag=tag), str(modules), str(target)],
+        spool,
+        env=env,
+    )
+    names = set(re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)\n", result.stderr))
+    assert ("mcptrace.sensor.hook" in names) is sensor_loaded
+    assert ("mcptrace.provenance.instrumentor" in names) is provenance_loaded
+    assert [span.name for span in spans(spool)] == ["work"]
+    records = logs(spool)
+    opened = [
+        r
+        for r in records
+        if r.event_name == ev.FILE_OPEN and r.attributes.get(ev.FILE_PATH) == str(target)
+    ]
+    assert len(opened) == (1 if sensor in ("file", "all") else 0)
+    reported = {
+        r.attributes.get(ev.MODULE_NAME) for r in records if r.event_name == ev.MODULE_IMPORT
+    }
+    assert (f"fresh_module_{tag}" in reported) is provenance_loaded

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import ModuleType
 
+    from mcptrace._bootstrap import QuickSettings
+
 _OWN_PREFIX = "mcptrace."
 _HOOK_GROUPS = ("opentelemetry_pre_instrument", "opentelemetry_post_instrument")
 # imports that need OpenTelemetry set up before they run (unless a library below imports it)
@@ -275,6 +277,8 @@ def start() -> None:
         try:
             if quick is None:
                 _load(value)().instrument()  # type: ignore[operator]
+            elif name in ("mcptrace_sensor", "mcptrace_provenance") and not _wanted(name, quick):
+                continue  # switched off: its instrumentor would do nothing, after 3-16 modules
             elif name == "mcptrace_sensor":
                 _load(value)().instrument(  # type: ignore[operator]
                     categories=quick.sensor,
@@ -282,7 +286,7 @@ def start() -> None:
                     native_hook=quick.native,
                 )
             elif name == "mcptrace_provenance":
-                _load(value)().instrument(enabled="import" in quick.sensor)  # type: ignore[operator]
+                _load(value)().instrument(enabled=True)  # type: ignore[operator]
             elif name == "mcptrace_subprocess":
                 _load(value)().instrument()  # type: ignore[operator]
             elif name == "mcptrace_mcp":
@@ -306,6 +310,11 @@ def start() -> None:
         for module_name in ACTIVATING_IMPORTS:
             importwatch.before(module_name, _activate_before(module_name))
         activation.install_exit_flush()  # what was recorded survives os._exit and SIGTERM
+
+
+def _wanted(name: str, quick: QuickSettings) -> bool:
+    """The sensor with any category on; module provenance with the ``import`` category."""
+    return bool(quick.sensor) if name == "mcptrace_sensor" else "import" in quick.sensor
 
 
 def _thin_wrappers(name: str, value: str) -> Callable[[], Callable[[], None] | None]:
