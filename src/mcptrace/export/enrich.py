@@ -48,6 +48,10 @@ class Additions:
 
 
 class SpanEnricher(Protocol):
+    # An enricher may say ``blind_start = True`` (a class attribute): its ``on_start`` reads
+    # no attribute of a SERVER span mcptrace's own tracer starts (mcp/spans.py), which may
+    # then get them right after its start.
+
     def on_start(self, span: Span, parent_context: Context | None) -> None: ...
 
     def on_end(self, span: ReadableSpan) -> Additions | None: ...

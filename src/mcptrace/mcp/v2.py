@@ -155,6 +155,8 @@ def _session_for_dispatcher(dispatcher: Any) -> SessionInfo | None:
 class SdkSpanEnricher:
     """Enriches the SDK's CLIENT spans and fastmcp's SERVER spans at start, while mutable."""
 
+    blind_start = True  # mcptrace's own spans are not its to enrich: their scope says so
+
     def on_start(self, span: Span, parent_context: Context | None) -> None:
         scope = span.instrumentation_scope
         if scope is None or scope.name not in (SDK_SCOPE, FASTMCP_SCOPE):

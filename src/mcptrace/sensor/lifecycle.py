@@ -93,6 +93,9 @@ class EarlySpanContext:
 class SensorEnricher:
     """Feeds span starts/ends to the registry; returns the span's events and counters."""
 
+    # a SERVER span of mcptrace's scope is an MCP request's by its scope alone (span_started)
+    blind_start = True
+
     def __init__(self, sensor: Sensor) -> None:
         self.sensor = sensor
 
