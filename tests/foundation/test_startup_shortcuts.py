@@ -85,6 +85,14 @@ def test_remembered_instrumentors_follow_every_change_on_sys_path(tmp_path: Path
 
     answer, scanned, _ = _ask(site, state)
     assert not scanned and _names(answer) == own
+    # files come and go in a project directory on PYTHONPATH: listed again, not scanned
+    for name in ("notes.txt", "output.log"):
+        (site / name).write_text("x")
+        answer, scanned, fresh = _ask(site, state)
+        assert not scanned and answer == fresh and _names(answer) == own
+    (site / "notes.txt").unlink()
+    answer, scanned, fresh = _ask(site, state)
+    assert not scanned and answer == fresh
 
     # an install
     first = _distribution(site, "instr_aa", _instrumentor("instr_aa"))

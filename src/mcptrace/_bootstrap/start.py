@@ -171,38 +171,28 @@ def _prune_scan_files(directory: str) -> None:
         pass
 
 
-def installed_instrumentors() -> tuple[bool, list[tuple[str, str]]]:
-    """``_scan()``, from the state directory when nothing on sys.path changed since.
-
-    Checked with stats only: each ``sys.path`` directory (a distribution installed or
-    removed) and each distribution's entry points (edited in place); the directories are
-    listed again only when one of them changed."""
-    path = _scan_cache_path()
-    try:
-        directories = _directories_key()
-    except Exception:
-        return _scan()
+def _remembered(path: str) -> tuple[str, list[str], bool, list[tuple[str, str]]] | None:
+    """(directories key, distribution checks, foreign, entries) from the memory file."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as handle:
             lines = handle.read().split("\n")
-        count = int(lines[2]) if len(lines) >= 3 and lines[0] == directories else -1
-        if 0 <= count <= len(lines) - 3 and _unchanged(lines[3 : 3 + count]):
-            entries = [
-                (name, value)
-                for name, _, value in (
-                    line.partition("=") for line in lines[3 + count :] if "=" in line
-                )
-            ]
-            return lines[1] == "foreign", entries
+        count = int(lines[2]) if len(lines) >= 3 else -1
     except (OSError, ValueError):
-        pass
-    try:
-        checks = _distribution_checks()
-    except Exception:
-        return _scan()
-    foreign, entries = _scan()
+        return None
+    if not 0 <= count <= len(lines) - 3:
+        return None
+    entries = [
+        (name, value)
+        for name, _, value in (line.partition("=") for line in lines[3 + count :] if "=" in line)
+    ]
+    return lines[0], lines[3 : 3 + count], lines[1] == "foreign", entries
+
+
+def _remember(
+    path: str, directories: str, checks: list[str], foreign: bool, entries: list[tuple[str, str]]
+) -> None:
     if any("\n" in check for check in checks):
-        return foreign, entries  # a path with a newline: scanned each time, never misread
+        return  # a path with a newline: scanned each time, never misread
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         temporary = f"{path}.{os.getpid()}.tmp"
@@ -213,6 +203,33 @@ def installed_instrumentors() -> tuple[bool, list[tuple[str, str]]]:
         os.replace(temporary, path)
     except OSError:
         pass
+
+
+def installed_instrumentors() -> tuple[bool, list[tuple[str, str]]]:
+    """``_scan()``, from the state directory when nothing on sys.path changed since.
+
+    Checked with stats only: each ``sys.path`` directory and each distribution's entry
+    points (edited in place).  When a directory changed (a distribution installed or
+    removed — or any other file: a project directory on ``PYTHONPATH`` changes often), the
+    directories are listed again, and the metadata is scanned only if a distribution or its
+    entry points differ from what was remembered."""
+    path = _scan_cache_path()
+    try:
+        directories = _directories_key()
+    except Exception:
+        return _scan()
+    memory = _remembered(path)
+    if memory is not None and memory[0] == directories and _unchanged(memory[1]):
+        return memory[2], memory[3]
+    try:
+        checks = _distribution_checks()
+    except Exception:
+        return _scan()
+    if memory is not None and memory[1] == checks:
+        _remember(path, directories, checks, memory[2], memory[3])
+        return memory[2], memory[3]
+    foreign, entries = _scan()
+    _remember(path, directories, checks, foreign, entries)
     _prune_scan_files(os.path.dirname(path))
     return foreign, entries
 
