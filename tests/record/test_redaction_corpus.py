@@ -246,3 +246,52 @@ def test_patterns_compile_at_first_use_and_then_are_the_module_globals() -> None
     )
     compiled = {n for n in lazy if isinstance(vars(fresh)[n], re.Pattern)}
     assert compiled and compiled < lazy
+
+
+def _crossing(text: str, secret: str, edge: int, kept: int) -> str:
+    """``text`` padded so that position ``edge`` falls ``kept`` characters into ``secret``."""
+    padding = edge - text.find(secret) - kept
+    return "x\n" * (padding // 2) + "\n" * (padding % 2) + text + " tail" * 400
+
+
+@pytest.fixture
+def short_cut(monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
+    """The cut and its margin scaled down (the rules take ≈0.1 s over 72 KiB of text)."""
+    monkeypatch.setattr(redact, "MAX_SCANNED_CHARS", 1536)
+    monkeypatch.setattr(redact, "_CUT_MARGIN", 512, raising=False)
+    return 1536, 512
+
+
+def test_a_long_text_cut_through_a_secret_keeps_no_head_of_it(short_cut: tuple[int, int]) -> None:
+    """Past ``MAX_SCANNED_CHARS`` a text is cut: the cut is made after the rules ran (on a
+    margin past it), so a secret it crosses — a token that no longer has its length, a URL
+    without its ``@`` — leaves no head behind, at the cut and at the margin's end."""
+    cut, margin = short_cut
+    crossed = 0
+    for entry in SECRETS:
+        text = entry.get("text") or entry.get("url")
+        if not isinstance(text, str) or len(text) > cut // 2:
+            continue
+        for secret in entry["secrets"]:
+            if secret not in text or len(secret) < 8:
+                continue
+            half = len(secret) // 2
+            for edge, kept in ((cut, half), (cut, len(secret) - 2), (cut + margin, half)):
+                cleaned = redact_text(_crossing(text, secret, edge, kept))
+                assert secret[:kept] not in cleaned, (entry["id"], edge, kept)
+                assert cleaned.endswith(redact.TRUNCATION_MARK)
+                crossed += 1
+    assert crossed > 600
+
+
+def test_redaction_shortening_the_text_does_not_bring_the_margins_end_under_the_cut(
+    short_cut: tuple[int, int],
+) -> None:
+    """Tokens before the cut, each shortened to ``[REDACTED]``, pull the end of the scanned
+    margin (which may cut a token too) towards the cut: it is dropped all the same."""
+    cut, margin = short_cut
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    body = (" " + token) * 100
+    for back in range(0, 40, 3):
+        cleaned = redact_text(body[: cut + margin - 20 - back] + " " + token + " more" * 100)
+        assert token[:10] not in cleaned, back

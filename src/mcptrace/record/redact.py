@@ -61,6 +61,7 @@ MAX_ARG_CHARS = 512
 # Text beyond this is cut before the rules run (they are linear, but a megabyte of tool
 # output should not cost milliseconds); what is cut is never shown.
 MAX_SCANNED_CHARS = 64 * 1024
+_CUT_MARGIN = 8 * 1024  # scanned past the cut (redact_text)
 _MAX_DEPTH = 32
 
 # ---------------------------------------------------------------- names
@@ -1128,9 +1129,16 @@ def redact_text(text: str) -> str:
     """``text`` with every secret the rules recognise replaced by ``[REDACTED]``."""
     if not text:
         return text
-    if len(text) > MAX_SCANNED_CHARS:
-        text = text[:MAX_SCANNED_CHARS] + TRUNCATION_MARK
-    return _redact_disguised(_redact_text(text, 2), 2)
+    if len(text) <= MAX_SCANNED_CHARS:
+        return _redact_disguised(_redact_text(text, 2), 2)
+    # Cut after redaction, never before: a cut through a secret leaves its head, which no
+    # rule knows any more (``ghp_`` and 18 of its 36 characters, ``https://u:pw`` without
+    # its ``@``).  The rules run on a margin past the cut; the window's own end may cut a
+    # secret too, so the redacted window loses its last half margin (the redaction may have
+    # shortened what comes before it).
+    window = text[: MAX_SCANNED_CHARS + _CUT_MARGIN]
+    cleaned = _redact_disguised(_redact_text(window, 2), 2)
+    return cleaned[: min(MAX_SCANNED_CHARS, len(cleaned) - _CUT_MARGIN // 2)] + TRUNCATION_MARK
 
 
 # ---------------------------------------------------------------- disguises
