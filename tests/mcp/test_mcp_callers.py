@@ -38,6 +38,12 @@ def test_client_info_from_wire_dicts_and_models() -> None:
     assert client_info_attributes({"name": 3, "version": ["x"]}) == {}
     long = client_info_attributes({"name": "n" * 10_000})
     assert len(long["mcptrace.mcp.client.name"]) == 256
+    # the peer's text is the program's input like any other: redacted before it is cut
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    for name in (f"agent {token}", "x" * 240 + " " + token, f"https://bot:{token}@example.com"):
+        recorded = client_info_attributes({"name": name, "version": name})
+        assert token[:12] not in str(recorded), name
+        assert recorded["mcptrace.mcp.client.name"].startswith(name[:5])
 
 
 def test_principal_is_a_keyed_hash_by_default() -> None:

@@ -57,10 +57,27 @@ def _implementation(info: Any, name_key: str, version_key: str) -> dict[str, Any
         name, version = getattr(info, "name", None), getattr(info, "version", None)
     attributes: dict[str, Any] = {}
     if isinstance(name, str) and name:
-        attributes[name_key] = name[:MAX_IDENTITY_CHARS]
+        attributes[name_key] = _identity_text(name)
     if isinstance(version, str) and version:
-        attributes[version_key] = version[:MAX_IDENTITY_CHARS]
+        attributes[version_key] = _identity_text(version)
     return attributes
+
+
+_identity_texts: dict[str, str] = {}  # the peer's name or version -> as recorded
+
+
+def _identity_text(text: str) -> str:
+    """The peer's own text, redacted (a client may put anything in its name), then cut;
+    remembered, as a stateless client sends it with every request."""
+    found = _identity_texts.get(text)
+    if found is None:
+        from mcptrace.record.redact import redact_text
+
+        found = redact_text(text)[:MAX_IDENTITY_CHARS]
+        if len(_identity_texts) >= 256:
+            _identity_texts.clear()
+        _identity_texts[text] = found
+    return found
 
 
 def client_info_attributes(client_info: Any) -> dict[str, Any]:
