@@ -98,6 +98,11 @@ class _Otel:
     server: object = None
     client: object = None
     parent_span_context: Callable[[Context | None], SpanContext] | None = None
+    # the SDK's span class and its attribute container: a span of exactly that class is read
+    # from its fields, which its properties return (``attributes``: a read-only view of the
+    # container, whose ``in`` goes through the Mapping ABC, a raised KeyError for a miss)
+    sdk_span: object = None
+    bounded: object = None
 
     @classmethod
     def load(cls) -> None:
@@ -105,6 +110,23 @@ class _Otel:
 
         cls.server, cls.client = SpanKind.SERVER, SpanKind.CLIENT
         cls.parent_span_context = lambda context: get_current_span(context).get_span_context()
+        try:
+            from opentelemetry.attributes import BoundedAttributes
+            from opentelemetry.sdk.trace import _Span
+
+            cls.sdk_span, cls.bounded = _Span, BoundedAttributes
+        except Exception:  # another SDK: its spans are read through their properties
+            pass
+
+
+def _span_parts(span: Any) -> tuple[SpanContext, Any, SpanKind, Any]:
+    """(span context, instrumentation scope, kind, attributes) of a started span."""
+    if type(span) is _Otel.sdk_span:
+        held = span._attributes
+        inner = held._dict if type(held) is _Otel.bounded else None
+        if type(inner) is dict:
+            return span._context, span._instrumentation_scope, span._kind, inner
+    return span.get_span_context(), span.instrumentation_scope, span.kind, span.attributes
 
 
 def is_mcp_server_span(kind: SpanKind, attributes: Any, scope_name: str | None) -> bool:
@@ -249,10 +271,8 @@ class SpanRegistry:
     def span_started(self, span: Span, parent_context: Context | None) -> SpanState:
         if _Otel.parent_span_context is None:
             _Otel.load()
-        span_context = span.get_span_context()
-        scope = span.instrumentation_scope
+        span_context, scope, kind, attributes = _span_parts(span)
         scope_name = scope.name if scope else None
-        kind, attributes = span.kind, span.attributes
         is_mcp = is_mcp_server_span(kind, attributes, scope_name)
         state = SpanState(span_context, is_mcp)
         parent = _Otel.parent_span_context(parent_context)  # type: ignore[misc]
