@@ -295,3 +295,22 @@ def test_redaction_shortening_the_text_does_not_bring_the_margins_end_under_the_
     for back in range(0, 40, 3):
         cleaned = redact_text(body[: cut + margin - 20 - back] + " " + token + " more" * 100)
         assert token[:10] not in cleaned, back
+
+
+GLUES = ("%22", "%20", "%5B%22", "\\n", "\\t")
+
+
+def test_a_secret_glued_to_a_percent_or_backslash_escape_is_redacted() -> None:
+    """``%22ghp_…`` (a URL-encoded JSON string) or ``\\nghp_…`` (the JSON text of a string
+    with a line break) puts a letter or digit right before the secret, where a token's
+    shape may not begin: the escapes are decoded and the rules run on the plain form."""
+    for entry in SECRETS:
+        text = entry.get("text") or entry.get("url")
+        if not isinstance(text, str):
+            continue
+        for glue in GLUES:
+            for form in (glue + text, glue + text + glue[-3:]):
+                cleaned = redact_text(form)
+                assert not any(s in cleaned for s in entry["secrets"]), (entry["id"], form)
+    for benign in ("50%OFF today", "C:\\new\\table\\report.txt", "https://x/a%20b?c=%2Fd"):
+        assert redact_text(benign) == benign

@@ -1144,13 +1144,17 @@ def redact_text(text: str) -> str:
 # ---------------------------------------------------------------- disguises
 #
 # A secret can be written so that no rule sees it: escaped (``"pass\u0077ord": "x"``,
-# ``\x70\x61ss…``, ``password&#61;x``), percent-encoded twice (``%253Ftoken%253Dx``), spelled
+# ``\x70\x61ss…``, ``password&#61;x``, ``\nghp_…``), percent-encoded twice
+# (``%253Ftoken%253Dx``) or glued to a percent escape (``%22ghp_…``), spelled
 # with look-alike or invisible characters (fullwidth ``ｐａｓｓｗｏｒｄ``, a zero-width space
 # inside the name, a no-break space after the colon) or wrapped in base64.  Each is decoded
 # and the rules run on the plain form; where they find a secret the plain, redacted form is
 # kept (the disguise is not worth keeping), otherwise the text stays exactly as written.
 
-_ESCAPE = _lazy("_ESCAPE", r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|x([0-9A-Fa-f]{2}))")
+_ESCAPE = _lazy("_ESCAPE", r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|x([0-9A-Fa-f]{2})|([nrt]))")
+_CONTROL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+# a percent escape glued to a token hides it from the rules (``%22ghp_…``: ``2`` before it)
+_PERCENT_ESCAPE = _lazy("_PERCENT_ESCAPE", r"%[0-9A-Fa-f]{2}(?=[A-Za-z0-9_])")
 _ENTITY_HINT = _lazy("_ENTITY_HINT", r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
 # base64 (standard or URL-safe) long enough to hold a name and a value
 _BASE64_RUN = _lazy("_BASE64_RUN", r"[A-Za-z0-9+/_-]{20,}={0,2}")  # leftmost-longest: a whole run
@@ -1159,6 +1163,8 @@ _NOT_A_WORD = _lazy("_NOT_A_WORD", r"[0-9+/_=-]")
 
 def _unescape(text: str) -> str:
     def char(match: re.Match[str]) -> str:
+        if match.group(4):  # ``\n`` written out before a token (JSON text of a string)
+            return _CONTROL_ESCAPES[match.group(4)]
         code = int(match.group(1) or match.group(2) or match.group(3), 16)
         return chr(code) if code <= 0x10FFFF else match.group(0)
 
@@ -1181,7 +1187,7 @@ def _disguises(text: str) -> Iterable[Callable[[str], str]]:
         import html
 
         yield html.unescape
-    if "%25" in text:
+    if "%25" in text or ("%" in text and _PERCENT_ESCAPE.search(text)):
         yield urllib.parse.unquote
 
 
