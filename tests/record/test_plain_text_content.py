@@ -26,7 +26,7 @@ def _contents() -> list[Any]:
     )
     values = [
         mt.TextContent(type="text", text="hello"),
-        mt.TextContent(type="text", text="text"),  # content noise: nothing collected
+        mt.TextContent(type="text", text="text"),  # a noise word as a text: collected
         mt.TextContent(type="text", text="type"),
         mt.TextContent(type="text", text=""),
         mt.TextContent(type="text", text="Ünïcode ⚠ \U0001f600 \u200b zero-width"),

@@ -22,7 +22,7 @@ characters each.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from mcptrace.record.lookup import attribute
@@ -36,21 +36,21 @@ _answers: dict[int, str] = {}
 _instructions = ""  # what the server's initialize answer tells the model about all its tools
 
 
-def _strings(value: Any, out: list[str], depth: int = 0) -> None:
+def _strings(value: Any, out: list[str], depth: int = 0, label: bool = False) -> None:
     """Every string in a JSON-like value, property names included (``_`` read as a space),
     until ``TEXT_MAX`` characters are collected (``out[0]`` keeps the running total)."""
     if not out:
         out.append("")
     if depth > 8 or len(out[0]) > TEXT_MAX:
         return
-    if isinstance(value, str):
-        _add(out, value)
+    if isinstance(value, str):  # a label's value ("type": "text") is noise, a text is not
+        _add(out, value, None if label else ())
     elif value is None or isinstance(value, (bool, int, float)):
         return  # (checked before the Mapping ABC, which is slow to say no)
     elif (text := _plain_text_content(value)) is not None:
         # its dump, {"type": "text", "text": text}, two levels down: all but text is noise
         if depth + 2 <= 8:
-            _add(out, text)
+            _add(out, text, ())
     elif isinstance(value, (list, tuple)):
         for item in value:
             _strings(item, out, depth + 1)
@@ -60,7 +60,7 @@ def _strings(value: Any, out: list[str], depth: int = 0) -> None:
         for key, item in value.items():
             if isinstance(key, str) and not key.startswith("$"):
                 _add(out, key.replace("_", " "))
-            _strings(item, out, depth + 1)
+            _strings(item, out, depth + 1, key in _LABELS)
     elif hasattr(value, "model_dump"):  # pydantic models (annotations, content items)
         try:
             _strings(value.model_dump(exclude_none=True), out, depth + 1)
@@ -71,7 +71,7 @@ def _strings(value: Any, out: list[str], depth: int = 0) -> None:
 def _plain_text_content(value: Any) -> str | None:
     """The text of an mcp ``TextContent`` holding nothing else (no annotations, no meta, no
     extra field), or None: for it, ``_strings`` of its ``model_dump(exclude_none=True)`` adds
-    that text alone (``type``, ``text`` and the field names are content noise), and an
+    that text alone (``type``'s value and the field names are content noise), and an
     answer is most often one of these — the dump cost ≈2 µs and the walk of it as much."""
     if type(value) is not getattr(sys.modules.get("mcp.types"), "TextContent", None):
         return None
@@ -89,8 +89,9 @@ def _plain_text_content(value: Any) -> str | None:
     return text
 
 
-def _add(out: list[str], text: str) -> None:
-    if text and text not in _CONTENT_NOISE:
+def _add(out: list[str], text: str, noise: Collection[str] | None = None) -> None:
+    """``text`` collected, unless it is noise (by default: a content item's keys)."""
+    if text and text not in (_CONTENT_NOISE if noise is None else noise):
         out[0] += "\n" + text[: TEXT_MAX + 1 - len(out[0])]
 
 
@@ -190,6 +191,9 @@ def _answer_text(result: Any) -> str:
 
 
 _CONTENT_NOISE = frozenset({"text", "type", "content", "role", "user", "assistant", "uri"})
+# keys whose text values label an item ("type": "text", "role": "user"): noise as the keys
+# are; a text that says "user" or "assistant" is content (it may end an instruction)
+_LABELS = frozenset({"type", "role"})
 
 
 def remember_answer(span_id: int, result: Any) -> None:
