@@ -30,6 +30,11 @@
  *               (forget(): any violation, a tool tainted, the policy restored), when a span
  *               ends (drain()), and in a forked child (drain()).  Denials are never kept.
  *
+ *   4. library code   with detections on and no policy: a compile or exec made by library
+ *               machinery (the standard library, the MCP stack) under a pseudo name, of code
+ *               that plainly imports nothing, in start-up's bucket past its span cap: the
+ *               Python hook would only count it, and so does this (see library_code()).
+ *
  * Everything else is handed to the Python hook unchanged (same event name, same args), which
  * repeats its own checks.  The conditions of step 2 are exactly the Python hook's: sensor
  * active, thread not paused, context not suppressed, a tracked span in the current OTel
@@ -47,6 +52,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <opcode.h> /* IMPORT_NAME (step 4) */
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h> /* PyFrame_GetBack, f_globals (step 4) */
+#endif
 
 #ifndef O_ACCMODE
 #define O_ACCMODE 3
@@ -94,9 +103,19 @@ static HookState state;
  *   NATIVE_CONTRACT  SpanState.root     SpanState       read
  *   NATIVE_CONTRACT  SpanState.counts   dict[str, int]  read, +1 per category
  *   NATIVE_CONTRACT  SpanState.dropped  int             read, +1
+ *   NATIVE_CONTRACT  SpanState.span_context  object     read (step 4: None)
+ *   NATIVE_CONTRACT  SpanState.ended  bool              read (step 4)
+ *   NATIVE_CONTRACT  Recorder.late_detector  object     read (step 4)
+ *   NATIVE_CONTRACT  SpanRegistry.in_flight  dict[int, SpanState]  read (step 4)
+ *   NATIVE_CONTRACT  SpanRegistry.process  object       read (step 4)
+ *   NATIVE_CONTRACT  SpanRegistry.requests_seen  bool   read (step 4)
+ *   NATIVE_CONTRACT  SpanRegistry.startup  SpanState    read (step 4)
+ *   NATIVE_CONTRACT  SpanRegistry.unattributed  SpanState  read (step 4)
+ *   NATIVE_CONTRACT  globals.__name__  str              read (step 4: a frame's module)
  *
  * install() receives the rest as objects, not names: the Python hook, the paused-thread set,
- * OTel's context ContextVar and keys, SpanRegistry.by_span, record/decide.py's POLICY list.
+ * OTel's context ContextVar and keys, SpanRegistry.by_span, record/decide.py's POLICY list;
+ * code_path() those of step 4 (translate's and origin's caches and sets, hook.py's main_input).
  */
 static PyObject *str_active, *str_kept, *str_root, *str_counts, *str_dropped;
 
@@ -691,6 +710,556 @@ allowed_repeat(PyObject *args, PyObject *category, Candidate *candidate)
     return result;
 }
 
+/* Step 4: library machinery's code at start-up, counted (issue 20).  Importing a large stack
+ * makes typing, dataclasses and pydantic compile and run thousands of strings; with
+ * detections on, each past start-up's span cap reaches the Python hook only to be counted
+ * (``Recorder.record``: not ``_suspect``).  This answers the common case of that the same way,
+ * and nothing else: every condition below is one the Python hook tests on that path, read
+ * from the same objects, and whatever is doubtful goes to the Python hook, which is always
+ * right.  Configured by code_path(); off until then, and when code_path_switch(False).
+ *
+ *   - no policy, none ever locked in; detections judge past the cap (judge_past_cap());
+ *     the sensor active, the thread not paused, the program's own input already read
+ *     (hook.py's main_input empty)
+ *   - no span in the OTel context; no call in flight and no child process span: the event
+ *     belongs to SpanRegistry.startup (or .unattributed once a request was seen), a bucket
+ *     with no span context, not ended, past its span cap for "code", with a late judge
+ *   - compile: an exact ASCII str or bytes source of at most 16,384 characters with none of
+ *     SUSPECT_WORDS in it (which includes everything translate._imports_module looks for),
+ *     under an exact str pseudo name ("<string>", not ending in ".py");
+ *     exec: a code object under such a name whose names (nested code too) hold none of
+ *     SUSPECT_NAMES and whose bytecode has no IMPORT_NAME
+ *   - the frame that made the call, found as origin.mark_library_origin finds it (past
+ *     mcptrace's frames and generated "<...>" ones), is classified by origin.classify's own
+ *     cache (origin._kinds, keyed by the filename: a file not in it yet goes to Python, which
+ *     fills it) as the standard library (its module not one of origin.EXECUTORS) or an
+ *     installed package of origin.MACHINERY: library machinery
+ *
+ * Then it does what the Python hook would: translate's pairing of a compile with the exec
+ * that follows (_last_compile[thread] = name; an exec pops it, and is nothing when it
+ * matches), the importer's own "<module>" exec being nothing (translate.from_importer), and
+ * the recorder's count: kept["code"] += 1, root.counts["code"] += 1, root.dropped += 1. */
+typedef struct {
+    int configured;
+    int enabled;
+    PyObject *registry;     /* SpanRegistry */
+    PyObject *recorder;     /* Recorder */
+    PyObject *last_compile; /* translate._last_compile: dict thread id -> name */
+    PyObject *kinds;        /* origin._kinds: dict filename -> (kind, top) */
+    PyObject *executors;    /* origin.EXECUTORS */
+    PyObject *machinery;    /* origin.MACHINERY */
+    PyObject *package_dir;  /* origin._PACKAGE_DIRECTORY */
+    PyObject *own_files;    /* translate._OWN_FILES */
+    PyObject *importer;     /* translate._IMPORTER_FILES (tuple of str) */
+    PyObject *main_input;   /* hook.py's main_input list */
+    PyObject *category;     /* "code" */
+    PyObject *words;        /* tuple of bytes: a source holding one goes to Python */
+    PyObject *names;        /* frozenset of str: a code object naming one goes to Python */
+    PyObject *frozen;       /* "<frozen " */
+    PyObject *py_suffix;    /* ".py" */
+    long span_cap;
+    int compile_index, exec_index;
+    unsigned long long counted;
+} CodePath;
+static CodePath code = {.compile_index = -1, .exec_index = -1};
+static PyObject *str_span_context, *str_ended, *str_late_detector, *str_in_flight, *str_process,
+    *str_requests_seen, *str_startup, *str_unattributed, *str_name_key;
+
+#define SOURCE_SCANNED 16384 /* translate._SOURCE_SCANNED */
+#define MAX_FRAMES 64        /* origin._MAX_FRAMES */
+#define MAX_CODE_DEPTH 8     /* nested code objects looked into; deeper goes to Python */
+
+static int
+starts_with(PyObject *text, PyObject *prefix)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(prefix);
+    if (PyUnicode_GET_LENGTH(text) < length) {
+        return 0;
+    }
+    return PyUnicode_Tailmatch(text, prefix, 0, length, -1) == 1;
+}
+
+static int
+contains_bytes(const char *data, Py_ssize_t size, const char *word, Py_ssize_t length)
+{
+    if (length == 0 || length > size) {
+        return length == 0;
+    }
+    for (Py_ssize_t at = 0; at + length <= size; at++) {
+        if (data[at] == word[0] && memcmp(data + at, word, (size_t)length) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 = a short ASCII source with none of the words; 0 = doubtful. */
+static int
+plain_source(PyObject *source)
+{
+    const char *data;
+    Py_ssize_t size;
+    if (PyUnicode_CheckExact(source)) {
+        if (!PyUnicode_IS_ASCII(source)) {
+            return 0;
+        }
+        data = (const char *)PyUnicode_DATA(source);
+        size = PyUnicode_GET_LENGTH(source);
+    } else if (PyBytes_CheckExact(source)) {
+        data = PyBytes_AS_STRING(source);
+        size = PyBytes_GET_SIZE(source);
+        for (Py_ssize_t at = 0; at < size; at++) {
+            if ((unsigned char)data[at] >= 0x80) {
+                return 0; /* an encoding declaration could make it anything */
+            }
+        }
+    } else {
+        return 0;
+    }
+    if (size > SOURCE_SCANNED) {
+        return 0;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(code.words);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *word = PyTuple_GET_ITEM(code.words, i);
+        if (contains_bytes(data, size, PyBytes_AS_STRING(word), PyBytes_GET_SIZE(word))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 = a code object (and the code nested in it) naming none of SUSPECT_NAMES and importing
+   nothing; 0 = doubtful; -1 = error. */
+static int
+plain_code(PyCodeObject *object, int depth)
+{
+    if (depth > MAX_CODE_DEPTH) {
+        return 0;
+    }
+    PyObject *names = object->co_names;
+    if (names == NULL || !PyTuple_Check(names)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        int found = PySet_Contains(code.names, PyTuple_GET_ITEM(names, i));
+        if (found != 0) {
+            return found < 0 ? -1 : 0;
+        }
+    }
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *bytecode = PyCode_GetCode(object);
+#else
+    PyObject *bytecode = object->co_code;
+    Py_XINCREF(bytecode);
+#endif
+    if (bytecode == NULL) {
+        return -1;
+    }
+    int result = 1;
+    if (!PyBytes_Check(bytecode)) {
+        result = 0;
+    } else {
+        const unsigned char *units = (const unsigned char *)PyBytes_AS_STRING(bytecode);
+        for (Py_ssize_t at = 0; at + 1 < PyBytes_GET_SIZE(bytecode); at += 2) {
+            if (units[at] == IMPORT_NAME) {
+                result = 0;
+                break;
+            }
+        }
+    }
+    Py_DECREF(bytecode);
+    PyObject *constants = object->co_consts;
+    if (result != 1 || constants == NULL || !PyTuple_Check(constants)) {
+        return constants == NULL || !PyTuple_Check(constants) ? 0 : result;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(constants); i++) {
+        PyObject *constant = PyTuple_GET_ITEM(constants, i);
+        if (PyCode_Check(constant)) {
+            result = plain_code((PyCodeObject *)constant, depth + 1);
+            if (result != 1) {
+                return result;
+            }
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+frame_filename(PyFrameObject *frame)
+{
+    PyCodeObject *frame_code = PyFrame_GetCode(frame); /* new reference */
+    PyObject *filename = frame_code->co_filename;
+    Py_INCREF(filename);
+    Py_DECREF(frame_code);
+    return filename;
+}
+
+/* translate.from_importer(), from the frame that made the call: 1, 0 or -1. */
+static int
+called_by_importer(void)
+{
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed */
+    Py_XINCREF(frame);
+    int result = 0;
+    while (frame != NULL) {
+        PyObject *filename = frame_filename(frame);
+        int own = PySet_Contains(code.own_files, filename);
+        if (own == 0) {
+            for (Py_ssize_t i = 0; PyUnicode_Check(filename) && i < PyTuple_GET_SIZE(code.importer); i++) {
+                PyObject *prefix = PyTuple_GET_ITEM(code.importer, i);
+                if (PyUnicode_Check(prefix) && starts_with(filename, prefix)) {
+                    result = 1;
+                }
+            }
+        } else if (own < 0) {
+            result = -1;
+        }
+        Py_DECREF(filename);
+        if (own != 1) {
+            break;
+        }
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
+    Py_XDECREF(frame);
+    return result;
+}
+
+static PyObject *
+frame_module_name(PyFrameObject *frame)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *globals = PyFrame_GetGlobals(frame); /* new reference */
+#else
+    PyObject *globals = frame->f_globals;
+    Py_XINCREF(globals);
+#endif
+    if (globals == NULL) {
+        return NULL;
+    }
+    PyObject *name = PyDict_Check(globals) ? PyDict_GetItemWithError(globals, str_name_key) : NULL;
+    Py_XINCREF(name);
+    Py_DECREF(globals);
+    return name; /* NULL, maybe with an error set */
+}
+
+/* origin.mark_library_origin's answer for a code event, when it is "library" and needs no
+   more than the classification cache: 1; anything else (the tool's own code, another
+   installed package, an executor, a file not classified yet): 0; -1 = error. */
+static int
+made_by_library(void)
+{
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed: the frame that made the call */
+    Py_XINCREF(frame);
+    int depth = 1; /* origin.py counts from the Python hook's own frame */
+    PyObject *filename = NULL;
+    while (frame != NULL && depth < MAX_FRAMES) {
+        filename = frame_filename(frame);
+        if (!PyUnicode_Check(filename)) {
+            break;
+        }
+        int skip = starts_with(filename, code.package_dir)
+                   || (PyUnicode_GET_LENGTH(filename) > 0 && PyUnicode_READ_CHAR(filename, 0) == '<'
+                       && !starts_with(filename, code.frozen));
+        if (!skip) {
+            break;
+        }
+        Py_CLEAR(filename);
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+        depth++;
+    }
+    int result = 0;
+    if (frame == NULL || depth >= MAX_FRAMES || filename == NULL || !PyUnicode_Check(filename)) {
+        goto done;
+    }
+    PyObject *kind = PyDict_GetItemWithError(code.kinds, filename); /* borrowed */
+    if (kind == NULL) {
+        result = PyErr_Occurred() ? -1 : 0; /* not classified yet: Python does, and caches it */
+        goto done;
+    }
+    if (!PyTuple_CheckExact(kind) || PyTuple_GET_SIZE(kind) != 2
+        || !PyUnicode_CheckExact(PyTuple_GET_ITEM(kind, 0))) {
+        goto done;
+    }
+    PyObject *what = PyTuple_GET_ITEM(kind, 0), *top = PyTuple_GET_ITEM(kind, 1);
+    if (PyUnicode_CompareWithASCIIString(what, "site") == 0) {
+        result = PySet_Contains(code.machinery, top); /* another package: its tool's? Python */
+        goto done;
+    }
+    if (PyUnicode_CompareWithASCIIString(what, "stdlib") != 0) {
+        goto done; /* the tool's own code */
+    }
+    PyObject *module = frame_module_name(frame);
+    if (module == NULL) {
+        result = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    if (PyUnicode_CheckExact(module) && PyUnicode_GET_LENGTH(module) > 0) {
+        Py_ssize_t dot = PyUnicode_FindChar(module, '.', 0, PyUnicode_GET_LENGTH(module), 1);
+        PyObject *head = NULL;
+        if (dot == -1) {
+            head = module;
+            Py_INCREF(head);
+        } else if (dot >= 0) {
+            head = PyUnicode_Substring(module, 0, dot);
+        }
+        if (head == NULL) {
+            result = -1;
+        } else {
+            int executor = PySet_Contains(code.executors, head);
+            result = executor < 0 ? -1 : !executor; /* timeit, runpy, code: the tool's code */
+            Py_DECREF(head);
+        }
+    }
+    Py_DECREF(module);
+done:
+    Py_XDECREF(filename);
+    Py_XDECREF(frame);
+    return result;
+}
+
+/* The bucket the Python hook would attribute this event to, if it is start-up's or the
+   unattributed one (a new reference), else NULL (maybe with an error set). */
+static PyObject *
+bucket_without_span(void)
+{
+    if (state.context_var != NULL) {
+        PyObject *context = NULL;
+        if (PyContextVar_Get(state.context_var, NULL, &context) < 0) {
+            return NULL;
+        }
+        if (context != NULL) {
+            PyObject *span = PyDict_Check(context) ? PyDict_GetItemWithError(context, state.span_key)
+                                                   : Py_None;
+            int none = span == NULL ? !PyErr_Occurred() : span == Py_None;
+            Py_DECREF(context);
+            if (!none) {
+                return NULL; /* a span (or not a dict): the Python hook attributes it */
+            }
+        }
+    }
+    PyObject *in_flight = PyObject_GetAttr(code.registry, str_in_flight);
+    if (in_flight == NULL) {
+        return NULL;
+    }
+    int idle = PyDict_Check(in_flight) && PyDict_GET_SIZE(in_flight) == 0;
+    Py_DECREF(in_flight);
+    if (!idle) {
+        return NULL;
+    }
+    PyObject *process = PyObject_GetAttr(code.registry, str_process);
+    if (process == NULL) {
+        return NULL;
+    }
+    Py_DECREF(process);
+    if (process != Py_None) {
+        return NULL;
+    }
+    PyObject *seen = PyObject_GetAttr(code.registry, str_requests_seen);
+    if (seen == NULL) {
+        return NULL;
+    }
+    Py_DECREF(seen);
+    if (seen != Py_True && seen != Py_False) {
+        return NULL;
+    }
+    return PyObject_GetAttr(code.registry, seen == Py_True ? str_unattributed : str_startup);
+}
+
+/* The bucket, if the recorder would only count a code event made for it now (the hook's
+   decide-and-record steps for a non-suspect one): a new reference with *root set (a new
+   reference too), else NULL. */
+static PyObject *
+counting_bucket(PyObject **root)
+{
+    PyObject *bucket = bucket_without_span();
+    if (bucket == NULL) {
+        return NULL;
+    }
+    PyObject *value = NULL, *kept = NULL;
+    PyObject *late = PyObject_GetAttr(code.recorder, str_late_detector);
+    if (late == NULL || late == Py_None || (!PyFunction_Check(late) && !PyMethod_Check(late))) {
+        goto fail; /* no late judge (or not a plain one): only_counts, judged_only differ */
+    }
+    value = PyObject_GetAttr(bucket, str_span_context);
+    if (value == NULL || value != Py_None) {
+        goto fail;
+    }
+    Py_CLEAR(value);
+    value = PyObject_GetAttr(bucket, str_ended);
+    if (value == NULL || value != Py_False) {
+        goto fail;
+    }
+    Py_CLEAR(value);
+    kept = PyObject_GetAttr(bucket, str_kept);
+    if (kept == NULL || !PyDict_CheckExact(kept)) {
+        goto fail;
+    }
+    PyObject *seen = PyDict_GetItemWithError(kept, code.category);
+    if (seen == NULL || !PyLong_CheckExact(seen)) {
+        goto fail;
+    }
+    long seen_count = PyLong_AsLong(seen);
+    if (seen_count == -1 && PyErr_Occurred()) {
+        goto fail;
+    }
+    if (seen_count < code.span_cap) {
+        goto fail; /* before the cap: recorded (or kept for the judges), by Python */
+    }
+    *root = PyObject_GetAttr(bucket, str_root);
+    if (*root == NULL) {
+        goto fail;
+    }
+    value = PyObject_GetAttr(*root, str_ended);
+    if (value == NULL || value != Py_False) {
+        Py_CLEAR(*root);
+        goto fail;
+    }
+    Py_DECREF(value);
+    Py_DECREF(kept);
+    Py_DECREF(late);
+    return bucket;
+fail:
+    Py_XDECREF(value);
+    Py_XDECREF(kept);
+    Py_XDECREF(late);
+    Py_DECREF(bucket);
+    return NULL;
+}
+
+/* Step 4: 1 = answered as the Python hook would (counted, or nothing), 0 = the Python hook
+   decides, -1 = error (the caller clears it and lets the Python hook decide). */
+static int
+library_code(int index, PyObject *args)
+{
+    if (!code.enabled || state.pinned || !state.judge || state.context_var == NULL
+        || PyList_GET_SIZE(state.policy) < 1 || PyList_GET_ITEM(state.policy, 0) != Py_None
+        || !PyList_Check(code.main_input) || PyList_GET_SIZE(code.main_input) != 0
+        || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 0;
+    }
+    int is_compile = index == code.compile_index;
+    PyObject *filename;
+    PyCodeObject *object = NULL;
+    if (is_compile) {
+        if (PyTuple_GET_SIZE(args) < 2 || !plain_source(PyTuple_GET_ITEM(args, 0))) {
+            return 0;
+        }
+        filename = PyTuple_GET_ITEM(args, 1);
+    } else {
+        if (!PyCode_Check(PyTuple_GET_ITEM(args, 0))) {
+            return 0;
+        }
+        object = (PyCodeObject *)PyTuple_GET_ITEM(args, 0);
+        filename = object->co_filename;
+    }
+    if (!PyUnicode_CheckExact(filename) || PyUnicode_GET_LENGTH(filename) < 1
+        || PyUnicode_READ_CHAR(filename, 0) != '<'
+        || PyUnicode_Tailmatch(filename, code.py_suffix, 0, PY_SSIZE_T_MAX, 1) != 0) {
+        return 0; /* named by a file: kept for the judges (or the importer's) */
+    }
+    PyObject *active = PyObject_GetAttr(state.sensor, str_active);
+    if (active == NULL) {
+        return -1;
+    }
+    Py_DECREF(active);
+    if (active != Py_True) {
+        return 0;
+    }
+    PyObject *thread_id = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    if (thread_id == NULL) {
+        return -1;
+    }
+    int result = 0;
+    PyObject *root = NULL, *bucket = NULL;
+    int paused = PySet_Contains(state.paused, thread_id);
+    if (paused != 0) {
+        result = paused < 0 ? -1 : 0;
+        goto done;
+    }
+    bucket = counting_bucket(&root);
+    if (bucket == NULL) {
+        result = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    int counts = 1;
+    if (!is_compile) {
+        PyObject *paired = PyDict_GetItemWithError(code.last_compile, thread_id); /* borrowed */
+        if (paired == NULL && PyErr_Occurred()) {
+            result = -1;
+            goto done;
+        }
+        int same = paired != NULL && PyUnicode_Check(paired)
+                   && PyUnicode_Compare(paired, filename) == 0;
+        if (PyErr_Occurred()) {
+            result = -1;
+            goto done;
+        }
+        if (same) {
+            counts = 0; /* the exec half of exec(source): its compile was the event */
+        } else if (PyUnicode_CompareWithASCIIString(object->co_name, "<module>") == 0) {
+            int importer = called_by_importer();
+            if (importer != 0) {
+                result = importer < 0 ? -1 : 0;
+                goto done;
+            }
+        }
+        if (counts) {
+            int plain = plain_code(object, 0);
+            if (plain != 1) {
+                result = plain;
+                goto done;
+            }
+        }
+    }
+    if (counts) {
+        int library = made_by_library();
+        if (library != 1) {
+            result = library;
+            goto done;
+        }
+    }
+    /* decided: now what the Python hook does (nothing above changed any state) */
+    if (is_compile) {
+        if (PyDict_GET_SIZE(code.last_compile) > 1024) {
+            PyDict_Clear(code.last_compile);
+        }
+        if (PyDict_SetItem(code.last_compile, thread_id, filename) < 0) {
+            result = -1;
+            goto done;
+        }
+    } else if (PyDict_Contains(code.last_compile, thread_id) == 1
+               && PyDict_DelItem(code.last_compile, thread_id) < 0) {
+        result = -1;
+        goto done;
+    }
+    if (counts) {
+        PyObject *kept = PyObject_GetAttr(bucket, str_kept);
+        PyObject *totals = PyObject_GetAttr(root, str_counts);
+        if (kept == NULL || totals == NULL || !PyDict_Check(kept) || !PyDict_Check(totals)
+            || dict_add(kept, code.category, 1) < 0 || dict_add(totals, code.category, 1) < 0
+            || attribute_add(root, str_dropped, 1) < 0) {
+            Py_XDECREF(kept);
+            Py_XDECREF(totals);
+            result = -1; /* not expected: the counts are plain dicts and an int */
+            goto done;
+        }
+        Py_DECREF(kept);
+        Py_DECREF(totals);
+        code.counted++;
+    }
+    result = 1;
+done:
+    Py_XDECREF(root);
+    Py_XDECREF(bucket);
+    Py_DECREF(thread_id);
+    return result;
+}
+
 static int
 fast_audit_hook(const char *event, PyObject *args, void *user_data)
 {
@@ -714,6 +1283,15 @@ fast_audit_hook(const char *event, PyObject *args, void *user_data)
             return 0;
         }
         if (counted < 0) {
+            PyErr_Clear();
+        }
+    }
+    if (code.configured && (index == code.compile_index || index == code.exec_index)) {
+        int answered = library_code(index, args); /* 4. library code at start-up */
+        if (answered == 1) {
+            return 0;
+        }
+        if (answered < 0) {
             PyErr_Clear();
         }
     }
@@ -791,6 +1369,10 @@ add_entry(Py_ssize_t index, PyObject *name, PyObject *category)
     }
     if (strcmp(text, "open") == 0) {
         state.open_index = (int)index;
+    } else if (strcmp(text, "compile") == 0) {
+        code.compile_index = (int)index;
+    } else if (strcmp(text, "exec") == 0) {
+        code.exec_index = (int)index;
     }
     return 0;
 }
@@ -994,6 +1576,95 @@ drain(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(code_path_doc,
+"code_path(registry, recorder, last_compile, kinds, executors, machinery, package_dir,\n"
+"          own_files, importer, main_input, category, words, names, span_cap)\n--\n\n"
+"Configure step 4 (library code at start-up, counted) with the Python objects whose tests it\n"
+"repeats, and switch it on.  Once; later calls are ignored.");
+
+static PyObject *
+code_path(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 14) {
+        PyErr_SetString(PyExc_TypeError, "code_path() takes exactly 14 arguments");
+        return NULL;
+    }
+    if (!state.installed) {
+        PyErr_SetString(PyExc_RuntimeError, "the mcptrace audit hook is not installed");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[3]) || !PyAnySet_Check(args[4])
+        || !PyAnySet_Check(args[5]) || !PyUnicode_Check(args[6]) || !PyAnySet_Check(args[7])
+        || !PyTuple_Check(args[8]) || !PyList_Check(args[9]) || !PyUnicode_Check(args[10])
+        || !PyTuple_Check(args[11]) || !PyAnySet_Check(args[12])) {
+        PyErr_SetString(PyExc_TypeError, "code_path(): unexpected argument types");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[11]); i++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(args[11], i))) {
+            PyErr_SetString(PyExc_TypeError, "code_path(): words must be bytes");
+            return NULL;
+        }
+    }
+    long span_cap = PyLong_AsLong(args[13]);
+    if (span_cap == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (code.configured) {
+        Py_RETURN_NONE;
+    }
+    PyObject *frozen = PyUnicode_FromString("<frozen ");
+    PyObject *py_suffix = PyUnicode_FromString(".py");
+    if (frozen == NULL || py_suffix == NULL) {
+        Py_XDECREF(frozen);
+        Py_XDECREF(py_suffix);
+        return NULL;
+    }
+    PyObject **slots[] = {&code.registry, &code.recorder, &code.last_compile, &code.kinds,
+                          &code.executors, &code.machinery, &code.package_dir, &code.own_files,
+                          &code.importer, &code.main_input, &code.category, &code.words,
+                          &code.names};
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+        Py_INCREF(args[i]);
+        *slots[i] = args[i];
+    }
+    code.frozen = frozen;
+    code.py_suffix = py_suffix;
+    code.span_cap = span_cap;
+    code.enabled = 1;
+    code.configured = code.compile_index >= 0 && code.exec_index >= 0;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(code_path_switch_doc,
+"code_path_switch(on)\n--\n\nSwitch step 4 on or off (off: every code event goes to the Python\n"
+"hook, as before it existed; the differential tests compare the two).  Returns the old state.");
+
+static PyObject *
+code_path_switch(PyObject *module, PyObject *value)
+{
+    (void)module;
+    int on = PyObject_IsTrue(value);
+    if (on < 0) {
+        return NULL;
+    }
+    int before = code.enabled;
+    code.enabled = on;
+    return PyBool_FromLong(before);
+}
+
+PyDoc_STRVAR(fast_code_doc,
+"fast_code()\n--\n\nHow many code events step 4 counted without calling the Python hook.");
+
+static PyObject *
+fast_code(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong(code.counted);
+}
+
 static PyMethodDef methods[] = {
     {"install", (PyCFunction)(void (*)(void))install, METH_FASTCALL, install_doc},
     {"link", (PyCFunction)(void (*)(void))link_context, METH_FASTCALL, link_doc},
@@ -1003,6 +1674,9 @@ static PyMethodDef methods[] = {
     {"fast_allowed", fast_allowed_count, METH_NOARGS, fast_allowed_doc},
     {"judge_past_cap", judge_past_cap, METH_NOARGS, judge_past_cap_doc},
     {"drain", drain, METH_NOARGS, drain_doc},
+    {"code_path", (PyCFunction)(void (*)(void))code_path, METH_FASTCALL, code_path_doc},
+    {"code_path_switch", code_path_switch, METH_O, code_path_switch_doc},
+    {"fast_code", fast_code, METH_NOARGS, fast_code_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1022,7 +1696,18 @@ PyInit__fasthook(void)
     str_root = PyUnicode_InternFromString("root");
     str_counts = PyUnicode_InternFromString("counts");
     str_dropped = PyUnicode_InternFromString("dropped");
-    if (!str_active || !str_kept || !str_root || !str_counts || !str_dropped) {
+    str_span_context = PyUnicode_InternFromString("span_context");
+    str_ended = PyUnicode_InternFromString("ended");
+    str_late_detector = PyUnicode_InternFromString("late_detector");
+    str_in_flight = PyUnicode_InternFromString("in_flight");
+    str_process = PyUnicode_InternFromString("process");
+    str_requests_seen = PyUnicode_InternFromString("requests_seen");
+    str_startup = PyUnicode_InternFromString("startup");
+    str_unattributed = PyUnicode_InternFromString("unattributed");
+    str_name_key = PyUnicode_InternFromString("__name__");
+    if (!str_active || !str_kept || !str_root || !str_counts || !str_dropped || !str_span_context
+        || !str_ended || !str_late_detector || !str_in_flight || !str_process
+        || !str_requests_seen || !str_startup || !str_unattributed || !str_name_key) {
         return NULL;
     }
     return PyModule_Create(&module_def);

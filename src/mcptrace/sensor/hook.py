@@ -106,6 +106,9 @@ class Sensor:
         self.set_active: Callable[[bool], bool] = self._set_active_before_install
         self.policy_locked: Callable[[], bool] = lambda: False
         self.pin: Callable[[Decider], None] = lambda decider: None
+        # (audit event, argument) the interpreter's reading of its program is expected as,
+        # right after main starts (make_hook fills it; the C hook's step 4 waits for it)
+        self.main_input: list[tuple[str, str]] = []
 
     def _set_active_before_install(self, value: bool) -> bool:
         self.active = value
@@ -149,7 +152,7 @@ def make_hook(sensor: Sensor) -> AuditHook:
     symbol_event = ev.NATIVE_SYMBOL
     origin_categories = ORIGIN_CATEGORIES
     network_category = ev.NETWORK
-    main_input: list[tuple[str, str]] = []  # (audit event, argument) expected after main
+    main_input = sensor.main_input  # (audit event, argument) expected after main
     importer_open = ev.IMPORTER_OPEN
     is_own_pause = _guard.is_own_pause
     # The switches' true state, out of reach of a plain attribute assignment:
@@ -430,10 +433,133 @@ def _install_native(sensor: Sensor, hook: AuditHook) -> bool:
     except Exception:  # e.g. more event names than its table holds: the Python hook alone
         return False
     sensor.recorder.drain = _fasthook.drain
+    if ev.CODE in sensor.categories and os.environ.get(NATIVE_CODE_SWITCH, "") != "0":
+        _install_native_code_path(sensor, _fasthook)
     forget = getattr(_fasthook, "forget", None)  # an accelerator built before step 3
     if forget is not None:
         decide_module.on_forget(forget)
     return True
+
+
+# Step 4 of the C hook (library code at start-up, counted): what sends a code event to the
+# Python hook whatever made it.  A compiled source holding one of these words (which include
+# everything ``translate._imports_module`` looks for, and what decoding, loading or running
+# more code would spell), or a code object naming one of these, or importing anything.
+SUSPECT_WORDS = (
+    b"import",  # __import__, import_module(, importlib, an import statement
+    b"exec",
+    b"eval",
+    b"compile",
+    b"marshal",
+    b"pickle",
+    b"getattr",
+    b"builtins",
+    b"globals",
+    b"b64",
+    b"base64",
+    b"codecs",
+    b"decode",
+    b"loads",
+    b"open",
+    b"system",
+    b"subprocess",
+    b"spawn",
+    b"__class__",
+    b"__subclasses__",
+    b"__dict__",
+    b"\\",  # an escape in a string literal could spell any of the above
+)
+SUSPECT_NAMES = frozenset(
+    {
+        "__import__",
+        "import_module",
+        "importlib",
+        "exec",
+        "eval",
+        "compile",
+        "marshal",
+        "pickle",
+        "getattr",
+        "setattr",
+        "builtins",
+        "__builtins__",
+        "globals",
+        "locals",
+        "vars",
+        "base64",
+        "b64decode",
+        "codecs",
+        "decode",
+        "loads",
+        "load",
+        "open",
+        "system",
+        "popen",
+        "subprocess",
+        "os",
+        "sys",
+        "__subclasses__",
+        "__class__",
+        "__dict__",
+        "__globals__",
+        "__code__",
+    }
+)
+# "0" switches step 4 off: every code event then reaches the Python hook (the differential
+# test runs the same corpus both ways)
+NATIVE_CODE_SWITCH = "MCPTRACE_SENSOR_NATIVE_CODE"
+
+
+def _install_native_code_path(sensor: Sensor, fasthook: Any) -> None:
+    from mcptrace.sensor import origin
+
+    code_path = getattr(fasthook, "code_path", None)  # an accelerator built before step 4
+    if code_path is None:
+        return
+    try:
+        code_path(
+            sensor.registry,
+            sensor.recorder,
+            translate_module._last_compile,
+            origin._kinds,
+            origin.EXECUTORS,
+            origin.MACHINERY,
+            origin._PACKAGE_DIRECTORY,
+            translate_module._OWN_FILES,
+            translate_module._IMPORTER_FILES,
+            sensor.main_input,
+            ev.CODE,
+            SUSPECT_WORDS,
+            SUSPECT_NAMES,
+            sensor.recorder.span_cap,
+        )
+    except Exception:  # the Python hook decides every code event, as before
+        pass
+
+
+def native_code_path(on: bool) -> bool:
+    """Switch the C hook's step 4 on or off; False when there is no such step."""
+    sensor = _installed
+    if sensor is None or not sensor.native:
+        return False
+    from mcptrace.sensor import _fasthook
+
+    switch = getattr(_fasthook, "code_path_switch", None)
+    if switch is None:
+        return False
+    switch(on)
+    return True
+
+
+def native_code_counted() -> int:
+    """Code events the C hook's step 4 counted without calling Python (0 without it)."""
+    sensor = _installed
+    if sensor is None or not sensor.native:
+        return 0
+    from mcptrace.sensor import _fasthook
+
+    count = getattr(_fasthook, "fast_code", None)
+    return int(count()) if count is not None else 0
 
 
 def judge_past_cap(sensor: Sensor) -> None:
