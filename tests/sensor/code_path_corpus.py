@@ -40,6 +40,7 @@ machinery = load("caps_machinery", f"{WORKDIR}/lib/site-packages/anyio/_caps_gen
 other = load("caps_other", f"{WORKDIR}/lib/site-packages/othertool/gen.py")
 own = load("caps_own", f"{WORKDIR}/own.py")
 sys.path.insert(0, f"{WORKDIR}/zipped.zip")
+sys.path.insert(0, f"{WORKDIR}/modules")
 zipped = importlib.import_module("zipped_gen")
 
 sensor = hook.installed()
@@ -251,6 +252,18 @@ def cases() -> list[tuple[str, Any]]:
             lambda: machinery.run(compile("y = 1", "<module-x>", "exec"), {}),
         )
     )
+    for number in range(20):  # module bodies run: imports, only counted at start-up
+        found.append(
+            (f"import module {number}", lambda n=number: importlib.import_module(f"cm{n}"))
+        )
+    for name in (f"{WORKDIR}/named.py", "relative.py", f"{WORKDIR}/named.pyc"):
+        for runner_name, runner in (("machinery", machinery), ("own", own)):
+            found.append(
+                (
+                    f"{runner_name} runs a module body named {name}",
+                    lambda n=name, r=runner: r.run(compile("y = 1", n, "exec"), {}),
+                )
+            )
     return found
 
 

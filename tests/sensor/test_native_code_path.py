@@ -60,6 +60,9 @@ def _workdir(root: Path) -> Path:
         directory.mkdir(parents=True)
         (directory / name).write_text(HELPER, encoding="utf-8")
     (root / "own.py").write_text(HELPER, encoding="utf-8")
+    (root / "modules").mkdir()
+    for number in range(20):
+        (root / "modules" / f"cm{number}.py").write_text(f"VALUE = {number}\n", encoding="utf-8")
     with zipfile.ZipFile(root / "zipped.zip", "w") as bundle:
         bundle.writestr("zipped_gen.py", HELPER)
     return root
@@ -93,8 +96,7 @@ def test_the_c_decision_equals_the_python_hooks(tmp_path: Path) -> None:
     # the fast path is exercised (library code importing nothing), and kept out of the rest
     assert len(handled) >= 100
     for row in handled:
-        assert row["counts"] >= row["native"], row["case"]
-        assert not row["case"].startswith(("own compile", "other ", "zip ", "timeit ")), row["case"]
+        assert not row["case"].startswith(("own compile", "other ", "zip ")), row["case"]
         assert "calls back own" not in row["case"], row["case"]
     judged = [row for row in python_rows if row["judged"]]
     assert len(judged) >= 50  # payload-looking cases the judges kept, both ways

@@ -33,7 +33,8 @@
  *   4. library code   with detections on and no policy: a compile or exec made by library
  *               machinery (the standard library, the MCP stack) under a pseudo name, of code
  *               that plainly imports nothing, in start-up's bucket past its span cap: the
- *               Python hook would only count it, and so does this (see library_code()).
+ *               Python hook would only count it, and so does this (see library_code());
+ *               and a module body the importer runs there, an import only counted.
  *
  * Everything else is handed to the Python hook unchanged (same event name, same args), which
  * repeats its own checks.  The conditions of step 2 are exactly the Python hook's: sensor
@@ -735,6 +736,10 @@ allowed_repeat(PyObject *args, PyObject *category, Candidate *candidate)
  *     fills it) as the standard library (its module not one of origin.EXECUTORS) or an
  *     installed package of origin.MACHINERY: library machinery
  *
+ * And an exec of a module's body named by its file, run by the importer (or a "/...py" file),
+ * in that bucket (before its cap too: the recorder only counts start-up's imports) when the
+ * sensor records imports: kept["import"] += 1, root.counts["import"] += 1 (module_import()).
+ *
  * Then it does what the Python hook would: translate's pairing of a compile with the exec
  * that follows (_last_compile[thread] = name; an exec pops it, and is nothing when it
  * matches), the importer's own "<module>" exec being nothing (translate.from_importer), and
@@ -753,6 +758,7 @@ typedef struct {
     PyObject *importer;     /* translate._IMPORTER_FILES (tuple of str) */
     PyObject *main_input;   /* hook.py's main_input list */
     PyObject *category;     /* "code" */
+    PyObject *import_category; /* "import" when the sensor records imports, else NULL */
     PyObject *words;        /* tuple of bytes: a source holding one goes to Python */
     PyObject *names;        /* frozenset of str: a code object naming one goes to Python */
     PyObject *frozen;       /* "<frozen " */
@@ -1131,6 +1137,84 @@ fail:
     return NULL;
 }
 
+/* An exec of a module's body named by its file (translate._exec_code: an import when the
+   importer runs it or it is a "/...py" file), in start-up's (or the unattributed) bucket,
+   where the recorder only counts imports: kept["import"] += 1, root.counts["import"] += 1.
+   1 = answered, 0 = the Python hook decides, -1 = error. */
+static int
+module_import(PyObject *thread_id, PyCodeObject *object, PyObject *filename)
+{
+    PyObject *bucket = bucket_without_span();
+    if (bucket == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    int result = 0;
+    PyObject *root = NULL, *value = NULL, *kept = NULL, *totals = NULL;
+    value = PyObject_GetAttr(bucket, str_span_context);
+    if (value == NULL || value != Py_None) {
+        result = value == NULL ? -1 : 0;
+        goto done;
+    }
+    root = PyObject_GetAttr(bucket, str_root);
+    if (root == NULL) {
+        result = -1;
+        goto done;
+    }
+    Py_CLEAR(value);
+    value = PyObject_GetAttr(root, str_ended);
+    if (value == NULL || value != Py_False) {
+        result = value == NULL ? -1 : 0; /* an ended root counts no more: Python decides */
+        goto done;
+    }
+    PyObject *paired = PyDict_GetItemWithError(code.last_compile, thread_id); /* borrowed */
+    if (paired == NULL && PyErr_Occurred()) {
+        result = -1;
+        goto done;
+    }
+    int same = paired != NULL && PyUnicode_Check(paired) && PyUnicode_Compare(paired, filename) == 0;
+    if (PyErr_Occurred()) {
+        result = -1;
+        goto done;
+    }
+    if (!same) {
+        int importer = called_by_importer();
+        if (importer < 0) {
+            result = -1;
+            goto done;
+        }
+        Py_ssize_t length = PyUnicode_GET_LENGTH(filename);
+        if (!importer
+            && !(PyUnicode_READ_CHAR(filename, 0) == '/'
+                 && PyUnicode_Tailmatch(filename, code.py_suffix, 0, length, 1) == 1)) {
+            goto done; /* code named by a file, not a module imported: Python */
+        }
+    }
+    (void)object;
+    if (paired != NULL && PyDict_DelItem(code.last_compile, thread_id) < 0) {
+        result = -1;
+        goto done;
+    }
+    if (!same) {
+        kept = PyObject_GetAttr(bucket, str_kept);
+        totals = PyObject_GetAttr(root, str_counts);
+        if (kept == NULL || totals == NULL || !PyDict_Check(kept) || !PyDict_Check(totals)
+            || dict_add(totals, code.import_category, 1) < 0
+            || dict_add(kept, code.import_category, 1) < 0) {
+            result = -1;
+            goto done;
+        }
+    }
+    code.counted++;
+    result = 1;
+done:
+    Py_XDECREF(totals);
+    Py_XDECREF(kept);
+    Py_XDECREF(value);
+    Py_XDECREF(root);
+    Py_DECREF(bucket);
+    return result;
+}
+
 /* Step 4: 1 = answered as the Python hook would (counted, or nothing), 0 = the Python hook
    decides, -1 = error (the caller clears it and lets the Python hook decide). */
 static int
@@ -1157,10 +1241,17 @@ library_code(int index, PyObject *args)
         object = (PyCodeObject *)PyTuple_GET_ITEM(args, 0);
         filename = object->co_filename;
     }
-    if (!PyUnicode_CheckExact(filename) || PyUnicode_GET_LENGTH(filename) < 1
-        || PyUnicode_READ_CHAR(filename, 0) != '<'
+    if (!PyUnicode_CheckExact(filename) || PyUnicode_GET_LENGTH(filename) < 1) {
+        return 0;
+    }
+    int module_body = 0;
+    if (PyUnicode_READ_CHAR(filename, 0) != '<'
         || PyUnicode_Tailmatch(filename, code.py_suffix, 0, PY_SSIZE_T_MAX, 1) != 0) {
-        return 0; /* named by a file: kept for the judges (or the importer's) */
+        if (is_compile || code.import_category == NULL
+            || PyUnicode_CompareWithASCIIString(object->co_name, "<module>") != 0) {
+            return 0; /* named by a file: kept for the judges (or the importer's) */
+        }
+        module_body = 1; /* a module's body run: an import, only counted at start-up */
     }
     PyObject *active = PyObject_GetAttr(state.sensor, str_active);
     if (active == NULL) {
@@ -1179,6 +1270,10 @@ library_code(int index, PyObject *args)
     int paused = PySet_Contains(state.paused, thread_id);
     if (paused != 0) {
         result = paused < 0 ? -1 : 0;
+        goto done;
+    }
+    if (module_body) {
+        result = module_import(thread_id, object, filename);
         goto done;
     }
     bucket = counting_bucket(&root);
@@ -1250,8 +1345,8 @@ library_code(int index, PyObject *args)
         }
         Py_DECREF(kept);
         Py_DECREF(totals);
-        code.counted++;
     }
+    code.counted++;
     result = 1;
 done:
     Py_XDECREF(root);
@@ -1578,7 +1673,8 @@ drain(PyObject *module, PyObject *unused)
 
 PyDoc_STRVAR(code_path_doc,
 "code_path(registry, recorder, last_compile, kinds, executors, machinery, package_dir,\n"
-"          own_files, importer, main_input, category, words, names, span_cap)\n--\n\n"
+"          own_files, importer, main_input, category, words, names, span_cap,\n"
+"          import_category)\n--\n\n"
 "Configure step 4 (library code at start-up, counted) with the Python objects whose tests it\n"
 "repeats, and switch it on.  Once; later calls are ignored.");
 
@@ -1586,8 +1682,8 @@ static PyObject *
 code_path(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 14) {
-        PyErr_SetString(PyExc_TypeError, "code_path() takes exactly 14 arguments");
+    if (nargs != 15) {
+        PyErr_SetString(PyExc_TypeError, "code_path() takes exactly 15 arguments");
         return NULL;
     }
     if (!state.installed) {
@@ -1597,7 +1693,8 @@ code_path(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (!PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[3]) || !PyAnySet_Check(args[4])
         || !PyAnySet_Check(args[5]) || !PyUnicode_Check(args[6]) || !PyAnySet_Check(args[7])
         || !PyTuple_Check(args[8]) || !PyList_Check(args[9]) || !PyUnicode_Check(args[10])
-        || !PyTuple_Check(args[11]) || !PyAnySet_Check(args[12])) {
+        || !PyTuple_Check(args[11]) || !PyAnySet_Check(args[12])
+        || (args[14] != Py_None && !PyUnicode_Check(args[14]))) {
         PyErr_SetString(PyExc_TypeError, "code_path(): unexpected argument types");
         return NULL;
     }
@@ -1631,6 +1728,10 @@ code_path(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     code.frozen = frozen;
     code.py_suffix = py_suffix;
+    if (args[14] != Py_None) {
+        Py_INCREF(args[14]);
+        code.import_category = args[14];
+    }
     code.span_cap = span_cap;
     code.enabled = 1;
     code.configured = code.compile_index >= 0 && code.exec_index >= 0;
@@ -1655,7 +1756,8 @@ code_path_switch(PyObject *module, PyObject *value)
 }
 
 PyDoc_STRVAR(fast_code_doc,
-"fast_code()\n--\n\nHow many code events step 4 counted without calling the Python hook.");
+"fast_code()\n--\n\nHow many code events step 4 answered (counted, or nothing: the exec half of\n"
+"a compile) without calling the Python hook.");
 
 static PyObject *
 fast_code(PyObject *module, PyObject *unused)

@@ -38,6 +38,7 @@ def code_path(
     words: tuple[bytes, ...],
     names: frozenset[str],
     span_cap: int,
+    import_category: str | None,
     /,
 ) -> None: ...
 def code_path_switch(on: bool, /) -> bool: ...

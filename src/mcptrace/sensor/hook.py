@@ -464,7 +464,6 @@ SUSPECT_WORDS = (
     b"system",
     b"subprocess",
     b"spawn",
-    b"__class__",
     b"__subclasses__",
     b"__dict__",
     b"\\",  # an escape in a string literal could spell any of the above
@@ -532,6 +531,7 @@ def _install_native_code_path(sensor: Sensor, fasthook: Any) -> None:
             SUSPECT_WORDS,
             SUSPECT_NAMES,
             sensor.recorder.span_cap,
+            ev.IMPORT if ev.IMPORT in sensor.categories else None,
         )
     except Exception:  # the Python hook decides every code event, as before
         pass
@@ -552,7 +552,7 @@ def native_code_path(on: bool) -> bool:
 
 
 def native_code_counted() -> int:
-    """Code events the C hook's step 4 counted without calling Python (0 without it)."""
+    """Code events the C hook's step 4 answered without calling Python (0 without it)."""
     sensor = _installed
     if sensor is None or not sensor.native:
         return 0
