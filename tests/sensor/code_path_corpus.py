@@ -14,6 +14,7 @@ import collections
 import dataclasses
 import importlib.util
 import json
+import marshal
 import sys
 import threading
 import timeit
@@ -103,14 +104,15 @@ def expression(source: str) -> bool:
     return True
 
 
-def state() -> tuple[int, int, int, int]:
-    recorder.drain and recorder.drain()
+def state() -> tuple[int, int, int, int, int, int]:
     root = startup.root
     return (
         startup.kept.get(ev.CODE, 0),
         root.counts.get(ev.CODE, 0),
         root.dropped,
         len(judged),
+        startup.kept.get(ev.IMPORT, 0),
+        root.counts.get(ev.IMPORT, 0),
     )
 
 
@@ -136,6 +138,8 @@ def case(label: str, action: Any) -> None:
             "counts": after[1] - before[1],
             "dropped": after[2] - before[2],
             "judged": judged[before[3] : after[3]],
+            "imports kept": after[4] - before[4],
+            "imports counted": after[5] - before[5],
             "paired": translate._last_compile.get(ident),
             "native": hook.native_code_counted() - fast_before,
         }
@@ -255,6 +259,17 @@ def cases() -> list[tuple[str, Any]]:
     for number in range(20):  # module bodies run: imports, only counted at start-up
         found.append(
             (f"import module {number}", lambda n=number: importlib.import_module(f"cm{n}"))
+        )
+    for number in range(20):  # the importer's marshal.loads of their bytecode (compiled before)
+        found.append(
+            (f"import compiled {number}", lambda n=number: importlib.import_module(f"pm{n}"))
+        )
+    for runner_name, runner in (("machinery", machinery), ("own", own)):  # not the importer's
+        found.append(
+            (
+                f"{runner_name} unmarshals",
+                lambda r=runner: r.call(marshal.loads, marshal.dumps(compile("1", "<m>", "eval"))),
+            )
         )
     for name in (f"{WORKDIR}/named.py", "relative.py", f"{WORKDIR}/named.pyc"):
         for runner_name, runner in (("machinery", machinery), ("own", own)):

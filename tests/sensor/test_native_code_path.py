@@ -20,6 +20,7 @@ differ.
 
 from __future__ import annotations
 
+import compileall
 import json
 import textwrap
 import zipfile
@@ -63,6 +64,9 @@ def _workdir(root: Path) -> Path:
     (root / "modules").mkdir()
     for number in range(20):
         (root / "modules" / f"cm{number}.py").write_text(f"VALUE = {number}\n", encoding="utf-8")
+    for number in range(20):  # imported from their bytecode: the importer's marshal.loads
+        (root / "modules" / f"pm{number}.py").write_text(f"VALUE = {number}\n", encoding="utf-8")
+    compileall.compile_dir(root / "modules", quiet=1)
     with zipfile.ZipFile(root / "zipped.zip", "w") as bundle:
         bundle.writestr("zipped_gen.py", HELPER)
     return root

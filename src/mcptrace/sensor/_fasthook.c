@@ -740,6 +740,9 @@ allowed_repeat(PyObject *args, PyObject *category, Candidate *candidate)
  * in that bucket (before its cap too: the recorder only counts start-up's imports) when the
  * sensor records imports: kept["import"] += 1, root.counts["import"] += 1 (module_import()).
  *
+ * And the importer's marshal.loads of a module's bytecode, which the Python hook translates
+ * to nothing (importer_marshal(): detections on, no policy, no ended span to adopt).
+ *
  * Then it does what the Python hook would: translate's pairing of a compile with the exec
  * that follows (_last_compile[thread] = name; an exec pops it, and is nothing when it
  * matches), the importer's own "<module>" exec being nothing (translate.from_importer), and
@@ -764,10 +767,10 @@ typedef struct {
     PyObject *frozen;       /* "<frozen " */
     PyObject *py_suffix;    /* ".py" */
     long span_cap;
-    int compile_index, exec_index;
+    int compile_index, exec_index, marshal_index;
     unsigned long long counted;
 } CodePath;
-static CodePath code = {.compile_index = -1, .exec_index = -1};
+static CodePath code = {.compile_index = -1, .exec_index = -1, .marshal_index = -1};
 static PyObject *str_span_context, *str_ended, *str_late_detector, *str_in_flight, *str_process,
     *str_requests_seen, *str_startup, *str_unattributed, *str_name_key;
 
@@ -1215,6 +1218,59 @@ done:
     return result;
 }
 
+/* The importer unmarshalling a module's bytecode (translate._marshal: nothing when
+   from_importer()), with detections on and no policy, outside any span or in a live one (the
+   Python hook's attribution then changes nothing): 1 = nothing to do, 0 = Python decides. */
+static int
+importer_marshal(void)
+{
+    if (!code.enabled || state.pinned || !state.judge || state.context_var == NULL
+        || PyList_GET_SIZE(state.policy) < 1 || PyList_GET_ITEM(state.policy, 0) != Py_None) {
+        return 0;
+    }
+    PyObject *active = PyObject_GetAttr(state.sensor, str_active);
+    if (active == NULL) {
+        return -1;
+    }
+    Py_DECREF(active);
+    if (active != Py_True) {
+        return 0;
+    }
+    PyObject *thread_id = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    if (thread_id == NULL) {
+        return -1;
+    }
+    int paused = PySet_Contains(state.paused, thread_id);
+    Py_DECREF(thread_id);
+    if (paused != 0) {
+        return paused < 0 ? -1 : 0;
+    }
+    PyObject *context = NULL;
+    if (PyContextVar_Get(state.context_var, NULL, &context) < 0) {
+        return -1;
+    }
+    if (context != NULL) {
+        int plain = 0;
+        if (PyDict_Check(context)) {
+            PyObject *span = PyDict_GetItemWithError(context, state.span_key);
+            if (span == NULL || span == Py_None) {
+                plain = !PyErr_Occurred();
+            } else {
+                plain = PyDict_GetItemWithError(state.by_span, span) != NULL; /* a live span */
+            }
+        }
+        Py_DECREF(context);
+        if (!plain) {
+            return PyErr_Occurred() ? -1 : 0; /* an ended span: attribution adopts it */
+        }
+    }
+    int importer = called_by_importer();
+    if (importer == 1) {
+        code.counted++;
+    }
+    return importer;
+}
+
 /* Step 4: 1 = answered as the Python hook would (counted, or nothing), 0 = the Python hook
    decides, -1 = error (the caller clears it and lets the Python hook decide). */
 static int
@@ -1381,8 +1437,10 @@ fast_audit_hook(const char *event, PyObject *args, void *user_data)
             PyErr_Clear();
         }
     }
-    if (code.configured && (index == code.compile_index || index == code.exec_index)) {
-        int answered = library_code(index, args); /* 4. library code at start-up */
+    if (code.configured && (index == code.compile_index || index == code.exec_index
+                            || index == code.marshal_index)) {
+        int answered = index == code.marshal_index ? importer_marshal()
+                                                   : library_code(index, args); /* 4. */
         if (answered == 1) {
             return 0;
         }
@@ -1468,6 +1526,8 @@ add_entry(Py_ssize_t index, PyObject *name, PyObject *category)
         code.compile_index = (int)index;
     } else if (strcmp(text, "exec") == 0) {
         code.exec_index = (int)index;
+    } else if (strcmp(text, "marshal.loads") == 0) {
+        code.marshal_index = (int)index;
     }
     return 0;
 }
