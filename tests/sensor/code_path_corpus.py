@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import collections
 import dataclasses
+import importlib.abc
 import importlib.util
 import json
 import marshal
@@ -271,6 +272,8 @@ def cases() -> list[tuple[str, Any]]:
                 lambda r=runner: r.call(marshal.loads, marshal.dumps(compile("1", "<m>", "eval"))),
             )
         )
+    for name in (f"{WORKDIR}/loaded.py", "<loaded.py", "loaded.py", "<string>", "<module>"):
+        found.append((f"a loader runs a module body named {name}", lambda n=name: loaded(n)))
     for name in (f"{WORKDIR}/named.py", "relative.py", f"{WORKDIR}/named.pyc"):
         for runner_name, runner in (("machinery", machinery), ("own", own)):
             found.append(
@@ -280,6 +283,27 @@ def cases() -> list[tuple[str, Any]]:
                 )
             )
     return found
+
+
+class Loader(importlib.abc.InspectLoader):
+    """Runs a module body named as it is told, from the importer's own frames (exec_module)."""
+
+    def __init__(self, filename: str) -> None:
+        self.code = compile("VALUE = 1\n", filename, "exec")
+        compile("0", "<another>", "eval")  # the exec below is not this compile's other half
+
+    def get_source(self, fullname: str) -> str:
+        return "VALUE = 1\n"
+
+    def get_code(self, fullname: str) -> Any:
+        return self.code
+
+
+def loaded(filename: str) -> None:
+    spec = importlib.util.spec_from_loader(f"loaded_{len(rows)}", Loader(filename))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
 
 
 def holder(annotation: str) -> Any:

@@ -1147,6 +1147,9 @@ fail:
 static int
 module_import(PyObject *thread_id, PyCodeObject *object, PyObject *filename)
 {
+    if (PyUnicode_READ_CHAR(filename, 0) == '<') {
+        return 0; /* "<x.py": no file, the importer's is nothing, another's code: Python */
+    }
     PyObject *bucket = bucket_without_span();
     if (bucket == NULL) {
         return PyErr_Occurred() ? -1 : 0;
