@@ -53,6 +53,7 @@ _activating_thread: int | None = None
 _on_active: list[Callable[[], None]] = []
 _on_exit: list[Callable[[], None]] = []  # run last-registered first, before the SDK shuts down
 _exit_needs: list[Callable[[], bool]] = []  # "is there something to write at exit?"
+_exit_begins: list[Callable[[], None]] = []  # run first at exit, before anything is written
 _exit_registered = False
 _exited = False
 _sigterm_installed = False
@@ -151,6 +152,13 @@ def on_exit(callback: Callable[[], None], needs: Callable[[], bool] | None = Non
             atexit.register(at_exit)
 
 
+def on_exit_begin(callback: Callable[[], None]) -> None:
+    """Run ``callback`` first at exit: before an activation at exit and every part's flush
+    (registered with ``on_exit``, which registers mcptrace's atexit handler)."""
+    with _lock:
+        _exit_begins.append(callback)
+
+
 def something_to_write() -> bool:
     """A part has something to write (what ``at_exit`` asks before activating)."""
     try:
@@ -196,6 +204,11 @@ def at_exit() -> None:
 
 def _exit_sequence() -> None:
     global _activated, _retry_at_exit
+    for begin in list(_exit_begins):
+        try:
+            begin()
+        except Exception:
+            pass
     # an activation under way in another thread: wait for it to end; one in mcptrace's
     # background thread, for all of it: the callbacks it runs after setting ``_telemetry``
     # too (the process span starts in one; flushing before it started lost the span)

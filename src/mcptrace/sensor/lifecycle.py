@@ -54,6 +54,14 @@ def started_from_site() -> bool:
     return False
 
 
+def _hold_program_threads() -> None:
+    """mcptrace's exit begins, the program's is over: what its daemon threads would do from
+    here on, in time only mcptrace's exit gives them, waits at their next action instead."""
+    from mcptrace.sensor import exit_hold
+
+    exit_hold.start()
+
+
 class EarlySpanContext:
     """The process span's identity before OpenTelemetry loads: the trace of TRACEPARENT and
     a span id chosen now.  Records taken before the span exists carry this; the log thread
@@ -143,6 +151,7 @@ class SensorLifecycle:
         recorder.on_first_record = self._write_soon
         install(sensor)
         activation.on_exit(self.at_exit, needs=self.has_records)
+        activation.on_exit_begin(_hold_program_threads)
         activation.when_active(self.link)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self.after_fork_in_child)
