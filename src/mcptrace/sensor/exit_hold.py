@@ -45,6 +45,7 @@ _PASSING = (
 _release = _thread.allocate_lock()
 _release.acquire()
 _exiting_thread: list[int] = []
+_inside: set[int] = set()  # threads in _hold right now
 
 
 def start() -> None:
@@ -60,14 +61,16 @@ def start() -> None:
 
 def _hold(event: str, args: tuple[object, ...]) -> None:
     ident = _thread.get_ident()
+    if ident in _inside or ident in _exiting_thread or ident in _guard.PAUSED:
+        return  # _inside: reading a frame's attributes raises audit events of its own
+    _inside.add(ident)
     try:
-        if ident in _exiting_thread or event == "sys._getframe" or ident in _guard.PAUSED:
-            return
-        if _runs_own_code(sys._getframe(1)):
-            return
-        _release.acquire(timeout=HOLD_SECONDS)  # never released: the process ends meanwhile
+        if not _runs_own_code(sys._getframe(1)):
+            _release.acquire(timeout=HOLD_SECONDS)  # never released: the process ends first
     except Exception:  # never the program's error
         pass
+    finally:
+        _inside.discard(ident)
 
 
 def _runs_own_code(frame: object) -> bool:
