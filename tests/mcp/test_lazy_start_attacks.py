@@ -167,12 +167,18 @@ def test_a_pth_file_acts_before_the_start_up_hook_and_its_thread_after(tmp_path:
     run_under_mcptrace([python, "-c", "import time, mcp; time.sleep(1)"], spool, env=env)
     records = logs(spool)
     opened = {str(r.attributes.get(ev.FILE_PATH)) for r in records if r.event_name == ev.FILE_OPEN}
-    assert str(home / ".ssh" / "id_rsa") in opened
     assert str(home / ".aws" / "credentials") not in opened  # before the hook: unseen
-    rules = {
-        str(r.attributes.get(ev.DETECTION_RULE)) for r in records if r.event_name == ev.DETECTION
+    # the thread's read: judged, named by its detection (the read's own record is emitted
+    # only while start-up's file records are within their log cap: `import mcp` opens
+    # about 30 files, so whether the read comes before the cap depends on timing)
+    detections = {
+        str(r.attributes.get(ev.DETECTION_RULE)): str(r.attributes.get(ev.DETECTION_REASON))
+        for r in records
+        if r.event_name == ev.DETECTION
     }
-    assert "credential-access.ssh-private-key" in rules, rules
+    reason = detections.get("credential-access.ssh-private-key", "")
+    assert str(home / ".ssh" / "id_rsa") in reason, detections
+    assert not any(".aws" in why for why in detections.values()), detections
 
 
 DISGUISED_LIBRARY = """
