@@ -54,6 +54,9 @@ _on_active: list[Callable[[], None]] = []
 _on_exit: list[Callable[[], None]] = []  # run last-registered first, before the SDK shuts down
 _exit_needs: list[Callable[[], bool]] = []  # "is there something to write at exit?"
 _exit_begins: list[Callable[[], None]] = []  # run first at exit, before anything is written
+# threads that asked for the exit flush and end the process after it (os._exit, SIGTERM):
+# the flush runs in a helper, they wait for it, then end the process themselves
+EXIT_REQUESTERS: set[int] = set()
 _exit_registered = False
 _exited = False
 _sigterm_installed = False
@@ -321,6 +324,7 @@ def _flush_within(seconds: float) -> None:
         return
     done = _thread.allocate_lock()
     done.acquire()
+    EXIT_REQUESTERS.add(_thread.get_ident())
 
     def flush() -> None:
         try:

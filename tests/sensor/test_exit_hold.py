@@ -126,3 +126,52 @@ class _Frame:
     def __init__(self, filename: str, back: object) -> None:
         self.f_code = type("Code", (), {"co_filename": filename})()
         self.f_back = back
+
+
+ENDS_ITSELF = """
+import os, signal, sys, threading, time
+def busy():
+    while True:
+        time.sleep(0.001)  # an audited call on 3.11+, an open below on every version
+        open(os.devnull).close()
+threading.Thread(target=busy, daemon=True).start()
+open(sys.argv[2]).close()  # something recorded: the exit has a flush to do
+if sys.argv[1] == "os._exit":
+    os._exit(3)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("ending", ["os._exit", "SIGTERM"])
+def test_the_thread_that_ends_the_process_is_not_held(tmp_path: Path, ending: str) -> None:
+    """``os._exit`` and a SIGTERM at its default flush in a helper thread while the thread
+    that asked waits, then end the process from that thread (``os.kill`` is audited): it
+    is not the program's daemon work and must not wait out the hold."""
+    import signal
+    import subprocess
+
+    from support import mcptrace_cmd
+
+    readable = tmp_path / "readable.txt"
+    readable.write_text("x", encoding="utf-8")
+    command = mcptrace_cmd("run", "--spool", str(tmp_path / "spool"), "--")
+    process = subprocess.Popen(
+        [*command, PYTHON, "-c", ENDS_ITSELF, ending, str(readable)],
+        env=clean_env(XDG_STATE_HOME=str(tmp_path / "state")),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if ending == "SIGTERM":
+            assert process.stdout is not None and process.stdout.readline() == "ready\n"
+            process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        returncode = process.wait(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        process.kill()
+        process.wait()
+    assert returncode == (3 if ending == "os._exit" else -signal.SIGTERM)
+    assert took < 10, took  # the hold is 15 s
+    assert _recorded(tmp_path / "spool", ev.FILE_OPEN, ev.FILE_PATH, str(readable)) >= 1

@@ -17,8 +17,10 @@ before the action happens, until the process ends: what it would do then does no
 as without mcptrace, and everything it did before is written.
 
 Not held: the exiting thread (atexit handlers registered before mcptrace's still run in
-it), mcptrace's own threads (paused), and threads running mcptrace's or OpenTelemetry's
-code (the SDK's exporter workers, joined while the providers shut down).  A held thread
+it), a thread that ends the process once the flush is done (``os._exit``, a SIGTERM's
+handler: the flush runs in a helper meanwhile), mcptrace's own threads (paused), and
+threads running mcptrace's or OpenTelemetry's code (the SDK's exporter workers, joined
+while the providers shut down).  A held thread
 waits at most ``HOLD_SECONDS``: something that joins a daemon thread after mcptrace's exit
 (an atexit handler registered before it) is delayed, never hung.
 """
@@ -46,12 +48,17 @@ _release = _thread.allocate_lock()
 _release.acquire()
 _exiting_thread: list[int] = []
 _inside: set[int] = set()  # threads in _hold right now
+_requesters: set[int] | frozenset[int] = frozenset()
 
 
-def start() -> None:
-    """Hold the program's other threads from now on (once per process)."""
+def start(requesters: set[int] | frozenset[int] = frozenset()) -> None:
+    """Hold the program's other threads from now on (once per process); ``requesters``
+    (a live set) are threads that end the process once the exit's flush is done (os._exit,
+    a SIGTERM: the flush runs in a helper while they wait): never held either."""
+    global _requesters
     if _exiting_thread:
         return
+    _requesters = requesters
     _exiting_thread.append(_thread.get_ident())
     try:
         sys.addaudithook(_hold)
@@ -63,6 +70,8 @@ def _hold(event: str, args: tuple[object, ...]) -> None:
     ident = _thread.get_ident()
     if ident in _inside or ident in _exiting_thread or ident in _guard.PAUSED:
         return  # _inside: reading a frame's attributes raises audit events of its own
+    if ident in _requesters:
+        return
     _inside.add(ident)
     try:
         if not _runs_own_code(sys._getframe(1)):

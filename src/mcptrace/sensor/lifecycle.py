@@ -59,7 +59,7 @@ def _hold_program_threads() -> None:
     here on, in time only mcptrace's exit gives them, waits at their next action instead."""
     from mcptrace.sensor import exit_hold
 
-    exit_hold.start()
+    exit_hold.start(activation.EXIT_REQUESTERS)
 
 
 class EarlySpanContext:
