@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import compileall
 import json
+import os
 import textwrap
 import zipfile
 from pathlib import Path
@@ -50,6 +51,10 @@ HELPER = textwrap.dedent(
         return function(*arguments)
     """
 )
+
+
+# a CI stage runs the sensor tests on the pure-Python hook (tests/run.sh)
+PYTHON_HOOK_STAGE = os.environ.get("MCPTRACE_NATIVE_HOOK", "").lower() in ("0", "false", "no")
 
 
 def _workdir(root: Path) -> Path:
@@ -97,8 +102,12 @@ def test_the_c_decision_equals_the_python_hooks(tmp_path: Path) -> None:
         if left != right:
             differences.append((left, right))
     assert not differences, json.dumps(differences[:5], indent=1)
-    # the fast path is exercised (library code importing nothing), and kept out of the rest
-    assert len(handled) >= 100
+    # the fast path is exercised (library code importing nothing), and kept out of the rest;
+    # a stage on the pure-Python hook (MCPTRACE_NATIVE_HOOK=false) decides nothing in C
+    if PYTHON_HOOK_STAGE:
+        assert handled == []
+    else:
+        assert len(handled) >= 100
     for row in handled:
         assert not row["case"].startswith(("own compile", "other ", "zip ")), row["case"]
         assert "calls back own" not in row["case"], row["case"]
