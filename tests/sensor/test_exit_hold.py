@@ -132,7 +132,7 @@ ENDS_ITSELF = """
 import os, signal, sys, threading, time
 def busy():
     while True:
-        time.sleep(0.001)  # an audited call on 3.11+, an open below on every version
+        time.sleep(0.001)  # not audited: the open below is
         open(os.devnull).close()
 threading.Thread(target=busy, daemon=True).start()
 open(sys.argv[2]).close()  # something recorded: the exit has a flush to do

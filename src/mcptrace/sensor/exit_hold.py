@@ -12,7 +12,7 @@ small budget, an activation at exit first if nothing activated yet), and the sen
 recording once its last records are out: a daemon thread waking then (a tool that steals
 0.3 s after its call, past a short session's end) acted unseen, or was only counted, in
 time mcptrace gave it.  So from the start of mcptrace's exit, such a thread is held at
-the audit event of its next action (a file opened, a connect, a spawn, a sleep on 3.11+),
+the audit event of its next action (a file opened, a connect, a spawn, an import),
 before the action happens, until the process ends: what it would do then does not happen,
 as without mcptrace, and everything it did before is written.
 
