@@ -68,6 +68,15 @@ make_tool_venv() {  # name python-version requirements...  (tools only: no mcptr
 
 # mcptrace's dependencies and test extras, read from pyproject.toml
 mkdir -p "$VENVS"
+# A full disk makes pip fail halfway, its "No space left on device" lost among build
+# warnings: say it first, in one line.  All eight environments take about 3 GB (the
+# receivers 0.9, the benign corpus 0.7, each other 0.22-0.28; measured 2026-12-07).
+if [ ! -f "$VENVS/main/.stamp" ]; then
+    free_mb=$(df -Pm "$VENVS" 2>/dev/null | awk 'NR == 2 {print $4}')
+    if [ -n "$free_mb" ] && [ "$free_mb" -lt 3500 ]; then
+        echo "setup_venvs: only $free_mb MB free where $VENVS is; the test environments need about 3,500 MB" >&2
+    fi
+fi
 REQUIREMENTS="$VENVS/.requirements.txt"
 "$(find_python 3.11)" - > "$REQUIREMENTS" <<'PY'
 import tomllib
