@@ -326,6 +326,45 @@ drain_pending(void)
     return result;
 }
 
+/* No policy in force (policy[0] is None): steps 2 and 4 may answer for the Python hook. */
+static int
+no_policy(void)
+{
+    return PyList_GET_SIZE(state.policy) >= 1 && PyList_GET_ITEM(state.policy, 0) == Py_None;
+}
+
+/* Is this thread's event one the sensor watches: the sensor active, the thread not doing
+   mcptrace's own work?  1 yes (``*thread_id`` then a new reference to the thread's id, when
+   asked for), 0 no, -1 error.  Every C step that answers for the Python hook asks this
+   first, as the Python hook does. */
+static int
+watched_thread(PyObject **thread_id)
+{
+    PyObject *active = PyObject_GetAttr(state.sensor, str_active);
+    if (active == NULL) {
+        return -1;
+    }
+    Py_DECREF(active); /* compared by identity only: Py_True is never freed */
+    if (active != Py_True) {
+        return 0;
+    }
+    PyObject *id = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    if (id == NULL) {
+        return -1;
+    }
+    int paused = PySet_Contains(state.paused, id);
+    if (paused != 0) {
+        Py_DECREF(id);
+        return paused < 0 ? -1 : 0;
+    }
+    if (thread_id != NULL) {
+        *thread_id = id;
+    } else {
+        Py_DECREF(id);
+    }
+    return 1;
+}
+
 /* Step 2: 1 = counted (the Python hook would have done only that), 0 = not this case,
    -1 = error (the caller clears it and lets the Python hook decide). */
 static int
@@ -334,26 +373,12 @@ count_if_saturated(PyObject *category)
     if (state.pinned) {
         return 0;
     }
-    if (PyList_GET_SIZE(state.policy) < 1 || PyList_GET_ITEM(state.policy, 0) != Py_None) {
+    if (!no_policy()) {
         return 0; /* a policy judges every event: the Python hook must see it */
     }
-    PyObject *active = PyObject_GetAttr(state.sensor, str_active);
-    if (active == NULL) {
-        return -1;
-    }
-    int is_active = active == Py_True;
-    Py_DECREF(active);
-    if (!is_active) {
-        return 0;
-    }
-    PyObject *thread_id = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
-    if (thread_id == NULL) {
-        return -1;
-    }
-    int paused = PySet_Contains(state.paused, thread_id);
-    Py_DECREF(thread_id);
-    if (paused != 0) {
-        return paused < 0 ? -1 : 0;
+    int watched = watched_thread(NULL);
+    if (watched != 1) {
+        return watched;
     }
     PyObject *context = NULL;
     if (PyContextVar_Get(state.context_var, NULL, &context) < 0) {
@@ -576,22 +601,7 @@ admit(const Candidate *candidate, PyObject *identity)
 static PyObject *
 current_span_state(void)
 {
-    PyObject *active = PyObject_GetAttr(state.sensor, str_active);
-    if (active == NULL) {
-        return NULL;
-    }
-    int is_active = active == Py_True;
-    Py_DECREF(active);
-    if (!is_active) {
-        return NULL;
-    }
-    PyObject *thread_id = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
-    if (thread_id == NULL) {
-        return NULL;
-    }
-    int paused = PySet_Contains(state.paused, thread_id);
-    Py_DECREF(thread_id);
-    if (paused != 0) {
+    if (watched_thread(NULL) != 1) {
         return NULL;
     }
     PyObject *context = NULL;
@@ -1228,25 +1238,12 @@ static int
 importer_marshal(void)
 {
     if (!code.enabled || state.pinned || !state.judge || state.context_var == NULL
-        || PyList_GET_SIZE(state.policy) < 1 || PyList_GET_ITEM(state.policy, 0) != Py_None) {
+        || !no_policy()) {
         return 0;
     }
-    PyObject *active = PyObject_GetAttr(state.sensor, str_active);
-    if (active == NULL) {
-        return -1;
-    }
-    Py_DECREF(active);
-    if (active != Py_True) {
-        return 0;
-    }
-    PyObject *thread_id = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
-    if (thread_id == NULL) {
-        return -1;
-    }
-    int paused = PySet_Contains(state.paused, thread_id);
-    Py_DECREF(thread_id);
-    if (paused != 0) {
-        return paused < 0 ? -1 : 0;
+    int watched = watched_thread(NULL);
+    if (watched != 1) {
+        return watched;
     }
     PyObject *context = NULL;
     if (PyContextVar_Get(state.context_var, NULL, &context) < 0) {
@@ -1280,8 +1277,7 @@ static int
 library_code(int index, PyObject *args)
 {
     if (!code.enabled || state.pinned || !state.judge || state.context_var == NULL
-        || PyList_GET_SIZE(state.policy) < 1 || PyList_GET_ITEM(state.policy, 0) != Py_None
-        || !PyList_Check(code.main_input) || PyList_GET_SIZE(code.main_input) != 0
+        || !no_policy() || !PyList_Check(code.main_input) || PyList_GET_SIZE(code.main_input) != 0
         || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1) {
         return 0;
     }
@@ -1312,25 +1308,13 @@ library_code(int index, PyObject *args)
         }
         module_body = 1; /* a module's body run: an import, only counted at start-up */
     }
-    PyObject *active = PyObject_GetAttr(state.sensor, str_active);
-    if (active == NULL) {
-        return -1;
-    }
-    Py_DECREF(active);
-    if (active != Py_True) {
-        return 0;
-    }
-    PyObject *thread_id = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
-    if (thread_id == NULL) {
-        return -1;
+    PyObject *thread_id = NULL;
+    int watched = watched_thread(&thread_id);
+    if (watched != 1) {
+        return watched;
     }
     int result = 0;
     PyObject *root = NULL, *bucket = NULL;
-    int paused = PySet_Contains(state.paused, thread_id);
-    if (paused != 0) {
-        result = paused < 0 ? -1 : 0;
-        goto done;
-    }
     if (module_body) {
         result = module_import(thread_id, object, filename);
         goto done;
