@@ -663,6 +663,39 @@ def _balanced_end(text: str, start: int) -> int | None:
     return None
 
 
+# Python's b'…', r'…', u'…' before a quoted value (the repr of bytes: {b'x-api-key': b'…'})
+_STRING_PREFIX = _lazy("_STRING_PREFIX", r"(?:[bB][rR]?|[rR][bB]?|[uU])(?=['\"])")
+# YAML: after "password:" an indicator (|, >-, |2) or nothing, then the value on the lines
+# below, indented deeper than the name (or a list at the name's own indent)
+_YAML_BLOCK = _lazy(
+    "_YAML_BLOCK", r"(?:[|>][1-9+-]{0,2})?[ \t]*(?:#[^\n]{0,400})?\r?\n(?=[ \t]*-|[ \t]+\S)"
+)
+_YAML_BLOCK_LINES = 4096
+
+
+def _yaml_block_end(text: str, name_start: int, start: int) -> int:
+    """The end of the lines from ``start`` that belong to the YAML value of the name at
+    ``name_start``: indented deeper than its line, or list items at its indent."""
+    line_start = text.rfind("\n", 0, name_start) + 1
+    name_line = text[line_start:name_start]
+    indent = len(name_line) - len(name_line.lstrip(" \t"))
+    position = end = start
+    for _ in range(_YAML_BLOCK_LINES):
+        if position >= len(text):
+            break
+        newline = text.find("\n", position)
+        line_end = len(text) if newline < 0 else newline
+        line = text[position:line_end]
+        body = line.lstrip(" \t")
+        depth = len(line) - len(body)
+        if body and not (depth > indent or (depth == indent and body.startswith("-"))):
+            break
+        if body:
+            end = line_end
+        position = line_end + 1
+    return end
+
+
 def _redact_assignments(text: str) -> str:
     """``name=value`` / ``name: value`` pairs whose name is secret.  Only a secret name's
     value is read, so a pair whose name is not (``--from-literal=password=x``,
@@ -683,6 +716,20 @@ def _redact_assignments(text: str) -> str:
                 pieces.append(REDACTED)
                 position = end
                 continue
+        if match.group("colon"):
+            block = _YAML_BLOCK.match(text, position)
+            if block is not None:  # password: |  (or the value on the lines below)
+                end = _yaml_block_end(text, match.start(1), block.end())
+                if end > block.end():
+                    first_line = text[block.end() : end]
+                    indent = first_line[: len(first_line) - len(first_line.lstrip(" \t"))]
+                    pieces.append(block.group(0) + indent + REDACTED)
+                    position = end
+                    continue
+        prefix = _STRING_PREFIX.match(text, position)
+        if prefix is not None:  # password=b'x': a bytes (raw, unicode) literal's prefix
+            pieces.append(prefix.group(0))
+            position = prefix.end()
         value_pattern = _COLON_VALUE if match.group("colon") else _EQUALS_VALUE
         value_match = value_pattern.match(text, position)
         if value_match is None:
@@ -763,8 +810,8 @@ _NAME_ATTRIBUTE = _lazy("_NAME_ATTRIBUTE", r"(?i)\b(?:name|key)\s*=\s*[\"']([\w.
 _VALUE_ATTRIBUTE = _lazy("_VALUE_ATTRIBUTE", r"(?i)(\bvalue\s*=\s*)([\"'])([^\"'<>]{0,4096})\2")
 _NAME_VALUE_JSON = _lazy(
     "_NAME_VALUE_JSON",
-    r"(?i)((\\*[\"'])(?:name|key|parameterkey|variable)\2\s*:\s*\2([\w.\-:]{1,80})\2\s*,\s*"
-    r"\2(?:value|secretvalue|parametervalue)\2\s*:\s*)(\2(?:(?!\2).){0,4096}?\2)",
+    r"(?i)((\\*[\"'])(?:name|key|parameterkey|variable|header|field)\2\s*:\s*\2([\w.\-:]{1,80})\2"
+    r"\s*,\s*\2(?:value|val|secretvalue|parametervalue)\2\s*:\s*)(\2(?:(?!\2).){0,4096}?\2)",
 )
 _XML_TAG = _lazy("_XML_TAG", r"<[A-Za-z_][^<>]{0,600}>")
 
@@ -773,7 +820,7 @@ def _redact_named_values(text: str) -> str:
     if "<" in text:
         text = _XML_ELEMENT.sub(_replace_xml_element, text)
         text = _XML_TAG.sub(_replace_xml_tag, text)
-    if ('"' in text or "'" in text) and "value" in text.lower():
+    if ('"' in text or "'" in text) and "val" in text.lower():
         text = _NAME_VALUE_JSON.sub(_replace_name_value_json, text)
     return text
 
@@ -810,6 +857,15 @@ def _replace_name_value_json(match: re.Match[str]) -> str:
         return match.group(0)
     return f"{match.group(1)}{quote}{REDACTED}{quote}"
 
+
+# SQL: CREATE USER a IDENTIFIED BY 'x', ALTER USER … IDENTIFIED WITH plugin BY 'x',
+# SET PASSWORD FOR a = 'x' (the PASSWORD 'x' forms are name-value pairs already)
+_SQL_PASSWORD = _lazy(
+    "_SQL_PASSWORD",
+    r"(?i)(\bIDENTIFIED(?:[ \t]+WITH[ \t]+[\w'\"`]{1,80})?[ \t]+BY[ \t]+(?:PASSWORD[ \t]+)?"
+    r"|\bSET[ \t]+PASSWORD[ \t]+FOR[ \t]+[^=\n]{1,200}?=[ \t]*(?:PASSWORD[ \t]*\([ \t]*)?)"
+    r"(['\"]?)(?!\[REDACTED\])(?(2)(?:(?!\2)[^\n]){1,4096}|[^\s;'\")]{1,4096})\2",
+)
 
 # ["X-Api-Key", "value"], ('password', 'value'): a header or setting as a pair
 _PAIR = _lazy(
@@ -1154,11 +1210,21 @@ def redact_text(text: str) -> str:
 _ESCAPE = _lazy("_ESCAPE", r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|x([0-9A-Fa-f]{2})|([nrt]))")
 _CONTROL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 # a percent escape glued to a token hides it from the rules (``%22ghp_…``: ``2`` before it)
-_PERCENT_ESCAPE = _lazy("_PERCENT_ESCAPE", r"%[0-9A-Fa-f]{2}(?=[A-Za-z0-9_])")
+# and a text percent-encoded whole (%67%68%70%5F…) is no plainer: any escape is decoded
+_PERCENT_ESCAPE = _lazy("_PERCENT_ESCAPE", r"%[0-9A-Fa-f]{2}")
 _ENTITY_HINT = _lazy("_ENTITY_HINT", r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
 # base64 (standard or URL-safe) long enough to hold a name and a value
 _BASE64_RUN = _lazy("_BASE64_RUN", r"[A-Za-z0-9+/_-]{20,}={0,2}")  # leftmost-longest: a whole run
 _NOT_A_WORD = _lazy("_NOT_A_WORD", r"[0-9+/_=-]")
+# base64 wrapped at a fixed width (MIME, PEM-like bodies, `base64` at 76): a name and its
+# value may sit on two lines, so the lines are decoded as one run
+_BASE64_LINES = _lazy(
+    "_BASE64_LINES",
+    r"(?<![A-Za-z0-9+/])(?:[A-Za-z0-9+/]{20,}(?:\r?\n|(?:\\r)?\\n)){1,4096}[A-Za-z0-9+/]{1,}={0,2}",
+)
+_LINE_BREAKS = _lazy("_LINE_BREAKS", r"\\[rn]|[\r\n]")
+# hex-encoded text (32+ digits; digests decode to binary and are left alone)
+_HEX_RUN = _lazy("_HEX_RUN", r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){16,}(?![0-9A-Za-z])")
 
 
 def _unescape(text: str) -> str:
@@ -1187,7 +1253,7 @@ def _disguises(text: str) -> Iterable[Callable[[str], str]]:
         import html
 
         yield html.unescape
-    if "%25" in text or ("%" in text and _PERCENT_ESCAPE.search(text)):
+    if "%" in text and _PERCENT_ESCAPE.search(text):
         yield urllib.parse.unquote
 
 
@@ -1204,8 +1270,25 @@ def _redact_disguised(text: str, depth: int) -> str:
             if cleaned != plain:
                 text = cleaned
     if depth and len(text) >= 20:
+        if "\n" in text or "\\n" in text:
+            text = _BASE64_LINES.sub(lambda run: _redact_base64(run, depth - 1), text)
         text = _BASE64_RUN.sub(lambda run: _redact_base64(run, depth - 1), text)
+        text = _HEX_RUN.sub(lambda run: _redact_hex(run, depth - 1), text)
     return text
+
+
+def _redact_hex(run: re.Match[str], depth: int) -> str:
+    """A hex run that decodes to text holding a secret is removed whole (a digest decodes
+    to binary and stays)."""
+    found = run.group(0)
+    try:
+        decoded = bytes.fromhex(found).decode("utf-8")
+    except ValueError:
+        return found
+    if not decoded.isprintable():
+        return found
+    cleaned = _redact_disguised(_redact_text(decoded, 2), depth)
+    return found if cleaned == decoded else REDACTED
 
 
 def _redact_base64(run: re.Match[str], depth: int) -> str:
@@ -1214,7 +1297,7 @@ def _redact_base64(run: re.Match[str], depth: int) -> str:
     import base64
     import binascii
 
-    body = found.rstrip("=")
+    body = _LINE_BREAKS.sub("", found).rstrip("=")
     if len(body) % 4 == 1 or not _NOT_A_WORD.search(found):
         return found  # not base64, or a plain long word
     padded = body + "=" * (-len(body) % 4)
@@ -1255,6 +1338,8 @@ def _redact_text(text: str, quoting_levels: int) -> str:
         text = _redact_assignments(text)
     if "," in text:
         text = _PAIR.sub(_replace_pair, text)
+    if "IDENTIFIED" in text.upper() or "PASSWORD FOR" in text.upper():
+        text = _SQL_PASSWORD.sub(lambda m: m.group(1) + m.group(2) + REDACTED + m.group(2), text)
     if _may_name_a_secret(text):
         text = _redact_named_values(text)
         text = _PROSE_SECRET.sub(_replace_prose_secret, text)
@@ -1412,6 +1497,8 @@ def redact_data(value: Any, extra_keys: Iterable[str] = (), _depth: int = 0) -> 
         return result
     if isinstance(value, (list, tuple, set, frozenset)):
         items = list(value)
+        if len(items) == 2 and isinstance(items[0], (bytes, bytearray)):
+            items[0] = _as_text(items[0])  # [(b"x-api-key", b"...")]: raw headers
         if (
             len(items) == 2
             and isinstance(items[0], str)
@@ -1430,8 +1517,20 @@ def redact_data(value: Any, extra_keys: Iterable[str] = (), _depth: int = 0) -> 
 
 _PLAIN_NAME = _lazy("_PLAIN_NAME", r"[\w.\-]{1,80}")
 # {"name": "DB_PASSWORD", "value": "x"}: the value is named by its sibling
-_NAME_FIELDS = ("name", "Name", "key", "Key", "ParameterKey", "variable", "Variable")
-_VALUE_FIELDS = frozenset({"value", "Value", "ParameterValue", "SecretValue", "secretValue"})
+_NAME_FIELDS = (
+    "name",
+    "Name",
+    "key",
+    "Key",
+    "ParameterKey",
+    "variable",
+    "Variable",
+    "header",
+    "Header",
+    "field",
+    "Field",
+)
+_VALUE_FIELDS = frozenset({"value", "Value", "val", "ParameterValue", "SecretValue", "secretValue"})
 
 
 def _names_a_secret_sibling(mapping: Mapping[Any, Any]) -> bool:
