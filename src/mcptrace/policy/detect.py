@@ -656,7 +656,10 @@ def _environment_in_answer(attributes: dict[str, Any]) -> bool:
     if len(text) < 6:
         return False
     pairs = 0
-    for name, value, secret in _environment_values():
+    size = len(text)
+    for name, value, secret in _environment_values():  # shortest values first
+        if len(value) > size:  # neither this one nor any after it can be in the text
+            break
         if value not in text:
             continue
         if secret:
@@ -673,7 +676,8 @@ _environment: list[Any] = [None, []]  # [the environment it was read from, its v
 
 def _environment_values() -> list[tuple[str, str, bool]]:
     """(name, value, secret-named with 8+ characters) of the variables worth looking for,
-    read again only when the environment changed (every answer is judged)."""
+    shortest value first, read again only when the environment changed (every answer is
+    judged)."""
     data = getattr(os.environ, "_data", None)
     if isinstance(data, dict) and data == _environment[0]:  # unchanged: compared, not copied
         return _environment[1]  # type: ignore[no-any-return]
@@ -681,11 +685,14 @@ def _environment_values() -> list[tuple[str, str, bool]]:
     if snapshot is None or snapshot != _environment[0]:
         from mcptrace.record.redact import is_secret_name
 
-        values = [
-            (name, value, len(value) >= 8 and is_secret_name(name))
-            for name, value in list(os.environ.items())  # (read by mcptrace: not recorded)
-            if len(value) >= 6
-        ]
+        values = sorted(
+            (
+                (name, value, len(value) >= 8 and is_secret_name(name))
+                for name, value in list(os.environ.items())  # (read by mcptrace: not recorded)
+                if len(value) >= 6
+            ),
+            key=lambda item: len(item[1]),  # (the answer's check stops at its own length)
+        )
         _environment[:] = [snapshot, values]
     return _environment[1]  # type: ignore[no-any-return]
 
@@ -950,6 +957,25 @@ class CompiledDetection:
         self.globals = compile_name_globs(rule.globals) if rule.globals else None
         self.tools = compile_name_globs(rule.tools) if rule.tools else None
         self.except_tools = compile_name_globs(rule.except_tools) if rule.except_tools else None
+        # a rule that judges its events by checks of the attributes alone (the rules about
+        # answers): ``matches`` is then None or the default subject, decided by the checks
+        self.checks_only = not (
+            self.paths is not None
+            or self.exclude_paths is not None
+            or self.access
+            or self.executables is not None
+            or self.arguments is not None
+            or self.exclude_arguments is not None
+            or self.addresses is not None
+            or self.exclude_addresses is not None
+            or self.hosts is not None
+            or self.exclude_hosts is not None
+            or self.ports
+            or self.attributes
+            or self.globals is not None
+            or self.exclude_attributes
+            or self.path_checks
+        )
 
     def compile_globs(self) -> None:
         for globs in (self.paths, self.exclude_paths, self.executables):
@@ -1344,6 +1370,32 @@ class Detector:
                 self.quiet_offers.clear()
             self.quiet_offers[key] = quiet
         return quiet
+
+    def quiet_answer(self, answer: Action, tool: str | None) -> bool:
+        """True when no rule that applies to the tool matches ``answer``: then
+        ``evaluate([answer], tool)`` finds nothing, for a call whose answer is its only
+        action (it recorded nothing, its offer is quiet), without ``evaluate``'s walk.
+        False means judge it in full (a match of a ``silent``, ``after`` or ``min_count``
+        rule included: a silent rule that fires lets an ``after`` rule on the same answer
+        fire too)."""
+        candidates = self._candidates(answer)
+        if not candidates:
+            return True
+        attributes = answer.attributes
+        for compiled in candidates:
+            if not compiled.applies_in(tool):
+                continue
+            if compiled.checks_only:
+                if answer.event not in compiled.events:
+                    continue
+                for check in compiled.checks:
+                    if not check(attributes):
+                        break
+                else:
+                    return False
+            elif compiled.matches(answer, self.resolve) is not None:
+                return False
+        return True
 
     def evaluate(self, actions: Iterable[Action], tool: str | None) -> list[Finding]:
         findings: list[Finding] = []

@@ -161,7 +161,7 @@ class DetectionStage:
             return []
         from mcptrace.policy.detect import Action
 
-        first = min((action.time_ns for action, _, _ in actions), default=0)
+        first = min(action.time_ns for action, _, _ in actions) if actions else 0
         if offer:  # the tool's own offer is judged too (tool poisoning)
             offered = {
                 ev.MCPTRACE_COMPONENT_DESCRIPTION: offer[0],
@@ -174,7 +174,12 @@ class DetectionStage:
                 actions.append((offered_action, ev.CONTEXT, 0))
         if answer:  # and what it told the model (instructions in a result)
             answered = {ev.MCPTRACE_COMPONENT_DESCRIPTION: answer}
-            actions.append((Action(first, ev.TOOL_ANSWERED, answered), ev.CONTEXT, 0))
+            answer_action = Action(first, ev.TOOL_ANSWERED, answered)
+            # an answer alone (nothing recorded, a quiet offer): judged by its own rules'
+            # checks, without evaluate's walk, when none of them matches (most calls)
+            if not actions and detector.quiet_answer(answer_action, tool):
+                return []
+            actions.append((answer_action, ev.CONTEXT, 0))
         findings = detector.evaluate((action for action, _, _ in actions), tool)
         if not findings:
             return []

@@ -47,25 +47,47 @@ def _strings(value: Any, out: list[str], depth: int = 0, label: bool = False) ->
         _add(out, value, None if label else ())
     elif value is None or isinstance(value, (bool, int, float)):
         return  # (checked before the Mapping ABC, which is slow to say no)
-    elif (text := _plain_text_content(value)) is not None:
-        # its dump, {"type": "text", "text": text}, two levels down: all but text is noise
-        if depth + 2 <= 8:
+    elif type(value) is dict:
+        text = _plain_text_item(value)
+        if text is None:
+            _mapping_strings(value, out, depth)
+        elif depth + 1 <= 8:  # {"type": "text", "text": text}: all but text is noise
             _add(out, text, ())
     elif isinstance(value, (list, tuple)):
         for item in value:
             _strings(item, out, depth + 1)
             if len(out[0]) > TEXT_MAX:
                 return
+    elif (text := _plain_text_content(value)) is not None:
+        # its dump, {"type": "text", "text": text}, two levels down: all but text is noise
+        if depth + 2 <= 8:
+            _add(out, text, ())
     elif isinstance(value, (dict, Mapping)):
-        for key, item in value.items():
-            if isinstance(key, str) and not key.startswith("$"):
-                _add(out, key.replace("_", " "))
-            _strings(item, out, depth + 1, key in _LABELS)
+        _mapping_strings(value, out, depth)
     elif hasattr(value, "model_dump"):  # pydantic models (annotations, content items)
         try:
             _strings(value.model_dump(exclude_none=True), out, depth + 1)
         except Exception:
             pass
+
+
+def _mapping_strings(value: Mapping[Any, Any], out: list[str], depth: int) -> None:
+    for key, item in value.items():
+        if isinstance(key, str) and not key.startswith("$"):
+            _add(out, key.replace("_", " "))
+        _strings(item, out, depth + 1, key in _LABELS)
+
+
+def _plain_text_item(value: dict[Any, Any]) -> str | None:
+    """The text of a JSON text item, ``{"type": "text", "text": text}`` and nothing else (an
+    answer's content as mcp 2.x hands it over), or None: ``_mapping_strings`` of it adds
+    that text alone (both keys and the ``type`` label are content noise)."""
+    if len(value) != 2:
+        return None
+    kind, text = value.get("type"), value.get("text")
+    if type(kind) is not str or kind != "text" or type(text) is not str:
+        return None
+    return text
 
 
 def _plain_text_content(value: Any) -> str | None:
@@ -176,17 +198,20 @@ def tool_offer(name: str | None) -> tuple[str, str] | None:
 
 
 def _answer_text(result: Any) -> str:
-    root = attribute(result, "root", result)
+    # mcp 2.x hands the result over as JSON (a dict, which has no attribute ``root``)
+    root = result if type(result) is dict else attribute(result, "root", result)
     if isinstance(root, Mapping):
         content: Any = [root.get(key) for key in ("content", "contents", "messages")]
         structured = root.get("structuredContent")
     else:
         content = [attribute(root, key) for key in ("content", "contents", "messages")]
         structured = attribute(root, "structured_content") or attribute(root, "structuredContent")
-    parts: list[str] = []
+    parts: list[str] = [""]
     for item in content:
-        _strings(item, parts)
-    _strings(structured, parts)
+        if item is not None:  # (_strings of None adds nothing)
+            _strings(item, parts)
+    if structured is not None:
+        _strings(structured, parts)
     return _collected(parts)
 
 
