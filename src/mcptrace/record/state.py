@@ -103,12 +103,18 @@ class _Otel:
     # container, whose ``in`` goes through the Mapping ABC, a raised KeyError for a miss)
     sdk_span: object = None
     bounded: object = None
+    # the current-span key of OTel's context and its span context class: a parent that is an
+    # SDK span in the parent context is read from there (what get_current_span returns)
+    span_key: str = ""
+    span_context_class: object = None
 
     @classmethod
     def load(cls) -> None:
-        from opentelemetry.trace import SpanKind, get_current_span
+        from opentelemetry.trace import SpanContext, SpanKind, get_current_span
+        from opentelemetry.trace.propagation import _SPAN_KEY
 
         cls.server, cls.client = SpanKind.SERVER, SpanKind.CLIENT
+        cls.span_key, cls.span_context_class = _SPAN_KEY, SpanContext
         cls.parent_span_context = lambda context: get_current_span(context).get_span_context()
         try:
             from opentelemetry.attributes import BoundedAttributes
@@ -275,8 +281,15 @@ class SpanRegistry:
         scope_name = scope.name if scope else None
         is_mcp = is_mcp_server_span(kind, attributes, scope_name)
         state = SpanState(span_context, is_mcp)
-        parent = _Otel.parent_span_context(parent_context)  # type: ignore[misc]
-        parent_state = self.by_id.get(parent.span_id) if parent.is_valid else None
+        held = parent_context.get(_Otel.span_key) if parent_context is not None else None
+        if type(held) is _Otel.sdk_span:  # get_current_span's answer, without its 3 calls
+            parent = held._context  # type: ignore[attr-defined]
+        else:
+            parent = _Otel.parent_span_context(parent_context)  # type: ignore[misc]
+        if type(parent) is _Otel.span_context_class:  # (its properties read these items)
+            parent_state = self.by_id.get(parent[1]) if parent[5] else None
+        else:
+            parent_state = self.by_id.get(parent.span_id) if parent.is_valid else None
         if not is_mcp and parent_state is not None:
             state.root = parent_state.root
         if not is_mcp:
@@ -285,9 +298,10 @@ class SpanRegistry:
             )
         state.key = span
         self.by_span[span] = state
-        self.by_id[span_context.span_id] = state
+        span_id = span_context.span_id
+        self.by_id[span_id] = state
         if is_mcp:
-            self.in_flight[span_context.span_id] = state
+            self.in_flight[span_id] = state
             if not self.requests_seen:
                 self.requests_seen = True
                 if self.on_first_request is not None:
