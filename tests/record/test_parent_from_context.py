@@ -4,12 +4,14 @@ from the span context's items: the state made must be the one ``get_current_span
 span context's properties give — root, MCP client or not — for every parent below: none, an
 empty context, live and ended SDK spans of each kind, a non-recording span (valid, invalid,
 remote, as an extract from ``traceparent`` makes), the invalid span, a subclass of the SDK's
-span and a parent the registry never saw.  Real SDK tracers and spans."""
+span and a parent the registry never saw — passed as the parent context, or current when
+none is passed.  Real SDK tracers and spans."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import TracerProvider
@@ -19,12 +21,13 @@ from opentelemetry.trace import (
     SpanContext,
     SpanKind,
     TraceFlags,
+    get_current_span,
     set_span_in_context,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from mcptrace.record import vocabulary as ev
-from mcptrace.record.state import SpanRegistry, _Otel
+from mcptrace.record.state import SpanRegistry, _Otel, is_mcp_client_span
 
 
 class OwnSpan(SdkSpan):
@@ -61,40 +64,57 @@ def _parents(registry: SpanRegistry) -> list[tuple[str, Any, Context | None]]:
     return cases
 
 
-def _states(fast: bool) -> list[tuple[Any, ...]]:
-    if _Otel.parent_span_context is None:
-        _Otel.load()
-    saved = _Otel.span_key, _Otel.span_context_class
-    if not fast:  # no entry found, no items read: get_current_span and the properties
-        _Otel.span_key, _Otel.span_context_class = "no such key", None
-    try:
-        registry = SpanRegistry()
-        tracer = TracerProvider().get_tracer(ev.SDK_SCOPE)
-        seen = []
-        for label, parent, context in _parents(registry):
-            for kind in (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.INTERNAL):
-                span = tracer.start_span("child", context=context, kind=kind)
-                made = registry.span_started(span, context)  # type: ignore[arg-type]
-                parent_state = (
-                    registry.by_id.get(parent.get_span_context().span_id) if parent else None
-                )
-                seen.append(
-                    (
-                        label,
-                        kind.name,
-                        made.is_mcp,
-                        made.mcp_client,
-                        made.root is made,
-                        parent_state is not None and made.root is parent_state.root,
-                    )
-                )
-        return seen
-    finally:
-        _Otel.span_key, _Otel.span_context_class = saved
+def _check(registry: SpanRegistry, context: Context | None, label: str) -> list[tuple[Any, ...]]:
+    """Children of every kind started in ``context``: their states against the reference
+    (``get_current_span`` of the same context, the span context's properties)."""
+    tracer = TracerProvider().get_tracer(ev.SDK_SCOPE)
+    rows = []
+    for kind in (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.INTERNAL):
+        span = tracer.start_span("child", context=context, kind=kind)
+        reference = get_current_span(context).get_span_context()
+        parent_state = registry.by_id.get(reference.span_id) if reference.is_valid else None
+        made = registry.span_started(span, context)  # type: ignore[arg-type]
+        expected_root = made if made.is_mcp or parent_state is None else parent_state.root
+        expected_client = not made.is_mcp and (
+            (parent_state is not None and parent_state.mcp_client)
+            or is_mcp_client_span(kind, span.attributes, ev.SDK_SCOPE)
+        )
+        assert made.root is expected_root, (label, kind)
+        assert made.mcp_client == expected_client, (label, kind)
+        rows.append((label, kind.name, parent_state is not None))
+    return rows
 
 
 def test_a_parent_read_from_its_context_entry_makes_the_same_state() -> None:
-    fast, general = _states(True), _states(False)
-    assert fast == general
-    rooted = {row[0] for row in fast if row[5]}
-    assert {"live SERVER", "live CLIENT", "subclass"} <= rooted  # (the cases mean something)
+    if _Otel.parent_span_context is None:
+        _Otel.load()
+    registry = SpanRegistry()
+    registry.link_otel()
+    rows = []
+    for label, _parent, context in _parents(registry):
+        rows.extend(_check(registry, context, label))
+        if context is not None:  # the same parent as the current context, none passed
+            token = otel_context.attach(context)
+            try:
+                rows.extend(_check(registry, None, "current " + label))
+            finally:
+                otel_context.detach(token)
+    parented = {row[0] for row in rows if row[2]}
+    assert {"live SERVER", "current live CLIENT", "subclass", "current subclass"} <= parented
+    assert "none" not in parented and "current invalid span" not in parented
+
+
+def test_an_unlinked_registry_asks_get_current_span() -> None:
+    """Before OTel is linked the current context is not read directly (a patched runtime
+    context, another ContextVar): get_current_span still finds the parent."""
+    if _Otel.parent_span_context is None:
+        _Otel.load()
+    registry = SpanRegistry()
+    parent = TracerProvider().get_tracer(ev.SDK_SCOPE).start_span("p", kind=SpanKind.SERVER)
+    registry.span_started(parent, None)  # type: ignore[arg-type]
+    token = otel_context.attach(set_span_in_context(parent))
+    try:
+        rows = _check(registry, None, "unlinked")
+    finally:
+        otel_context.detach(token)
+    assert all(row[2] for row in rows)

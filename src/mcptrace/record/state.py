@@ -43,6 +43,7 @@ __all__ = ["Attribution", "SpanRegistry", "SpanState"]
 
 # Until OpenTelemetry is loaded no span of ours can exist: the hook reads an empty context.
 _NO_CONTEXT: Mapping[str, object] = {}
+_NO_SPAN = object()  # no context to read a parent span from: get_current_span decides
 
 
 def _ordered_dict() -> OrderedDict[Any, Any]:
@@ -281,12 +282,19 @@ class SpanRegistry:
         scope_name = scope.name if scope else None
         is_mcp = is_mcp_server_span(kind, attributes, scope_name)
         state = SpanState(span_context, is_mcp)
-        held = parent_context.get(_Otel.span_key) if parent_context is not None else None
-        if type(held) is _Otel.sdk_span:  # get_current_span's answer, without its 3 calls
+        context = parent_context
+        if context is None and self.linked:  # the current context (a ContextVar read)
+            context = self.current_context()  # type: ignore[assignment]
+        held = context.get(_Otel.span_key) if context is not None else _NO_SPAN
+        if held is None:  # no span in it: get_current_span's INVALID_SPAN, no parent
+            parent = None
+        elif type(held) is _Otel.sdk_span:  # get_current_span's answer, without its 3 calls
             parent = held._context  # type: ignore[attr-defined]
         else:
             parent = _Otel.parent_span_context(parent_context)  # type: ignore[misc]
-        if type(parent) is _Otel.span_context_class:  # (its properties read these items)
+        if parent is None:
+            parent_state = None
+        elif type(parent) is _Otel.span_context_class:  # (its properties read these items)
             parent_state = self.by_id.get(parent[1]) if parent[5] else None
         else:
             parent_state = self.by_id.get(parent.span_id) if parent.is_valid else None
