@@ -132,11 +132,16 @@ def ambient_span() -> SpanContext | None:
     return ambient
 
 
-def ambient_links(parent: Context | None) -> list[Link] | None:
-    """A link to the ambient span (HTTP request, ...) when the MCP parent differs from it."""
+_UNKNOWN: Any = object()
+
+
+def ambient_links(parent: Context | None, ambient: Any = _UNKNOWN) -> list[Link] | None:
+    """A link to the ambient span (HTTP request, ...) when the MCP parent differs from it;
+    ``ambient``: ``ambient_span()`` if the caller has it already, in the same context."""
     if parent is None:
         return None
-    ambient = ambient_span()
+    if ambient is _UNKNOWN:
+        ambient = ambient_span()
     if ambient is None:
         return None
     if ambient.span_id == trace.get_current_span(parent).get_span_context().span_id:

@@ -24,7 +24,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from mcptrace.export import enrich
 from mcptrace.mcp.outcome import record_exception
-from mcptrace.mcp.propagation import ambient_links, extract_meta
+from mcptrace.mcp.propagation import _UNKNOWN, ambient_links, extract_meta
 from mcptrace.mcp.semconv import SCOPE_VERSION
 from mcptrace.mcp.span_attributes import set_span_attributes
 from mcptrace.record.vocabulary import MCPTRACE_SCOPE
@@ -120,16 +120,19 @@ class handling_span(AbstractContextManager[Span]):  # used as a function: a lowe
     rather than a generator: entered on every handled message, and a generator's context
     manager costs ≈1.4 µs more a use."""
 
-    __slots__ = ("attributes", "meta", "name", "span", "token")
+    __slots__ = ("ambient", "attributes", "meta", "name", "span", "token")
 
-    def __init__(self, name: str, attributes: Mapping[str, Any], meta: Any) -> None:
+    def __init__(
+        self, name: str, attributes: Mapping[str, Any], meta: Any, ambient: Any = _UNKNOWN
+    ) -> None:
         self.name = name
         self.attributes = attributes
         self.meta = meta
+        self.ambient = ambient  # ambient_span(), if the caller read it in the same context
 
     def __enter__(self) -> Span:
         parent = extract_meta(self.meta)
-        links = ambient_links(parent)
+        links = ambient_links(parent, self.ambient)
         blind = _blind_start()
         span = self.span = _tracer.start_span(
             self.name,

@@ -418,7 +418,7 @@ class TracingMiddleware:
         if not self.opens_request_spans and ctx.request_id is not None:
             return await _enrich_their_span(inbound, ctx, call_next)
         name = span_name(inbound.method, inbound.params)
-        with handling_span(name, inbound.attributes, inbound.meta) as span:
+        with handling_span(name, inbound.attributes, inbound.meta, inbound.ambient) as span:
             if inbound.method == TOOLS_CALL and inbound.params:
                 capture_arguments(span, inbound.params.get("arguments"))
             try:
