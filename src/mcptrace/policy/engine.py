@@ -260,6 +260,7 @@ _EVENTS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
         ev.FILE_LISTDIR,
         ev.FILE_COPY,
         ev.FILE_LINK,
+        ev.FILE_RENAME,  # moving a file away exposes it
         ev.PROCESS_SPAWN,  # a child reading the files its arguments name
         ev.PROCESS_EXEC,
     ),
@@ -356,6 +357,10 @@ class PolicyEngine:
             self.judges[ev.PROCESS_SPAWN] = self.judges[ev.PROCESS_EXEC] = self._process
         self.resolve = PathResolver(CACHE_LIMIT)
         self.hard_links = HardLinkIndex(self._protected_directories())
+        self._deny_roots = {
+            category: self._protected_directories((category,)) for category in self.active
+            if category in (m.FILE_READ, m.FILE_WRITE)
+        }  # fmt: skip
         self._path_candidates: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
         # per path category, one regex of every rule's paths: a path none of them selects
         # (most of them) is dismissed by one match instead of one per rule
@@ -382,10 +387,12 @@ class PolicyEngine:
             for rule in self.rules[m.NETWORK]
         )
 
-    def _protected_directories(self) -> list[str]:
+    def _protected_directories(
+        self, categories: tuple[str, ...] = (m.FILE_READ, m.FILE_WRITE)
+    ) -> list[str]:
         """The literal part of every path a deny rule names (a directory or a file)."""
         roots: list[str] = []
-        for category in (m.FILE_READ, m.FILE_WRITE):
+        for category in categories:
             for rule in self.rules[category]:
                 if isinstance(rule, PathRule) and not rule.allow:
                     for pattern in rule.rule.paths:
@@ -657,12 +664,35 @@ class PolicyEngine:
         return [verdict for verdict in verdicts if verdict is not None]
 
     def _file_rename(self, observation: Observation, where: Where) -> list[Verdict]:
+        """Both names are written; moving a file (or a directory) away also exposes what it
+        holds, as a hard link does: a read of the source (``os.rename(secret, "/tmp/x")``
+        then an open of ``/tmp/x`` read what a read rule protects)."""
         attributes = observation.attributes
         verdicts = [
             self._path_verdict(m.FILE_WRITE, str(attributes.get(key, "")), where)
             for key in (ev.FILE_PATH, ev.FILE_TARGET_PATH)
         ]
+        moved = self._moved(str(attributes.get(ev.FILE_PATH, "")))
+        verdicts.append(self._path_verdict(m.FILE_READ, moved, where))
+        if moved[0] and not any(verdicts):
+            # moving an ancestor moves what a rule protects under it (``outer`` when a rule
+            # names ``outer/inner/**``): judged as that protected path
+            below = moved[0].rstrip("/") + "/"
+            for category, roots in self._deny_roots.items():
+                root = next((root for root in roots if root.startswith(below)), None)
+                if root is not None:
+                    verdicts.append(self._path_verdict(category, root, where))
         return [verdict for verdict in verdicts if verdict is not None]
+
+    def _moved(self, source: str) -> Target:
+        """What a rename moves: the name itself, not where a symbolic link leads (renaming a
+        link to a secret moves the link), in its directory as the links there resolve.  Its
+        other names do not count: a hard link to a protected file, moved, is still judged by
+        the protected name when it is opened."""
+        head, tail = os.path.split(source)
+        if not head or not tail or tail in (".", ".."):
+            return (self.resolve.lookup(source)[0], None, 0) if source else ("", None, 0)
+        return os.path.join(self.resolve.lookup(head)[0], tail), None, 0
 
     def _file_copy(self, observation: Observation, where: Where) -> list[Verdict]:
         attributes = observation.attributes

@@ -192,14 +192,15 @@ def argv_of(args: Any) -> list[str]:
 
 
 def access_of(flags: int) -> str:
-    """read / write / read_write / create / append, from open(2) flags."""
+    """read / write / read_write / create / append, from open(2) flags.  An append that
+    may also read (``a+``, ``O_RDWR | O_APPEND``) is a read_write: it reads the whole file."""
+    mode = flags & _O_ACCMODE
+    if mode == _O_RDWR and flags & _O_EXCL_CREAT != _O_EXCL_CREAT:
+        return ev.READ_WRITE
     if flags & _O_APPEND:
         return ev.APPEND
     if flags & _O_EXCL_CREAT == _O_EXCL_CREAT:
         return ev.CREATE
-    mode = flags & _O_ACCMODE
-    if mode == _O_RDWR:
-        return ev.READ_WRITE
     if mode == _O_WRONLY:
         return ev.WRITE
     return ev.READ
