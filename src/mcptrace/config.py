@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 Signal = Literal["traces", "logs", "metrics"]
 SIGNALS: tuple[Signal, ...] = ("traces", "logs", "metrics")
@@ -281,10 +281,13 @@ TOML_KEYS = {name.removeprefix("MCPTRACE_").lower(): name for name in OPTIONS}
 
 def _validate_endpoint(setting: str, raw: str) -> str:
     url = urlsplit(raw.strip())
+    # the error repeats the value without what may be a credential (ftp://user:pw@host,
+    # https://user:pw@:4318, ?token=...); config sits below export, so no redact module here
+    shown = urlunsplit((url.scheme, url.netloc.rpartition("@")[2], url.path, "", ""))
     if url.scheme not in ("http", "https") or not url.hostname:
         raise ConfigError(
             setting,
-            f"{raw!r} is not an http(s) URL",
+            f"{shown!r} is not an http(s) URL",
             "use e.g. http://127.0.0.1:4318 (http/protobuf) or http://127.0.0.1:4317 (grpc)",
             "export",
         )
@@ -292,7 +295,7 @@ def _validate_endpoint(setting: str, raw: str) -> str:
         url.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         raise ConfigError(
-            setting, f"{raw!r} has a malformed port", "fix the port", "export"
+            setting, f"{shown!r} has a malformed port", "fix the port", "export"
         ) from None
     return raw.strip()
 

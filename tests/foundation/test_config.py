@@ -356,3 +356,19 @@ def test_unexpanded_paths_in_a_running_program_create_nothing_in_the_cwd(tmp_pat
     assert result.stdout == "program output\n"
     assert "MCPTRACE_HASH_CACHE: $MCPTRACE_TEST_UNSET_Q is not set" in result.stderr
     assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "ftp://deploy:Pw7tR4kLq9ZsXv2N@collector.example/",
+        "https://deploy:Pw7tR4kLq9ZsXv2N@:4318",
+        "http://deploy:Pw7tR4kLq9ZsXv2N@collector.example:99999",
+        "http://collector.example:x/v1?token=Pw7tR4kLq9ZsXv2N",
+    ],
+)
+def test_a_bad_endpoint_is_named_without_its_credentials(endpoint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})
+    assert "Pw7tR4kLq9ZsXv2N" not in str(caught.value)
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in str(caught.value)
