@@ -162,6 +162,10 @@ def test_terminal_view_writes_nothing_a_terminal_obeys(spool: Path) -> None:
         assert lookalike in text
     assert "send_<U+0435>mail <U+03BF>n behalf" in text
     assert "<U+1D42B><U+1D41E><U+1D41A><U+1D41D>_file" in text
+    # nor a name with no ASCII letter at all whose every letter looks like one
+    assert "<U+0435><U+0445><U+0435><U+0441>" in text  # Cyrillic "exec"
+    assert "<U+1D41E><U+1D431><U+1D41E><U+1D41C>_<U+1D42B><U+1D42E><U+1D427>" in text
+    assert "\u0440\u043e\u0438\u0441\u043a" in text  # Cyrillic letters of their own: kept
 
 
 def test_every_invisible_character_is_escaped_in_the_terminal_and_the_page() -> None:
@@ -238,6 +242,7 @@ def test_html_report_renders_every_row_and_runs_nothing_injected(
     for name in NAMES:  # as text, with the same visible escapes as the terminal
         assert any(clipped_name(name, 1 << 20) in shown for shown in names), name
     assert any(n.endswith(" r<U+0435>ad_file") for n in names)  # not "read_file"
+    assert any(n.endswith(" <U+0435><U+0445><U+0435><U+0441>") for n in names)  # not "exec"
     assert not FORBIDDEN.search(dom), "a control or bidi character reached the page's text"
 
 
@@ -356,3 +361,10 @@ def test_planted_spool_files_neither_hang_nor_exhaust_the_view(tmp_path: Path) -
     out, err = follow.communicate(timeout=30)
     assert b"Traceback" not in err, err[-2000:]
     assert "kept_call" in assert_inert(out)
+
+
+def test_a_cut_lookalike_name_keeps_the_views_own_cut_mark() -> None:
+    # the mark after a cut is the view's, not the name's: it is not shown as <U+2026>
+    shown = clipped_name("r\u0435ad_file" * 20, 80)
+    assert shown.startswith("r<U+0435>ad_file") and shown.endswith("…(+100 chars)")
+    assert clipped_name("ok\u2026(+3 chars) r\u0435ad", 80) == "ok<U+2026>(+3 chars) r<U+0435>ad"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mcptrace.view.inert import (
+    LOOKALIKE_LETTERS,
     LOOKALIKE_SCRIPTS,
     clipped_name,
     js_character_class,
@@ -244,9 +245,9 @@ def render_report(model: Model, filters: Filters) -> str:
         sessions="".join(sections) or '<p class="note">no MCP requests in this spool</p>',
         data=_json_for_script(data),
         css=_CSS,
-        js=_JS.replace("@HIDDEN@", js_character_class()).replace(
-            "@SCRIPTS@", ", ".join(f"'{script.title()}'" for script in LOOKALIKE_SCRIPTS)
-        ),
+        js=_JS.replace("@HIDDEN@", js_character_class())
+        .replace("@SCRIPTS@", ", ".join(f"'{script.title()}'" for script in LOOKALIKE_SCRIPTS))
+        .replace("@LETTERS@", LOOKALIKE_LETTERS),
     )
 
 
@@ -318,9 +319,15 @@ const shown = text => String(text).replace(HIDDEN, c => NAMED[c] || (c.codePoint
 const LOOKALIKE = new RegExp('^(?:' + [@SCRIPTS@].map(s => '\\p{Script=' + s + '}').join('|') +
   ')$', 'u');
 const passesForAscii = c => /^[\x21-\x7e]+$/.test(c.normalize('NFKC')) || LOOKALIKE.test(c);
+const LOOKS_LATIN = '@LETTERS@';  // view/inert.py's LOOKALIKE_LETTERS
+const allLettersPass = t => {
+  const letters = Array.from(t).filter(c => /\p{L}/u.test(c));
+  return letters.length > 0 && letters.every(c => LOOKS_LATIN.includes(c) ||
+    /^[\x00-\x7f]+$/.test(c.normalize('NFKC')));
+};
 const named = text => {
   const t = shown(text);
-  if (/^[\x00-\x7f]*$/.test(t) || !/[A-Za-z]/.test(t)) return t;
+  if (/^[\x00-\x7f]*$/.test(t) || !(/[A-Za-z]/.test(t) || allLettersPass(t))) return t;
   return Array.from(t).map(c => c.codePointAt(0) > 127 && passesForAscii(c) ?
     '<U+' + hex(c.codePointAt(0), 4).toUpperCase() + '>' : c).join('');
 };

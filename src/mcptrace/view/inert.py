@@ -105,15 +105,42 @@ def _passes_for_ascii(char: str) -> bool:
     return unicodedata.name(char, "").split(" ", 1)[0] in LOOKALIKE_SCRIPTS
 
 
+# Letters of those scripts drawn like a Latin letter (Unicode's confusables): a name made of
+# nothing else, with no ASCII letter at all (Cyrillic "ехес"), passes for an ASCII one.
+LOOKALIKE_LETTERS = (
+    "аеорсухѕіјԁһӏԛԝәАВЕКМНОРСТХЅІЈҮԚԜӀ"  # Cyrillic
+    "αοινκρτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"  # Greek
+    "օսհոզց"  # Armenian
+)
+
+
+def _all_letters_pass_for_ascii(text: str) -> bool:
+    import unicodedata
+
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and all(
+        c in LOOKALIKE_LETTERS or unicodedata.normalize("NFKC", c).isascii() for c in letters
+    )
+
+
 def clipped_name(text: str, limit: int) -> str:
     """A name (tool, server, service, session) as ``clipped`` shows it, and, when it has
-    ASCII letters, every character that passes for ASCII without being it shown as
-    ``<U+XXXX>``: ``rеad_file`` with a Cyrillic е cannot pass for ``read_file``."""
+    ASCII letters (or its every letter looks like one), every character that passes for
+    ASCII without being it shown as ``<U+XXXX>``: ``rеad_file`` with a Cyrillic е cannot pass
+    for ``read_file``, nor ``ехес`` (all Cyrillic) for ``exec``."""
     shown = clipped(text, limit)
-    if shown.isascii() or not any("a" <= c.lower() <= "z" for c in shown):
+    if shown.isascii() or not (
+        any("a" <= c.lower() <= "z" for c in shown) or _all_letters_pass_for_ascii(shown)
+    ):
         return shown
-    return "".join(
-        f"<U+{ord(c):04X}>" if not c.isascii() and _passes_for_ascii(c) else c for c in shown
+    # the view's own "…(+N chars)" after a cut is no lookalike (… folds to "...")
+    name, cut, rest = shown.rpartition("…(+") if len(shown) > limit else (shown, "", "")
+    return (
+        "".join(
+            f"<U+{ord(c):04X}>" if not c.isascii() and _passes_for_ascii(c) else c for c in name
+        )
+        + cut
+        + rest
     )
 
 
