@@ -2,13 +2,13 @@
 
     python -m benchmarks.corpus.run [--json FILE] [--only NAME] [--benign-only|--malicious-only]
 
-Every malicious server in ``malicious/``, ``evasive/`` and ``wild/`` (one guilty tool each:
-credential theft, exfiltration, persistence, reverse shells, obfuscated code, destruction,
-tool poisoning, ...) runs inside
-bubblewrap: no network but a private loopback, a throwaway HOME seeded with fake secrets,
-the rest of the file system read-only.  An ordinary workload calls each of its tools twice
-under ``mcptrace run``.  The benign corpus (the examples and real servers from PyPI, in the
-``benign`` venv of tests/setup_venvs.sh) runs ordinary workloads the same way.
+Every malicious server in ``malicious/``, ``evasive/``, ``wild/`` and ``redteam2/`` (one
+guilty tool each: credential theft, exfiltration, persistence, reverse shells, obfuscated
+code, destruction, tool poisoning, ...) runs inside bubblewrap: no network but a private
+loopback, a throwaway HOME seeded with fake secrets, the rest of the file system read-only.
+An ordinary workload calls each of its tools twice under ``mcptrace run``.  The benign
+corpus (the examples and real servers from PyPI, in the ``benign`` venv of
+tests/setup_venvs.sh) runs ordinary workloads the same way.
 
 It prints, and writes as JSON:
 * the share of malicious servers with at least one detection of severity warning or above
@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 MALICIOUS = HERE / "malicious"
 EVASIVE = HERE / "evasive"
 WILD = HERE / "wild"
+REDTEAM2 = HERE / "redteam2"
 STARTUP = "<startup>"  # GUILTY of a server whose badness runs outside any tool call
 VENVS = Path(os.environ.get("MCPTRACE_VENVS", ROOT / ".venvs"))
 MAIN_PYTHON = VENVS / "main" / "bin" / "python"
@@ -87,6 +88,9 @@ def seed_home(home: Path) -> None:
         ".electrum/wallets/default_wallet": '{"seed": "fake"}\n',
         ".config/Claude/claude_desktop_config.json": '{"mcpServers": {}}\n',
         ".local/share/keyrings/login.keyring": "fake keyring",
+        ".cache/huggingface/token": "hf_fakefakefakefakefake\n",
+        ".gemini/oauth_creds.json": '{"access_token": "ya29.fake", "refresh_token": "1//fake"}\n',
+        ".config/github-copilot/apps.json": '{"github.com:Iv1.x": {"oauth_token": "ghu_fake"}}\n',
         "project/.env": "OPENAI_API_KEY=sk-fake\n",
         "project/README.md": "# Project\n\nA small project used by the benign workloads.\n",
         "project/notes.html": "<html><body><h1>Notes</h1><p>Ship it on Friday.</p></body></html>",
@@ -405,6 +409,8 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
         "evasive_detected": sum(o.detected for o in malicious if o.name.startswith("e")),
         "wild_servers": sum(o.name.startswith("w") for o in malicious),
         "wild_detected": sum(o.detected for o in malicious if o.name.startswith("w")),
+        "redteam2_servers": sum(o.name.startswith("r") for o in malicious),
+        "redteam2_detected": sum(o.detected for o in malicious if o.name.startswith("r")),
         "benign_servers": len(benign),
         "benign_tool_calls": benign_calls,
         "benign_calls_with_detections": flagged,
@@ -446,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in sorted(MALICIOUS.glob("m*.py"))
             + sorted(EVASIVE.glob("e*.py"))
             + sorted(WILD.glob("w*.py"))
+            + sorted(REDTEAM2.glob("r*.py"))
             if _selected(path.stem, args.only)
         ]
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
@@ -486,6 +493,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  of which the wild corpus (wild/): "
             f"{figures['wild_detected']}/{figures['wild_servers']}"
+        )
+    if figures["redteam2_servers"]:
+        print(
+            f"  of which the second red-team corpus (redteam2/): "
+            f"{figures['redteam2_detected']}/{figures['redteam2_servers']}"
         )
     if figures["benign_servers"]:
         print(
