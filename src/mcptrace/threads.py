@@ -5,7 +5,8 @@ Usage::
     from mcptrace.threads import ThreadContextInstrumentor
     ThreadContextInstrumentor().instrument()  # mcptrace run, opentelemetry-instrument do this
     # a tool's threading.Thread, Timer, ThreadPoolExecutor.submit (so loop.run_in_executor),
-    # and _thread.start_new_thread now run in the tool call's context
+    # and _thread.start_new_thread now run in the tool call's context; so do the atexit
+    # handlers and signal handlers a tool call registers, whenever they run
 
 What OpenTelemetry's ``opentelemetry-instrumentation-threading`` does, with three differences:
 
@@ -18,6 +19,14 @@ What OpenTelemetry's ``opentelemetry-instrumentation-threading`` does, with thre
   workers are started once and fed through a queue), patched only if the program imports it;
 * it is part of mcptrace, so it does not pin ``opentelemetry-instrumentation`` to its own
   release the way every contrib package does.
+
+Work a tool defers past its own end without a thread: a function given to
+``atexit.register`` (run as the server shuts down) and a ``signal.signal`` handler (run in
+the main thread when the signal lands: a ``setitimer`` alarm, a ``kill`` of itself)
+registered while a tool call is current run in that call's context too;
+``atexit.unregister``, ``signal.getsignal`` and the handler ``signal.signal`` returns see
+the function the program registered, never the wrapper.  Those registered outside a call
+(the SDK's, the program's start-up) are left as they are.
 
 Both may be installed together: each attaches the same context.  ``anyio.to_thread`` and
 ``asyncio.to_thread`` copy the whole contextvars context themselves already.
@@ -122,6 +131,36 @@ def _pool_method(
     return method_in_context
 
 
+_DEFERRED = "_mcptrace_deferred"  # on a wrapper: the function the program registered
+
+
+def _in_call(context: otel_context.Context) -> bool:
+    from opentelemetry import trace
+
+    return trace.get_current_span(context).get_span_context().is_valid
+
+
+def _deferred(
+    function: Any, get_current: Callable[[], otel_context.Context], make_current: Setter
+) -> Any:
+    """``function`` run in the current tool call's context, or itself outside a call."""
+    if not callable(function) or getattr(function, _DEFERRED, None) is not None:
+        return function
+    context = get_current()
+    if not _in_call(context):
+        return function
+    wrapper = in_context(function, context, make_current)
+    setattr(wrapper, _DEFERRED, function)
+    wrapper.__wrapped__ = function  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _registered(handler: Any) -> Any:
+    """The function the program registered, for one of our wrappers."""
+    original = getattr(handler, _DEFERRED, None) if callable(handler) else None
+    return handler if original is None else original
+
+
 class ThreadContextInstrumentor(Instrumentor):
     """Propagates the current OpenTelemetry context to threads and thread-pool work."""
 
@@ -174,10 +213,55 @@ class ThreadContextInstrumentor(Instrumentor):
             if original is not None:
                 self._originals[name] = original
                 setattr(_thread, name, _low_level_starter(original, get_current, make_current))
+        self._patch_deferred(get_current, make_current)
         self._pool_patch = (get_current, make_current)
         self._pool_active = True
         # multiprocessing.pool is heavy: patched when the program imports it, if ever
         importwatch.after("multiprocessing.pool", self._patch_pool)
+
+    def _patch_deferred(
+        self, get_current: Callable[[], otel_context.Context], make_current: Setter
+    ) -> None:
+        import atexit
+        import signal
+
+        register, unregister = atexit.register, atexit.unregister
+        set_handler, get_handler = signal.signal, signal.getsignal
+        wrappers: dict[int, list[Any]] = {}  # id(function) -> its atexit wrappers
+
+        def register_in_context(function: Any, /, *args: Any, **kwargs: Any) -> Any:
+            wrapper = _deferred(function, get_current, make_current)
+            if wrapper is not function:
+                wrappers.setdefault(id(function), []).append(wrapper)
+            register(wrapper, *args, **kwargs)
+            return function
+
+        def unregister_wrapped(function: Any, /) -> None:
+            unregister(function)
+            for wrapper in wrappers.pop(id(function), ()):
+                unregister(wrapper)
+
+        def signal_in_context(signalnum: Any, handler: Any, /) -> Any:
+            return _registered(
+                set_handler(signalnum, _deferred(handler, get_current, make_current))
+            )
+
+        def getsignal(signalnum: Any, /) -> Any:
+            return _registered(get_handler(signalnum))
+
+        patched = [
+            (atexit, "register", register_in_context, register),
+            (atexit, "unregister", unregister_wrapped, unregister),
+            (signal, "signal", signal_in_context, set_handler),
+            (signal, "getsignal", getsignal, get_handler),
+        ]
+        for module, name, function, original in patched:
+            function.__wrapped__ = original  # type: ignore[attr-defined]
+            function.__doc__ = original.__doc__
+            setattr(module, name, function)
+        self._deferred_originals = [
+            (module, name, original) for module, name, _, original in patched
+        ]
 
     def _patch_pool(self, module: Any) -> None:
         if not self.__dict__.get("_pool_active") or "_pool_originals" in self.__dict__:
@@ -199,6 +283,8 @@ class ThreadContextInstrumentor(Instrumentor):
             if name in originals:
                 setattr(_thread, name, originals[name])
         self._pool_active = False
+        for module, name, original in self.__dict__.pop("_deferred_originals", ()):
+            setattr(module, name, original)
         pool_class, pool_originals = self.__dict__.pop("_pool_originals", {}).get(
             "pool", (None, {})
         )

@@ -17,8 +17,11 @@ own job (``urllib`` looking for proxies, ``subprocess`` passing an ``env``: mark
 event: every library does it all the time.  Only a count is recorded, never a value.
 
 The class swap keeps ``isinstance(os.environ, os._Environ)``, pickling, ``putenv`` and
-every method; what it cannot see: ``os.environ._data`` read directly, ``/proc/self/environ``
-(a file open, recorded as such) and ``ctypes`` calls to ``getenv``.
+every method.  The dict behind both mappings (``os.environ._data``, bytes to bytes) becomes a
+``dict`` subclass that raises the same event when code outside ``os`` iterates it, lists its
+items, keys or values, copies or prints it: a tool reading ``_data`` directly to step around
+the watched mapping is seen too.  What it cannot see: ``/proc/self/environ`` (a file open,
+recorded as such) and ``ctypes`` calls to ``getenv`` (their symbol lookup is recorded).
 """
 
 from __future__ import annotations
@@ -56,19 +59,71 @@ class WatchedEnviron(_Environ):  # type: ignore[misc]
         return _Environ.__repr__(self)  # type: ignore[no-any-return]
 
 
+_OS_FILE = getattr(getattr(_Environ.__iter__, "__code__", None), "co_filename", "")
+_getframe = sys._getframe
+
+
+def _announce_data(data: dict[Any, Any]) -> None:
+    if _getframe(2).f_code.co_filename != _OS_FILE:  # os's own methods announce for it
+        _audit(AUDIT_EVENT, len(data))
+
+
+class WatchedData(dict):  # type: ignore[type-arg]
+    """The dict behind ``os.environ``: its whole-environment reads from outside ``os`` raise
+    ``mcptrace.environ`` (reading one key, setting and deleting stay the plain dict's)."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        _announce_data(self)
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        _announce_data(self)
+        return dict.keys(self)
+
+    def items(self) -> Any:
+        _announce_data(self)
+        return dict.items(self)
+
+    def values(self) -> Any:
+        _announce_data(self)
+        return dict.values(self)
+
+    def copy(self) -> dict[Any, Any]:
+        _announce_data(self)
+        return dict.copy(self)
+
+    def __repr__(self) -> str:
+        _announce_data(self)
+        return dict.__repr__(self)
+
+    def __reduce__(self) -> Any:  # pickled as the plain dict it stands for
+        return (dict, (dict.copy(self),))
+
+
 def watch_environ() -> None:
-    """Swap the classes of ``os.environ`` and ``os.environb``; never raises."""
+    """Swap the classes of ``os.environ`` and ``os.environb`` and the dict they share;
+    never raises."""
+    data = getattr(getattr(os, "environ", None), "_data", None)
+    watched = WatchedData(data) if type(data) is dict else None
     for name in ("environ", "environb"):
         mapping = getattr(os, name, None)
         if type(mapping) is _Environ:
             try:
                 mapping.__class__ = WatchedEnviron
             except TypeError:
-                pass
+                continue
+        if watched is not None and getattr(mapping, "_data", None) is data:
+            mapping._data = watched  # type: ignore[union-attr]
 
 
 def unwatch_environ() -> None:
+    watched = getattr(getattr(os, "environ", None), "_data", None)
+    plain = dict.copy(watched) if type(watched) is WatchedData else None
     for name in ("environ", "environb"):
         mapping = getattr(os, name, None)
         if type(mapping) is WatchedEnviron:
             mapping.__class__ = _Environ
+        if plain is not None and getattr(mapping, "_data", None) is watched:
+            mapping._data = plain  # type: ignore[union-attr]

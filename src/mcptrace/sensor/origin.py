@@ -228,7 +228,9 @@ def mark_library_origin(observation: Observation, responsible: bool = True) -> N
             return
     elif category != ev.CODE and category != ev.IMPORT:
         return
-    importing = category == ev.IMPORT
+    # an import's events and a compile the importer made (a loader handing it source from a
+    # string, ``spec_from_loader``): the frame that asked the importer, past its own frames
+    importing = category == ev.IMPORT or category == ev.CODE
     frame: Any = sys._getframe(1)
     depth = 0
     while frame is not None and depth < _MAX_FRAMES:  # the frame that made the call
@@ -275,7 +277,12 @@ def _spawn_reruns_main(frame: Any) -> bool:
 
 
 # read by HTTP libraries before each request (requests' get_netrc_auth, httpx's trust_env)
-_CREDENTIAL_FILES_LIBRARIES_READ = (os.sep + ".netrc", os.sep + "_netrc")
+_CREDENTIAL_FILES_LIBRARIES_READ = (
+    os.sep + ".netrc",
+    os.sep + "_netrc",
+    os.path.join(os.sep + "huggingface", "token"),  # huggingface_hub's get_token()
+    os.path.join(os.sep + "huggingface", "stored_tokens"),
+)
 
 
 def _mark_credential_read(attributes: dict[str, Any]) -> None:

@@ -809,6 +809,13 @@ def _putenv(event: str, args: Args) -> Observation | None:
 _last_compile: dict[int, str] = {}
 
 
+def _is_file(name: str) -> bool:
+    try:
+        return os.path.isfile(name)
+    except (OSError, ValueError):
+        return False
+
+
 def _compiled_name(args: Args) -> str | None:
     """The file name a compile is the tool's under, or None (a script file being run, the
     importer compiling a module's source); the exec that follows it pairs with it."""
@@ -816,7 +823,8 @@ def _compiled_name(args: Args) -> str | None:
     if source is None:  # the interpreter running a script file
         return None
     name = text(filename) if filename is not None else "<unknown>"
-    if name.endswith(".py") and isinstance(source, bytes) and from_importer():
+    # a module's own source is the importer's; a loader's made-up file name is not one
+    if name.endswith(".py") and isinstance(source, bytes) and from_importer() and _is_file(name):
         return None
     if len(_last_compile) > 1024:
         _last_compile.clear()
