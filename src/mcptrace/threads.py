@@ -39,6 +39,7 @@ back to inference.
 from __future__ import annotations
 
 import _thread
+import sys
 import threading
 from collections.abc import Callable, Collection
 from concurrent import futures
@@ -140,14 +141,26 @@ def _in_call(context: otel_context.Context) -> bool:
     return trace.get_current_span(context).get_span_context().is_valid
 
 
+def _tools_own(frame: Any) -> bool:
+    """The registering frame is the tool's code, not the standard library's (weakref's
+    finalizers, asyncio's child watcher) nor the MCP machinery's."""
+    from mcptrace.sensor.origin import classify, is_library
+
+    if frame is None:
+        return False
+    kind, top = classify(frame.f_code.co_filename)
+    return not is_library(kind, top, frame)
+
+
 def _deferred(
     function: Any, get_current: Callable[[], otel_context.Context], make_current: Setter
 ) -> Any:
-    """``function`` run in the current tool call's context, or itself outside a call."""
+    """``function`` run in the current tool call's context if the tool's own code registers
+    it in a call; else itself."""
     if not callable(function) or getattr(function, _DEFERRED, None) is not None:
         return function
     context = get_current()
-    if not _in_call(context):
+    if not _in_call(context) or not _tools_own(sys._getframe(2)):
         return function
     wrapper = in_context(function, context, make_current)
     setattr(wrapper, _DEFERRED, function)

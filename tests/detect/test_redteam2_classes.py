@@ -140,6 +140,7 @@ def test_signal_and_atexit_handlers_run_in_the_call_that_set_them(instrumented: 
     try:
         assert previous is before
         assert signal.getsignal(signal.SIGUSR1) is handler  # the program's, not a wrapper
+        assert signal.getsignal.__wrapped__(signal.SIGUSR1) is not handler  # type: ignore[attr-defined]
         os.kill(os.getpid(), signal.SIGUSR1)
         assert ran == [0x2F]  # outside the call, the handler ran in it
         assert signal.signal(signal.SIGUSR1, before) is handler
@@ -174,3 +175,27 @@ def test_the_importer_compiling_a_made_up_file_name_is_a_compile(tmp_path: Path)
         assert translate._compiled_name((b"x = 1\n", "<plugin update>")) == "<plugin update>"
     finally:
         translate.from_importer = original  # type: ignore[assignment]
+
+
+def test_handlers_the_standard_library_registers_in_a_call_are_left_alone(
+    instrumented: Any,
+) -> None:
+    """weakref's finalizers, asyncio's child watcher: machinery working for every call."""
+    namespace: dict[str, Any] = {"signal": signal}
+    stdlib_file = os.path.join(os.path.dirname(os.__file__), "mcptrace_probe_helper.py")
+    code = "def register(number, handler):\n    return signal.signal(number, handler)\n"
+    exec(compile(code, stdlib_file, "exec"), namespace)
+
+    def handler(signum: int, frame: object) -> None:
+        pass
+
+    token = in_a_call()
+    try:
+        before = namespace["register"](signal.SIGUSR2, handler)
+    finally:
+        otel_context.detach(token)
+    try:
+        raw = signal.getsignal.__wrapped__(signal.SIGUSR2)  # type: ignore[attr-defined]
+        assert raw is handler  # not wrapped
+    finally:
+        signal.signal(signal.SIGUSR2, before)

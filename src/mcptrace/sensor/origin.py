@@ -199,6 +199,12 @@ def _tool_package(frame: Any) -> str | None:
     return entry[1]
 
 
+def is_library(kind: str, top: str, frame: Any) -> bool:
+    """Library machinery (the standard library, the MCP machinery, another installed
+    package than the running tool's) for a frame of ``classify``'s ``kind`` and ``top``."""
+    return _is_library(kind, top, frame)
+
+
 def _is_library(kind: str, top: str, frame: Any) -> bool:
     if kind == STDLIB or (kind == SITE and top in MACHINERY):
         return True
