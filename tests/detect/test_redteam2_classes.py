@@ -199,3 +199,34 @@ def test_handlers_the_standard_library_registers_in_a_call_are_left_alone(
         assert raw is handler  # not wrapped
     finally:
         signal.signal(signal.SIGUSR2, before)
+
+
+_translated: list[Any] = []
+
+
+def _open_hook(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and args and args[0] == "id_redteam_probe":
+        _translated.append(translate._open(event, args))
+
+
+sys.addaudithook(_open_hook)
+
+
+def test_an_open_beside_a_directory_descriptor_is_judged_where_it_leads(tmp_path: Path) -> None:
+    (tmp_path / "id_redteam_probe").write_text("key")
+    builtin = os.open
+    tracked = bool(translate._DIR_FD_TRACKED)
+    translate.track_open_dir_fd()
+    try:
+        directory = os.open(tmp_path, os.O_RDONLY)
+        try:
+            os.close(os.open("id_redteam_probe", os.O_RDONLY, dir_fd=directory))
+        finally:
+            os.close(directory)
+    finally:
+        if not tracked:
+            translate.untrack_open_dir_fd()
+    observation = _translated.pop()
+    assert observation.attributes["file.path"] == str(tmp_path / "id_redteam_probe")
+    if not tracked:
+        assert os.open is builtin and type(os.open).__name__ == "builtin_function_or_method"

@@ -307,8 +307,9 @@ _ACCESS: dict[int, str] = {}
 _new = tuple.__new__  # builds an Observation without NamedTuple's Python-level __new__
 
 
-# ``os.open(path, flags, dir_fd=fd)`` raises "open" without its dir_fd: while a policy is in
-# force ``os.open`` is wrapped (policy/active.py) and leaves the descriptor here per thread.
+# ``os.open(path, flags, dir_fd=fd)`` raises "open" without its dir_fd: once the sensor is
+# installed ``os.open`` is wrapped (``track_open_dir_fd``) and leaves the descriptor here per
+# thread.
 OPEN_DIR_FD: dict[int, int] = {}
 _DIR_FD_TRACKED: list[bool] = []
 
@@ -357,8 +358,9 @@ def _path_object_open(path_object: Any, args: Args) -> Observation | None:
 
 def track_open_dir_fd() -> None:
     """Replace ``os.open`` (and ``posix.open``) by a wrapper that tells ``_open`` the
-    ``dir_fd`` a relative path is opened against.  Only while a policy is in force: the
-    plain builtin is faster, and without a policy a wrong directory costs only precision."""
+    ``dir_fd`` a relative path is opened against: a policy judges the file really reached,
+    and so do the detections (a private key opened by its bare name beside a descriptor of
+    ~/.ssh evaded them while only a policy installed this)."""
     import posix
 
     if _DIR_FD_TRACKED:
@@ -378,7 +380,24 @@ def track_open_dir_fd() -> None:
             pending.pop(ident, None)
 
     open.__doc__ = real_open.__doc__
+    open.__wrapped__ = real_open  # type: ignore[attr-defined]
     os.open = posix.open = open
+
+
+def untrack_open_dir_fd() -> None:
+    """Give ``os.open`` back its builtin (the sensor stopped; never under a locked-in policy,
+    whose sensor does not stop)."""
+    import posix
+
+    if not _DIR_FD_TRACKED:
+        return
+    real_open = getattr(posix.open, "__wrapped__", None)
+    if real_open is None:
+        return
+    _DIR_FD_TRACKED.clear()
+    if os.open is posix.open:
+        os.open = real_open
+    posix.open = real_open
 
 
 _SQLITE_NO_FILE = frozenset({"", ":memory:"})
