@@ -21,12 +21,14 @@ What OpenTelemetry's ``opentelemetry-instrumentation-threading`` does, with thre
   release the way every contrib package does.
 
 Work a tool defers past its own end without a thread: a function given to
-``atexit.register`` (run as the server shuts down) and a ``signal.signal`` handler (run in
-the main thread when the signal lands: a ``setitimer`` alarm, a ``kill`` of itself)
-registered while a tool call is current run in that call's context too;
-``atexit.unregister``, ``signal.getsignal`` and the handler ``signal.signal`` returns see
-the function the program registered, never the wrapper.  Those registered outside a call
-(the SDK's, the program's start-up) are left as they are.
+``atexit.register`` (run as the server shuts down), a ``signal.signal`` handler (run in the
+main thread when the signal lands: a ``setitimer`` alarm, a ``kill`` of itself) and a
+``weakref.finalize`` callback (run when its object dies, or as the server exits) that the
+tool's own code registers while a tool call is current run in that call's context too;
+``atexit.unregister``, ``signal.getsignal``, the handler ``signal.signal`` returns and
+``finalize.peek``/``detach`` see the function the program registered, never the wrapper.
+Those registered outside a call or by library code (the SDK's, weakref's own exit hook,
+the program's start-up) are left as they are.
 
 Both may be installed together: each attaches the same context.  ``anyio.to_thread`` and
 ``asyncio.to_thread`` copy the whole contextvars context themselves already.
@@ -237,6 +239,7 @@ class ThreadContextInstrumentor(Instrumentor):
     ) -> None:
         import atexit
         import signal
+        import weakref
 
         register, unregister = atexit.register, atexit.unregister
         set_handler, get_handler = signal.signal, signal.getsignal
@@ -262,11 +265,30 @@ class ThreadContextInstrumentor(Instrumentor):
         def getsignal(signalnum: Any, /) -> Any:
             return _registered(get_handler(signalnum))
 
+        finalize = weakref.finalize
+        finalize_init, peek, detach = finalize.__init__, finalize.peek, finalize.detach
+
+        def finalize_in_context(self: Any, obj: Any, func: Any, /, *args: Any, **kw: Any) -> None:
+            finalize_init(self, obj, _deferred(func, get_current, make_current), *args, **kw)
+
+        def unwrapped(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            def method_unwrapped(self: Any) -> Any:
+                found = method(self)
+                if found is None:
+                    return None
+                obj, func, args, kwargs = found
+                return (obj, _registered(func), args, kwargs)
+
+            return method_unwrapped
+
         patched = [
             (atexit, "register", register_in_context, register),
             (atexit, "unregister", unregister_wrapped, unregister),
             (signal, "signal", signal_in_context, set_handler),
             (signal, "getsignal", getsignal, get_handler),
+            (finalize, "__init__", finalize_in_context, finalize_init),
+            (finalize, "peek", unwrapped(peek), peek),
+            (finalize, "detach", unwrapped(detach), detach),
         ]
         for module, name, function, original in patched:
             function.__wrapped__ = original  # type: ignore[attr-defined]

@@ -230,3 +230,28 @@ def test_an_open_beside_a_directory_descriptor_is_judged_where_it_leads(tmp_path
     assert observation.attributes["file.path"] == str(tmp_path / "id_redteam_probe")
     if not tracked:
         assert os.open is builtin and type(os.open).__name__ == "builtin_function_or_method"
+
+
+def test_a_finalizer_the_tool_sets_runs_in_its_call(instrumented: Any) -> None:
+    import weakref
+
+    class Session:
+        pass
+
+    ran: list[int] = []
+
+    def close(tag: str) -> None:
+        ran.append(current_span_id())
+
+    kept, dropped = Session(), Session()
+    token = in_a_call()
+    try:
+        detached = weakref.finalize(kept, close, "kept")
+        finalizer = weakref.finalize(dropped, close, "dropped")
+    finally:
+        otel_context.detach(token)
+    assert finalizer.peek() is not None and finalizer.peek()[1] is close  # type: ignore[index]
+    del dropped  # dies outside the call: its finalizer runs in it
+    assert ran == [0x2F]
+    found = detached.detach()
+    assert found is not None and found[1] is close
