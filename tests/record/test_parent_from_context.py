@@ -43,6 +43,8 @@ def _parents(registry: SpanRegistry) -> list[tuple[str, Any, Context | None]]:
         live = tracer.start_span("live", kind=kind, attributes=attributes)
         registry.span_started(live, None)  # type: ignore[arg-type]
         cases.append((f"live {kind.name}", live, set_span_in_context(live)))
+        copy = NonRecordingSpan(live.get_span_context())  # (a context carried elsewhere)
+        cases.append((f"non-recording of live {kind.name}", None, set_span_in_context(copy)))
         ended = tracer.start_span("ended", kind=kind, attributes=attributes)
         registry.span_started(ended, None)  # type: ignore[arg-type]
         ended.end()
@@ -101,6 +103,7 @@ def test_a_parent_read_from_its_context_entry_makes_the_same_state() -> None:
                 otel_context.detach(token)
     parented = {row[0] for row in rows if row[2]}
     assert {"live SERVER", "current live CLIENT", "subclass", "current subclass"} <= parented
+    assert {"non-recording of live SERVER", "current non-recording of live CLIENT"} <= parented
     assert "none" not in parented and "current invalid span" not in parented
 
 

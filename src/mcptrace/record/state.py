@@ -108,14 +108,16 @@ class _Otel:
     # SDK span in the parent context is read from there (what get_current_span returns)
     span_key: str = ""
     span_context_class: object = None
+    non_recording: object = None  # a remote parent (extracted from _meta, TRACEPARENT)
 
     @classmethod
     def load(cls) -> None:
-        from opentelemetry.trace import SpanContext, SpanKind, get_current_span
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, get_current_span
         from opentelemetry.trace.propagation import _SPAN_KEY
 
         cls.server, cls.client = SpanKind.SERVER, SpanKind.CLIENT
         cls.span_key, cls.span_context_class = _SPAN_KEY, SpanContext
+        cls.non_recording = NonRecordingSpan
         cls.parent_span_context = lambda context: get_current_span(context).get_span_context()
         try:
             from opentelemetry.attributes import BoundedAttributes
@@ -288,8 +290,8 @@ class SpanRegistry:
         held = context.get(_Otel.span_key) if context is not None else _NO_SPAN
         if held is None:  # no span in it: get_current_span's INVALID_SPAN, no parent
             parent = None
-        elif type(held) is _Otel.sdk_span:  # get_current_span's answer, without its 3 calls
-            parent = held._context  # type: ignore[attr-defined]
+        elif type(held) is _Otel.sdk_span or type(held) is _Otel.non_recording:
+            parent = held._context  # type: ignore[attr-defined]  # get_current_span's answer
         else:
             parent = _Otel.parent_span_context(parent_context)  # type: ignore[misc]
         if parent is None:
