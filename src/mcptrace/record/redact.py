@@ -814,6 +814,8 @@ _NAME_VALUE_JSON = _lazy(
     r"\s*,\s*\2(?:value|val|secretvalue|parametervalue)\2\s*:\s*)(\2(?:(?!\2).){0,4096}?\2)",
 )
 _XML_TAG = _lazy("_XML_TAG", r"<[A-Za-z_][^<>]{0,600}>")
+_PASSWORD_INPUT = _lazy("_PASSWORD_INPUT", r"(?i)\btype\s*=\s*[\"']?password\b")
+_XML_TAG_NAME = _lazy("_XML_TAG_NAME", r"[A-Za-z_][\w.\-:]{0,80}")
 
 
 def _redact_named_values(text: str) -> str:
@@ -837,7 +839,13 @@ def _replace_xml_element(match: re.Match[str]) -> str:
 def _replace_xml_tag(match: re.Match[str]) -> str:
     tag = match.group(0)
     named = _NAME_ATTRIBUTE.search(tag)
-    if named is None or not _names_a_secret_value(named.group(1)):
+    # <add key="ApiKey" value="x"/>, and the element's own name: <Password value="x"/>
+    name = named.group(1) if named is not None else _XML_TAG_NAME.match(tag, 1)
+    if isinstance(name, re.Match):
+        name = name.group(0).rsplit(":", 1)[-1]
+    if _PASSWORD_INPUT.search(tag):  # <input type="password" value="x">
+        name = "password"
+    if not name or not _names_a_secret_value(name):
         return tag
     return _VALUE_ATTRIBUTE.sub(
         lambda m: (
