@@ -162,7 +162,13 @@ def _deferred(
     if not callable(function) or getattr(function, _DEFERRED, None) is not None:
         return function
     context = get_current()
-    if not _in_call(context) or not _tools_own(sys._getframe(2)):
+    if not _in_call(context):
+        return function
+    try:
+        registering = sys._getframe(2)
+    except ValueError:  # registered from C with no Python caller: not the tool's own code
+        return function
+    if not _tools_own(registering):
         return function
     wrapper = in_context(function, context, make_current)
     setattr(wrapper, _DEFERRED, function)

@@ -73,6 +73,34 @@ def test_the_dict_behind_os_environ_reports_its_dumps() -> None:
     assert os.environb._data is os.environ._data  # type: ignore[attr-defined]
 
 
+def test_the_dict_read_from_c_with_no_python_caller_is_a_dump_and_no_error() -> None:
+    # a thread whose function is C (list.extend) iterates the dict: no Python frame above the
+    # watched method, where the check for os's own callers used to raise into the program
+    import _thread
+    import time
+
+    watch_environ()
+    try:
+        data = os.environ._data  # type: ignore[attr-defined]
+        copied: list[Any] = []
+        errors: list[Any] = []
+        previous, sys.unraisablehook = sys.unraisablehook, errors.append
+        start = getattr(_thread.start_new_thread, "__wrapped__", _thread.start_new_thread)
+        try:
+            count = dumps(
+                lambda: (
+                    start(copied.extend, (data,)),
+                    [time.sleep(0.01) for _ in range(500) if not copied and not errors],
+                )
+            )
+        finally:
+            sys.unraisablehook = previous
+        assert errors == [] and len(copied) == len(data)
+        assert count == 1
+    finally:
+        unwatch_environ()
+
+
 def answered(text: str) -> set[str]:
     action = Action(0, "mcptrace.mcp.tool.answered", {"mcptrace.mcp.component.description": text})
     return {finding.rule.id for finding in DETECTOR.evaluate([action], "t")}
@@ -150,6 +178,40 @@ def test_signal_and_atexit_handlers_run_in_the_call_that_set_them(instrumented: 
     finally:
         signal.signal(signal.SIGUSR1, before)
         atexit.unregister(at_exit)
+
+
+def test_a_handler_registered_from_c_in_a_call_is_registered(instrumented: Any) -> None:
+    # a thread with no Python frame at all runs atexit.register inside a call's context
+    # (Context.run straight from _thread): no registering frame to judge, and no error
+    import _thread
+    import contextvars
+    import time
+
+    def at_exit() -> None:
+        pass
+
+    token = in_a_call()
+    try:
+        call = contextvars.copy_context()
+    finally:
+        otel_context.detach(token)
+    before = atexit._ncallbacks()
+    errors: list[Any] = []
+    previous, sys.unraisablehook = sys.unraisablehook, errors.append
+    try:
+        # mcptrace's own starter would put its frame under call.run: the C starter, as a
+        # native library's thread would call back into Python
+        start = getattr(_thread.start_new_thread, "__wrapped__", _thread.start_new_thread)
+        start(call.run, (atexit.register, at_exit))
+        for _ in range(500):
+            if errors or atexit._ncallbacks() > before:
+                break
+            time.sleep(0.01)
+    finally:
+        sys.unraisablehook = previous
+    registered = atexit._ncallbacks() - before  # (unregister leaves the count as it is)
+    atexit.unregister(at_exit)
+    assert errors == [] and registered == 1
 
 
 def test_handlers_set_outside_a_call_are_left_alone(instrumented: Any) -> None:

@@ -64,7 +64,11 @@ _getframe = sys._getframe
 
 
 def _announce_data(data: dict[Any, Any]) -> None:
-    if _getframe(2).f_code.co_filename != _OS_FILE:  # os's own methods announce for it
+    try:
+        caller = _getframe(2).f_code.co_filename
+    except ValueError:  # called from C with no Python frame above: not os's own method
+        caller = ""
+    if caller != _OS_FILE:  # os's own methods announce for it
         _audit(AUDIT_EVENT, len(data))
 
 
