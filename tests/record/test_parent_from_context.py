@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span as SdkSpan
@@ -87,9 +88,17 @@ def _check(registry: SpanRegistry, context: Context | None, label: str) -> list[
     return rows
 
 
-def test_a_parent_read_from_its_context_entry_makes_the_same_state() -> None:
+@pytest.mark.parametrize("items", [True, False], ids=["tuple items", "properties"])
+def test_a_parent_read_from_its_context_entry_makes_the_same_state(
+    items: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if _Otel.parent_span_context is None:
         _Otel.load()
+    # this SDK's SpanContext has the layout the items are read by; another falls back to
+    # the properties, with the same states
+    assert _Otel.span_context_class is SpanContext
+    if not items:
+        monkeypatch.setattr(_Otel, "span_context_class", None)
     registry = SpanRegistry()
     registry.link_otel()
     rows = []

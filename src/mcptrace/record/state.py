@@ -116,7 +116,12 @@ class _Otel:
         from opentelemetry.trace.propagation import _SPAN_KEY
 
         cls.server, cls.client = SpanKind.SERVER, SpanKind.CLIENT
-        cls.span_key, cls.span_context_class = _SPAN_KEY, SpanContext
+        cls.span_key = _SPAN_KEY
+        # a SpanContext is a tuple (trace_id, span_id, is_remote, flags, state, is_valid): its
+        # items are read directly only while this SDK lays it out so (else its properties)
+        probe = SpanContext(trace_id=1, span_id=2, is_remote=False)
+        laid_out = len(probe) == 6 and probe[1] == 2 and probe[5] is True
+        cls.span_context_class = SpanContext if laid_out else None
         cls.non_recording = NonRecordingSpan
         cls.parent_span_context = lambda context: get_current_span(context).get_span_context()
         try:
