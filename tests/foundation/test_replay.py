@@ -50,14 +50,23 @@ def tap(tmp_path: Path) -> Iterator[OtelTap]:
         yield receiver
 
 
-@pytest.fixture
-def filled(spool: Path) -> Path:
+@pytest.fixture(scope="module")
+def filled_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A spool of 20 spans, one per line (small batches), with logs and a metric."""
+    spool = tmp_path_factory.mktemp("filled") / "spool"
     run_under_mcptrace(
         [PYTHON, "-c", WORKLOAD.format(count=20)],
         spool,
         env=clean_env(OTEL_BSP_MAX_EXPORT_BATCH_SIZE="1", MCPTRACE_SENSOR="none"),
     )
+    return spool
+
+
+@pytest.fixture
+def filled(filled_once: Path, spool: Path) -> Path:
+    """A copy of that spool of its own (replay writes beside it): one program run a module."""
+    shutil.copytree(filled_once, spool, copy_function=shutil.copy2)
+    spool.chmod(filled_once.stat().st_mode & 0o7777)
     return spool
 
 

@@ -91,9 +91,15 @@ LIMITS = [
 ]
 
 
+# one provider per limits object, kept alive with it: a provider per span was most of the time
+_tracers: dict[int, tuple[SpanLimits, Any]] = {}
+
+
 def _span(limits: SpanLimits, start: dict[str, Any]) -> Any:
-    tracer = TracerProvider(span_limits=limits).get_tracer("t")
-    return tracer.start_span("s", attributes=start)
+    held = _tracers.get(id(limits))
+    if held is None or held[0] is not limits:
+        held = _tracers[id(limits)] = (limits, TracerProvider(span_limits=limits).get_tracer("t"))
+    return held[1].start_span("s", attributes=start)
 
 
 def _state(span: Any) -> tuple[object, ...]:
