@@ -16,6 +16,11 @@ TOKEN = "dpl_7f3a9c2e5b8d4a1f6e0c"  # a fake secret in a variable named like one
 ENVIRON = "mcptrace.process.environ"
 
 
+# one real server for one detection class (README: such tests are slow; CI runs them,
+# the fast loop keeps the rules' unit tests)
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def by_tool(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     root = tmp_path_factory.mktemp("environ")

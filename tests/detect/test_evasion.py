@@ -40,6 +40,11 @@ def _home(root: Path) -> Path:
     return home
 
 
+# one real server for one detection class (README: such tests are slow; CI runs them,
+# the fast loop keeps the rules' unit tests)
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def flooded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     root = tmp_path_factory.mktemp("evasion")

@@ -85,6 +85,7 @@ def test_python_c_pass_with_the_default_cache_loads_no_settings(
     assert (tmp_path / "state" / "mcptrace" / "hash-cache.sqlite3.known").is_file()
 
 
+@pytest.mark.slow  # a program run of 1.5-3 s: CI runs it, the fast loop keeps the cheaper ones
 def test_a_module_set_file_others_can_write_is_not_trusted(spool: Path, tmp_path: Path) -> None:
     """The file that lets a process skip reporting its modules is trusted only as the hash
     cache is: made writable by others (or planted), it reads as empty and all is reported."""
@@ -150,6 +151,7 @@ def test_a_child_reports_what_it_did_in_its_parents_trace(spool: Path, tmp_path:
     assert [e.name for e in process.events if e.name == ev.FILE_OPEN]
 
 
+@pytest.mark.slow  # a program run of 1.5-3 s: CI runs it, the fast loop keeps the cheaper ones
 def test_an_exit_during_a_background_activation_keeps_the_process_span(
     spool: Path, tmp_path: Path
 ) -> None:
@@ -208,6 +210,7 @@ def test_a_process_ending_early_writes_what_it_recorded(
     assert len(opens) == 1, result.stderr
 
 
+@pytest.mark.slow  # a program run of 1.5-3 s: CI runs it, the fast loop keeps the cheaper ones
 def test_importing_mcp_sets_up_telemetry_before_it_runs(spool: Path, tmp_path: Path) -> None:
     script = (
         "import sys\n"
@@ -403,6 +406,7 @@ def test_importing_mcp_loads_no_metrics_sdk_until_a_session_measures(
     assert opens and all(r.trace_id == calls[0].trace_id for r in opens), opens
 
 
+@pytest.mark.slow  # a program run of 1.5-3 s: CI runs it, the fast loop keeps the cheaper ones
 def test_a_thread_started_after_a_background_activation_is_recorded(
     spool: Path, tmp_path: Path
 ) -> None:

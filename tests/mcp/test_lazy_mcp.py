@@ -60,6 +60,7 @@ def test_importing_the_mcp_stack_sets_up_no_telemetry(spool: Path, tmp_path: Pat
     assert result.stdout.splitlines() == ["after import:"], result.stderr
 
 
+@pytest.mark.slow  # a program run of 1.5-3 s: CI runs it, the fast loop keeps the cheaper ones
 def test_an_activation_for_another_reason_leaves_the_mcp_instrumentation_for_its_first_call(
     spool: Path, tmp_path: Path
 ) -> None:
@@ -68,6 +69,7 @@ def test_an_activation_for_another_reason_leaves_the_mcp_instrumentation_for_its
     assert lines[1:] == ["sdk: True", "mcp instrumentation:"], result.stdout + result.stderr
 
 
+@pytest.mark.slow  # a program run of 1.5-3 s: CI runs it, the fast loop keeps the cheaper ones
 def test_the_program_s_own_use_of_opentelemetry_activates_first(
     spool: Path, tmp_path: Path
 ) -> None:
@@ -86,6 +88,7 @@ def test_the_program_s_own_use_of_opentelemetry_activates_first(
     assert [s.name for s in spans(spool) if s.scope == "mine"] == ["own work"]
 
 
+@pytest.mark.slow  # a program run of 1.5-3 s: CI runs it, the fast loop keeps the cheaper ones
 def test_a_provider_the_program_sets_first_gets_mcp_s_spans(spool: Path, tmp_path: Path) -> None:
     """mcp 2.x takes a ProxyTracer at import: it must follow the program's own provider,
     set before anything activated (and not be replaced by mcptrace's).  mcp 1.x does not
@@ -245,6 +248,7 @@ def test_importing_fastmcp_sets_up_no_telemetry_until_its_first_server(
     assert result.stdout.split() == ["False", "True", "True"], result.stderr
 
 
+@pytest.mark.slow  # a program run of 1.5-3 s: CI runs it, the fast loop keeps the cheaper ones
 def test_a_program_that_imports_mcp_and_ends_at_once_is_still_judged(tmp_path: Path) -> None:
     """Importing mcp used to set everything up, detections included; a program that imports
     it and ends before anything activated is judged at exit all the same."""
