@@ -325,12 +325,12 @@ const allLettersPass = t => {
   return letters.length > 0 && letters.every(c => LOOKS_LATIN.includes(c) ||
     /^[\x00-\x7f]+$/.test(c.normalize('NFKC')));
 };
-const named = text => {
-  const t = shown(text);
+const namedWord = t => {  // each space-separated word judged alone, as clipped_name does
   if (/^[\x00-\x7f]*$/.test(t) || !(/[A-Za-z]/.test(t) || allLettersPass(t))) return t;
   return Array.from(t).map(c => c.codePointAt(0) > 127 && passesForAscii(c) ?
     '<U+' + hex(c.codePointAt(0), 4).toUpperCase() + '>' : c).join('');
 };
+const named = text => shown(text).split(' ').map(namedWord).join(' ');
 const el = (tag, props, children) => {
   const node = document.createElement(tag);
   const safe = Object.assign({}, props||{});

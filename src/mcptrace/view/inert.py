@@ -124,23 +124,27 @@ def _all_letters_pass_for_ascii(text: str) -> bool:
 
 
 def clipped_name(text: str, limit: int) -> str:
-    """A name (tool, server, service, session) as ``clipped`` shows it, and, when it has
-    ASCII letters (or its every letter looks like one), every character that passes for
-    ASCII without being it shown as ``<U+XXXX>``: ``rеad_file`` with a Cyrillic е cannot pass
-    for ``read_file``, nor ``ехес`` (all Cyrillic) for ``exec``."""
+    """A name (tool, server, service, session) as ``clipped`` shows it, and in each of its
+    space-separated words that has ASCII letters (or whose every letter looks like one),
+    every character that passes for ASCII without being it shown as ``<U+XXXX>``: ``rеad_file``
+    with a Cyrillic е cannot pass for ``read_file``, nor ``ехес`` (all Cyrillic) for
+    ``exec``; a word of another script stays readable beside an ASCII one (``tools/call
+    поиск``, the call's name is its method and its tool)."""
     shown = clipped(text, limit)
-    if shown.isascii() or not (
-        any("a" <= c.lower() <= "z" for c in shown) or _all_letters_pass_for_ascii(shown)
-    ):
+    if shown.isascii():
         return shown
     # the view's own "…(+N chars)" after a cut is no lookalike (… folds to "...")
     name, cut, rest = shown.rpartition("…(+") if len(shown) > limit else (shown, "", "")
-    return (
-        "".join(
-            f"<U+{ord(c):04X}>" if not c.isascii() and _passes_for_ascii(c) else c for c in name
-        )
-        + cut
-        + rest
+    return " ".join(_word_shown(word) for word in name.split(" ")) + cut + rest
+
+
+def _word_shown(word: str) -> str:
+    if word.isascii() or not (
+        any("a" <= c.lower() <= "z" for c in word) or _all_letters_pass_for_ascii(word)
+    ):
+        return word
+    return "".join(
+        f"<U+{ord(c):04X}>" if not c.isascii() and _passes_for_ascii(c) else c for c in word
     )
 
 
