@@ -403,9 +403,8 @@ def install(sensor: Sensor) -> bool:
     from mcptrace.sensor.environ import watch_environ
 
     watch_environ()  # whole-environment reads become an audit event too
-    # os.open(name, dir_fd=fd) raises "open" without its directory: a key opened by its bare
-    # name beside a descriptor of ~/.ssh would be judged as a file of the working directory
-    translate_module.track_open_dir_fd()
+    # (os.open's dir_fd is tracked only under a policy: a Python wrapper of os.open would
+    # make an open at the recursion limit fail, README "Limits")
     set_active(sensor.registry, sensor.recorder)
     decide_module.on_lock(sensor.pin)
     return True

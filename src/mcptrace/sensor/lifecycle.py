@@ -218,17 +218,12 @@ class SensorLifecycle:
             activation.report("mcptrace: a policy is locked in; the sensor stays on")
             return
         unregister_enricher(self.enricher)
-        from mcptrace.sensor import translate
-
-        translate.untrack_open_dir_fd()
 
     def resume(self) -> None:
         from mcptrace.export.enrich import register_enricher
-        from mcptrace.sensor import translate
 
         self.sensor.set_active(True)
         register_enricher(self.enricher)
-        translate.track_open_dir_fd()
 
     # --- process span for an instrumented child
 

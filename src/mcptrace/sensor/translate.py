@@ -307,8 +307,8 @@ _ACCESS: dict[int, str] = {}
 _new = tuple.__new__  # builds an Observation without NamedTuple's Python-level __new__
 
 
-# ``os.open(path, flags, dir_fd=fd)`` raises "open" without its dir_fd: once the sensor is
-# installed ``os.open`` is wrapped (``track_open_dir_fd``) and leaves the descriptor here per
+# ``os.open(path, flags, dir_fd=fd)`` raises "open" without its dir_fd: while a policy is in
+# force ``os.open`` is wrapped (``track_open_dir_fd``) and leaves the descriptor here per
 # thread.
 OPEN_DIR_FD: dict[int, int] = {}
 _DIR_FD_TRACKED: list[bool] = []
@@ -358,9 +358,11 @@ def _path_object_open(path_object: Any, args: Args) -> Observation | None:
 
 def track_open_dir_fd() -> None:
     """Replace ``os.open`` (and ``posix.open``) by a wrapper that tells ``_open`` the
-    ``dir_fd`` a relative path is opened against: a policy judges the file really reached,
-    and so do the detections (a private key opened by its bare name beside a descriptor of
-    ~/.ssh evaded them while only a policy installed this)."""
+    ``dir_fd`` a relative path is opened against, so that a policy judges the file really
+    reached.  Only while a policy is in force: without one the builtin stays, because a
+    Python wrapper needs a frame and so fails an ``os.open`` at the recursion limit that
+    the builtin allows (the detections then judge such a path against the working
+    directory: README "Limits")."""
     import posix
 
     if _DIR_FD_TRACKED:
@@ -385,8 +387,8 @@ def track_open_dir_fd() -> None:
 
 
 def untrack_open_dir_fd() -> None:
-    """Give ``os.open`` back its builtin (the sensor stopped; never under a locked-in policy,
-    whose sensor does not stop)."""
+    """Give ``os.open`` back its builtin (tests that installed the wrapper without a
+    policy)."""
     import posix
 
     if not _DIR_FD_TRACKED:
